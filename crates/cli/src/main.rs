@@ -1,0 +1,126 @@
+//! `mailroom`: the command-line front end over the engine. It parses
+//! arguments, calls the engine, and prints human text or `--json` on stdout;
+//! errors go to stderr as one line with a non-zero exit.
+
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mailroom_engine::import::{self, CsvSource, ImportOptions};
+use mailroom_engine::model::RecipientStatus;
+use mailroom_engine::{Error, Store, paths};
+
+use crate::output::Output;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailroom",
+    version,
+    about = "Bulk mail with nothing lost: import, send, resume."
+)]
+struct Cli {
+    /// The database file (default: the desktop app's own, in your data folder).
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+
+    /// Machine-readable output: JSON on stdout, errors as JSON on stderr.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import a recipient list (CSV, UTF-8) as a new draft campaign.
+    Import {
+        file: PathBuf,
+        /// The column holding addresses (found by its header otherwise).
+        #[arg(long, value_name = "COL")]
+        email_column: Option<String>,
+        /// The campaign's name (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// A campaign's state and its recipients counted by state.
+    Status { campaign: String },
+    /// A campaign's recipients with their fields, state and reason.
+    Recipients {
+        campaign: String,
+        /// Only recipients in this state (pending, sent, failed, skipped, ...).
+        #[arg(long, value_name = "STATE")]
+        status: Option<RecipientStatus>,
+        /// Skip this many rows first.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Show at most this many rows.
+        #[arg(long, default_value_t = u64::MAX)]
+        limit: u64,
+    },
+    /// Every campaign in the database, newest first.
+    Campaigns,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _log_guard = paths::log_dir()
+        .and_then(|dir| mailroom_engine::logging::init_file_logging(&dir, "mailroom-cli"));
+    let out = Output::new(cli.json);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return out.error(&Error::Internal(format!(
+                "cannot start the async runtime: {e}"
+            )));
+        }
+    };
+    match runtime.block_on(run(cli, &out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => out.error(&e),
+    }
+}
+
+async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
+    let db = paths::database_path(cli.db).ok_or_else(|| Error::DatabaseUnavailable {
+        path: PathBuf::from("(default)"),
+        reason: "no home folder to keep it in; pass --db PATH".to_owned(),
+    })?;
+    match cli.command {
+        Command::Import {
+            file,
+            email_column,
+            name,
+        } => {
+            let options = ImportOptions { name, email_column };
+            // Read the header before touching the database: a missing file or
+            // a file without addresses must not create or change anything.
+            let source = CsvSource::open(&file, &options).await?;
+            let store = Store::open(&db).await?;
+            let report = import::import(&store, source, &options).await?;
+            store.close().await;
+            out.import_report(&report)
+        }
+        Command::Status { campaign } => {
+            let store = Store::open(&db).await?;
+            let id = store.resolve_campaign(&campaign).await?;
+            out.summary(&store.campaign_summary(id).await?)
+        }
+        Command::Recipients {
+            campaign,
+            status,
+            offset,
+            limit,
+        } => {
+            let store = Store::open(&db).await?;
+            let id = store.resolve_campaign(&campaign).await?;
+            out.recipients(&store.recipients(id, status, offset, limit).await?)
+        }
+        Command::Campaigns => {
+            let store = Store::open(&db).await?;
+            out.campaigns(&store.list_campaigns().await?)
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! How the CLI prints: human-readable text, or JSON for scripts (`--json`).
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use mailroom_engine::Error;
+use mailroom_engine::model::{CampaignSummary, ImportReport, Recipient};
+use serde::Serialize;
+
+/// Prints results on stdout and errors on stderr in the chosen format.
+#[derive(Debug)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// Reports `err` on stderr and returns the exit code for it.
+    pub fn error(&self, err: &Error) -> ExitCode {
+        let mut stderr = io::stderr().lock();
+        let _ = if self.json {
+            let body =
+                serde_json::json!({ "error": { "kind": err.kind(), "message": err.to_string() } });
+            writeln!(stderr, "{body}")
+        } else {
+            writeln!(stderr, "mailroom: {err}")
+        };
+        ExitCode::FAILURE
+    }
+
+    pub fn import_report(&self, report: &ImportReport) -> Result<(), Error> {
+        self.print(report, |w| {
+            let c = &report.campaign;
+            writeln!(
+                w,
+                "Imported {} rows into campaign {} \"{}\" ({})",
+                report.rows, c.id, c.name, c.status
+            )?;
+            writeln!(w, "  email column  {}", report.email_column)?;
+            writeln!(w, "  valid         {}", report.valid)?;
+            writeln!(w, "  invalid       {}", report.invalid.len())?;
+            writeln!(w, "  duplicates    {}", report.duplicates.len())?;
+            writeln!(w, "  suppressed    {}", report.suppressed.len())?;
+            for row in &report.invalid {
+                writeln!(
+                    w,
+                    "  row {:>6}  invalid     {:?}: {}",
+                    row.row, row.value, row.reason
+                )?;
+            }
+            for row in &report.duplicates {
+                writeln!(
+                    w,
+                    "  row {:>6}  duplicate   {} (first on row {})",
+                    row.row, row.email, row.first_row
+                )?;
+            }
+            for row in &report.suppressed {
+                writeln!(w, "  row {:>6}  suppressed  {}", row.row, row.email)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn summary(&self, summary: &CampaignSummary) -> Result<(), Error> {
+        self.print(summary, |w| write_summary(w, summary))
+    }
+
+    pub fn campaigns(&self, campaigns: &[CampaignSummary]) -> Result<(), Error> {
+        self.print(&campaigns, |w| {
+            if campaigns.is_empty() {
+                writeln!(w, "No campaigns yet: `mailroom import FILE` creates one.")?;
+            }
+            for summary in campaigns {
+                write_summary(w, summary)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn recipients(&self, recipients: &[Recipient]) -> Result<(), Error> {
+        self.print(&recipients, |w| {
+            for r in recipients {
+                write!(
+                    w,
+                    "row {:>6}  {:<10}  {}",
+                    r.row,
+                    r.status.as_str(),
+                    r.email
+                )?;
+                if let Some(reason) = &r.reason {
+                    write!(w, "  ({reason})")?;
+                }
+                writeln!(w)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes `value` as JSON or through `human`; a closed pipe (`| head`) is
+    /// not an error.
+    fn print<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), Error> {
+        let mut stdout = io::stdout().lock();
+        let written = if self.json {
+            serde_json::to_writer(&mut stdout, value)
+                .map_err(io::Error::from)
+                .and_then(|()| writeln!(stdout))
+        } else {
+            human(&mut stdout)
+        };
+        match written.and_then(|()| stdout.flush()) {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                Err(Error::Internal(format!("cannot write output: {e}")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn write_summary(w: &mut dyn Write, s: &CampaignSummary) -> io::Result<()> {
+    writeln!(
+        w,
+        "Campaign {} \"{}\": {} ({} recipients)",
+        s.id, s.name, s.status, s.total
+    )?;
+    let c = &s.counts;
+    for (label, n) in [
+        ("pending", c.pending),
+        ("sending", c.sending),
+        ("retry_wait", c.retry_wait),
+        ("sent", c.sent),
+        ("failed", c.failed),
+        ("skipped", c.skipped),
+        ("cancelled", c.cancelled),
+        ("uncertain", c.uncertain),
+    ] {
+        if n > 0 {
+            writeln!(w, "  {label:<11} {n}")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! The engine's error type: one variant per thing that can go wrong, each
+//! displayed as one sentence a person can act on, with a stable [`ErrorKind`].
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// Shorthand for results whose error is the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the engine can fail with. `Display` is the message shown to a
+/// person (CLI stderr, the window); [`Error::kind`] is what code matches on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {}: {}", .path.display(), describe_io(.source))]
+    FileUnreadable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("{} is empty: it has no header row", .path.display())]
+    EmptyFile { path: PathBuf },
+
+    #[error(
+        "{} has no email column (its columns are: {}); name the column \"email\" or choose it with --email-column",
+        .path.display(), .columns.join(", ")
+    )]
+    NoEmailColumn { path: PathBuf, columns: Vec<String> },
+
+    #[error("{} has no column named \"{}\" (its columns are: {})", .path.display(), .wanted, .columns.join(", "))]
+    UnknownColumn {
+        path: PathBuf,
+        wanted: String,
+        columns: Vec<String>,
+    },
+
+    #[error("{}, row {}: {}", .path.display(), .row, .problem)]
+    MalformedFile {
+        path: PathBuf,
+        row: u64,
+        problem: String,
+    },
+
+    #[error("{} has a header row but no recipients", .path.display())]
+    NoRecipients { path: PathBuf },
+
+    #[error("cannot open the database {}: {}", .path.display(), .reason)]
+    DatabaseUnavailable { path: PathBuf, reason: String },
+
+    #[error("the database {} was written by a newer version of Mailroom; update Mailroom to open it", .path.display())]
+    DatabaseTooNew { path: PathBuf },
+
+    #[error("no campaign {0}")]
+    CampaignNotFound(String),
+
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A stable, serialisable name for each kind of [`Error`]; front ends choose
+/// their translated message by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub enum ErrorKind {
+    FileUnreadable,
+    EmptyFile,
+    NoEmailColumn,
+    UnknownColumn,
+    MalformedFile,
+    NoRecipients,
+    DatabaseUnavailable,
+    DatabaseTooNew,
+    CampaignNotFound,
+    Database,
+    Internal,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::FileUnreadable { .. } => ErrorKind::FileUnreadable,
+            Error::EmptyFile { .. } => ErrorKind::EmptyFile,
+            Error::NoEmailColumn { .. } => ErrorKind::NoEmailColumn,
+            Error::UnknownColumn { .. } => ErrorKind::UnknownColumn,
+            Error::MalformedFile { .. } => ErrorKind::MalformedFile,
+            Error::NoRecipients { .. } => ErrorKind::NoRecipients,
+            Error::DatabaseUnavailable { .. } => ErrorKind::DatabaseUnavailable,
+            Error::DatabaseTooNew { .. } => ErrorKind::DatabaseTooNew,
+            Error::CampaignNotFound(_) => ErrorKind::CampaignNotFound,
+            Error::Database(_) => ErrorKind::Database,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn unreadable(path: &Path, source: io::Error) -> Self {
+        Error::FileUnreadable {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// `io::Error`'s own text ends in "(os error 2)"; people need the cause only.
+fn describe_io(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::NotFound => "no such file".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        io::ErrorKind::IsADirectory => "it is a folder, not a file".to_owned(),
+        _ => err.to_string(),
+    }
+}

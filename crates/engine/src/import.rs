@@ -1,0 +1,427 @@
+//! Recipient import: a CSV file becomes a draft campaign whose every data row
+//! is a recipient, either `pending` or `skipped` with the reason why.
+//!
+//! The file is parsed on a blocking thread that hands batches over a bounded
+//! channel to the store's writer, so memory stays flat in the file's size and
+//! the async runtime never waits on disk reads. The whole import is one
+//! transaction: a file that turns out to be unreadable on row 900,000 leaves
+//! nothing behind (SPEC invariant 7).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use tokio::sync::mpsc;
+
+use crate::address::{self, InvalidReason};
+use crate::error::{Error, Result};
+use crate::model::{DuplicateRow, ImportReport, InvalidRow, RecipientStatus, SuppressedRow};
+use crate::store::{NewCampaign, NewRecipient, Store};
+
+/// Rows per insert statement: big enough to amortise the statement, small
+/// enough that a batch is a few hundred kilobytes at most.
+const BATCH_ROWS: usize = 2_000;
+/// Batches in flight between the parser and the writer.
+const BATCHES_IN_FLIGHT: usize = 4;
+/// Rows kept for the preview table.
+const PREVIEW_ROWS: usize = 20;
+
+/// Header names (lower-cased, without spaces, `-`, `_` or `.`) that name the
+/// email column, in the languages Mailroom's users write headers in.
+const EMAIL_HEADER_HINTS: &[&str] = &[
+    "email",
+    "emailaddress",
+    "mail",
+    "mailaddress",
+    "emailadresse",
+    "courriel",
+    "correo",
+    "correoelectronico",
+    "邮箱",
+    "邮件",
+    "电子邮件",
+    "电子邮箱",
+    "邮箱地址",
+    "電子郵件",
+    "メール",
+    "メールアドレス",
+];
+
+/// How to import a file.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The campaign's name; the file's name without extension by default.
+    pub name: Option<String>,
+    /// The header of the column holding addresses; found by its name otherwise.
+    pub email_column: Option<String>,
+}
+
+/// A CSV file whose header has been read and whose email column is known: the
+/// checks that can fail before anything is written.
+#[derive(Debug)]
+pub struct CsvSource {
+    path: PathBuf,
+    columns: Vec<String>,
+    email_index: usize,
+    reader: csv::Reader<BufReader<File>>,
+}
+
+impl CsvSource {
+    /// Opens `path`, reads its header row and finds the email column.
+    pub async fn open(path: &Path, options: &ImportOptions) -> Result<CsvSource> {
+        let path = path.to_owned();
+        let wanted = options.email_column.clone();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, wanted.as_deref()))
+            .await
+            .map_err(|e| Error::Internal(format!("import thread: {e}")))?
+    }
+
+    fn open_blocking(path: PathBuf, wanted: Option<&str>) -> Result<CsvSource> {
+        let file = File::open(&path).map_err(|e| Error::unreadable(&path, e))?;
+        if file
+            .metadata()
+            .map_err(|e| Error::unreadable(&path, e))?
+            .len()
+            == 0
+        {
+            return Err(Error::EmptyFile { path });
+        }
+        let mut file = BufReader::new(file);
+        let terminator = line_terminator(&mut file).map_err(|e| Error::unreadable(&path, e))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .terminator(csv::Terminator::Any(terminator))
+            .from_reader(file);
+        let header = reader
+            .byte_headers()
+            .map_err(|e| csv_error(&path, &e))?
+            .clone();
+        let columns = header_names(&path, &header)?;
+        if columns.iter().all(|c| c.is_empty()) {
+            return Err(Error::EmptyFile { path });
+        }
+        let columns = name_blank_and_repeated(columns);
+        let email_index = match wanted {
+            Some(wanted) => columns
+                .iter()
+                .position(|c| c.trim().eq_ignore_ascii_case(wanted.trim()))
+                .ok_or_else(|| Error::UnknownColumn {
+                    path: path.clone(),
+                    wanted: wanted.to_owned(),
+                    columns: columns.clone(),
+                })?,
+            None => find_email_column(&columns).ok_or_else(|| Error::NoEmailColumn {
+                path: path.clone(),
+                columns: columns.clone(),
+            })?,
+        };
+        Ok(CsvSource {
+            path,
+            columns,
+            email_index,
+            reader,
+        })
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    pub fn email_column(&self) -> &str {
+        &self.columns[self.email_index]
+    }
+}
+
+/// Imports `source` into a new draft campaign and reports what became of
+/// every row.
+pub async fn import(
+    store: &Store,
+    source: CsvSource,
+    options: &ImportOptions,
+) -> Result<ImportReport> {
+    let name = options.name.clone().unwrap_or_else(|| {
+        source.path.file_stem().map_or_else(
+            || "Recipients".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        )
+    });
+    let source_file = std::fs::canonicalize(&source.path)
+        .unwrap_or_else(|_| source.path.clone())
+        .display()
+        .to_string();
+    let columns = source.columns.clone();
+    let email_column = source.email_column().to_owned();
+    let suppressed = store.suppressed_addresses().await?;
+
+    let mut writer = store
+        .begin_import(&NewCampaign {
+            name: &name,
+            source_file: &source_file,
+            columns: &columns,
+            email_column: &email_column,
+        })
+        .await?;
+
+    let (batches, mut received) = mpsc::channel::<Vec<NewRecipient>>(BATCHES_IN_FLIGHT);
+    let parser = tokio::task::spawn_blocking(move || parse_rows(source, &suppressed, &batches));
+    let mut write_result = Ok(());
+    while let Some(batch) = received.recv().await {
+        if let Err(e) = writer.write(&batch).await {
+            write_result = Err(e);
+            break;
+        }
+    }
+    // Dropping the receiver stops a parser still sending after a write error.
+    drop(received);
+    let tally = parser
+        .await
+        .map_err(|e| Error::Internal(format!("import thread: {e}")))??;
+    write_result?;
+
+    if tally.rows == 0 {
+        // Dropping the writer rolls the campaign back.
+        return Err(Error::NoRecipients { path: tally.path });
+    }
+    let campaign_id = writer.commit().await?;
+    tracing::info!(
+        campaign_id,
+        rows = tally.rows,
+        valid = tally.valid,
+        "import committed"
+    );
+    let campaign = store.campaign_summary(campaign_id).await?;
+    Ok(ImportReport {
+        campaign,
+        rows: tally.rows,
+        valid: tally.valid,
+        invalid: tally.invalid,
+        duplicates: tally.duplicates,
+        suppressed: tally.suppressed,
+        encoding: "UTF-8".to_owned(),
+        delimiter: ",".to_owned(),
+        columns,
+        email_column,
+        preview: tally.preview,
+    })
+}
+
+/// What the parser saw, row by row.
+#[derive(Debug, Default)]
+struct Tally {
+    path: PathBuf,
+    rows: u64,
+    valid: u64,
+    invalid: Vec<InvalidRow>,
+    duplicates: Vec<DuplicateRow>,
+    suppressed: Vec<SuppressedRow>,
+    preview: Vec<Vec<String>>,
+}
+
+/// Reads every data row, classifies it and sends it on in batches. Runs on a
+/// blocking thread.
+fn parse_rows(
+    mut source: CsvSource,
+    suppressed: &HashSet<String>,
+    batches: &mpsc::Sender<Vec<NewRecipient>>,
+) -> Result<Tally> {
+    let mut tally = Tally {
+        path: source.path.clone(),
+        ..Tally::default()
+    };
+    // First row each address appeared on (the first occurrence wins).
+    let mut first_seen: HashMap<String, u64> = HashMap::new();
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut record = csv::ByteRecord::new();
+    let width = source.columns.len();
+
+    loop {
+        match source.reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(&source.path, &e)),
+        }
+        let row = record
+            .position()
+            .map_or(tally.rows + 2, csv::Position::line);
+        let mut values = decode_row(&source.path, row, &record)?;
+        if values.iter().all(|v| v.trim().is_empty()) {
+            continue; // a blank row is not a recipient and not an error
+        }
+        tally.rows += 1;
+        // Trailing empty cells beyond the header are what spreadsheets write
+        // for a ragged row; anything else beyond it is a misaligned row.
+        while values.len() > width && values.last().is_some_and(|v| v.trim().is_empty()) {
+            values.pop();
+        }
+        let too_many = values.len() > width;
+        values.resize(width.max(values.len()), String::new());
+        let email = values[source.email_index].trim().to_owned();
+
+        let (status, reason) = if too_many {
+            invalid(&mut tally, row, &email, InvalidReason::TooManyValues)
+        } else if let Err(why) = address::validate(&email) {
+            invalid(&mut tally, row, &email, why)
+        } else {
+            let key = address::dedup_key(&email);
+            if let Some(&first_row) = first_seen.get(&key) {
+                tally.duplicates.push(DuplicateRow {
+                    row,
+                    email: email.clone(),
+                    first_row,
+                });
+                (
+                    RecipientStatus::Skipped,
+                    Some(format!("duplicate of row {first_row}")),
+                )
+            } else if suppressed.contains(&key) {
+                first_seen.insert(key, row);
+                tally.suppressed.push(SuppressedRow {
+                    row,
+                    email: email.clone(),
+                });
+                (
+                    RecipientStatus::Skipped,
+                    Some("on the suppression list".to_owned()),
+                )
+            } else {
+                first_seen.insert(key, row);
+                tally.valid += 1;
+                (RecipientStatus::Pending, None)
+            }
+        };
+
+        if tally.preview.len() < PREVIEW_ROWS {
+            tally.preview.push(values.clone());
+        }
+        batch.push(NewRecipient {
+            row,
+            email,
+            values,
+            status,
+            reason,
+        });
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            if batches.blocking_send(full).is_err() {
+                return Ok(tally); // the writer stopped; it reports why
+            }
+        }
+    }
+    if !batch.is_empty() {
+        // A closed channel means the writer failed and reports that itself.
+        let _ = batches.blocking_send(batch);
+    }
+    Ok(tally)
+}
+
+fn invalid(
+    tally: &mut Tally,
+    row: u64,
+    value: &str,
+    reason: InvalidReason,
+) -> (RecipientStatus, Option<String>) {
+    tally.invalid.push(InvalidRow {
+        row,
+        value: value.to_owned(),
+        reason,
+    });
+    (
+        RecipientStatus::Skipped,
+        Some(format!("invalid address: {reason}")),
+    )
+}
+
+/// Records end at `\n` (a `\r` before it is stripped from the last field), or
+/// at `\r` in files that have no `\n` at all (old Mac spreadsheets). Splitting
+/// on one byte, rather than on "CR, LF or CRLF", keeps the csv crate's line
+/// numbers right for CRLF files, so reported rows match the file.
+fn line_terminator(file: &mut BufReader<File>) -> std::io::Result<u8> {
+    let start = file.fill_buf()?;
+    Ok(if !start.contains(&b'\n') && start.contains(&b'\r') {
+        b'\r'
+    } else {
+        b'\n'
+    })
+}
+
+fn decode_row(path: &Path, row: u64, record: &csv::ByteRecord) -> Result<Vec<String>> {
+    let last = record.len().saturating_sub(1);
+    record
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let field = if i == last { field.strip_suffix(b"\r").unwrap_or(field) } else { field };
+            std::str::from_utf8(field).map(str::to_owned).map_err(|_| Error::MalformedFile {
+                path: path.to_owned(),
+                row,
+                problem: format!(
+                    "column {} is not UTF-8 text; save the file as \"CSV UTF-8\" and import it again",
+                    i + 1
+                ),
+            })
+        })
+        .collect()
+}
+
+fn header_names(path: &Path, header: &csv::ByteRecord) -> Result<Vec<String>> {
+    let mut names = decode_row(path, 1, header)?;
+    if let Some(first) = names.first_mut() {
+        // Excel's "CSV UTF-8" starts with a byte-order mark.
+        *first = first.trim_start_matches('\u{feff}').to_owned();
+    }
+    Ok(names.into_iter().map(|n| n.trim().to_owned()).collect())
+}
+
+/// Gives a blank header a name ("column 3") and a repeated one a suffix
+/// ("name (2)"), so every column can be a merge field.
+fn name_blank_and_repeated(columns: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    columns
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let base = if name.is_empty() {
+                format!("column {}", i + 1)
+            } else {
+                name
+            };
+            let mut candidate = base.clone();
+            let mut n = 2;
+            while !seen.insert(candidate.to_lowercase()) {
+                candidate = format!("{base} ({n})");
+                n += 1;
+            }
+            candidate
+        })
+        .collect()
+}
+
+fn find_email_column(columns: &[String]) -> Option<usize> {
+    let normalise = |s: &str| {
+        s.chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '_' | '.'))
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    columns
+        .iter()
+        .position(|c| EMAIL_HEADER_HINTS.contains(&normalise(c).as_str()))
+}
+
+fn csv_error(path: &Path, err: &csv::Error) -> Error {
+    match err.kind() {
+        csv::ErrorKind::Io(io) => {
+            Error::unreadable(path, std::io::Error::new(io.kind(), io.to_string()))
+        }
+        _ => Error::MalformedFile {
+            path: path.to_owned(),
+            row: err.position().map_or(0, csv::Position::line),
+            problem: err.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,317 @@
+//! Import tests on real files in a temporary directory and a real SQLite file.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::ErrorKind;
+use crate::model::RecipientStatus;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    store: Store,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("mailroom.db"))
+            .await
+            .expect("open store");
+        Fixture { dir, store }
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write fixture");
+        path
+    }
+
+    async fn import(&self, path: &Path, options: &ImportOptions) -> Result<ImportReport> {
+        let source = CsvSource::open(path, options).await?;
+        import(&self.store, source, options).await
+    }
+}
+
+#[tokio::test]
+async fn every_row_is_counted_once_with_its_reason() {
+    let fx = Fixture::new().await;
+    fx.store
+        .suppress("blocked@example.com", "unsubscribed")
+        .await
+        .expect("suppress");
+    let csv = "name,email,city\n\
+               Ann,ann@example.com,Oslo\n\
+               Bob,not-an-address,Bergen\n\
+               ,,\n\
+               Ann again, ANN@example.com ,Oslo\n\
+               Blocked,blocked@example.com,Paris\n\
+               Cleo,,Rome\n\
+               Dan,dan@example.com,Lima\n";
+    let path = fx.file("list.csv", csv.as_bytes());
+    let report = fx
+        .import(&path, &ImportOptions::default())
+        .await
+        .expect("import");
+
+    assert_eq!(report.rows, 6, "the blank row is not a row");
+    assert_eq!(report.valid, 2);
+    assert_eq!(
+        report.invalid,
+        vec![
+            InvalidRow {
+                row: 3,
+                value: "not-an-address".into(),
+                reason: InvalidReason::MissingAt
+            },
+            InvalidRow {
+                row: 7,
+                value: String::new(),
+                reason: InvalidReason::Empty
+            },
+        ]
+    );
+    assert_eq!(
+        report.duplicates,
+        vec![DuplicateRow {
+            row: 5,
+            email: "ANN@example.com".into(),
+            first_row: 2
+        }]
+    );
+    assert_eq!(
+        report.suppressed,
+        vec![SuppressedRow {
+            row: 6,
+            email: "blocked@example.com".into()
+        }]
+    );
+    let accounted = report.valid
+        + report.invalid.len() as u64
+        + report.duplicates.len() as u64
+        + report.suppressed.len() as u64;
+    assert_eq!(accounted, report.rows);
+
+    assert_eq!(report.email_column, "email");
+    assert_eq!(report.columns, ["name", "email", "city"]);
+    assert_eq!(report.campaign.name, "list");
+    assert_eq!(report.campaign.counts.pending, 2);
+    assert_eq!(report.campaign.counts.skipped, 4);
+    assert_eq!(report.campaign.total, 6);
+    assert_eq!(report.preview.len(), 6);
+    assert_eq!(report.preview[0], ["Ann", "ann@example.com", "Oslo"]);
+}
+
+#[tokio::test]
+async fn recipients_keep_every_column_as_imported() {
+    let fx = Fixture::new().await;
+    let csv = "\u{feff}E-Mail,名字,note\r\n\
+               li@example.cn,李雷,\"line one\nline two, with comma \"\"quoted\"\"\"\r\n\
+               x@example.com,X,short\r\n";
+    let path = fx.file("chinese.csv", csv.as_bytes());
+    let report = fx
+        .import(&path, &ImportOptions::default())
+        .await
+        .expect("import");
+    assert_eq!(
+        report.email_column, "E-Mail",
+        "the BOM is not part of the header"
+    );
+
+    let recipients = fx
+        .store
+        .recipients(report.campaign.id, None, 0, 100)
+        .await
+        .expect("recipients");
+    assert_eq!(recipients.len(), 2);
+    let li = &recipients[0];
+    assert_eq!(li.row, 2);
+    assert_eq!(li.email, "li@example.cn");
+    assert_eq!(li.status, RecipientStatus::Pending);
+    let fields: Vec<(&str, &str)> = li
+        .fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("E-Mail", "li@example.cn"),
+            ("名字", "李雷"),
+            ("note", "line one\nline two, with comma \"quoted\""),
+        ]
+    );
+    assert_eq!(
+        recipients[1].row, 4,
+        "row numbers are the line a record starts on"
+    );
+}
+
+#[tokio::test]
+async fn short_rows_are_padded_and_long_rows_are_reported() {
+    let fx = Fixture::new().await;
+    let csv =
+        "email,name,city\na@example.com,A\nb@example.com,B,Oslo,,\nc@example.com,C,Rome,extra\n";
+    let path = fx.file("ragged.csv", csv.as_bytes());
+    let report = fx
+        .import(&path, &ImportOptions::default())
+        .await
+        .expect("import");
+    assert_eq!(report.valid, 2);
+    assert_eq!(report.invalid.len(), 1);
+    assert_eq!(report.invalid[0].row, 4);
+    assert_eq!(report.invalid[0].reason, InvalidReason::TooManyValues);
+    let recipients = fx
+        .store
+        .recipients(report.campaign.id, None, 0, 10)
+        .await
+        .expect("list");
+    assert_eq!(recipients[0].fields["city"], "");
+}
+
+#[tokio::test]
+async fn the_email_column_can_be_chosen() {
+    let fx = Fixture::new().await;
+    let path = fx.file("contacts.csv", b"who,where\nann@example.com,home\n");
+    let err = fx
+        .import(&path, &ImportOptions::default())
+        .await
+        .expect_err("no email header");
+    assert_eq!(err.kind(), ErrorKind::NoEmailColumn);
+    assert!(err.to_string().contains("who, where"), "{err}");
+
+    let options = ImportOptions {
+        email_column: Some("WHO".into()),
+        name: Some("Spring".into()),
+    };
+    let report = fx.import(&path, &options).await.expect("import");
+    assert_eq!(report.email_column, "who");
+    assert_eq!(report.campaign.name, "Spring");
+
+    let options = ImportOptions {
+        email_column: Some("mail".into()),
+        name: None,
+    };
+    let err = fx
+        .import(&path, &options)
+        .await
+        .expect_err("unknown column");
+    assert_eq!(err.kind(), ErrorKind::UnknownColumn);
+}
+
+#[tokio::test]
+async fn unusable_files_get_one_clear_error_and_leave_nothing_behind() {
+    let fx = Fixture::new().await;
+    let missing = fx.dir.path().join("missing.csv");
+    let err = fx
+        .import(&missing, &ImportOptions::default())
+        .await
+        .expect_err("missing");
+    assert_eq!(err.kind(), ErrorKind::FileUnreadable);
+    assert!(err.to_string().ends_with("no such file"), "{err}");
+
+    let empty = fx.file("empty.csv", b"");
+    let err = fx
+        .import(&empty, &ImportOptions::default())
+        .await
+        .expect_err("empty");
+    assert_eq!(err.kind(), ErrorKind::EmptyFile);
+
+    let header_only = fx.file("header.csv", b"email,name\n\n");
+    let err = fx
+        .import(&header_only, &ImportOptions::default())
+        .await
+        .expect_err("no rows");
+    assert_eq!(err.kind(), ErrorKind::NoRecipients);
+
+    let err = fx
+        .import(fx.dir.path(), &ImportOptions::default())
+        .await
+        .expect_err("a folder");
+    assert_eq!(err.kind(), ErrorKind::FileUnreadable);
+
+    assert!(fx.store.list_campaigns().await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_row_deep_in_the_file_rolls_the_whole_import_back() {
+    let fx = Fixture::new().await;
+    let mut bytes = b"email,name\n".to_vec();
+    for i in 0..(BATCH_ROWS * 3) {
+        bytes.extend_from_slice(format!("user{i}@example.com,User {i}\n").as_bytes());
+    }
+    // Windows-1252 "é": not UTF-8.
+    bytes.extend_from_slice(b"late@example.com,Ren\xe9\n");
+    let path = fx.file("late-error.csv", &bytes);
+    let err = fx
+        .import(&path, &ImportOptions::default())
+        .await
+        .expect_err("bad utf-8");
+    assert_eq!(err.kind(), ErrorKind::MalformedFile);
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("row {}", BATCH_ROWS * 3 + 2)),
+        "{message}"
+    );
+    assert!(message.contains("column 2"), "{message}");
+    assert!(fx.store.list_campaigns().await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn large_imports_stream_in_batches() {
+    let fx = Fixture::new().await;
+    let rows = BATCH_ROWS * 5 + 17;
+    let mut csv = String::from("email,n\n");
+    for i in 0..rows {
+        csv.push_str(&format!("user{i}@example.com,{i}\n"));
+    }
+    let path = fx.file("big.csv", csv.as_bytes());
+    let report = fx
+        .import(&path, &ImportOptions::default())
+        .await
+        .expect("import");
+    assert_eq!(report.valid, rows as u64);
+    assert_eq!(report.preview.len(), PREVIEW_ROWS);
+    let page = fx
+        .store
+        .recipients(
+            report.campaign.id,
+            Some(RecipientStatus::Pending),
+            rows as u64 - 2,
+            10,
+        )
+        .await
+        .expect("last page");
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[1].email, format!("user{}@example.com", rows - 1));
+}
+
+#[test]
+fn blank_and_repeated_headers_get_names() {
+    let names = name_blank_and_repeated(vec![
+        "email".into(),
+        String::new(),
+        "Name".into(),
+        "name".into(),
+    ]);
+    assert_eq!(names, ["email", "column 2", "Name", "name (2)"]);
+}
+
+#[test]
+fn email_headers_are_found_in_several_languages() {
+    for header in [
+        "Email",
+        "E-Mail",
+        "Email Address",
+        "email_address",
+        "邮箱",
+        "电子邮件",
+        "Courriel",
+    ] {
+        let columns = vec!["name".to_owned(), header.to_owned()];
+        assert_eq!(find_email_column(&columns), Some(1), "{header}");
+    }
+    assert_eq!(
+        find_email_column(&["name".to_owned(), "phone".to_owned()]),
+        None
+    );
+}

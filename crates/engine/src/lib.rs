@@ -1,0 +1,34 @@
+//! Mailroom's engine: everything a person can do in the window, as plain async Rust.
+//!
+//! The desktop shell (`src-tauri`), the CLI (`crates/cli`) and the end-to-end
+//! tests (`tests/`) are all front ends over this crate. It knows nothing of
+//! Tauri, windows or JSON IPC: it takes paths and options, and returns typed
+//! results or a typed [`Error`].
+//!
+//! # Layout
+//!
+//! - [`store`] owns the SQLite file: opening it (WAL, foreign keys, busy
+//!   timeout), the embedded migrations, and every query. Nothing else writes SQL.
+//! - [`import`] turns a recipient file into a draft campaign: it reads the file
+//!   on a blocking thread, validates each row and streams batches to the store
+//!   inside one transaction, so a failed import leaves nothing behind.
+//! - [`address`] decides whether a string is a usable email address and how two
+//!   addresses compare (the duplicate rule).
+//! - [`model`] holds the types front ends display: campaigns, recipients, counts,
+//!   import reports. They serialise with serde; with the `ts-bindings` feature
+//!   they also describe themselves to TypeScript.
+//! - [`error`] is the one error type, with a stable [`ErrorKind`] per variant.
+//! - [`paths`], [`clock`] and [`logging`] are the cross-cutting pieces: where
+//!   files live, what time it is (injectable for tests), and the rotating log.
+
+pub mod address;
+pub mod clock;
+pub mod error;
+pub mod import;
+pub mod logging;
+pub mod model;
+pub mod paths;
+pub mod store;
+
+pub use error::{Error, ErrorKind, Result};
+pub use store::Store;

@@ -1,0 +1,212 @@
+//! The types front ends display: campaigns, recipients, per-state counts and
+//! import reports. Plain data; serde for the CLI's `--json` and the window.
+
+use std::fmt;
+use std::str::FromStr;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::address::InvalidReason;
+
+/// A campaign's row id in the store.
+pub type CampaignId = i64;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name stored in SQLite and shown in `--json` output.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown {} \"{other}\" (expected one of: {})",
+                        stringify!($name),
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Where a campaign is in its life.
+    CampaignStatus {
+        Draft => "draft",
+        Running => "running",
+        Paused => "paused",
+        Completed => "completed",
+        Stopped => "stopped",
+    }
+}
+
+string_enum! {
+    /// Where one recipient is (SPEC.md, "Recipient states").
+    RecipientStatus {
+        Pending => "pending",
+        Sending => "sending",
+        Sent => "sent",
+        RetryWait => "retry_wait",
+        Failed => "failed",
+        Skipped => "skipped",
+        Cancelled => "cancelled",
+        Uncertain => "uncertain",
+    }
+}
+
+/// How many recipients of a campaign are in each state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct StatusCounts {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub pending: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub sending: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub sent: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub retry_wait: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub failed: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub skipped: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub cancelled: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub uncertain: u64,
+}
+
+impl StatusCounts {
+    pub fn get_mut(&mut self, status: RecipientStatus) -> &mut u64 {
+        match status {
+            RecipientStatus::Pending => &mut self.pending,
+            RecipientStatus::Sending => &mut self.sending,
+            RecipientStatus::Sent => &mut self.sent,
+            RecipientStatus::RetryWait => &mut self.retry_wait,
+            RecipientStatus::Failed => &mut self.failed,
+            RecipientStatus::Skipped => &mut self.skipped,
+            RecipientStatus::Cancelled => &mut self.cancelled,
+            RecipientStatus::Uncertain => &mut self.uncertain,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.pending
+            + self.sending
+            + self.sent
+            + self.retry_wait
+            + self.failed
+            + self.skipped
+            + self.cancelled
+            + self.uncertain
+    }
+}
+
+/// A campaign with its recipient counts, as `mailroom status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct CampaignSummary {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub id: CampaignId,
+    pub name: String,
+    pub status: CampaignStatus,
+    pub source_file: String,
+    pub columns: Vec<String>,
+    pub email_column: String,
+    /// Unix milliseconds.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub created_at: i64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub total: u64,
+    pub counts: StatusCounts,
+}
+
+/// One recipient row with the values it was imported with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct Recipient {
+    /// Row number as a spreadsheet shows it (the header is row 1).
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub row: u64,
+    pub email: String,
+    pub status: RecipientStatus,
+    pub reason: Option<String>,
+    pub attempts: u32,
+    /// Every source column, in file order, with its value as imported.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, string>"))]
+    pub fields: IndexMap<String, String>,
+}
+
+/// A row whose address cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct InvalidRow {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub row: u64,
+    pub value: String,
+    pub reason: InvalidReason,
+}
+
+/// A row whose address already appeared on an earlier row (the first wins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct DuplicateRow {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub row: u64,
+    pub email: String,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub first_row: u64,
+}
+
+/// A row whose address is on the suppression list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct SuppressedRow {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub row: u64,
+    pub email: String,
+}
+
+/// What an import did: every data row is counted exactly once, as valid,
+/// invalid, duplicate or suppressed (`rows == valid + invalid + duplicates + suppressed`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct ImportReport {
+    pub campaign: CampaignSummary,
+    /// Data rows read (blank rows are not rows).
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub rows: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub valid: u64,
+    pub invalid: Vec<InvalidRow>,
+    pub duplicates: Vec<DuplicateRow>,
+    pub suppressed: Vec<SuppressedRow>,
+    pub encoding: String,
+    pub delimiter: String,
+    pub columns: Vec<String>,
+    pub email_column: String,
+    /// The first rows of the file, as imported, for a preview table.
+    pub preview: Vec<Vec<String>>,
+}

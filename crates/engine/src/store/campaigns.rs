@@ -1,0 +1,256 @@
+//! Campaigns and recipients: creating them from an import, counting them by
+//! state, and listing them with the values they were imported with.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+use sqlx::{Sqlite, Transaction};
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::model::{
+    CampaignId, CampaignStatus, CampaignSummary, Recipient, RecipientStatus, StatusCounts,
+};
+
+/// The campaign an import creates.
+#[derive(Debug)]
+pub struct NewCampaign<'a> {
+    pub name: &'a str,
+    pub source_file: &'a str,
+    pub columns: &'a [String],
+    pub email_column: &'a str,
+}
+
+/// One imported row on its way into the store.
+#[derive(Debug)]
+pub struct NewRecipient {
+    pub row: u64,
+    pub email: String,
+    pub values: Vec<String>,
+    pub status: RecipientStatus,
+    pub reason: Option<String>,
+}
+
+/// Writes one import inside one transaction: either every row lands with its
+/// campaign, or (dropped without [`ImportWriter::commit`]) nothing does.
+#[derive(Debug)]
+pub struct ImportWriter {
+    tx: Transaction<'static, Sqlite>,
+    campaign_id: CampaignId,
+    now: i64,
+}
+
+impl ImportWriter {
+    /// Inserts a batch of rows with one statement: the batch travels as one
+    /// JSON array and SQLite unpacks it with `json_each`, which keeps the query
+    /// compile-time checked and avoids a round trip per row.
+    pub async fn write(&mut self, rows: &[NewRecipient]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let batch = Value::Array(
+            rows.iter()
+                .map(|r| json!([r.row, r.email, r.values, r.status.as_str(), r.reason]))
+                .collect(),
+        )
+        .to_string();
+        sqlx::query!(
+            r#"INSERT INTO recipients
+                   (campaign_id, row_number, email, fields, status, reason, created_at, updated_at)
+               SELECT ?1, j.value ->> 0, j.value ->> 1, j.value -> 2, j.value ->> 3, j.value ->> 4, ?2, ?2
+               FROM json_each(?3) AS j"#,
+            self.campaign_id,
+            self.now,
+            batch,
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub fn campaign_id(&self) -> CampaignId {
+        self.campaign_id
+    }
+
+    /// Makes the import durable; until now nothing of it is visible.
+    pub async fn commit(self) -> Result<CampaignId> {
+        self.tx.commit().await?;
+        Ok(self.campaign_id)
+    }
+}
+
+impl Store {
+    /// Starts an import: creates the draft campaign inside a new transaction.
+    pub async fn begin_import(&self, campaign: &NewCampaign<'_>) -> Result<ImportWriter> {
+        let now = self.now_ms();
+        let columns =
+            serde_json::to_string(campaign.columns).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let campaign_id = sqlx::query_scalar!(
+            r#"INSERT INTO campaigns (name, status, source_file, columns, email_column, created_at, updated_at)
+               VALUES (?1, 'draft', ?2, ?3, ?4, ?5, ?5)
+               RETURNING id"#,
+            campaign.name,
+            campaign.source_file,
+            columns,
+            campaign.email_column,
+            now,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(ImportWriter {
+            tx,
+            campaign_id,
+            now,
+        })
+    }
+
+    /// Every suppressed address, as dedup keys.
+    pub async fn suppressed_addresses(&self) -> Result<HashSet<String>> {
+        let rows = sqlx::query_scalar!("SELECT email FROM suppressions")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Adds an address to the suppression list (kept in its dedup form).
+    pub async fn suppress(&self, email: &str, reason: &str) -> Result<()> {
+        let key = crate::address::dedup_key(email);
+        let now = self.now_ms();
+        sqlx::query!(
+            "INSERT INTO suppressions (email, reason, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (email) DO UPDATE SET reason = excluded.reason",
+            key,
+            reason,
+            now,
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Finds a campaign by id, or by name (the newest of that name).
+    pub async fn resolve_campaign(&self, reference: &str) -> Result<CampaignId> {
+        if let Ok(id) = reference.trim().parse::<i64>() {
+            let found = sqlx::query_scalar!("SELECT id FROM campaigns WHERE id = ?1", id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(id) = found {
+                return Ok(id);
+            }
+        }
+        sqlx::query_scalar!(
+            "SELECT id FROM campaigns WHERE name = ?1 ORDER BY created_at DESC, id DESC LIMIT 1",
+            reference
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::CampaignNotFound(format!("\"{reference}\"")))
+    }
+
+    /// A campaign with its counts per recipient state.
+    pub async fn campaign_summary(&self, id: CampaignId) -> Result<CampaignSummary> {
+        let row = sqlx::query!(
+            "SELECT id, name, status, source_file, columns, email_column, created_at
+             FROM campaigns WHERE id = ?1",
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::CampaignNotFound(id.to_string()))?;
+
+        let mut counts = StatusCounts::default();
+        let by_status = sqlx::query!(
+            r#"SELECT status, COUNT(*) AS "count!: i64" FROM recipients WHERE campaign_id = ?1 GROUP BY status"#,
+            id
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for group in by_status {
+            let status = RecipientStatus::from_str(&group.status).map_err(Error::Internal)?;
+            *counts.get_mut(status) = u64::try_from(group.count).unwrap_or(0);
+        }
+
+        Ok(CampaignSummary {
+            id: row.id,
+            name: row.name,
+            status: CampaignStatus::from_str(&row.status).map_err(Error::Internal)?,
+            source_file: row.source_file,
+            columns: parse_columns(&row.columns)?,
+            email_column: row.email_column,
+            created_at: row.created_at,
+            total: counts.total(),
+            counts,
+        })
+    }
+
+    /// Every campaign, newest first.
+    pub async fn list_campaigns(&self) -> Result<Vec<CampaignSummary>> {
+        let ids = sqlx::query_scalar!("SELECT id FROM campaigns ORDER BY created_at DESC, id DESC")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut summaries = Vec::with_capacity(ids.len());
+        for id in ids {
+            summaries.push(self.campaign_summary(id).await?);
+        }
+        Ok(summaries)
+    }
+
+    /// A page of a campaign's recipients in file order, optionally only those
+    /// in one state.
+    pub async fn recipients(
+        &self,
+        campaign: CampaignId,
+        status: Option<RecipientStatus>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<Recipient>> {
+        let columns_json =
+            sqlx::query_scalar!("SELECT columns FROM campaigns WHERE id = ?1", campaign)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| Error::CampaignNotFound(campaign.to_string()))?;
+        let columns = parse_columns(&columns_json)?;
+        let status = status.map(RecipientStatus::as_str);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = sqlx::query!(
+            r#"SELECT row_number, email, status, reason, attempts, fields
+               FROM recipients
+               WHERE campaign_id = ?1 AND (?2 IS NULL OR status = ?2)
+               ORDER BY row_number
+               LIMIT ?3 OFFSET ?4"#,
+            campaign,
+            status,
+            limit,
+            offset,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+
+        rows.into_iter()
+            .map(|row| {
+                let values: Vec<String> = serde_json::from_str(&row.fields)
+                    .map_err(|e| Error::Internal(format!("stored fields: {e}")))?;
+                Ok(Recipient {
+                    row: u64::try_from(row.row_number).unwrap_or(0),
+                    email: row.email,
+                    status: RecipientStatus::from_str(&row.status).map_err(Error::Internal)?,
+                    reason: row.reason,
+                    attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+                    fields: columns
+                        .iter()
+                        .cloned()
+                        .zip(values)
+                        .collect::<IndexMap<_, _>>(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn parse_columns(json: &str) -> Result<Vec<String>> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored columns: {e}")))
+}

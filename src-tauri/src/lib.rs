@@ -1,0 +1,37 @@
+//! Mailroom's desktop shell: builds the Tauri app, registers the commands
+//! (each a one-line wrapper over the engine) and the plugins the UI uses.
+//!
+//! # Layout
+//! - [`commands`]: the IPC commands the window may call (granted in
+//!   `capabilities/main-window.json`, listed in `build.rs`).
+//! - [`ipc`]: what crosses IPC besides engine types: the `{kind, message}` error.
+//! - [`state`]: the engine handles the app keeps (the store, opened lazily).
+
+pub mod commands;
+pub mod ipc;
+pub mod state;
+
+use mailroom_engine::{logging, paths};
+
+/// Runs the app until its last window closes.
+pub fn run() {
+    let _log_guard =
+        paths::log_dir().and_then(|dir| logging::init_file_logging(&dir, "mailroom-app"));
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "Mailroom starting");
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .manage(state::AppState::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::import_recipients,
+            commands::campaign_summary,
+            commands::list_recipients,
+            commands::list_campaigns,
+            commands::database_location,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        tracing::error!(error = %e, "the app could not start");
+        eprintln!("Mailroom could not start: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,123 @@
+//! Helpers for Mailroom's end-to-end tests: the real `mailroom` binary, run
+//! against a database and files in a temporary directory.
+//!
+//! Later issues add the scripted SMTP test server (fault injection) here.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The `mailroom` CLI binary, built once per test process with the same
+/// profile as the tests (so `cargo test` alone is enough).
+pub fn mailroom_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        escargot::CargoBuild::new()
+            .package("mailroom-cli")
+            .bin("mailroom")
+            .current_release()
+            .current_target()
+            .run()
+            .unwrap_or_else(|e| panic!("cannot build the mailroom CLI: {e}"))
+            .path()
+            .to_owned()
+    })
+}
+
+/// A scratch directory with its own database, and a way to run the CLI on it.
+#[derive(Debug)]
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+/// What one CLI run did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Parses stdout as one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}")),
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("mailroom.db")
+    }
+
+    /// Writes a file into the workspace and returns its path.
+    pub fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {name}: {e}"));
+        path
+    }
+
+    /// Runs `mailroom --db <workspace db> ARGS...` with logs kept in the workspace.
+    pub fn mailroom(&self, args: &[&str]) -> Run {
+        let mut command = Command::new(mailroom_binary());
+        command.arg("--db").arg(self.db()).args(args);
+        self.isolate(&mut command);
+        command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run mailroom: {e}"))
+            .into()
+    }
+
+    /// Runs the CLI with exactly `args` (no `--db`), in this workspace's home.
+    pub fn mailroom_raw(&self, args: &[&str]) -> Run {
+        let mut command = Command::new(mailroom_binary());
+        command.args(args);
+        self.isolate(&mut command);
+        command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run mailroom: {e}"))
+            .into()
+    }
+
+    /// Points every per-user folder at the workspace, so a test never touches
+    /// the real user's database or logs.
+    fn isolate(&self, command: &mut Command) {
+        let home = self.dir.path().join("home");
+        command
+            .env("HOME", &home)
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env_remove("MAILROOM_DB");
+    }
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
