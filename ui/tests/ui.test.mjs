@@ -1,0 +1,222 @@
+// UI tests: the real Svelte app over mocked IPC (tests/harness), in Debian's
+// headless Chromium driven by playwright-core. Run with `npm test` (which
+// builds the harness first).
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const DIST = join(import.meta.dirname, '..', 'dist-test');
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+
+/** A one-folder static server on a free loopback port. */
+async function serve(root) {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    try {
+      const body = await readFile(join(root, path));
+      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  return { server, url: `http://127.0.0.1:${port}/tests/harness/index.html` };
+}
+
+const counts = { pending: 2, sending: 0, sent: 0, retry_wait: 0, failed: 0, skipped: 3, cancelled: 0, uncertain: 0 };
+const campaign = {
+  id: 7,
+  name: 'spring',
+  status: 'draft',
+  source_file: '/home/ann/lists/spring.csv',
+  columns: ['name', 'email', 'city'],
+  email_column: 'email',
+  created_at: Date.UTC(2026, 10, 23, 9, 30),
+  total: 5,
+  counts,
+};
+const report = {
+  campaign,
+  rows: 5,
+  valid: 2,
+  invalid: [{ row: 4, value: 'bob-at-example.com', reason: 'missing_at' }],
+  duplicates: [{ row: 5, email: 'ANN@example.com', first_row: 2 }],
+  suppressed: [{ row: 6, email: 'blocked@example.com' }],
+  encoding: 'UTF-8',
+  delimiter: ',',
+  columns: ['name', 'email', 'city'],
+  email_column: 'email',
+  preview: [
+    ['Ann', 'ann@example.com', 'Oslo'],
+    ['李雷', 'li@example.cn', '北京'],
+    ['Bob', 'bob-at-example.com', 'Bergen'],
+  ],
+};
+const baseResults = {
+  database_location: '/home/ann/.local/share/org.mailroom.desktop/mailroom.db',
+  list_campaigns: [campaign],
+  'plugin:dialog|open': '/home/ann/lists/spring.csv',
+  import_recipients: report,
+};
+
+let browser;
+let site;
+let context;
+
+before(async () => {
+  site = await serve(DIST);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  site?.server.close();
+});
+
+beforeEach(async () => {
+  await context?.close();
+});
+
+/** Opens the app with `scenario` mocked, in `locale`; fails on any page error. */
+async function openApp(scenario, locale = 'en-US') {
+  context = await browser.newContext({ locale, viewport: { width: 1180, height: 760 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  page.on('console', (m) => m.type() === 'error' && errors.push(new Error(m.text())));
+  await page.addInitScript((s) => (window.__MAILROOM_SCENARIO__ = s), scenario);
+  await page.goto(site.url);
+  await page.getByTestId('recipients-screen').waitFor();
+  return { page, errors };
+}
+
+const calls = (page, command) =>
+  page.evaluate((c) => window.__mailroom.calls.filter((call) => call.command === c), command);
+
+describe('Recipients screen', () => {
+  test('imports the file chosen in the dialog and shows counts, preview and problems', async () => {
+    const { page, errors } = await openApp({ results: baseResults });
+    await page.getByTestId('choose-file').click();
+    await page.getByTestId('import-report').waitFor();
+
+    const imports = await calls(page, 'import_recipients');
+    assert.equal(imports.length, 1);
+    assert.deepEqual(imports[0].args, { path: '/home/ann/lists/spring.csv', emailColumn: null });
+    const [dialog] = await calls(page, 'plugin:dialog|open');
+    assert.equal(dialog.args.options.multiple, false);
+    assert.deepEqual(dialog.args.options.filters[0].extensions, ['csv', 'txt']);
+
+    assert.equal(await page.getByTestId('count-rows').locator('dd').textContent(), '5');
+    assert.equal(await page.getByTestId('count-valid').locator('dd').textContent(), '2');
+    assert.equal(await page.getByTestId('count-invalid').locator('dd').textContent(), '1');
+    assert.equal(await page.getByTestId('count-duplicates').locator('dd').textContent(), '1');
+    assert.equal(await page.getByTestId('count-suppressed').locator('dd').textContent(), '1');
+    assert.match(await page.getByTestId('detected').textContent(), /UTF-8 · delimiter “,” · email column “email”/);
+    assert.match(await page.getByTestId('import-report').textContent(), /draft campaign “spring” \(#7\) from spring\.csv/);
+
+    const preview = page.getByTestId('preview');
+    assert.deepEqual(await preview.locator('th').allTextContents(), ['name', 'email', 'city']);
+    assert.deepEqual(await preview.locator('tbody tr').nth(1).locator('td').allTextContents(), ['李雷', 'li@example.cn', '北京']);
+
+    const problems = await page.getByTestId('problems').locator('tbody tr').allTextContents();
+    assert.deepEqual(problems, [
+      '4bob-at-example.comThe address has no @',
+      '5ANN@example.comDuplicate of row 2',
+      '6blocked@example.comOn the suppression list',
+    ]);
+    assert.match(await page.locator('.statusbar').textContent(), /org\.mailroom\.desktop\/mailroom\.db/);
+    assert.deepEqual(errors, []);
+  });
+
+  test('a cancelled dialog imports nothing', async () => {
+    const { page } = await openApp({ results: { ...baseResults, 'plugin:dialog|open': null } });
+    await page.getByTestId('choose-file').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'plugin:dialog|open'));
+    assert.equal((await calls(page, 'import_recipients')).length, 0);
+    assert.equal(await page.getByTestId('import-report').count(), 0);
+  });
+
+  test('imports a file dropped on the window', async () => {
+    const { page } = await openApp({ results: baseResults });
+    await page.evaluate(() => window.__mailroom.drop(['/tmp/dropped.csv']));
+    await page.getByTestId('import-report').waitFor();
+    const imports = await calls(page, 'import_recipients');
+    assert.deepEqual(imports.map((c) => c.args.path), ['/tmp/dropped.csv']);
+  });
+
+  test('an engine error is shown as its translated sentence with the detail', async () => {
+    const failure = {
+      kind: 'no_email_column',
+      message: 'phones.csv has no email column (its columns are: name, phone)',
+    };
+    const { page } = await openApp({ results: baseResults, failures: { import_recipients: failure } });
+    await page.getByTestId('choose-file').click();
+    const banner = page.getByTestId('error');
+    await banner.waitFor();
+    assert.equal(await banner.getAttribute('data-kind'), 'no_email_column');
+    assert.match(await banner.textContent(), /No column with email addresses was found\./);
+    assert.match(await banner.textContent(), /its columns are: name, phone/);
+    assert.equal(await page.getByTestId('choose-file').count(), 1, 'the person can try another file');
+  });
+});
+
+describe('Languages', () => {
+  test('follows a Chinese OS and can be switched back, remembering the choice', async () => {
+    const { page } = await openApp({ results: baseResults }, 'zh-CN');
+    assert.equal(await page.locator('[data-screen=recipients]').textContent(), '👥 收件人');
+    assert.equal(await page.getByTestId('choose-file').textContent(), '选择文件…');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+
+    await page.getByTestId('language').selectOption('en');
+    assert.equal(await page.getByTestId('choose-file').textContent(), 'Choose file…');
+    await page.reload();
+    await page.getByTestId('recipients-screen').waitFor();
+    assert.equal(await page.getByTestId('choose-file').textContent(), 'Choose file…');
+  });
+
+  test('an English OS gets English', async () => {
+    const { page } = await openApp({ results: baseResults }, 'en-GB');
+    assert.equal(await page.locator('[data-screen=results]').textContent(), '📊 Results');
+  });
+});
+
+describe('Navigation', () => {
+  test('every screen is reachable and the Results screen lists campaigns', async () => {
+    const { page, errors } = await openApp({ results: baseResults });
+    for (const [screen, heading] of [
+      ['smtp', 'SMTP accounts'],
+      ['message', 'Message'],
+      ['campaign', 'Campaign'],
+      ['results', 'Results'],
+      ['recipients', 'Recipients'],
+    ]) {
+      await page.locator(`[data-screen=${screen}]`).click();
+      assert.equal(await page.locator('main h1').textContent(), heading);
+      assert.equal(await page.locator(`[data-screen=${screen}]`).getAttribute('aria-current'), 'page');
+    }
+    await page.locator('[data-screen=results]').click();
+    const row = page.getByTestId('campaigns').locator('tbody tr').first();
+    await row.waitFor();
+    assert.match(await row.textContent(), /spring/);
+    assert.match(await row.textContent(), /Pending\s*2/);
+    assert.match(await row.textContent(), /Skipped\s*3/);
+    assert.deepEqual(errors, []);
+  });
+});
