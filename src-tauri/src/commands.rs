@@ -26,10 +26,7 @@ pub async fn import_recipients(
 }
 
 #[tauri::command]
-pub async fn campaign_summary(
-    state: State<'_, AppState>,
-    campaign: CampaignId,
-) -> IpcResult<CampaignSummary> {
+pub async fn campaign_summary(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<CampaignSummary> {
     Ok(state.store().await?.campaign_summary(campaign).await?)
 }
 
@@ -41,11 +38,7 @@ pub async fn list_recipients(
     offset: u64,
     limit: u64,
 ) -> IpcResult<Vec<Recipient>> {
-    Ok(state
-        .store()
-        .await?
-        .recipients(campaign, None, offset, limit)
-        .await?)
+    Ok(state.store().await?.recipients(campaign, None, offset, limit).await?)
 }
 
 #[tauri::command]

@@ -15,8 +15,7 @@ use mailroom_engine::{logging, paths};
 
 /// Runs the app until its last window closes.
 pub fn run() {
-    let _log_guard =
-        paths::log_dir().and_then(|dir| logging::init_file_logging(&dir, "mailroom-app"));
+    let _log_guard = paths::log_dir().and_then(|dir| logging::init_file_logging(&dir, "mailroom-app"));
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Mailroom starting");
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())

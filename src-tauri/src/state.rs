@@ -14,11 +14,10 @@ impl AppState {
     pub async fn store(&self) -> Result<&Store, Error> {
         self.store
             .get_or_try_init(|| async {
-                let path =
-                    paths::database_path(None).ok_or_else(|| Error::DatabaseUnavailable {
-                        path: "(default)".into(),
-                        reason: "there is no home folder to keep it in".to_owned(),
-                    })?;
+                let path = paths::database_path(None).ok_or_else(|| Error::DatabaseUnavailable {
+                    path: "(default)".into(),
+                    reason: "there is no home folder to keep it in".to_owned(),
+                })?;
                 Store::open(&path).await
             })
             .await

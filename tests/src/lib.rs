@@ -7,21 +7,34 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// The `mailroom` CLI binary, built once per test process with the same
-/// profile as the tests (so `cargo test` alone is enough).
+/// The `mailroom` CLI binary: `$MAILROOM_CLI` if set (scripts/test.sh passes
+/// the one the workspace build made), else built once per test process with
+/// the tests' profile, so `cargo test` alone is enough.
 pub fn mailroom_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        escargot::CargoBuild::new()
-            .package("mailroom-cli")
-            .bin("mailroom")
-            .current_release()
-            .current_target()
-            .run()
-            .unwrap_or_else(|e| panic!("cannot build the mailroom CLI: {e}"))
-            .path()
-            .to_owned()
-    })
+    BINARY.get_or_init(|| binary("MAILROOM_CLI", "mailroom-cli", "mailroom"))
+}
+
+/// The desktop app's binary: `$MAILROOM_APP` if set, else built like
+/// [`mailroom_binary`] (the UI must be in `ui/dist` first: `npm --prefix ui run build`).
+pub fn app_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| binary("MAILROOM_APP", "mailroom-app", "mailroom-app"))
+}
+
+fn binary(env: &str, package: &str, bin: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env).filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    escargot::CargoBuild::new()
+        .package(package)
+        .bin(bin)
+        .current_release()
+        .current_target()
+        .run()
+        .unwrap_or_else(|e| panic!("cannot build {bin}: {e}"))
+        .path()
+        .to_owned()
 }
 
 /// A scratch directory with its own database, and a way to run the CLI on it.
@@ -41,12 +54,8 @@ pub struct Run {
 impl Run {
     /// Parses stdout as one JSON document.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     pub fn success(&self) -> bool {

@@ -66,8 +66,7 @@ fn human_output_is_readable() {
     let run = ws.mailroom(&["import", list.to_str().expect("utf-8 path")]);
     assert!(run.success(), "{}", run.stderr);
     assert!(
-        run.stdout
-            .contains("Imported 4 rows into campaign 1 \"list\" (draft)"),
+        run.stdout.contains("Imported 4 rows into campaign 1 \"list\" (draft)"),
         "{}",
         run.stdout
     );
@@ -82,15 +81,9 @@ fn a_missing_file_is_one_line_and_creates_nothing() {
     let ws = Workspace::new();
     let run = ws.mailroom(&["import", "no-such-list.csv"]);
     assert_eq!(run.code, Some(1));
-    assert_eq!(
-        run.stderr,
-        "mailroom: cannot read no-such-list.csv: no such file\n"
-    );
+    assert_eq!(run.stderr, "mailroom: cannot read no-such-list.csv: no such file\n");
     assert!(run.stdout.is_empty());
-    assert!(
-        !ws.db().exists(),
-        "a failed import must not create the database"
-    );
+    assert!(!ws.db().exists(), "a failed import must not create the database");
 }
 
 #[test]
@@ -137,10 +130,7 @@ fn an_unwritable_database_path_is_one_line() {
 fn an_unknown_campaign_is_one_line() {
     let ws = Workspace::new();
     let list = ws.file("list.csv", LIST);
-    assert!(
-        ws.mailroom(&["import", list.to_str().expect("utf-8 path")])
-            .success()
-    );
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
     let run = ws.mailroom(&["status", "42"]);
     assert_eq!(run.code, Some(1));
     assert_eq!(run.stderr, "mailroom: no campaign \"42\"\n");
@@ -152,9 +142,6 @@ fn the_default_database_is_in_the_data_folder() {
     let list = ws.file("list.csv", LIST);
     let run = ws.mailroom_raw(&["--json", "import", list.to_str().expect("utf-8 path")]);
     assert!(run.success(), "{}", run.stderr);
-    let expected = ws
-        .dir
-        .path()
-        .join("home/data/org.mailroom.desktop/mailroom.db");
+    let expected = ws.dir.path().join("home/data/org.mailroom.desktop/mailroom.db");
     assert!(expected.exists(), "no database at {}", expected.display());
 }

@@ -66,15 +66,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _log_guard = paths::log_dir()
-        .and_then(|dir| mailroom_engine::logging::init_file_logging(&dir, "mailroom-cli"));
+    let _log_guard = paths::log_dir().and_then(|dir| mailroom_engine::logging::init_file_logging(&dir, "mailroom-cli"));
     let out = Output::new(cli.json);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
-            return out.error(&Error::Internal(format!(
-                "cannot start the async runtime: {e}"
-            )));
+            return out.error(&Error::Internal(format!("cannot start the async runtime: {e}")));
         }
     };
     match runtime.block_on(run(cli, &out)) {

@@ -22,8 +22,7 @@ impl Output {
     pub fn error(&self, err: &Error) -> ExitCode {
         let mut stderr = io::stderr().lock();
         let _ = if self.json {
-            let body =
-                serde_json::json!({ "error": { "kind": err.kind(), "message": err.to_string() } });
+            let body = serde_json::json!({ "error": { "kind": err.kind(), "message": err.to_string() } });
             writeln!(stderr, "{body}")
         } else {
             writeln!(stderr, "mailroom: {err}")
@@ -45,11 +44,7 @@ impl Output {
             writeln!(w, "  duplicates    {}", report.duplicates.len())?;
             writeln!(w, "  suppressed    {}", report.suppressed.len())?;
             for row in &report.invalid {
-                writeln!(
-                    w,
-                    "  row {:>6}  invalid     {:?}: {}",
-                    row.row, row.value, row.reason
-                )?;
+                writeln!(w, "  row {:>6}  invalid     {:?}: {}", row.row, row.value, row.reason)?;
             }
             for row in &report.duplicates {
                 writeln!(
@@ -84,13 +79,7 @@ impl Output {
     pub fn recipients(&self, recipients: &[Recipient]) -> Result<(), Error> {
         self.print(&recipients, |w| {
             for r in recipients {
-                write!(
-                    w,
-                    "row {:>6}  {:<10}  {}",
-                    r.row,
-                    r.status.as_str(),
-                    r.email
-                )?;
+                write!(w, "row {:>6}  {:<10}  {}", r.row, r.status.as_str(), r.email)?;
                 if let Some(reason) = &r.reason {
                     write!(w, "  ({reason})")?;
                 }

@@ -70,9 +70,9 @@ fn valid_local_part(local: &str) -> bool {
         && local.len() <= MAX_LOCAL
         && local.split('.').all(|atom| {
             !atom.is_empty()
-                && atom.chars().all(|c| {
-                    c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c) || !c.is_ascii()
-                })
+                && atom
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c) || !c.is_ascii())
         })
 }
 
@@ -136,10 +136,7 @@ mod tests {
 
     #[test]
     fn duplicates_ignore_case_and_surrounding_space() {
-        assert_eq!(
-            dedup_key("  Ann@Example.COM "),
-            dedup_key("ann@example.com")
-        );
+        assert_eq!(dedup_key("  Ann@Example.COM "), dedup_key("ann@example.com"));
         assert_ne!(dedup_key("ann@example.com"), dedup_key("anne@example.com"));
     }
 }

@@ -37,11 +37,7 @@ pub enum Error {
     },
 
     #[error("{}, row {}: {}", .path.display(), .row, .problem)]
-    MalformedFile {
-        path: PathBuf,
-        row: u64,
-        problem: String,
-    },
+    MalformedFile { path: PathBuf, row: u64, problem: String },
 
     #[error("{} has a header row but no recipients", .path.display())]
     NoRecipients { path: PathBuf },

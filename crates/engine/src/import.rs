@@ -79,12 +79,7 @@ impl CsvSource {
 
     fn open_blocking(path: PathBuf, wanted: Option<&str>) -> Result<CsvSource> {
         let file = File::open(&path).map_err(|e| Error::unreadable(&path, e))?;
-        if file
-            .metadata()
-            .map_err(|e| Error::unreadable(&path, e))?
-            .len()
-            == 0
-        {
+        if file.metadata().map_err(|e| Error::unreadable(&path, e))?.len() == 0 {
             return Err(Error::EmptyFile { path });
         }
         let mut file = BufReader::new(file);
@@ -94,10 +89,7 @@ impl CsvSource {
             .flexible(true)
             .terminator(csv::Terminator::Any(terminator))
             .from_reader(file);
-        let header = reader
-            .byte_headers()
-            .map_err(|e| csv_error(&path, &e))?
-            .clone();
+        let header = reader.byte_headers().map_err(|e| csv_error(&path, &e))?.clone();
         let columns = header_names(&path, &header)?;
         if columns.iter().all(|c| c.is_empty()) {
             return Err(Error::EmptyFile { path });
@@ -136,16 +128,12 @@ impl CsvSource {
 
 /// Imports `source` into a new draft campaign and reports what became of
 /// every row.
-pub async fn import(
-    store: &Store,
-    source: CsvSource,
-    options: &ImportOptions,
-) -> Result<ImportReport> {
+pub async fn import(store: &Store, source: CsvSource, options: &ImportOptions) -> Result<ImportReport> {
     let name = options.name.clone().unwrap_or_else(|| {
-        source.path.file_stem().map_or_else(
-            || "Recipients".to_owned(),
-            |s| s.to_string_lossy().into_owned(),
-        )
+        source
+            .path
+            .file_stem()
+            .map_or_else(|| "Recipients".to_owned(), |s| s.to_string_lossy().into_owned())
     });
     let source_file = std::fs::canonicalize(&source.path)
         .unwrap_or_else(|_| source.path.clone())
@@ -185,12 +173,7 @@ pub async fn import(
         return Err(Error::NoRecipients { path: tally.path });
     }
     let campaign_id = writer.commit().await?;
-    tracing::info!(
-        campaign_id,
-        rows = tally.rows,
-        valid = tally.valid,
-        "import committed"
-    );
+    tracing::info!(campaign_id, rows = tally.rows, valid = tally.valid, "import committed");
     let campaign = store.campaign_summary(campaign_id).await?;
     Ok(ImportReport {
         campaign,
@@ -242,9 +225,7 @@ fn parse_rows(
             Ok(false) => break,
             Err(e) => return Err(csv_error(&source.path, &e)),
         }
-        let row = record
-            .position()
-            .map_or(tally.rows + 2, csv::Position::line);
+        let row = record.position().map_or(tally.rows + 2, csv::Position::line);
         let mut values = decode_row(&source.path, row, &record)?;
         if values.iter().all(|v| v.trim().is_empty()) {
             continue; // a blank row is not a recipient and not an error
@@ -271,20 +252,14 @@ fn parse_rows(
                     email: email.clone(),
                     first_row,
                 });
-                (
-                    RecipientStatus::Skipped,
-                    Some(format!("duplicate of row {first_row}")),
-                )
+                (RecipientStatus::Skipped, Some(format!("duplicate of row {first_row}")))
             } else if suppressed.contains(&key) {
                 first_seen.insert(key, row);
                 tally.suppressed.push(SuppressedRow {
                     row,
                     email: email.clone(),
                 });
-                (
-                    RecipientStatus::Skipped,
-                    Some("on the suppression list".to_owned()),
-                )
+                (RecipientStatus::Skipped, Some("on the suppression list".to_owned()))
             } else {
                 first_seen.insert(key, row);
                 tally.valid += 1;
@@ -316,21 +291,13 @@ fn parse_rows(
     Ok(tally)
 }
 
-fn invalid(
-    tally: &mut Tally,
-    row: u64,
-    value: &str,
-    reason: InvalidReason,
-) -> (RecipientStatus, Option<String>) {
+fn invalid(tally: &mut Tally, row: u64, value: &str, reason: InvalidReason) -> (RecipientStatus, Option<String>) {
     tally.invalid.push(InvalidRow {
         row,
         value: value.to_owned(),
         reason,
     });
-    (
-        RecipientStatus::Skipped,
-        Some(format!("invalid address: {reason}")),
-    )
+    (RecipientStatus::Skipped, Some(format!("invalid address: {reason}")))
 }
 
 /// Records end at `\n` (a `\r` before it is stripped from the last field), or
@@ -352,15 +319,21 @@ fn decode_row(path: &Path, row: u64, record: &csv::ByteRecord) -> Result<Vec<Str
         .iter()
         .enumerate()
         .map(|(i, field)| {
-            let field = if i == last { field.strip_suffix(b"\r").unwrap_or(field) } else { field };
-            std::str::from_utf8(field).map(str::to_owned).map_err(|_| Error::MalformedFile {
-                path: path.to_owned(),
-                row,
-                problem: format!(
-                    "column {} is not UTF-8 text; save the file as \"CSV UTF-8\" and import it again",
-                    i + 1
-                ),
-            })
+            let field = if i == last {
+                field.strip_suffix(b"\r").unwrap_or(field)
+            } else {
+                field
+            };
+            std::str::from_utf8(field)
+                .map(str::to_owned)
+                .map_err(|_| Error::MalformedFile {
+                    path: path.to_owned(),
+                    row,
+                    problem: format!(
+                        "column {} is not UTF-8 text; save the file as \"CSV UTF-8\" and import it again",
+                        i + 1
+                    ),
+                })
         })
         .collect()
 }
@@ -412,9 +385,7 @@ fn find_email_column(columns: &[String]) -> Option<usize> {
 
 fn csv_error(path: &Path, err: &csv::Error) -> Error {
     match err.kind() {
-        csv::ErrorKind::Io(io) => {
-            Error::unreadable(path, std::io::Error::new(io.kind(), io.to_string()))
-        }
+        csv::ErrorKind::Io(io) => Error::unreadable(path, std::io::Error::new(io.kind(), io.to_string())),
         _ => Error::MalformedFile {
             path: path.to_owned(),
             row: err.position().map_or(0, csv::Position::line),

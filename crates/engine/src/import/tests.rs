@@ -14,9 +14,7 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("mailroom.db"))
-            .await
-            .expect("open store");
+        let store = Store::open(&dir.path().join("mailroom.db")).await.expect("open store");
         Fixture { dir, store }
     }
 
@@ -48,10 +46,7 @@ async fn every_row_is_counted_once_with_its_reason() {
                Cleo,,Rome\n\
                Dan,dan@example.com,Lima\n";
     let path = fx.file("list.csv", csv.as_bytes());
-    let report = fx
-        .import(&path, &ImportOptions::default())
-        .await
-        .expect("import");
+    let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
 
     assert_eq!(report.rows, 6, "the blank row is not a row");
     assert_eq!(report.valid, 2);
@@ -85,10 +80,8 @@ async fn every_row_is_counted_once_with_its_reason() {
             email: "blocked@example.com".into()
         }]
     );
-    let accounted = report.valid
-        + report.invalid.len() as u64
-        + report.duplicates.len() as u64
-        + report.suppressed.len() as u64;
+    let accounted =
+        report.valid + report.invalid.len() as u64 + report.duplicates.len() as u64 + report.suppressed.len() as u64;
     assert_eq!(accounted, report.rows);
 
     assert_eq!(report.email_column, "email");
@@ -108,14 +101,8 @@ async fn recipients_keep_every_column_as_imported() {
                li@example.cn,李雷,\"line one\nline two, with comma \"\"quoted\"\"\"\r\n\
                x@example.com,X,short\r\n";
     let path = fx.file("chinese.csv", csv.as_bytes());
-    let report = fx
-        .import(&path, &ImportOptions::default())
-        .await
-        .expect("import");
-    assert_eq!(
-        report.email_column, "E-Mail",
-        "the BOM is not part of the header"
-    );
+    let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
+    assert_eq!(report.email_column, "E-Mail", "the BOM is not part of the header");
 
     let recipients = fx
         .store
@@ -127,11 +114,7 @@ async fn recipients_keep_every_column_as_imported() {
     assert_eq!(li.row, 2);
     assert_eq!(li.email, "li@example.cn");
     assert_eq!(li.status, RecipientStatus::Pending);
-    let fields: Vec<(&str, &str)> = li
-        .fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let fields: Vec<(&str, &str)> = li.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(
         fields,
         [
@@ -140,22 +123,15 @@ async fn recipients_keep_every_column_as_imported() {
             ("note", "line one\nline two, with comma \"quoted\""),
         ]
     );
-    assert_eq!(
-        recipients[1].row, 4,
-        "row numbers are the line a record starts on"
-    );
+    assert_eq!(recipients[1].row, 4, "row numbers are the line a record starts on");
 }
 
 #[tokio::test]
 async fn short_rows_are_padded_and_long_rows_are_reported() {
     let fx = Fixture::new().await;
-    let csv =
-        "email,name,city\na@example.com,A\nb@example.com,B,Oslo,,\nc@example.com,C,Rome,extra\n";
+    let csv = "email,name,city\na@example.com,A\nb@example.com,B,Oslo,,\nc@example.com,C,Rome,extra\n";
     let path = fx.file("ragged.csv", csv.as_bytes());
-    let report = fx
-        .import(&path, &ImportOptions::default())
-        .await
-        .expect("import");
+    let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
     assert_eq!(report.valid, 2);
     assert_eq!(report.invalid.len(), 1);
     assert_eq!(report.invalid[0].row, 4);
@@ -191,10 +167,7 @@ async fn the_email_column_can_be_chosen() {
         email_column: Some("mail".into()),
         name: None,
     };
-    let err = fx
-        .import(&path, &options)
-        .await
-        .expect_err("unknown column");
+    let err = fx.import(&path, &options).await.expect_err("unknown column");
     assert_eq!(err.kind(), ErrorKind::UnknownColumn);
 }
 
@@ -210,10 +183,7 @@ async fn unusable_files_get_one_clear_error_and_leave_nothing_behind() {
     assert!(err.to_string().ends_with("no such file"), "{err}");
 
     let empty = fx.file("empty.csv", b"");
-    let err = fx
-        .import(&empty, &ImportOptions::default())
-        .await
-        .expect_err("empty");
+    let err = fx.import(&empty, &ImportOptions::default()).await.expect_err("empty");
     assert_eq!(err.kind(), ErrorKind::EmptyFile);
 
     let header_only = fx.file("header.csv", b"email,name\n\n");
@@ -248,10 +218,7 @@ async fn a_bad_row_deep_in_the_file_rolls_the_whole_import_back() {
         .expect_err("bad utf-8");
     assert_eq!(err.kind(), ErrorKind::MalformedFile);
     let message = err.to_string();
-    assert!(
-        message.contains(&format!("row {}", BATCH_ROWS * 3 + 2)),
-        "{message}"
-    );
+    assert!(message.contains(&format!("row {}", BATCH_ROWS * 3 + 2)), "{message}");
     assert!(message.contains("column 2"), "{message}");
     assert!(fx.store.list_campaigns().await.expect("list").is_empty());
 }
@@ -265,20 +232,12 @@ async fn large_imports_stream_in_batches() {
         csv.push_str(&format!("user{i}@example.com,{i}\n"));
     }
     let path = fx.file("big.csv", csv.as_bytes());
-    let report = fx
-        .import(&path, &ImportOptions::default())
-        .await
-        .expect("import");
+    let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
     assert_eq!(report.valid, rows as u64);
     assert_eq!(report.preview.len(), PREVIEW_ROWS);
     let page = fx
         .store
-        .recipients(
-            report.campaign.id,
-            Some(RecipientStatus::Pending),
-            rows as u64 - 2,
-            10,
-        )
+        .recipients(report.campaign.id, Some(RecipientStatus::Pending), rows as u64 - 2, 10)
         .await
         .expect("last page");
     assert_eq!(page.len(), 2);
@@ -287,12 +246,7 @@ async fn large_imports_stream_in_batches() {
 
 #[test]
 fn blank_and_repeated_headers_get_names() {
-    let names = name_blank_and_repeated(vec![
-        "email".into(),
-        String::new(),
-        "Name".into(),
-        "name".into(),
-    ]);
+    let names = name_blank_and_repeated(vec!["email".into(), String::new(), "Name".into(), "name".into()]);
     assert_eq!(names, ["email", "column 2", "Name", "name (2)"]);
 }
 
@@ -310,8 +264,5 @@ fn email_headers_are_found_in_several_languages() {
         let columns = vec!["name".to_owned(), header.to_owned()];
         assert_eq!(find_email_column(&columns), Some(1), "{header}");
     }
-    assert_eq!(
-        find_email_column(&["name".to_owned(), "phone".to_owned()]),
-        None
-    );
+    assert_eq!(find_email_column(&["name".to_owned(), "phone".to_owned()]), None);
 }

@@ -10,9 +10,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::model::{
-    CampaignId, CampaignStatus, CampaignSummary, Recipient, RecipientStatus, StatusCounts,
-};
+use crate::model::{CampaignId, CampaignStatus, CampaignSummary, Recipient, RecipientStatus, StatusCounts};
 
 /// The campaign an import creates.
 #[derive(Debug)]
@@ -85,8 +83,7 @@ impl Store {
     /// Starts an import: creates the draft campaign inside a new transaction.
     pub async fn begin_import(&self, campaign: &NewCampaign<'_>) -> Result<ImportWriter> {
         let now = self.now_ms();
-        let columns =
-            serde_json::to_string(campaign.columns).map_err(|e| Error::Internal(e.to_string()))?;
+        let columns = serde_json::to_string(campaign.columns).map_err(|e| Error::Internal(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
         let campaign_id = sqlx::query_scalar!(
             r#"INSERT INTO campaigns (name, status, source_file, columns, email_column, created_at, updated_at)
@@ -100,11 +97,7 @@ impl Store {
         )
         .fetch_one(&mut *tx)
         .await?;
-        Ok(ImportWriter {
-            tx,
-            campaign_id,
-            now,
-        })
+        Ok(ImportWriter { tx, campaign_id, now })
     }
 
     /// Every suppressed address, as dedup keys.
@@ -207,11 +200,10 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<Recipient>> {
-        let columns_json =
-            sqlx::query_scalar!("SELECT columns FROM campaigns WHERE id = ?1", campaign)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| Error::CampaignNotFound(campaign.to_string()))?;
+        let columns_json = sqlx::query_scalar!("SELECT columns FROM campaigns WHERE id = ?1", campaign)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::CampaignNotFound(campaign.to_string()))?;
         let columns = parse_columns(&columns_json)?;
         let status = status.map(RecipientStatus::as_str);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -232,19 +224,15 @@ impl Store {
 
         rows.into_iter()
             .map(|row| {
-                let values: Vec<String> = serde_json::from_str(&row.fields)
-                    .map_err(|e| Error::Internal(format!("stored fields: {e}")))?;
+                let values: Vec<String> =
+                    serde_json::from_str(&row.fields).map_err(|e| Error::Internal(format!("stored fields: {e}")))?;
                 Ok(Recipient {
                     row: u64::try_from(row.row_number).unwrap_or(0),
                     email: row.email,
                     status: RecipientStatus::from_str(&row.status).map_err(Error::Internal)?,
                     reason: row.reason,
                     attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
-                    fields: columns
-                        .iter()
-                        .cloned()
-                        .zip(values)
-                        .collect::<IndexMap<_, _>>(),
+                    fields: columns.iter().cloned().zip(values).collect::<IndexMap<_, _>>(),
                 })
             })
             .collect()

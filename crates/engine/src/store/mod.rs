@@ -12,9 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::MigrateError;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
@@ -53,12 +51,8 @@ impl Store {
             return Err(unavailable("it is a folder, not a file".to_owned()));
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                unavailable(format!(
-                    "cannot create the folder {}: {e}",
-                    parent.display()
-                ))
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| unavailable(format!("cannot create the folder {}: {e}", parent.display())))?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -73,9 +67,7 @@ impl Store {
             .await
             .map_err(|e| unavailable(describe_open_error(&e)))?;
         MIGRATOR.run(&pool).await.map_err(|e| match e {
-            MigrateError::VersionMissing(_) => Error::DatabaseTooNew {
-                path: path.to_owned(),
-            },
+            MigrateError::VersionMissing(_) => Error::DatabaseTooNew { path: path.to_owned() },
             other => unavailable(other.to_string()),
         })?;
         tracing::info!(path = %path.display(), "database opened");

@@ -11,9 +11,7 @@ use crate::store::{NewCampaign, NewRecipient};
 #[tokio::test]
 async fn opens_in_wal_mode_with_foreign_keys_on() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("nested/dir/m.db"))
-        .await
-        .expect("open");
+    let store = Store::open(&dir.path().join("nested/dir/m.db")).await.expect("open");
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&store.pool)
         .await
@@ -35,16 +33,13 @@ async fn opens_in_wal_mode_with_foreign_keys_on() {
 async fn the_schema_has_no_place_for_passwords() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(&dir.path().join("m.db")).await.expect("open");
-    let columns: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM pragma_table_info('smtp_profiles')")
-            .fetch_all(&store.pool)
-            .await
-            .expect("columns");
+    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('smtp_profiles')")
+        .fetch_all(&store.pool)
+        .await
+        .expect("columns");
     assert!(columns.contains(&"username".to_owned()));
     assert!(
-        !columns
-            .iter()
-            .any(|c| c.contains("pass") || c.contains("secret")),
+        !columns.iter().any(|c| c.contains("pass") || c.contains("secret")),
         "{columns:?}"
     );
 }
@@ -58,17 +53,11 @@ async fn unusable_locations_are_reported_plainly() {
 
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, b"x").expect("write");
-    let err = Store::open(&blocker.join("m.db"))
-        .await
-        .expect_err("parent is a file");
+    let err = Store::open(&blocker.join("m.db")).await.expect_err("parent is a file");
     assert_eq!(err.kind(), ErrorKind::DatabaseUnavailable);
 
     let not_a_db = dir.path().join("notes.txt");
-    std::fs::write(
-        &not_a_db,
-        "this is not a database, just some text that is long enough",
-    )
-    .expect("write");
+    std::fs::write(&not_a_db, "this is not a database, just some text that is long enough").expect("write");
     let err = Store::open(&not_a_db).await.expect_err("not sqlite");
     assert_eq!(err.kind(), ErrorKind::DatabaseUnavailable);
     assert!(err.to_string().contains("not a Mailroom database"), "{err}");
@@ -128,13 +117,7 @@ async fn an_uncommitted_import_leaves_nothing() {
         "time comes from the injected clock"
     );
 
-    assert_eq!(
-        store
-            .resolve_campaign(&id.to_string())
-            .await
-            .expect("by id"),
-        id
-    );
+    assert_eq!(store.resolve_campaign(&id.to_string()).await.expect("by id"), id);
     assert_eq!(store.resolve_campaign("c").await.expect("by name"), id);
     let err = store.resolve_campaign("nope").await.expect_err("unknown");
     assert_eq!(err.kind(), ErrorKind::CampaignNotFound);

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs everything Mailroom needs to build, run and test on Debian/Ubuntu:
+# system packages, the UI's npm packages and tauri-driver. Idempotent, and
+# quick when everything is already there. `--dev` also installs sqlx-cli (for
+# scripts/sqlx-prepare.sh). Needs a Rust toolchain (rustup) and Node.js >= 20.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TOOLS=${MAILROOM_TOOLS:-$HOME/.cache/mailroom/tools}
+APT_PACKAGES=(
+  # Tauri 2 on Linux (WebKitGTK 4.1)
+  build-essential pkg-config file libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
+  libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev
+  # the real window under Xvfb, driven over WebDriver; screenshots
+  xvfb xauth webkit2gtk-driver xdotool imagemagick fonts-noto-cjk
+  # UI tests with mocked IPC; icon rendering
+  chromium librsvg2-bin
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+if ! command -v cargo >/dev/null; then
+  echo "Rust is missing: install it with rustup (https://rustup.rs), then run this again." >&2
+  exit 1
+fi
+if ! command -v npm >/dev/null; then
+  echo "Node.js (>= 20, with npm) is missing: install it, then run this again." >&2
+  exit 1
+fi
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  say "Installing system packages: ${missing[*]}"
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  say "Installing the UI's npm packages"
+  npm --prefix ui ci --no-audit --no-fund --loglevel=error
+fi
+
+mkdir -p "$TOOLS"
+if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
+  say "Installing tauri-driver into $TOOLS"
+  cargo install tauri-driver --version '^2' --locked --root "$TOOLS"
+fi
+if [ "${1:-}" = "--dev" ] && [ ! -x "$TOOLS/bin/sqlx" ]; then
+  say "Installing sqlx-cli into $TOOLS"
+  cargo install sqlx-cli --version '^0.8' --locked --no-default-features --features sqlite --root "$TOOLS"
+fi

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, the UI type check,
+# every Rust test (engine, CLI end to end, app), the UI tests in headless
+# Chromium, and the real app window under Xvfb over WebDriver.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+./scripts/setup.sh
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+started=$SECONDS
+
+step "Rust formatting"
+cargo fmt --all --check
+
+step "UI type check"
+npm --prefix ui run check
+
+step "UI build (embedded in the app)"
+npm --prefix ui run build
+
+step "Clippy, every crate and target"
+cargo clippy --workspace --all-targets --features mailroom-e2e/window -- -D warnings
+
+step "Building the CLI and the app"
+cargo build --workspace --bins
+export MAILROOM_CLI="$CARGO_TARGET_DIR/debug/mailroom"
+export MAILROOM_APP="$CARGO_TARGET_DIR/debug/mailroom-app"
+
+step "The engine knows nothing of Tauri"
+if cargo tree -p mailroom-engine --edges normal,build | grep -q tauri; then
+  echo "mailroom-engine depends on tauri" >&2
+  exit 1
+fi
+
+step "Rust tests (engine, CLI end to end, app; regenerates the TypeScript bindings)"
+cargo test --workspace
+
+if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- ui/src/lib/bindings; then
+  git --no-pager diff --stat -- ui/src/lib/bindings
+  echo "The TypeScript bindings changed with the Rust types: commit ui/src/lib/bindings." >&2
+  exit 1
+fi
+
+step "UI tests (mocked IPC, headless Chromium)"
+npm --prefix ui test
+
+step "The real window (Xvfb, tauri-driver, WebKitWebDriver)"
+xvfb-run -a -s "-screen 0 1280x800x24" \
+  cargo test -p mailroom-e2e --features window --test window -- --test-threads=1
+
+step "All tests passed in $((SECONDS - started)) s"
