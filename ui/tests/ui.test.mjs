@@ -180,7 +180,7 @@ describe('Recipients screen', () => {
 describe('Languages', () => {
   test('follows a Chinese OS and can be switched back, remembering the choice', async () => {
     const { page } = await openApp({ results: baseResults }, 'zh-CN');
-    assert.equal(await page.locator('[data-screen=recipients]').textContent(), '👥 收件人');
+    assert.equal((await page.locator('[data-screen=recipients]').textContent())?.trim(), '收件人');
     assert.equal(await page.getByTestId('choose-file').textContent(), '选择文件…');
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
 
@@ -193,7 +193,7 @@ describe('Languages', () => {
 
   test('an English OS gets English', async () => {
     const { page } = await openApp({ results: baseResults }, 'en-GB');
-    assert.equal(await page.locator('[data-screen=results]').textContent(), '📊 Results');
+    assert.equal((await page.locator('[data-screen=results]').textContent())?.trim(), 'Results');
   });
 });
 
