@@ -149,7 +149,10 @@ async fn text(client: &Client, css: &str) -> String {
 
 async fn click(client: &Client, css: &str) {
     let found = element(client, css).await;
-    found.click().await.unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    found
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
 }
 
 async fn screenshot(client: &Client, name: &str) {
