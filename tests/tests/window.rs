@@ -9,6 +9,7 @@
 //! `MAILROOM_SCREENSHOT_DIR` to also save screenshots (scripts/screenshots.sh).
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,8 +20,9 @@ use mailroom_e2e::{Workspace, app_binary};
 const DIALOG_TITLE: &str = "Choose a recipient list";
 const WAIT: Duration = Duration::from_secs(60);
 
-/// tauri-driver on a free port, stopped with SIGTERM (after SIGKILL its
-/// WebKitWebDriver child lives on and keeps the test's pipes open).
+/// tauri-driver on a free port, in its own process group, stopped with SIGTERM
+/// to the group (SIGKILL to tauri-driver alone leaves WebKitWebDriver and the
+/// app running, holding the test's pipes).
 struct Driver {
     child: Child,
     port: u16,
@@ -31,6 +33,11 @@ impl Driver {
         let port = free_port();
         let native_port = free_port();
         let home = ws.dir.path().join("home");
+        // The driver and the app must not hold the test's stdout: cargo
+        // waits for that pipe to close before it reports.
+        let log = std::fs::File::create(ws.dir.path().join("tauri-driver.log"))
+            .unwrap_or_else(|e| panic!("create the driver log: {e}"));
+        let log_err = log.try_clone().unwrap_or_else(|e| panic!("driver log: {e}"));
         let child = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".to_owned()))
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             // The app inherits this environment: its own database and data
@@ -40,9 +47,14 @@ impl Driver {
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("LANG", "en_US.UTF-8")
+            .env("LANG", "C.UTF-8")
+            .env("LANGUAGE", "en")
             .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
             .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            // Its own process group, so stopping it stops WebKitWebDriver and the app too.
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start tauri-driver (is it on PATH?): {e}"));
         let driver = Driver { child, port };
@@ -55,18 +67,17 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.child.kill();
+        // Whatever of the group outlived SIGTERM (the app, WebKitWebDriver).
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
@@ -97,26 +108,43 @@ fn xdotool(args: &[&str]) -> String {
 }
 
 /// Answers the open-file dialog the way a person at the keyboard would:
-/// Ctrl+L for the location field, the path, Enter.
+/// Ctrl+L for the location field, the path, Enter. The dialog maps before
+/// its widgets take keys, so an answer that did not land is typed again.
 fn answer_file_dialog(path: &Path) {
-    let mut window = String::new();
-    wait_until("the file dialog", || {
-        window = xdotool(&["search", "--onlyvisible", "--name", DIALOG_TITLE])
+    let find = || {
+        xdotool(&["search", "--onlyvisible", "--name", DIALOG_TITLE])
             .lines()
             .last()
             .unwrap_or_default()
-            .to_owned();
+            .to_owned()
+    };
+    let mut window = String::new();
+    wait_until("the file dialog", || {
+        window = find();
         !window.is_empty()
     });
-    xdotool(&["windowfocus", "--sync", &window]);
-    // The dialog builds its widgets after mapping; give keys a focused entry.
-    std::thread::sleep(Duration::from_millis(500));
-    xdotool(&["key", "--clearmodifiers", "ctrl+l"]);
-    xdotool(&["type", "--delay", "20", &path.display().to_string()]);
-    xdotool(&["key", "Return"]);
-    wait_until("the file dialog to close", || {
-        xdotool(&["search", "--onlyvisible", "--name", DIALOG_TITLE]).is_empty()
-    });
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(700));
+        xdotool(&["windowfocus", "--sync", &window]);
+        xdotool(&["key", "--clearmodifiers", "ctrl+l"]);
+        xdotool(&["key", "--clearmodifiers", "ctrl+a"]);
+        xdotool(&["type", "--delay", "15", &path.display().to_string()]);
+        xdotool(&["key", "Return"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if find().is_empty() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        window = find();
+    }
+    panic!("the file dialog did not take the path {}", path.display());
+}
+
+/// Says what the test is doing; shown when it fails, which is when it matters.
+fn step(what: &str) {
+    eprintln!("[window test] {what}");
 }
 
 async fn connect(driver: &Driver) -> Client {
@@ -156,13 +184,31 @@ async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
 }
 
+/// Saves a picture of the whole app window (ImageMagick's `import`; the
+/// WebDriver screenshot command hangs in WebKitGTK's software renderer).
 async fn screenshot(client: &Client, name: &str) {
     let Some(dir) = std::env::var_os("MAILROOM_SCREENSHOT_DIR").map(PathBuf::from) else {
         return;
     };
-    let png = client.screenshot().await.unwrap_or_else(|e| panic!("screenshot: {e}"));
+    // Let the last change reach the screen before capturing it.
+    let _ = client
+        .execute(
+            "return await new Promise(r => requestAnimationFrame(() => r(true)))",
+            vec![],
+        )
+        .await;
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    std::fs::write(dir.join(name), png).unwrap_or_else(|e| panic!("write screenshot: {e}"));
+    let windows = xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"]);
+    let window = windows
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no Mailroom window to capture"));
+    let status = Command::new("import")
+        .args(["-window", window])
+        .arg(dir.join(name))
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run import (ImageMagick): {e}"));
+    assert!(status.success(), "import failed to capture the window");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -182,13 +228,17 @@ async fn import_a_csv_through_the_window() {
          Ann again,ANN@example.com,Oslo\n\
          Zoë Brontë,zoe@example.fr,Paris\n",
     );
+    step("starting tauri-driver");
     let driver = Driver::start(&ws);
+    step("opening a WebDriver session (launches the app)");
     let client = connect(&driver).await;
+    step("session open");
 
     assert_eq!(client.title().await.ok().as_deref(), Some("Mailroom"));
     assert_eq!(text(&client, "[data-screen=recipients]").await, "Recipients");
     screenshot(&client, "recipients-empty.png").await;
 
+    step("choosing a file without addresses");
     // A file without addresses: the engine's typed error, translated, with its detail.
     click(&client, "[data-testid=choose-file]").await;
     answer_file_dialog(&phones);
@@ -196,6 +246,7 @@ async fn import_a_csv_through_the_window() {
     assert!(banner.contains("No column with email addresses was found."), "{banner}");
     assert!(banner.contains("its columns are: name, phone"), "{banner}");
 
+    step("choosing the real list");
     // The real list: counts and the first rows, non-ASCII intact.
     click(&client, "[data-testid=choose-file]").await;
     answer_file_dialog(&list);
@@ -211,8 +262,18 @@ async fn import_a_csv_through_the_window() {
     let problems = text(&client, "[data-testid=problems]").await;
     assert!(problems.contains("The address has no @"), "{problems}");
     assert!(problems.contains("Duplicate of row 2"), "{problems}");
-    let status = text(&client, ".statusbar").await;
-    assert!(status.contains(&ws.db().display().to_string()), "{status}");
+    // The status bar is clipped with an ellipsis, so read its text, not what shows.
+    let status = element(&client, ".statusbar")
+        .await
+        .prop("textContent")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert!(
+        status.contains(&ws.db().display().to_string()),
+        "status bar: {status:?}"
+    );
     screenshot(&client, "recipients-imported.png").await;
 
     // The same database the CLI reads: the window wrote what it showed.
@@ -229,13 +290,11 @@ async fn import_a_csv_through_the_window() {
 
     // Switching language re-renders every string.
     click(&client, "[data-screen=recipients]").await;
-    client
-        .execute(
-            "const s = document.querySelector('[data-testid=language]'); s.value = 'zh-CN'; s.dispatchEvent(new Event('change'));",
-            vec![],
-        )
+    element(&client, "[data-testid=language]")
         .await
-        .unwrap_or_else(|e| panic!("switch language: {e}"));
+        .select_by_value("zh-CN")
+        .await
+        .unwrap_or_else(|e| panic!("choose a language: {e}"));
     assert_eq!(text(&client, "[data-screen=recipients]").await, "收件人");
     screenshot(&client, "recipients-zh.png").await;
 
