@@ -9,6 +9,11 @@ source scripts/env.sh
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 started=$SECONDS
+# Everything below is also kept in a log, from which the closing line counts
+# the tests that ran (cargo's "test result" lines and node's "# pass/# fail").
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+exec > >(tee "$log") 2>&1
 
 step "Rust formatting"
 cargo fmt --all --check
@@ -50,3 +55,4 @@ xvfb-run -a -s "-screen 0 1280x800x24" \
   cargo test -p mailroom-e2e --features window --test window -- --test-threads=1
 
 step "All tests passed in $((SECONDS - started)) s"
+awk '/^test result: /{p+=$4; f+=$6} /^# pass /{p+=$3} /^# fail /{f+=$3} END{printf "%d passed, %d failed\n", p, f}' "$log"
