@@ -113,14 +113,15 @@ impl Workspace {
             .into()
     }
 
-    /// Points every per-user folder at the workspace, so a test never touches
-    /// the real user's database or logs.
-    fn isolate(&self, command: &mut Command) {
+    /// Points every per-user folder at the workspace, so a program under test
+    /// never touches the real user's database, settings or logs.
+    pub fn isolate(&self, command: &mut Command) {
         let home = self.dir.path().join("home");
         command
             .env("HOME", &home)
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
             .env_remove("MAILROOM_DB");
     }
 }

@@ -32,21 +32,18 @@ impl Driver {
     fn start(ws: &Workspace) -> Driver {
         let port = free_port();
         let native_port = free_port();
-        let home = ws.dir.path().join("home");
         // The driver and the app must not hold the test's stdout: cargo
         // waits for that pipe to close before it reports.
         let log = std::fs::File::create(ws.dir.path().join("tauri-driver.log"))
             .unwrap_or_else(|e| panic!("create the driver log: {e}"));
         let log_err = log.try_clone().unwrap_or_else(|e| panic!("driver log: {e}"));
-        let child = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".to_owned()))
+        let mut command = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".to_owned()));
+        // The app inherits this environment: its own database and data
+        // folders in the workspace, never the real user's.
+        ws.isolate(&mut command);
+        let child = command
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            // The app inherits this environment: its own database and data
-            // folders in the workspace, never the real user's.
             .env("MAILROOM_DB", ws.db())
-            .env("HOME", &home)
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_CACHE_HOME", home.join("cache"))
             .env("LANG", "C.UTF-8")
             .env("LANGUAGE", "en")
             .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
