@@ -16,10 +16,14 @@ pub async fn import_recipients(
     state: State<'_, AppState>,
     path: PathBuf,
     email_column: Option<String>,
+    encoding: Option<String>,
+    delimiter: Option<String>,
 ) -> IpcResult<ImportReport> {
     let options = ImportOptions {
         name: None,
         email_column,
+        encoding,
+        delimiter,
     };
     let source = CsvSource::open(&path, &options).await?;
     Ok(import::import(state.store().await?, source, &options).await?)

@@ -145,3 +145,31 @@ fn the_default_database_is_in_the_data_folder() {
     let expected = ws.dir.path().join("home/data/org.mailroom.desktop/mailroom.db");
     assert!(expected.exists(), "no database at {}", expected.display());
 }
+
+#[test]
+fn legacy_encodings_and_delimiters_are_detected_and_reported() {
+    let ws = Workspace::new();
+    // What Excel on a Chinese Windows writes for "CSV", with semicolons as a
+    // European-locale Excel would.
+    let (bytes, _, _) = encoding_rs::GBK
+        .encode("姓名;邮箱;金额\n李雷;li@example.cn;1.234,56\n韩梅梅;han@example.cn;99,5\n王小明;wang@example.cn;7\n");
+    let list = ws.file("gbk.csv", &bytes);
+    let report = ws
+        .mailroom(&["--json", "import", list.to_str().expect("utf-8 path")])
+        .json();
+    assert_eq!(report["encoding"], "GBK");
+    assert_eq!(report["delimiter"], ";");
+    assert_eq!(report["email_column"], "邮箱");
+    assert_eq!(report["valid"], 3);
+    let rows = ws.mailroom(&["--json", "recipients", "gbk"]).json();
+    assert_eq!(rows[0]["fields"]["姓名"], "李雷");
+    assert_eq!(rows[0]["fields"]["金额"], "1.234,56");
+
+    let run = ws.mailroom(&["import", list.to_str().expect("utf-8 path"), "--encoding", "klingon"]);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.starts_with("mailroom: \"klingon\" is not an encoding"),
+        "{}",
+        run.stderr
+    );
+}

@@ -118,10 +118,15 @@ describe('Recipients screen', () => {
 
     const imports = await calls(page, 'import_recipients');
     assert.equal(imports.length, 1);
-    assert.deepEqual(imports[0].args, { path: '/home/ann/lists/spring.csv', emailColumn: null });
+    assert.deepEqual(imports[0].args, {
+      path: '/home/ann/lists/spring.csv',
+      emailColumn: null,
+      encoding: null,
+      delimiter: null,
+    });
     const [dialog] = await calls(page, 'plugin:dialog|open');
     assert.equal(dialog.args.options.multiple, false);
-    assert.deepEqual(dialog.args.options.filters[0].extensions, ['csv', 'txt']);
+    assert.deepEqual(dialog.args.options.filters[0].extensions, ['csv', 'tsv', 'txt']);
 
     assert.equal(await page.getByTestId('count-rows').locator('dd').textContent(), '5');
     assert.equal(await page.getByTestId('count-valid').locator('dd').textContent(), '2');

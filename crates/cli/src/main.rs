@@ -35,12 +35,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Import a recipient list (CSV, UTF-8) as a new draft campaign.
+    /// Import a recipient list (CSV, TSV or TXT) as a new draft campaign.
     Import {
         file: PathBuf,
         /// The column holding addresses (found by its header otherwise).
         #[arg(long, value_name = "COL")]
         email_column: Option<String>,
+        /// The file's encoding: utf-8, gbk, gb18030, windows-1252, utf-16le, ... (detected otherwise).
+        #[arg(long, value_name = "LABEL")]
+        encoding: Option<String>,
+        /// The delimiter: , ; | or tab (detected otherwise).
+        #[arg(long, value_name = "CHAR")]
+        delimiter: Option<String>,
         /// The campaign's name (default: the file's name).
         #[arg(long)]
         name: Option<String>,
@@ -89,9 +95,16 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
         Command::Import {
             file,
             email_column,
+            encoding,
+            delimiter,
             name,
         } => {
-            let options = ImportOptions { name, email_column };
+            let options = ImportOptions {
+                name,
+                email_column,
+                encoding,
+                delimiter,
+            };
             // Read the header before touching the database: a missing file or
             // a file without addresses must not create or change anything.
             let source = CsvSource::open(&file, &options).await?;

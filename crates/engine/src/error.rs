@@ -39,6 +39,14 @@ pub enum Error {
     #[error("{}, row {}: {}", .path.display(), .row, .problem)]
     MalformedFile { path: PathBuf, row: u64, problem: String },
 
+    #[error(
+        "\"{label}\" is not an encoding Mailroom knows (try utf-8, gbk, gb18030, windows-1252, utf-16le, shift_jis)"
+    )]
+    UnknownEncoding { label: String },
+
+    #[error("\"{given}\" cannot be a delimiter (use , ; | or tab)")]
+    BadDelimiter { given: String },
+
     #[error("{} has a header row but no recipients", .path.display())]
     NoRecipients { path: PathBuf },
 
@@ -69,6 +77,8 @@ pub enum ErrorKind {
     NoEmailColumn,
     UnknownColumn,
     MalformedFile,
+    UnknownEncoding,
+    BadDelimiter,
     NoRecipients,
     DatabaseUnavailable,
     DatabaseTooNew,
@@ -85,6 +95,8 @@ impl Error {
             Error::NoEmailColumn { .. } => ErrorKind::NoEmailColumn,
             Error::UnknownColumn { .. } => ErrorKind::UnknownColumn,
             Error::MalformedFile { .. } => ErrorKind::MalformedFile,
+            Error::UnknownEncoding { .. } => ErrorKind::UnknownEncoding,
+            Error::BadDelimiter { .. } => ErrorKind::BadDelimiter,
             Error::NoRecipients { .. } => ErrorKind::NoRecipients,
             Error::DatabaseUnavailable { .. } => ErrorKind::DatabaseUnavailable,
             Error::DatabaseTooNew { .. } => ErrorKind::DatabaseTooNew,

@@ -1,5 +1,7 @@
-//! Recipient import: a CSV file becomes a draft campaign whose every data row
-//! is a recipient, either `pending` or `skipped` with the reason why.
+//! Recipient import: a CSV/TSV/TXT file becomes a draft campaign whose every
+//! data row is a recipient, either `pending` or `skipped` with the reason why.
+//! The file's encoding and delimiter are detected ([`dialect`]) unless the
+//! person chose them.
 //!
 //! The file is parsed on a blocking thread that hands batches over a bounded
 //! channel to the store's writer, so memory stays flat in the file's size and
@@ -9,9 +11,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use encoding_rs::{Encoding, UTF_8};
+use encoding_rs_io::DecodeReaderBytesBuilder;
 use tokio::sync::mpsc;
 
 use crate::address::{self, InvalidReason};
@@ -26,6 +30,10 @@ const BATCH_ROWS: usize = 2_000;
 const BATCHES_IN_FLIGHT: usize = 4;
 /// Rows kept for the preview table.
 const PREVIEW_ROWS: usize = 20;
+/// Bytes read from the start of a file to detect its encoding and delimiter.
+const SAMPLE_BYTES: usize = 64 * 1024;
+
+pub mod dialect;
 
 /// Header names (lower-cased, without spaces, `-`, `_` or `.`) that name the
 /// email column, in the languages Mailroom's users write headers in.
@@ -55,47 +63,95 @@ pub struct ImportOptions {
     pub name: Option<String>,
     /// The header of the column holding addresses; found by its name otherwise.
     pub email_column: Option<String>,
+    /// The file's encoding as a WHATWG label ("utf-8", "gbk", "windows-1252",
+    /// "utf-16le", ...); detected otherwise. A byte-order mark always wins.
+    pub encoding: Option<String>,
+    /// The delimiter: `,` `;` `|` or `tab`; detected otherwise.
+    pub delimiter: Option<String>,
 }
 
 /// A CSV file whose header has been read and whose email column is known: the
 /// checks that can fail before anything is written.
-#[derive(Debug)]
 pub struct CsvSource {
     path: PathBuf,
     columns: Vec<String>,
     email_index: usize,
-    reader: csv::Reader<BufReader<File>>,
+    encoding: &'static Encoding,
+    delimiter: u8,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+}
+
+impl std::fmt::Debug for CsvSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvSource")
+            .field("path", &self.path)
+            .field("columns", &self.columns)
+            .field("email_column", &self.email_column())
+            .field("encoding", &self.encoding.name())
+            .field("delimiter", &char::from(self.delimiter))
+            .finish_non_exhaustive()
+    }
 }
 
 impl CsvSource {
-    /// Opens `path`, reads its header row and finds the email column.
+    /// Opens `path`, works out how it is written, reads its header row and
+    /// finds the email column.
     pub async fn open(path: &Path, options: &ImportOptions) -> Result<CsvSource> {
         let path = path.to_owned();
-        let wanted = options.email_column.clone();
-        tokio::task::spawn_blocking(move || Self::open_blocking(path, wanted.as_deref()))
+        let options = options.clone();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, &options))
             .await
             .map_err(|e| Error::Internal(format!("import thread: {e}")))?
     }
 
-    fn open_blocking(path: PathBuf, wanted: Option<&str>) -> Result<CsvSource> {
+    fn open_blocking(path: PathBuf, options: &ImportOptions) -> Result<CsvSource> {
         let file = File::open(&path).map_err(|e| Error::unreadable(&path, e))?;
-        if file.metadata().map_err(|e| Error::unreadable(&path, e))?.len() == 0 {
+        let mut file = BufReader::with_capacity(SAMPLE_BYTES, file);
+        let head = file.fill_buf().map_err(|e| Error::unreadable(&path, e))?;
+        if head.is_empty() {
             return Err(Error::EmptyFile { path });
         }
-        let mut file = BufReader::new(file);
-        let terminator = line_terminator(&mut file).map_err(|e| Error::unreadable(&path, e))?;
+        let encoding = match (Encoding::for_bom(head), &options.encoding) {
+            (Some((from_bom, _)), _) => from_bom,
+            (None, Some(label)) => {
+                dialect::encoding_for_label(label).ok_or_else(|| Error::UnknownEncoding { label: label.clone() })?
+            }
+            (None, None) => dialect::detect_encoding(head),
+        };
+        // Malformed bytes in the sample only blur detection; rows are checked later.
+        let (sample, _) = encoding.decode_with_bom_removal(head);
+        let delimiter = match &options.delimiter {
+            Some(text) => dialect::parse_delimiter(text).ok_or_else(|| Error::BadDelimiter { given: text.clone() })?,
+            None => dialect::detect_delimiter(&sample),
+        };
+        let terminator = dialect::line_terminator(&sample);
+        // UTF-8 is read as it is, so that a stray byte of another encoding is
+        // reported (decode_row) instead of quietly becoming U+FFFD; anything
+        // else is decoded to UTF-8 as it streams.
+        let decoded: Box<dyn Read + Send> = if encoding == UTF_8 {
+            Box::new(file)
+        } else {
+            Box::new(
+                DecodeReaderBytesBuilder::new()
+                    .encoding(Some(encoding))
+                    .strip_bom(true)
+                    .bom_override(true)
+                    .build(file),
+            )
+        };
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
+            .delimiter(delimiter)
             .terminator(csv::Terminator::Any(terminator))
-            .from_reader(file);
+            .from_reader(decoded);
         let header = reader.byte_headers().map_err(|e| csv_error(&path, &e))?.clone();
         let columns = header_names(&path, &header)?;
         if columns.iter().all(|c| c.is_empty()) {
             return Err(Error::EmptyFile { path });
         }
         let columns = name_blank_and_repeated(columns);
-        let email_index = match wanted {
+        let email_index = match options.email_column.as_deref() {
             Some(wanted) => columns
                 .iter()
                 .position(|c| c.trim().eq_ignore_ascii_case(wanted.trim()))
@@ -113,6 +169,8 @@ impl CsvSource {
             path,
             columns,
             email_index,
+            encoding,
+            delimiter,
             reader,
         })
     }
@@ -141,6 +199,8 @@ pub async fn import(store: &Store, source: CsvSource, options: &ImportOptions) -
         .to_string();
     let columns = source.columns.clone();
     let email_column = source.email_column().to_owned();
+    let encoding = source.encoding.name().to_owned();
+    let delimiter = dialect::delimiter_name(source.delimiter);
     let suppressed = store.suppressed_addresses().await?;
 
     let mut writer = store
@@ -182,8 +242,8 @@ pub async fn import(store: &Store, source: CsvSource, options: &ImportOptions) -
         invalid: tally.invalid,
         duplicates: tally.duplicates,
         suppressed: tally.suppressed,
-        encoding: "UTF-8".to_owned(),
-        delimiter: ",".to_owned(),
+        encoding,
+        delimiter,
         columns,
         email_column,
         preview: tally.preview,
@@ -218,6 +278,7 @@ fn parse_rows(
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     let mut record = csv::ByteRecord::new();
     let width = source.columns.len();
+    let mut last_row = 1; // the header
 
     loop {
         match source.reader.read_byte_record(&mut record) {
@@ -225,8 +286,11 @@ fn parse_rows(
             Ok(false) => break,
             Err(e) => return Err(csv_error(&source.path, &e)),
         }
-        let row = record.position().map_or(tally.rows + 2, csv::Position::line);
-        let mut values = decode_row(&source.path, row, &record)?;
+        // The line the record starts on; never less than one past the last
+        // row (CR-only files have a single "line" as the csv crate counts).
+        let row = record.position().map_or(0, csv::Position::line).max(last_row + 1);
+        last_row = row;
+        let mut values = decode_row(&source.path, row, &record, source.encoding)?;
         if values.iter().all(|v| v.trim().is_empty()) {
             continue; // a blank row is not a recipient and not an error
         }
@@ -300,20 +364,10 @@ fn invalid(tally: &mut Tally, row: u64, value: &str, reason: InvalidReason) -> (
     (RecipientStatus::Skipped, Some(format!("invalid address: {reason}")))
 }
 
-/// Records end at `\n` (a `\r` before it is stripped from the last field), or
-/// at `\r` in files that have no `\n` at all (old Mac spreadsheets). Splitting
-/// on one byte, rather than on "CR, LF or CRLF", keeps the csv crate's line
-/// numbers right for CRLF files, so reported rows match the file.
-fn line_terminator(file: &mut BufReader<File>) -> std::io::Result<u8> {
-    let start = file.fill_buf()?;
-    Ok(if !start.contains(&b'\n') && start.contains(&b'\r') {
-        b'\r'
-    } else {
-        b'\n'
-    })
-}
-
-fn decode_row(path: &Path, row: u64, record: &csv::ByteRecord) -> Result<Vec<String>> {
+/// A record's fields as text. The decoder has already made every encoding but
+/// UTF-8 into valid UTF-8; UTF-8 is checked here, so a file that is mostly
+/// UTF-8 but not quite is reported with its row, not silently mangled.
+fn decode_row(path: &Path, row: u64, record: &csv::ByteRecord, encoding: &'static Encoding) -> Result<Vec<String>> {
     let last = record.len().saturating_sub(1);
     record
         .iter()
@@ -329,17 +383,21 @@ fn decode_row(path: &Path, row: u64, record: &csv::ByteRecord) -> Result<Vec<Str
                 .map_err(|_| Error::MalformedFile {
                     path: path.to_owned(),
                     row,
-                    problem: format!(
-                        "column {} is not UTF-8 text; save the file as \"CSV UTF-8\" and import it again",
-                        i + 1
-                    ),
+                    problem: if encoding == UTF_8 {
+                        format!(
+                            "column {} is not UTF-8 text; choose the file's encoding when importing (e.g. windows-1252 or gbk), or save it as \"CSV UTF-8\"",
+                            i + 1
+                        )
+                    } else {
+                        format!("column {} could not be decoded as {}", i + 1, encoding.name())
+                    },
                 })
         })
         .collect()
 }
 
 fn header_names(path: &Path, header: &csv::ByteRecord) -> Result<Vec<String>> {
-    let mut names = decode_row(path, 1, header)?;
+    let mut names = decode_row(path, 1, header, UTF_8)?;
     if let Some(first) = names.first_mut() {
         // Excel's "CSV UTF-8" starts with a byte-order mark.
         *first = first.trim_start_matches('\u{feff}').to_owned();

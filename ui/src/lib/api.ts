@@ -31,8 +31,16 @@ export { isIpcError };
 export type { IpcError };
 
 export const api = {
-  importRecipients: (path: string, emailColumn: string | null = null) =>
-    call<ImportReport>('import_recipients', { path, emailColumn }),
+  importRecipients: (
+    path: string,
+    choices: { emailColumn?: string; encoding?: string; delimiter?: string } = {},
+  ) =>
+    call<ImportReport>('import_recipients', {
+      path,
+      emailColumn: choices.emailColumn ?? null,
+      encoding: choices.encoding ?? null,
+      delimiter: choices.delimiter ?? null,
+    }),
   campaignSummary: (campaign: number) => call<CampaignSummary>('campaign_summary', { campaign }),
   listRecipients: (campaign: number, offset: number, limit: number) =>
     call<Recipient[]>('list_recipients', { campaign, offset, limit }),

@@ -158,6 +158,7 @@ async fn the_email_column_can_be_chosen() {
     let options = ImportOptions {
         email_column: Some("WHO".into()),
         name: Some("Spring".into()),
+        ..ImportOptions::default()
     };
     let report = fx.import(&path, &options).await.expect("import");
     assert_eq!(report.email_column, "who");
@@ -165,7 +166,7 @@ async fn the_email_column_can_be_chosen() {
 
     let options = ImportOptions {
         email_column: Some("mail".into()),
-        name: None,
+        ..ImportOptions::default()
     };
     let err = fx.import(&path, &options).await.expect_err("unknown column");
     assert_eq!(err.kind(), ErrorKind::UnknownColumn);
@@ -265,4 +266,93 @@ fn email_headers_are_found_in_several_languages() {
         assert_eq!(find_email_column(&columns), Some(1), "{header}");
     }
     assert_eq!(find_email_column(&["name".to_owned(), "phone".to_owned()]), None);
+}
+
+fn utf16le_with_bom(text: &str) -> Vec<u8> {
+    let mut bytes = vec![0xff, 0xfe];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    bytes
+}
+
+#[tokio::test]
+async fn excel_unicode_text_is_utf16_with_tabs() {
+    let fx = Fixture::new().await;
+    let text = "Name\tE-Mail\tCity\r\n李雷\tli@example.cn\t北京\r\nZoë\tzoe@example.fr\tParis\r\n";
+    let path = fx.file("unicode.txt", &utf16le_with_bom(text));
+    let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
+    assert_eq!(report.encoding, "UTF-16LE");
+    assert_eq!(report.delimiter, "tab");
+    assert_eq!(report.valid, 2);
+    assert_eq!(report.preview[0], ["李雷", "li@example.cn", "北京"]);
+    assert_eq!(report.columns, ["Name", "E-Mail", "City"]);
+}
+
+#[tokio::test]
+async fn chinese_excel_csv_is_gbk() {
+    let fx = Fixture::new().await;
+    let (bytes, _, _) = encoding_rs::GBK.encode(
+        "姓名,邮箱,城市\n李雷,li@example.cn,北京\n韩梅梅,han@example.cn,上海\n王小明,wang@example.cn,广州市天河区\n",
+    );
+    let path = fx.file("gbk.csv", &bytes);
+    let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
+    assert_eq!(report.encoding, "GBK");
+    assert_eq!(report.email_column, "邮箱");
+    assert_eq!(report.preview[2], ["王小明", "wang@example.cn", "广州市天河区"]);
+}
+
+#[tokio::test]
+async fn european_excel_csv_is_windows_1252_with_semicolons() {
+    let fx = Fixture::new().await;
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(
+        "Name;E-Mail;Betrag\n\
+         René Müller;rene@example.de;1.234,56\n\
+         José Peña;jose@example.es;99,5\n\
+         Françoise Légère;f@example.fr;\"7,25\"\n",
+    );
+    let path = fx.file("europe.csv", &bytes);
+    let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
+    assert_eq!(report.encoding, "windows-1252");
+    assert_eq!(report.delimiter, ";");
+    assert_eq!(report.valid, 3);
+    assert_eq!(report.preview[0], ["René Müller", "rene@example.de", "1.234,56"]);
+    assert_eq!(report.preview[2], ["Françoise Légère", "f@example.fr", "7,25"]);
+}
+
+#[tokio::test]
+async fn the_person_can_choose_encoding_and_delimiter() {
+    let fx = Fixture::new().await;
+    // Too short for detection to be sure; the person knows better.
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode("email|name\na@example.com|Ren\u{e9}\n");
+    let path = fx.file("pipe.txt", &bytes);
+    let options = ImportOptions {
+        encoding: Some("latin1".into()),
+        delimiter: Some("|".into()),
+        ..ImportOptions::default()
+    };
+    let report = fx.import(&path, &options).await.expect("import");
+    assert_eq!(report.encoding, "windows-1252");
+    assert_eq!(report.delimiter, "|");
+    assert_eq!(report.preview[0], ["a@example.com", "René"]);
+
+    let unknown = ImportOptions {
+        encoding: Some("klingon".into()),
+        ..ImportOptions::default()
+    };
+    let err = fx.import(&path, &unknown).await.expect_err("unknown label");
+    assert_eq!(err.kind(), ErrorKind::UnknownEncoding);
+    let bad = ImportOptions {
+        delimiter: Some("ab".into()),
+        ..ImportOptions::default()
+    };
+    let err = fx.import(&path, &bad).await.expect_err("bad delimiter");
+    assert_eq!(err.kind(), ErrorKind::BadDelimiter);
+}
+
+#[tokio::test]
+async fn old_mac_files_end_lines_with_cr() {
+    let fx = Fixture::new().await;
+    let path = fx.file("mac.csv", b"email,name\ra@example.com,A\rb@example.com,B\r");
+    let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
+    assert_eq!(report.valid, 2);
+    assert_eq!(report.preview[1], ["b@example.com", "B"]);
 }
