@@ -356,3 +356,58 @@ async fn old_mac_files_end_lines_with_cr() {
     assert_eq!(report.valid, 2);
     assert_eq!(report.preview[1], ["b@example.com", "B"]);
 }
+
+/// Any bytes at all, biased toward the ones CSV parsing turns on: the import
+/// either reports every row or fails with a message; it never panics, and a
+/// report always adds up.
+mod arbitrary_bytes {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn csvish_byte() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            any::<u8>(),
+            Just(b','),
+            Just(b';'),
+            Just(b'\t'),
+            Just(b'"'),
+            Just(b'\n'),
+            Just(b'\r'),
+            Just(b'@'),
+            Just(b'.'),
+            Just(b'a'),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn any_file_gives_a_report_or_an_error(
+            header in prop::sample::select(vec!["", "email\n", "name,email\n", "email;name\r\n", "\u{feff}email\t\n"]),
+            body in prop::collection::vec(csvish_byte(), 0..1500),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                let fx = Fixture::new().await;
+                let mut bytes = header.as_bytes().to_vec();
+                bytes.extend(&body);
+                let path = fx.file("any.csv", &bytes);
+                match fx.import(&path, &ImportOptions::default()).await {
+                    Ok(report) => {
+                        let accounted = report.valid
+                            + report.invalid.len() as u64
+                            + report.duplicates.len() as u64
+                            + report.suppressed.len() as u64;
+                        assert_eq!(accounted, report.rows);
+                        assert_eq!(report.campaign.total, report.rows);
+                    }
+                    Err(err) => {
+                        assert!(!err.to_string().is_empty());
+                        assert!(fx.store.list_campaigns().await.expect("list").is_empty());
+                    }
+                }
+            });
+        }
+    }
+}
