@@ -150,6 +150,14 @@ describe('Recipients screen', () => {
     assert.deepEqual(errors, []);
   });
 
+  test('a tab delimiter and a legacy encoding are named as people say them', async () => {
+    const tabbed = { ...report, encoding: 'UTF-16LE', delimiter: 'tab' };
+    const { page } = await openApp({ results: { ...baseResults, import_recipients: tabbed } }, 'zh-CN');
+    await page.getByTestId('choose-file').click();
+    await page.getByTestId('import-report').waitFor();
+    assert.equal(await page.getByTestId('detected').textContent(), '编码 UTF-16LE · 分隔符“制表符” · 邮箱列“email”');
+  });
+
   test('a cancelled dialog imports nothing', async () => {
     const { page } = await openApp({ results: { ...baseResults, 'plugin:dialog|open': null } });
     await page.getByTestId('choose-file').click();

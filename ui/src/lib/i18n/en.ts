@@ -25,6 +25,7 @@ export const en = {
   'recipients.filterName': 'Recipient lists (CSV, TSV, TXT)',
   'recipients.importing': 'Importing {file}…',
   'recipients.saved': 'Saved as draft campaign “{name}” (#{id}) from {file}.',
+  'recipients.delimiterTab': 'tab',
   'recipients.detected': 'Encoding {encoding} · delimiter “{delimiter}” · email column “{column}”',
   'recipients.count.rows': 'Rows',
   'recipients.count.valid': 'Valid',

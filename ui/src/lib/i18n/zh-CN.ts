@@ -22,6 +22,7 @@ export const zhCN: Messages = {
   'recipients.filterName': '收件人名单 (CSV、TSV、TXT)',
   'recipients.importing': '正在导入 {file}…',
   'recipients.saved': '已从 {file} 保存为草稿任务“{name}”(#{id})。',
+  'recipients.delimiterTab': '制表符',
   'recipients.detected': '编码 {encoding} · 分隔符“{delimiter}” · 邮箱列“{column}”',
   'recipients.count.rows': '行数',
   'recipients.count.valid': '有效',
