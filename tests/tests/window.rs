@@ -151,8 +151,7 @@ async fn connect(driver: &Driver) -> Client {
         "tauri:options".into(),
         serde_json::json!({ "application": app_binary() }),
     );
-    ClientBuilder::rustls()
-        .unwrap_or_else(|e| panic!("WebDriver client: {e}"))
+    ClientBuilder::native()
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
