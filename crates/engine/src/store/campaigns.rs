@@ -5,12 +5,14 @@ use std::collections::HashSet;
 use std::str::FromStr;
 
 use indexmap::IndexMap;
-use serde_json::{Value, json};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::Store;
 use crate::error::{Error, Result};
 use crate::model::{CampaignId, CampaignStatus, CampaignSummary, Recipient, RecipientStatus, StatusCounts};
+
+/// Rows per INSERT: 8 parameters each, well under SQLite's 32,766.
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// The campaign an import creates.
 #[derive(Debug)]
@@ -41,30 +43,33 @@ pub struct ImportWriter {
 }
 
 impl ImportWriter {
-    /// Inserts a batch of rows with one statement: the batch travels as one
-    /// JSON array and SQLite unpacks it with `json_each`, which keeps the query
-    /// compile-time checked and avoids a round trip per row.
+    /// Inserts a batch of rows, many per statement. The statement text is the
+    /// same for every full chunk, so SQLite prepares it once per import.
     pub async fn write(&mut self, rows: &[NewRecipient]) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO recipients (campaign_id, row_number, email, fields, status, reason, created_at, updated_at) ",
+            );
+            let mut failed = None;
+            insert.push_values(chunk, |mut row, r| {
+                let fields = serde_json::to_string(&r.values).unwrap_or_else(|e| {
+                    failed = Some(e.to_string());
+                    String::new()
+                });
+                row.push_bind(self.campaign_id)
+                    .push_bind(i64::try_from(r.row).unwrap_or(i64::MAX))
+                    .push_bind(r.email.as_str())
+                    .push_bind(fields)
+                    .push_bind(r.status.as_str())
+                    .push_bind(r.reason.as_deref())
+                    .push_bind(self.now)
+                    .push_bind(self.now);
+            });
+            if let Some(e) = failed {
+                return Err(Error::Internal(format!("encoding fields: {e}")));
+            }
+            insert.build().persistent(true).execute(&mut *self.tx).await?;
         }
-        let batch = Value::Array(
-            rows.iter()
-                .map(|r| json!([r.row, r.email, r.values, r.status.as_str(), r.reason]))
-                .collect(),
-        )
-        .to_string();
-        sqlx::query!(
-            r#"INSERT INTO recipients
-                   (campaign_id, row_number, email, fields, status, reason, created_at, updated_at)
-               SELECT ?1, j.value ->> 0, j.value ->> 1, j.value -> 2, j.value ->> 3, j.value ->> 4, ?2, ?2
-               FROM json_each(?3) AS j"#,
-            self.campaign_id,
-            self.now,
-            batch,
-        )
-        .execute(&mut *self.tx)
-        .await?;
         Ok(())
     }
 
