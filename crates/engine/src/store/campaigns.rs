@@ -50,12 +50,12 @@ impl ImportWriter {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO recipients (campaign_id, row_number, email, fields, status, reason, created_at, updated_at) ",
             );
-            let mut failed = None;
-            insert.push_values(chunk, |mut row, r| {
-                let fields = serde_json::to_string(&r.values).unwrap_or_else(|e| {
-                    failed = Some(e.to_string());
-                    String::new()
-                });
+            let fields = chunk
+                .iter()
+                .map(|r| serde_json::to_string(&r.values))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Error::Internal(format!("encoding fields: {e}")))?;
+            insert.push_values(chunk.iter().zip(fields), |mut row, (r, fields)| {
                 row.push_bind(self.campaign_id)
                     .push_bind(i64::try_from(r.row).unwrap_or(i64::MAX))
                     .push_bind(r.email.as_str())
@@ -65,9 +65,6 @@ impl ImportWriter {
                     .push_bind(self.now)
                     .push_bind(self.now);
             });
-            if let Some(e) = failed {
-                return Err(Error::Internal(format!("encoding fields: {e}")));
-            }
             insert.build().persistent(true).execute(&mut *self.tx).await?;
         }
         Ok(())
