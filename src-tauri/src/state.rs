@@ -13,13 +13,7 @@ impl AppState {
     /// The shared database (`$MAILROOM_DB` or the per-user default).
     pub async fn store(&self) -> Result<&Store, Error> {
         self.store
-            .get_or_try_init(|| async {
-                let path = paths::database_path(None).ok_or_else(|| Error::DatabaseUnavailable {
-                    path: "(default)".into(),
-                    reason: "there is no home folder to keep it in".to_owned(),
-                })?;
-                Store::open(&path).await
-            })
+            .get_or_try_init(|| async { Store::open(&paths::database_path(None)?).await })
             .await
     }
 }

@@ -87,10 +87,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
-    let db = paths::database_path(cli.db).ok_or_else(|| Error::DatabaseUnavailable {
-        path: PathBuf::from("(default)"),
-        reason: "no home folder to keep it in; pass --db PATH".to_owned(),
-    })?;
+    let db = paths::database_path(cli.db)?;
     match cli.command {
         Command::Import {
             file,

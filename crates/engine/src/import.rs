@@ -4,8 +4,10 @@
 //! person chose them.
 //!
 //! The file is parsed on a blocking thread that hands batches over a bounded
-//! channel to the store's writer, so memory stays flat in the file's size and
-//! the async runtime never waits on disk reads. The whole import is one
+//! channel to the store's writer, so rows are never all in memory at once and
+//! the async runtime never waits on disk reads. (The duplicate check still
+//! remembers every address, and the report lists every skipped row: memory
+//! grows with those; see docs/BENCHMARKS.md.) The whole import is one
 //! transaction: a file that turns out to be unreadable on row 900,000 leaves
 //! nothing behind (SPEC invariant 7).
 

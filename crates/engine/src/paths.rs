@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::error::{Error, Result};
+
 /// The desktop app's identifier (also in `src-tauri/tauri.conf.json`); it
 /// names the data and log directories on every OS.
 pub const APP_IDENTIFIER: &str = "org.mailroom.desktop";
@@ -31,8 +33,9 @@ pub fn log_dir() -> Option<PathBuf> {
 }
 
 /// The database a front end should open: an explicit path wins, then
-/// `$MAILROOM_DB`, then `mailroom.db` in [`data_dir`].
-pub fn database_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
+/// `$MAILROOM_DB`, then `mailroom.db` in [`data_dir`]. Fails only on a system
+/// with no home folder and neither of the others.
+pub fn database_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
     explicit
         .or_else(|| {
             std::env::var_os(DATABASE_ENV)
@@ -40,6 +43,10 @@ pub fn database_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
                 .map(PathBuf::from)
         })
         .or_else(|| data_dir().map(|dir| dir.join(DATABASE_FILE)))
+        .ok_or_else(|| Error::DatabaseUnavailable {
+            path: PathBuf::from("(default)"),
+            reason: format!("there is no home folder to keep it in; choose a file with --db or ${DATABASE_ENV}"),
+        })
 }
 
 #[cfg(test)]
@@ -48,13 +55,13 @@ mod tests {
 
     #[test]
     fn explicit_path_wins() {
-        let path = database_path(Some(PathBuf::from("/tmp/x.db")));
+        let path = database_path(Some(PathBuf::from("/tmp/x.db"))).ok();
         assert_eq!(path, Some(PathBuf::from("/tmp/x.db")));
     }
 
     #[test]
     fn default_path_is_under_the_data_dir() {
-        let (Some(dir), Some(db)) = (data_dir(), database_path(None)) else {
+        let (Some(dir), Ok(db)) = (data_dir(), database_path(None)) else {
             return; // no home directory in this environment: nothing to compare
         };
         if std::env::var_os(DATABASE_ENV).is_none() {
