@@ -1,7 +1,9 @@
 //! Helpers for Mailroom's end-to-end tests: the real `mailroom` binary, run
 //! against a database and files in a temporary directory.
 //!
-//! Later issues add the scripted SMTP test server (fault injection) here.
+//! [`smtp_server`] is the scripted SMTP test server (fault injection).
+
+pub mod smtp_server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -102,6 +104,28 @@ impl Workspace {
             .into()
     }
 
+    /// Runs the CLI like [`Workspace::mailroom`] with `input` on its stdin.
+    pub fn mailroom_with_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write as _;
+        let mut command = Command::new(mailroom_binary());
+        command.arg("--db").arg(self.db()).args(args);
+        self.isolate(&mut command);
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run mailroom: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(input.as_bytes())
+                .unwrap_or_else(|e| panic!("cannot write to mailroom's stdin: {e}"));
+        }
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("cannot run mailroom: {e}"))
+            .into()
+    }
+
     /// Runs the CLI with exactly `args` (no `--db`), in this workspace's home.
     pub fn mailroom_raw(&self, args: &[&str]) -> Run {
         let mut command = Command::new(mailroom_binary());
@@ -122,6 +146,8 @@ impl Workspace {
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_CACHE_HOME", home.join("cache"))
+            // Never the developer's real keychain: the encrypted-file store.
+            .env("MAILROOM_SECRETS", "file")
             .env_remove("MAILROOM_DB");
     }
 }

@@ -59,6 +59,24 @@ pub enum Error {
     #[error("no campaign {0}")]
     CampaignNotFound(String),
 
+    #[error("{problem} ({field})")]
+    InvalidAccount { field: String, problem: String },
+
+    #[error("there is already an SMTP account named \"{0}\"")]
+    AccountExists(String),
+
+    #[error("no SMTP account named \"{0}\" (see `mailroom smtp list`)")]
+    AccountNotFound(String),
+
+    #[error("cannot keep the password: {0}")]
+    SecretStore(String),
+
+    #[error("the sandbox cannot listen on 127.0.0.1:{port}: {reason}")]
+    SandboxUnavailable { port: u16, reason: String },
+
+    #[error("the sandbox has no message {0}")]
+    CapturedMessageNotFound(i64),
+
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
@@ -83,6 +101,12 @@ pub enum ErrorKind {
     DatabaseUnavailable,
     DatabaseTooNew,
     CampaignNotFound,
+    InvalidAccount,
+    AccountExists,
+    AccountNotFound,
+    SecretStore,
+    SandboxUnavailable,
+    CapturedMessageNotFound,
     Database,
     Internal,
 }
@@ -101,6 +125,12 @@ impl Error {
             Error::DatabaseUnavailable { .. } => ErrorKind::DatabaseUnavailable,
             Error::DatabaseTooNew { .. } => ErrorKind::DatabaseTooNew,
             Error::CampaignNotFound(_) => ErrorKind::CampaignNotFound,
+            Error::InvalidAccount { .. } => ErrorKind::InvalidAccount,
+            Error::AccountExists(_) => ErrorKind::AccountExists,
+            Error::AccountNotFound(_) => ErrorKind::AccountNotFound,
+            Error::SecretStore(_) => ErrorKind::SecretStore,
+            Error::SandboxUnavailable { .. } => ErrorKind::SandboxUnavailable,
+            Error::CapturedMessageNotFound(_) => ErrorKind::CapturedMessageNotFound,
             Error::Database(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,
         }

@@ -14,6 +14,11 @@
 //!   inside one transaction, so a failed import leaves nothing behind.
 //! - [`address`] decides whether a string is a usable email address and how two
 //!   addresses compare (the duplicate rule).
+//! - [`smtp`] talks SMTP: accounts and provider presets, a client with a
+//!   timeout on every step, Test connection's staged diagnosis, and a small
+//!   server behind the built-in sandbox (and the test server in `tests/`).
+//! - [`secrets`] keeps SMTP passwords in the OS keychain, or an encrypted file
+//!   where there is none; never in the database.
 //! - [`model`] holds the types front ends display: campaigns, recipients, counts,
 //!   import reports. They serialise with serde; with the `ts-bindings` feature
 //!   they also describe themselves to TypeScript.
@@ -28,6 +33,8 @@ pub mod import;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod secrets;
+pub mod smtp;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Result};

@@ -5,6 +5,7 @@
 //! transaction survives `kill -9` and power loss (SPEC invariant 3), and readers
 //! (the window polling counts) never block the writer.
 
+mod accounts;
 mod campaigns;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 
+pub use accounts::CapturedSummary;
 pub use campaigns::{ImportWriter, NewCampaign, NewRecipient};
 
 /// How long a writer waits for another (the app and the CLI share the file).

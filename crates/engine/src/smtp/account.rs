@@ -1,0 +1,473 @@
+//! SMTP accounts: the settings a person enters, their validation, and the
+//! provider presets that fill them in. The password is not here: it lives in
+//! the secret store ([`crate::secrets`]), keyed by the account's name.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::client::ConnectionSettings;
+use super::{AuthMethod, Security};
+use crate::address;
+use crate::error::{Error, Result};
+
+/// An account's settings as a person enters them (and as stored, minus the id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(default)]
+pub struct AccountSettings {
+    pub name: String,
+    /// The preset it was made from (`gmail`, `sandbox`, ...), if any.
+    pub preset: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub auth: AuthMethod,
+    pub username: Option<String>,
+    pub from_address: Option<String>,
+    pub from_name: Option<String>,
+    pub reply_to: Option<String>,
+    pub helo_name: Option<String>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub connect_timeout_ms: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub command_timeout_ms: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub data_timeout_ms: u64,
+    pub connections: u32,
+    /// Messages per connection before a polite QUIT and a fresh connection.
+    pub per_connection: u32,
+    /// Messages per second; `None` is unthrottled.
+    pub rate_per_second: Option<f64>,
+    pub per_minute: Option<u32>,
+    pub per_hour: Option<u32>,
+    pub per_day: Option<u32>,
+    /// Attempts per recipient for transient failures.
+    pub retries: u32,
+    /// Accept any certificate (self-hosted servers); shown as a warning everywhere.
+    pub accept_invalid_certs: bool,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            name: String::new(),
+            preset: None,
+            host: String::new(),
+            port: 587,
+            security: Security::Starttls,
+            auth: AuthMethod::Plain,
+            username: None,
+            from_address: None,
+            from_name: None,
+            reply_to: None,
+            helo_name: None,
+            connect_timeout_ms: 15_000,
+            command_timeout_ms: 30_000,
+            data_timeout_ms: 120_000,
+            connections: 4,
+            per_connection: 100,
+            rate_per_second: None,
+            per_minute: None,
+            per_hour: None,
+            per_day: None,
+            retries: 5,
+            accept_invalid_certs: false,
+        }
+    }
+}
+
+/// A stored account, as front ends show it. Never carries the password.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct Account {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub id: i64,
+    #[serde(flatten)]
+    pub settings: AccountSettings,
+    /// Whether a password is kept for it in the secret store.
+    pub has_password: bool,
+    /// Plain-language warnings: no encryption, certificates not checked, ...
+    pub warnings: Vec<String>,
+}
+
+const MAX_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+
+impl AccountSettings {
+    /// Checks every field; the error names the field and says what is wrong.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |field: &str, problem: String| Error::InvalidAccount {
+            field: field.to_owned(),
+            problem,
+        };
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err(invalid("name", "give the account a name".into()));
+        }
+        if name.len() > 100 || name.chars().any(char::is_control) {
+            return Err(invalid("name", "use at most 100 printable characters".into()));
+        }
+        let host = self.host.trim();
+        if host.is_empty() {
+            return Err(invalid(
+                "host",
+                "enter the server's host name, e.g. smtp.example.com".into(),
+            ));
+        }
+        if host.contains("://") || host.contains('/') || host.contains(char::is_whitespace) || host.contains('@') {
+            return Err(invalid(
+                "host",
+                format!("\"{host}\" is not a host name: enter just the name, e.g. smtp.example.com"),
+            ));
+        }
+        if host.contains('{') {
+            return Err(invalid("host", "choose the region to complete the host name".into()));
+        }
+        if self.port == 0 {
+            return Err(invalid(
+                "port",
+                "choose a port between 1 and 65535 (usually 465 or 587)".into(),
+            ));
+        }
+        if self.auth != AuthMethod::None && self.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
+            return Err(invalid("username", "enter the user name, or choose no login".into()));
+        }
+        for (field, value) in [("from_address", &self.from_address), ("reply_to", &self.reply_to)] {
+            if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty())
+                && let Err(reason) = address::validate(value)
+            {
+                return Err(invalid(
+                    field,
+                    format!("\"{value}\" is not an email address ({reason})"),
+                ));
+            }
+        }
+        if let Some(name) = &self.from_name
+            && name.chars().any(|c| c == '\r' || c == '\n')
+        {
+            return Err(invalid("from_name", "the sender name must be one line".into()));
+        }
+        for (field, value) in [
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("command_timeout_ms", self.command_timeout_ms),
+            ("data_timeout_ms", self.data_timeout_ms),
+        ] {
+            if !(100..=MAX_TIMEOUT_MS).contains(&value) {
+                return Err(invalid(field, "choose a timeout between 0.1 and 600 seconds".into()));
+            }
+        }
+        if !(1..=64).contains(&self.connections) {
+            return Err(invalid("connections", "choose between 1 and 64 connections".into()));
+        }
+        if self.per_connection == 0 {
+            return Err(invalid(
+                "per_connection",
+                "send at least one message per connection".into(),
+            ));
+        }
+        if let Some(rate) = self.rate_per_second
+            && !(rate.is_finite() && rate > 0.0 && rate <= 100_000.0)
+        {
+            return Err(invalid(
+                "rate_per_second",
+                "choose a rate above 0 messages a second, or leave it empty for no limit".into(),
+            ));
+        }
+        for (field, value) in [
+            ("per_minute", self.per_minute),
+            ("per_hour", self.per_hour),
+            ("per_day", self.per_day),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(
+                    field,
+                    "a quota of 0 would never send; leave it empty for no quota".into(),
+                ));
+            }
+        }
+        if self.retries > 20 {
+            return Err(invalid("retries", "choose at most 20 attempts".into()));
+        }
+        Ok(())
+    }
+
+    /// The warnings a person must see wherever this account is shown.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.security == Security::None && !is_loopback(&self.host) {
+            warnings.push("No encryption: the password and every message cross the network in clear text.".to_owned());
+        }
+        if self.accept_invalid_certs {
+            warnings.push("Certificates are not checked: anyone on the network path could read this mail.".to_owned());
+        }
+        warnings
+    }
+
+    /// The client's view of these settings, with the password from the secret store.
+    pub fn connection_settings(&self, password: Option<String>) -> Arc<ConnectionSettings> {
+        Arc::new(ConnectionSettings {
+            host: self.host.trim().to_owned(),
+            port: self.port,
+            security: self.security,
+            auth: self.auth,
+            username: self.username.clone().filter(|u| !u.is_empty()),
+            password,
+            helo_name: self.helo_name.clone(),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            command_timeout: Duration::from_millis(self.command_timeout_ms),
+            data_timeout: Duration::from_millis(self.data_timeout_ms),
+            accept_invalid_certs: self.accept_invalid_certs,
+        })
+    }
+
+    /// Trims text fields and turns empty optional ones into `None`.
+    pub fn normalised(mut self) -> AccountSettings {
+        self.name = self.name.trim().to_owned();
+        self.host = self.host.trim().to_owned();
+        for field in [
+            &mut self.username,
+            &mut self.from_address,
+            &mut self.from_name,
+            &mut self.reply_to,
+            &mut self.helo_name,
+            &mut self.preset,
+        ] {
+            *field = field.take().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        }
+        self
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A provider's settings and published limits (data: `presets/smtp.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct Preset {
+    pub id: String,
+    pub name: String,
+    /// May contain `{region}`, filled from `regions`.
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub auth: AuthMethod,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub default_region: Option<String>,
+    pub connections: u32,
+    pub per_connection: u32,
+    #[serde(default)]
+    pub rate_per_second: Option<f64>,
+    #[serde(default)]
+    pub per_minute: Option<u32>,
+    #[serde(default)]
+    pub per_hour: Option<u32>,
+    #[serde(default)]
+    pub per_day: Option<u32>,
+    /// What the provider calls the password (app password, 授权码, API key).
+    #[serde(default)]
+    pub password_label: Option<String>,
+    pub note: String,
+}
+
+#[derive(Deserialize)]
+struct PresetFile {
+    presets: Vec<Preset>,
+}
+
+/// Every preset, in the order the SMTP screen lists them.
+pub fn presets() -> &'static [Preset] {
+    static PRESETS: OnceLock<Vec<Preset>> = OnceLock::new();
+    PRESETS.get_or_init(|| {
+        // The file is part of the binary and checked by a test; a broken edit
+        // shows up there, never to a person.
+        serde_json::from_str::<PresetFile>(include_str!("../../presets/smtp.json"))
+            .map(|file| file.presets)
+            .unwrap_or_default()
+    })
+}
+
+/// The preset called `id`.
+pub fn preset(id: &str) -> Result<&'static Preset> {
+    presets()
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| Error::InvalidAccount {
+            field: "preset".to_owned(),
+            problem: format!(
+                "there is no preset \"{id}\" (presets: {})",
+                presets().iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        })
+}
+
+impl Preset {
+    /// A new account's settings from this preset (`region` for `{region}` hosts).
+    pub fn settings(&self, name: &str, region: Option<&str>) -> AccountSettings {
+        let region = region.or(self.default_region.as_deref()).unwrap_or("");
+        AccountSettings {
+            name: name.to_owned(),
+            preset: Some(self.id.clone()),
+            host: self.host.replace("{region}", region),
+            port: self.port,
+            security: self.security,
+            auth: self.auth,
+            username: self.username.clone(),
+            connections: self.connections,
+            per_connection: self.per_connection,
+            rate_per_second: self.rate_per_second,
+            per_minute: self.per_minute,
+            per_hour: self.per_hour,
+            per_day: self.per_day,
+            ..AccountSettings::default()
+        }
+    }
+}
+
+/// The sandbox account a fresh install starts with.
+pub const SANDBOX_ACCOUNT: &str = "Sandbox";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_loads_and_makes_valid_settings() {
+        let all = presets();
+        assert!(all.len() >= 14, "presets.json did not load: {}", all.len());
+        for preset in all.iter().filter(|p| p.id != "custom") {
+            let mut settings = preset.settings("x", None);
+            if settings.auth != AuthMethod::None {
+                settings.username = Some("someone@example.com".into());
+            }
+            assert_eq!(
+                settings.validate().map_err(|e| e.to_string()),
+                Ok(()),
+                "preset {}",
+                preset.id
+            );
+        }
+        for id in [
+            "gmail",
+            "google_workspace",
+            "office365",
+            "amazon_ses",
+            "qq",
+            "netease_163",
+            "netease_126",
+            "tencent_exmail",
+            "aliyun_enterprise",
+            "zoho",
+            "mailgun",
+            "sendgrid",
+            "brevo",
+            "sandbox",
+        ] {
+            assert!(preset(id).is_ok(), "missing preset {id}");
+        }
+    }
+
+    #[test]
+    fn ses_regions_fill_the_host() {
+        let ses = preset("amazon_ses").map(|p| p.settings("ses", Some("eu-west-1")).host);
+        assert_eq!(ses.ok().as_deref(), Some("email-smtp.eu-west-1.amazonaws.com"));
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let field_of = |s: AccountSettings| match s.validate() {
+            Err(Error::InvalidAccount { field, .. }) => field,
+            other => format!("{other:?}"),
+        };
+        let base = AccountSettings {
+            name: "work".into(),
+            host: "smtp.example.com".into(),
+            username: Some("me".into()),
+            ..AccountSettings::default()
+        };
+        assert_eq!(base.validate().ok(), Some(()));
+        assert_eq!(
+            field_of(AccountSettings {
+                host: "https://smtp.example.com".into(),
+                ..base.clone()
+            }),
+            "host"
+        );
+        assert_eq!(
+            field_of(AccountSettings {
+                port: 0,
+                ..base.clone()
+            }),
+            "port"
+        );
+        assert_eq!(
+            field_of(AccountSettings {
+                username: None,
+                ..base.clone()
+            }),
+            "username"
+        );
+        assert_eq!(
+            field_of(AccountSettings {
+                from_address: Some("not an address".into()),
+                ..base.clone()
+            }),
+            "from_address"
+        );
+        assert_eq!(
+            field_of(AccountSettings {
+                rate_per_second: Some(0.0),
+                ..base.clone()
+            }),
+            "rate_per_second"
+        );
+        assert_eq!(
+            field_of(AccountSettings {
+                per_day: Some(0),
+                ..base.clone()
+            }),
+            "per_day"
+        );
+        assert_eq!(
+            field_of(AccountSettings {
+                connections: 0,
+                ..base.clone()
+            }),
+            "connections"
+        );
+        assert_eq!(
+            field_of(AccountSettings {
+                command_timeout_ms: 0,
+                ..base
+            }),
+            "command_timeout_ms"
+        );
+    }
+
+    #[test]
+    fn unencrypted_remote_accounts_and_unchecked_certificates_warn() {
+        let remote = AccountSettings {
+            host: "mail.example.com".into(),
+            security: Security::None,
+            ..AccountSettings::default()
+        };
+        assert_eq!(remote.warnings().len(), 1);
+        let local = AccountSettings {
+            host: "127.0.0.1".into(),
+            security: Security::None,
+            ..AccountSettings::default()
+        };
+        assert!(local.warnings().is_empty());
+        let unchecked = AccountSettings {
+            accept_invalid_certs: true,
+            ..local
+        };
+        assert_eq!(unchecked.warnings().len(), 1);
+    }
+}

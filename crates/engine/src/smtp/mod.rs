@@ -1,0 +1,54 @@
+//! SMTP: accounts and their presets, the client that talks to servers, Test
+//! connection, and a small server (the built-in sandbox and the test server).
+//!
+//! # Layout
+//!
+//! - [`account`] — an account's settings, their validation, and the provider
+//!   presets (data in `presets/smtp.json`).
+//! - [`client`] — one connection to a server, one method per protocol step,
+//!   each under a timeout.
+//! - [`diagnose`] — Test connection: runs the client's steps one at a time,
+//!   times them, stops at the first failure and says what to try.
+//! - [`manage`] — the calls front ends make: add, edit, list, remove, test.
+//! - [`reply`] and [`failure`] — what servers answer, and what a failure means
+//!   for retrying (SPEC "Error taxonomy").
+//! - [`tls`] — certificate verification, its per-account opt-out, summaries.
+//! - [`server`] — an ESMTP server whose behaviour comes from a [`server::Policy`];
+//!   [`sandbox`] is the capturing policy behind `mailroom sandbox`.
+
+pub mod account;
+pub mod client;
+pub mod diagnose;
+pub mod failure;
+pub mod manage;
+pub mod reply;
+pub mod sandbox;
+pub mod server;
+pub mod tls;
+
+pub use account::{Account, AccountSettings, Preset};
+pub use failure::{Failure, FailureClass, Problem, Stage};
+
+use crate::model::string_enum;
+
+string_enum! {
+    /// How the connection is encrypted.
+    Security {
+        /// TLS from the first byte (usually port 465).
+        Tls => "tls",
+        /// Plain text, then STARTTLS before anything else (usually 587);
+        /// a server without STARTTLS is an error, never a silent downgrade.
+        Starttls => "starttls",
+        /// No encryption at all: passwords and mail travel in clear text.
+        None => "none",
+    }
+}
+
+string_enum! {
+    /// How the account logs in.
+    AuthMethod {
+        Plain => "plain",
+        Login => "login",
+        None => "none",
+    }
+}

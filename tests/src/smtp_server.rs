@@ -1,0 +1,234 @@
+//! The scripted SMTP test server: the engine's ESMTP server with a policy
+//! that injects the faults real providers produce — 454 throttling above a
+//! rate, 421 and close after N messages on a connection, a reset after DATA
+//! at a seeded probability, a black hole that never greets, slow replies, 550
+//! for chosen recipients, 535 for wrong credentials, STARTTLS or implicit TLS
+//! with a self-signed certificate. It records every message it accepted, so
+//! tests can check "everyone got it, nobody twice".
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use mailroom_engine::smtp::server::{self, Action, Envelope, Event, Policy, ServerConfig};
+use mailroom_engine::smtp::tls::self_signed_server_config;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// What the server does wrong. `Script::default()` is a well-behaved server.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// Answer `454 Throttling failure` to MAIL FROM when more than this many
+    /// messages were accepted in the last second.
+    pub throttle_above_per_second: Option<usize>,
+    /// Answer `421` and close after this many messages on one connection.
+    pub close_after_messages: Option<u32>,
+    /// Reset the connection after receiving a message's DATA, with this
+    /// probability, from this seed. The message counts as received: a reset
+    /// after DATA is ambiguous, as in life.
+    pub reset_after_data: Option<(f64, u64)>,
+    /// Accept the TCP connection and never say a word.
+    pub black_hole: bool,
+    /// Wait this long before every reply, the greeting included.
+    pub slow_replies: Option<Duration>,
+    /// Answer `550 5.1.1` to these recipients.
+    pub reject_recipients: HashSet<String>,
+    /// Require this user name and password (535 otherwise; 530 without login).
+    pub credentials: Option<(String, String)>,
+    /// Offer STARTTLS with a self-signed certificate.
+    pub starttls: bool,
+    /// Speak TLS from the first byte (as on port 465), self-signed.
+    pub implicit_tls: bool,
+}
+
+/// A message the server accepted (or received before a reset).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub session: u64,
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    pub data: Vec<u8>,
+    /// The server reset the connection instead of answering 250.
+    pub reset: bool,
+}
+
+/// A running scripted server; stopped when dropped.
+#[derive(Debug)]
+pub struct ScriptedServer {
+    pub addr: SocketAddr,
+    state: Arc<ScriptState>,
+    shutdown: CancellationToken,
+}
+
+impl ScriptedServer {
+    /// Starts the server on a free loopback port.
+    pub async fn start(script: Script) -> ScriptedServer {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap_or_else(|e| panic!("cannot bind the test server: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("test server address: {e}"));
+        let tls = (script.starttls || script.implicit_tls).then(|| {
+            self_signed_server_config(&["localhost", "127.0.0.1"]).unwrap_or_else(|e| panic!("test certificate: {e}"))
+        });
+        let config = ServerConfig {
+            hostname: "scripted.test".to_owned(),
+            tls,
+            implicit_tls: script.implicit_tls,
+            ..ServerConfig::default()
+        };
+        let state = Arc::new(ScriptState {
+            seed: Mutex::new(script.reset_after_data.map_or(1, |(_, seed)| seed.max(1))),
+            script,
+            received: Mutex::new(Vec::new()),
+            recent: Mutex::new(VecDeque::new()),
+            per_session: Mutex::new(HashMap::new()),
+        });
+        let shutdown = CancellationToken::new();
+        tokio::spawn(server::serve(listener, config, state.clone(), shutdown.clone()));
+        ScriptedServer { addr, state, shutdown }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Every message received so far, in order.
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.state.received).clone()
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A loopback port where nothing listens: connecting is refused.
+pub async fn refused_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap_or_else(|e| panic!("cannot bind: {e}"));
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("address: {e}"));
+    drop(listener);
+    port
+}
+
+#[derive(Debug)]
+struct ScriptState {
+    script: Script,
+    seed: Mutex<u64>,
+    received: Mutex<Vec<Received>>,
+    /// When recent messages were accepted, for the throttle.
+    recent: Mutex<VecDeque<Instant>>,
+    /// Messages per session, for "421 after N".
+    per_session: Mutex<HashMap<u64, u32>>,
+}
+
+/// A poisoned lock only means another test thread panicked; the data is fine.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ScriptState {
+    fn slow(&self, action: Action) -> Action {
+        match self.script.slow_replies {
+            Some(delay) => Action::Delay(delay, Box::new(action)),
+            None => action,
+        }
+    }
+
+    /// splitmix64: a seeded, reproducible coin.
+    fn next_unit(&self) -> f64 {
+        let mut seed = lock(&self.seed);
+        *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+impl Policy for ScriptState {
+    fn on_event(&self, session: u64, event: &Event<'_>) -> Action {
+        let script = &self.script;
+        let action = match event {
+            Event::Connect { .. } if script.black_hole => return Action::Silence,
+            Event::MailFrom { .. } => {
+                if let Some(limit) = script.close_after_messages
+                    && lock(&self.per_session).get(&session).copied().unwrap_or(0) >= limit
+                {
+                    return self.slow(Action::ReplyAndClose(
+                        421,
+                        "4.7.0 Too many messages on this connection, closing".to_owned(),
+                    ));
+                }
+                if let Some(limit) = script.throttle_above_per_second {
+                    let mut recent = lock(&self.recent);
+                    let now = Instant::now();
+                    while recent
+                        .front()
+                        .is_some_and(|&t| now.duration_since(t) >= Duration::from_secs(1))
+                    {
+                        recent.pop_front();
+                    }
+                    if recent.len() >= limit {
+                        return self.slow(Action::Reply(
+                            454,
+                            "4.7.0 Throttling failure: Maximum sending rate exceeded.".to_owned(),
+                        ));
+                    }
+                }
+                Action::Proceed
+            }
+            Event::RcptTo { address } if script.reject_recipients.contains(*address) => Action::Reply(
+                550,
+                format!("5.1.1 <{address}>: Recipient address rejected: User unknown"),
+            ),
+            _ => Action::Proceed,
+        };
+        self.slow(action)
+    }
+
+    fn authenticate(&self, user: &str, password: &str) -> bool {
+        self.script
+            .credentials
+            .as_ref()
+            .is_none_or(|(u, p)| u == user && p == password)
+    }
+
+    fn requires_auth(&self) -> bool {
+        self.script.credentials.is_some()
+    }
+
+    async fn deliver(&self, envelope: Envelope, data: Vec<u8>) -> Action {
+        let reset = self
+            .script
+            .reset_after_data
+            .is_some_and(|(probability, _)| self.next_unit() < probability);
+        if !reset {
+            lock(&self.recent).push_back(Instant::now());
+        }
+        *lock(&self.per_session).entry(envelope.session).or_default() += 1;
+        lock(&self.received).push(Received {
+            session: envelope.session,
+            mail_from: envelope.mail_from,
+            rcpt_to: envelope.rcpt_to,
+            data,
+            reset,
+        });
+        if reset {
+            Action::Reset
+        } else {
+            self.slow(Action::Proceed)
+        }
+    }
+}
