@@ -3,6 +3,7 @@
 //! errors go to stderr as one line with a non-zero exit.
 
 mod output;
+mod smtp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +69,21 @@ enum Command {
     },
     /// Every campaign in the database, newest first.
     Campaigns,
+    /// SMTP accounts: add, list, show, remove, test; provider presets.
+    #[command(subcommand)]
+    Smtp(smtp::SmtpCommand),
+    /// Run the built-in sandbox: an SMTP server on 127.0.0.1 that captures mail.
+    Sandbox {
+        #[arg(long, default_value_t = mailroom_engine::smtp::sandbox::DEFAULT_PORT)]
+        port: u16,
+    },
+    /// Messages the sandbox captured: the list, or one message's source.
+    Captured {
+        id: Option<i64>,
+        /// Delete every captured message.
+        #[arg(long, conflicts_with = "id")]
+        clear: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,14 +97,17 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli, &out)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => out.error(&e),
     }
 }
 
-async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
+async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
     let db = paths::database_path(cli.db)?;
     match cli.command {
+        Command::Smtp(command) => return smtp::run(command, &db, out).await,
+        Command::Sandbox { port } => return smtp::serve_sandbox(&db, port, out).await,
+        Command::Captured { id, clear } => return smtp::captured(&db, id, clear, out).await,
         Command::Import {
             file,
             email_column,
@@ -130,4 +149,5 @@ async fn run(cli: Cli, out: &Output) -> Result<(), Error> {
             out.campaigns(&store.list_campaigns().await?)
         }
     }
+    .map(|()| ExitCode::SUCCESS)
 }

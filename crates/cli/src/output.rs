@@ -18,6 +18,10 @@ impl Output {
         Self { json }
     }
 
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Reports `err` on stderr and returns the exit code for it.
     pub fn error(&self, err: &Error) -> ExitCode {
         let mut stderr = io::stderr().lock();
@@ -91,7 +95,7 @@ impl Output {
 
     /// Writes `value` as JSON or through `human`; a closed pipe (`| head`) is
     /// not an error.
-    fn print<T: Serialize + ?Sized>(
+    pub(crate) fn print<T: Serialize + ?Sized>(
         &self,
         value: &T,
         human: impl FnOnce(&mut dyn Write) -> io::Result<()>,

@@ -106,6 +106,11 @@ pub async fn test_account(
                 .from_address
                 .clone()
                 .or_else(|| settings.username.clone().filter(|u| u.contains('@')))
+                .or_else(|| {
+                    settings
+                        .is_sandbox()
+                        .then(|| "sender@sandbox.mailroom.local".to_owned())
+                })
                 .ok_or_else(|| Error::InvalidAccount {
                     field: "from_address".to_owned(),
                     problem: "set the sender address before sending a test message".to_owned(),

@@ -180,7 +180,11 @@ pub fn parse_captured(summary: CapturedSummary, raw: &[u8]) -> CapturedMessage {
         to,
         date: message.date().map(|d| d.to_rfc3339()),
         text: message.body_text(0).map(|t| t.into_owned()),
-        html: message.body_html(0).map(|h| h.into_owned()),
+        // mail-parser renders a text-only message as HTML too; show HTML only
+        // when the message has its own.
+        html: (message.html_body != message.text_body)
+            .then(|| message.body_html(0).map(|h| h.into_owned()))
+            .flatten(),
         headers,
         attachments,
         source,

@@ -1,0 +1,381 @@
+//! `mailroom smtp …`, `mailroom sandbox` and `mailroom captured`: SMTP
+//! accounts, Test connection, and the built-in capture server.
+
+use std::io::{Read as _, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use mailroom_engine::secrets::SecretStore;
+use mailroom_engine::smtp::account::{self, Account, AccountSettings};
+use mailroom_engine::smtp::diagnose::{Diagnosis, StageOutcome, StageReport, format_duration_ms};
+use mailroom_engine::smtp::manage;
+use mailroom_engine::smtp::sandbox::{self, Sandbox, parse_captured};
+use mailroom_engine::smtp::{AuthMethod, Security};
+use mailroom_engine::{Error, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::output::Output;
+
+#[derive(Debug, Subcommand)]
+pub enum SmtpCommand {
+    /// Add an account (from a provider preset, or from scratch).
+    Add(AddArgs),
+    /// Every account, with its warnings.
+    List,
+    /// One account's settings.
+    Show { name: String },
+    /// Delete an account and its stored password.
+    Remove { name: String },
+    /// Test connection: DNS, TCP, TLS, greeting, EHLO, AUTH, one by one.
+    Test {
+        name: String,
+        /// Also send a real test message to this address.
+        #[arg(long, value_name = "ADDR")]
+        send_to: Option<String>,
+    },
+    /// The provider presets and their published limits.
+    Presets,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    name: String,
+    /// Start from a provider preset (see `mailroom smtp presets`).
+    #[arg(long)]
+    preset: Option<String>,
+    /// The region, for presets whose host has one (Amazon SES).
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long)]
+    host: Option<String>,
+    #[arg(long)]
+    port: Option<u16>,
+    /// tls (implicit, usually 465), starttls (usually 587) or none.
+    #[arg(long)]
+    security: Option<Security>,
+    /// plain, login or none (default: plain when --user is given).
+    #[arg(long)]
+    auth: Option<AuthMethod>,
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Read the password (or app password / authorisation code) from stdin.
+    #[arg(long)]
+    password_stdin: bool,
+    /// The sender address.
+    #[arg(long, value_name = "ADDR")]
+    from: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    from_name: Option<String>,
+    #[arg(long, value_name = "ADDR")]
+    reply_to: Option<String>,
+    /// The name given in EHLO (default: this computer's address).
+    #[arg(long, value_name = "NAME")]
+    helo: Option<String>,
+    #[arg(long, value_name = "N")]
+    connections: Option<u32>,
+    /// Messages per connection before reconnecting.
+    #[arg(long, value_name = "N")]
+    per_connection: Option<u32>,
+    /// Messages per second.
+    #[arg(long, value_name = "PER_SEC")]
+    rate: Option<f64>,
+    #[arg(long, value_name = "N")]
+    per_minute: Option<u32>,
+    #[arg(long, value_name = "N")]
+    per_hour: Option<u32>,
+    #[arg(long, value_name = "N")]
+    per_day: Option<u32>,
+    /// Seconds to wait for a connection.
+    #[arg(long, value_name = "S")]
+    connect_timeout: Option<f64>,
+    /// Seconds to wait for any reply.
+    #[arg(long, value_name = "S")]
+    timeout: Option<f64>,
+    /// Seconds to wait for the reply to a message's content.
+    #[arg(long, value_name = "S")]
+    data_timeout: Option<f64>,
+    /// Attempts per recipient for temporary failures.
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+    /// Accept any TLS certificate (self-hosted servers only).
+    #[arg(long)]
+    accept_invalid_certs: bool,
+}
+
+impl AddArgs {
+    fn settings(self) -> Result<AccountSettings, Error> {
+        let mut settings = match &self.preset {
+            Some(id) => account::preset(id)?.settings(&self.name, self.region.as_deref()),
+            None => AccountSettings {
+                name: self.name.clone(),
+                ..AccountSettings::default()
+            },
+        };
+        let seconds = |field: &str, s: f64| -> Result<u64, Error> {
+            if s.is_finite() && s > 0.0 {
+                Ok((s * 1000.0).round() as u64)
+            } else {
+                Err(Error::InvalidAccount {
+                    field: field.to_owned(),
+                    problem: "give a number of seconds above 0".to_owned(),
+                })
+            }
+        };
+        if let Some(host) = self.host {
+            settings.host = host;
+        }
+        if let Some(port) = self.port {
+            settings.port = port;
+        }
+        if let Some(security) = self.security {
+            settings.security = security;
+        }
+        if self.user.is_some() {
+            settings.username = self.user;
+        }
+        settings.auth = match (self.auth, &settings.username) {
+            (Some(auth), _) => auth,
+            (None, None) if self.preset.is_none() => AuthMethod::None,
+            (None, _) => settings.auth,
+        };
+        settings.from_address = self.from.or(settings.from_address);
+        settings.from_name = self.from_name.or(settings.from_name);
+        settings.reply_to = self.reply_to.or(settings.reply_to);
+        settings.helo_name = self.helo.or(settings.helo_name);
+        settings.connections = self.connections.unwrap_or(settings.connections);
+        settings.per_connection = self.per_connection.unwrap_or(settings.per_connection);
+        settings.rate_per_second = self.rate.or(settings.rate_per_second);
+        settings.per_minute = self.per_minute.or(settings.per_minute);
+        settings.per_hour = self.per_hour.or(settings.per_hour);
+        settings.per_day = self.per_day.or(settings.per_day);
+        settings.retries = self.retries.unwrap_or(settings.retries);
+        settings.accept_invalid_certs |= self.accept_invalid_certs;
+        if let Some(s) = self.connect_timeout {
+            settings.connect_timeout_ms = seconds("connect_timeout_ms", s)?;
+        }
+        if let Some(s) = self.timeout {
+            settings.command_timeout_ms = seconds("command_timeout_ms", s)?;
+        }
+        if let Some(s) = self.data_timeout {
+            settings.data_timeout_ms = seconds("data_timeout_ms", s)?;
+        }
+        Ok(settings)
+    }
+}
+
+/// The secret store for the database at `db`: beside it, when no keychain.
+async fn secrets_for(db: &Path) -> SecretStore {
+    SecretStore::open(db.parent().unwrap_or(Path::new("."))).await
+}
+
+pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    let secrets = secrets_for(db).await;
+    match command {
+        SmtpCommand::Add(args) => {
+            let password = if args.password_stdin {
+                let mut password = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut password)
+                    .map_err(|e| Error::Internal(format!("cannot read the password from stdin: {e}")))?;
+                Some(password.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let account = manage::add_account(&store, &secrets, args.settings()?, password).await?;
+            if let Some(notice) = secrets.notice().filter(|_| account.has_password) {
+                eprintln!("mailroom: note: {notice}");
+            }
+            out.print(&account, |w| write_account(w, &account))?;
+        }
+        SmtpCommand::List => {
+            let accounts = manage::list_accounts(&store, &secrets).await?;
+            out.print(&accounts, |w| {
+                for account in &accounts {
+                    write_account(w, account)?;
+                }
+                Ok(())
+            })?;
+        }
+        SmtpCommand::Show { name } => {
+            let account = manage::get_account(&store, &secrets, &name).await?;
+            out.print(&account, |w| write_account(w, &account))?;
+        }
+        SmtpCommand::Remove { name } => {
+            manage::remove_account(&store, &secrets, &name).await?;
+            out.print(&serde_json::json!({ "removed": name }), |w| {
+                writeln!(w, "Removed the account \"{name}\" and its password.")
+            })?;
+        }
+        SmtpCommand::Presets => {
+            let presets = account::presets();
+            out.print(presets, |w| {
+                for p in presets {
+                    writeln!(w, "{:<18} {} — {}:{} ({})", p.id, p.name, p.host, p.port, p.security)?;
+                    writeln!(w, "{:<18} {}", "", p.note)?;
+                }
+                Ok(())
+            })?;
+        }
+        SmtpCommand::Test { name, send_to } => {
+            let (_, settings) = store.account(&name).await?;
+            let _sandbox = manage::ensure_sandbox(&store, &settings).await?;
+            let cancel = CancellationToken::new();
+            let on_ctrl_c = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    on_ctrl_c.cancel();
+                }
+            });
+            let json = out.is_json();
+            let diagnosis = manage::test_account(&store, &secrets, &name, send_to.as_deref(), cancel, |stage| {
+                if !json {
+                    print_stage(stage);
+                }
+            })
+            .await?;
+            out.print(&diagnosis, |w| write_verdict(w, &diagnosis))?;
+            if !diagnosis.ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_account(w: &mut dyn Write, account: &Account) -> std::io::Result<()> {
+    let s = &account.settings;
+    writeln!(
+        w,
+        "{}  {}:{} ({}, login: {})",
+        s.name, s.host, s.port, s.security, s.auth
+    )?;
+    if let Some(user) = &s.username {
+        let password = if account.has_password {
+            "password stored"
+        } else {
+            "no password"
+        };
+        writeln!(w, "  user {user} ({password})")?;
+    }
+    if let Some(from) = &s.from_address {
+        writeln!(
+            w,
+            "  from {}{from}",
+            s.from_name.as_ref().map(|n| format!("{n} ")).unwrap_or_default()
+        )?;
+    }
+    let mut limits = vec![
+        format!("{} connections", s.connections),
+        format!("{} per connection", s.per_connection),
+    ];
+    if let Some(rate) = s.rate_per_second {
+        limits.push(format!("{rate}/s"));
+    }
+    for (n, unit) in [(s.per_minute, "minute"), (s.per_hour, "hour"), (s.per_day, "day")] {
+        if let Some(n) = n {
+            limits.push(format!("{n}/{unit}"));
+        }
+    }
+    writeln!(w, "  limits {}", limits.join(", "))?;
+    for warning in &account.warnings {
+        writeln!(w, "  warning: {warning}")?;
+    }
+    Ok(())
+}
+
+fn print_stage(stage: &StageReport) {
+    let mark = match stage.outcome {
+        StageOutcome::Passed => "ok  ",
+        StageOutcome::Warning => "warn",
+        StageOutcome::Failed => "FAIL",
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(
+        stdout,
+        "{mark}  {:<8} {:>7}  {}",
+        stage.stage.as_str(),
+        format_duration_ms(stage.duration_ms),
+        stage.detail
+    );
+    let _ = stdout.flush();
+}
+
+fn write_verdict(w: &mut dyn Write, diagnosis: &Diagnosis) -> std::io::Result<()> {
+    writeln!(w)?;
+    writeln!(w, "{}", diagnosis.verdict)
+}
+
+/// `mailroom sandbox`: serves until Ctrl-C or SIGTERM.
+pub async fn serve_sandbox(db: &Path, port: u16, out: &Output) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    let sandbox = Sandbox::start(store.clone(), port).await?;
+    out.print(&serde_json::json!({ "listening": sandbox.addr.to_string() }), |w| {
+        writeln!(
+            w,
+            "Sandbox listening on {} (STARTTLS offered, any login accepted). Ctrl-C stops it.",
+            sandbox.addr
+        )?;
+        writeln!(w, "Captured mail: `mailroom captured` or the app's Sandbox screen.")
+    })?;
+    shutdown_signal().await;
+    sandbox.stop();
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `mailroom captured [ID] [--clear]`.
+pub async fn captured(db: &Path, id: Option<i64>, clear: bool, out: &Output) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    if clear {
+        let removed = store.clear_captured().await?;
+        out.print(&serde_json::json!({ "removed": removed }), |w| {
+            writeln!(w, "Removed {removed} captured messages.")
+        })?;
+    } else if let Some(id) = id {
+        let (summary, raw) = store.captured_message(id).await?;
+        let message = parse_captured(summary, &raw);
+        out.print(&message, |w| w.write_all(message.source.as_bytes()))?;
+    } else {
+        let messages = store.captured_messages(0, 1000).await?;
+        out.print(&messages, |w| {
+            if messages.is_empty() {
+                writeln!(
+                    w,
+                    "The sandbox has captured nothing yet (it listens on 127.0.0.1:{} while running).",
+                    sandbox::DEFAULT_PORT
+                )?;
+            }
+            for m in &messages {
+                writeln!(
+                    w,
+                    "{:>5}  {:<28} → {:<28} {}",
+                    m.id,
+                    m.mail_from,
+                    m.rcpt_to.join(", "),
+                    m.subject.as_deref().unwrap_or("(no subject)")
+                )?;
+            }
+            Ok(())
+        })?;
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,263 @@
+//! `mailroom smtp …`, `mailroom captured` end to end: the real CLI binary, a
+//! real database, the built-in sandbox, and a third-party SMTP server
+//! (aiosmtpd, from Debian's packages) on loopback.
+
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mailroom_e2e::Workspace;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing started listening on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every file under `dir`, read as bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            found.push((path, bytes));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_fresh_database_has_the_sandbox_account() {
+    let ws = Workspace::new();
+    let run = ws.mailroom(&["--json", "smtp", "list"]);
+    assert!(run.success(), "{}", run.stderr);
+    let accounts = run.json();
+    assert_eq!(accounts[0]["name"], "Sandbox");
+    assert_eq!(accounts[0]["preset"], "sandbox");
+    assert_eq!(accounts[0]["host"], "127.0.0.1");
+}
+
+#[test]
+fn the_password_is_never_in_the_database_logs_or_output() {
+    let ws = Workspace::new();
+    let secret = "Pa55-not-in-any-file";
+    let run = ws.mailroom_with_stdin(
+        &[
+            "smtp",
+            "add",
+            "work",
+            "--preset",
+            "gmail",
+            "--user",
+            "me@example.com",
+            "--from",
+            "me@example.com",
+            "--password-stdin",
+        ],
+        &format!("{secret}\n"),
+    );
+    assert!(run.success(), "{}", run.stderr);
+    assert!(run.stdout.contains("password stored"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("No system keychain"),
+        "the fallback must be announced: {}",
+        run.stderr
+    );
+
+    let listed = ws.mailroom(&["--json", "smtp", "show", "work"]);
+    assert_eq!(listed.json()["has_password"], true);
+    assert_eq!(listed.json()["per_day"], 500, "the Gmail preset's daily limit");
+    assert!(!listed.stdout.contains(secret));
+
+    // Run a test too, so the logs have had every chance to see it.
+    let _ = ws.mailroom(&["smtp", "test", "work"]);
+    let mut scanned = 0;
+    for (path, bytes) in files_under(ws.dir.path()) {
+        scanned += 1;
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(secret), "the password is in {}", path.display());
+    }
+    assert!(scanned >= 3, "expected the database, its WAL and the secret files");
+}
+
+#[test]
+fn test_connection_lists_the_stages_and_fails_on_a_refused_port() {
+    let ws = Workspace::new();
+    let port = free_port().to_string();
+    let add = ws.mailroom(&[
+        "smtp",
+        "add",
+        "nowhere",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--security",
+        "none",
+    ]);
+    assert!(add.success(), "{}", add.stderr);
+    let run = ws.mailroom(&["--json", "smtp", "test", "nowhere"]);
+    assert!(!run.success(), "a failed test must exit non-zero");
+    let diagnosis = run.json();
+    assert_eq!(diagnosis["ok"], false);
+    assert_eq!(diagnosis["problem"], "refused");
+    let stages = diagnosis["stages"].as_array().cloned().unwrap_or_default();
+    assert_eq!(stages.len(), 2, "{stages:?}");
+    assert_eq!(stages[0]["stage"], "dns");
+    assert_eq!(stages[1]["stage"], "connect");
+    assert_eq!(stages[1]["outcome"], "failed");
+    assert!(
+        stages[1]["advice"]
+            .as_str()
+            .is_some_and(|a| a.contains(&format!("127.0.0.1:{port}")))
+    );
+
+    let human = ws.mailroom(&["smtp", "test", "nowhere"]);
+    assert!(human.stdout.contains("FAIL  connect"), "{}", human.stdout);
+    assert!(human.stdout.contains("Nothing is listening"), "{}", human.stdout);
+    assert!(!human.stderr.contains("panicked"));
+}
+
+#[test]
+fn a_test_message_through_the_sandbox_is_captured_and_readable() {
+    let ws = Workspace::new();
+    let port = free_port().to_string();
+    let add = ws.mailroom(&["smtp", "add", "local", "--preset", "sandbox", "--port", &port]);
+    assert!(add.success(), "{}", add.stderr);
+    let run = ws.mailroom(&["--json", "smtp", "test", "local", "--send-to", "李雷@example.org"]);
+    assert!(run.success(), "{} {}", run.stdout, run.stderr);
+    assert_eq!(run.json()["ok"], true);
+
+    let list = ws.mailroom(&["--json", "captured"]);
+    let messages = list.json();
+    assert_eq!(messages.as_array().map(Vec::len), Some(1));
+    assert_eq!(messages[0]["subject"], "Mailroom test message");
+    assert_eq!(messages[0]["rcpt_to"][0], "李雷@example.org");
+    let id = messages[0]["id"].to_string();
+    let one = ws.mailroom(&["--json", "captured", &id]);
+    let message = one.json();
+    assert!(
+        message["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("this account can send mail"))
+    );
+    assert!(message["html"].is_null(), "a text-only message has no HTML part");
+    assert!(
+        message["headers"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|pair| pair[0] == "Message-ID"))
+    );
+    let cleared = ws.mailroom(&["--json", "captured", "--clear"]);
+    assert_eq!(cleared.json()["removed"], 1);
+}
+
+#[test]
+fn bad_settings_are_one_line_naming_the_field() {
+    let ws = Workspace::new();
+    for (args, field) in [
+        (vec!["smtp", "add", "x", "--host", "https://smtp.example.com"], "(host)"),
+        (vec!["smtp", "add", "x", "--preset", "nope"], "(preset)"),
+        (
+            vec!["smtp", "add", "x", "--host", "smtp.example.com", "--auth", "plain"],
+            "(username)",
+        ),
+        (vec!["smtp", "add", "Sandbox", "--preset", "sandbox"], "already"),
+        (vec!["smtp", "test", "missing"], "no SMTP account"),
+    ] {
+        let run = ws.mailroom(&args);
+        assert!(!run.success(), "{args:?} should fail");
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(field), "{args:?}: {}", run.stderr);
+    }
+    let removed = ws.mailroom(&["smtp", "remove", "Sandbox"]);
+    assert!(removed.success(), "{}", removed.stderr);
+    assert_eq!(ws.mailroom(&["--json", "smtp", "list"]).json(), serde_json::json!([]));
+}
+
+/// A third-party server from Debian's packages (aiosmtpd), for realism: it
+/// speaks without PIPELINING, so the plain command-by-command path is used.
+struct Aiosmtpd(Child);
+
+impl Drop for Aiosmtpd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn test_connection_and_a_test_message_work_against_aiosmtpd() {
+    let python = "/usr/bin/python3";
+    let has_aiosmtpd = Command::new(python)
+        .args(["-c", "import aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        has_aiosmtpd,
+        "aiosmtpd is missing: scripts/setup.sh installs python3-aiosmtpd"
+    );
+    let port = free_port();
+    let child = Command::new(python)
+        .args(["-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Debugging", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start aiosmtpd: {e}"));
+    let mut server = Aiosmtpd(child);
+    wait_for_port(port);
+
+    let ws = Workspace::new();
+    let port = port.to_string();
+    let add = ws.mailroom(&[
+        "smtp",
+        "add",
+        "aiosmtpd",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--security",
+        "none",
+        "--from",
+        "sender@example.com",
+        "--from-name",
+        "Zoë Brontë",
+    ]);
+    assert!(add.success(), "{}", add.stderr);
+    let run = ws.mailroom(&["--json", "smtp", "test", "aiosmtpd", "--send-to", "friend@example.org"]);
+    assert!(run.success(), "{} {}", run.stdout, run.stderr);
+    let diagnosis = run.json();
+    let ehlo = &diagnosis["stages"][3];
+    assert_eq!(ehlo["stage"], "ehlo");
+    assert!(
+        ehlo["extensions"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| x == "8BITMIME")),
+        "{ehlo}"
+    );
+
+    // aiosmtpd's Debugging handler prints each message; stop it to read them.
+    let _ = server.0.kill();
+    let mut printed = String::new();
+    if let Some(mut stdout) = server.0.stdout.take() {
+        let _ = stdout.read_to_string(&mut printed);
+    }
+    assert!(printed.contains("Subject: Mailroom test message"), "{printed}");
+    assert!(printed.contains("friend@example.org"), "{printed}");
+}
