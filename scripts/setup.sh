@@ -11,10 +11,14 @@ APT_PACKAGES=(
   # Tauri 2 on Linux (WebKitGTK 4.1)
   build-essential pkg-config file libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
   libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev
+  # the OS keychain on Linux (Secret Service over D-Bus)
+  libdbus-1-dev
   # the real window under Xvfb, driven over WebDriver; screenshots
   xvfb xauth webkit2gtk-driver xdotool imagemagick fonts-noto-cjk
   # UI tests with mocked IPC; icon rendering
   chromium librsvg2-bin
+  # a third-party SMTP server for the SMTP tests
+  python3-aiosmtpd
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

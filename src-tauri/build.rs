@@ -8,6 +8,16 @@ fn main() {
         "list_recipients",
         "list_campaigns",
         "database_location",
+        "list_accounts",
+        "smtp_presets",
+        "secret_store_notice",
+        "save_account",
+        "remove_account",
+        "test_account",
+        "cancel_test",
+        "list_captured",
+        "captured_message",
+        "clear_captured",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

@@ -5,7 +5,14 @@ use std::path::PathBuf;
 
 use mailroom_engine::import::{self, CsvSource, ImportOptions};
 use mailroom_engine::model::{CampaignId, CampaignSummary, ImportReport, Recipient};
+use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
+use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
+use mailroom_engine::smtp::manage::{self, PasswordChange};
+use mailroom_engine::smtp::sandbox::{CapturedMessage, parse_captured};
+use mailroom_engine::store::CapturedSummary;
 use tauri::State;
+use tauri::ipc::Channel;
+use tokio_util::sync::CancellationToken;
 
 use crate::ipc::IpcResult;
 use crate::state::AppState;
@@ -54,4 +61,111 @@ pub async fn list_campaigns(state: State<'_, AppState>) -> IpcResult<Vec<Campaig
 #[tauri::command]
 pub async fn database_location(state: State<'_, AppState>) -> IpcResult<String> {
     Ok(state.store().await?.path().display().to_string())
+}
+
+/// Every SMTP account (never with its password).
+#[tauri::command]
+pub async fn list_accounts(state: State<'_, AppState>) -> IpcResult<Vec<Account>> {
+    Ok(manage::list_accounts(state.store().await?, state.secrets().await?).await?)
+}
+
+/// The provider presets, for the SMTP screen's picker.
+#[tauri::command]
+pub fn smtp_presets() -> Vec<Preset> {
+    account::presets().to_vec()
+}
+
+/// Where passwords are kept, when it is not the system keychain.
+#[tauri::command]
+pub async fn secret_store_notice(state: State<'_, AppState>) -> IpcResult<Option<String>> {
+    Ok(state.secrets().await?.notice())
+}
+
+/// Adds (`id` empty) or updates an account. The password travels only this
+/// way, window to engine; `clear_password` forgets the stored one.
+#[tauri::command]
+pub async fn save_account(
+    state: State<'_, AppState>,
+    id: Option<i64>,
+    settings: AccountSettings,
+    password: Option<String>,
+    clear_password: bool,
+) -> IpcResult<Account> {
+    let (store, secrets) = (state.store().await?, state.secrets().await?);
+    let change = match (password.filter(|p| !p.is_empty()), clear_password) {
+        (Some(p), _) => PasswordChange::Set(p),
+        (None, true) => PasswordChange::Clear,
+        (None, false) => PasswordChange::Keep,
+    };
+    Ok(match id {
+        None => manage::add_account(store, secrets, settings, change.into_new()).await?,
+        Some(id) => manage::update_account(store, secrets, id, settings, change).await?,
+    })
+}
+
+#[tauri::command]
+pub async fn remove_account(state: State<'_, AppState>, name: String) -> IpcResult<()> {
+    Ok(manage::remove_account(state.store().await?, state.secrets().await?, &name).await?)
+}
+
+/// Test connection (and optionally a test message). Each stage is sent on
+/// `on_stage` as it completes; `test_id` lets [`cancel_test`] stop it.
+#[tauri::command]
+pub async fn test_account(
+    state: State<'_, AppState>,
+    name: String,
+    send_to: Option<String>,
+    test_id: u32,
+    on_stage: Channel<StageReport>,
+) -> IpcResult<Diagnosis> {
+    let store = state.store().await?;
+    let (_, settings) = store.account(&name).await?;
+    {
+        let mut sandbox = state.sandbox.lock().await;
+        if sandbox.is_none() {
+            *sandbox = manage::ensure_sandbox(store, &settings).await?;
+        }
+    }
+    let cancel = CancellationToken::new();
+    state.tests.lock().await.insert(test_id, cancel.clone());
+    let result = manage::test_account(
+        store,
+        state.secrets().await?,
+        &name,
+        send_to.as_deref(),
+        cancel,
+        |stage| {
+            let _ignored = on_stage.send(stage.clone());
+        },
+    )
+    .await;
+    state.tests.lock().await.remove(&test_id);
+    Ok(result?)
+}
+
+/// Cancels a running test; it ends with a "cancelled" stage at once.
+#[tauri::command]
+pub async fn cancel_test(state: State<'_, AppState>, test_id: u32) -> IpcResult<()> {
+    if let Some(cancel) = state.tests.lock().await.get(&test_id) {
+        cancel.cancel();
+    }
+    Ok(())
+}
+
+/// The sandbox's captured mail, newest first.
+#[tauri::command]
+pub async fn list_captured(state: State<'_, AppState>, offset: i64, limit: i64) -> IpcResult<Vec<CapturedSummary>> {
+    Ok(state.store().await?.captured_messages(offset, limit).await?)
+}
+
+/// One captured message, taken apart for the viewer.
+#[tauri::command]
+pub async fn captured_message(state: State<'_, AppState>, id: i64) -> IpcResult<CapturedMessage> {
+    let (summary, raw) = state.store().await?.captured_message(id).await?;
+    Ok(parse_captured(summary, &raw))
+}
+
+#[tauri::command]
+pub async fn clear_captured(state: State<'_, AppState>) -> IpcResult<u64> {
+    Ok(state.store().await?.clear_captured().await?)
 }

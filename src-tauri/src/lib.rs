@@ -26,6 +26,16 @@ pub fn run() {
             commands::list_recipients,
             commands::list_campaigns,
             commands::database_location,
+            commands::list_accounts,
+            commands::smtp_presets,
+            commands::secret_store_notice,
+            commands::save_account,
+            commands::remove_account,
+            commands::test_account,
+            commands::cancel_test,
+            commands::list_captured,
+            commands::captured_message,
+            commands::clear_captured,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

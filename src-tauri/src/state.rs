@@ -1,12 +1,24 @@
-//! What the app keeps between commands: the store, opened on first use so a
-//! database problem is shown in the window rather than stopping the app.
+//! What the app keeps between commands: the store and the secret store,
+//! opened on first use so a problem is shown in the window rather than
+//! stopping the app; the sandbox once started; running connection tests.
 
+use std::collections::HashMap;
+use std::path::Path;
+
+use mailroom_engine::secrets::SecretStore;
+use mailroom_engine::smtp::sandbox::Sandbox;
 use mailroom_engine::{Error, Store, paths};
-use tokio::sync::OnceCell;
+use tokio::sync::{Mutex, OnceCell};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Default)]
 pub struct AppState {
     store: OnceCell<Store>,
+    secrets: OnceCell<SecretStore>,
+    /// The built-in sandbox, started the first time a sandbox account is used.
+    pub sandbox: Mutex<Option<Sandbox>>,
+    /// Connection tests in progress, by the window's id for them, for Cancel.
+    pub tests: Mutex<HashMap<u32, CancellationToken>>,
 }
 
 impl AppState {
@@ -15,5 +27,14 @@ impl AppState {
         self.store
             .get_or_try_init(|| async { Store::open(&paths::database_path(None)?).await })
             .await
+    }
+
+    /// Where passwords go: the keychain, or the encrypted file beside the database.
+    pub async fn secrets(&self) -> Result<&SecretStore, Error> {
+        let store = self.store().await?;
+        Ok(self
+            .secrets
+            .get_or_init(|| async { SecretStore::open(store.path().parent().unwrap_or(Path::new("."))).await })
+            .await)
     }
 }

@@ -296,3 +296,100 @@ async fn import_a_csv_through_the_window() {
 
     let _ = client.close().await;
 }
+
+/// Scrolls the page so `css` is in view (for screenshots of long screens).
+async fn scroll_to(client: &Client, css: &str) {
+    let script = "document.querySelector(arguments[0])?.scrollIntoView({block: 'end'})";
+    let _ = client.execute(script, vec![serde_json::Value::from(css)]).await;
+}
+
+/// Waits for the test on screen to finish and returns its verdict's `data-ok`.
+async fn verdict(client: &Client) -> String {
+    element(client, "[data-testid=verdict]")
+        .await
+        .attr("data-ok")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_connection_through_the_window() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    // The fresh database's Sandbox account, moved to a free port so the test
+    // never meets another sandbox; and an account where nothing listens.
+    let sandbox_port = free_port().to_string();
+    let refused_port = free_port().to_string();
+    for args in [
+        vec!["smtp", "remove", "Sandbox"],
+        vec!["smtp", "add", "Sandbox", "--preset", "sandbox", "--port", &sandbox_port],
+        vec![
+            "smtp",
+            "add",
+            "Nowhere",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &refused_port,
+            "--security",
+            "none",
+        ],
+    ] {
+        let run = ws.mailroom(&args);
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+
+    step("SMTP screen: the sandbox passes");
+    click(&client, "[data-screen=smtp]").await;
+    click(&client, "[data-testid=account][data-name=Sandbox]").await;
+    element(&client, "[data-testid=send-to]")
+        .await
+        .send_keys("李雷@example.org")
+        .await
+        .unwrap_or_else(|e| panic!("type the test address: {e}"));
+    click(&client, "[data-testid=send-test]").await;
+    assert_eq!(verdict(&client).await, "true");
+    let stages = text(&client, "[data-testid=stages]").await;
+    assert!(stages.contains("Server greeting"), "{stages}");
+    assert!(stages.contains("Test message"), "{stages}");
+    assert!(stages.contains("captured as"), "{stages}");
+    scroll_to(&client, "[data-testid=verdict]").await;
+    screenshot(&client, "smtp-sandbox-passed.png").await;
+
+    step("SMTP screen: a refused port fails at Connect with advice");
+    click(&client, "[data-testid=account][data-name=Nowhere]").await;
+    click(&client, "[data-testid=test-connection]").await;
+    assert_eq!(verdict(&client).await, "false");
+    let failed = element(&client, "[data-testid=stage][data-outcome=failed]").await;
+    assert_eq!(
+        failed.attr("data-stage").await.ok().flatten().as_deref(),
+        Some("connect")
+    );
+    let advice = text(&client, "[data-testid=advice]").await;
+    assert!(advice.contains(&format!("127.0.0.1:{refused_port}")), "{advice}");
+    assert!(advice.contains("465") && advice.contains("587"), "{advice}");
+    scroll_to(&client, "[data-testid=verdict]").await;
+    screenshot(&client, "smtp-refused.png").await;
+
+    step("Sandbox screen: the captured test message");
+    click(&client, "[data-screen=sandbox]").await;
+    click(&client, "[data-testid=captured-row] td").await;
+    let body = text(&client, "[data-testid=captured-text]").await;
+    assert!(body.contains("this account can send mail"), "{body}");
+    let message = text(&client, "[data-testid=captured-message]").await;
+    assert!(message.contains("李雷@example.org"), "{message}");
+    screenshot(&client, "sandbox-viewer.png").await;
+
+    // The same database holds it, as the CLI sees it.
+    let captured = ws.mailroom(&["--json", "captured"]).json();
+    assert_eq!(captured[0]["rcpt_to"][0], "李雷@example.org");
+
+    let _ = client.close().await;
+}

@@ -71,7 +71,7 @@ enum Command {
     Campaigns,
     /// SMTP accounts: add, list, show, remove, test; provider presets.
     #[command(subcommand)]
-    Smtp(smtp::SmtpCommand),
+    Smtp(Box<smtp::SmtpCommand>),
     /// Run the built-in sandbox: an SMTP server on 127.0.0.1 that captures mail.
     Sandbox {
         #[arg(long, default_value_t = mailroom_engine::smtp::sandbox::DEFAULT_PORT)]
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
     let db = paths::database_path(cli.db)?;
     match cli.command {
-        Command::Smtp(command) => return smtp::run(command, &db, out).await,
+        Command::Smtp(command) => return smtp::run(*command, &db, out).await,
         Command::Sandbox { port } => return smtp::serve_sandbox(&db, port, out).await,
         Command::Captured { id, clear } => return smtp::captured(&db, id, clear, out).await,
         Command::Import {

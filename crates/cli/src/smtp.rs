@@ -20,7 +20,7 @@ use crate::output::Output;
 #[derive(Debug, Subcommand)]
 pub enum SmtpCommand {
     /// Add an account (from a provider preset, or from scratch).
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Every account, with its warnings.
     List,
     /// One account's settings.
@@ -183,7 +183,7 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
             } else {
                 None
             };
-            let account = manage::add_account(&store, &secrets, args.settings()?, password).await?;
+            let account = manage::add_account(&store, &secrets, (*args).settings()?, password).await?;
             if let Some(notice) = secrets.notice().filter(|_| account.has_password) {
                 eprintln!("mailroom: note: {notice}");
             }

@@ -1,6 +1,13 @@
 // Typed wrappers over the app's Tauri commands. The only place the UI names a
 // command; argument and result types come from Rust (bindings/, by ts-rs).
-import { invoke } from '@tauri-apps/api/core';
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type { Account } from './bindings/Account';
+import type { AccountSettings } from './bindings/AccountSettings';
+import type { CapturedMessage } from './bindings/CapturedMessage';
+import type { CapturedSummary } from './bindings/CapturedSummary';
+import type { Diagnosis } from './bindings/Diagnosis';
+import type { Preset } from './bindings/Preset';
+import type { StageReport } from './bindings/StageReport';
 import type { CampaignSummary } from './bindings/CampaignSummary';
 import type { ErrorKind } from './bindings/ErrorKind';
 import type { ImportReport } from './bindings/ImportReport';
@@ -46,4 +53,22 @@ export const api = {
     call<Recipient[]>('list_recipients', { campaign, offset, limit }),
   listCampaigns: () => call<CampaignSummary[]>('list_campaigns'),
   databaseLocation: () => call<string>('database_location'),
+
+  listAccounts: () => call<Account[]>('list_accounts'),
+  smtpPresets: () => call<Preset[]>('smtp_presets'),
+  secretStoreNotice: () => call<string | null>('secret_store_notice'),
+  /** `id` null adds; the password only ever travels window → engine. */
+  saveAccount: (id: number | null, settings: AccountSettings, password: string | null, clearPassword = false) =>
+    call<Account>('save_account', { id, settings, password, clearPassword }),
+  removeAccount: (name: string) => call<null>('remove_account', { name }),
+  /** Runs Test connection; `onStage` sees each stage as it completes. */
+  testAccount: (name: string, sendTo: string | null, testId: number, onStage: (stage: StageReport) => void) => {
+    const channel = new Channel<StageReport>();
+    channel.onmessage = onStage;
+    return call<Diagnosis>('test_account', { name, sendTo, testId, onStage: channel });
+  },
+  cancelTest: (testId: number) => call<null>('cancel_test', { testId }),
+  listCaptured: (offset: number, limit: number) => call<CapturedSummary[]>('list_captured', { offset, limit }),
+  capturedMessage: (id: number) => call<CapturedMessage>('captured_message', { id }),
+  clearCaptured: () => call<number>('clear_captured'),
 };

@@ -19,6 +19,16 @@ pub enum PasswordChange {
     Clear,
 }
 
+impl PasswordChange {
+    /// The password for a new account: only `Set` gives one.
+    pub fn into_new(self) -> Option<String> {
+        match self {
+            PasswordChange::Set(password) => Some(password),
+            PasswordChange::Keep | PasswordChange::Clear => None,
+        }
+    }
+}
+
 /// Adds an account after validating it; its password goes to `secrets`.
 pub async fn add_account(
     store: &Store,
