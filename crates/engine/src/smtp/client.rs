@@ -8,18 +8,17 @@
 //! separate method so Test connection can time and judge them one by one.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use tokio_util::either::Either;
 
 use super::failure::{Failure, Problem, Stage};
 use super::reply::{Reply, parse_line};
@@ -97,44 +96,8 @@ impl Extensions {
     }
 }
 
-/// A plain or encrypted TCP stream.
-#[derive(Debug)]
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
+/// A plain or encrypted TCP stream (tokio-util's `Either` reads and writes either).
+type Stream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
 
 /// Resolves `host` (a name or an IP literal) to the addresses to try.
 pub async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, Failure> {
@@ -222,9 +185,9 @@ impl Connection {
         let local_addr = tcp.local_addr().ok();
         let (stream, tls) = if settings.security == Security::Tls {
             let (stream, summary) = handshake(tcp, &settings).await?;
-            (Stream::Tls(Box::new(stream)), Some(summary))
+            (Either::Right(Box::new(stream)), Some(summary))
         } else {
-            (Stream::Plain(tcp), None)
+            (Either::Left(tcp), None)
         };
         Ok(Connection {
             io: BufReader::new(stream),
@@ -303,7 +266,7 @@ impl Connection {
                 "the server sent data before the TLS handshake",
             ));
         }
-        let Stream::Plain(tcp) = self.io.into_inner() else {
+        let Either::Left(tcp) = self.io.into_inner() else {
             return Err(Failure::new(
                 Stage::Tls,
                 Problem::TlsFailed,
@@ -312,7 +275,7 @@ impl Connection {
         };
         let (stream, summary) = handshake(tcp, &self.settings).await?;
         Ok(Connection {
-            io: BufReader::new(Stream::Tls(Box::new(stream))),
+            io: BufReader::new(Either::Right(Box::new(stream))),
             settings: self.settings,
             extensions: Extensions::default(),
             tls: Some(summary),

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 
 /// Longest command line accepted (RFC 5321 allows 512; extensions add more).
@@ -185,9 +186,9 @@ impl<P: Policy> Session<P> {
             _ => None,
         };
         let mut io = match implicit {
-            None => BufReader::new(MaybeTls::Plain(tcp)),
+            None => BufReader::new(Either::Left(tcp)),
             Some(tls) => match tokio::time::timeout(IDLE_TIMEOUT, TlsAcceptor::from(tls).accept(tcp)).await {
-                Ok(Ok(stream)) => BufReader::new(MaybeTls::Tls(Box::new(stream))),
+                Ok(Ok(stream)) => BufReader::new(Either::Right(Box::new(stream))),
                 _ => return,
             },
         };
@@ -208,9 +209,9 @@ impl<P: Policy> Session<P> {
                 Flow::End | Flow::Continue => return,
                 Flow::StartTls => {
                     let Some(tls) = &self.config.tls else { return };
-                    let MaybeTls::Plain(tcp) = io.into_inner() else { return };
+                    let Either::Left(tcp) = io.into_inner() else { return };
                     match tokio::time::timeout(IDLE_TIMEOUT, TlsAcceptor::from(tls.clone()).accept(tcp)).await {
-                        Ok(Ok(stream)) => io = BufReader::new(MaybeTls::Tls(Box::new(stream))),
+                        Ok(Ok(stream)) => io = BufReader::new(Either::Right(Box::new(stream))),
                         _ => return,
                     }
                     state.tls = true;
@@ -573,62 +574,14 @@ fn linger_zero(tcp: &TcpStream) {
     }
 }
 
-enum MaybeTls {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-}
+/// A plain or encrypted connection (tokio-util's `Either` reads and writes either).
+type MaybeTls = Either<TcpStream, Box<tokio_rustls::server::TlsStream<TcpStream>>>;
 
 impl ResetOnDrop for MaybeTls {
     fn reset_on_drop(&mut self) {
         match self {
-            MaybeTls::Plain(tcp) => linger_zero(tcp),
-            MaybeTls::Tls(tls) => linger_zero(tls.get_ref().0),
-        }
-    }
-}
-
-impl AsyncRead for MaybeTls {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-            MaybeTls::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for MaybeTls {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-            MaybeTls::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
-            MaybeTls::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-            MaybeTls::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+            Either::Left(tcp) => linger_zero(tcp),
+            Either::Right(tls) => linger_zero(tls.get_ref().0),
         }
     }
 }
