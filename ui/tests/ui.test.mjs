@@ -233,3 +233,100 @@ describe('Navigation', () => {
     assert.deepEqual(errors, []);
   });
 });
+
+const sandboxAccount = {
+  id: 1,
+  name: 'Sandbox',
+  preset: 'sandbox',
+  host: '127.0.0.1',
+  port: 2526,
+  security: 'none',
+  auth: 'none',
+  username: null,
+  from_address: null,
+  from_name: null,
+  reply_to: null,
+  helo_name: null,
+  connect_timeout_ms: 15000,
+  command_timeout_ms: 30000,
+  data_timeout_ms: 120000,
+  connections: 4,
+  per_connection: 100,
+  rate_per_second: null,
+  per_minute: null,
+  per_hour: null,
+  per_day: null,
+  retries: 5,
+  accept_invalid_certs: false,
+  has_password: false,
+  warnings: [],
+};
+const presetBase = { username: null, regions: [], default_region: null, rate_per_second: null, per_minute: null, per_hour: null, per_day: null, password_label: null };
+const presets = [
+  { ...presetBase, id: 'sandbox', name: 'Sandbox (built in)', host: '127.0.0.1', port: 2525, security: 'none', auth: 'none', connections: 4, per_connection: 100, note: 'Local.' },
+  { ...presetBase, id: 'gmail', name: 'Gmail', host: 'smtp.gmail.com', port: 587, security: 'starttls', auth: 'plain', connections: 2, per_connection: 100, rate_per_second: 1, per_day: 500, password_label: 'App password', note: 'Needs an app password.' },
+  { ...presetBase, id: 'custom', name: 'Other server', host: '', port: 587, security: 'starttls', auth: 'plain', connections: 4, per_connection: 100, note: 'Any server.' },
+];
+const smtpResults = {
+  ...baseResults,
+  list_accounts: [sandboxAccount],
+  smtp_presets: presets,
+  secret_store_notice: null,
+};
+const refusedDiagnosis = {
+  host: '127.0.0.1',
+  port: 2526,
+  ok: false,
+  problem: 'refused',
+  verdict: 'Nothing is listening on 127.0.0.1:2526.',
+  stages: [
+    { stage: 'dns', outcome: 'passed', duration_ms: 0, detail: '127.0.0.1 → 127.0.0.1', problem: null, code: null, enhanced_code: null, advice: null, extensions: [] },
+    { stage: 'connect', outcome: 'failed', duration_ms: 1, detail: 'connect: 127.0.0.1:2526: connection refused', problem: 'refused', code: null, enhanced_code: null, advice: 'Nothing is listening on 127.0.0.1:2526.', extensions: [] },
+  ],
+};
+
+describe('SMTP screen', () => {
+  test('a new account from a preset is saved with the preset limits; the password only goes out', async () => {
+    const saved = { ...sandboxAccount, ...presets[1], id: 2, name: 'work', preset: 'gmail', username: 'me@gmail.com', has_password: true, warnings: [] };
+    const { page, errors } = await openApp({ results: { ...smtpResults, save_account: saved } });
+    await page.locator('[data-screen=smtp]').click();
+    await page.getByTestId('add-account').click();
+    await page.getByTestId('preset').selectOption('gmail');
+    await page.getByTestId('field-name').fill('work');
+    await page.getByTestId('field-username').fill('me@gmail.com');
+    await page.getByTestId('field-password').fill('app-pw');
+    await page.getByTestId('save-account').click();
+    await page.getByTestId('saved').waitFor();
+
+    const [save] = await calls(page, 'save_account');
+    assert.equal(save.args.id, null);
+    assert.equal(save.args.password, 'app-pw');
+    assert.equal(save.args.settings.host, 'smtp.gmail.com');
+    assert.equal(save.args.settings.security, 'starttls');
+    assert.equal(save.args.settings.per_day, 500);
+    assert.equal(save.args.settings.username, 'me@gmail.com');
+    // After saving, the field is empty and says a password is stored.
+    assert.equal(await page.getByTestId('field-password').inputValue(), '');
+    assert.match(await page.getByTestId('field-password').getAttribute('placeholder'), /Stored/);
+    assert.deepEqual(errors, []);
+  });
+
+  test('a failed test shows the failed stage and translated advice in both languages', async () => {
+    const { page, errors } = await openApp({ results: { ...smtpResults, test_account: refusedDiagnosis } });
+    await page.locator('[data-screen=smtp]').click();
+    await page.getByTestId('test-connection').click();
+    await page.getByTestId('verdict').waitFor();
+    assert.equal(await page.getByTestId('verdict').getAttribute('data-ok'), 'false');
+    const [run] = await calls(page, 'test_account');
+    assert.equal(run.args.name, 'Sandbox');
+    assert.equal(run.args.sendTo, null);
+    const failed = page.locator('[data-testid=stage][data-outcome=failed]');
+    assert.equal(await failed.getAttribute('data-stage'), 'connect');
+    assert.match(await page.getByTestId('advice').textContent(), /Nothing is listening on 127\.0\.0\.1:2526/);
+
+    await page.getByTestId('language').selectOption('zh-CN');
+    assert.match(await page.getByTestId('advice').textContent(), /127\.0\.0\.1:2526 上没有服务在监听/);
+    assert.match(await failed.textContent(), /连接/);
+    assert.deepEqual(errors, []);
+  });
+});
