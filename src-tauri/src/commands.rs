@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use mailroom_engine::import::{self, CsvSource, ImportOptions};
+use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::model::{CampaignId, CampaignSummary, ImportReport, Recipient};
 use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
@@ -25,14 +25,16 @@ pub async fn import_recipients(
     email_column: Option<String>,
     encoding: Option<String>,
     delimiter: Option<String>,
+    sheet: Option<String>,
 ) -> IpcResult<ImportReport> {
     let options = ImportOptions {
         name: None,
         email_column,
         encoding,
         delimiter,
+        sheet,
     };
-    let source = CsvSource::open(&path, &options).await?;
+    let source = RecipientSource::open(&path, &options).await?;
     Ok(import::import(state.store().await?, source, &options).await?)
 }
 

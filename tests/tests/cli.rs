@@ -173,3 +173,67 @@ fn legacy_encodings_and_delimiters_are_detected_and_reported() {
         run.stderr
     );
 }
+
+/// The same list written by LibreOffice as XLSX, XLS and ODS (tests/fixtures/
+/// make.sh): cells read as the office suite shows them, rows numbered as it
+/// numbers them, the email column found by its Chinese header.
+#[test]
+fn spreadsheets_written_by_libreoffice_import_as_the_office_suite_shows_them() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for format in ["xlsx", "xls", "ods"] {
+        let ws = Workspace::new();
+        let file = fixtures.join(format!("people.{format}"));
+        let run = ws.mailroom(&["--json", "import", &file.display().to_string()]);
+        assert!(run.success(), "{format}: {}", run.stderr);
+        let report = run.json();
+        assert_eq!(report["format"], format);
+        assert_eq!(report["sheet"], "people");
+        assert_eq!(report["encoding"], serde_json::Value::Null);
+        assert_eq!(report["email_column"], "邮箱");
+        assert_eq!(report["rows"], 5, "{format}: the blank row is not a row");
+        assert_eq!(report["valid"], 3);
+        assert_eq!(report["invalid"][0]["row"], 5);
+        assert_eq!(report["invalid"][0]["value"], "bob-at-example.com");
+        assert_eq!(report["duplicates"][0]["row"], 6);
+        assert_eq!(report["duplicates"][0]["first_row"], 2);
+        assert_eq!(
+            report["preview"][0],
+            serde_json::json!(["ann@example.com", "Ann Lee", "01234", "42", "2024-03-01", "84"]),
+            "{format}: whole numbers, dates, leading zeros and formula results"
+        );
+        assert_eq!(report["preview"][1][1], "李雷");
+        assert_eq!(report["preview"][1][3], "1234.56");
+
+        let recipients = ws.mailroom(&["--json", "recipients", "people"]).json();
+        assert_eq!(recipients[4]["fields"]["姓名"], "Zoë Brontë");
+        assert_eq!(recipients[4]["fields"]["编号"], "09999");
+        assert_eq!(recipients[4]["fields"]["合计"], "1");
+    }
+}
+
+#[test]
+fn a_missing_sheet_and_a_binary_file_are_one_line_each() {
+    let ws = Workspace::new();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let ods = fixtures.join("people.ods").display().to_string();
+    let run = ws.mailroom(&["import", &ods, "--sheet", "Summer"]);
+    assert!(!run.success());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("no sheet named \"Summer\" (its sheets are: people)"),
+        "{}",
+        run.stderr
+    );
+
+    let disguised = ws.file(
+        "list.csv",
+        std::fs::read(fixtures.join("people.xlsx")).unwrap_or_else(|e| panic!("fixture: {e}")),
+    );
+    let run = ws.mailroom(&["--json", "import", &disguised.display().to_string()]);
+    assert!(!run.success());
+    let error: serde_json::Value =
+        serde_json::from_str(run.stderr.trim()).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
+    assert_eq!(error["error"]["kind"], "unsupported_format");
+    assert!(!ws.db().exists(), "a refused file creates no database");
+}

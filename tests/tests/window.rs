@@ -279,6 +279,29 @@ async fn import_a_csv_through_the_window() {
     assert_eq!(summary["counts"]["pending"], 3);
     assert_eq!(summary["counts"]["skipped"], 2);
 
+    step("choosing an XLSX written by LibreOffice");
+    // A spreadsheet through the same dialog: counts, its sheet, a Chinese name.
+    click(&client, "[data-testid=import-another]").await;
+    let xlsx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/people.xlsx");
+    click(&client, "[data-testid=choose-file]").await;
+    answer_file_dialog(&xlsx);
+    wait_for_text(&client, "[data-testid=detected]", "XLSX").await;
+    assert_eq!(text(&client, "[data-testid=count-rows] dd").await, "5");
+    assert_eq!(text(&client, "[data-testid=count-valid] dd").await, "3");
+    assert_eq!(text(&client, "[data-testid=count-invalid] dd").await, "1");
+    assert_eq!(text(&client, "[data-testid=count-duplicates] dd").await, "1");
+    let detected = text(&client, "[data-testid=detected]").await;
+    assert!(
+        detected.contains("sheet “people”") && detected.contains("“邮箱”"),
+        "{detected}"
+    );
+    let preview = text(&client, "[data-testid=preview]").await;
+    assert!(
+        preview.contains("李雷") && preview.contains("01234") && preview.contains("2024-03-01"),
+        "{preview}"
+    );
+    screenshot(&client, "recipients-xlsx.png").await;
+
     // The Results screen lists it.
     click(&client, "[data-screen=results]").await;
     let campaigns = text(&client, "[data-testid=campaigns]").await;
@@ -295,6 +318,18 @@ async fn import_a_csv_through_the_window() {
     screenshot(&client, "recipients-zh.png").await;
 
     let _ = client.close().await;
+}
+
+/// Waits until the text of `css` contains `wanted`.
+async fn wait_for_text(client: &Client, css: &str, wanted: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if text(client, css).await.contains(wanted) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{css} never showed {wanted:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Scrolls the page so `css` is in view (for screenshots of long screens).

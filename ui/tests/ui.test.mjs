@@ -47,8 +47,10 @@ const report = {
   invalid: [{ row: 4, value: 'bob-at-example.com', reason: 'missing_at' }],
   duplicates: [{ row: 5, email: 'ANN@example.com', first_row: 2 }],
   suppressed: [{ row: 6, email: 'blocked@example.com' }],
+  format: 'csv',
   encoding: 'UTF-8',
   delimiter: ',',
+  sheet: null,
   columns: ['name', 'email', 'city'],
   email_column: 'email',
   preview: [
@@ -123,10 +125,11 @@ describe('Recipients screen', () => {
       emailColumn: null,
       encoding: null,
       delimiter: null,
+      sheet: null,
     });
     const [dialog] = await calls(page, 'plugin:dialog|open');
     assert.equal(dialog.args.options.multiple, false);
-    assert.deepEqual(dialog.args.options.filters[0].extensions, ['csv', 'tsv', 'txt']);
+    assert.deepEqual(dialog.args.options.filters[0].extensions, ['csv', 'tsv', 'txt', 'xlsx', 'xlsm', 'xlsb', 'xls', 'ods']);
 
     assert.equal(await page.getByTestId('count-rows').locator('dd').textContent(), '5');
     assert.equal(await page.getByTestId('count-valid').locator('dd').textContent(), '2');

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mailroom_engine::import::{self, CsvSource, ImportOptions};
+use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::model::RecipientStatus;
 use mailroom_engine::{Error, Store, paths};
 
@@ -36,7 +36,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Import a recipient list (CSV, TSV or TXT) as a new draft campaign.
+    /// Import a recipient list (CSV, TSV, TXT, XLSX, XLS, XLSB or ODS) as a new draft campaign.
     Import {
         file: PathBuf,
         /// The column holding addresses (found by its header otherwise).
@@ -51,6 +51,9 @@ enum Command {
         /// The campaign's name (default: the file's name).
         #[arg(long)]
         name: Option<String>,
+        /// The sheet of a spreadsheet (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
     },
     /// A campaign's state and its recipients counted by state.
     Status { campaign: String },
@@ -114,16 +117,18 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             encoding,
             delimiter,
             name,
+            sheet,
         } => {
             let options = ImportOptions {
                 name,
                 email_column,
                 encoding,
                 delimiter,
+                sheet,
             };
             // Read the header before touching the database: a missing file or
             // a file without addresses must not create or change anything.
-            let source = CsvSource::open(&file, &options).await?;
+            let source = RecipientSource::open(&file, &options).await?;
             let store = Store::open(&db).await?;
             let report = import::import(&store, source, &options).await?;
             store.close().await;

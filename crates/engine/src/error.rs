@@ -47,6 +47,22 @@ pub enum Error {
     #[error("\"{given}\" cannot be a delimiter (use , ; | or tab)")]
     BadDelimiter { given: String },
 
+    #[error(
+        "{} is not a text list or a spreadsheet Mailroom reads (if it is a spreadsheet, give it its .xlsx, .xls or .ods extension)",
+        .path.display()
+    )]
+    UnsupportedFormat { path: PathBuf },
+
+    #[error("{} cannot be read as a spreadsheet: {}", .path.display(), .reason)]
+    BadSpreadsheet { path: PathBuf, reason: String },
+
+    #[error("{} has no sheet named \"{}\" (its sheets are: {})", .path.display(), .wanted, .sheets.join(", "))]
+    SheetNotFound {
+        path: PathBuf,
+        wanted: String,
+        sheets: Vec<String>,
+    },
+
     #[error("{} has a header row but no recipients", .path.display())]
     NoRecipients { path: PathBuf },
 
@@ -98,6 +114,9 @@ pub enum ErrorKind {
     UnknownEncoding,
     BadDelimiter,
     NoRecipients,
+    UnsupportedFormat,
+    BadSpreadsheet,
+    SheetNotFound,
     DatabaseUnavailable,
     DatabaseTooNew,
     CampaignNotFound,
@@ -122,6 +141,9 @@ impl Error {
             Error::UnknownEncoding { .. } => ErrorKind::UnknownEncoding,
             Error::BadDelimiter { .. } => ErrorKind::BadDelimiter,
             Error::NoRecipients { .. } => ErrorKind::NoRecipients,
+            Error::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
+            Error::BadSpreadsheet { .. } => ErrorKind::BadSpreadsheet,
+            Error::SheetNotFound { .. } => ErrorKind::SheetNotFound,
             Error::DatabaseUnavailable { .. } => ErrorKind::DatabaseUnavailable,
             Error::DatabaseTooNew { .. } => ErrorKind::DatabaseTooNew,
             Error::CampaignNotFound(_) => ErrorKind::CampaignNotFound,

@@ -30,12 +30,15 @@ use crate::store::{NewCampaign, NewRecipient, Store};
 const BATCH_ROWS: usize = 2_000;
 /// Batches in flight between the parser and the writer.
 const BATCHES_IN_FLIGHT: usize = 4;
+/// Rows read ahead to find the email column by its content.
+const CONTENT_SAMPLE_ROWS: usize = 50;
 /// Rows kept for the preview table.
 const PREVIEW_ROWS: usize = 20;
 /// Bytes read from the start of a file to detect its encoding and delimiter.
 const SAMPLE_BYTES: usize = 64 * 1024;
 
 pub mod dialect;
+pub mod sheet;
 
 /// Header names (lower-cased, without spaces, `-`, `_` or `.`) that name the
 /// email column, in the languages Mailroom's users write headers in.
@@ -70,6 +73,8 @@ pub struct ImportOptions {
     pub encoding: Option<String>,
     /// The delimiter: `,` `;` `|` or `tab`; detected otherwise.
     pub delimiter: Option<String>,
+    /// The sheet of a spreadsheet; the first one otherwise.
+    pub sheet: Option<String>,
 }
 
 /// A CSV file whose header has been read and whose email column is known: the
@@ -81,6 +86,10 @@ pub struct CsvSource {
     encoding: &'static Encoding,
     delimiter: u8,
     reader: csv::Reader<Box<dyn Read + Send>>,
+    /// The first data rows, read ahead to find the email column by content;
+    /// handed out again before the rest.
+    read_ahead: Vec<(u64, Vec<String>)>,
+    last_row: u64,
 }
 
 impl std::fmt::Debug for CsvSource {
@@ -112,6 +121,14 @@ impl CsvSource {
         let head = file.fill_buf().map_err(|e| Error::unreadable(&path, e))?;
         if head.is_empty() {
             return Err(Error::EmptyFile { path });
+        }
+        // NUL bytes outside UTF-16 text: a binary file (a spreadsheet with
+        // the wrong extension, a PDF, an image), not a list to guess at.
+        if head.contains(&0) && Encoding::for_bom(head).is_none() && options.encoding.is_none() {
+            let utf16 = dialect::detect_encoding(head).name().starts_with("UTF-16");
+            if !utf16 {
+                return Err(Error::UnsupportedFormat { path });
+            }
         }
         let encoding = match (Encoding::for_bom(head), &options.encoding) {
             (Some((from_bom, _)), _) => from_bom,
@@ -153,28 +170,42 @@ impl CsvSource {
             return Err(Error::EmptyFile { path });
         }
         let columns = name_blank_and_repeated(columns);
-        let email_index = match options.email_column.as_deref() {
-            Some(wanted) => columns
-                .iter()
-                .position(|c| c.trim().eq_ignore_ascii_case(wanted.trim()))
-                .ok_or_else(|| Error::UnknownColumn {
-                    path: path.clone(),
-                    wanted: wanted.to_owned(),
-                    columns: columns.clone(),
-                })?,
-            None => find_email_column(&columns).ok_or_else(|| Error::NoEmailColumn {
-                path: path.clone(),
-                columns: columns.clone(),
-            })?,
-        };
-        Ok(CsvSource {
+        let mut source = CsvSource {
             path,
             columns,
-            email_index,
+            email_index: 0,
             encoding,
             delimiter,
             reader,
-        })
+            read_ahead: Vec::new(),
+            last_row: 1,
+        };
+        while source.read_ahead.len() < CONTENT_SAMPLE_ROWS {
+            match source.next_row()? {
+                Some(row) => source.read_ahead.push(row),
+                None => break,
+            }
+        }
+        source.read_ahead.reverse(); // popped from the end, in file order
+        let sample: Vec<&Vec<String>> = source.read_ahead.iter().rev().map(|(_, values)| values).collect();
+        source.email_index =
+            resolve_email_column(&source.path, &source.columns, options.email_column.as_deref(), &sample)?;
+        Ok(source)
+    }
+
+    /// The next record with the line it starts on, as text; `None` at the end.
+    fn next_row(&mut self) -> Result<Option<(u64, Vec<String>)>> {
+        let mut record = csv::ByteRecord::new();
+        match self.reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => return Err(csv_error(&self.path, &e)),
+        }
+        // The line the record starts on; never less than one past the last
+        // row (CR-only files have a single "line" as the csv crate counts).
+        let row = record.position().map_or(0, csv::Position::line).max(self.last_row + 1);
+        self.last_row = row;
+        Ok(Some((row, decode_row(&self.path, row, &record, self.encoding)?)))
     }
 
     pub fn columns(&self) -> &[String] {
@@ -186,23 +217,95 @@ impl CsvSource {
     }
 }
 
+/// A file ready to import: its header read, its email column known.
+#[derive(Debug)]
+pub enum RecipientSource {
+    Csv(CsvSource),
+    Sheet(sheet::SheetSource),
+}
+
+impl From<CsvSource> for RecipientSource {
+    fn from(source: CsvSource) -> Self {
+        RecipientSource::Csv(source)
+    }
+}
+
+/// One data row: the row number a spreadsheet shows, and its values.
+type Row = (u64, Vec<String>);
+
+impl RecipientSource {
+    /// Opens a spreadsheet (by its extension: xlsx, xlsm, xlsb, xls, ods) or a
+    /// text file (anything else), reads its header and finds the email column.
+    pub async fn open(path: &Path, options: &ImportOptions) -> Result<RecipientSource> {
+        if sheet::is_spreadsheet(path) {
+            Ok(RecipientSource::Sheet(sheet::SheetSource::open(path, options).await?))
+        } else {
+            Ok(RecipientSource::Csv(CsvSource::open(path, options).await?))
+        }
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            RecipientSource::Csv(s) => &s.path,
+            RecipientSource::Sheet(s) => s.path(),
+        }
+    }
+
+    pub fn columns(&self) -> &[String] {
+        match self {
+            RecipientSource::Csv(s) => &s.columns,
+            RecipientSource::Sheet(s) => s.columns(),
+        }
+    }
+
+    fn email_index(&self) -> usize {
+        match self {
+            RecipientSource::Csv(s) => s.email_index,
+            RecipientSource::Sheet(s) => s.email_index(),
+        }
+    }
+
+    /// Every data row in order, read as it is consumed.
+    fn into_rows(self) -> Box<dyn Iterator<Item = Result<Row>> + Send> {
+        match self {
+            RecipientSource::Csv(mut s) => Box::new(std::iter::from_fn(move || match s.read_ahead.pop() {
+                Some(row) => Some(Ok(row)),
+                None => s.next_row().transpose(),
+            })),
+            RecipientSource::Sheet(s) => s.into_rows(),
+        }
+    }
+}
+
 /// Imports `source` into a new draft campaign and reports what became of
 /// every row.
-pub async fn import(store: &Store, source: CsvSource, options: &ImportOptions) -> Result<ImportReport> {
+pub async fn import(
+    store: &Store,
+    source: impl Into<RecipientSource>,
+    options: &ImportOptions,
+) -> Result<ImportReport> {
+    let source = source.into();
     let name = options.name.clone().unwrap_or_else(|| {
         source
-            .path
+            .path()
             .file_stem()
             .map_or_else(|| "Recipients".to_owned(), |s| s.to_string_lossy().into_owned())
     });
-    let source_file = std::fs::canonicalize(&source.path)
-        .unwrap_or_else(|_| source.path.clone())
+    let source_file = std::fs::canonicalize(source.path())
+        .unwrap_or_else(|_| source.path().to_owned())
         .display()
         .to_string();
-    let columns = source.columns.clone();
-    let email_column = source.email_column().to_owned();
-    let encoding = source.encoding.name().to_owned();
-    let delimiter = dialect::delimiter_name(source.delimiter);
+    let columns = source.columns().to_vec();
+    let email_column = columns[source.email_index()].clone();
+    let (format, encoding, delimiter, sheet) = match &source {
+        RecipientSource::Csv(s) => (
+            "csv".to_owned(),
+            Some(s.encoding.name().to_owned()),
+            Some(dialect::delimiter_name(s.delimiter)),
+            None,
+        ),
+        RecipientSource::Sheet(s) => (s.format().to_owned(), None, None, Some(s.sheet().to_owned())),
+    };
     let suppressed = store.suppressed_addresses().await?;
 
     let mut writer = store
@@ -244,8 +347,10 @@ pub async fn import(store: &Store, source: CsvSource, options: &ImportOptions) -
         invalid: tally.invalid,
         duplicates: tally.duplicates,
         suppressed: tally.suppressed,
+        format,
         encoding,
         delimiter,
+        sheet,
         columns,
         email_column,
         preview: tally.preview,
@@ -267,32 +372,22 @@ struct Tally {
 /// Reads every data row, classifies it and sends it on in batches. Runs on a
 /// blocking thread.
 fn parse_rows(
-    mut source: CsvSource,
+    source: RecipientSource,
     suppressed: &HashSet<String>,
     batches: &mpsc::Sender<Vec<NewRecipient>>,
 ) -> Result<Tally> {
     let mut tally = Tally {
-        path: source.path.clone(),
+        path: source.path().to_owned(),
         ..Tally::default()
     };
     // First row each address appeared on (the first occurrence wins).
     let mut first_seen: HashMap<String, u64> = HashMap::new();
     let mut batch = Vec::with_capacity(BATCH_ROWS);
-    let mut record = csv::ByteRecord::new();
-    let width = source.columns.len();
-    let mut last_row = 1; // the header
+    let width = source.columns().len();
+    let email_index = source.email_index();
 
-    loop {
-        match source.reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(&source.path, &e)),
-        }
-        // The line the record starts on; never less than one past the last
-        // row (CR-only files have a single "line" as the csv crate counts).
-        let row = record.position().map_or(0, csv::Position::line).max(last_row + 1);
-        last_row = row;
-        let mut values = decode_row(&source.path, row, &record, source.encoding)?;
+    for next in source.into_rows() {
+        let (row, mut values) = next?;
         if values.iter().all(|v| v.trim().is_empty()) {
             continue; // a blank row is not a recipient and not an error
         }
@@ -304,7 +399,7 @@ fn parse_rows(
         }
         let too_many = values.len() > width;
         values.resize(width.max(values.len()), String::new());
-        let email = values[source.email_index].trim().to_owned();
+        let email = values[email_index].trim().to_owned();
 
         let (status, reason) = if too_many {
             invalid(&mut tally, row, &email, InvalidReason::TooManyValues)
@@ -429,6 +524,50 @@ fn name_blank_and_repeated(columns: Vec<String>) -> Vec<String> {
             candidate
         })
         .collect()
+}
+
+/// The email column: the one the person named; else the one whose header
+/// says so; else the one whose sampled values are mostly addresses.
+pub(crate) fn resolve_email_column(
+    path: &Path,
+    columns: &[String],
+    wanted: Option<&str>,
+    sample: &[&Vec<String>],
+) -> Result<usize> {
+    if let Some(wanted) = wanted {
+        return columns
+            .iter()
+            .position(|c| c.trim().eq_ignore_ascii_case(wanted.trim()))
+            .ok_or_else(|| Error::UnknownColumn {
+                path: path.to_owned(),
+                wanted: wanted.to_owned(),
+                columns: columns.to_vec(),
+            });
+    }
+    find_email_column(columns)
+        .or_else(|| find_email_column_by_content(columns.len(), sample))
+        .ok_or_else(|| Error::NoEmailColumn {
+            path: path.to_owned(),
+            columns: columns.to_vec(),
+        })
+}
+
+/// The column where most non-empty sampled values are valid addresses (at
+/// least half of them, and at least one).
+fn find_email_column_by_content(width: usize, sample: &[&Vec<String>]) -> Option<usize> {
+    (0..width)
+        .map(|column| {
+            let values: Vec<&str> = sample
+                .iter()
+                .filter_map(|row| row.get(column).map(|v| v.trim()))
+                .filter(|v| !v.is_empty())
+                .collect();
+            let good = values.iter().filter(|v| address::validate(v).is_ok()).count();
+            (column, good, values.len())
+        })
+        .filter(|&(_, good, total)| good > 0 && good * 2 >= total)
+        .max_by_key(|&(column, good, _)| (good, std::cmp::Reverse(column)))
+        .map(|(column, _, _)| column)
 }
 
 fn find_email_column(columns: &[String]) -> Option<usize> {

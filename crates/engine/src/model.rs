@@ -202,8 +202,13 @@ pub struct ImportReport {
     pub invalid: Vec<InvalidRow>,
     pub duplicates: Vec<DuplicateRow>,
     pub suppressed: Vec<SuppressedRow>,
-    pub encoding: String,
-    pub delimiter: String,
+    /// `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
+    pub format: String,
+    /// Text files only: the encoding and delimiter read with.
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    /// Spreadsheets only: the sheet read.
+    pub sheet: Option<String>,
     pub columns: Vec<String>,
     pub email_column: String,
     /// The first rows of the file, as imported, for a preview table.

@@ -40,13 +40,14 @@ export type { IpcError };
 export const api = {
   importRecipients: (
     path: string,
-    choices: { emailColumn?: string; encoding?: string; delimiter?: string } = {},
+    choices: { emailColumn?: string; encoding?: string; delimiter?: string; sheet?: string } = {},
   ) =>
     call<ImportReport>('import_recipients', {
       path,
       emailColumn: choices.emailColumn ?? null,
       encoding: choices.encoding ?? null,
       delimiter: choices.delimiter ?? null,
+      sheet: choices.sheet ?? null,
     }),
   campaignSummary: (campaign: number) => call<CampaignSummary>('campaign_summary', { campaign }),
   listRecipients: (campaign: number, offset: number, limit: number) =>

@@ -147,11 +147,24 @@ async fn short_rows_are_padded_and_long_rows_are_reported() {
 #[tokio::test]
 async fn the_email_column_can_be_chosen() {
     let fx = Fixture::new().await;
-    let path = fx.file("contacts.csv", b"who,where\nann@example.com,home\n");
-    let err = fx
+    // No header says "email", but the values of "who" are mostly addresses.
+    let path = fx.file(
+        "contacts.csv",
+        b"where,who\nhome,ann@example.com\nwork,bob@example.com\nshop,not yet\n",
+    );
+    let found = fx
         .import(&path, &ImportOptions::default())
         .await
-        .expect_err("no email header");
+        .expect("found by content");
+    assert_eq!(found.email_column, "who");
+    assert_eq!((found.valid, found.invalid.len()), (2, 1));
+
+    // Nothing that looks like addresses anywhere: a clear error.
+    let phones = fx.file("phones.csv", b"who,where\nAnn,home\nBob,work\n");
+    let err = fx
+        .import(&phones, &ImportOptions::default())
+        .await
+        .expect_err("no email column");
     assert_eq!(err.kind(), ErrorKind::NoEmailColumn);
     assert!(err.to_string().contains("who, where"), "{err}");
 
@@ -163,6 +176,7 @@ async fn the_email_column_can_be_chosen() {
     let report = fx.import(&path, &options).await.expect("import");
     assert_eq!(report.email_column, "who");
     assert_eq!(report.campaign.name, "Spring");
+    assert_eq!(report.rows, 3, "rows read ahead for detection are imported too");
 
     let options = ImportOptions {
         email_column: Some("mail".into()),
@@ -280,8 +294,8 @@ async fn excel_unicode_text_is_utf16_with_tabs() {
     let text = "Name\tE-Mail\tCity\r\n李雷\tli@example.cn\t北京\r\nZoë\tzoe@example.fr\tParis\r\n";
     let path = fx.file("unicode.txt", &utf16le_with_bom(text));
     let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
-    assert_eq!(report.encoding, "UTF-16LE");
-    assert_eq!(report.delimiter, "tab");
+    assert_eq!(report.encoding.as_deref(), Some("UTF-16LE"));
+    assert_eq!(report.delimiter.as_deref(), Some("tab"));
     assert_eq!(report.valid, 2);
     assert_eq!(report.preview[0], ["李雷", "li@example.cn", "北京"]);
     assert_eq!(report.columns, ["Name", "E-Mail", "City"]);
@@ -295,7 +309,7 @@ async fn chinese_excel_csv_is_gbk() {
     );
     let path = fx.file("gbk.csv", &bytes);
     let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
-    assert_eq!(report.encoding, "GBK");
+    assert_eq!(report.encoding.as_deref(), Some("GBK"));
     assert_eq!(report.email_column, "邮箱");
     assert_eq!(report.preview[2], ["王小明", "wang@example.cn", "广州市天河区"]);
 }
@@ -311,8 +325,8 @@ async fn european_excel_csv_is_windows_1252_with_semicolons() {
     );
     let path = fx.file("europe.csv", &bytes);
     let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
-    assert_eq!(report.encoding, "windows-1252");
-    assert_eq!(report.delimiter, ";");
+    assert_eq!(report.encoding.as_deref(), Some("windows-1252"));
+    assert_eq!(report.delimiter.as_deref(), Some(";"));
     assert_eq!(report.valid, 3);
     assert_eq!(report.preview[0], ["René Müller", "rene@example.de", "1.234,56"]);
     assert_eq!(report.preview[2], ["Françoise Légère", "f@example.fr", "7,25"]);
@@ -330,8 +344,8 @@ async fn the_person_can_choose_encoding_and_delimiter() {
         ..ImportOptions::default()
     };
     let report = fx.import(&path, &options).await.expect("import");
-    assert_eq!(report.encoding, "windows-1252");
-    assert_eq!(report.delimiter, "|");
+    assert_eq!(report.encoding.as_deref(), Some("windows-1252"));
+    assert_eq!(report.delimiter.as_deref(), Some("|"));
     assert_eq!(report.preview[0], ["a@example.com", "René"]);
 
     let unknown = ImportOptions {

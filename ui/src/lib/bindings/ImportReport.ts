@@ -12,7 +12,19 @@ export type ImportReport = { campaign: CampaignSummary,
 /**
  * Data rows read (blank rows are not rows).
  */
-rows: number, valid: number, invalid: Array<InvalidRow>, duplicates: Array<DuplicateRow>, suppressed: Array<SuppressedRow>, encoding: string, delimiter: string, columns: Array<string>, email_column: string, 
+rows: number, valid: number, invalid: Array<InvalidRow>, duplicates: Array<DuplicateRow>, suppressed: Array<SuppressedRow>, 
+/**
+ * `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
+ */
+format: string, 
+/**
+ * Text files only: the encoding and delimiter read with.
+ */
+encoding: string | null, delimiter: string | null, 
+/**
+ * Spreadsheets only: the sheet read.
+ */
+sheet: string | null, columns: Array<string>, email_column: string, 
 /**
  * The first rows of the file, as imported, for a preview table.
  */
