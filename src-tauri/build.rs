@@ -10,6 +10,7 @@ fn main() {
         "database_location",
         "list_accounts",
         "smtp_presets",
+        "preset_settings",
         "secret_store_notice",
         "save_account",
         "remove_account",

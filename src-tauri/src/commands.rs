@@ -77,6 +77,14 @@ pub fn smtp_presets() -> Vec<Preset> {
     account::presets().to_vec()
 }
 
+/// A new account's settings from a preset (the engine fills in host, port,
+/// security and the provider's limits; `region` for Amazon SES).
+#[tauri::command]
+#[allow(clippy::needless_pass_by_value)] // IPC arguments arrive as owned values
+pub fn preset_settings(preset: String, name: String, region: Option<String>) -> IpcResult<AccountSettings> {
+    Ok(account::preset(&preset)?.settings(&name, region.as_deref()))
+}
+
 /// Where passwords are kept, when it is not the system keychain.
 #[tauri::command]
 pub async fn secret_store_notice(state: State<'_, AppState>) -> IpcResult<Option<String>> {

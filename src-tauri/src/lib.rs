@@ -28,6 +28,7 @@ pub fn run() {
             commands::database_location,
             commands::list_accounts,
             commands::smtp_presets,
+            commands::preset_settings,
             commands::secret_store_notice,
             commands::save_account,
             commands::remove_account,

@@ -291,7 +291,12 @@ const refusedDiagnosis = {
 describe('SMTP screen', () => {
   test('a new account from a preset is saved with the preset limits; the password only goes out', async () => {
     const saved = { ...sandboxAccount, ...presets[1], id: 2, name: 'work', preset: 'gmail', username: 'me@gmail.com', has_password: true, warnings: [] };
-    const { page, errors } = await openApp({ results: { ...smtpResults, save_account: saved } });
+    // What the engine's Preset::settings gives for Gmail (mocked: the mapping lives in Rust).
+    const { has_password, warnings, id, ...gmailSettings } = saved;
+    void has_password, warnings, id;
+    const { page, errors } = await openApp({
+      results: { ...smtpResults, save_account: saved, preset_settings: { ...gmailSettings, name: 'Gmail', username: null } },
+    });
     await page.locator('[data-screen=smtp]').click();
     await page.getByTestId('add-account').click();
     await page.getByTestId('preset').selectOption('gmail');
@@ -301,6 +306,8 @@ describe('SMTP screen', () => {
     await page.getByTestId('save-account').click();
     await page.getByTestId('saved').waitFor();
 
+    const presetCalls = await calls(page, 'preset_settings');
+    assert.deepEqual(presetCalls.at(-1).args, { preset: 'gmail', name: 'Gmail', region: null });
     const [save] = await calls(page, 'save_account');
     assert.equal(save.args.id, null);
     assert.equal(save.args.password, 'app-pw');

@@ -57,6 +57,8 @@ export const api = {
 
   listAccounts: () => call<Account[]>('list_accounts'),
   smtpPresets: () => call<Preset[]>('smtp_presets'),
+  presetSettings: (preset: string, name: string, region: string | null) =>
+    call<AccountSettings>('preset_settings', { preset, name, region }),
   secretStoreNotice: () => call<string | null>('secret_store_notice'),
   /** `id` null adds; the password only ever travels window → engine. */
   saveAccount: (id: number | null, settings: AccountSettings, password: string | null, clearPassword = false) =>
