@@ -93,6 +93,33 @@ pub enum Error {
     #[error("the sandbox has no message {0}")]
     CapturedMessageNotFound(i64),
 
+    #[error("{part}{}: {problem}", .line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Template {
+        part: String,
+        line: Option<usize>,
+        problem: String,
+    },
+
+    #[error("campaign {0} has no message yet (write one on the Message screen or with `mailroom message`)")]
+    NoMessage(String),
+
+    #[error("the attachment {} cannot be read: {}", .path.display(), describe_io(.source))]
+    AttachmentUnreadable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("campaign {campaign} has no row {row}")]
+    RowNotFound { campaign: String, row: u64 },
+
+    #[error("campaign {campaign} is {status}; {action}")]
+    CampaignState {
+        campaign: String,
+        status: String,
+        action: String,
+    },
+
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
@@ -126,6 +153,11 @@ pub enum ErrorKind {
     SecretStore,
     SandboxUnavailable,
     CapturedMessageNotFound,
+    Template,
+    NoMessage,
+    AttachmentUnreadable,
+    RowNotFound,
+    CampaignState,
     Database,
     Internal,
 }
@@ -153,6 +185,11 @@ impl Error {
             Error::SecretStore(_) => ErrorKind::SecretStore,
             Error::SandboxUnavailable { .. } => ErrorKind::SandboxUnavailable,
             Error::CapturedMessageNotFound(_) => ErrorKind::CapturedMessageNotFound,
+            Error::Template { .. } => ErrorKind::Template,
+            Error::NoMessage(_) => ErrorKind::NoMessage,
+            Error::AttachmentUnreadable { .. } => ErrorKind::AttachmentUnreadable,
+            Error::RowNotFound { .. } => ErrorKind::RowNotFound,
+            Error::CampaignState { .. } => ErrorKind::CampaignState,
             Error::Database(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,
         }

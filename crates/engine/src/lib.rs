@@ -31,6 +31,7 @@ pub mod clock;
 pub mod error;
 pub mod import;
 pub mod logging;
+pub mod message;
 pub mod model;
 pub mod paths;
 pub mod secrets;

@@ -1,0 +1,576 @@
+//! The message a campaign sends: the draft a person writes, checked once against
+//! the campaign's columns, then rendered and built into RFC 5322 bytes for each
+//! recipient.
+//!
+//! Merge fields are minijinja expressions (`{{ first_name | default("there") }}`).
+//! Everything that can be known before sending is checked by [`CompiledMessage::compile`]:
+//! syntax errors and unknown fields are errors with their line, so a sent mail
+//! never shows a blank or a literal `{{`. Rendering is sandboxed: no loader (a
+//! template cannot read files), a fuel limit (it cannot loop forever), and field
+//! values are HTML-escaped in the HTML body.
+//!
+//! Headers are built by lettre, which MIME-encodes non-ASCII names and subjects.
+//! Field values never reach a header unfiltered: line breaks are replaced, so a
+//! value cannot start a header of its own.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Instructions a single render may execute: generous for any real message,
+/// small enough that `{% for i in range(10**9) %}` ends in an error quickly.
+const FUEL: u64 = 200_000;
+/// Width of the plain-text part derived from HTML.
+const TEXT_WIDTH: usize = 78;
+
+/// What a person writes on the Message screen (stored per campaign as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(default)]
+pub struct MessageDraft {
+    pub subject: String,
+    /// Plain-text body; with `html` too, the two go as multipart/alternative.
+    pub text: Option<String>,
+    /// HTML body; without `text`, a plain-text part is derived from it.
+    pub html: Option<String>,
+    /// Files attached for everyone.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "Array<string>"))]
+    pub attachments: Vec<PathBuf>,
+    /// A column naming a file per recipient (a path, or a name inside `attachment_folder`).
+    pub attachment_column: Option<String>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "string | null"))]
+    pub attachment_folder: Option<PathBuf>,
+    pub unsubscribe: Unsubscribe,
+}
+
+impl Default for MessageDraft {
+    fn default() -> Self {
+        MessageDraft {
+            subject: String::new(),
+            text: None,
+            html: None,
+            attachments: Vec::new(),
+            attachment_column: None,
+            attachment_folder: None,
+            unsubscribe: Unsubscribe::default(),
+        }
+    }
+}
+
+/// `List-Unsubscribe` (RFC 2369) and one-click `List-Unsubscribe-Post` (RFC 8058).
+/// On by default: large mailbox providers require it of bulk senders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(default)]
+pub struct Unsubscribe {
+    pub enabled: bool,
+    /// Where unsubscribe mails go; the sender's address when empty.
+    pub mailto: Option<String>,
+    /// An https URL (merge fields allowed, e.g. `?e={{ email | urlencode }}`);
+    /// with it, one-click unsubscribe is offered.
+    pub url: Option<String>,
+}
+
+impl Default for Unsubscribe {
+    fn default() -> Self {
+        Unsubscribe {
+            enabled: true,
+            mailto: None,
+            url: None,
+        }
+    }
+}
+
+/// Who a campaign's mail is from (the SMTP account's sender).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sender {
+    pub address: String,
+    pub name: Option<String>,
+    pub reply_to: Option<String>,
+}
+
+/// Names that are stable per campaign, for Message-IDs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignIdentity {
+    pub id: i64,
+    /// The campaign's creation time (Unix ms): two databases' campaign 1 differ.
+    pub created_at: i64,
+}
+
+/// The merge-field name of each column, in column order: lower case, runs of
+/// anything but letters and digits become `_`, unique (`name`, `name_2`).
+/// `E-Mail Address` → `e_mail_address`, `邮箱` → `邮箱`, `2024 Sales` → `_2024_sales`.
+pub fn field_names(columns: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    columns
+        .iter()
+        .enumerate()
+        .map(|(index, column)| {
+            let mut name = String::with_capacity(column.len());
+            for c in column.trim().chars().flat_map(char::to_lowercase) {
+                if c.is_alphanumeric() {
+                    name.push(c);
+                } else if !name.ends_with('_') {
+                    name.push('_');
+                }
+            }
+            let mut name = name.trim_matches('_').to_owned();
+            if name.is_empty() {
+                name = format!("column_{}", index + 1);
+            } else if name.starts_with(|c: char| c.is_numeric()) {
+                name.insert(0, '_');
+            } else if RESERVED.contains(&name.as_str()) {
+                name.push('_');
+            }
+            let mut unique = name.clone();
+            let mut n = 2;
+            while !seen.insert(unique.clone()) {
+                unique = format!("{name}_{n}");
+                n += 1;
+            }
+            unique
+        })
+        .collect()
+}
+
+/// Words the template language gives a meaning of its own, and its globals.
+const RESERVED: &[&str] = &[
+    "true", "false", "none", "and", "or", "not", "in", "is", "if", "else", "loop", "self", "range", "dict",
+    "namespace", "debug",
+];
+
+/// One recipient's data, as stored.
+#[derive(Debug, Clone, Copy)]
+pub struct RecipientData<'a> {
+    pub row: u64,
+    pub email: &'a str,
+    /// Values in the campaign's column order.
+    pub values: &'a [String],
+}
+
+/// A message as one recipient receives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct RenderedMessage {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub row: u64,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub message_id: String,
+    /// File names as the recipient sees them.
+    pub attachments: Vec<String>,
+    /// The complete message (CRLF line ends, dot-stuffing not applied).
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+impl RenderedMessage {
+    /// The raw source as text, for the preview's "source" view.
+    pub fn source(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+/// A shared attachment, read once.
+#[derive(Debug)]
+struct LoadedAttachment {
+    name: String,
+    content_type: ContentType,
+    bytes: Vec<u8>,
+}
+
+/// A draft checked against a campaign's columns, ready to render many times.
+#[derive(Debug)]
+pub struct CompiledMessage {
+    env: Environment<'static>,
+    field_names: Vec<String>,
+    has_text: bool,
+    has_html: bool,
+    has_unsubscribe_url: bool,
+    sender: Mailbox,
+    reply_to: Option<Mailbox>,
+    unsubscribe_mailto: Option<String>,
+    attachments: Vec<LoadedAttachment>,
+    attachment_column: Option<usize>,
+    attachment_folder: Option<PathBuf>,
+    identity: CampaignIdentity,
+    domain: String,
+}
+
+const SUBJECT: &str = "subject";
+const TEXT: &str = "text";
+const HTML: &str = "html";
+const UNSUBSCRIBE_URL: &str = "unsubscribe_url";
+
+impl CompiledMessage {
+    /// Checks `draft` against `columns` (syntax, unknown fields, the sender,
+    /// shared attachments) and prepares it for rendering.
+    pub fn compile(
+        draft: &MessageDraft,
+        columns: &[String],
+        sender: &Sender,
+        identity: CampaignIdentity,
+    ) -> Result<CompiledMessage> {
+        let field_names = field_names(columns);
+        let text = draft.text.as_deref().filter(|t| !t.trim().is_empty());
+        let html = draft.html.as_deref().filter(|t| !t.trim().is_empty());
+        if draft.subject.trim().is_empty() {
+            return Err(template_error(SUBJECT, None, "the subject is empty".to_owned()));
+        }
+        if text.is_none() && html.is_none() {
+            return Err(template_error(TEXT, None, "the message has no body".to_owned()));
+        }
+
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.set_auto_escape_callback(|name| if name == HTML { AutoEscape::Html } else { AutoEscape::None });
+        env.set_keep_trailing_newline(true);
+        // Jinja's `default` ignores empty strings; a spreadsheet's empty cell is
+        // exactly what a person means to replace.
+        env.add_filter("default", default_filter);
+
+        let unsubscribe_url = if draft.unsubscribe.enabled {
+            draft.unsubscribe.url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+        } else {
+            None
+        };
+        if let Some(url) = unsubscribe_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(template_error(
+                UNSUBSCRIBE_URL,
+                None,
+                "the unsubscribe link must start with https://".to_owned(),
+            ));
+        }
+        let parts = [
+            (SUBJECT, Some(draft.subject.as_str())),
+            (TEXT, text),
+            (HTML, html),
+            (UNSUBSCRIBE_URL, unsubscribe_url),
+        ];
+        let known: HashSet<&str> = field_names.iter().map(String::as_str).chain(["email", "row"]).collect();
+        for (name, source) in parts {
+            let Some(source) = source else { continue };
+            env.add_template_owned(name, source.to_owned())
+                .map_err(|e| template_error(name, e.line(), describe(&e)))?;
+            let template = env
+                .get_template(name)
+                .map_err(|e| template_error(name, e.line(), describe(&e)))?;
+            let mut unknown: Vec<String> = template
+                .undeclared_variables(false)
+                .into_iter()
+                .filter(|v| !known.contains(v.as_str()) && !GLOBALS.contains(&v.as_str()))
+                .collect();
+            unknown.sort();
+            if let Some(field) = unknown.first() {
+                let line = source
+                    .lines()
+                    .position(|l| l.contains(field.as_str()))
+                    .map(|i| i + 1);
+                return Err(template_error(
+                    name,
+                    line,
+                    format!(
+                        "there is no merge field \"{field}\" (the fields are: {})",
+                        std::iter::once("email").chain(field_names.iter().map(String::as_str)).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+
+        let sender_mailbox = mailbox(sender.name.as_deref(), &sender.address, "the sender address")?;
+        let reply_to = sender
+            .reply_to
+            .as_deref()
+            .map(|r| mailbox(None, r, "the reply-to address"))
+            .transpose()?;
+        let unsubscribe_mailto = draft.unsubscribe.enabled.then(|| {
+            draft
+                .unsubscribe
+                .mailto
+                .as_deref()
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .unwrap_or(&sender.address)
+                .to_owned()
+        });
+        if let Some(address) = &unsubscribe_mailto {
+            mailbox(None, address, "the unsubscribe address")?;
+        }
+
+        let mut attachments = Vec::with_capacity(draft.attachments.len());
+        for path in &draft.attachments {
+            let bytes = std::fs::read(path).map_err(|source| Error::AttachmentUnreadable {
+                path: path.clone(),
+                source,
+            })?;
+            attachments.push(LoadedAttachment {
+                name: file_name(path),
+                content_type: content_type_of(path),
+                bytes,
+            });
+        }
+        let attachment_column = match draft.attachment_column.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(column) => Some(columns.iter().position(|c| c == column).ok_or_else(|| {
+                template_error(
+                    "attachment_column",
+                    None,
+                    format!("there is no column \"{column}\" (the columns are: {})", columns.join(", ")),
+                )
+            })?),
+        };
+        let domain = sender
+            .address
+            .rsplit_once('@')
+            .map_or("mailroom.local", |(_, d)| d)
+            .to_owned();
+
+        Ok(CompiledMessage {
+            env,
+            field_names,
+            has_text: text.is_some(),
+            has_html: html.is_some(),
+            has_unsubscribe_url: unsubscribe_url.is_some(),
+            sender: sender_mailbox,
+            reply_to,
+            unsubscribe_mailto,
+            attachments,
+            attachment_column,
+            attachment_folder: draft.attachment_folder.clone(),
+            identity,
+            domain,
+        })
+    }
+
+    /// The merge-field names, in column order.
+    pub fn field_names(&self) -> &[String] {
+        &self.field_names
+    }
+
+    /// The Message-ID of a recipient's mail: the same on every attempt and
+    /// every resend, so mailbox providers de-duplicate a resent message.
+    pub fn message_id(&self, row: u64) -> String {
+        format!(
+            "<mailroom.{}.{}.{:x}@{}>",
+            self.identity.id, row, self.identity.created_at, self.domain
+        )
+    }
+
+    /// The per-recipient attachment's path, when the draft names a column and
+    /// the row has a value.
+    pub fn recipient_attachment(&self, values: &[String]) -> Option<PathBuf> {
+        let value = values.get(self.attachment_column?)?.trim();
+        if value.is_empty() {
+            return None;
+        }
+        let path = Path::new(value);
+        Some(match &self.attachment_folder {
+            Some(folder) if path.is_relative() => folder.join(path),
+            _ => path.to_owned(),
+        })
+    }
+
+    /// Renders and builds one recipient's mail. An error is that recipient's
+    /// (a missing per-recipient file, a render that ran out of fuel).
+    pub fn render(&self, recipient: RecipientData<'_>) -> Result<RenderedMessage, String> {
+        let context = Value::from_iter(
+            self.field_names
+                .iter()
+                .map(String::as_str)
+                .zip(recipient.values.iter().map(|v| Value::from(v.as_str())))
+                .chain([("email", Value::from(recipient.email)), ("row", Value::from(recipient.row))]),
+        );
+        let render = |name: &str| -> Result<String, String> {
+            let template = self.env.get_template(name).map_err(|e| describe(&e))?;
+            template.render(&context).map_err(|e| {
+                let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
+                format!("{name}{line}: {}", describe(&e))
+            })
+        };
+        let subject = one_line(&render(SUBJECT)?);
+        let html = if self.has_html { Some(render(HTML)?) } else { None };
+        let text = match (&html, self.has_text) {
+            (_, true) => render(TEXT)?,
+            (Some(html), false) => html2text::from_read(html.as_bytes(), TEXT_WIDTH)
+                .map_err(|e| format!("cannot derive the plain-text part: {e}"))?,
+            (None, false) => String::new(),
+        };
+        let to = recipient
+            .email
+            .trim()
+            .parse::<Mailbox>()
+            .map_err(|e| format!("the address {} cannot be used: {e}", recipient.email))?;
+        let message_id = self.message_id(recipient.row);
+
+        let mut builder = lettre::Message::builder()
+            .from(self.sender.clone())
+            .to(to)
+            .subject(subject.clone())
+            .message_id(Some(message_id.clone()));
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        if let Some(mailto) = &self.unsubscribe_mailto {
+            let mut value = format!("<mailto:{mailto}?subject=unsubscribe>");
+            if self.has_unsubscribe_url {
+                let url = one_line(&render(UNSUBSCRIBE_URL)?);
+                value = format!("{value}, <{}>", url.trim());
+                builder = builder.header(ListUnsubscribePost);
+            }
+            builder = builder.header(ListUnsubscribe(value));
+        }
+
+        let mut names = Vec::new();
+        let mut attachments = Vec::new();
+        for attachment in &self.attachments {
+            names.push(attachment.name.clone());
+            attachments.push(
+                Attachment::new(attachment.name.clone()).body(attachment.bytes.clone(), attachment.content_type.clone()),
+            );
+        }
+        if let Some(path) = self.recipient_attachment(recipient.values) {
+            let bytes = std::fs::read(&path).map_err(|e| format!("the attachment {} cannot be read: {e}", path.display()))?;
+            let name = file_name(&path);
+            names.push(name.clone());
+            attachments.push(Attachment::new(name).body(bytes, content_type_of(&path)));
+        }
+        let message = match (&html, attachments.is_empty()) {
+            (None, true) => builder.singlepart(SinglePart::plain(text.clone())),
+            (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(text.clone(), html.clone())),
+            (html, false) => {
+                let mut mixed = match html {
+                    Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text.clone(), html.clone())),
+                    None => MultiPart::mixed().singlepart(SinglePart::plain(text.clone())),
+                };
+                for part in attachments {
+                    mixed = mixed.singlepart(part);
+                }
+                builder.multipart(mixed)
+            }
+        }
+        .map_err(|e| format!("cannot build the message: {e}"))?;
+
+        Ok(RenderedMessage {
+            row: recipient.row,
+            to: recipient.email.trim().to_owned(),
+            subject,
+            text,
+            html,
+            message_id,
+            attachments: names,
+            bytes: message.formatted(),
+        })
+    }
+}
+
+/// Functions and names minijinja provides that are not merge fields.
+const GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "self"];
+
+/// `default(value, fallback)`: the fallback for undefined, none and empty text.
+fn default_filter(value: &Value, fallback: Option<Value>) -> Value {
+    let empty = value.is_undefined() || value.is_none() || value.as_str().is_some_and(|s| s.trim().is_empty());
+    if empty {
+        fallback.unwrap_or_else(|| Value::from(""))
+    } else {
+        value.clone()
+    }
+}
+
+fn template_error(part: &str, line: Option<usize>, problem: String) -> Error {
+    Error::Template {
+        part: part.to_owned(),
+        line,
+        problem,
+    }
+}
+
+/// minijinja's message without its own "(in template:line)" suffix; we add the line.
+fn describe(err: &minijinja::Error) -> String {
+    let detail = err.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    format!("{}{detail}", err.kind())
+}
+
+/// A header value on one line: CR and LF (and other controls) become spaces.
+fn one_line(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+fn mailbox(name: Option<&str>, address: &str, what: &str) -> Result<Mailbox> {
+    let address = address
+        .trim()
+        .parse()
+        .map_err(|e| template_error("sender", None, format!("{what} {address} is not valid: {e}")))?;
+    Ok(Mailbox::new(
+        name.map(one_line).filter(|n| !n.is_empty()),
+        address,
+    ))
+}
+
+fn file_name(path: &Path) -> String {
+    let name = path.file_name().map_or(Cow::Borrowed("attachment"), |n| n.to_string_lossy());
+    one_line(&name)
+}
+
+fn content_type_of(path: &Path) -> ContentType {
+    let guess = mime_guess::from_path(path).first_or_octet_stream();
+    // A guessed type lettre cannot parse is sent as bytes; the file name still tells.
+    ContentType::parse(guess.essence_str())
+        .or_else(|_| ContentType::parse("application/octet-stream"))
+        .unwrap_or(ContentType::TEXT_PLAIN)
+}
+
+/// `List-Unsubscribe: <mailto:...>, <https://...>`.
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+#[derive(Debug, Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribePost)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,290 @@
+use std::path::PathBuf;
+
+use mail_parser::{MessageParser, MimeHeaders};
+
+use super::*;
+
+fn columns() -> Vec<String> {
+    ["Email", "First Name", "公司", "Code"].map(str::to_owned).to_vec()
+}
+
+fn sender() -> Sender {
+    Sender {
+        address: "news@example.org".to_owned(),
+        name: Some("王小明 News".to_owned()),
+        reply_to: Some("replies@example.org".to_owned()),
+    }
+}
+
+fn identity() -> CampaignIdentity {
+    CampaignIdentity {
+        id: 7,
+        created_at: 1_700_000_000_000,
+    }
+}
+
+fn draft(subject: &str, text: Option<&str>, html: Option<&str>) -> MessageDraft {
+    MessageDraft {
+        subject: subject.to_owned(),
+        text: text.map(str::to_owned),
+        html: html.map(str::to_owned),
+        ..MessageDraft::default()
+    }
+}
+
+fn compile(draft: &MessageDraft) -> Result<CompiledMessage> {
+    CompiledMessage::compile(draft, &columns(), &sender(), identity())
+}
+
+fn values(first: &str) -> Vec<String> {
+    vec!["lilei@example.org".to_owned(), first.to_owned(), "晨光".to_owned(), "01234".to_owned()]
+}
+
+fn render(message: &CompiledMessage, first: &str) -> RenderedMessage {
+    let values = values(first);
+    let rendered = message.render(RecipientData {
+        row: 2,
+        email: "李雷@example.org",
+        values: &values,
+    });
+    match rendered {
+        Ok(rendered) => rendered,
+        Err(problem) => panic!("render failed: {problem}"),
+    }
+}
+
+#[test]
+fn column_names_become_safe_unique_field_names() {
+    let names = field_names(&[
+        "E-Mail Address".to_owned(),
+        "First Name".to_owned(),
+        "first_name".to_owned(),
+        "邮箱".to_owned(),
+        "2024 Sales".to_owned(),
+        "".to_owned(),
+        "None".to_owned(),
+    ]);
+    assert_eq!(
+        names,
+        ["e_mail_address", "first_name", "first_name_2", "邮箱", "_2024_sales", "column_6", "none_"]
+    );
+}
+
+#[test]
+fn fields_fill_the_subject_and_body_and_empty_cells_take_the_default() {
+    let message = compile(&draft(
+        "Hello {{ first_name }} from {{ 公司 }}",
+        Some("Dear {{ first_name | default(\"there\") }},\ncode {{ code }} for {{ email }}\n"),
+        None,
+    ))
+    .unwrap();
+    let rendered = render(&message, "Lei");
+    assert_eq!(rendered.subject, "Hello Lei from 晨光");
+    assert_eq!(rendered.text, "Dear Lei,\ncode 01234 for 李雷@example.org\n");
+    let empty = render(&message, "  ");
+    assert!(empty.text.starts_with("Dear there,"), "{}", empty.text);
+}
+
+#[test]
+fn an_unknown_field_is_an_error_naming_the_part_line_and_fields() {
+    let err = compile(&draft("Hi", Some("line one\nHello {{ frist_name }}\n"), None)).unwrap_err();
+    let Error::Template { part, line, problem } = &err else {
+        panic!("wrong error {err:?}")
+    };
+    assert_eq!(part, "text");
+    assert_eq!(*line, Some(2));
+    assert!(problem.contains("frist_name") && problem.contains("first_name"), "{problem}");
+    assert_eq!(err.kind(), crate::ErrorKind::Template);
+}
+
+#[test]
+fn a_syntax_error_is_reported_with_its_line() {
+    let err = compile(&draft("Hi", None, Some("<p>\n\n{{ first_name </p>"))).unwrap_err();
+    let Error::Template { part, line, .. } = &err else {
+        panic!("wrong error {err:?}")
+    };
+    assert_eq!(part, "html");
+    assert_eq!(*line, Some(3));
+}
+
+#[test]
+fn an_empty_subject_or_body_is_refused() {
+    assert!(matches!(compile(&draft(" ", Some("x"), None)), Err(Error::Template { part, .. }) if part == "subject"));
+    assert!(matches!(compile(&draft("Hi", Some(" "), None)), Err(Error::Template { part, .. }) if part == "text"));
+}
+
+#[test]
+fn field_values_are_html_escaped_in_the_html_body_only() {
+    let message = compile(&draft(
+        "{{ first_name }}",
+        Some("{{ first_name }}"),
+        Some("<p>{{ first_name }}</p>"),
+    ))
+    .unwrap();
+    let rendered = render(&message, "<script>alert(1)</script> & Co");
+    assert_eq!(
+        rendered.html.as_deref(),
+        Some("<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; Co</p>")
+    );
+    assert_eq!(rendered.text, "<script>alert(1)</script> & Co");
+}
+
+#[test]
+fn a_field_value_with_line_breaks_cannot_add_a_header() {
+    let message = compile(&draft("Hi {{ first_name }}", Some("body"), None)).unwrap();
+    let rendered = render(&message, "Lei\r\nBcc: victim@example.com\r\nX-Evil: 1");
+    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
+    assert!(parsed.header("Bcc").is_none());
+    assert!(parsed.header("X-Evil").is_none());
+    assert_eq!(parsed.subject(), Some("Hi Lei  Bcc: victim@example.com  X-Evil: 1"));
+}
+
+#[test]
+fn non_ascii_headers_arrive_intact_and_the_message_id_is_stable() {
+    let message = compile(&draft("你好 {{ first_name }}", Some("正文 {{ 公司 }}"), None)).unwrap();
+    let first = render(&message, "李雷");
+    let parsed = MessageParser::default().parse(&first.bytes).unwrap();
+    assert_eq!(parsed.subject(), Some("你好 李雷"));
+    let from = parsed.from().and_then(|a| a.first()).unwrap();
+    assert_eq!(from.name(), Some("王小明 News"));
+    assert_eq!(from.address(), Some("news@example.org"));
+    assert_eq!(
+        parsed.to().and_then(|a| a.first()).and_then(|a| a.address()),
+        Some("李雷@example.org")
+    );
+    assert_eq!(
+        parsed.reply_to().and_then(|a| a.first()).and_then(|a| a.address()),
+        Some("replies@example.org")
+    );
+    assert_eq!(parsed.body_text(0).as_deref(), Some("正文 晨光"));
+    assert!(parsed.date().is_some());
+    assert_eq!(first.message_id, "<mailroom.7.2.18bcfe56800@example.org>");
+    assert_eq!(parsed.message_id(), Some("mailroom.7.2.18bcfe56800@example.org"));
+    let again = render(&message, "李雷");
+    assert_eq!(again.message_id, first.message_id);
+    assert_ne!(message.message_id(3), first.message_id);
+}
+
+#[test]
+fn list_unsubscribe_is_on_by_default_with_one_click_when_there_is_a_url() {
+    let mut with_url = draft("Hi", Some("body"), None);
+    with_url.unsubscribe.url = Some("https://example.org/u?e={{ email | urlencode }}".to_owned());
+    let rendered = render(&compile(&with_url).unwrap(), "Lei");
+    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
+    let header = parsed.header_raw("List-Unsubscribe").unwrap().replace("\r\n", "");
+    let header = header.trim();
+    assert_eq!(
+        header,
+        "<mailto:news@example.org?subject=unsubscribe>, <https://example.org/u?e=%E6%9D%8E%E9%9B%B7%40example.org>"
+    );
+    assert_eq!(
+        parsed.header_raw("List-Unsubscribe-Post").map(str::trim),
+        Some("List-Unsubscribe=One-Click")
+    );
+
+    let plain = render(&compile(&draft("Hi", Some("body"), None)).unwrap(), "Lei");
+    let parsed = MessageParser::default().parse(&plain.bytes).unwrap();
+    assert!(parsed.header_raw("List-Unsubscribe").is_some());
+    assert!(parsed.header_raw("List-Unsubscribe-Post").is_none(), "one-click needs a URL");
+
+    let mut off = draft("Hi", Some("body"), None);
+    off.unsubscribe.enabled = false;
+    let rendered = render(&compile(&off).unwrap(), "Lei");
+    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
+    assert!(parsed.header_raw("List-Unsubscribe").is_none());
+
+    let mut bad = draft("Hi", Some("body"), None);
+    bad.unsubscribe.url = Some("javascript:alert(1)".to_owned());
+    assert!(compile(&bad).is_err());
+}
+
+#[test]
+fn html_only_gets_a_readable_plain_text_part() {
+    let message = compile(&draft(
+        "Hi",
+        None,
+        Some("<h1>Hello {{ first_name }}</h1><p>See <a href=\"https://example.org\">our site</a>.</p>"),
+    ))
+    .unwrap();
+    let rendered = render(&message, "Lei");
+    assert!(rendered.text.contains("Hello Lei"), "{}", rendered.text);
+    assert!(rendered.text.contains("https://example.org"), "{}", rendered.text);
+    assert!(!rendered.text.contains('<'), "{}", rendered.text);
+    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
+    assert_eq!(parsed.text_body_count(), 1);
+    assert_eq!(parsed.html_body_count(), 1);
+}
+
+#[test]
+fn a_runaway_template_runs_out_of_fuel_instead_of_hanging() {
+    let message = compile(&draft(
+        "Hi",
+        Some("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"),
+        None,
+    ))
+    .unwrap();
+    let values = values("Lei");
+    let err = message
+        .render(RecipientData {
+            row: 2,
+            email: "a@example.org",
+            values: &values,
+        })
+        .unwrap_err();
+    assert!(err.contains("fuel"), "{err}");
+}
+
+#[test]
+fn attachments_shared_and_per_recipient_and_missing_ones_are_named() {
+    let folder = tempfile::tempdir().unwrap();
+    let shared = folder.path().join("brochure.pdf");
+    std::fs::write(&shared, b"%PDF-1.4 shared").unwrap();
+    std::fs::write(folder.path().join("01234.txt"), b"for Lei only").unwrap();
+
+    let mut with_files = draft("Hi", Some("body"), None);
+    with_files.attachments = vec![shared.clone()];
+    with_files.attachment_column = Some("Code".to_owned());
+    with_files.attachment_folder = Some(folder.path().to_owned());
+    let mut columns = columns();
+    columns[3] = "Code".to_owned();
+    let message = CompiledMessage::compile(&with_files, &columns, &sender(), identity()).unwrap();
+    let values = vec![
+        "a@example.org".to_owned(),
+        "Lei".to_owned(),
+        "x".to_owned(),
+        "01234.txt".to_owned(),
+    ];
+    let rendered = message
+        .render(RecipientData {
+            row: 2,
+            email: "a@example.org",
+            values: &values,
+        })
+        .unwrap();
+    assert_eq!(rendered.attachments, ["brochure.pdf", "01234.txt"]);
+    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
+    assert_eq!(parsed.attachment_count(), 2);
+    let pdf = parsed.attachment(0).unwrap();
+    assert_eq!(pdf.attachment_name(), Some("brochure.pdf"));
+    assert_eq!(pdf.content_type().map(|c| c.subtype()), Some(Some("pdf")));
+    assert_eq!(pdf.contents(), b"%PDF-1.4 shared");
+    assert_eq!(parsed.attachment(1).unwrap().contents(), b"for Lei only");
+
+    let mut missing = values.clone();
+    missing[3] = "nope.txt".to_owned();
+    let err = message
+        .render(RecipientData {
+            row: 3,
+            email: "b@example.org",
+            values: &missing,
+        })
+        .unwrap_err();
+    assert!(err.contains("nope.txt"), "{err}");
+
+    let mut gone = with_files.clone();
+    gone.attachments = vec![PathBuf::from("/no/such/file.pdf")];
+    assert!(matches!(
+        CompiledMessage::compile(&gone, &columns, &sender(), identity()),
+        Err(Error::AttachmentUnreadable { .. })
+    ));
+}
