@@ -2,6 +2,7 @@
 //! arguments, calls the engine, and prints human text or `--json` on stdout;
 //! errors go to stderr as one line with a non-zero exit.
 
+mod campaign;
 mod output;
 mod smtp;
 
@@ -72,6 +73,48 @@ enum Command {
     },
     /// Every campaign in the database, newest first.
     Campaigns,
+    /// Write a campaign's message: subject, text and/or HTML body, attachments.
+    Message(Box<campaign::MessageArgs>),
+    /// Show the message as one recipient gets it.
+    Preview {
+        campaign: String,
+        /// The spreadsheet row (default: the first recipient).
+        #[arg(long)]
+        row: Option<u64>,
+        /// Use this SMTP account's sender (default: the campaign's last account).
+        #[arg(long, value_name = "NAME")]
+        smtp: Option<String>,
+        /// Print the raw RFC 5322 source.
+        #[arg(long)]
+        source: bool,
+    },
+    /// Send a campaign; an interrupted campaign continues where it stopped.
+    /// Exits 0 when completed, 3 when paused, 4 when stopped. Ctrl-C pauses.
+    Send {
+        campaign: String,
+        /// The SMTP account (default: the one the campaign last ran on).
+        #[arg(long, value_name = "NAME")]
+        smtp: Option<String>,
+        /// Seconds before the first retry of a recipient (doubling after, with jitter).
+        #[arg(long, value_name = "SECONDS")]
+        retry_base: Option<f64>,
+    },
+    /// Continue a paused or interrupted campaign on its account.
+    Resume {
+        campaign: String,
+        #[arg(long, value_name = "SECONDS")]
+        retry_base: Option<f64>,
+    },
+    /// Decide about recipients that were in flight when Mailroom was killed.
+    Uncertain {
+        campaign: String,
+        /// Send them again (their Message-ID is the same, so providers drop duplicates).
+        #[arg(long, required_unless_present = "mark_sent", conflicts_with = "mark_sent")]
+        resend: bool,
+        /// Count them as sent.
+        #[arg(long)]
+        mark_sent: bool,
+    },
     /// SMTP accounts: add, list, show, remove, test; provider presets.
     #[command(subcommand)]
     Smtp(Box<smtp::SmtpCommand>),
@@ -111,6 +154,24 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         Command::Smtp(command) => return smtp::run(*command, &db, out).await,
         Command::Sandbox { port } => return smtp::serve_sandbox(&db, port, out).await,
         Command::Captured { id, clear } => return smtp::captured(&db, id, clear, out).await,
+        Command::Message(args) => return campaign::message(*args, &db, out).await,
+        Command::Preview {
+            campaign,
+            row,
+            smtp,
+            source,
+        } => return campaign::preview(&campaign, row, smtp.as_deref(), source, &db, out).await,
+        Command::Send {
+            campaign,
+            smtp,
+            retry_base,
+        } => return campaign::send(&campaign, smtp.as_deref(), retry_base, &db, out).await,
+        Command::Resume { campaign, retry_base } => {
+            return campaign::send(&campaign, None, retry_base, &db, out).await;
+        }
+        Command::Uncertain { campaign, resend, .. } => {
+            return campaign::settle_uncertain(&campaign, resend, &db, out).await;
+        }
         Command::Import {
             file,
             email_column,

@@ -123,6 +123,12 @@ fn write_summary(w: &mut dyn Write, s: &CampaignSummary) -> io::Result<()> {
         "Campaign {} \"{}\": {} ({} recipients)",
         s.id, s.name, s.status, s.total
     )?;
+    if let Some(reason) = &s.pause_reason {
+        writeln!(w, "  paused: {reason}")?;
+    }
+    if let Some(account) = &s.account {
+        writeln!(w, "  account     {account}")?;
+    }
     let c = &s.counts;
     for (label, n) in [
         ("pending", c.pending),

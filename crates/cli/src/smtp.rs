@@ -165,7 +165,7 @@ impl AddArgs {
 }
 
 /// The secret store for the database at `db`: beside it, when no keychain.
-async fn secrets_for(db: &Path) -> SecretStore {
+pub(crate) async fn secrets_for(db: &Path) -> SecretStore {
     SecretStore::open(db.parent().unwrap_or(Path::new("."))).await
 }
 
@@ -326,7 +326,7 @@ pub async fn serve_sandbox(db: &Path, port: u16, out: &Output) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

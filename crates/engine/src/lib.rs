@@ -27,6 +27,7 @@
 //!   files live, what time it is (injectable for tests), and the rotating log.
 
 pub mod address;
+pub mod campaign;
 pub mod clock;
 pub mod error;
 pub mod import;

@@ -24,6 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod compose;
+pub use compose::{MessageCheck, MissingAttachment, preview_message, save_message};
+
 /// Instructions a single render may execute: generous for any real message,
 /// small enough that `{% for i in range(10**9) %}` ends in an error quickly.
 const FUEL: u64 = 200_000;
@@ -138,6 +141,17 @@ pub fn field_names(columns: &[String]) -> Vec<String> {
             unique
         })
         .collect()
+}
+
+/// Every name a template may use: `email` (the recipient's address) and the
+/// columns' field names.
+pub fn available_fields(field_names: &[String]) -> Vec<String> {
+    let mut fields = Vec::with_capacity(field_names.len() + 1);
+    if !field_names.iter().any(|f| f == "email") {
+        fields.push("email".to_owned());
+    }
+    fields.extend(field_names.iter().cloned());
+    fields
 }
 
 /// Words the template language gives a meaning of its own, and its globals.
@@ -283,7 +297,7 @@ impl CompiledMessage {
                     line,
                     format!(
                         "there is no merge field \"{field}\" (the fields are: {})",
-                        std::iter::once("email").chain(field_names.iter().map(String::as_str)).collect::<Vec<_>>().join(", ")
+                        available_fields(&field_names).join(", ")
                     ),
                 ));
             }

@@ -131,6 +131,10 @@ pub struct CampaignSummary {
     pub id: CampaignId,
     pub name: String,
     pub status: CampaignStatus,
+    /// Why a paused campaign paused (a person's pause, a wrong password, ...).
+    pub pause_reason: Option<String>,
+    /// The SMTP account it last ran on.
+    pub account: Option<String>,
     pub source_file: String,
     pub columns: Vec<String>,
     pub email_column: String,

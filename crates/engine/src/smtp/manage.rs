@@ -112,19 +112,10 @@ pub async fn test_account(
     let message = match send_to.map(str::trim).filter(|to| !to.is_empty()) {
         None => None,
         Some(to) => {
-            let from = settings
-                .from_address
-                .clone()
-                .or_else(|| settings.username.clone().filter(|u| u.contains('@')))
-                .or_else(|| {
-                    settings
-                        .is_sandbox()
-                        .then(|| "sender@sandbox.mailroom.local".to_owned())
-                })
-                .ok_or_else(|| Error::InvalidAccount {
-                    field: "from_address".to_owned(),
-                    problem: "set the sender address before sending a test message".to_owned(),
-                })?;
+            let from = settings.sender_address().ok_or_else(|| Error::InvalidAccount {
+                field: "from_address".to_owned(),
+                problem: "set the sender address before sending a test message".to_owned(),
+            })?;
             Some(
                 TestMessage::new(settings.from_name.as_deref(), &from, to).map_err(|problem| {
                     Error::InvalidAccount {
@@ -164,6 +155,16 @@ async fn account_view(secrets: &SecretStore, id: i64, settings: AccountSettings)
 }
 
 impl AccountSettings {
+    /// The address mail is sent from: the sender address, else a login that
+    /// is an address, else (the sandbox only) a placeholder.
+    pub fn sender_address(&self) -> Option<String> {
+        self.from_address
+            .clone()
+            .filter(|a| !a.trim().is_empty())
+            .or_else(|| self.username.clone().filter(|u| u.contains('@')))
+            .or_else(|| self.is_sandbox().then(|| "sender@sandbox.mailroom.local".to_owned()))
+    }
+
     /// Whether this account is the built-in sandbox on this computer.
     pub fn is_sandbox(&self) -> bool {
         self.preset.as_deref() == Some("sandbox") && matches!(self.host.as_str(), "127.0.0.1" | "localhost")

@@ -9,7 +9,7 @@ use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::model::{CampaignId, CampaignStatus, CampaignSummary, Recipient, RecipientStatus, StatusCounts};
+use crate::model::{CampaignId, CampaignStatus, CampaignSummary, Recipient, RecipientStatus};
 
 /// Rows per INSERT: 8 parameters each, well under SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -148,30 +148,23 @@ impl Store {
     /// A campaign with its counts per recipient state.
     pub async fn campaign_summary(&self, id: CampaignId) -> Result<CampaignSummary> {
         let row = sqlx::query!(
-            "SELECT id, name, status, source_file, columns, email_column, created_at
-             FROM campaigns WHERE id = ?1",
+            "SELECT c.id, c.name, c.status, c.pause_reason, p.name AS account, c.source_file, c.columns,
+                    c.email_column, c.created_at
+             FROM campaigns c LEFT JOIN smtp_profiles p ON p.id = c.smtp_profile_id WHERE c.id = ?1",
             id
         )
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| Error::CampaignNotFound(id.to_string()))?;
 
-        let mut counts = StatusCounts::default();
-        let by_status = sqlx::query!(
-            r#"SELECT status, COUNT(*) AS "count!: i64" FROM recipients WHERE campaign_id = ?1 GROUP BY status"#,
-            id
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for group in by_status {
-            let status = RecipientStatus::from_str(&group.status).map_err(Error::Internal)?;
-            *counts.get_mut(status) = u64::try_from(group.count).unwrap_or(0);
-        }
+        let counts = self.status_counts(id).await?;
 
         Ok(CampaignSummary {
             id: row.id,
             name: row.name,
             status: CampaignStatus::from_str(&row.status).map_err(Error::Internal)?,
+            pause_reason: row.pause_reason,
+            account: row.account,
             source_file: row.source_file,
             columns: parse_columns(&row.columns)?,
             email_column: row.email_column,

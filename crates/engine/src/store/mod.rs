@@ -7,6 +7,7 @@
 
 mod accounts;
 mod campaigns;
+mod sending;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 
 pub use accounts::CapturedSummary;
 pub use campaigns::{ImportWriter, NewCampaign, NewRecipient};
+pub use sending::{AttemptRecord, QueuedRecipient, StateChange};
 
 /// How long a writer waits for another (the app and the CLI share the file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,7 +92,7 @@ impl Store {
         self.pool.close().await;
     }
 
-    fn now_ms(&self) -> i64 {
+    pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 }

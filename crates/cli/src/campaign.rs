@@ -1,0 +1,271 @@
+//! The CLI's message and sending commands: `message`, `preview`, `send`,
+//! `resume` and `uncertain`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome};
+use mailroom_engine::message::{self, MessageDraft, Unsubscribe};
+use mailroom_engine::{Error, Store};
+
+use crate::output::Output;
+use crate::smtp::{secrets_for, shutdown_signal};
+
+/// Exit code of `send`/`resume` when the campaign paused (SPEC: distinct from success).
+pub const EXIT_PAUSED: u8 = 3;
+/// Exit code when the campaign was stopped.
+pub const EXIT_STOPPED: u8 = 4;
+
+/// `mailroom message CAMPAIGN ...`: the campaign's message.
+#[derive(Debug, Args)]
+pub struct MessageArgs {
+    pub campaign: String,
+    /// The subject; merge fields allowed (`Hello {{ first_name }}`).
+    #[arg(long)]
+    pub subject: String,
+    /// A file with the plain-text body.
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<PathBuf>,
+    /// A file with the HTML body (a plain-text part is derived when --text is not given).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// A file attached for everyone (repeatable).
+    #[arg(long = "attach", value_name = "FILE")]
+    pub attachments: Vec<PathBuf>,
+    /// A column naming each recipient's own file.
+    #[arg(long, value_name = "COL")]
+    pub attach_column: Option<String>,
+    /// The folder those file names are relative to.
+    #[arg(long, value_name = "DIR")]
+    pub attach_folder: Option<PathBuf>,
+    /// An https unsubscribe link (merge fields allowed); enables one-click unsubscribe.
+    #[arg(long, value_name = "URL")]
+    pub unsubscribe_url: Option<String>,
+    /// Where unsubscribe requests are mailed (default: the sender).
+    #[arg(long, value_name = "ADDR")]
+    pub unsubscribe_mailto: Option<String>,
+    /// Send without List-Unsubscribe headers (not advised for bulk mail).
+    #[arg(long, conflicts_with_all = ["unsubscribe_url", "unsubscribe_mailto"])]
+    pub no_unsubscribe: bool,
+}
+
+pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitCode, Error> {
+    let read = |path: &Option<PathBuf>| -> Result<Option<String>, Error> {
+        path.as_ref()
+            .map(|p| std::fs::read_to_string(p).map_err(|source| Error::FileUnreadable { path: p.clone(), source }))
+            .transpose()
+    };
+    let draft = MessageDraft {
+        subject: args.subject,
+        text: read(&args.text)?,
+        html: read(&args.html)?,
+        attachments: args.attachments,
+        attachment_column: args.attach_column,
+        attachment_folder: args.attach_folder,
+        unsubscribe: Unsubscribe {
+            enabled: !args.no_unsubscribe,
+            mailto: args.unsubscribe_mailto,
+            url: args.unsubscribe_url,
+        },
+    };
+    let store = Store::open(db).await?;
+    let id = store.resolve_campaign(&args.campaign).await?;
+    let check = message::save_message(&store, id, &draft).await?;
+    store.close().await;
+    out.print(&check, |w| {
+        writeln!(w, "Message saved for campaign {id}.")?;
+        writeln!(w, "  merge fields  {}", check.fields.join(", "))?;
+        if check.missing_attachment_count > 0 {
+            writeln!(w, "  {} recipients' attachments are missing:", check.missing_attachment_count)?;
+            for missing in &check.missing_attachments {
+                writeln!(w, "  row {:>6}  {}  {}", missing.row, missing.email, missing.path.display())?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn preview(
+    campaign: &str,
+    row: Option<u64>,
+    account: Option<&str>,
+    source: bool,
+    db: &Path,
+    out: &Output,
+) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    let id = store.resolve_campaign(campaign).await?;
+    let rendered = message::preview_message(&store, id, row, account).await?;
+    store.close().await;
+    let json = serde_json::json!({ "message": &rendered, "source": rendered.source() });
+    out.print(&json, |w| {
+        if source {
+            return write!(w, "{}", rendered.source());
+        }
+        writeln!(w, "Row:        {}", rendered.row)?;
+        writeln!(w, "To:         {}", rendered.to)?;
+        writeln!(w, "Subject:    {}", rendered.subject)?;
+        writeln!(w, "Message-ID: {}", rendered.message_id)?;
+        if !rendered.attachments.is_empty() {
+            writeln!(w, "Attached:   {}", rendered.attachments.join(", "))?;
+        }
+        writeln!(w)?;
+        writeln!(w, "{}", rendered.text)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `send` and `resume`: runs until the campaign completes, pauses or stops.
+/// Ctrl-C or SIGTERM pauses cleanly (in-flight messages finish).
+pub async fn send(
+    campaign: &str,
+    account: Option<&str>,
+    retry_base: Option<f64>,
+    db: &Path,
+    out: &Output,
+) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    let secrets = secrets_for(db).await;
+    let id = store.resolve_campaign(campaign).await?;
+    let control = RunControl::default();
+    let on_signal = control.clone();
+    let signals = tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.pause();
+    });
+    let mut options = RunOptions::default();
+    if let Some(seconds) = retry_base.filter(|s| s.is_finite() && *s >= 0.0) {
+        options.retry_base = Duration::from_secs_f64(seconds);
+    }
+    let json = out.is_json();
+    let live = !json && std::io::stderr().is_terminal();
+    let sink: Arc<dyn campaign::ProgressSink> = Arc::new(move |event: &CampaignEvent| print_event(event, json, live));
+    let report = campaign::send(&store, &secrets, id, account, options, control, sink).await;
+    signals.abort();
+    store.close().await;
+    let report = report?;
+    Ok(match report.outcome {
+        RunOutcome::Completed => ExitCode::SUCCESS,
+        RunOutcome::Paused => ExitCode::from(EXIT_PAUSED),
+        RunOutcome::Stopped => ExitCode::from(EXIT_STOPPED),
+    })
+}
+
+/// One JSON line per event with `--json`; otherwise a live status line on a
+/// terminal and a line per failure, pause and end.
+fn print_event(event: &CampaignEvent, json: bool, live: bool) {
+    if json {
+        let mut stdout = std::io::stdout().lock();
+        if serde_json::to_writer(&mut stdout, event).is_ok() {
+            let _ = writeln!(stdout);
+            let _ = stdout.flush();
+        }
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = match event {
+        CampaignEvent::Started {
+            account,
+            counts,
+            uncertain_recovered,
+            ..
+        } => {
+            let mut line = format!(
+                "Sending with \"{account}\": {} to send, {} sent already.",
+                counts.pending + counts.retry_wait,
+                counts.sent
+            );
+            if *uncertain_recovered > 0 {
+                line.push_str(&format!(
+                    " {uncertain_recovered} were in flight when Mailroom stopped and are now uncertain (see `mailroom uncertain`)."
+                ));
+            }
+            writeln!(err, "{line}")
+        }
+        CampaignEvent::Progress {
+            counts,
+            sent_per_second,
+            eta_seconds,
+            rate,
+            ..
+        } if live => {
+            let eta = eta_seconds.map_or_else(String::new, |s| format!("  ETA {}m{:02}s", s / 60, s % 60));
+            let limit = rate.effective.map_or_else(String::new, |r| format!(" (limit {r:.1}/s)"));
+            write!(
+                err,
+                "\r  sent {}  failed {}  retrying {}  pending {}  {sent_per_second:.1}/s{limit}{eta}   ",
+                counts.sent, counts.failed, counts.retry_wait, counts.pending
+            )
+        }
+        CampaignEvent::Recipient {
+            row,
+            email,
+            status,
+            reason: Some(reason),
+            ..
+        } => writeln!(err, "{}row {row} {email}: {} — {reason}", clear(live), status.as_str()),
+        CampaignEvent::RateChanged { rate } => writeln!(
+            err,
+            "{}Rate now {}: {}",
+            clear(live),
+            rate.effective.map_or_else(|| "unlimited".to_owned(), |r| format!("{r:.1}/s")),
+            rate.reason.as_deref().unwrap_or("back to the account's setting")
+        ),
+        CampaignEvent::QuotaWait { until, window, limit } => writeln!(
+            err,
+            "{}The account's {limit}-per-{window} quota is used up; sending resumes at {} (Unix ms {until}).",
+            clear(live),
+            until / 1000
+        ),
+        CampaignEvent::ConnectionTrouble {
+            reason,
+            advice,
+            retry_in_ms,
+        } => writeln!(
+            err,
+            "{}Cannot connect: {reason}. {advice} Trying again in {:.1} s.",
+            clear(live),
+            *retry_in_ms as f64 / 1000.0
+        ),
+        CampaignEvent::Pausing { reason } => writeln!(err, "{}{reason}", clear(live)),
+        CampaignEvent::Finished { outcome, reason, counts } => writeln!(
+            err,
+            "{}Campaign {}{}: {} sent, {} failed, {} skipped, {} cancelled, {} uncertain, {} still to send.",
+            clear(live),
+            outcome.as_str(),
+            reason.as_deref().map_or_else(String::new, |r| format!(" ({r})")),
+            counts.sent,
+            counts.failed,
+            counts.skipped,
+            counts.cancelled,
+            counts.uncertain,
+            counts.pending + counts.retry_wait
+        ),
+        _ => Ok(()),
+    };
+}
+
+fn clear(live: bool) -> &'static str {
+    if live { "\r\x1b[2K" } else { "" }
+}
+
+/// `mailroom uncertain CAMPAIGN --resend|--mark-sent`.
+pub async fn settle_uncertain(campaign: &str, resend: bool, db: &Path, out: &Output) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    let id = store.resolve_campaign(campaign).await?;
+    let changed = store.settle_uncertain(id, resend).await?;
+    store.close().await;
+    out.print(&serde_json::json!({ "changed": changed, "resend": resend }), |w| {
+        if resend {
+            writeln!(w, "{changed} uncertain recipients will be sent again by `mailroom resume` (same Message-ID).")
+        } else {
+            writeln!(w, "{changed} uncertain recipients are now counted as sent.")
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,478 @@
+//! The campaign runner: sends a campaign's message to its recipients over a
+//! throttled pool of SMTP connections, keeps every recipient's fate in the
+//! store, and reports progress through a caller-supplied [`ProgressSink`].
+//!
+//! # Layout
+//!
+//! - [`send`] checks everything that can be checked before the first message
+//!   (the account, its password, the message against the columns), recovers a
+//!   run that never finished, starts the workers and decides how the run ended.
+//! - `dispatch` hands out recipients: pending ones in file order, then retries
+//!   as they come due. It knows which are in flight, so none goes out twice.
+//! - `writer` is the only task that writes recipient state. It commits every
+//!   batch of changes in one transaction and only then reports them, so the
+//!   window never shows a state the file does not have (SPEC invariant 3).
+//! - `worker` holds one SMTP connection and sends on it: wait for the rate and
+//!   the quotas, claim the recipient (durably), render, send, classify.
+//! - [`throttle`] owns the rate (governor, adaptive) and the quotas.
+//!
+//! # Invariants
+//!
+//! - A recipient is `sending` in the file before its message goes out; after a
+//!   crash exactly those become `uncertain`, at most one per connection.
+//! - A recipient the server accepted is `sent` and is never picked again.
+//! - The campaign is `completed` only when no recipient is pending, sending or
+//!   waiting to retry; otherwise the run ends `paused` (with a reason) or `stopped`.
+//! - Failures that are not a recipient's (a wrong password, a server that
+//!   cannot be reached) pause the campaign; nobody is marked failed for them.
+
+pub mod throttle;
+
+mod dispatch;
+mod worker;
+mod writer;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::message::{CampaignIdentity, CompiledMessage, Sender};
+use crate::model::{CampaignId, CampaignStatus, RecipientStatus, StatusCounts, string_enum};
+use crate::secrets::SecretStore;
+use crate::smtp::manage::ensure_sandbox;
+use crate::store::Store;
+use throttle::{AdaptiveRate, Quotas, RateState};
+
+/// Receives a run's events. Called from the runner's tasks: keep it quick
+/// (forward to a channel, print a line).
+pub trait ProgressSink: Send + Sync {
+    fn event(&self, event: &CampaignEvent);
+}
+
+impl<F: Fn(&CampaignEvent) + Send + Sync> ProgressSink for F {
+    fn event(&self, event: &CampaignEvent) {
+        self(event);
+    }
+}
+
+string_enum! {
+    /// How a run ended.
+    RunOutcome {
+        Completed => "completed",
+        Paused => "paused",
+        Stopped => "stopped",
+    }
+}
+
+/// What a run reports. Recipient events are sent only after their state is committed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub enum CampaignEvent {
+    Started {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        campaign: CampaignId,
+        account: String,
+        counts: StatusCounts,
+        /// Recipients that were in flight when an earlier run was killed.
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        uncertain_recovered: u64,
+        rate: RateState,
+    },
+    /// One recipient changed state (sent, failed, waiting to retry).
+    Recipient {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        row: u64,
+        email: String,
+        status: RecipientStatus,
+        reason: Option<String>,
+        attempts: u32,
+    },
+    /// A periodic snapshot.
+    Progress {
+        counts: StatusCounts,
+        /// Messages accepted per second, over the last interval.
+        sent_per_second: f64,
+        rate: RateState,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number | null"))]
+        eta_seconds: Option<u64>,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        elapsed_ms: u64,
+    },
+    /// The effective rate changed (the server throttled, or it recovered).
+    RateChanged { rate: RateState },
+    /// A quota is used up; sending resumes at `until` (Unix ms).
+    QuotaWait {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        until: i64,
+        window: String,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        limit: u64,
+    },
+    /// A connection could not be opened; it is tried again after `retry_in_ms`.
+    ConnectionTrouble {
+        reason: String,
+        advice: String,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        retry_in_ms: u64,
+    },
+    /// A pause or stop was asked for: in-flight messages finish, nothing new starts.
+    Pausing { reason: String },
+    Finished {
+        outcome: RunOutcome,
+        reason: Option<String>,
+        counts: StatusCounts,
+    },
+}
+
+/// Pause and stop, from any task (a button, Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub struct RunControl {
+    pause: CancellationToken,
+    stop: CancellationToken,
+}
+
+impl RunControl {
+    /// Finish the messages in flight and end the run `paused`.
+    pub fn pause(&self) {
+        self.pause.cancel();
+    }
+
+    /// Like pause, then every recipient not yet sent or failed is `cancelled`.
+    pub fn stop(&self) {
+        self.stop.cancel();
+        self.pause.cancel();
+    }
+}
+
+/// Knobs that are not account settings.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The first retry waits about this long; each next one twice as long.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// Failed attempts to open a connection, in a row, before the campaign
+    /// pauses with "cannot reach the server".
+    pub connect_attempts: u32,
+    /// Recipients failing in a row (any reason) before the campaign pauses.
+    pub consecutive_failures: u32,
+    pub progress_interval: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            retry_base: Duration::from_secs(30),
+            retry_cap: Duration::from_secs(30 * 60),
+            connect_attempts: 8,
+            consecutive_failures: 20,
+            progress_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub outcome: RunOutcome,
+    pub reason: Option<String>,
+    pub counts: StatusCounts,
+}
+
+/// What every task of one run shares.
+struct Run {
+    store: Store,
+    campaign: CampaignId,
+    profile: i64,
+    account: crate::smtp::AccountSettings,
+    connection: Arc<crate::smtp::client::ConnectionSettings>,
+    envelope_from: String,
+    message: CompiledMessage,
+    options: RunOptions,
+    rate: AdaptiveRate,
+    quotas: tokio::sync::Mutex<Quotas>,
+    control: RunControl,
+    /// Cancelled when the run must wind down: a child of the person's pause,
+    /// also cancelled when the campaign pauses for a reason of its own.
+    halt: CancellationToken,
+    halt_reason: Mutex<Option<String>>,
+    failures_in_a_row: AtomicU32,
+    sink: Arc<dyn ProgressSink>,
+    counts: Mutex<StatusCounts>,
+    dispatch: dispatch::Dispatch,
+}
+
+impl Run {
+    /// Whether workers should stop taking recipients.
+    fn stopping(&self) -> bool {
+        self.halt.is_cancelled()
+    }
+
+    async fn stopped(&self) {
+        self.halt.cancelled().await;
+    }
+
+    /// Pauses the campaign for a reason that is not one recipient's.
+    fn halt_with(&self, reason: String) {
+        let mut slot = self.halt_reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            tracing::warn!(campaign = self.campaign, %reason, "campaign pauses itself");
+            self.sink.event(&CampaignEvent::Pausing { reason: reason.clone() });
+            *slot = Some(reason);
+        }
+        drop(slot);
+        self.halt.cancel();
+    }
+
+    fn counts(&self) -> StatusCounts {
+        self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Exponential backoff with jitter for the `attempt`-th failure (1-based):
+    /// between half and all of base × 2^(attempt-1), capped.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(20);
+        let full = self
+            .options
+            .retry_base
+            .saturating_mul(1 << exponent)
+            .min(self.options.retry_cap);
+        full.mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+}
+
+/// Runs campaign `campaign` on SMTP account `account` (or the one it last
+/// ran on) until it completes, pauses or stops. A campaign interrupted by a
+/// crash continues: its in-flight recipients become `uncertain` first.
+pub async fn send(
+    store: &Store,
+    secrets: &SecretStore,
+    campaign: CampaignId,
+    account: Option<&str>,
+    options: RunOptions,
+    control: RunControl,
+    sink: Arc<dyn ProgressSink>,
+) -> Result<RunReport> {
+    let summary = store.campaign_summary(campaign).await?;
+    let name = summary.name.clone();
+    if summary.status == CampaignStatus::Stopped {
+        return Err(Error::CampaignState {
+            campaign: name,
+            status: "stopped".to_owned(),
+            action: "a stopped campaign sends nothing more (resend its failed recipients instead)".to_owned(),
+        });
+    }
+    let account = match account {
+        Some(account) => account.to_owned(),
+        None => store.campaign_profile(campaign).await?.ok_or_else(|| Error::CampaignState {
+            campaign: name.clone(),
+            status: summary.status.as_str().to_owned(),
+            action: "choose the SMTP account to send with (--smtp NAME)".to_owned(),
+        })?,
+    };
+    let (profile, settings) = store.account(&account).await?;
+    let password = secrets.get(&account).await?;
+    let draft = store
+        .message_draft(campaign)
+        .await?
+        .ok_or_else(|| Error::NoMessage(name.clone()))?;
+    let envelope_from = settings.sender_address().ok_or_else(|| Error::InvalidAccount {
+        field: "from_address".to_owned(),
+        problem: format!("set the sender address of \"{account}\" before sending"),
+    })?;
+    let sender = Sender {
+        address: envelope_from.clone(),
+        name: settings.from_name.clone(),
+        reply_to: settings.reply_to.clone(),
+    };
+    let message = CompiledMessage::compile(
+        &draft,
+        &summary.columns,
+        &sender,
+        CampaignIdentity {
+            id: campaign,
+            created_at: summary.created_at,
+        },
+    )?;
+    // Keeps the built-in sandbox listening for the run when nothing else does.
+    let _sandbox = ensure_sandbox(store, &settings).await?;
+
+    let uncertain_recovered = store.begin_run(campaign, profile).await?;
+    let sent_before = store
+        .send_counts(profile, store.now_ms().div_euclid(60_000) - Quotas::LOOKBACK_MINUTES)
+        .await?;
+    let counts = store.status_counts(campaign).await?;
+    let connection = settings.connection_settings(password);
+    let run = Arc::new(Run {
+        store: store.clone(),
+        campaign,
+        profile,
+        rate: AdaptiveRate::new(settings.rate_per_second),
+        quotas: tokio::sync::Mutex::new(Quotas::new(
+            settings.per_minute,
+            settings.per_hour,
+            settings.per_day,
+            &sent_before,
+        )),
+        connection,
+        envelope_from,
+        message,
+        options,
+        halt: control.pause.child_token(),
+        control,
+        halt_reason: Mutex::new(None),
+        failures_in_a_row: AtomicU32::new(0),
+        sink,
+        counts: Mutex::new(counts.clone()),
+        dispatch: dispatch::Dispatch::new(store.clone(), campaign),
+        account: settings,
+    });
+    tracing::info!(campaign, account = %account, uncertain_recovered, "campaign run starts");
+    run.sink.event(&CampaignEvent::Started {
+        campaign,
+        account: account.clone(),
+        counts,
+        uncertain_recovered,
+        rate: run.rate.state(),
+    });
+
+    let (writer, writer_task) = writer::start(run.clone());
+    let progress = tokio::spawn(report_progress(run.clone()));
+    let acknowledge = tokio::spawn(acknowledge_pause(run.clone()));
+    let mut workers = tokio::task::JoinSet::new();
+    for index in 0..run.account.connections.max(1) {
+        workers.spawn(worker::work(run.clone(), writer.clone(), index));
+    }
+    drop(writer);
+    let mut failure = None;
+    while let Some(done) = workers.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                run.halt_with(format!("Mailroom could not keep going: {e}"));
+                failure.get_or_insert(e);
+            }
+            Err(e) => {
+                run.halt_with("a sending task failed unexpectedly".to_owned());
+                failure.get_or_insert(Error::Internal(format!("worker: {e}")));
+            }
+        }
+    }
+    // Every worker is gone, so the writer's channel is closed: it drains and ends.
+    match writer_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            failure.get_or_insert(e);
+        }
+        Err(e) => {
+            failure.get_or_insert(Error::Internal(format!("writer: {e}")));
+        }
+    }
+    progress.abort();
+    acknowledge.abort();
+
+    let halted = run
+        .halt_reason
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let (outcome, reason) = if run.control.stop.is_cancelled() {
+        store.cancel_unfinished(campaign).await?;
+        (RunOutcome::Stopped, None)
+    } else if let Some(reason) = halted {
+        (RunOutcome::Paused, Some(reason))
+    } else if run.control.pause.is_cancelled() {
+        (RunOutcome::Paused, Some("paused by you".to_owned()))
+    } else {
+        let counts = store.status_counts(campaign).await?;
+        if counts.pending + counts.sending + counts.retry_wait == 0 {
+            (RunOutcome::Completed, None)
+        } else {
+            // The dispatcher ran dry while the file says otherwise: never
+            // call that finished.
+            (
+                RunOutcome::Paused,
+                Some(format!(
+                    "{} recipients are still waiting; resume to send them",
+                    counts.pending + counts.retry_wait
+                )),
+            )
+        }
+    };
+    let status = match outcome {
+        RunOutcome::Completed => CampaignStatus::Completed,
+        RunOutcome::Paused => CampaignStatus::Paused,
+        RunOutcome::Stopped => CampaignStatus::Stopped,
+    };
+    store.set_campaign_status(campaign, status, reason.as_deref()).await?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let counts = store.status_counts(campaign).await?;
+    tracing::info!(campaign, outcome = outcome.as_str(), ?reason, "campaign run ends");
+    run.sink.event(&CampaignEvent::Finished {
+        outcome,
+        reason: reason.clone(),
+        counts: counts.clone(),
+    });
+    Ok(RunReport { outcome, reason, counts })
+}
+
+/// Says at once that a pause was heard; the run ends when in-flight messages are done.
+async fn acknowledge_pause(run: Arc<Run>) {
+    run.control.pause.cancelled().await;
+    let reason = if run.control.stop.is_cancelled() {
+        "stopping: the messages in flight finish, the rest is cancelled"
+    } else {
+        "pausing: the messages in flight finish, then the campaign waits"
+    };
+    run.sink.event(&CampaignEvent::Pausing {
+        reason: reason.to_owned(),
+    });
+}
+
+/// A snapshot every `progress_interval`: counts, rate, ETA.
+async fn report_progress(run: Arc<Run>) {
+    let started = tokio::time::Instant::now();
+    let mut ticker = tokio::time::interval(run.options.progress_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sent = run.counts().sent;
+    let mut last_tick = started;
+    let mut smoothed = 0.0_f64;
+    loop {
+        ticker.tick().await;
+        let now = tokio::time::Instant::now();
+        let counts = run.counts();
+        let elapsed = now.duration_since(last_tick).as_secs_f64();
+        if elapsed > 0.0 {
+            let instant = counts.sent.saturating_sub(last_sent) as f64 / elapsed;
+            // An exponential average: a steady figure, not a flicker.
+            smoothed = if smoothed == 0.0 { instant } else { 0.7 * smoothed + 0.3 * instant };
+        }
+        last_sent = counts.sent;
+        last_tick = now;
+        let remaining = counts.pending + counts.retry_wait + counts.sending;
+        let eta_seconds = (smoothed > 0.0).then(|| (remaining as f64 / smoothed).ceil() as u64);
+        run.sink.event(&CampaignEvent::Progress {
+            counts,
+            sent_per_second: (smoothed * 10.0).round() / 10.0,
+            rate: run.rate.state(),
+            eta_seconds,
+            elapsed_ms: u64::try_from(now.duration_since(started).as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+}
+
+/// Consecutive failures feed the "N in a row" rule; a success resets it.
+fn count_failure(run: &Run, reason: &str) {
+    let in_a_row = run.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+    if in_a_row >= run.options.consecutive_failures {
+        run.halt_with(format!(
+            "{in_a_row} recipients failed in a row, so the campaign paused to spare your list; the last: {reason}"
+        ));
+    }
+}

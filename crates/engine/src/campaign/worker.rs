@@ -1,0 +1,365 @@
+//! One sending worker: it holds one SMTP connection for up to "messages per
+//! connection", takes recipients from the dispatcher, and for each waits for
+//! the rate and the quotas, claims it durably, renders, sends and classifies
+//! the result by SPEC's error taxonomy.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::dispatch::Job;
+use super::writer::{Outcome, Writer};
+use super::{CampaignEvent, Run, count_failure};
+use crate::error::Result;
+use crate::message::RecipientData;
+use crate::model::RecipientStatus;
+use crate::smtp::client::Connection;
+use crate::smtp::reply::Reply;
+use crate::smtp::{Failure, FailureClass, Problem, Stage};
+use crate::store::{AttemptRecord, StateChange};
+
+/// An open connection and how many messages it carried.
+struct Held {
+    connection: Connection,
+    sent: u32,
+}
+
+pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()> {
+    let mut held: Option<Held> = None;
+    let mut connect_failures = 0_u32;
+    // Workers start a little apart so N connections do not open in one burst.
+    tokio::time::sleep(Duration::from_millis(u64::from(index) * 20)).await;
+    loop {
+        if run.stopping() {
+            break;
+        }
+        if held.is_none() {
+            match open(&run).await {
+                Some(Ok(connection)) => {
+                    connect_failures = 0;
+                    held = Some(Held { connection, sent: 0 });
+                }
+                Some(Err(failure)) => {
+                    if failure.class() == FailureClass::PermanentForCampaign {
+                        run.halt_with(describe(&failure, &run));
+                        break;
+                    }
+                    connect_failures += 1;
+                    if connect_failures >= run.options.connect_attempts {
+                        run.halt_with(format!(
+                            "the server could not be reached {connect_failures} times in a row: {}",
+                            describe(&failure, &run)
+                        ));
+                        break;
+                    }
+                    let wait = run.backoff(connect_failures);
+                    run.sink.event(&CampaignEvent::ConnectionTrouble {
+                        reason: failure.to_string(),
+                        advice: failure.advice(&run.account.host, run.account.port),
+                        retry_in_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    });
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = run.stopped() => break,
+                    }
+                    continue;
+                }
+                None => break,
+            }
+        }
+
+        let Some(job) = run.dispatch.next(&run.halt).await? else {
+            break;
+        };
+        if !wait_for_slot(&run).await {
+            run.dispatch.give_back(job).await;
+            break;
+        }
+        writer.claim(&job).await?;
+        let Some(current) = held.as_mut() else {
+            // Unreachable: a connection is opened above. Keep the recipient safe anyway.
+            unclaim(&writer, &job, None)?;
+            continue;
+        };
+        let keep = send_one(&run, &writer, &job, current).await?;
+        if !keep {
+            if let Some(old) = held.take() {
+                // A connection after a failure is closed without ceremony;
+                // QUIT could wait on a server that is already gone.
+                drop(old);
+            }
+        } else if held.as_ref().is_some_and(|h| h.sent >= run.account.per_connection.max(1))
+            && let Some(old) = held.take()
+        {
+            old.connection.quit().await;
+        }
+    }
+    if let Some(old) = held.take() {
+        old.connection.quit().await;
+    }
+    Ok(())
+}
+
+/// Opens a connection, unless the run stops first (`None`).
+async fn open(run: &Run) -> Option<Result<Connection, Failure>> {
+    tokio::select! {
+        opened = Connection::open(run.connection.clone()) => Some(opened),
+        () = run.stopped() => None,
+    }
+}
+
+/// Waits for the rate and every quota; `false` if the run stops meanwhile.
+async fn wait_for_slot(run: &Run) -> bool {
+    tokio::select! {
+        () = run.rate.acquire() => {}
+        () = run.stopped() => return false,
+    }
+    loop {
+        let now = run.store.now_ms();
+        let taken = run.quotas.lock().await.take(now);
+        match taken {
+            Ok(()) => return true,
+            Err(wait) => {
+                run.sink.event(&CampaignEvent::QuotaWait {
+                    until: wait.until,
+                    window: wait.window.to_owned(),
+                    limit: wait.limit,
+                });
+                let for_ms = u64::try_from(wait.until - now).unwrap_or(0).max(1);
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(for_ms)) => {}
+                    () = run.stopped() => return false,
+                }
+            }
+        }
+    }
+}
+
+/// Renders and sends to one claimed recipient and records the outcome.
+/// Returns whether the connection is still good for the next message.
+async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Result<bool> {
+    let recipient = &job.recipient;
+    let attempts = recipient.attempts + 1;
+    let started_at = run.store.now_ms();
+    let clock = tokio::time::Instant::now();
+    let rendered = run.message.render(RecipientData {
+        row: recipient.row,
+        email: &recipient.email,
+        values: &recipient.values,
+    });
+    let rendered = match rendered {
+        Ok(rendered) => rendered,
+        Err(problem) => {
+            let reason = format!("the message could not be made for this recipient: {problem}");
+            writer.record(outcome(
+                job,
+                StateChange::Failed {
+                    id: recipient.id,
+                    reason: reason.clone(),
+                    attempt: Some(AttemptRecord {
+                        started_at,
+                        duration_ms: 0,
+                        outcome: "permanent",
+                        stage: "render",
+                        code: None,
+                        enhanced_code: None,
+                        text: problem,
+                    }),
+                },
+                RecipientStatus::Failed,
+                Some(reason.clone()),
+                attempts,
+            ))?;
+            count_failure(run, &reason);
+            return Ok(true);
+        }
+    };
+    let sent = held
+        .connection
+        .send(&run.envelope_from, &[recipient.email.trim()], &rendered.bytes)
+        .await;
+    let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
+    match sent {
+        Ok(reply) => {
+            held.sent += 1;
+            run.failures_in_a_row.store(0, Ordering::SeqCst);
+            writer.record(outcome(
+                job,
+                StateChange::Sent {
+                    id: recipient.id,
+                    attempt: AttemptRecord {
+                        started_at,
+                        duration_ms,
+                        outcome: "sent",
+                        stage: "data",
+                        code: Some(reply.code),
+                        enhanced_code: reply.enhanced_code().map(str::to_owned),
+                        text: reply.text(),
+                    },
+                },
+                RecipientStatus::Sent,
+                None,
+                attempts,
+            ))?;
+            Ok(true)
+        }
+        Err(failure) => {
+            let attempt = AttemptRecord {
+                started_at,
+                duration_ms,
+                outcome: attempt_outcome(&failure),
+                stage: attempt_stage(&failure),
+                code: failure.code,
+                enhanced_code: failure.enhanced_code.clone(),
+                text: failure.text.clone(),
+            };
+            let keep = connection_survives(&failure);
+            handle_failure(run, writer, job, failure, attempt)?;
+            Ok(keep)
+        }
+    }
+}
+
+fn handle_failure(run: &Run, writer: &Writer, job: &Job, failure: Failure, attempt: AttemptRecord) -> Result<()> {
+    let recipient = &job.recipient;
+    let attempts = recipient.attempts + 1;
+    let reason = failure.to_string();
+    match failure.class() {
+        FailureClass::PermanentForCampaign => {
+            unclaim(writer, job, Some(attempt))?;
+            run.halt_with(describe(&failure, run));
+        }
+        FailureClass::PermanentForRecipient => {
+            if failure.code.is_some_and(|code| {
+                Reply::new(code, format!("{} {}", failure.enhanced_code.as_deref().unwrap_or(""), failure.text).trim())
+                    .is_unknown_mailbox()
+            }) {
+                let store = run.store.clone();
+                let email = recipient.email.clone();
+                let why = reason.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = store.suppress(&email, &why).await {
+                        tracing::warn!(error = %e, "could not add an unknown address to the suppression list");
+                    }
+                });
+            }
+            writer.record(outcome(
+                job,
+                StateChange::Failed {
+                    id: recipient.id,
+                    reason: reason.clone(),
+                    attempt: Some(attempt),
+                },
+                RecipientStatus::Failed,
+                Some(reason.clone()),
+                attempts,
+            ))?;
+            count_failure(run, &reason);
+        }
+        FailureClass::Transient => {
+            if failure.problem == Problem::Throttled
+                && let Some(rate) = run.rate.throttled(&reason)
+            {
+                run.sink.event(&CampaignEvent::RateChanged { rate });
+            }
+            let allowed = run.account.retries.max(1);
+            if attempts >= allowed {
+                let reason = format!("gave up after {attempts} attempts; the last: {reason}");
+                writer.record(outcome(
+                    job,
+                    StateChange::Failed {
+                        id: recipient.id,
+                        reason: reason.clone(),
+                        attempt: Some(attempt),
+                    },
+                    RecipientStatus::Failed,
+                    Some(reason.clone()),
+                    attempts,
+                ))?;
+            } else {
+                let wait = run.backoff(attempts);
+                let next_attempt_at =
+                    run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                writer.record(outcome(
+                    job,
+                    StateChange::Retry {
+                        id: recipient.id,
+                        next_attempt_at,
+                        reason: reason.clone(),
+                        attempt,
+                    },
+                    RecipientStatus::RetryWait,
+                    Some(reason.clone()),
+                    attempts,
+                ))?;
+            }
+            // Throttling is the server pacing us, not the list going bad.
+            if failure.problem != Problem::Throttled {
+                count_failure(run, &reason);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unclaim(writer: &Writer, job: &Job, attempt: Option<AttemptRecord>) -> Result<()> {
+    writer.record(outcome(
+        job,
+        StateChange::Unclaim {
+            id: job.recipient.id,
+            attempt,
+        },
+        RecipientStatus::Pending,
+        None,
+        job.recipient.attempts,
+    ))
+}
+
+fn outcome(job: &Job, change: StateChange, status: RecipientStatus, reason: Option<String>, attempts: u32) -> Outcome {
+    Outcome {
+        change,
+        row: job.recipient.row,
+        email: job.recipient.email.clone(),
+        status,
+        reason,
+        attempts,
+    }
+}
+
+/// A reply to MAIL or RCPT (not 421) leaves the connection usable: the client
+/// sent RSET. Anything else (lost, timed out, closing) needs a fresh one.
+fn connection_survives(failure: &Failure) -> bool {
+    failure.code.is_some_and(|code| code != 421)
+        && !matches!(failure.problem, Problem::ConnectionLost | Problem::TimedOut)
+}
+
+/// Whether the server may have the message: the connection died after the
+/// content was sent.
+fn attempt_outcome(failure: &Failure) -> &'static str {
+    match (failure.stage, failure.problem) {
+        (Stage::Data, Problem::ConnectionLost | Problem::TimedOut) if failure.code.is_none() => "ambiguous",
+        _ => match failure.class() {
+            FailureClass::Transient => "transient",
+            _ => "permanent",
+        },
+    }
+}
+
+/// The attempts table's stage names.
+fn attempt_stage(failure: &Failure) -> &'static str {
+    match failure.stage {
+        Stage::Dns | Stage::Connect => "connect",
+        Stage::Tls => "tls",
+        Stage::Greeting => "greeting",
+        Stage::Ehlo => "ehlo",
+        Stage::Auth => "auth",
+        Stage::Mail => "mail",
+        Stage::Rcpt => "rcpt",
+        Stage::Data | Stage::Quit => "data",
+    }
+}
+
+/// A failure with the advice a person can act on.
+fn describe(failure: &Failure, run: &Run) -> String {
+    format!("{failure}. {}", failure.advice(&run.account.host, run.account.port))
+}

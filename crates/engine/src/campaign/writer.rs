@@ -1,0 +1,143 @@
+//! The one task that writes a run's recipient state: it commits whatever
+//! changes are waiting as one transaction (group commit), then acknowledges
+//! the claims, tells the dispatcher which recipients settled, and reports the
+//! committed changes. Nothing is reported before it is in the file.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::dispatch::Job;
+use super::{CampaignEvent, Run};
+use crate::error::{Error, Result};
+use crate::model::RecipientStatus;
+use crate::store::StateChange;
+
+/// Changes committed per transaction at most.
+const BATCH: usize = 4096;
+
+/// A recipient's state change with what to report once it is committed.
+#[derive(Debug)]
+pub(super) struct Outcome {
+    pub change: StateChange,
+    pub row: u64,
+    pub email: String,
+    pub status: RecipientStatus,
+    pub reason: Option<String>,
+    pub attempts: u32,
+}
+
+#[derive(Debug)]
+enum Op {
+    Claim {
+        id: i64,
+        from: RecipientStatus,
+        committed: oneshot::Sender<bool>,
+    },
+    Outcome(Outcome),
+}
+
+/// Sends changes to the writer task.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    ops: mpsc::UnboundedSender<Op>,
+}
+
+impl Writer {
+    /// Records that `job` is being sent; returns once that is durable.
+    pub async fn claim(&self, job: &Job) -> Result<()> {
+        let (committed, ack) = oneshot::channel();
+        self.ops
+            .send(Op::Claim {
+                id: job.recipient.id,
+                from: job.from,
+                committed,
+            })
+            .map_err(|_| Error::Internal("the state writer has stopped".to_owned()))?;
+        match ack.await {
+            Ok(true) => Ok(()),
+            _ => Err(Error::Internal("the state writer could not record a claim".to_owned())),
+        }
+    }
+
+    /// Queues an outcome; the writer commits and reports it.
+    pub fn record(&self, outcome: Outcome) -> Result<()> {
+        self.ops
+            .send(Op::Outcome(outcome))
+            .map_err(|_| Error::Internal("the state writer has stopped".to_owned()))
+    }
+}
+
+pub(super) fn start(run: Arc<Run>) -> (Writer, JoinHandle<Result<()>>) {
+    let (ops, receiver) = mpsc::unbounded_channel();
+    (Writer { ops }, tokio::spawn(write(run, receiver)))
+}
+
+async fn write(run: Arc<Run>, mut receiver: mpsc::UnboundedReceiver<Op>) -> Result<()> {
+    let mut ops = Vec::with_capacity(BATCH);
+    let mut changes = Vec::with_capacity(BATCH);
+    loop {
+        if receiver.recv_many(&mut ops, BATCH).await == 0 {
+            return Ok(());
+        }
+        changes.clear();
+        changes.extend(ops.iter().map(|op| match op {
+            Op::Claim { id, .. } => StateChange::Claim { id: *id },
+            Op::Outcome(outcome) => outcome.change.clone(),
+        }));
+        if let Err(e) = run.store.apply_changes(run.profile, &changes).await {
+            // Nothing of this batch is in the file: no claim may proceed, and
+            // the outcomes were not recorded (those recipients stay `sending`
+            // and become `uncertain` on the next run, as after a crash).
+            for op in ops.drain(..) {
+                if let Op::Claim { committed, .. } = op {
+                    let _ignored = committed.send(false);
+                }
+            }
+            run.halt_with(format!("the database could not be written: {e}"));
+            return Err(e);
+        }
+        let mut settled = Vec::new();
+        for op in ops.drain(..) {
+            match op {
+                Op::Claim { from, committed, .. } => {
+                    {
+                        let mut counts = run.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        *counts.get_mut(from) = counts.get_mut(from).saturating_sub(1);
+                        counts.sending += 1;
+                    }
+                    // A worker that gave up waiting is gone; its claim stays
+                    // and resolves like a crash's.
+                    let _ignored = committed.send(true);
+                }
+                Op::Outcome(outcome) => {
+                    settled.push(id_of(&outcome.change));
+                    {
+                        let mut counts = run.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        counts.sending = counts.sending.saturating_sub(1);
+                        *counts.get_mut(outcome.status) += 1;
+                    }
+                    run.sink.event(&CampaignEvent::Recipient {
+                        row: outcome.row,
+                        email: outcome.email,
+                        status: outcome.status,
+                        reason: outcome.reason,
+                        attempts: outcome.attempts,
+                    });
+                }
+            }
+        }
+        run.dispatch.settle(settled);
+    }
+}
+
+fn id_of(change: &StateChange) -> i64 {
+    match change {
+        StateChange::Claim { id }
+        | StateChange::Sent { id, .. }
+        | StateChange::Retry { id, .. }
+        | StateChange::Failed { id, .. }
+        | StateChange::Unclaim { id, .. } => *id,
+    }
+}

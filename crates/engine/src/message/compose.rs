@@ -1,0 +1,149 @@
+//! The Message screen's engine calls: save a campaign's draft (checked first),
+//! preview it for any row, and list recipients whose own attachment is missing.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{CampaignIdentity, CompiledMessage, MessageDraft, RecipientData, RenderedMessage, Sender};
+use crate::error::{Error, Result};
+use crate::model::CampaignId;
+use crate::store::Store;
+
+/// Stands in for the sender until the campaign has an account.
+const PLACEHOLDER_SENDER: &str = "sender@sandbox.mailroom.local";
+/// Rows read per query when checking attachments.
+const PAGE: i64 = 1000;
+/// Missing attachments listed at most (the count is exact).
+const MAX_LISTED: usize = 1000;
+
+/// A recipient whose per-recipient attachment is not there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct MissingAttachment {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub row: u64,
+    pub email: String,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "string"))]
+    pub path: PathBuf,
+}
+
+/// What saving a draft found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct MessageCheck {
+    /// The merge fields the message may use, in column order (`email` first).
+    pub fields: Vec<String>,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub missing_attachment_count: u64,
+    pub missing_attachments: Vec<MissingAttachment>,
+}
+
+/// Checks `draft` against the campaign (syntax, fields, shared attachments)
+/// and saves it. Per-recipient files that are missing are listed, not
+/// refused: a person may still be copying them.
+pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDraft) -> Result<MessageCheck> {
+    let compiled = compile_for(store, campaign, draft, None).await?;
+    store.save_message_draft(campaign, draft).await?;
+    let mut missing = Vec::new();
+    let mut count = 0_u64;
+    if draft.attachment_column.is_some() {
+        let mut after = 0;
+        loop {
+            let page = store.pending_recipients(campaign, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for recipient in &page {
+                if let Some(path) = compiled.recipient_attachment(&recipient.values)
+                    && !path.is_file()
+                {
+                    count += 1;
+                    if missing.len() < MAX_LISTED {
+                        missing.push(MissingAttachment {
+                            row: recipient.row,
+                            email: recipient.email.clone(),
+                            path,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(MessageCheck {
+        fields: super::available_fields(compiled.field_names()),
+        missing_attachment_count: count,
+        missing_attachments: missing,
+    })
+}
+
+/// The campaign's message as the recipient on spreadsheet row `row` gets it
+/// (the first recipient when `None`), from `account`'s sender or the
+/// campaign's last account.
+pub async fn preview_message(
+    store: &Store,
+    campaign: CampaignId,
+    row: Option<u64>,
+    account: Option<&str>,
+) -> Result<RenderedMessage> {
+    let summary = store.campaign_summary(campaign).await?;
+    let draft = store
+        .message_draft(campaign)
+        .await?
+        .ok_or_else(|| Error::NoMessage(summary.name.clone()))?;
+    let compiled = compile_for(store, campaign, &draft, account).await?;
+    let recipient = store
+        .recipient_at(campaign, row)
+        .await?
+        .ok_or_else(|| Error::RowNotFound {
+            campaign: summary.name.clone(),
+            row: row.unwrap_or(2),
+        })?;
+    compiled
+        .render(RecipientData {
+            row: recipient.row,
+            email: &recipient.email,
+            values: &recipient.values,
+        })
+        .map_err(|problem| Error::Template {
+            part: format!("row {}", recipient.row),
+            line: None,
+            problem,
+        })
+}
+
+async fn compile_for(
+    store: &Store,
+    campaign: CampaignId,
+    draft: &MessageDraft,
+    account: Option<&str>,
+) -> Result<CompiledMessage> {
+    let summary = store.campaign_summary(campaign).await?;
+    let account = match account {
+        Some(name) => Some(name.to_owned()),
+        None => summary.account.clone(),
+    };
+    let sender = match account {
+        Some(name) => {
+            let (_, settings) = store.account(&name).await?;
+            Sender {
+                address: settings.sender_address().unwrap_or_else(|| PLACEHOLDER_SENDER.to_owned()),
+                name: settings.from_name,
+                reply_to: settings.reply_to,
+            }
+        }
+        None => Sender {
+            address: PLACEHOLDER_SENDER.to_owned(),
+            name: None,
+            reply_to: None,
+        },
+    };
+    CompiledMessage::compile(
+        draft,
+        &summary.columns,
+        &sender,
+        CampaignIdentity {
+            id: campaign,
+            created_at: summary.created_at,
+        },
+    )
+}

@@ -1,0 +1,429 @@
+//! What a running campaign reads and writes: messages, the recipients to send
+//! next, each state change with its attempt, and per-account send counts.
+//!
+//! Every state change of a run goes through [`Store::apply_changes`], one
+//! transaction per batch, so a batch is durable before anything reports it
+//! (SPEC invariant 3), and a claim (`sending`) is durable before the message
+//! goes on the wire, so after `kill -9` the in-flight recipients are known.
+
+use std::str::FromStr;
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::message::MessageDraft;
+use crate::model::{CampaignId, CampaignStatus, RecipientStatus, StatusCounts};
+
+/// A recipient the runner will send to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedRecipient {
+    pub id: i64,
+    pub row: u64,
+    pub email: String,
+    pub values: Vec<String>,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// One attempt, as the failed-recipient view shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    /// `sent`, `transient`, `permanent` or `ambiguous`.
+    pub outcome: &'static str,
+    /// One of the attempts table's stages (`connect` ... `data`, `render`).
+    pub stage: &'static str,
+    pub code: Option<u16>,
+    pub enhanced_code: Option<String>,
+    pub text: String,
+}
+
+/// A change to one recipient's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateChange {
+    /// `pending`/`retry_wait` → `sending`, counting the attempt; committed
+    /// before the message is sent.
+    Claim { id: i64 },
+    Sent { id: i64, attempt: AttemptRecord },
+    Retry {
+        id: i64,
+        next_attempt_at: i64,
+        reason: String,
+        attempt: AttemptRecord,
+    },
+    Failed {
+        id: i64,
+        reason: String,
+        attempt: Option<AttemptRecord>,
+    },
+    /// Back to `pending` without counting the attempt: the campaign paused for
+    /// a reason that is not this recipient's (wrong password, say).
+    Unclaim { id: i64, attempt: Option<AttemptRecord> },
+}
+
+impl Store {
+    /// The campaign's message, if one was written.
+    pub async fn message_draft(&self, campaign: CampaignId) -> Result<Option<MessageDraft>> {
+        let json = sqlx::query_scalar!("SELECT draft FROM messages WHERE campaign_id = ?1", campaign)
+            .fetch_optional(&self.pool)
+            .await?;
+        json.map(|json| serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored message: {e}"))))
+            .transpose()
+    }
+
+    /// Saves (replaces) the campaign's message.
+    pub async fn save_message_draft(&self, campaign: CampaignId, draft: &MessageDraft) -> Result<()> {
+        let json = serde_json::to_string(draft).map_err(|e| Error::Internal(e.to_string()))?;
+        let now = self.now_ms();
+        sqlx::query!(
+            "INSERT INTO messages (campaign_id, draft, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (campaign_id) DO UPDATE SET draft = excluded.draft, updated_at = excluded.updated_at",
+            campaign,
+            json,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Starts (or restarts) a run: recipients left `sending` by a run that
+    /// never finished become `uncertain` (the server may have their message),
+    /// and the campaign is `running` on `profile`. Returns how many became
+    /// uncertain.
+    pub async fn begin_run(&self, campaign: CampaignId, profile: i64) -> Result<u64> {
+        let now = self.now_ms();
+        let mut tx = self.pool.begin().await?;
+        let uncertain = sqlx::query!(
+            "UPDATE recipients
+             SET status = 'uncertain', updated_at = ?2,
+                 reason = 'in flight when Mailroom stopped: the server may or may not have accepted it'
+             WHERE campaign_id = ?1 AND status = 'sending'",
+            campaign,
+            now
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query!(
+            "UPDATE campaigns SET status = 'running', pause_reason = NULL, smtp_profile_id = ?2, updated_at = ?3
+             WHERE id = ?1",
+            campaign,
+            profile,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(uncertain)
+    }
+
+    /// Up to `limit` pending recipients with an id above `after`, in id (file) order.
+    pub async fn pending_recipients(&self, campaign: CampaignId, after: i64, limit: i64) -> Result<Vec<QueuedRecipient>> {
+        let rows = sqlx::query!(
+            r#"SELECT id AS "id!", row_number, email, fields, attempts FROM recipients
+               WHERE campaign_id = ?1 AND status = 'pending' AND id > ?2
+               ORDER BY id LIMIT ?3"#,
+            campaign,
+            after,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| queued(r.id, r.row_number, r.email, &r.fields, r.attempts))
+            .collect()
+    }
+
+    /// The recipient on spreadsheet row `row` (any state), or the first one
+    /// that is not skipped.
+    pub async fn recipient_at(&self, campaign: CampaignId, row: Option<u64>) -> Result<Option<QueuedRecipient>> {
+        let found = match row {
+            Some(row) => {
+                let row = i64::try_from(row).unwrap_or(i64::MAX);
+                sqlx::query!(
+                    r#"SELECT id AS "id!", row_number, email, fields, attempts FROM recipients
+                       WHERE campaign_id = ?1 AND row_number = ?2"#,
+                    campaign,
+                    row
+                )
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| queued(r.id, r.row_number, r.email, &r.fields, r.attempts))
+            }
+            None => sqlx::query!(
+                r#"SELECT id AS "id!", row_number, email, fields, attempts FROM recipients
+                   WHERE campaign_id = ?1 AND status != 'skipped' ORDER BY id LIMIT 1"#,
+                campaign
+            )
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| queued(r.id, r.row_number, r.email, &r.fields, r.attempts)),
+        };
+        found.transpose()
+    }
+
+    /// Up to `limit` recipients waiting to retry whose time has come.
+    pub async fn due_retries(&self, campaign: CampaignId, now: i64, limit: i64) -> Result<Vec<QueuedRecipient>> {
+        let rows = sqlx::query!(
+            r#"SELECT id AS "id!", row_number, email, fields, attempts FROM recipients
+               WHERE campaign_id = ?1 AND status = 'retry_wait' AND next_attempt_at <= ?2
+               ORDER BY next_attempt_at, id LIMIT ?3"#,
+            campaign,
+            now,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| queued(r.id, r.row_number, r.email, &r.fields, r.attempts))
+            .collect()
+    }
+
+    /// When the next retry of the campaign is due, if any recipient waits for one.
+    pub async fn next_retry_at(&self, campaign: CampaignId) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT MIN(next_attempt_at) AS "at: i64" FROM recipients
+               WHERE campaign_id = ?1 AND status = 'retry_wait'"#,
+            campaign
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Applies a batch of state changes in one transaction, counting each
+    /// claim as one message sent by `profile` in the current minute.
+    pub async fn apply_changes(&self, profile: i64, changes: &[StateChange]) -> Result<()> {
+        let now = self.now_ms();
+        let mut claims = 0_i64;
+        let mut tx = self.pool.begin().await?;
+        for change in changes {
+            match change {
+                StateChange::Claim { id } => {
+                    claims += 1;
+                    sqlx::query!(
+                        "UPDATE recipients SET status = 'sending', attempts = attempts + 1, updated_at = ?2
+                         WHERE id = ?1",
+                        id,
+                        now
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                StateChange::Sent { id, attempt } => {
+                    sqlx::query!(
+                        "UPDATE recipients SET status = 'sent', reason = NULL, next_attempt_at = NULL,
+                                sent_at = ?2, updated_at = ?2
+                         WHERE id = ?1",
+                        id,
+                        now
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    insert_attempt(&mut tx, *id, attempt).await?;
+                }
+                StateChange::Retry {
+                    id,
+                    next_attempt_at,
+                    reason,
+                    attempt,
+                } => {
+                    sqlx::query!(
+                        "UPDATE recipients SET status = 'retry_wait', reason = ?2, next_attempt_at = ?3, updated_at = ?4
+                         WHERE id = ?1",
+                        id,
+                        reason,
+                        next_attempt_at,
+                        now
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    insert_attempt(&mut tx, *id, attempt).await?;
+                }
+                StateChange::Failed { id, reason, attempt } => {
+                    sqlx::query!(
+                        "UPDATE recipients SET status = 'failed', reason = ?2, next_attempt_at = NULL, updated_at = ?3
+                         WHERE id = ?1",
+                        id,
+                        reason,
+                        now
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    if let Some(attempt) = attempt {
+                        insert_attempt(&mut tx, *id, attempt).await?;
+                    }
+                }
+                StateChange::Unclaim { id, attempt } => {
+                    sqlx::query!(
+                        "UPDATE recipients SET status = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?2
+                         WHERE id = ?1",
+                        id,
+                        now
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    if let Some(attempt) = attempt {
+                        insert_attempt(&mut tx, *id, attempt).await?;
+                    }
+                }
+            }
+        }
+        if claims > 0 {
+            let minute = now.div_euclid(60_000);
+            sqlx::query!(
+                "INSERT INTO send_counts (profile_id, minute, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (profile_id, minute) DO UPDATE SET count = count + excluded.count",
+                profile,
+                minute,
+                claims
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Messages `profile` sent per minute since `since_minute` (Unix minutes).
+    pub async fn send_counts(&self, profile: i64, since_minute: i64) -> Result<Vec<(i64, u64)>> {
+        let rows = sqlx::query!(
+            "SELECT minute, count FROM send_counts WHERE profile_id = ?1 AND minute >= ?2 ORDER BY minute",
+            profile,
+            since_minute
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.minute, u64::try_from(r.count).unwrap_or(0)))
+            .collect())
+    }
+
+    /// Sets the campaign's state, with the reason a person sees for a pause.
+    pub async fn set_campaign_status(
+        &self,
+        campaign: CampaignId,
+        status: CampaignStatus,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let now = self.now_ms();
+        let status = status.as_str();
+        sqlx::query!(
+            "UPDATE campaigns SET status = ?2, pause_reason = ?3, updated_at = ?4 WHERE id = ?1",
+            campaign,
+            status,
+            reason,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The campaign's counts per recipient state.
+    pub async fn status_counts(&self, campaign: CampaignId) -> Result<StatusCounts> {
+        let mut counts = StatusCounts::default();
+        let by_status = sqlx::query!(
+            r#"SELECT status, COUNT(*) AS "count!: i64" FROM recipients WHERE campaign_id = ?1 GROUP BY status"#,
+            campaign
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for group in by_status {
+            let status = RecipientStatus::from_str(&group.status).map_err(Error::Internal)?;
+            *counts.get_mut(status) = u64::try_from(group.count).unwrap_or(0);
+        }
+        Ok(counts)
+    }
+
+    /// Stops a campaign: every recipient not yet in a final state is `cancelled`.
+    pub async fn cancel_unfinished(&self, campaign: CampaignId) -> Result<u64> {
+        let now = self.now_ms();
+        Ok(sqlx::query!(
+            "UPDATE recipients SET status = 'cancelled', reason = 'the campaign was stopped', updated_at = ?2
+             WHERE campaign_id = ?1 AND status IN ('pending', 'retry_wait')",
+            campaign,
+            now
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// The person's decision about uncertain recipients: send them again
+    /// (`pending`; the same Message-ID lets providers drop a duplicate) or
+    /// count them as sent.
+    pub async fn settle_uncertain(&self, campaign: CampaignId, resend: bool) -> Result<u64> {
+        let now = self.now_ms();
+        let query = if resend {
+            sqlx::query!(
+                "UPDATE recipients SET status = 'pending', reason = NULL, updated_at = ?2
+                 WHERE campaign_id = ?1 AND status = 'uncertain'",
+                campaign,
+                now
+            )
+        } else {
+            sqlx::query!(
+                "UPDATE recipients SET status = 'sent', reason = 'marked as sent by you', sent_at = ?2, updated_at = ?2
+                 WHERE campaign_id = ?1 AND status = 'uncertain'",
+                campaign,
+                now
+            )
+        };
+        Ok(query.execute(&self.pool).await?.rows_affected())
+    }
+
+    /// The campaign's account, if it has run before.
+    pub async fn campaign_profile(&self, campaign: CampaignId) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar!(
+            "SELECT p.name FROM campaigns c JOIN smtp_profiles p ON p.id = c.smtp_profile_id WHERE c.id = ?1",
+            campaign
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Why the campaign is paused, if it is.
+    pub async fn pause_reason(&self, campaign: CampaignId) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar!("SELECT pause_reason FROM campaigns WHERE id = ?1", campaign)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+}
+
+async fn insert_attempt(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    recipient: i64,
+    attempt: &AttemptRecord,
+) -> Result<()> {
+    let code = attempt.code.map(i64::from);
+    sqlx::query!(
+        "INSERT INTO attempts (recipient_id, started_at, duration_ms, outcome, stage, smtp_code, enhanced_code, text)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        recipient,
+        attempt.started_at,
+        attempt.duration_ms,
+        attempt.outcome,
+        attempt.stage,
+        code,
+        attempt.enhanced_code,
+        attempt.text
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn queued(id: i64, row: i64, email: String, fields: &str, attempts: i64) -> Result<QueuedRecipient> {
+    Ok(QueuedRecipient {
+        id,
+        row: u64::try_from(row).unwrap_or(0),
+        email,
+        values: serde_json::from_str(fields).map_err(|e| Error::Internal(format!("stored fields: {e}")))?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+    })
+}
