@@ -52,6 +52,8 @@ pub struct Received {
     pub data: Vec<u8>,
     /// The server reset the connection instead of answering 250.
     pub reset: bool,
+    /// When the message arrived (tokio time, so paused clocks work too).
+    pub at: Instant,
 }
 
 /// A running scripted server; stopped when dropped.
@@ -65,7 +67,13 @@ pub struct ScriptedServer {
 impl ScriptedServer {
     /// Starts the server on a free loopback port.
     pub async fn start(script: Script) -> ScriptedServer {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        Self::start_on(script, 0).await
+    }
+
+    /// Starts the server on `port` of loopback (0: any free port), e.g. one
+    /// that refused connections until now.
+    pub async fn start_on(script: Script, port: u16) -> ScriptedServer {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .await
             .unwrap_or_else(|e| panic!("cannot bind the test server: {e}"));
         let addr = listener
@@ -224,6 +232,7 @@ impl Policy for ScriptState {
             rcpt_to: envelope.rcpt_to,
             data,
             reset,
+            at: Instant::now(),
         });
         if reset {
             Action::Reset

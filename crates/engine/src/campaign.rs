@@ -201,6 +201,9 @@ struct Run {
     halt: CancellationToken,
     halt_reason: Mutex<Option<String>>,
     failures_in_a_row: AtomicU32,
+    /// Messages per connection: the account's setting, lowered to what a
+    /// server that closes connections after N messages allows.
+    per_connection: AtomicU32,
     sink: Arc<dyn ProgressSink>,
     counts: Mutex<StatusCounts>,
     dispatch: dispatch::Dispatch,
@@ -326,6 +329,7 @@ pub async fn send(
         control,
         halt_reason: Mutex::new(None),
         failures_in_a_row: AtomicU32::new(0),
+        per_connection: AtomicU32::new(settings.per_connection.max(1)),
         sink,
         counts: Mutex::new(counts.clone()),
         dispatch: dispatch::Dispatch::new(store.clone(), campaign),

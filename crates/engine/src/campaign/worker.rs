@@ -88,7 +88,9 @@ pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()
                 // QUIT could wait on a server that is already gone.
                 drop(old);
             }
-        } else if held.as_ref().is_some_and(|h| h.sent >= run.account.per_connection.max(1))
+        } else if held
+            .as_ref()
+            .is_some_and(|h| h.sent >= run.per_connection.load(Ordering::SeqCst))
             && let Some(old) = held.take()
         {
             old.connection.quit().await;
@@ -214,13 +216,30 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
                 text: failure.text.clone(),
             };
             let keep = connection_survives(&failure);
-            handle_failure(run, writer, job, failure, attempt)?;
+            // "421 too many messages" on a connection that already carried
+            // some is a per-connection limit, not a rate: open fresh
+            // connections sooner instead of slowing down.
+            let connection_limit = failure.code == Some(421) && failure.stage == Stage::Mail && held.sent > 0;
+            if connection_limit {
+                let previous = run.per_connection.fetch_min(held.sent, Ordering::SeqCst);
+                if held.sent < previous {
+                    tracing::info!(messages = held.sent, "the server limits messages per connection; following it");
+                }
+            }
+            handle_failure(run, writer, job, failure, attempt, connection_limit)?;
             Ok(keep)
         }
     }
 }
 
-fn handle_failure(run: &Run, writer: &Writer, job: &Job, failure: Failure, attempt: AttemptRecord) -> Result<()> {
+fn handle_failure(
+    run: &Run,
+    writer: &Writer,
+    job: &Job,
+    failure: Failure,
+    attempt: AttemptRecord,
+    connection_limit: bool,
+) -> Result<()> {
     let recipient = &job.recipient;
     let attempts = recipient.attempts + 1;
     let reason = failure.to_string();
@@ -258,6 +277,7 @@ fn handle_failure(run: &Run, writer: &Writer, job: &Job, failure: Failure, attem
         }
         FailureClass::Transient => {
             if failure.problem == Problem::Throttled
+                && !connection_limit
                 && let Some(rate) = run.rate.throttled(&reason)
             {
                 run.sink.event(&CampaignEvent::RateChanged { rate });
@@ -294,7 +314,7 @@ fn handle_failure(run: &Run, writer: &Writer, job: &Job, failure: Failure, attem
                 ))?;
             }
             // Throttling is the server pacing us, not the list going bad.
-            if failure.problem != Problem::Throttled {
+            if failure.problem != Problem::Throttled && !connection_limit {
                 count_failure(run, &reason);
             }
         }

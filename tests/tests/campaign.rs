@@ -1,0 +1,532 @@
+//! The campaign runner against the scripted test server, one fault at a time.
+//! Each test checks SPEC's invariants: every recipient ends in a final state,
+//! `completed` only with nothing pending, permanent failures are not retried,
+//! transient ones are, the reasons are right, and the server's own record
+//! agrees (everyone got it; nobody accepted got it twice).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
+use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
+use mailroom_engine::import::{self, ImportOptions, RecipientSource};
+use mailroom_engine::message::{MessageDraft, save_message};
+use mailroom_engine::model::{CampaignStatus, Recipient, RecipientStatus};
+use mailroom_engine::secrets::SecretStore;
+use mailroom_engine::smtp::manage::add_account;
+use mailroom_engine::smtp::{AccountSettings, AuthMethod, Security};
+use mailroom_engine::{Error, Store};
+use tempfile::TempDir;
+
+struct Fixture {
+    _dir: TempDir,
+    store: Store,
+    secrets: SecretStore,
+    campaign: i64,
+}
+
+fn address(i: usize) -> String {
+    format!("user{i:04}@example.org")
+}
+
+/// A campaign of `n` recipients with a message, and an account "test" on
+/// `port` shaped by `account`.
+async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("mailroom.db")).await.unwrap();
+    let secrets = SecretStore::EncryptedFile {
+        dir: dir.path().to_owned(),
+    };
+    let mut csv = String::from("email,first_name\n");
+    for i in 0..n {
+        csv.push_str(&format!("{},Name {i}\n", address(i)));
+    }
+    let list = dir.path().join("list.csv");
+    std::fs::write(&list, csv).unwrap();
+    let options = ImportOptions::default();
+    let source = RecipientSource::open(&list, &options).await.unwrap();
+    let report = import::import(&store, source, &options).await.unwrap();
+    let campaign = report.campaign.id;
+    let draft = MessageDraft {
+        subject: "Hello {{ first_name }}".to_owned(),
+        text: Some("Dear {{ first_name }},\nthis is for {{ email }}.\n".to_owned()),
+        ..MessageDraft::default()
+    };
+    save_message(&store, campaign, &draft).await.unwrap();
+    let mut settings = AccountSettings {
+        name: "test".to_owned(),
+        host: "127.0.0.1".to_owned(),
+        port,
+        security: Security::None,
+        auth: AuthMethod::None,
+        from_address: Some("news@example.com".to_owned()),
+        connections: 4,
+        per_connection: 50,
+        connect_timeout_ms: 2_000,
+        command_timeout_ms: 2_000,
+        data_timeout_ms: 2_000,
+        retries: 5,
+        ..AccountSettings::default()
+    };
+    account(&mut settings);
+    let password = settings.username.as_ref().map(|_| "secret".to_owned());
+    add_account(&store, &secrets, settings, password).await.unwrap();
+    Fixture {
+        _dir: dir,
+        store,
+        secrets,
+        campaign,
+    }
+}
+
+fn quick() -> RunOptions {
+    RunOptions {
+        retry_base: Duration::from_millis(50),
+        retry_cap: Duration::from_millis(400),
+        connect_attempts: 6,
+        ..RunOptions::default()
+    }
+}
+
+type Events = Arc<Mutex<Vec<CampaignEvent>>>;
+
+async fn run_with(fixture: &Fixture, options: RunOptions, control: RunControl) -> (Result<RunReport, Error>, Vec<CampaignEvent>) {
+    let events: Events = Arc::default();
+    let sink_events = events.clone();
+    let sink = Arc::new(move |event: &CampaignEvent| sink_events.lock().unwrap().push(event.clone()));
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        campaign::send(
+            &fixture.store,
+            &fixture.secrets,
+            fixture.campaign,
+            Some("test"),
+            options,
+            control,
+            sink,
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the campaign hung"));
+    let events = events.lock().unwrap().clone();
+    (report, events)
+}
+
+async fn run(fixture: &Fixture) -> (RunReport, Vec<CampaignEvent>) {
+    let (report, events) = run_with(fixture, quick(), RunControl::default()).await;
+    (report.unwrap_or_else(|e| panic!("run failed: {e}")), events)
+}
+
+async fn recipients(fixture: &Fixture) -> Vec<Recipient> {
+    fixture
+        .store
+        .recipients(fixture.campaign, None, 0, u64::MAX)
+        .await
+        .unwrap()
+}
+
+/// How many accepted (not reset) copies the server has per recipient.
+fn accepted_per_recipient(received: &[Received]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for message in received.iter().filter(|m| !m.reset) {
+        for to in &message.rcpt_to {
+            *counts.entry(to.clone()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Invariant 1 for a completed campaign: nothing pending, sending or waiting,
+/// and the counts add up.
+async fn assert_completed(fixture: &Fixture, report: &RunReport) {
+    assert_eq!(report.outcome, RunOutcome::Completed, "{report:?}");
+    let summary = fixture.store.campaign_summary(fixture.campaign).await.unwrap();
+    assert_eq!(summary.status, CampaignStatus::Completed);
+    let c = &summary.counts;
+    assert_eq!(c.pending + c.sending + c.retry_wait, 0, "{c:?}");
+    assert_eq!(c.sent + c.failed + c.skipped + c.cancelled + c.uncertain, summary.total);
+    assert_eq!(&report.counts, c);
+}
+
+#[tokio::test]
+async fn a_healthy_server_gets_every_recipient_exactly_once_on_reused_connections() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(60, server.port(), |a| a.per_connection = 10).await;
+    let (report, events) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!(report.counts.sent, 60);
+
+    let received = server.received();
+    let per_recipient = accepted_per_recipient(&received);
+    assert_eq!(per_recipient.len(), 60);
+    assert!(per_recipient.values().all(|n| *n == 1), "{per_recipient:?}");
+    // Pooled: 60 messages at 10 per connection is 6+ connections, not 60.
+    let sessions: HashSet<u64> = received.iter().map(|m| m.session).collect();
+    assert!((6..=10).contains(&sessions.len()), "{} connections", sessions.len());
+
+    // Each message is the recipient's own, with its stable Message-ID.
+    let for_seven = received.iter().find(|m| m.rcpt_to == [address(7)]).unwrap();
+    let text = String::from_utf8_lossy(&for_seven.data);
+    assert!(text.contains("Subject: Hello Name 7"), "{text}");
+    assert!(text.contains(&format!("Message-ID: <mailroom.{}.9.", fixture.campaign)), "{text}");
+
+    // Sent events come only for committed states, one per recipient.
+    let sent_events = events
+        .iter()
+        .filter(|e| matches!(e, CampaignEvent::Recipient { status: RecipientStatus::Sent, .. }))
+        .count();
+    assert_eq!(sent_events, 60);
+    assert!(matches!(events.first(), Some(CampaignEvent::Started { .. })));
+    assert!(matches!(events.last(), Some(CampaignEvent::Finished { outcome: RunOutcome::Completed, .. })));
+    assert!(recipients(&fixture).await.iter().all(|r| r.attempts == 1));
+}
+
+#[tokio::test]
+async fn throttling_replies_slow_the_campaign_and_every_recipient_still_gets_through() {
+    let server = ScriptedServer::start(Script {
+        throttle_above_per_second: Some(15),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(60, server.port(), |a| a.retries = 10).await;
+    let (report, events) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!(report.counts.sent, 60, "throttling must never fail a recipient: {report:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, CampaignEvent::RateChanged { rate } if rate.effective.is_some()
+            && rate.reason.as_deref().is_some_and(|r| r.contains("454")))),
+        "the rate must drop, saying why"
+    );
+    let retried = recipients(&fixture).await.into_iter().filter(|r| r.attempts > 1).count();
+    assert!(retried > 0, "the 454s were retried");
+    let per_recipient = accepted_per_recipient(&server.received());
+    assert_eq!(per_recipient.len(), 60);
+    assert!(per_recipient.values().all(|n| *n == 1));
+}
+
+#[tokio::test]
+async fn a_server_closing_after_n_messages_is_met_with_a_fresh_connection() {
+    let server = ScriptedServer::start(Script {
+        close_after_messages: Some(3),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(30, server.port(), |a| a.per_connection = 100).await;
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!(report.counts.sent, 30);
+    let per_recipient = accepted_per_recipient(&server.received());
+    assert!(per_recipient.values().all(|n| *n == 1) && per_recipient.len() == 30);
+}
+
+#[tokio::test]
+async fn resets_after_data_are_retried_and_only_those_can_arrive_twice() {
+    let server = ScriptedServer::start(Script {
+        reset_after_data: Some((0.05, 42)),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(100, server.port(), |a| a.retries = 10).await;
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!(report.counts.sent, 100, "{report:?}");
+    let received = server.received();
+    let reset: HashSet<&String> = received.iter().filter(|m| m.reset).flat_map(|m| &m.rcpt_to).collect();
+    assert!(!reset.is_empty(), "the seed must produce some resets");
+    let per_recipient = accepted_per_recipient(&received);
+    assert_eq!(per_recipient.len(), 100, "everyone got it");
+    for r in recipients(&fixture).await {
+        if reset.contains(&r.email) {
+            assert!(r.attempts >= 2, "{} was reset and must have been retried", r.email);
+        } else {
+            assert_eq!(r.attempts, 1, "{} was never reset", r.email);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_at_first_and_then_accepts_gets_the_whole_campaign() {
+    let port = refused_port().await;
+    let fixture = fixture(20, port, |_| {}).await;
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        ScriptedServer::start_on(Script::default(), port).await
+    });
+    let options = RunOptions {
+        retry_base: Duration::from_millis(200),
+        retry_cap: Duration::from_millis(800),
+        connect_attempts: 20,
+        ..RunOptions::default()
+    };
+    let (report, events) = run_with(&fixture, options, RunControl::default()).await;
+    let report = report.unwrap();
+    assert_completed(&fixture, &report).await;
+    assert_eq!(report.counts.sent, 20);
+    assert!(events.iter().any(|e| matches!(e, CampaignEvent::ConnectionTrouble { reason, .. } if reason.contains("refused"))));
+    let server = late.await.unwrap();
+    assert_eq!(accepted_per_recipient(&server.received()).len(), 20);
+    // Refusals were the server's, not the recipients': nobody was charged an attempt.
+    assert!(recipients(&fixture).await.iter().all(|r| r.attempts == 1));
+}
+
+#[tokio::test]
+async fn a_black_hole_pauses_the_campaign_with_the_reason_and_fails_nobody() {
+    let server = ScriptedServer::start(Script {
+        black_hole: true,
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(10, server.port(), |a| {
+        a.connect_timeout_ms = 300;
+        a.command_timeout_ms = 300;
+    })
+    .await;
+    let options = RunOptions {
+        connect_attempts: 2,
+        ..quick()
+    };
+    let (report, _) = run_with(&fixture, options, RunControl::default()).await;
+    let report = report.unwrap();
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    let reason = report.reason.unwrap();
+    assert!(reason.contains("could not be reached") && reason.contains("greeting"), "{reason}");
+    assert_eq!(report.counts.pending, 10);
+    let summary = fixture.store.campaign_summary(fixture.campaign).await.unwrap();
+    assert_eq!(summary.status, CampaignStatus::Paused);
+    assert_eq!(summary.pause_reason.as_deref(), Some(reason.as_str()));
+}
+
+#[tokio::test]
+async fn slow_replies_beyond_the_timeout_pause_instead_of_hanging() {
+    let server = ScriptedServer::start(Script {
+        slow_replies: Some(Duration::from_secs(2)),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(5, server.port(), |a| {
+        a.command_timeout_ms = 200;
+        a.connect_timeout_ms = 200;
+    })
+    .await;
+    let options = RunOptions {
+        connect_attempts: 2,
+        ..quick()
+    };
+    let (report, _) = run_with(&fixture, options, RunControl::default()).await;
+    let report = report.unwrap();
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    assert_eq!(report.counts.pending, 5);
+    assert_eq!(report.counts.failed, 0);
+}
+
+#[tokio::test]
+async fn rejected_recipients_fail_at_once_with_the_reason_and_join_the_suppression_list() {
+    let rejected: HashSet<String> = [3, 11, 17].into_iter().map(address).collect();
+    let server = ScriptedServer::start(Script {
+        reject_recipients: rejected.clone(),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(20, server.port(), |_| {}).await;
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!((report.counts.sent, report.counts.failed), (17, 3));
+    for r in recipients(&fixture).await {
+        if rejected.contains(&r.email) {
+            assert_eq!(r.status, RecipientStatus::Failed);
+            assert_eq!(r.attempts, 1, "a permanent failure is not retried");
+            let reason = r.reason.unwrap();
+            assert!(reason.contains("550") && reason.contains("5.1.1") && reason.contains("User unknown"), "{reason}");
+        } else {
+            assert_eq!(r.status, RecipientStatus::Sent);
+        }
+    }
+    let suppressed = fixture.store.suppressed_addresses().await.unwrap();
+    assert!(rejected.iter().all(|a| suppressed.contains(a)), "{suppressed:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_pauses_the_campaign_and_marks_nobody_failed() {
+    let server = ScriptedServer::start(Script {
+        credentials: Some(("user".to_owned(), "the-right-one".to_owned())),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(10, server.port(), |a| {
+        a.auth = AuthMethod::Plain;
+        a.username = Some("user".to_owned());
+    })
+    .await;
+    let (report, _) = run(&fixture).await;
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    let reason = report.reason.unwrap();
+    assert!(reason.contains("535"), "{reason}");
+    assert_eq!(report.counts.pending, 10);
+    assert!(recipients(&fixture).await.iter().all(|r| r.attempts == 0 && r.reason.is_none()));
+    assert!(server.received().is_empty());
+}
+
+#[tokio::test]
+async fn many_failures_in_a_row_pause_the_campaign() {
+    let everyone: HashSet<String> = (0..30).map(address).collect();
+    let server = ScriptedServer::start(Script {
+        reject_recipients: everyone,
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(30, server.port(), |a| a.connections = 1).await;
+    let (report, _) = run(&fixture).await;
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    assert!(report.reason.unwrap().contains("20 recipients failed in a row"));
+    assert_eq!(report.counts.failed, 20);
+    assert_eq!(report.counts.pending, 10);
+}
+
+#[tokio::test]
+async fn the_configured_rate_is_never_exceeded_in_any_second() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(45, server.port(), |a| a.rate_per_second = Some(20.0)).await;
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    let times: Vec<_> = server.received().iter().map(|m| m.at).collect();
+    assert_eq!(times.len(), 45);
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .filter(|u| u.duration_since(*t) < Duration::from_secs(1))
+            .count();
+        assert!(in_window <= 20, "{in_window} messages arrived within one second");
+    }
+}
+
+#[tokio::test]
+async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(60, server.port(), |a| a.rate_per_second = Some(40.0)).await;
+    let control = RunControl::default();
+    let pauser = control.clone();
+    let events: Events = Arc::default();
+    let sink_events = events.clone();
+    let sink = Arc::new(move |event: &CampaignEvent| {
+        let mut events = sink_events.lock().unwrap();
+        events.push(event.clone());
+        let sent = events
+            .iter()
+            .filter(|e| matches!(e, CampaignEvent::Recipient { status: RecipientStatus::Sent, .. }))
+            .count();
+        if sent == 10 {
+            pauser.pause();
+        }
+    });
+    let report = campaign::send(&fixture.store, &fixture.secrets, fixture.campaign, Some("test"), quick(), control, sink)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    assert_eq!(report.reason.as_deref(), Some("paused by you"));
+    assert!(report.counts.sent >= 10 && report.counts.sent < 60, "{report:?}");
+    assert_eq!(report.counts.sending, 0, "in-flight messages finish before the run ends");
+    assert!(events.lock().unwrap().iter().any(|e| matches!(e, CampaignEvent::Pausing { .. })));
+    assert_eq!(server.received().len() as u64, report.counts.sent);
+
+    // Resume on the campaign's own account.
+    let (resumed, _) = {
+        let events: Events = Arc::default();
+        let sink_events = events.clone();
+        let sink = Arc::new(move |event: &CampaignEvent| sink_events.lock().unwrap().push(event.clone()));
+        let report = campaign::send(&fixture.store, &fixture.secrets, fixture.campaign, None, quick(), RunControl::default(), sink)
+            .await
+            .unwrap();
+        (report, events)
+    };
+    assert_completed(&fixture, &resumed).await;
+    let per_recipient = accepted_per_recipient(&server.received());
+    assert_eq!(per_recipient.len(), 60);
+    assert!(per_recipient.values().all(|n| *n == 1), "nobody got it twice");
+}
+
+#[tokio::test]
+async fn stop_cancels_everyone_not_yet_sent_and_a_stopped_campaign_sends_no_more() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(40, server.port(), |a| a.rate_per_second = Some(20.0)).await;
+    let control = RunControl::default();
+    let stopper = control.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stopper.stop();
+    });
+    let (report, _) = run_with(&fixture, quick(), control).await;
+    let report = report.unwrap();
+    assert_eq!(report.outcome, RunOutcome::Stopped);
+    let c = &report.counts;
+    assert!(c.sent > 0 && c.cancelled > 0, "{c:?}");
+    assert_eq!(c.sent + c.cancelled, 40);
+    assert_eq!(server.received().len() as u64, c.sent);
+    let again = run_with(&fixture, quick(), RunControl::default()).await.0;
+    assert!(matches!(again, Err(Error::CampaignState { .. })), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_daily_quota_waits_instead_of_failing_and_holds_across_runs() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(8, server.port(), |a| a.per_day = Some(5)).await;
+    let control = RunControl::default();
+    let pauser = control.clone();
+    let events: Events = Arc::default();
+    let sink_events = events.clone();
+    let sink = Arc::new(move |event: &CampaignEvent| {
+        if matches!(event, CampaignEvent::QuotaWait { .. }) {
+            pauser.pause();
+        }
+        sink_events.lock().unwrap().push(event.clone());
+    });
+    let report = campaign::send(&fixture.store, &fixture.secrets, fixture.campaign, Some("test"), quick(), control, sink)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    assert_eq!((report.counts.sent, report.counts.pending), (5, 3));
+    assert_eq!(report.counts.failed, 0, "a used-up quota fails nobody");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let wait = events
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|e| match e {
+            CampaignEvent::QuotaWait { until, window, limit } => Some((*until, window.clone(), *limit)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((wait.1.as_str(), wait.2), ("day", 5));
+    assert!(wait.0 > now + 86_000_000, "resumes about a day later, not at {}", wait.0);
+
+    // A new run (as after a restart) remembers what the account sent today.
+    let control = RunControl::default();
+    let pauser = control.clone();
+    let sink = Arc::new(move |event: &CampaignEvent| {
+        if matches!(event, CampaignEvent::QuotaWait { .. }) {
+            pauser.pause();
+        }
+    });
+    let report = campaign::send(&fixture.store, &fixture.secrets, fixture.campaign, None, quick(), control, sink)
+        .await
+        .unwrap();
+    assert_eq!((report.counts.sent, report.counts.pending), (5, 3));
+    assert_eq!(server.received().len(), 5);
+}
+
+#[tokio::test]
+async fn a_campaign_without_a_message_or_with_an_unknown_field_sends_nothing() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(3, server.port(), |_| {}).await;
+    let bad = MessageDraft {
+        subject: "Hi {{ frist_name }}".to_owned(),
+        text: Some("x".to_owned()),
+        ..MessageDraft::default()
+    };
+    let err = save_message(&fixture.store, fixture.campaign, &bad).await.unwrap_err();
+    assert!(err.to_string().contains("frist_name"), "{err}");
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!(server.received().len(), 3, "the saved (good) message was sent; the bad one was never stored");
+}
+
