@@ -176,6 +176,7 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
             return Ok(true);
         }
     };
+    run.rate.before_wire().await;
     let sent = held
         .connection
         .send(&run.envelope_from, &[recipient.email.trim()], &rendered.bytes)

@@ -180,7 +180,7 @@ struct Transaction {
 impl<P: Policy> Session<P> {
     async fn run(self, tcp: TcpStream) {
         let greeting = format!("{} ESMTP Mailroom", self.config.hostname);
-        let action = self.policy.on_event(self.id, &Event::Connect { peer: self.peer });
+        let action = without_delay(self.policy.on_event(self.id, &Event::Connect { peer: self.peer })).await;
         let implicit = match (&self.config.tls, self.config.implicit_tls) {
             (Some(tls), true) => Some(tls.clone()),
             _ => None,
@@ -258,7 +258,7 @@ impl<P: Policy> Session<P> {
         let rest = rest.trim();
         match verb.as_str() {
             "EHLO" | "HELO" => {
-                let action = self.policy.on_event(self.id, &Event::Ehlo { name: rest });
+                let action = without_delay(self.policy.on_event(self.id, &Event::Ehlo { name: rest })).await;
                 if action != Action::Proceed {
                     return answer(io, action, 250, "").await;
                 }
@@ -284,7 +284,7 @@ impl<P: Policy> Session<P> {
                 reply_lines(io, 250, &lines).await
             }
             "STARTTLS" if self.config.tls.is_some() && !state.tls => {
-                let action = self.policy.on_event(self.id, &Event::Command { line: command });
+                let action = without_delay(self.policy.on_event(self.id, &Event::Command { line: command })).await;
                 if action != Action::Proceed {
                     return answer(io, action, 220, "").await;
                 }
@@ -294,7 +294,7 @@ impl<P: Policy> Session<P> {
                 }
             }
             "AUTH" => {
-                let action = self.policy.on_event(self.id, &Event::Command { line: command });
+                let action = without_delay(self.policy.on_event(self.id, &Event::Command { line: command })).await;
                 if action != Action::Proceed {
                     return answer(io, action, 235, "").await;
                 }
@@ -304,7 +304,7 @@ impl<P: Policy> Session<P> {
                 let Some(address) = path_argument(rest, "FROM:") else {
                     return reply(io, 501, "5.5.4 Syntax: MAIL FROM:<address>").await;
                 };
-                let action = self.policy.on_event(self.id, &Event::MailFrom { address: &address });
+                let action = without_delay(self.policy.on_event(self.id, &Event::MailFrom { address: &address })).await;
                 if action != Action::Proceed {
                     return answer(io, action, 250, "").await;
                 }
@@ -330,7 +330,7 @@ impl<P: Policy> Session<P> {
                 if state.transaction.mail_from.is_none() {
                     return reply(io, 503, "5.5.1 Need MAIL before RCPT").await;
                 }
-                let action = self.policy.on_event(self.id, &Event::RcptTo { address: &address });
+                let action = without_delay(self.policy.on_event(self.id, &Event::RcptTo { address: &address })).await;
                 if action != Action::Proceed {
                     return answer(io, action, 250, "").await;
                 }
@@ -341,7 +341,7 @@ impl<P: Policy> Session<P> {
                 if state.transaction.rcpt_to.is_empty() {
                     return reply(io, 554, "5.5.1 No valid recipients").await;
                 }
-                let action = self.policy.on_event(self.id, &Event::Data);
+                let action = without_delay(self.policy.on_event(self.id, &Event::Data)).await;
                 if action != Action::Proceed {
                     return answer(io, action, 354, "").await;
                 }
@@ -377,7 +377,7 @@ impl<P: Policy> Session<P> {
             }
             "" => reply(io, 500, "5.5.2 Empty command").await,
             _ => {
-                let action = self.policy.on_event(self.id, &Event::Command { line: command });
+                let action = without_delay(self.policy.on_event(self.id, &Event::Command { line: command })).await;
                 if action != Action::Proceed {
                     return answer(io, action, 500, "").await;
                 }
@@ -527,6 +527,17 @@ async fn reply_lines<S: AsyncRead + AsyncWrite + Unpin>(io: &mut BufReader<S>, c
         return Flow::End;
     }
     Flow::Continue
+}
+
+/// Waits out any delay wrapped around `action` and returns what it wraps, so a
+/// slow [`Action::Proceed`] still proceeds (MAIL FROM still opens a transaction).
+async fn without_delay(action: Action) -> Action {
+    let mut action = action;
+    while let Action::Delay(duration, inner) = action {
+        tokio::time::sleep(duration).await;
+        action = *inner;
+    }
+    action
 }
 
 /// Carries out a policy's action; `code`/`text` is the normal answer for

@@ -1,0 +1,206 @@
+//! `mailroom send/resume/status/uncertain` as a person or a script runs them,
+//! including `kill -9` in the middle of a campaign: after resume, everyone got
+//! the mail, nobody confirmed before the kill got it twice, and only the
+//! recipients in flight at the kill are uncertain.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
+use mailroom_e2e::{Run, Workspace, mailroom_binary};
+
+const CONNECTIONS: usize = 4;
+
+async fn cli(ws: &Arc<Workspace>, args: &[&str]) -> Run {
+    let ws = ws.clone();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ws.mailroom(&args)
+    })
+    .await
+    .unwrap()
+}
+
+/// A workspace with campaign 1 of `n` recipients, its message, and account
+/// "test" on `port` with [`CONNECTIONS`] connections.
+async fn campaign(n: usize, port: u16) -> Arc<Workspace> {
+    let ws = Arc::new(Workspace::new());
+    let mut csv = String::from("email,name\n");
+    for i in 0..n {
+        csv.push_str(&format!("r{i:05}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("list.csv", csv);
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    let port = port.to_string();
+    let connections = CONNECTIONS.to_string();
+    for args in [
+        vec!["import", list.to_str().unwrap()],
+        vec![
+            "smtp", "add", "test", "--host", "127.0.0.1", "--port", &port, "--security", "none", "--auth", "none",
+            "--from", "news@example.com", "--connections", &connections, "--per-connection", "1000",
+            "--connect-timeout", "5", "--timeout", "5", "--data-timeout", "5",
+        ],
+        vec!["message", "1", "--subject", "For {{ name }}", "--text", body.to_str().unwrap()],
+    ] {
+        let run = cli(&ws, &args).await;
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    ws
+}
+
+fn accepted(received: &[Received]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for message in received.iter().filter(|m| !m.reset) {
+        for to in &message.rcpt_to {
+            *counts.entry(to.clone()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Recipients by state, from `mailroom recipients --json`.
+async fn by_state(ws: &Arc<Workspace>) -> HashMap<String, HashSet<String>> {
+    let run = cli(ws, &["--json", "recipients", "1"]).await;
+    assert!(run.success(), "{}", run.stderr);
+    let mut states: HashMap<String, HashSet<String>> = HashMap::new();
+    for r in run.json().as_array().unwrap() {
+        states
+            .entry(r["status"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(r["email"].as_str().unwrap().to_owned());
+    }
+    states
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_prints_json_progress_and_exits_zero_only_when_completed() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let ws = campaign(25, server.port()).await;
+    let run = cli(&ws, &["--json", "send", "1", "--smtp", "test"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert_eq!(events.first().unwrap()["type"], "started");
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "finished");
+    assert_eq!(last["outcome"], "completed");
+    assert_eq!(last["counts"]["sent"], 25);
+    let sent_lines = events
+        .iter()
+        .filter(|e| e["type"] == "recipient" && e["status"] == "sent")
+        .count();
+    assert_eq!(sent_lines, 25);
+    let status = cli(&ws, &["--json", "status", "1"]).await.json();
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["account"], "test");
+    assert_eq!(accepted(&server.received()).len(), 25);
+
+    // A paused campaign exits 3: a wrong port makes the account unreachable.
+    let ws = campaign(3, mailroom_e2e::smtp_server::refused_port().await).await;
+    let run = cli(&ws, &["send", "1", "--smtp", "test", "--retry-base", "0.01"]).await;
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(run.stderr.contains("Campaign paused"), "{}", run.stderr);
+    let status = cli(&ws, &["--json", "status", "1"]).await.json();
+    assert_eq!(status["status"], "paused");
+    assert!(status["pause_reason"].as_str().unwrap().contains("refused"), "{status}");
+}
+
+/// Kills `mailroom send` with SIGKILL once the server has `kill_after`
+/// messages, then resumes and checks the invariants.
+async fn kill_and_resume(kill_after: usize, seed: u64) {
+    let n = 400;
+    let server = ScriptedServer::start(Script {
+        // Slow enough that the kill lands mid-campaign; a few resets (seeded)
+        // add retries to the picture.
+        slow_replies: Some(Duration::from_millis(2)),
+        reset_after_data: Some((0.02, seed)),
+        ..Script::default()
+    })
+    .await;
+    let ws = campaign(n, server.port()).await;
+
+    let mut command = Command::new(mailroom_binary());
+    command
+        .arg("--db")
+        .arg(ws.db())
+        .args(["--json", "send", "1", "--smtp", "test", "--retry-base", "0.05"])
+        .stdout(std::fs::File::create(ws.dir.path().join("send.out")).unwrap())
+        .stderr(Stdio::null());
+    ws.isolate(&mut command);
+    let mut child = command.spawn().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while server.received().len() < kill_after {
+        assert!(tokio::time::Instant::now() < deadline, "the campaign never got going");
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = std::fs::read_to_string(ws.dir.path().join("send.out")).unwrap_or_default();
+            let tail: Vec<&str> = out.lines().rev().take(5).collect();
+            panic!("mailroom ended before the kill: {status}\n{tail:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let at_kill = by_state(&ws).await;
+    let confirmed = at_kill.get("sent").cloned().unwrap_or_default();
+    let in_flight = at_kill.get("sending").cloned().unwrap_or_default();
+    assert!(!confirmed.is_empty(), "some were confirmed before the kill");
+    assert!(
+        in_flight.len() <= CONNECTIONS,
+        "at most one in flight per connection, found {}",
+        in_flight.len()
+    );
+    let received_at_kill = accepted(&server.received());
+    for email in &confirmed {
+        assert!(received_at_kill.contains_key(email), "{email} is sent in the file but the server has no copy");
+    }
+
+    let run = cli(&ws, &["--json", "resume", "1", "--retry-base", "0.05"]).await;
+    assert_eq!(run.code, Some(0), "resume must complete: {}", run.stderr);
+    let after = by_state(&ws).await;
+    let uncertain = after.get("uncertain").cloned().unwrap_or_default();
+    assert_eq!(uncertain, in_flight, "exactly the in-flight recipients are uncertain");
+
+    let received = accepted(&server.received());
+    for i in 0..n {
+        let email = format!("r{i:05}@example.org");
+        let copies = received.get(&email).copied().unwrap_or(0);
+        if uncertain.contains(&email) {
+            assert!(copies <= 1, "{email}: uncertain, yet {copies} copies");
+        } else {
+            assert_eq!(copies, 1, "{email}: {copies} copies (confirmed before the kill: {})", confirmed.contains(&email));
+        }
+    }
+
+    // The person decides: resend the uncertain ones. Everyone has it now.
+    let settle = cli(&ws, &["uncertain", "1", "--resend"]).await;
+    assert!(settle.success(), "{}", settle.stderr);
+    let run = cli(&ws, &["resume", "1", "--retry-base", "0.05"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let received = accepted(&server.received());
+    assert_eq!(received.len(), n, "every recipient got the mail");
+    let status = cli(&ws, &["--json", "status", "1"]).await.json();
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["counts"]["sent"], n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_early_in_a_campaign_loses_nothing_and_resends_nothing_confirmed() {
+    kill_and_resume(20, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_midway_through_a_campaign_loses_nothing_and_resends_nothing_confirmed() {
+    kill_and_resume(150, 7).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_late_in_a_campaign_loses_nothing_and_resends_nothing_confirmed() {
+    kill_and_resume(330, 23).await;
+}
