@@ -19,6 +19,13 @@ fn main() {
         "list_captured",
         "captured_message",
         "clear_captured",
+        "get_message",
+        "save_message",
+        "preview_message",
+        "start_campaign",
+        "pause_campaign",
+        "stop_campaign",
+        "settle_uncertain",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

@@ -2,6 +2,13 @@
 //! anything worth testing lives in the engine.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailroom_engine::campaign::coalesce::{CoalescingSink, EventBatch};
+use mailroom_engine::campaign::{self, RunControl, RunOptions, RunReport};
+use mailroom_engine::message::{self, MessageCheck, MessageDraft, RenderedMessage};
+use serde::Serialize;
 
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::model::{CampaignId, CampaignSummary, ImportReport, Recipient};
@@ -16,6 +23,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ipc::IpcResult;
 use crate::state::AppState;
+
+/// A previewed message and its raw source.
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct Preview {
+    pub message: RenderedMessage,
+    pub source: String,
+}
 
 /// Imports a recipient file chosen in the window as a new draft campaign.
 #[tauri::command]
@@ -178,4 +193,88 @@ pub async fn captured_message(state: State<'_, AppState>, id: i64) -> IpcResult<
 #[tauri::command]
 pub async fn clear_captured(state: State<'_, AppState>) -> IpcResult<u64> {
     Ok(state.store().await?.clear_captured().await?)
+}
+
+/// The campaign's saved message, if any.
+#[tauri::command]
+pub async fn get_message(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<Option<MessageDraft>> {
+    Ok(state.store().await?.message_draft(campaign).await?)
+}
+
+/// Checks and saves the campaign's message.
+#[tauri::command]
+pub async fn save_message(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    draft: MessageDraft,
+) -> IpcResult<MessageCheck> {
+    Ok(message::save_message(state.store().await?, campaign, &draft).await?)
+}
+
+/// The message as the recipient on `row` gets it, with its raw source.
+#[tauri::command]
+pub async fn preview_message(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    row: Option<u64>,
+    account: Option<String>,
+) -> IpcResult<Preview> {
+    let message = message::preview_message(state.store().await?, campaign, row, account.as_deref()).await?;
+    Ok(Preview {
+        source: message.source(),
+        message,
+    })
+}
+
+/// Runs the campaign until it completes, pauses or stops; events arrive on
+/// `on_events`, at most ten batches a second.
+#[tauri::command]
+pub async fn start_campaign(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    account: Option<String>,
+    on_events: Channel<EventBatch>,
+) -> IpcResult<RunReport> {
+    let store = state.store().await?;
+    let control = RunControl::default();
+    state.runs.lock().await.insert(campaign, control.clone());
+    let sink = CoalescingSink::start(Duration::from_millis(100), 20, move |batch| {
+        let _ignored = on_events.send(batch);
+    });
+    let report = campaign::send(
+        store,
+        state.secrets().await?,
+        campaign,
+        account.as_deref(),
+        RunOptions::default(),
+        control,
+        Arc::new(sink),
+    )
+    .await;
+    state.runs.lock().await.remove(&campaign);
+    Ok(report?)
+}
+
+/// Pauses a running campaign (in-flight messages finish).
+#[tauri::command]
+pub async fn pause_campaign(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<()> {
+    if let Some(control) = state.runs.lock().await.get(&campaign) {
+        control.pause();
+    }
+    Ok(())
+}
+
+/// Stops a running campaign: the recipients not yet sent are cancelled.
+#[tauri::command]
+pub async fn stop_campaign(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<()> {
+    if let Some(control) = state.runs.lock().await.get(&campaign) {
+        control.stop();
+    }
+    Ok(())
+}
+
+/// The person's decision about uncertain recipients: send again, or count as sent.
+#[tauri::command]
+pub async fn settle_uncertain(state: State<'_, AppState>, campaign: CampaignId, resend: bool) -> IpcResult<u64> {
+    Ok(state.store().await?.settle_uncertain(campaign, resend).await?)
 }

@@ -37,6 +37,13 @@ pub fn run() {
             commands::list_captured,
             commands::captured_message,
             commands::clear_captured,
+            commands::get_message,
+            commands::save_message,
+            commands::preview_message,
+            commands::start_campaign,
+            commands::pause_campaign,
+            commands::stop_campaign,
+            commands::settle_uncertain,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use mailroom_engine::campaign::RunControl;
+use mailroom_engine::model::CampaignId;
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::sandbox::Sandbox;
 use mailroom_engine::{Error, Store, paths};
@@ -19,6 +21,8 @@ pub struct AppState {
     pub sandbox: Mutex<Option<Sandbox>>,
     /// Connection tests in progress, by the window's id for them, for Cancel.
     pub tests: Mutex<HashMap<u32, CancellationToken>>,
+    /// Campaigns sending now, for Pause and Stop.
+    pub runs: Mutex<HashMap<CampaignId, RunControl>>,
 }
 
 impl AppState {

@@ -33,8 +33,8 @@ fn address(i: usize) -> String {
 /// A campaign of `n` recipients with a message, and an account "test" on
 /// `port` shaped by `account`.
 async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("mailroom.db")).await.unwrap();
+    let dir = tempfile::tempdir().expect("test step");
+    let store = Store::open(&dir.path().join("mailroom.db")).await.expect("test step");
     let secrets = SecretStore::EncryptedFile {
         dir: dir.path().to_owned(),
     };
@@ -43,17 +43,17 @@ async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)
         csv.push_str(&format!("{},Name {i}\n", address(i)));
     }
     let list = dir.path().join("list.csv");
-    std::fs::write(&list, csv).unwrap();
+    std::fs::write(&list, csv).expect("test step");
     let options = ImportOptions::default();
-    let source = RecipientSource::open(&list, &options).await.unwrap();
-    let report = import::import(&store, source, &options).await.unwrap();
+    let source = RecipientSource::open(&list, &options).await.expect("test step");
+    let report = import::import(&store, source, &options).await.expect("test step");
     let campaign = report.campaign.id;
     let draft = MessageDraft {
         subject: "Hello {{ first_name }}".to_owned(),
         text: Some("Dear {{ first_name }},\nthis is for {{ email }}.\n".to_owned()),
         ..MessageDraft::default()
     };
-    save_message(&store, campaign, &draft).await.unwrap();
+    save_message(&store, campaign, &draft).await.expect("test step");
     let mut settings = AccountSettings {
         name: "test".to_owned(),
         host: "127.0.0.1".to_owned(),
@@ -71,7 +71,9 @@ async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)
     };
     account(&mut settings);
     let password = settings.username.as_ref().map(|_| "secret".to_owned());
-    add_account(&store, &secrets, settings, password).await.unwrap();
+    add_account(&store, &secrets, settings, password)
+        .await
+        .expect("test step");
     Fixture {
         _dir: dir,
         store,
@@ -91,10 +93,14 @@ fn quick() -> RunOptions {
 
 type Events = Arc<Mutex<Vec<CampaignEvent>>>;
 
-async fn run_with(fixture: &Fixture, options: RunOptions, control: RunControl) -> (Result<RunReport, Error>, Vec<CampaignEvent>) {
+async fn run_with(
+    fixture: &Fixture,
+    options: RunOptions,
+    control: RunControl,
+) -> (Result<RunReport, Error>, Vec<CampaignEvent>) {
     let events: Events = Arc::default();
     let sink_events = events.clone();
-    let sink = Arc::new(move |event: &CampaignEvent| sink_events.lock().unwrap().push(event.clone()));
+    let sink = Arc::new(move |event: &CampaignEvent| sink_events.lock().expect("test step").push(event.clone()));
     let report = tokio::time::timeout(
         Duration::from_secs(60),
         campaign::send(
@@ -109,7 +115,7 @@ async fn run_with(fixture: &Fixture, options: RunOptions, control: RunControl) -
     )
     .await
     .unwrap_or_else(|_| panic!("the campaign hung"));
-    let events = events.lock().unwrap().clone();
+    let events = events.lock().expect("test step").clone();
     (report, events)
 }
 
@@ -123,7 +129,7 @@ async fn recipients(fixture: &Fixture) -> Vec<Recipient> {
         .store
         .recipients(fixture.campaign, None, 0, u64::MAX)
         .await
-        .unwrap()
+        .expect("test step")
 }
 
 /// How many accepted (not reset) copies the server has per recipient.
@@ -141,7 +147,11 @@ fn accepted_per_recipient(received: &[Received]) -> HashMap<String, usize> {
 /// and the counts add up.
 async fn assert_completed(fixture: &Fixture, report: &RunReport) {
     assert_eq!(report.outcome, RunOutcome::Completed, "{report:?}");
-    let summary = fixture.store.campaign_summary(fixture.campaign).await.unwrap();
+    let summary = fixture
+        .store
+        .campaign_summary(fixture.campaign)
+        .await
+        .expect("test step");
     assert_eq!(summary.status, CampaignStatus::Completed);
     let c = &summary.counts;
     assert_eq!(c.pending + c.sending + c.retry_wait, 0, "{c:?}");
@@ -166,19 +176,36 @@ async fn a_healthy_server_gets_every_recipient_exactly_once_on_reused_connection
     assert!((6..=10).contains(&sessions.len()), "{} connections", sessions.len());
 
     // Each message is the recipient's own, with its stable Message-ID.
-    let for_seven = received.iter().find(|m| m.rcpt_to == [address(7)]).unwrap();
+    let for_seven = received.iter().find(|m| m.rcpt_to == [address(7)]).expect("test step");
     let text = String::from_utf8_lossy(&for_seven.data);
     assert!(text.contains("Subject: Hello Name 7"), "{text}");
-    assert!(text.contains(&format!("Message-ID: <mailroom.{}.9.", fixture.campaign)), "{text}");
+    assert!(
+        text.contains(&format!("Message-ID: <mailroom.{}.9.", fixture.campaign)),
+        "{text}"
+    );
 
     // Sent events come only for committed states, one per recipient.
     let sent_events = events
         .iter()
-        .filter(|e| matches!(e, CampaignEvent::Recipient { status: RecipientStatus::Sent, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                CampaignEvent::Recipient {
+                    status: RecipientStatus::Sent,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(sent_events, 60);
     assert!(matches!(events.first(), Some(CampaignEvent::Started { .. })));
-    assert!(matches!(events.last(), Some(CampaignEvent::Finished { outcome: RunOutcome::Completed, .. })));
+    assert!(matches!(
+        events.last(),
+        Some(CampaignEvent::Finished {
+            outcome: RunOutcome::Completed,
+            ..
+        })
+    ));
     assert!(recipients(&fixture).await.iter().all(|r| r.attempts == 1));
 }
 
@@ -192,13 +219,22 @@ async fn throttling_replies_slow_the_campaign_and_every_recipient_still_gets_thr
     let fixture = fixture(60, server.port(), |a| a.retries = 10).await;
     let (report, events) = run(&fixture).await;
     assert_completed(&fixture, &report).await;
-    assert_eq!(report.counts.sent, 60, "throttling must never fail a recipient: {report:?}");
+    assert_eq!(
+        report.counts.sent, 60,
+        "throttling must never fail a recipient: {report:?}"
+    );
     assert!(
-        events.iter().any(|e| matches!(e, CampaignEvent::RateChanged { rate } if rate.effective.is_some()
-            && rate.reason.as_deref().is_some_and(|r| r.contains("454")))),
+        events.iter().any(
+            |e| matches!(e, CampaignEvent::RateChanged { rate } if rate.effective.is_some()
+            && rate.reason.as_deref().is_some_and(|r| r.contains("454")))
+        ),
         "the rate must drop, saying why"
     );
-    let retried = recipients(&fixture).await.into_iter().filter(|r| r.attempts > 1).count();
+    let retried = recipients(&fixture)
+        .await
+        .into_iter()
+        .filter(|r| r.attempts > 1)
+        .count();
     assert!(retried > 0, "the 454s were retried");
     let per_recipient = accepted_per_recipient(&server.received());
     assert_eq!(per_recipient.len(), 60);
@@ -260,11 +296,15 @@ async fn a_server_that_refuses_at_first_and_then_accepts_gets_the_whole_campaign
         ..RunOptions::default()
     };
     let (report, events) = run_with(&fixture, options, RunControl::default()).await;
-    let report = report.unwrap();
+    let report = report.expect("test step");
     assert_completed(&fixture, &report).await;
     assert_eq!(report.counts.sent, 20);
-    assert!(events.iter().any(|e| matches!(e, CampaignEvent::ConnectionTrouble { reason, .. } if reason.contains("refused"))));
-    let server = late.await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, CampaignEvent::ConnectionTrouble { reason, .. } if reason.contains("refused")))
+    );
+    let server = late.await.expect("test step");
     assert_eq!(accepted_per_recipient(&server.received()).len(), 20);
     // Refusals were the server's, not the recipients': nobody was charged an attempt.
     assert!(recipients(&fixture).await.iter().all(|r| r.attempts == 1));
@@ -287,12 +327,19 @@ async fn a_black_hole_pauses_the_campaign_with_the_reason_and_fails_nobody() {
         ..quick()
     };
     let (report, _) = run_with(&fixture, options, RunControl::default()).await;
-    let report = report.unwrap();
+    let report = report.expect("test step");
     assert_eq!(report.outcome, RunOutcome::Paused);
-    let reason = report.reason.unwrap();
-    assert!(reason.contains("could not be reached") && reason.contains("greeting"), "{reason}");
+    let reason = report.reason.expect("test step");
+    assert!(
+        reason.contains("could not be reached") && reason.contains("greeting"),
+        "{reason}"
+    );
     assert_eq!(report.counts.pending, 10);
-    let summary = fixture.store.campaign_summary(fixture.campaign).await.unwrap();
+    let summary = fixture
+        .store
+        .campaign_summary(fixture.campaign)
+        .await
+        .expect("test step");
     assert_eq!(summary.status, CampaignStatus::Paused);
     assert_eq!(summary.pause_reason.as_deref(), Some(reason.as_str()));
 }
@@ -314,7 +361,7 @@ async fn slow_replies_beyond_the_timeout_pause_instead_of_hanging() {
         ..quick()
     };
     let (report, _) = run_with(&fixture, options, RunControl::default()).await;
-    let report = report.unwrap();
+    let report = report.expect("test step");
     assert_eq!(report.outcome, RunOutcome::Paused);
     assert_eq!(report.counts.pending, 5);
     assert_eq!(report.counts.failed, 0);
@@ -336,13 +383,16 @@ async fn rejected_recipients_fail_at_once_with_the_reason_and_join_the_suppressi
         if rejected.contains(&r.email) {
             assert_eq!(r.status, RecipientStatus::Failed);
             assert_eq!(r.attempts, 1, "a permanent failure is not retried");
-            let reason = r.reason.unwrap();
-            assert!(reason.contains("550") && reason.contains("5.1.1") && reason.contains("User unknown"), "{reason}");
+            let reason = r.reason.expect("test step");
+            assert!(
+                reason.contains("550") && reason.contains("5.1.1") && reason.contains("User unknown"),
+                "{reason}"
+            );
         } else {
             assert_eq!(r.status, RecipientStatus::Sent);
         }
     }
-    let suppressed = fixture.store.suppressed_addresses().await.unwrap();
+    let suppressed = fixture.store.suppressed_addresses().await.expect("test step");
     assert!(rejected.iter().all(|a| suppressed.contains(a)), "{suppressed:?}");
 }
 
@@ -360,10 +410,15 @@ async fn a_wrong_password_pauses_the_campaign_and_marks_nobody_failed() {
     .await;
     let (report, _) = run(&fixture).await;
     assert_eq!(report.outcome, RunOutcome::Paused);
-    let reason = report.reason.unwrap();
+    let reason = report.reason.expect("test step");
     assert!(reason.contains("535"), "{reason}");
     assert_eq!(report.counts.pending, 10);
-    assert!(recipients(&fixture).await.iter().all(|r| r.attempts == 0 && r.reason.is_none()));
+    assert!(
+        recipients(&fixture)
+            .await
+            .iter()
+            .all(|r| r.attempts == 0 && r.reason.is_none())
+    );
     assert!(server.received().is_empty());
 }
 
@@ -378,7 +433,12 @@ async fn many_failures_in_a_row_pause_the_campaign() {
     let fixture = fixture(30, server.port(), |a| a.connections = 1).await;
     let (report, _) = run(&fixture).await;
     assert_eq!(report.outcome, RunOutcome::Paused);
-    assert!(report.reason.unwrap().contains("20 recipients failed in a row"));
+    assert!(
+        report
+            .reason
+            .expect("test step")
+            .contains("20 recipients failed in a row")
+    );
     assert_eq!(report.counts.failed, 20);
     assert_eq!(report.counts.pending, 10);
 }
@@ -409,34 +469,67 @@ async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
     let events: Events = Arc::default();
     let sink_events = events.clone();
     let sink = Arc::new(move |event: &CampaignEvent| {
-        let mut events = sink_events.lock().unwrap();
+        let mut events = sink_events.lock().expect("test step");
         events.push(event.clone());
         let sent = events
             .iter()
-            .filter(|e| matches!(e, CampaignEvent::Recipient { status: RecipientStatus::Sent, .. }))
+            .filter(|e| {
+                matches!(
+                    e,
+                    CampaignEvent::Recipient {
+                        status: RecipientStatus::Sent,
+                        ..
+                    }
+                )
+            })
             .count();
         if sent == 10 {
             pauser.pause();
         }
     });
-    let report = campaign::send(&fixture.store, &fixture.secrets, fixture.campaign, Some("test"), quick(), control, sink)
-        .await
-        .unwrap();
+    let report = campaign::send(
+        &fixture.store,
+        &fixture.secrets,
+        fixture.campaign,
+        Some("test"),
+        quick(),
+        control,
+        sink,
+    )
+    .await
+    .expect("test step");
     assert_eq!(report.outcome, RunOutcome::Paused);
     assert_eq!(report.reason.as_deref(), Some("paused by you"));
     assert!(report.counts.sent >= 10 && report.counts.sent < 60, "{report:?}");
-    assert_eq!(report.counts.sending, 0, "in-flight messages finish before the run ends");
-    assert!(events.lock().unwrap().iter().any(|e| matches!(e, CampaignEvent::Pausing { .. })));
+    assert_eq!(
+        report.counts.sending, 0,
+        "in-flight messages finish before the run ends"
+    );
+    assert!(
+        events
+            .lock()
+            .expect("test step")
+            .iter()
+            .any(|e| matches!(e, CampaignEvent::Pausing { .. }))
+    );
     assert_eq!(server.received().len() as u64, report.counts.sent);
 
     // Resume on the campaign's own account.
     let (resumed, _) = {
         let events: Events = Arc::default();
         let sink_events = events.clone();
-        let sink = Arc::new(move |event: &CampaignEvent| sink_events.lock().unwrap().push(event.clone()));
-        let report = campaign::send(&fixture.store, &fixture.secrets, fixture.campaign, None, quick(), RunControl::default(), sink)
-            .await
-            .unwrap();
+        let sink = Arc::new(move |event: &CampaignEvent| sink_events.lock().expect("test step").push(event.clone()));
+        let report = campaign::send(
+            &fixture.store,
+            &fixture.secrets,
+            fixture.campaign,
+            None,
+            quick(),
+            RunControl::default(),
+            sink,
+        )
+        .await
+        .expect("test step");
         (report, events)
     };
     assert_completed(&fixture, &resumed).await;
@@ -456,7 +549,7 @@ async fn stop_cancels_everyone_not_yet_sent_and_a_stopped_campaign_sends_no_more
         stopper.stop();
     });
     let (report, _) = run_with(&fixture, quick(), control).await;
-    let report = report.unwrap();
+    let report = report.expect("test step");
     assert_eq!(report.outcome, RunOutcome::Stopped);
     let c = &report.counts;
     assert!(c.sent > 0 && c.cancelled > 0, "{c:?}");
@@ -478,26 +571,41 @@ async fn a_daily_quota_waits_instead_of_failing_and_holds_across_runs() {
         if matches!(event, CampaignEvent::QuotaWait { .. }) {
             pauser.pause();
         }
-        sink_events.lock().unwrap().push(event.clone());
+        sink_events.lock().expect("test step").push(event.clone());
     });
-    let report = campaign::send(&fixture.store, &fixture.secrets, fixture.campaign, Some("test"), quick(), control, sink)
-        .await
-        .unwrap();
+    let report = campaign::send(
+        &fixture.store,
+        &fixture.secrets,
+        fixture.campaign,
+        Some("test"),
+        quick(),
+        control,
+        sink,
+    )
+    .await
+    .expect("test step");
     assert_eq!(report.outcome, RunOutcome::Paused);
     assert_eq!((report.counts.sent, report.counts.pending), (5, 3));
     assert_eq!(report.counts.failed, 0, "a used-up quota fails nobody");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("test step")
+        .as_millis() as i64;
     let wait = events
         .lock()
-        .unwrap()
+        .expect("test step")
         .iter()
         .find_map(|e| match e {
             CampaignEvent::QuotaWait { until, window, limit } => Some((*until, window.clone(), *limit)),
             _ => None,
         })
-        .unwrap();
+        .expect("test step");
     assert_eq!((wait.1.as_str(), wait.2), ("day", 5));
-    assert!(wait.0 > now + 86_000_000, "resumes about a day later, not at {}", wait.0);
+    assert!(
+        wait.0 > now + 86_000_000,
+        "resumes about a day later, not at {}",
+        wait.0
+    );
 
     // A new run (as after a restart) remembers what the account sent today.
     let control = RunControl::default();
@@ -507,9 +615,17 @@ async fn a_daily_quota_waits_instead_of_failing_and_holds_across_runs() {
             pauser.pause();
         }
     });
-    let report = campaign::send(&fixture.store, &fixture.secrets, fixture.campaign, None, quick(), control, sink)
-        .await
-        .unwrap();
+    let report = campaign::send(
+        &fixture.store,
+        &fixture.secrets,
+        fixture.campaign,
+        None,
+        quick(),
+        control,
+        sink,
+    )
+    .await
+    .expect("test step");
     assert_eq!((report.counts.sent, report.counts.pending), (5, 3));
     assert_eq!(server.received().len(), 5);
 }
@@ -523,10 +639,15 @@ async fn a_campaign_without_a_message_or_with_an_unknown_field_sends_nothing() {
         text: Some("x".to_owned()),
         ..MessageDraft::default()
     };
-    let err = save_message(&fixture.store, fixture.campaign, &bad).await.unwrap_err();
+    let err = save_message(&fixture.store, fixture.campaign, &bad)
+        .await
+        .expect_err("the test expects an error");
     assert!(err.to_string().contains("frist_name"), "{err}");
     let (report, _) = run(&fixture).await;
     assert_completed(&fixture, &report).await;
-    assert_eq!(server.received().len(), 3, "the saved (good) message was sent; the bad one was never stored");
+    assert_eq!(
+        server.received().len(),
+        3,
+        "the saved (good) message was sent; the bad one was never stored"
+    );
 }
-

@@ -21,7 +21,7 @@ async fn cli(ws: &Arc<Workspace>, args: &[&str]) -> Run {
         ws.mailroom(&args)
     })
     .await
-    .unwrap()
+    .expect("test step")
 }
 
 /// A workspace with campaign 1 of `n` recipients, its message, and account
@@ -37,13 +37,40 @@ async fn campaign(n: usize, port: u16) -> Arc<Workspace> {
     let port = port.to_string();
     let connections = CONNECTIONS.to_string();
     for args in [
-        vec!["import", list.to_str().unwrap()],
+        vec!["import", list.to_str().expect("test step")],
         vec![
-            "smtp", "add", "test", "--host", "127.0.0.1", "--port", &port, "--security", "none", "--auth", "none",
-            "--from", "news@example.com", "--connections", &connections, "--per-connection", "1000",
-            "--connect-timeout", "5", "--timeout", "5", "--data-timeout", "5",
+            "smtp",
+            "add",
+            "test",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--security",
+            "none",
+            "--auth",
+            "none",
+            "--from",
+            "news@example.com",
+            "--connections",
+            &connections,
+            "--per-connection",
+            "1000",
+            "--connect-timeout",
+            "5",
+            "--timeout",
+            "5",
+            "--data-timeout",
+            "5",
         ],
-        vec!["message", "1", "--subject", "For {{ name }}", "--text", body.to_str().unwrap()],
+        vec![
+            "message",
+            "1",
+            "--subject",
+            "For {{ name }}",
+            "--text",
+            body.to_str().expect("test step"),
+        ],
     ] {
         let run = cli(&ws, &args).await;
         assert!(run.success(), "{args:?}: {}", run.stderr);
@@ -66,11 +93,11 @@ async fn by_state(ws: &Arc<Workspace>) -> HashMap<String, HashSet<String>> {
     let run = cli(ws, &["--json", "recipients", "1"]).await;
     assert!(run.success(), "{}", run.stderr);
     let mut states: HashMap<String, HashSet<String>> = HashMap::new();
-    for r in run.json().as_array().unwrap() {
+    for r in run.json().as_array().expect("test step") {
         states
-            .entry(r["status"].as_str().unwrap().to_owned())
+            .entry(r["status"].as_str().expect("test step").to_owned())
             .or_default()
-            .insert(r["email"].as_str().unwrap().to_owned());
+            .insert(r["email"].as_str().expect("test step").to_owned());
     }
     states
 }
@@ -86,8 +113,8 @@ async fn send_prints_json_progress_and_exits_zero_only_when_completed() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
         .collect();
-    assert_eq!(events.first().unwrap()["type"], "started");
-    let last = events.last().unwrap();
+    assert_eq!(events.first().expect("test step")["type"], "started");
+    let last = events.last().expect("test step");
     assert_eq!(last["type"], "finished");
     assert_eq!(last["outcome"], "completed");
     assert_eq!(last["counts"]["sent"], 25);
@@ -108,7 +135,10 @@ async fn send_prints_json_progress_and_exits_zero_only_when_completed() {
     assert!(run.stderr.contains("Campaign paused"), "{}", run.stderr);
     let status = cli(&ws, &["--json", "status", "1"]).await.json();
     assert_eq!(status["status"], "paused");
-    assert!(status["pause_reason"].as_str().unwrap().contains("refused"), "{status}");
+    assert!(
+        status["pause_reason"].as_str().expect("test step").contains("refused"),
+        "{status}"
+    );
 }
 
 /// Kills `mailroom send` with SIGKILL once the server has `kill_after`
@@ -130,10 +160,10 @@ async fn kill_and_resume(kill_after: usize, seed: u64) {
         .arg("--db")
         .arg(ws.db())
         .args(["--json", "send", "1", "--smtp", "test", "--retry-base", "0.05"])
-        .stdout(std::fs::File::create(ws.dir.path().join("send.out")).unwrap())
+        .stdout(std::fs::File::create(ws.dir.path().join("send.out")).expect("test step"))
         .stderr(Stdio::null());
     ws.isolate(&mut command);
-    let mut child = command.spawn().unwrap();
+    let mut child = command.spawn().expect("test step");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while server.received().len() < kill_after {
         assert!(tokio::time::Instant::now() < deadline, "the campaign never got going");
@@ -144,8 +174,8 @@ async fn kill_and_resume(kill_after: usize, seed: u64) {
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    child.kill().expect("test step"); // SIGKILL
+    child.wait().expect("test step");
 
     let at_kill = by_state(&ws).await;
     let confirmed = at_kill.get("sent").cloned().unwrap_or_default();
@@ -158,7 +188,10 @@ async fn kill_and_resume(kill_after: usize, seed: u64) {
     );
     let received_at_kill = accepted(&server.received());
     for email in &confirmed {
-        assert!(received_at_kill.contains_key(email), "{email} is sent in the file but the server has no copy");
+        assert!(
+            received_at_kill.contains_key(email),
+            "{email} is sent in the file but the server has no copy"
+        );
     }
 
     let run = cli(&ws, &["--json", "resume", "1", "--retry-base", "0.05"]).await;
@@ -174,7 +207,12 @@ async fn kill_and_resume(kill_after: usize, seed: u64) {
         if uncertain.contains(&email) {
             assert!(copies <= 1, "{email}: uncertain, yet {copies} copies");
         } else {
-            assert_eq!(copies, 1, "{email}: {copies} copies (confirmed before the kill: {})", confirmed.contains(&email));
+            assert_eq!(
+                copies,
+                1,
+                "{email}: {copies} copies (confirmed before the kill: {})",
+                confirmed.contains(&email)
+            );
         }
     }
 

@@ -56,7 +56,12 @@ pub struct MessageArgs {
 pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let read = |path: &Option<PathBuf>| -> Result<Option<String>, Error> {
         path.as_ref()
-            .map(|p| std::fs::read_to_string(p).map_err(|source| Error::FileUnreadable { path: p.clone(), source }))
+            .map(|p| {
+                std::fs::read_to_string(p).map_err(|source| Error::FileUnreadable {
+                    path: p.clone(),
+                    source,
+                })
+            })
             .transpose()
     };
     let draft = MessageDraft {
@@ -80,9 +85,19 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
         writeln!(w, "Message saved for campaign {id}.")?;
         writeln!(w, "  merge fields  {}", check.fields.join(", "))?;
         if check.missing_attachment_count > 0 {
-            writeln!(w, "  {} recipients' attachments are missing:", check.missing_attachment_count)?;
+            writeln!(
+                w,
+                "  {} recipients' attachments are missing:",
+                check.missing_attachment_count
+            )?;
             for missing in &check.missing_attachments {
-                writeln!(w, "  row {:>6}  {}  {}", missing.row, missing.email, missing.path.display())?;
+                writeln!(
+                    w,
+                    "  row {:>6}  {}  {}",
+                    missing.row,
+                    missing.email,
+                    missing.path.display()
+                )?;
             }
         }
         Ok(())
@@ -195,7 +210,9 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
             ..
         } if live => {
             let eta = eta_seconds.map_or_else(String::new, |s| format!("  ETA {}m{:02}s", s / 60, s % 60));
-            let limit = rate.effective.map_or_else(String::new, |r| format!(" (limit {r:.1}/s)"));
+            let limit = rate
+                .effective
+                .map_or_else(String::new, |r| format!(" (limit {r:.1}/s)"));
             write!(
                 err,
                 "\r  sent {}  failed {}  retrying {}  pending {}  {sent_per_second:.1}/s{limit}{eta}   ",
@@ -213,7 +230,8 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
             err,
             "{}Rate now {}: {}",
             clear(live),
-            rate.effective.map_or_else(|| "unlimited".to_owned(), |r| format!("{r:.1}/s")),
+            rate.effective
+                .map_or_else(|| "unlimited".to_owned(), |r| format!("{r:.1}/s")),
             rate.reason.as_deref().unwrap_or("back to the account's setting")
         ),
         CampaignEvent::QuotaWait { until, window, limit } => writeln!(
@@ -233,7 +251,11 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
             *retry_in_ms as f64 / 1000.0
         ),
         CampaignEvent::Pausing { reason } => writeln!(err, "{}{reason}", clear(live)),
-        CampaignEvent::Finished { outcome, reason, counts } => writeln!(
+        CampaignEvent::Finished {
+            outcome,
+            reason,
+            counts,
+        } => writeln!(
             err,
             "{}Campaign {}{}: {} sent, {} failed, {} skipped, {} cancelled, {} uncertain, {} still to send.",
             clear(live),
@@ -262,7 +284,10 @@ pub async fn settle_uncertain(campaign: &str, resend: bool, db: &Path, out: &Out
     store.close().await;
     out.print(&serde_json::json!({ "changed": changed, "resend": resend }), |w| {
         if resend {
-            writeln!(w, "{changed} uncertain recipients will be sent again by `mailroom resume` (same Message-ID).")
+            writeln!(
+                w,
+                "{changed} uncertain recipients will be sent again by `mailroom resume` (same Message-ID)."
+            )
         } else {
             writeln!(w, "{changed} uncertain recipients are now counted as sent.")
         }

@@ -14,7 +14,8 @@
 //!   window never shows a state the file does not have (SPEC invariant 3).
 //! - `worker` holds one SMTP connection and sends on it: wait for the rate and
 //!   the quotas, claim the recipient (durably), render, send, classify.
-//! - [`throttle`] owns the rate (governor, adaptive) and the quotas.
+//! - [`throttle`] owns the rate (an even pacer, adaptive) and the quotas.
+//! - [`coalesce`] batches events for a window: ≤ 10 deliveries a second at any rate.
 //!
 //! # Invariants
 //!
@@ -26,6 +27,7 @@
 //! - Failures that are not a recipient's (a wrong password, a server that
 //!   cannot be reached) pause the campaign; nobody is marked failed for them.
 
+pub mod coalesce;
 pub mod throttle;
 
 mod dispatch;
@@ -177,6 +179,7 @@ impl Default for RunOptions {
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 pub struct RunReport {
     pub outcome: RunOutcome,
     pub reason: Option<String>,
@@ -221,7 +224,10 @@ impl Run {
 
     /// Pauses the campaign for a reason that is not one recipient's.
     fn halt_with(&self, reason: String) {
-        let mut slot = self.halt_reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slot = self
+            .halt_reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.is_none() {
             tracing::warn!(campaign = self.campaign, %reason, "campaign pauses itself");
             self.sink.event(&CampaignEvent::Pausing { reason: reason.clone() });
@@ -232,7 +238,10 @@ impl Run {
     }
 
     fn counts(&self) -> StatusCounts {
-        self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Exponential backoff with jitter for the `attempt`-th failure (1-based):
@@ -271,11 +280,14 @@ pub async fn send(
     }
     let account = match account {
         Some(account) => account.to_owned(),
-        None => store.campaign_profile(campaign).await?.ok_or_else(|| Error::CampaignState {
-            campaign: name.clone(),
-            status: summary.status.as_str().to_owned(),
-            action: "choose the SMTP account to send with (--smtp NAME)".to_owned(),
-        })?,
+        None => store
+            .campaign_profile(campaign)
+            .await?
+            .ok_or_else(|| Error::CampaignState {
+                campaign: name.clone(),
+                status: summary.status.as_str().to_owned(),
+                action: "choose the SMTP account to send with (--smtp NAME)".to_owned(),
+            })?,
     };
     let (profile, settings) = store.account(&account).await?;
     let password = secrets.get(&account).await?;
@@ -423,7 +435,11 @@ pub async fn send(
         reason: reason.clone(),
         counts: counts.clone(),
     });
-    Ok(RunReport { outcome, reason, counts })
+    Ok(RunReport {
+        outcome,
+        reason,
+        counts,
+    })
 }
 
 /// Says at once that a pause was heard; the run ends when in-flight messages are done.
@@ -455,7 +471,11 @@ async fn report_progress(run: Arc<Run>) {
         if elapsed > 0.0 {
             let instant = counts.sent.saturating_sub(last_sent) as f64 / elapsed;
             // An exponential average: a steady figure, not a flicker.
-            smoothed = if smoothed == 0.0 { instant } else { 0.7 * smoothed + 0.3 * instant };
+            smoothed = if smoothed == 0.0 {
+                instant
+            } else {
+                0.7 * smoothed + 0.3 * instant
+            };
         }
         last_sent = counts.sent;
         last_tick = now;

@@ -34,7 +34,7 @@ const FUEL: u64 = 200_000;
 const TEXT_WIDTH: usize = 78;
 
 /// What a person writes on the Message screen (stored per campaign as JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 #[serde(default)]
 pub struct MessageDraft {
@@ -51,20 +51,6 @@ pub struct MessageDraft {
     #[cfg_attr(feature = "ts-bindings", ts(type = "string | null"))]
     pub attachment_folder: Option<PathBuf>,
     pub unsubscribe: Unsubscribe,
-}
-
-impl Default for MessageDraft {
-    fn default() -> Self {
-        MessageDraft {
-            subject: String::new(),
-            text: None,
-            html: None,
-            attachments: Vec::new(),
-            attachment_column: None,
-            attachment_folder: None,
-            unsubscribe: Unsubscribe::default(),
-        }
-    }
 }
 
 /// `List-Unsubscribe` (RFC 2369) and one-click `List-Unsubscribe-Post` (RFC 8058).
@@ -156,8 +142,22 @@ pub fn available_fields(field_names: &[String]) -> Vec<String> {
 
 /// Words the template language gives a meaning of its own, and its globals.
 const RESERVED: &[&str] = &[
-    "true", "false", "none", "and", "or", "not", "in", "is", "if", "else", "loop", "self", "range", "dict",
-    "namespace", "debug",
+    "true",
+    "false",
+    "none",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "if",
+    "else",
+    "loop",
+    "self",
+    "range",
+    "dict",
+    "namespace",
+    "debug",
 ];
 
 /// One recipient's data, as stored.
@@ -247,14 +247,25 @@ impl CompiledMessage {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
-        env.set_auto_escape_callback(|name| if name == HTML { AutoEscape::Html } else { AutoEscape::None });
+        env.set_auto_escape_callback(|name| {
+            if name == HTML {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
         env.set_keep_trailing_newline(true);
         // Jinja's `default` ignores empty strings; a spreadsheet's empty cell is
         // exactly what a person means to replace.
         env.add_filter("default", default_filter);
 
         let unsubscribe_url = if draft.unsubscribe.enabled {
-            draft.unsubscribe.url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+            draft
+                .unsubscribe
+                .url
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
         } else {
             None
         };
@@ -288,10 +299,7 @@ impl CompiledMessage {
                 .collect();
             unknown.sort();
             if let Some(field) = unknown.first() {
-                let line = source
-                    .lines()
-                    .position(|l| l.contains(field.as_str()))
-                    .map(|i| i + 1);
+                let line = source.lines().position(|l| l.contains(field.as_str())).map(|i| i + 1);
                 return Err(template_error(
                     name,
                     line,
@@ -341,7 +349,10 @@ impl CompiledMessage {
                 template_error(
                     "attachment_column",
                     None,
-                    format!("there is no column \"{column}\" (the columns are: {})", columns.join(", ")),
+                    format!(
+                        "there is no column \"{column}\" (the columns are: {})",
+                        columns.join(", ")
+                    ),
                 )
             })?),
         };
@@ -404,7 +415,10 @@ impl CompiledMessage {
                 .iter()
                 .map(String::as_str)
                 .zip(recipient.values.iter().map(|v| Value::from(v.as_str())))
-                .chain([("email", Value::from(recipient.email)), ("row", Value::from(recipient.row))]),
+                .chain([
+                    ("email", Value::from(recipient.email)),
+                    ("row", Value::from(recipient.row)),
+                ]),
         );
         let render = |name: &str| -> Result<String, String> {
             let template = self.env.get_template(name).map_err(|e| describe(&e))?;
@@ -451,11 +465,13 @@ impl CompiledMessage {
         for attachment in &self.attachments {
             names.push(attachment.name.clone());
             attachments.push(
-                Attachment::new(attachment.name.clone()).body(attachment.bytes.clone(), attachment.content_type.clone()),
+                Attachment::new(attachment.name.clone())
+                    .body(attachment.bytes.clone(), attachment.content_type.clone()),
             );
         }
         if let Some(path) = self.recipient_attachment(recipient.values) {
-            let bytes = std::fs::read(&path).map_err(|e| format!("the attachment {} cannot be read: {e}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("the attachment {} cannot be read: {e}", path.display()))?;
             let name = file_name(&path);
             names.push(name.clone());
             attachments.push(Attachment::new(name).body(bytes, content_type_of(&path)));
@@ -465,7 +481,9 @@ impl CompiledMessage {
             (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(text.clone(), html.clone())),
             (html, false) => {
                 let mut mixed = match html {
-                    Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text.clone(), html.clone())),
+                    Some(html) => {
+                        MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text.clone(), html.clone()))
+                    }
                     None => MultiPart::mixed().singlepart(SinglePart::plain(text.clone())),
                 };
                 for part in attachments {
@@ -531,14 +549,13 @@ fn mailbox(name: Option<&str>, address: &str, what: &str) -> Result<Mailbox> {
         .trim()
         .parse()
         .map_err(|e| template_error("sender", None, format!("{what} {address} is not valid: {e}")))?;
-    Ok(Mailbox::new(
-        name.map(one_line).filter(|n| !n.is_empty()),
-        address,
-    ))
+    Ok(Mailbox::new(name.map(one_line).filter(|n| !n.is_empty()), address))
 }
 
 fn file_name(path: &Path) -> String {
-    let name = path.file_name().map_or(Cow::Borrowed("attachment"), |n| n.to_string_lossy());
+    let name = path
+        .file_name()
+        .map_or(Cow::Borrowed("attachment"), |n| n.to_string_lossy());
     one_line(&name)
 }
 

@@ -13,6 +13,11 @@ import type { ErrorKind } from './bindings/ErrorKind';
 import type { ImportReport } from './bindings/ImportReport';
 import type { IpcError } from './bindings/IpcError';
 import type { Recipient } from './bindings/Recipient';
+import type { EventBatch } from './bindings/EventBatch';
+import type { MessageCheck } from './bindings/MessageCheck';
+import type { MessageDraft } from './bindings/MessageDraft';
+import type { Preview } from './bindings/Preview';
+import type { RunReport } from './bindings/RunReport';
 
 function isIpcError(value: unknown): value is IpcError {
   return (
@@ -74,4 +79,18 @@ export const api = {
   listCaptured: (offset: number, limit: number) => call<CapturedSummary[]>('list_captured', { offset, limit }),
   capturedMessage: (id: number) => call<CapturedMessage>('captured_message', { id }),
   clearCaptured: () => call<number>('clear_captured'),
+
+  getMessage: (campaign: number) => call<MessageDraft | null>('get_message', { campaign }),
+  saveMessage: (campaign: number, draft: MessageDraft) => call<MessageCheck>('save_message', { campaign, draft }),
+  previewMessage: (campaign: number, row: number | null, account: string | null) =>
+    call<Preview>('preview_message', { campaign, row, account }),
+  /** Runs the campaign to its end; `onEvents` gets at most ten batches a second. */
+  startCampaign: (campaign: number, account: string | null, onEvents: (batch: EventBatch) => void) => {
+    const channel = new Channel<EventBatch>();
+    channel.onmessage = onEvents;
+    return call<RunReport>('start_campaign', { campaign, account, onEvents: channel });
+  },
+  pauseCampaign: (campaign: number) => call<null>('pause_campaign', { campaign }),
+  stopCampaign: (campaign: number) => call<null>('stop_campaign', { campaign }),
+  settleUncertain: (campaign: number, resend: boolean) => call<number>('settle_uncertain', { campaign, resend }),
 };

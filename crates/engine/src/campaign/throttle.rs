@@ -127,7 +127,11 @@ impl AdaptiveRate {
         let wait = inner.pacer.as_mut().and_then(|pacer| pacer.check(now));
         if wait.is_none() {
             inner.recent.push_back(now);
-            while inner.recent.front().is_some_and(|t| now.duration_since(*t) > MEASURE_WINDOW) {
+            while inner
+                .recent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > MEASURE_WINDOW)
+            {
                 inner.recent.pop_front();
             }
         }
@@ -259,21 +263,25 @@ impl Quotas {
     /// `sent` is (Unix minute, count) from the store; each minute counts as if
     /// sent in its last second, so a restart never lets more through.
     pub fn new(per_minute: Option<u32>, per_hour: Option<u32>, per_day: Option<u32>, sent: &[(i64, u64)]) -> Quotas {
-        let windows = [("minute", 60, per_minute), ("hour", 3_600, per_hour), ("day", 86_400, per_day)]
-            .into_iter()
-            .filter_map(|(name, seconds, limit)| {
-                let limit = u64::from(limit?);
-                let buckets: VecDeque<(i64, u64)> = sent.iter().map(|(minute, n)| (minute * 60 + 59, *n)).collect();
-                let sum = buckets.iter().map(|(_, n)| n).sum();
-                Some(Window {
-                    name,
-                    seconds,
-                    limit,
-                    buckets,
-                    sum,
-                })
+        let windows = [
+            ("minute", 60, per_minute),
+            ("hour", 3_600, per_hour),
+            ("day", 86_400, per_day),
+        ]
+        .into_iter()
+        .filter_map(|(name, seconds, limit)| {
+            let limit = u64::from(limit?);
+            let buckets: VecDeque<(i64, u64)> = sent.iter().map(|(minute, n)| (minute * 60 + 59, *n)).collect();
+            let sum = buckets.iter().map(|(_, n)| n).sum();
+            Some(Window {
+                name,
+                seconds,
+                limit,
+                buckets,
+                sum,
             })
-            .collect();
+        })
+        .collect();
         Quotas { windows }
     }
 
@@ -338,9 +346,15 @@ mod tests {
         let last = times.last().copied().unwrap_or_default();
         let expected = 119.0 / 12.0 * PERIOD_MARGIN;
         // The wire gate adds nothing when sends keep to their slots.
-        assert!((last.as_secs_f64() - expected).abs() < 0.002, "{last:?}, expected {expected}");
+        assert!(
+            (last.as_secs_f64() - expected).abs() < 0.002,
+            "{last:?}, expected {expected}"
+        );
         for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..].iter().take_while(|u| u.saturating_sub(*t) < Duration::from_secs(1)).count();
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| u.saturating_sub(*t) < Duration::from_secs(1))
+                .count();
             assert!(in_window <= 12, "{in_window} messages in the second after {t:?}");
         }
     }
@@ -349,16 +363,20 @@ mod tests {
     async fn throttling_halves_the_rate_and_it_recovers_step_by_step() {
         let rate = AdaptiveRate::new(Some(10.0));
         rate.acquire().await;
-        let state = rate.throttled("454 Throttling failure").unwrap();
+        let state = rate.throttled("454 Throttling failure").expect("test step");
         assert_eq!(state.effective, Some(5.0));
         assert_eq!(state.reason.as_deref(), Some("454 Throttling failure"));
-        assert_eq!(rate.throttled("again at once"), None, "one halving per burst of complaints");
+        assert_eq!(
+            rate.throttled("again at once"),
+            None,
+            "one halving per burst of complaints"
+        );
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(rate.throttled("later").unwrap().effective, Some(2.5));
+        assert_eq!(rate.throttled("later").expect("test step").effective, Some(2.5));
         for expected in [3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5] {
             tokio::time::advance(RECOVERY_INTERVAL).await;
             rate.acquire().await;
-            let effective = rate.state().effective.unwrap();
+            let effective = rate.state().effective.expect("test step");
             assert!((effective - expected).abs() < 1e-9, "{effective} != {expected}");
         }
         tokio::time::advance(RECOVERY_INTERVAL).await;
@@ -381,8 +399,8 @@ mod tests {
             tokio::time::advance(Duration::from_millis(50)).await;
         }
         // 40 sends in 2 s: 20/s measured, so 10/s.
-        let state = rate.throttled("421 4.7.0 slow down").unwrap();
-        let effective = state.effective.unwrap();
+        let state = rate.throttled("421 4.7.0 slow down").expect("test step");
+        let effective = state.effective.expect("test step");
         assert!((9.0..=10.5).contains(&effective), "{effective}");
         // Recovering back up to the measured ceiling lifts the limit entirely.
         for _ in 0..12 {
@@ -401,7 +419,7 @@ mod tests {
         for _ in 0..20 {
             assert_eq!(quotas.take(now), Ok(()));
         }
-        let wait = quotas.take(now).unwrap_err();
+        let wait = quotas.take(now).expect_err("the test expects an error");
         assert_eq!(wait.window, "day");
         assert_eq!(wait.limit, 500);
         // The 480 count as sent at the end of their minute; they leave the
@@ -418,7 +436,7 @@ mod tests {
         assert!(quotas.take(t0).is_ok());
         assert!(quotas.take(t0 + 20_000).is_ok());
         assert!(quotas.take(t0 + 40_000).is_ok());
-        let wait = quotas.take(t0 + 50_000).unwrap_err();
+        let wait = quotas.take(t0 + 50_000).expect_err("the test expects an error");
         assert_eq!(wait.until, (t0 / 1000 + 61) * 1000);
         assert!(quotas.take(wait.until).is_ok());
         // Never more than 3 in any 60 s.

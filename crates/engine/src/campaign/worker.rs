@@ -224,10 +224,13 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
             if connection_limit {
                 let previous = run.per_connection.fetch_min(held.sent, Ordering::SeqCst);
                 if held.sent < previous {
-                    tracing::info!(messages = held.sent, "the server limits messages per connection; following it");
+                    tracing::info!(
+                        messages = held.sent,
+                        "the server limits messages per connection; following it"
+                    );
                 }
             }
-            handle_failure(run, writer, job, failure, attempt, connection_limit)?;
+            handle_failure(run, writer, job, &failure, attempt, connection_limit)?;
             Ok(keep)
         }
     }
@@ -237,7 +240,7 @@ fn handle_failure(
     run: &Run,
     writer: &Writer,
     job: &Job,
-    failure: Failure,
+    failure: &Failure,
     attempt: AttemptRecord,
     connection_limit: bool,
 ) -> Result<()> {
@@ -247,12 +250,15 @@ fn handle_failure(
     match failure.class() {
         FailureClass::PermanentForCampaign => {
             unclaim(writer, job, Some(attempt))?;
-            run.halt_with(describe(&failure, run));
+            run.halt_with(describe(failure, run));
         }
         FailureClass::PermanentForRecipient => {
             if failure.code.is_some_and(|code| {
-                Reply::new(code, format!("{} {}", failure.enhanced_code.as_deref().unwrap_or(""), failure.text).trim())
-                    .is_unknown_mailbox()
+                Reply::new(
+                    code,
+                    format!("{} {}", failure.enhanced_code.as_deref().unwrap_or(""), failure.text).trim(),
+                )
+                .is_unknown_mailbox()
             }) {
                 let store = run.store.clone();
                 let email = recipient.email.clone();
@@ -294,13 +300,12 @@ fn handle_failure(
                         attempt: Some(attempt),
                     },
                     RecipientStatus::Failed,
-                    Some(reason.clone()),
+                    Some(reason),
                     attempts,
                 ))?;
             } else {
                 let wait = run.backoff(attempts);
-                let next_attempt_at =
-                    run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                let next_attempt_at = run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
                 writer.record(outcome(
                     job,
                     StateChange::Retry {

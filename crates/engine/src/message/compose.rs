@@ -126,7 +126,9 @@ async fn compile_for(
         Some(name) => {
             let (_, settings) = store.account(&name).await?;
             Sender {
-                address: settings.sender_address().unwrap_or_else(|| PLACEHOLDER_SENDER.to_owned()),
+                address: settings
+                    .sender_address()
+                    .unwrap_or_else(|| PLACEHOLDER_SENDER.to_owned()),
                 name: settings.from_name,
                 reply_to: settings.reply_to,
             }

@@ -37,7 +37,12 @@ fn compile(draft: &MessageDraft) -> Result<CompiledMessage> {
 }
 
 fn values(first: &str) -> Vec<String> {
-    vec!["lilei@example.org".to_owned(), first.to_owned(), "晨光".to_owned(), "01234".to_owned()]
+    vec![
+        "lilei@example.org".to_owned(),
+        first.to_owned(),
+        "晨光".to_owned(),
+        "01234".to_owned(),
+    ]
 }
 
 fn render(message: &CompiledMessage, first: &str) -> RenderedMessage {
@@ -66,7 +71,15 @@ fn column_names_become_safe_unique_field_names() {
     ]);
     assert_eq!(
         names,
-        ["e_mail_address", "first_name", "first_name_2", "邮箱", "_2024_sales", "column_6", "none_"]
+        [
+            "e_mail_address",
+            "first_name",
+            "first_name_2",
+            "邮箱",
+            "_2024_sales",
+            "column_6",
+            "none_"
+        ]
     );
 }
 
@@ -77,7 +90,7 @@ fn fields_fill_the_subject_and_body_and_empty_cells_take_the_default() {
         Some("Dear {{ first_name | default(\"there\") }},\ncode {{ code }} for {{ email }}\n"),
         None,
     ))
-    .unwrap();
+    .expect("test step");
     let rendered = render(&message, "Lei");
     assert_eq!(rendered.subject, "Hello Lei from 晨光");
     assert_eq!(rendered.text, "Dear Lei,\ncode 01234 for 李雷@example.org\n");
@@ -87,19 +100,23 @@ fn fields_fill_the_subject_and_body_and_empty_cells_take_the_default() {
 
 #[test]
 fn an_unknown_field_is_an_error_naming_the_part_line_and_fields() {
-    let err = compile(&draft("Hi", Some("line one\nHello {{ frist_name }}\n"), None)).unwrap_err();
+    let err =
+        compile(&draft("Hi", Some("line one\nHello {{ frist_name }}\n"), None)).expect_err("the test expects an error");
     let Error::Template { part, line, problem } = &err else {
         panic!("wrong error {err:?}")
     };
     assert_eq!(part, "text");
     assert_eq!(*line, Some(2));
-    assert!(problem.contains("frist_name") && problem.contains("first_name"), "{problem}");
+    assert!(
+        problem.contains("frist_name") && problem.contains("first_name"),
+        "{problem}"
+    );
     assert_eq!(err.kind(), crate::ErrorKind::Template);
 }
 
 #[test]
 fn a_syntax_error_is_reported_with_its_line() {
-    let err = compile(&draft("Hi", None, Some("<p>\n\n{{ first_name </p>"))).unwrap_err();
+    let err = compile(&draft("Hi", None, Some("<p>\n\n{{ first_name </p>"))).expect_err("the test expects an error");
     let Error::Template { part, line, .. } = &err else {
         panic!("wrong error {err:?}")
     };
@@ -120,7 +137,7 @@ fn field_values_are_html_escaped_in_the_html_body_only() {
         Some("{{ first_name }}"),
         Some("<p>{{ first_name }}</p>"),
     ))
-    .unwrap();
+    .expect("test step");
     let rendered = render(&message, "<script>alert(1)</script> & Co");
     assert_eq!(
         rendered.html.as_deref(),
@@ -131,9 +148,9 @@ fn field_values_are_html_escaped_in_the_html_body_only() {
 
 #[test]
 fn a_field_value_with_line_breaks_cannot_add_a_header() {
-    let message = compile(&draft("Hi {{ first_name }}", Some("body"), None)).unwrap();
+    let message = compile(&draft("Hi {{ first_name }}", Some("body"), None)).expect("test step");
     let rendered = render(&message, "Lei\r\nBcc: victim@example.com\r\nX-Evil: 1");
-    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
+    let parsed = MessageParser::default().parse(&rendered.bytes).expect("test step");
     assert!(parsed.header("Bcc").is_none());
     assert!(parsed.header("X-Evil").is_none());
     assert_eq!(parsed.subject(), Some("Hi Lei  Bcc: victim@example.com  X-Evil: 1"));
@@ -141,11 +158,11 @@ fn a_field_value_with_line_breaks_cannot_add_a_header() {
 
 #[test]
 fn non_ascii_headers_arrive_intact_and_the_message_id_is_stable() {
-    let message = compile(&draft("你好 {{ first_name }}", Some("正文 {{ 公司 }}"), None)).unwrap();
+    let message = compile(&draft("你好 {{ first_name }}", Some("正文 {{ 公司 }}"), None)).expect("test step");
     let first = render(&message, "李雷");
-    let parsed = MessageParser::default().parse(&first.bytes).unwrap();
+    let parsed = MessageParser::default().parse(&first.bytes).expect("test step");
     assert_eq!(parsed.subject(), Some("你好 李雷"));
-    let from = parsed.from().and_then(|a| a.first()).unwrap();
+    let from = parsed.from().and_then(|a| a.first()).expect("test step");
     assert_eq!(from.name(), Some("王小明 News"));
     assert_eq!(from.address(), Some("news@example.org"));
     assert_eq!(
@@ -169,9 +186,12 @@ fn non_ascii_headers_arrive_intact_and_the_message_id_is_stable() {
 fn list_unsubscribe_is_on_by_default_with_one_click_when_there_is_a_url() {
     let mut with_url = draft("Hi", Some("body"), None);
     with_url.unsubscribe.url = Some("https://example.org/u?e={{ email | urlencode }}".to_owned());
-    let rendered = render(&compile(&with_url).unwrap(), "Lei");
-    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
-    let header = parsed.header_raw("List-Unsubscribe").unwrap().replace("\r\n", "");
+    let rendered = render(&compile(&with_url).expect("test step"), "Lei");
+    let parsed = MessageParser::default().parse(&rendered.bytes).expect("test step");
+    let header = parsed
+        .header_raw("List-Unsubscribe")
+        .expect("test step")
+        .replace("\r\n", "");
     let header = header.trim();
     assert_eq!(
         header,
@@ -182,15 +202,18 @@ fn list_unsubscribe_is_on_by_default_with_one_click_when_there_is_a_url() {
         Some("List-Unsubscribe=One-Click")
     );
 
-    let plain = render(&compile(&draft("Hi", Some("body"), None)).unwrap(), "Lei");
-    let parsed = MessageParser::default().parse(&plain.bytes).unwrap();
+    let plain = render(&compile(&draft("Hi", Some("body"), None)).expect("test step"), "Lei");
+    let parsed = MessageParser::default().parse(&plain.bytes).expect("test step");
     assert!(parsed.header_raw("List-Unsubscribe").is_some());
-    assert!(parsed.header_raw("List-Unsubscribe-Post").is_none(), "one-click needs a URL");
+    assert!(
+        parsed.header_raw("List-Unsubscribe-Post").is_none(),
+        "one-click needs a URL"
+    );
 
     let mut off = draft("Hi", Some("body"), None);
     off.unsubscribe.enabled = false;
-    let rendered = render(&compile(&off).unwrap(), "Lei");
-    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
+    let rendered = render(&compile(&off).expect("test step"), "Lei");
+    let parsed = MessageParser::default().parse(&rendered.bytes).expect("test step");
     assert!(parsed.header_raw("List-Unsubscribe").is_none());
 
     let mut bad = draft("Hi", Some("body"), None);
@@ -205,12 +228,12 @@ fn html_only_gets_a_readable_plain_text_part() {
         None,
         Some("<h1>Hello {{ first_name }}</h1><p>See <a href=\"https://example.org\">our site</a>.</p>"),
     ))
-    .unwrap();
+    .expect("test step");
     let rendered = render(&message, "Lei");
     assert!(rendered.text.contains("Hello Lei"), "{}", rendered.text);
     assert!(rendered.text.contains("https://example.org"), "{}", rendered.text);
     assert!(!rendered.text.contains('<'), "{}", rendered.text);
-    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
+    let parsed = MessageParser::default().parse(&rendered.bytes).expect("test step");
     assert_eq!(parsed.text_body_count(), 1);
     assert_eq!(parsed.html_body_count(), 1);
 }
@@ -222,7 +245,7 @@ fn a_runaway_template_runs_out_of_fuel_instead_of_hanging() {
         Some("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"),
         None,
     ))
-    .unwrap();
+    .expect("test step");
     let values = values("Lei");
     let err = message
         .render(RecipientData {
@@ -230,24 +253,24 @@ fn a_runaway_template_runs_out_of_fuel_instead_of_hanging() {
             email: "a@example.org",
             values: &values,
         })
-        .unwrap_err();
+        .expect_err("the test expects an error");
     assert!(err.contains("fuel"), "{err}");
 }
 
 #[test]
 fn attachments_shared_and_per_recipient_and_missing_ones_are_named() {
-    let folder = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().expect("test step");
     let shared = folder.path().join("brochure.pdf");
-    std::fs::write(&shared, b"%PDF-1.4 shared").unwrap();
-    std::fs::write(folder.path().join("01234.txt"), b"for Lei only").unwrap();
+    std::fs::write(&shared, b"%PDF-1.4 shared").expect("test step");
+    std::fs::write(folder.path().join("01234.txt"), b"for Lei only").expect("test step");
 
     let mut with_files = draft("Hi", Some("body"), None);
-    with_files.attachments = vec![shared.clone()];
+    with_files.attachments = vec![shared];
     with_files.attachment_column = Some("Code".to_owned());
     with_files.attachment_folder = Some(folder.path().to_owned());
     let mut columns = columns();
     columns[3] = "Code".to_owned();
-    let message = CompiledMessage::compile(&with_files, &columns, &sender(), identity()).unwrap();
+    let message = CompiledMessage::compile(&with_files, &columns, &sender(), identity()).expect("test step");
     let values = vec![
         "a@example.org".to_owned(),
         "Lei".to_owned(),
@@ -260,17 +283,17 @@ fn attachments_shared_and_per_recipient_and_missing_ones_are_named() {
             email: "a@example.org",
             values: &values,
         })
-        .unwrap();
+        .expect("test step");
     assert_eq!(rendered.attachments, ["brochure.pdf", "01234.txt"]);
-    let parsed = MessageParser::default().parse(&rendered.bytes).unwrap();
+    let parsed = MessageParser::default().parse(&rendered.bytes).expect("test step");
     assert_eq!(parsed.attachment_count(), 2);
-    let pdf = parsed.attachment(0).unwrap();
+    let pdf = parsed.attachment(0).expect("test step");
     assert_eq!(pdf.attachment_name(), Some("brochure.pdf"));
     assert_eq!(pdf.content_type().map(|c| c.subtype()), Some(Some("pdf")));
     assert_eq!(pdf.contents(), b"%PDF-1.4 shared");
-    assert_eq!(parsed.attachment(1).unwrap().contents(), b"for Lei only");
+    assert_eq!(parsed.attachment(1).expect("test step").contents(), b"for Lei only");
 
-    let mut missing = values.clone();
+    let mut missing = values;
     missing[3] = "nope.txt".to_owned();
     let err = message
         .render(RecipientData {
@@ -278,10 +301,10 @@ fn attachments_shared_and_per_recipient_and_missing_ones_are_named() {
             email: "b@example.org",
             values: &missing,
         })
-        .unwrap_err();
+        .expect_err("the test expects an error");
     assert!(err.contains("nope.txt"), "{err}");
 
-    let mut gone = with_files.clone();
+    let mut gone = with_files;
     gone.attachments = vec![PathBuf::from("/no/such/file.pdf")];
     assert!(matches!(
         CompiledMessage::compile(&gone, &columns, &sender(), identity()),

@@ -43,8 +43,13 @@ pub struct AttemptRecord {
 pub enum StateChange {
     /// `pending`/`retry_wait` → `sending`, counting the attempt; committed
     /// before the message is sent.
-    Claim { id: i64 },
-    Sent { id: i64, attempt: AttemptRecord },
+    Claim {
+        id: i64,
+    },
+    Sent {
+        id: i64,
+        attempt: AttemptRecord,
+    },
     Retry {
         id: i64,
         next_attempt_at: i64,
@@ -58,7 +63,10 @@ pub enum StateChange {
     },
     /// Back to `pending` without counting the attempt: the campaign paused for
     /// a reason that is not this recipient's (wrong password, say).
-    Unclaim { id: i64, attempt: Option<AttemptRecord> },
+    Unclaim {
+        id: i64,
+        attempt: Option<AttemptRecord>,
+    },
 }
 
 impl Store {
@@ -119,7 +127,12 @@ impl Store {
     }
 
     /// Up to `limit` pending recipients with an id above `after`, in id (file) order.
-    pub async fn pending_recipients(&self, campaign: CampaignId, after: i64, limit: i64) -> Result<Vec<QueuedRecipient>> {
+    pub async fn pending_recipients(
+        &self,
+        campaign: CampaignId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<QueuedRecipient>> {
         let rows = sqlx::query!(
             r#"SELECT id AS "id!", row_number, email, fields, attempts FROM recipients
                WHERE campaign_id = ?1 AND status = 'pending' AND id > ?2

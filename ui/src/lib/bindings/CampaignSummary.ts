@@ -5,7 +5,15 @@ import type { StatusCounts } from "./StatusCounts";
 /**
  * A campaign with its recipient counts, as `mailroom status` shows it.
  */
-export type CampaignSummary = { id: number, name: string, status: CampaignStatus, source_file: string, columns: Array<string>, email_column: string, 
+export type CampaignSummary = { id: number, name: string, status: CampaignStatus, 
+/**
+ * Why a paused campaign paused (a person's pause, a wrong password, ...).
+ */
+pause_reason: string | null, 
+/**
+ * The SMTP account it last ran on.
+ */
+account: string | null, source_file: string, columns: Array<string>, email_column: string, 
 /**
  * Unix milliseconds.
  */

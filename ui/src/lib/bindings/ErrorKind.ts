@@ -4,4 +4,4 @@
  * A stable, serialisable name for each kind of [`Error`]; front ends choose
  * their translated message by it.
  */
-export type ErrorKind = "file_unreadable" | "empty_file" | "no_email_column" | "unknown_column" | "malformed_file" | "unknown_encoding" | "bad_delimiter" | "no_recipients" | "unsupported_format" | "bad_spreadsheet" | "sheet_not_found" | "database_unavailable" | "database_too_new" | "campaign_not_found" | "invalid_account" | "account_exists" | "account_not_found" | "secret_store" | "sandbox_unavailable" | "captured_message_not_found" | "database" | "internal";
+export type ErrorKind = "file_unreadable" | "empty_file" | "no_email_column" | "unknown_column" | "malformed_file" | "unknown_encoding" | "bad_delimiter" | "no_recipients" | "unsupported_format" | "bad_spreadsheet" | "sheet_not_found" | "database_unavailable" | "database_too_new" | "campaign_not_found" | "invalid_account" | "account_exists" | "account_not_found" | "secret_store" | "sandbox_unavailable" | "captured_message_not_found" | "template" | "no_message" | "attachment_unreadable" | "row_not_found" | "campaign_state" | "database" | "internal";
