@@ -428,3 +428,98 @@ async fn test_connection_through_the_window() {
 
     let _ = client.close().await;
 }
+
+#[tokio::test]
+async fn compose_and_send_a_campaign_through_the_window() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let mut csv = String::from("email,name\n");
+    for i in 0..30 {
+        let name = if i == 1 {
+            "李雷".to_owned()
+        } else {
+            format!("Person {i}")
+        };
+        csv.push_str(&format!("p{i:02}@example.org,{name}\n"));
+    }
+    let list = ws.file("people.csv", csv);
+    // The Sandbox on a free port, at 10 messages a second so there is time to pause.
+    let sandbox_port = free_port().to_string();
+    for args in [
+        vec!["import", list.to_str().unwrap_or_default()],
+        vec!["smtp", "remove", "Sandbox"],
+        vec![
+            "smtp",
+            "add",
+            "Sandbox",
+            "--preset",
+            "sandbox",
+            "--port",
+            &sandbox_port,
+            "--rate",
+            "10",
+        ],
+    ] {
+        let run = ws.mailroom(&args);
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+
+    step("Message screen: a merge field, previewed for row 3");
+    click(&client, "[data-screen=message]").await;
+    let subject = element(&client, "input[name=subject]").await;
+    subject
+        .send_keys("Hello {{ name }}")
+        .await
+        .unwrap_or_else(|e| panic!("type the subject: {e}"));
+    element(&client, "textarea[name=text]")
+        .await
+        .send_keys("Dear {{ name | default(\"friend\") }},\nsee you soon.")
+        .await
+        .unwrap_or_else(|e| panic!("type the body: {e}"));
+    let row = element(&client, "input[name=preview-row]").await;
+    row.clear().await.unwrap_or_else(|e| panic!("clear the row: {e}"));
+    row.send_keys("3").await.unwrap_or_else(|e| panic!("type the row: {e}"));
+    click(&client, "[data-testid=preview]").await;
+    wait_for_text(&client, "[data-testid=preview-subject]", "Hello 李雷").await;
+    assert_eq!(text(&client, "[data-testid=preview-to]").await, "p01@example.org");
+    assert!(text(&client, "[data-testid=preview-text]").await.contains("Dear 李雷,"));
+    scroll_to(&client, "[data-testid=preview-pane]").await;
+    screenshot(&client, "message-preview.png").await;
+
+    step("Campaign screen: start, pause, resume, complete");
+    click(&client, "[data-screen=campaign]").await;
+    click(&client, "[data-testid=start]").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let sent = text(&client, "[data-testid=status-sent] dd").await;
+        if sent.parse::<u32>().is_ok_and(|n| n >= 3) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "nothing was sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    click(&client, "[data-testid=pause]").await;
+    wait_for_text(&client, "[data-testid=campaign-state]", "Paused").await;
+    let paused_at: u32 = text(&client, "[data-testid=status-sent] dd").await.parse().unwrap_or(0);
+    assert!(paused_at < 30, "the pause came after the end");
+    scroll_to(&client, "[data-testid=rate]").await;
+    screenshot(&client, "campaign-paused.png").await;
+    click(&client, "[data-testid=start]").await;
+    wait_for_text(&client, "[data-testid=campaign-state]", "Completed").await;
+    assert_eq!(text(&client, "[data-testid=status-sent] dd").await, "30");
+    screenshot(&client, "campaign-completed.png").await;
+
+    step("The sandbox captured each recipient once");
+    let captured = ws.mailroom(&["--json", "captured"]);
+    assert!(captured.success(), "{}", captured.stderr);
+    let messages = captured.json();
+    let list = messages.as_array().unwrap_or_else(|| panic!("not a list: {messages}"));
+    assert_eq!(list.len(), 30, "{messages}");
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    assert_eq!(status["status"], "completed");
+}
