@@ -26,6 +26,10 @@ fn main() {
         "pause_campaign",
         "stop_campaign",
         "settle_uncertain",
+        "list_templates",
+        "save_template",
+        "template_draft",
+        "delete_template",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

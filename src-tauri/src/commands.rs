@@ -16,7 +16,7 @@ use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
 use mailroom_engine::smtp::manage::{self, PasswordChange};
 use mailroom_engine::smtp::sandbox::{CapturedMessage, parse_captured};
-use mailroom_engine::store::CapturedSummary;
+use mailroom_engine::store::{CapturedSummary, TemplateSummary};
 use tauri::State;
 use tauri::ipc::Channel;
 use tokio_util::sync::CancellationToken;
@@ -277,4 +277,25 @@ pub async fn stop_campaign(state: State<'_, AppState>, campaign: CampaignId) -> 
 #[tauri::command]
 pub async fn settle_uncertain(state: State<'_, AppState>, campaign: CampaignId, resend: bool) -> IpcResult<u64> {
     Ok(state.store().await?.settle_uncertain(campaign, resend).await?)
+}
+
+#[tauri::command]
+pub async fn list_templates(state: State<'_, AppState>) -> IpcResult<Vec<TemplateSummary>> {
+    Ok(state.store().await?.templates().await?)
+}
+
+/// Saves a message as a template (replacing one of that name).
+#[tauri::command]
+pub async fn save_template(state: State<'_, AppState>, name: String, draft: MessageDraft) -> IpcResult<()> {
+    Ok(state.store().await?.save_template(&name, &draft).await?)
+}
+
+#[tauri::command]
+pub async fn template_draft(state: State<'_, AppState>, name: String) -> IpcResult<MessageDraft> {
+    Ok(state.store().await?.template(&name).await?)
+}
+
+#[tauri::command]
+pub async fn delete_template(state: State<'_, AppState>, name: String) -> IpcResult<()> {
+    Ok(state.store().await?.delete_template(&name).await?)
 }

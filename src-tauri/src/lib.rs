@@ -44,6 +44,10 @@ pub fn run() {
             commands::pause_campaign,
             commands::stop_campaign,
             commands::settle_uncertain,
+            commands::list_templates,
+            commands::save_template,
+            commands::template_draft,
+            commands::delete_template,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -242,3 +242,47 @@ async fn kill_9_midway_through_a_campaign_loses_nothing_and_resends_nothing_conf
 async fn kill_9_late_in_a_campaign_loses_nothing_and_resends_nothing_confirmed() {
     kill_and_resume(330, 23).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_are_saved_copied_applied_where_their_fields_exist_and_removed() {
+    let ws = campaign(2, 1).await;
+    let other = ws.file("other.csv", "email,company\na@example.org,ACME\n");
+    assert!(
+        cli(&ws, &["import", other.to_str().expect("test step")])
+            .await
+            .success()
+    );
+    let same = ws.file("same.csv", "email,name\nb@example.org,Bo\n");
+    assert!(cli(&ws, &["import", same.to_str().expect("test step")]).await.success());
+
+    let saved = cli(&ws, &["template", "save", "welcome", "--campaign", "1"]).await;
+    assert!(saved.success(), "{}", saved.stderr);
+    assert!(cli(&ws, &["template", "copy", "welcome", "welcome-2"]).await.success());
+    let list = cli(&ws, &["--json", "template", "list"]).await.json();
+    let names: Vec<&str> = list
+        .as_array()
+        .expect("test step")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["welcome", "welcome-2"]);
+    assert_eq!(list[0]["subject"], "For {{ name }}");
+
+    // Campaign 2 has no "name" column: the template does not fit, and says why.
+    let refused = cli(&ws, &["template", "apply", "welcome", "--campaign", "2"]).await;
+    assert_eq!(refused.code, Some(1));
+    assert!(refused.stderr.contains("no merge field \"name\""), "{}", refused.stderr);
+    let applied = cli(&ws, &["template", "apply", "welcome-2", "--campaign", "3"]).await;
+    assert!(applied.success(), "{}", applied.stderr);
+    let preview = cli(&ws, &["--json", "preview", "3"]).await.json();
+    assert_eq!(preview["message"]["subject"], "For Bo");
+
+    assert!(cli(&ws, &["template", "remove", "welcome"]).await.success());
+    let gone = cli(&ws, &["template", "remove", "welcome"]).await;
+    assert_eq!(gone.code, Some(1));
+    assert!(
+        gone.stderr.contains("no message template named \"welcome\""),
+        "{}",
+        gone.stderr
+    );
+}

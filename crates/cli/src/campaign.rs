@@ -294,3 +294,79 @@ pub async fn settle_uncertain(campaign: &str, resend: bool, db: &Path, out: &Out
     })?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `mailroom template ...`: saved messages to reuse across campaigns.
+#[derive(Debug, clap::Subcommand)]
+pub enum TemplateCommand {
+    /// Every saved template.
+    List,
+    /// Save a campaign's message as a template (replacing one of that name).
+    Save {
+        name: String,
+        #[arg(long)]
+        campaign: String,
+    },
+    /// Give a campaign the template's message (checked against its columns).
+    Apply {
+        name: String,
+        #[arg(long)]
+        campaign: String,
+    },
+    /// Copy a template under a new name.
+    Copy { from: String, to: String },
+    /// Delete a template.
+    Remove { name: String },
+}
+
+pub async fn template(command: TemplateCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    match command {
+        TemplateCommand::List => {
+            let templates = store.templates().await?;
+            out.print(&templates, |w| {
+                if templates.is_empty() {
+                    writeln!(
+                        w,
+                        "No templates yet: `mailroom template save NAME --campaign C` makes one."
+                    )?;
+                }
+                for t in &templates {
+                    writeln!(w, "{:<24} {}", t.name, t.subject)?;
+                }
+                Ok(())
+            })?;
+        }
+        TemplateCommand::Save { name, campaign } => {
+            let id = store.resolve_campaign(&campaign).await?;
+            let summary = store.campaign_summary(id).await?;
+            let draft = store.message_draft(id).await?.ok_or(Error::NoMessage(summary.name))?;
+            store.save_template(&name, &draft).await?;
+            out.print(&serde_json::json!({ "saved": name }), |w| {
+                writeln!(w, "Template \"{name}\" saved.")
+            })?;
+        }
+        TemplateCommand::Apply { name, campaign } => {
+            let id = store.resolve_campaign(&campaign).await?;
+            let draft = store.template(&name).await?;
+            let check = message::save_message(&store, id, &draft).await?;
+            out.print(&check, |w| {
+                writeln!(w, "Campaign {id} now has the message of template \"{name}\".")
+            })?;
+        }
+        TemplateCommand::Copy { from, to } => {
+            let draft = store.template(&from).await?;
+            store.save_template(&to, &draft).await?;
+            out.print(&serde_json::json!({ "copied": from, "to": to }), |w| {
+                writeln!(w, "Template \"{from}\" copied to \"{to}\".")
+            })?;
+        }
+        TemplateCommand::Remove { name } => {
+            store.delete_template(&name).await?;
+            out.print(&serde_json::json!({ "removed": name }), |w| {
+                writeln!(w, "Template \"{name}\" deleted.")
+            })?;
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -75,6 +75,9 @@ enum Command {
     Campaigns,
     /// Write a campaign's message: subject, text and/or HTML body, attachments.
     Message(Box<campaign::MessageArgs>),
+    /// Message templates: list, save, apply, copy, remove.
+    #[command(subcommand)]
+    Template(campaign::TemplateCommand),
     /// Show the message as one recipient gets it.
     Preview {
         campaign: String,
@@ -155,6 +158,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         Command::Sandbox { port } => return smtp::serve_sandbox(&db, port, out).await,
         Command::Captured { id, clear } => return smtp::captured(&db, id, clear, out).await,
         Command::Message(args) => return campaign::message(*args, &db, out).await,
+        Command::Template(command) => return campaign::template(command, &db, out).await,
         Command::Preview {
             campaign,
             row,

@@ -110,6 +110,9 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("no message template named \"{0}\"")]
+    TemplateNotFound(String),
+
     #[error("campaign {campaign} has no row {row}")]
     RowNotFound { campaign: String, row: u64 },
 
@@ -156,6 +159,7 @@ pub enum ErrorKind {
     Template,
     NoMessage,
     AttachmentUnreadable,
+    TemplateNotFound,
     RowNotFound,
     CampaignState,
     Database,
@@ -188,6 +192,7 @@ impl Error {
             Error::Template { .. } => ErrorKind::Template,
             Error::NoMessage(_) => ErrorKind::NoMessage,
             Error::AttachmentUnreadable { .. } => ErrorKind::AttachmentUnreadable,
+            Error::TemplateNotFound(_) => ErrorKind::TemplateNotFound,
             Error::RowNotFound { .. } => ErrorKind::RowNotFound,
             Error::CampaignState { .. } => ErrorKind::CampaignState,
             Error::Database(_) => ErrorKind::Database,

@@ -18,6 +18,7 @@ import type { MessageCheck } from './bindings/MessageCheck';
 import type { MessageDraft } from './bindings/MessageDraft';
 import type { Preview } from './bindings/Preview';
 import type { RunReport } from './bindings/RunReport';
+import type { TemplateSummary } from './bindings/TemplateSummary';
 
 function isIpcError(value: unknown): value is IpcError {
   return (
@@ -92,5 +93,9 @@ export const api = {
   },
   pauseCampaign: (campaign: number) => call<null>('pause_campaign', { campaign }),
   stopCampaign: (campaign: number) => call<null>('stop_campaign', { campaign }),
+  listTemplates: () => call<TemplateSummary[]>('list_templates'),
+  saveTemplate: (name: string, draft: MessageDraft) => call<null>('save_template', { name, draft }),
+  templateDraft: (name: string) => call<MessageDraft>('template_draft', { name }),
+  deleteTemplate: (name: string) => call<null>('delete_template', { name }),
   settleUncertain: (campaign: number, resend: boolean) => call<number>('settle_uncertain', { campaign, resend }),
 };

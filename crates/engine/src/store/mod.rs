@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 
 pub use accounts::CapturedSummary;
 pub use campaigns::{ImportWriter, NewCampaign, NewRecipient};
-pub use sending::{AttemptRecord, QueuedRecipient, StateChange};
+pub use sending::{AttemptRecord, QueuedRecipient, StateChange, TemplateSummary};
 
 /// How long a writer waits for another (the app and the CLI share the file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

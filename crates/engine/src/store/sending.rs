@@ -440,3 +440,74 @@ fn queued(id: i64, row: i64, email: String, fields: &str, attempts: i64) -> Resu
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
     })
 }
+
+/// A saved message template, as listed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct TemplateSummary {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub id: i64,
+    pub name: String,
+    pub subject: String,
+    /// Unix milliseconds.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// Saves `draft` as the template `name`, replacing one of that name.
+    pub async fn save_template(&self, name: &str, draft: &MessageDraft) -> Result<()> {
+        let json = serde_json::to_string(draft).map_err(|e| Error::Internal(e.to_string()))?;
+        let now = self.now_ms();
+        sqlx::query!(
+            "INSERT INTO message_templates (name, draft, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (name) DO UPDATE SET draft = excluded.draft, updated_at = excluded.updated_at",
+            name,
+            json,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every template, by name.
+    pub async fn templates(&self) -> Result<Vec<TemplateSummary>> {
+        let rows = sqlx::query!(r#"SELECT id AS "id!", name, draft, updated_at FROM message_templates ORDER BY name"#)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let draft: MessageDraft =
+                    serde_json::from_str(&r.draft).map_err(|e| Error::Internal(format!("stored template: {e}")))?;
+                Ok(TemplateSummary {
+                    id: r.id,
+                    name: r.name,
+                    subject: draft.subject,
+                    updated_at: r.updated_at,
+                })
+            })
+            .collect()
+    }
+
+    /// The template called `name`.
+    pub async fn template(&self, name: &str) -> Result<MessageDraft> {
+        let json = sqlx::query_scalar!("SELECT draft FROM message_templates WHERE name = ?1", name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::TemplateNotFound(name.to_owned()))?;
+        serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored template: {e}")))
+    }
+
+    /// Deletes the template called `name`.
+    pub async fn delete_template(&self, name: &str) -> Result<()> {
+        let deleted = sqlx::query!("DELETE FROM message_templates WHERE name = ?1", name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(Error::TemplateNotFound(name.to_owned()));
+        }
+        Ok(())
+    }
+}

@@ -247,6 +247,11 @@ export const en = {
   'error.attachment_unreadable': "An attachment cannot be read.",
   'error.row_not_found': "There is no such row in this campaign.",
   'error.campaign_state': "The campaign cannot do that now.",
+  'message.templates': "Templates",
+  'message.useTemplate': "Use",
+  'message.saveTemplate': "Save as template…",
+  'message.templateName': "Template name",
+  'error.template_not_found': "That template no longer exists.",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -241,4 +241,9 @@ export const zhCN: Messages = {
   'error.attachment_unreadable': "无法读取附件。",
   'error.row_not_found': "此任务中没有这一行。",
   'error.campaign_state': "任务当前无法执行此操作。",
+  'message.templates': "模板",
+  'message.useTemplate': "使用",
+  'message.saveTemplate': "另存为模板…",
+  'message.templateName': "模板名称",
+  'error.template_not_found': "该模板已不存在。",
 };
