@@ -11,7 +11,8 @@ fn main() {
     let columns: Vec<String> = ["email", "first_name", "last_name", "company", "city", "code"]
         .map(str::to_owned)
         .to_vec();
-    let filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(30);
+    // A letter's worth of text in lines of about 60 characters, as people write.
+    let filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n".repeat(30);
     let draft = MessageDraft {
         subject: "Hello {{ first_name }}, news for {{ company }}".to_owned(),
         text: Some(format!(
