@@ -503,6 +503,9 @@ async fn compose_and_send_a_campaign_through_the_window() {
         assert!(Instant::now() < deadline, "nothing was sent");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Leaving the screen does not lose the run or its controls.
+    click(&client, "[data-screen=message]").await;
+    click(&client, "[data-screen=campaign]").await;
     click(&client, "[data-testid=pause]").await;
     wait_for_text(&client, "[data-testid=campaign-state]", "Paused").await;
     let paused_at: u32 = text(&client, "[data-testid=status-sent] dd").await.parse().unwrap_or(0);
