@@ -435,11 +435,16 @@ impl CompiledMessage {
                 .map_err(|e| format!("cannot derive the plain-text part: {e}"))?,
             (None, false) => String::new(),
         };
-        let to = recipient
-            .email
-            .trim()
-            .parse::<Mailbox>()
-            .map_err(|e| format!("the address {} cannot be used: {e}", recipient.email))?;
+        // An address, not a "Name <address>" mailbox: `Address` checks it
+        // without the full mailbox grammar, which costs more than the template.
+        let to = Mailbox::new(
+            None,
+            recipient
+                .email
+                .trim()
+                .parse::<lettre::Address>()
+                .map_err(|e| format!("the address {} cannot be used: {e}", recipient.email))?,
+        );
         let message_id = self.message_id(recipient.row);
 
         let mut builder = lettre::Message::builder()
