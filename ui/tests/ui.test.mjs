@@ -97,7 +97,7 @@ beforeEach(async () => {
 });
 
 /** Opens the app with `scenario` mocked, in `locale`; fails on any page error. */
-async function openApp(scenario, locale = 'en-US') {
+async function openApp(scenario, locale = 'en-US', screen = 'recipients') {
   context = await browser.newContext({ locale, viewport: { width: 1180, height: 760 } });
   const page = await context.newPage();
   const errors = [];
@@ -105,7 +105,7 @@ async function openApp(scenario, locale = 'en-US') {
   page.on('console', (m) => m.type() === 'error' && errors.push(new Error(m.text())));
   await page.addInitScript((s) => (window.__MAILROOM_SCENARIO__ = s), scenario);
   await page.goto(site.url);
-  await page.getByTestId('recipients-screen').waitFor();
+  await page.getByTestId(`${screen}-screen`).waitFor();
   return { page, errors };
 }
 
@@ -337,6 +337,20 @@ describe('SMTP screen', () => {
     await page.getByTestId('language').selectOption('zh-CN');
     assert.match(await page.getByTestId('advice').textContent(), /127\.0\.0\.1:2526 上没有服务在监听/);
     assert.match(await failed.textContent(), /连接/);
+    assert.deepEqual(errors, []);
+  });
+});
+
+describe('Campaign screen', () => {
+  test('a campaign left running by a closed app is offered for resume at start', async () => {
+    const interrupted = { ...campaign, status: 'running', account: 'Sandbox' };
+    const { page, errors } = await openApp({
+      results: { ...baseResults, list_campaigns: [interrupted], list_accounts: [] },
+    }, 'en-US', 'campaign');
+    await page.getByTestId('interrupted').waitFor();
+    assert.equal(await page.locator('[data-screen=campaign]').getAttribute('aria-current'), 'page');
+    assert.match(await page.getByTestId('interrupted').textContent(), /interrupted/);
+    assert.equal(await page.getByTestId('start').textContent(), 'Resume');
     assert.deepEqual(errors, []);
   });
 });

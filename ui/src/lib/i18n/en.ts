@@ -252,6 +252,7 @@ export const en = {
   'message.saveTemplate': "Save as template…",
   'message.templateName': "Template name",
   'error.template_not_found': "That template no longer exists.",
+  'campaign.interrupted': "This campaign was interrupted: Mailroom closed or stopped while it was sending. Resume continues where it stopped; recipients that were in flight are marked uncertain for you to decide.",
 } as const;
 
 export type MessageKey = keyof typeof en;

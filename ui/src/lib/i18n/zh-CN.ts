@@ -246,4 +246,5 @@ export const zhCN: Messages = {
   'message.saveTemplate': "另存为模板…",
   'message.templateName': "模板名称",
   'error.template_not_found': "该模板已不存在。",
+  'campaign.interrupted': "此任务曾被中断：发送过程中 Mailroom 被关闭或停止。点击“继续发送”将从中断处继续；当时正在发送的收件人会标记为“不确定”，由您决定如何处理。",
 };
