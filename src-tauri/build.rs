@@ -30,6 +30,7 @@ fn main() {
         "save_template",
         "template_draft",
         "delete_template",
+        "send_test_message",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

@@ -299,3 +299,16 @@ pub async fn template_draft(state: State<'_, AppState>, name: String) -> IpcResu
 pub async fn delete_template(state: State<'_, AppState>, name: String) -> IpcResult<()> {
     Ok(state.store().await?.delete_template(&name).await?)
 }
+
+/// Sends row `row`'s message to `to` through `account`, as a test.
+#[tauri::command]
+pub async fn send_test_message(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    row: Option<u64>,
+    account: String,
+    to: String,
+) -> IpcResult<RenderedMessage> {
+    let store = state.store().await?;
+    Ok(message::send_test_message(store, state.secrets().await?, campaign, row, &account, &to).await?)
+}

@@ -48,6 +48,7 @@ pub fn run() {
             commands::save_template,
             commands::template_draft,
             commands::delete_template,
+            commands::send_test_message,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

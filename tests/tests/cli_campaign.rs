@@ -286,3 +286,120 @@ async fn templates_are_saved_copied_applied_where_their_fields_exist_and_removed
         gone.stderr
     );
 }
+
+/// A free loopback port (bound, then released).
+async fn free_port() -> u16 {
+    mailroom_e2e::smtp_server::refused_port().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_send_arrives_as_the_preview_showed_it() {
+    let ws = Arc::new(Workspace::new());
+    let list = ws.file(
+        "list.csv",
+        "email,name,公司\nli@example.org,李雷,晨光\nbo@example.org,Bo,\n",
+    );
+    let html = ws.file(
+        "body.html",
+        "<p>Dear {{ name }} of {{ 公司 | default(\"nowhere\") }} &amp; co</p>\n",
+    );
+    let port = free_port().await.to_string();
+    for args in [
+        vec!["import", list.to_str().expect("test step")],
+        vec!["smtp", "remove", "Sandbox"],
+        vec![
+            "smtp",
+            "add",
+            "Sandbox",
+            "--preset",
+            "sandbox",
+            "--port",
+            &port,
+            "--from-name",
+            "王小明",
+        ],
+        vec![
+            "message",
+            "1",
+            "--subject",
+            "你好 {{ name }}",
+            "--html",
+            html.to_str().expect("test step"),
+            "--unsubscribe-url",
+            "https://example.org/u?e={{ email | urlencode }}",
+        ],
+    ] {
+        let run = cli(&ws, &args).await;
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    let preview = cli(&ws, &["--json", "preview", "1", "--row", "2", "--smtp", "Sandbox"])
+        .await
+        .json();
+    let sent = cli(
+        &ws,
+        &[
+            "--json",
+            "preview",
+            "1",
+            "--row",
+            "2",
+            "--smtp",
+            "Sandbox",
+            "--send-to",
+            "me@example.net",
+        ],
+    )
+    .await;
+    assert!(sent.success(), "{}", sent.stderr);
+    let captured = cli(&ws, &["--json", "captured", "1"]).await;
+    assert!(captured.success(), "{}", captured.stderr);
+    let captured = captured.json();
+
+    // Parsed back by mail-parser (the sandbox's viewer): what the preview showed.
+    assert_eq!(captured["subject"], preview["message"]["subject"]);
+    assert_eq!(captured["subject"], "你好 李雷");
+    // The wire has CRLF line ends; the preview shows the text as written.
+    let unfold = |v: &serde_json::Value| v.as_str().map(|s| s.replace("\r\n", "\n"));
+    assert_eq!(unfold(&captured["html"]), unfold(&preview["message"]["html"]));
+    assert_eq!(
+        captured["html"].as_str().map(str::trim),
+        Some("<p>Dear 李雷 of 晨光 &amp; co</p>")
+    );
+    assert!(
+        captured["text"]
+            .as_str()
+            .expect("test step")
+            .contains("Dear 李雷 of 晨光 & co")
+    );
+    assert_eq!(captured["to"][0], "me@example.net");
+    assert!(
+        captured["from"].as_str().expect("test step").contains("王小明"),
+        "{}",
+        captured["from"]
+    );
+    let headers: HashMap<String, String> = captured["headers"]
+        .as_array()
+        .expect("test step")
+        .iter()
+        .map(|h| {
+            (
+                h[0].as_str().unwrap_or("").to_ascii_lowercase(),
+                h[1].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        headers.get("message-id").map(|m| m.trim().trim_matches(['<', '>'])),
+        Some(
+            preview["message"]["message_id"]
+                .as_str()
+                .expect("test step")
+                .trim_matches(['<', '>'])
+        )
+    );
+    assert!(
+        headers["list-unsubscribe"].contains("https://example.org/u?e=me%40example.net"),
+        "{headers:?}"
+    );
+    assert!(headers.contains_key("list-unsubscribe-post"));
+}

@@ -490,6 +490,13 @@ async fn compose_and_send_a_campaign_through_the_window() {
     assert!(text(&client, "[data-testid=preview-text]").await.contains("Dear 李雷,"));
     scroll_to(&client, "[data-testid=preview-pane]").await;
     screenshot(&client, "message-preview.png").await;
+    element(&client, "input[name=test-to]")
+        .await
+        .send_keys("tester@example.net")
+        .await
+        .unwrap_or_else(|e| panic!("type the test address: {e}"));
+    click(&client, "[data-testid=send-test]").await;
+    wait_for_text(&client, "[data-testid=test-sent]", "tester@example.net").await;
 
     step("Campaign screen: start, pause, resume, complete");
     click(&client, "[data-screen=campaign]").await;
@@ -517,12 +524,14 @@ async fn compose_and_send_a_campaign_through_the_window() {
     assert_eq!(text(&client, "[data-testid=status-sent] dd").await, "30");
     screenshot(&client, "campaign-completed.png").await;
 
-    step("The sandbox captured each recipient once");
+    step("The sandbox captured the test and each recipient once");
     let captured = ws.mailroom(&["--json", "captured"]);
     assert!(captured.success(), "{}", captured.stderr);
     let messages = captured.json();
     let list = messages.as_array().unwrap_or_else(|| panic!("not a list: {messages}"));
-    assert_eq!(list.len(), 30, "{messages}");
+    assert_eq!(list.len(), 31, "{messages}");
+    let tests = list.iter().filter(|m| m["rcpt_to"][0] == "tester@example.net").count();
+    assert_eq!(tests, 1, "{messages}");
     let status = ws.mailroom(&["--json", "status", "1"]).json();
     assert_eq!(status["status"], "completed");
 }

@@ -110,12 +110,21 @@ pub async fn preview(
     row: Option<u64>,
     account: Option<&str>,
     source: bool,
+    send_to: Option<&str>,
     db: &Path,
     out: &Output,
 ) -> Result<ExitCode, Error> {
     let store = Store::open(db).await?;
     let id = store.resolve_campaign(campaign).await?;
-    let rendered = message::preview_message(&store, id, row, account).await?;
+    let rendered = match (send_to, account) {
+        (Some(to), Some(account)) => {
+            let secrets = secrets_for(db).await;
+            let sent = message::send_test_message(&store, &secrets, id, row, account, to).await?;
+            eprintln!("Test message sent to {to} through \"{account}\".");
+            sent
+        }
+        _ => message::preview_message(&store, id, row, account).await?,
+    };
     store.close().await;
     let json = serde_json::json!({ "message": &rendered, "source": rendered.source() });
     out.print(&json, |w| {

@@ -90,6 +90,9 @@ enum Command {
         /// Print the raw RFC 5322 source.
         #[arg(long)]
         source: bool,
+        /// Also send this row's message to ADDR through --smtp's account (a test).
+        #[arg(long, value_name = "ADDR", requires = "smtp")]
+        send_to: Option<String>,
     },
     /// Send a campaign; an interrupted campaign continues where it stopped.
     /// Exits 0 when completed, 3 when paused, 4 when stopped. Ctrl-C pauses.
@@ -164,7 +167,8 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             row,
             smtp,
             source,
-        } => return campaign::preview(&campaign, row, smtp.as_deref(), source, &db, out).await,
+            send_to,
+        } => return campaign::preview(&campaign, row, smtp.as_deref(), source, send_to.as_deref(), &db, out).await,
         Command::Send {
             campaign,
             smtp,

@@ -110,6 +110,9 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("the test message was not sent: {0}")]
+    TestSendFailed(String),
+
     #[error("no message template named \"{0}\"")]
     TemplateNotFound(String),
 
@@ -159,6 +162,7 @@ pub enum ErrorKind {
     Template,
     NoMessage,
     AttachmentUnreadable,
+    TestSendFailed,
     TemplateNotFound,
     RowNotFound,
     CampaignState,
@@ -192,6 +196,7 @@ impl Error {
             Error::Template { .. } => ErrorKind::Template,
             Error::NoMessage(_) => ErrorKind::NoMessage,
             Error::AttachmentUnreadable { .. } => ErrorKind::AttachmentUnreadable,
+            Error::TestSendFailed(_) => ErrorKind::TestSendFailed,
             Error::TemplateNotFound(_) => ErrorKind::TemplateNotFound,
             Error::RowNotFound { .. } => ErrorKind::RowNotFound,
             Error::CampaignState { .. } => ErrorKind::CampaignState,

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 mod compose;
-pub use compose::{MessageCheck, MissingAttachment, preview_message, save_message};
+pub use compose::{MessageCheck, MissingAttachment, preview_message, save_message, send_test_message};
 
 /// Instructions a single render may execute: generous for any real message,
 /// small enough that `{% for i in range(10**9) %}` ends in an error quickly.

@@ -18,6 +18,7 @@ import type { MessageCheck } from './bindings/MessageCheck';
 import type { MessageDraft } from './bindings/MessageDraft';
 import type { Preview } from './bindings/Preview';
 import type { RunReport } from './bindings/RunReport';
+import type { RenderedMessage } from './bindings/RenderedMessage';
 import type { TemplateSummary } from './bindings/TemplateSummary';
 
 function isIpcError(value: unknown): value is IpcError {
@@ -93,6 +94,8 @@ export const api = {
   },
   pauseCampaign: (campaign: number) => call<null>('pause_campaign', { campaign }),
   stopCampaign: (campaign: number) => call<null>('stop_campaign', { campaign }),
+  sendTestMessage: (campaign: number, row: number | null, account: string, to: string) =>
+    call<RenderedMessage>('send_test_message', { campaign, row, account, to }),
   listTemplates: () => call<TemplateSummary[]>('list_templates'),
   saveTemplate: (name: string, draft: MessageDraft) => call<null>('save_template', { name, draft }),
   templateDraft: (name: string) => call<MessageDraft>('template_draft', { name }),

@@ -8,6 +8,9 @@ use serde::Serialize;
 use super::{CampaignIdentity, CompiledMessage, MessageDraft, RecipientData, RenderedMessage, Sender};
 use crate::error::{Error, Result};
 use crate::model::CampaignId;
+use crate::secrets::SecretStore;
+use crate::smtp::client::Connection;
+use crate::smtp::manage::ensure_sandbox;
 use crate::store::Store;
 
 /// Stands in for the sender until the campaign has an account.
@@ -109,6 +112,57 @@ pub async fn preview_message(
             line: None,
             problem,
         })
+}
+
+/// Sends row `row`'s message (its merge values) to `to` through `account`,
+/// as "Send a test" on the Message screen does. `{{ email }}` is `to` in it.
+pub async fn send_test_message(
+    store: &Store,
+    secrets: &SecretStore,
+    campaign: CampaignId,
+    row: Option<u64>,
+    account: &str,
+    to: &str,
+) -> Result<RenderedMessage> {
+    let summary = store.campaign_summary(campaign).await?;
+    let draft = store
+        .message_draft(campaign)
+        .await?
+        .ok_or_else(|| Error::NoMessage(summary.name.clone()))?;
+    let compiled = compile_for(store, campaign, &draft, Some(account)).await?;
+    let recipient = store
+        .recipient_at(campaign, row)
+        .await?
+        .ok_or_else(|| Error::RowNotFound {
+            campaign: summary.name.clone(),
+            row: row.unwrap_or(2),
+        })?;
+    let to = to.trim();
+    let rendered = compiled
+        .render(RecipientData {
+            row: recipient.row,
+            email: to,
+            values: &recipient.values,
+        })
+        .map_err(|problem| Error::Template {
+            part: format!("row {}", recipient.row),
+            line: None,
+            problem,
+        })?;
+    let (_, settings) = store.account(account).await?;
+    let from = settings
+        .sender_address()
+        .unwrap_or_else(|| PLACEHOLDER_SENDER.to_owned());
+    let password = secrets.get(account).await?;
+    let _sandbox = ensure_sandbox(store, &settings).await?;
+    let failed =
+        |f: crate::smtp::Failure| Error::TestSendFailed(format!("{f}. {}", f.advice(&settings.host, settings.port)));
+    let mut connection = Connection::open(settings.connection_settings(password))
+        .await
+        .map_err(failed)?;
+    connection.send(&from, &[to], &rendered.bytes).await.map_err(failed)?;
+    connection.quit().await;
+    Ok(rendered)
 }
 
 async fn compile_for(

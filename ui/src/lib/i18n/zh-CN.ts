@@ -247,4 +247,8 @@ export const zhCN: Messages = {
   'message.templateName': "模板名称",
   'error.template_not_found': "该模板已不存在。",
   'campaign.interrupted': "此任务曾被中断：发送过程中 Mailroom 被关闭或停止。点击“继续发送”将从中断处继续；当时正在发送的收件人会标记为“不确定”，由您决定如何处理。",
+  'message.testTo': "将此行的邮件作为测试发送到",
+  'message.sendTest': "发送测试",
+  'message.testSent': "测试邮件已通过“{account}”发送到 {to}。",
+  'error.test_send_failed': "测试邮件未能发送。",
 };
