@@ -144,13 +144,7 @@ pub async fn test_account(
     on_stage: Channel<StageReport>,
 ) -> IpcResult<Diagnosis> {
     let store = state.store().await?;
-    let (_, settings) = store.account(&name).await?;
-    {
-        let mut sandbox = state.sandbox.lock().await;
-        if sandbox.is_none() {
-            *sandbox = manage::ensure_sandbox(store, &settings).await?;
-        }
-    }
+    state.keep_sandbox_for(&name).await?;
     let cancel = CancellationToken::new();
     state.tests.lock().await.insert(test_id, cancel.clone());
     let result = manage::test_account(
@@ -236,6 +230,13 @@ pub async fn start_campaign(
     on_events: Channel<EventBatch>,
 ) -> IpcResult<RunReport> {
     let store = state.store().await?;
+    let account_name = match &account {
+        Some(name) => Some(name.clone()),
+        None => store.campaign_profile(campaign).await?,
+    };
+    if let Some(name) = &account_name {
+        state.keep_sandbox_for(name).await?;
+    }
     let control = RunControl::default();
     state.runs.lock().await.insert(campaign, control.clone());
     let sink = CoalescingSink::start(Duration::from_millis(100), 20, move |batch| {
@@ -310,5 +311,6 @@ pub async fn send_test_message(
     to: String,
 ) -> IpcResult<RenderedMessage> {
     let store = state.store().await?;
+    state.keep_sandbox_for(&account).await?;
     Ok(message::send_test_message(store, state.secrets().await?, campaign, row, &account, &to).await?)
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use mailroom_engine::campaign::RunControl;
 use mailroom_engine::model::CampaignId;
 use mailroom_engine::secrets::SecretStore;
+use mailroom_engine::smtp::manage;
 use mailroom_engine::smtp::sandbox::Sandbox;
 use mailroom_engine::{Error, Store, paths};
 use tokio::sync::{Mutex, OnceCell};
@@ -31,6 +32,19 @@ impl AppState {
         self.store
             .get_or_try_init(|| async { Store::open(&paths::database_path(None)?).await })
             .await
+    }
+
+    /// Starts the app's sandbox, once, when `account` is the sandbox account,
+    /// so every command uses one long-lived capture server (a sandbox started
+    /// and stopped per command would leave the port briefly busy for the next).
+    pub async fn keep_sandbox_for(&self, account: &str) -> Result<(), Error> {
+        let store = self.store().await?;
+        let (_, settings) = store.account(account).await?;
+        let mut sandbox = self.sandbox.lock().await;
+        if sandbox.is_none() {
+            *sandbox = manage::ensure_sandbox(store, &settings).await?;
+        }
+        Ok(())
     }
 
     /// Where passwords go: the keychain, or the encrypted file beside the database.

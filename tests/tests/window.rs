@@ -324,10 +324,14 @@ async fn import_a_csv_through_the_window() {
 async fn wait_for_text(client: &Client, css: &str, wanted: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
-        if text(client, css).await.contains(wanted) {
+        let shown = text(client, css).await;
+        if shown.contains(wanted) {
             return;
         }
-        assert!(Instant::now() < deadline, "{css} never showed {wanted:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{css} never showed {wanted:?}; it shows {shown:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -522,6 +526,7 @@ async fn compose_and_send_a_campaign_through_the_window() {
     click(&client, "[data-testid=start]").await;
     wait_for_text(&client, "[data-testid=campaign-state]", "Completed").await;
     assert_eq!(text(&client, "[data-testid=status-sent] dd").await, "30");
+    element(&client, "[data-testid=rate-chart]").await;
     screenshot(&client, "campaign-completed.png").await;
 
     step("The sandbox captured the test and each recipient once");

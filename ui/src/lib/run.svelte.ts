@@ -21,6 +21,8 @@ export const live = $state<{
   log: string[];
   outcome: RunOutcome | null;
   error: IpcError | null;
+  /** One point per progress snapshot: sent per second and failures so far, for the chart. */
+  history: { sentPerSecond: number; failed: number }[];
 }>({
   campaignId: null,
   running: false,
@@ -32,7 +34,11 @@ export const live = $state<{
   log: [],
   outcome: null,
   error: null,
+  history: [],
 });
+
+/** Points kept for the chart (about two minutes at four snapshots a second). */
+const HISTORY = 480;
 
 export function describeRate(rate: RateState | null): string {
   return rate?.effective == null ? t('campaign.unlimited') : `${rate.effective.toFixed(1)}/s`;
@@ -54,6 +60,7 @@ function apply(event: CampaignEvent) {
       live.sentPerSecond = event.sent_per_second;
       live.rate = event.rate;
       live.eta = event.eta_seconds === null ? null : Number(event.eta_seconds);
+      live.history = [...live.history.slice(-(HISTORY - 1)), { sentPerSecond: event.sent_per_second, failed: Number(event.counts.failed) }];
       break;
     case 'recipient':
       if (event.reason) note(`${t(`recipientStatus.${event.status}`)} · ${event.email} — ${event.reason}`);
@@ -90,6 +97,7 @@ export function show(campaignId: number, counts: StatusCounts | null) {
   if (live.running) return;
   if (live.campaignId !== campaignId) {
     live.log = [];
+    live.history = [];
     live.outcome = null;
     live.sentPerSecond = 0;
     live.eta = null;

@@ -257,6 +257,8 @@ export const en = {
   'message.sendTest': "Send test",
   'message.testSent': "Test message sent to {to} through “{account}”.",
   'error.test_send_failed': "The test message was not sent.",
+  'campaign.chart': "Messages sent per second over time; red lines mark failures",
+  'campaign.chartCaption': "Sent per second over time (peak {peak}/s); red: a recipient failed.",
 } as const;
 
 export type MessageKey = keyof typeof en;

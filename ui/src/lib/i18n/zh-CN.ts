@@ -251,4 +251,6 @@ export const zhCN: Messages = {
   'message.sendTest': "发送测试",
   'message.testSent': "测试邮件已通过“{account}”发送到 {to}。",
   'error.test_send_failed': "测试邮件未能发送。",
+  'campaign.chart': "每秒发送量随时间的变化；红线表示失败",
+  'campaign.chartCaption': "每秒发送量随时间的变化（峰值 {peak}/秒）；红线：有收件人发送失败。",
 };
