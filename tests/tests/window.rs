@@ -328,10 +328,10 @@ async fn wait_for_text(client: &Client, css: &str, wanted: &str) {
         if shown.contains(wanted) {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{css} never showed {wanted:?}; it shows {shown:?}"
-        );
+        if Instant::now() >= deadline {
+            let screen = text(client, "main").await;
+            panic!("{css} never showed {wanted:?}; it shows {shown:?}. The screen:\n{screen}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
