@@ -11,7 +11,7 @@ use crate::model::CampaignId;
 use crate::secrets::SecretStore;
 use crate::smtp::client::Connection;
 use crate::smtp::manage::ensure_sandbox;
-use crate::store::Store;
+use crate::store::{QueuedRecipient, Store};
 
 /// Stands in for the sender until the campaign has an account.
 const PLACEHOLDER_SENDER: &str = "sender@sandbox.mailroom.local";
@@ -88,30 +88,8 @@ pub async fn preview_message(
     row: Option<u64>,
     account: Option<&str>,
 ) -> Result<RenderedMessage> {
-    let summary = store.campaign_summary(campaign).await?;
-    let draft = store
-        .message_draft(campaign)
-        .await?
-        .ok_or_else(|| Error::NoMessage(summary.name.clone()))?;
-    let compiled = compile_for(store, campaign, &draft, account).await?;
-    let recipient = store
-        .recipient_at(campaign, row)
-        .await?
-        .ok_or_else(|| Error::RowNotFound {
-            campaign: summary.name.clone(),
-            row: row.unwrap_or(2),
-        })?;
-    compiled
-        .render(RecipientData {
-            row: recipient.row,
-            email: &recipient.email,
-            values: &recipient.values,
-        })
-        .map_err(|problem| Error::Template {
-            part: format!("row {}", recipient.row),
-            line: None,
-            problem,
-        })
+    let (compiled, recipient) = message_for_row(store, campaign, row, account).await?;
+    render_row(&compiled, &recipient, &recipient.email)
 }
 
 /// Sends row `row`'s message (its merge values) to `to` through `account`,
@@ -124,31 +102,9 @@ pub async fn send_test_message(
     account: &str,
     to: &str,
 ) -> Result<RenderedMessage> {
-    let summary = store.campaign_summary(campaign).await?;
-    let draft = store
-        .message_draft(campaign)
-        .await?
-        .ok_or_else(|| Error::NoMessage(summary.name.clone()))?;
-    let compiled = compile_for(store, campaign, &draft, Some(account)).await?;
-    let recipient = store
-        .recipient_at(campaign, row)
-        .await?
-        .ok_or_else(|| Error::RowNotFound {
-            campaign: summary.name.clone(),
-            row: row.unwrap_or(2),
-        })?;
+    let (compiled, recipient) = message_for_row(store, campaign, row, Some(account)).await?;
     let to = to.trim();
-    let rendered = compiled
-        .render(RecipientData {
-            row: recipient.row,
-            email: to,
-            values: &recipient.values,
-        })
-        .map_err(|problem| Error::Template {
-            part: format!("row {}", recipient.row),
-            line: None,
-            problem,
-        })?;
+    let rendered = render_row(&compiled, &recipient, to)?;
     let (_, settings) = store.account(account).await?;
     let from = settings
         .sender_address()
@@ -163,6 +119,45 @@ pub async fn send_test_message(
     connection.send(&from, &[to], &rendered.bytes).await.map_err(failed)?;
     connection.quit().await;
     Ok(rendered)
+}
+
+/// The campaign's message, compiled with `account`'s sender, and the
+/// recipient on row `row` (the first when `None`).
+async fn message_for_row(
+    store: &Store,
+    campaign: CampaignId,
+    row: Option<u64>,
+    account: Option<&str>,
+) -> Result<(CompiledMessage, QueuedRecipient)> {
+    let summary = store.campaign_summary(campaign).await?;
+    let draft = store
+        .message_draft(campaign)
+        .await?
+        .ok_or_else(|| Error::NoMessage(summary.name.clone()))?;
+    let compiled = compile_for(store, campaign, &draft, account).await?;
+    let recipient = store
+        .recipient_at(campaign, row)
+        .await?
+        .ok_or_else(|| Error::RowNotFound {
+            campaign: summary.name,
+            row: row.unwrap_or(2),
+        })?;
+    Ok((compiled, recipient))
+}
+
+/// Renders `recipient`'s row addressed to `to`.
+fn render_row(compiled: &CompiledMessage, recipient: &QueuedRecipient, to: &str) -> Result<RenderedMessage> {
+    compiled
+        .render(RecipientData {
+            row: recipient.row,
+            email: to,
+            values: &recipient.values,
+        })
+        .map_err(|problem| Error::Template {
+            part: format!("row {}", recipient.row),
+            line: None,
+            problem,
+        })
 }
 
 async fn compile_for(
