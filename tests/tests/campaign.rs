@@ -651,3 +651,42 @@ async fn a_campaign_without_a_message_or_with_an_unknown_field_sends_nothing() {
         "the saved (good) message was sent; the bad one was never stored"
     );
 }
+
+#[tokio::test]
+async fn a_recipient_whose_attachment_is_missing_fails_with_a_render_reason_and_the_rest_go() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(3, server.port(), |_| {}).await;
+    let folder = tempfile::tempdir().expect("test step");
+    // Each recipient's file is named after them; only "Name 1" has one.
+    std::fs::write(folder.path().join("Name 1"), b"for Name 1").expect("test step");
+    let draft = MessageDraft {
+        subject: "Hello {{ first_name }}".to_owned(),
+        text: Some("Attached.".to_owned()),
+        attachment_column: Some("first_name".to_owned()),
+        attachment_folder: Some(folder.path().to_owned()),
+        ..MessageDraft::default()
+    };
+    let check = save_message(&fixture.store, fixture.campaign, &draft)
+        .await
+        .expect("test step");
+    assert_eq!(
+        check.missing_attachment_count, 2,
+        "missing files are listed before sending"
+    );
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!((report.counts.sent, report.counts.failed), (1, 2));
+    for r in recipients(&fixture).await {
+        if r.email == address(1) {
+            assert_eq!(r.status, RecipientStatus::Sent);
+        } else {
+            let reason = r.reason.unwrap_or_default();
+            assert!(
+                reason.contains("could not be made") && reason.contains("cannot be read"),
+                "{reason}"
+            );
+            assert_eq!(r.attempts, 1, "a render failure is not retried");
+        }
+    }
+    assert_eq!(server.received().len(), 1);
+}

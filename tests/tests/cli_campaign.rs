@@ -186,6 +186,22 @@ async fn kill_and_resume(kill_after: usize, seed: u64) {
         "at most one in flight per connection, found {}",
         in_flight.len()
     );
+    // Invariant 3: whatever the killed process reported as sent was already
+    // committed (events are emitted after the commit, never before).
+    let printed = std::fs::read_to_string(ws.dir.path().join("send.out")).expect("test step");
+    let reported_sent: Vec<String> = printed
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|e| e["type"] == "recipient" && e["status"] == "sent")
+        .filter_map(|e| e["email"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!reported_sent.is_empty(), "the run reported some sends before the kill");
+    for email in &reported_sent {
+        assert!(
+            confirmed.contains(email),
+            "{email} was reported sent but is not sent in the file"
+        );
+    }
     let received_at_kill = accepted(&server.received());
     for email in &confirmed {
         assert!(

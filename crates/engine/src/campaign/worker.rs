@@ -14,7 +14,6 @@ use crate::error::Result;
 use crate::message::RecipientData;
 use crate::model::RecipientStatus;
 use crate::smtp::client::Connection;
-use crate::smtp::reply::Reply;
 use crate::smtp::{Failure, FailureClass, Problem, Stage};
 use crate::store::{AttemptRecord, StateChange};
 
@@ -153,25 +152,16 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
         Ok(rendered) => rendered,
         Err(problem) => {
             let reason = format!("the message could not be made for this recipient: {problem}");
-            writer.record(outcome(
-                job,
-                StateChange::Failed {
-                    id: recipient.id,
-                    reason: reason.clone(),
-                    attempt: Some(AttemptRecord {
-                        started_at,
-                        duration_ms: 0,
-                        outcome: "permanent",
-                        stage: "render",
-                        code: None,
-                        enhanced_code: None,
-                        text: problem,
-                    }),
-                },
-                RecipientStatus::Failed,
-                Some(reason.clone()),
-                attempts,
-            ))?;
+            let attempt = AttemptRecord {
+                started_at,
+                duration_ms: 0,
+                outcome: "permanent",
+                stage: "render",
+                code: None,
+                enhanced_code: None,
+                text: problem,
+            };
+            fail(writer, job, reason.clone(), attempt)?;
             count_failure(run, &reason);
             return Ok(true);
         }
@@ -253,13 +243,7 @@ fn handle_failure(
             run.halt_with(describe(failure, run));
         }
         FailureClass::PermanentForRecipient => {
-            if failure.code.is_some_and(|code| {
-                Reply::new(
-                    code,
-                    format!("{} {}", failure.enhanced_code.as_deref().unwrap_or(""), failure.text).trim(),
-                )
-                .is_unknown_mailbox()
-            }) {
+            if failure.is_unknown_mailbox() {
                 let store = run.store.clone();
                 let email = recipient.email.clone();
                 let why = reason.clone();
@@ -269,17 +253,7 @@ fn handle_failure(
                     }
                 });
             }
-            writer.record(outcome(
-                job,
-                StateChange::Failed {
-                    id: recipient.id,
-                    reason: reason.clone(),
-                    attempt: Some(attempt),
-                },
-                RecipientStatus::Failed,
-                Some(reason.clone()),
-                attempts,
-            ))?;
+            fail(writer, job, reason.clone(), attempt)?;
             count_failure(run, &reason);
         }
         FailureClass::Transient => {
@@ -291,18 +265,12 @@ fn handle_failure(
             }
             let allowed = run.account.retries.max(1);
             if attempts >= allowed {
-                let reason = format!("gave up after {attempts} attempts; the last: {reason}");
-                writer.record(outcome(
+                fail(
+                    writer,
                     job,
-                    StateChange::Failed {
-                        id: recipient.id,
-                        reason: reason.clone(),
-                        attempt: Some(attempt),
-                    },
-                    RecipientStatus::Failed,
-                    Some(reason),
-                    attempts,
-                ))?;
+                    format!("gave up after {attempts} attempts; the last: {reason}"),
+                    attempt,
+                )?;
             } else {
                 let wait = run.backoff(attempts);
                 let next_attempt_at = run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
@@ -326,6 +294,21 @@ fn handle_failure(
         }
     }
     Ok(())
+}
+
+/// Records `job`'s recipient as failed for good, with `reason`.
+fn fail(writer: &Writer, job: &Job, reason: String, attempt: AttemptRecord) -> Result<()> {
+    writer.record(outcome(
+        job,
+        StateChange::Failed {
+            id: job.recipient.id,
+            reason: reason.clone(),
+            attempt: Some(attempt),
+        },
+        RecipientStatus::Failed,
+        Some(reason),
+        job.recipient.attempts + 1,
+    ))
 }
 
 fn unclaim(writer: &Writer, job: &Job, attempt: Option<AttemptRecord>) -> Result<()> {

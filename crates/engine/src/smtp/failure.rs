@@ -124,6 +124,15 @@ impl Failure {
         Failure::new(stage, Problem::Cancelled, "cancelled")
     }
 
+    /// A permanent "no such mailbox" (5.1.x, 5.2.1, or a 550 saying so): the
+    /// address joins the suppression list.
+    pub fn is_unknown_mailbox(&self) -> bool {
+        self.code.is_some_and(|code| {
+            let words = format!("{} {}", self.enhanced_code.as_deref().unwrap_or(""), self.text);
+            Reply::new(code, words.trim()).is_unknown_mailbox()
+        })
+    }
+
     /// Whether to retry, fail the recipient, or pause the campaign.
     pub fn class(&self) -> FailureClass {
         match self.problem {
