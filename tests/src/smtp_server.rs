@@ -41,6 +41,8 @@ pub struct Script {
     pub starttls: bool,
     /// Speak TLS from the first byte (as on port 465), self-signed.
     pub implicit_tls: bool,
+    /// Advertise this SIZE limit in EHLO (and refuse larger messages with 552).
+    pub max_message_size: Option<usize>,
 }
 
 /// A message the server accepted (or received before a reset).
@@ -87,6 +89,10 @@ impl ScriptedServer {
             tls,
             implicit_tls: script.implicit_tls,
             ..ServerConfig::default()
+        };
+        let config = ServerConfig {
+            max_message_size: script.max_message_size.unwrap_or(config.max_message_size),
+            ..config
         };
         let state = Arc::new(ScriptState {
             seed: Mutex::new(script.reset_after_data.map_or(1, |(_, seed)| seed.max(1))),

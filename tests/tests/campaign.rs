@@ -690,3 +690,81 @@ async fn a_recipient_whose_attachment_is_missing_fails_with_a_render_reason_and_
     }
     assert_eq!(server.received().len(), 1);
 }
+
+#[tokio::test]
+async fn a_mail_over_the_servers_size_limit_is_not_uploaded_and_fails_only_its_recipient() {
+    let server = ScriptedServer::start(Script {
+        max_message_size: Some(20_000),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(4, server.port(), |_| {}).await;
+    let folder = tempfile::tempdir().expect("test step");
+    // Everyone has a file of their own; "Name 2"'s is too big for the server.
+    for i in 0..4 {
+        let size = if i == 2 { 40_000 } else { 1_000 };
+        std::fs::write(folder.path().join(format!("Name {i}")), vec![b'x'; size]).expect("test step");
+    }
+    let draft = MessageDraft {
+        subject: "Hello {{ first_name }}".to_owned(),
+        text: Some("Attached.".to_owned()),
+        attachment_column: Some("first_name".to_owned()),
+        attachment_folder: Some(folder.path().to_owned()),
+        ..MessageDraft::default()
+    };
+    let check = save_message(&fixture.store, fixture.campaign, &draft)
+        .await
+        .expect("test step");
+    let first = check.message_bytes.expect("the first recipient's size is reported");
+    assert!((1_000..20_000).contains(&first), "{first}");
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!((report.counts.sent, report.counts.failed), (3, 1));
+    for r in recipients(&fixture).await {
+        if r.email == address(2) {
+            assert_eq!(r.status, RecipientStatus::Failed);
+            assert_eq!(r.attempts, 1, "a mail that is too big is not retried");
+            let reason = r.reason.unwrap_or_default();
+            assert!(reason.contains("at most 20 KB"), "{reason}");
+        } else {
+            assert_eq!(r.status, RecipientStatus::Sent);
+        }
+    }
+    let received = server.received();
+    assert_eq!(received.len(), 3);
+    assert!(
+        received.iter().all(|m| m.rcpt_to != [address(2)]),
+        "the oversized mail was never uploaded"
+    );
+}
+
+#[tokio::test]
+async fn a_shared_attachment_over_the_size_limit_pauses_the_campaign_and_fails_nobody() {
+    let server = ScriptedServer::start(Script {
+        max_message_size: Some(20_000),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(5, server.port(), |_| {}).await;
+    let folder = tempfile::tempdir().expect("test step");
+    let brochure = folder.path().join("brochure.pdf");
+    std::fs::write(&brochure, vec![b'%'; 40_000]).expect("test step");
+    let draft = MessageDraft {
+        subject: "Hello {{ first_name }}".to_owned(),
+        text: Some("Our brochure.".to_owned()),
+        attachments: vec![brochure],
+        ..MessageDraft::default()
+    };
+    save_message(&fixture.store, fixture.campaign, &draft)
+        .await
+        .expect("test step");
+    let (report, _) = run(&fixture).await;
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    let reason = report.reason.expect("test step");
+    assert!(
+        reason.contains("at most 20 KB") && reason.contains("attachments smaller"),
+        "{reason}"
+    );
+    assert_eq!((report.counts.pending, report.counts.failed), (5, 0));
+    assert!(server.received().is_empty());
+}

@@ -351,6 +351,21 @@ async fn a_test_send_arrives_as_the_preview_showed_it() {
     let preview = cli(&ws, &["--json", "preview", "1", "--row", "2", "--smtp", "Sandbox"])
         .await
         .json();
+    // Finding a recipient by part of the address, ignoring case.
+    let found = cli(&ws, &["--json", "preview", "1", "--find", "BO@EXAMPLE"])
+        .await
+        .json();
+    assert_eq!(
+        (found["message"]["row"].as_u64(), &found["message"]["to"]),
+        (Some(3), &"bo@example.org".into())
+    );
+    let nobody = cli(&ws, &["preview", "1", "--find", "%"]).await;
+    assert_eq!(nobody.code, Some(1), "LIKE's wildcard is searched for as text");
+    assert!(
+        nobody.stderr.contains("no recipient whose address contains \"%\""),
+        "{}",
+        nobody.stderr
+    );
     let sent = cli(
         &ws,
         &[

@@ -105,9 +105,18 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+/// Which recipient `preview` shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Row<'a> {
+    First,
+    Number(u64),
+    /// The first whose address contains this text.
+    Matching(&'a str),
+}
+
 pub async fn preview(
     campaign: &str,
-    row: Option<u64>,
+    row: Row<'_>,
     account: Option<&str>,
     source: bool,
     send_to: Option<&str>,
@@ -116,6 +125,11 @@ pub async fn preview(
 ) -> Result<ExitCode, Error> {
     let store = Store::open(db).await?;
     let id = store.resolve_campaign(campaign).await?;
+    let row = match row {
+        Row::First => None,
+        Row::Number(row) => Some(row),
+        Row::Matching(text) => Some(message::find_recipient_row(&store, id, text).await?),
+    };
     let rendered = match (send_to, account) {
         (Some(to), Some(account)) => {
             let secrets = secrets_for(db).await;

@@ -84,6 +84,9 @@ enum Command {
         /// The spreadsheet row (default: the first recipient).
         #[arg(long)]
         row: Option<u64>,
+        /// The first recipient whose address contains TEXT (ignoring case).
+        #[arg(long, value_name = "TEXT", conflicts_with = "row")]
+        find: Option<String>,
         /// Use this SMTP account's sender (default: the campaign's last account).
         #[arg(long, value_name = "NAME")]
         smtp: Option<String>,
@@ -165,10 +168,18 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         Command::Preview {
             campaign,
             row,
+            find,
             smtp,
             source,
             send_to,
-        } => return campaign::preview(&campaign, row, smtp.as_deref(), source, send_to.as_deref(), &db, out).await,
+        } => {
+            let row = match (row, find.as_deref()) {
+                (Some(row), _) => campaign::Row::Number(row),
+                (None, Some(text)) => campaign::Row::Matching(text),
+                (None, None) => campaign::Row::First,
+            };
+            return campaign::preview(&campaign, row, smtp.as_deref(), source, send_to.as_deref(), &db, out).await;
+        }
         Command::Send {
             campaign,
             smtp,

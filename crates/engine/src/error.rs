@@ -119,6 +119,9 @@ pub enum Error {
     #[error("campaign {campaign} has no row {row}")]
     RowNotFound { campaign: String, row: u64 },
 
+    #[error("campaign {campaign} has no recipient whose address contains \"{query}\"")]
+    NoRecipientMatches { campaign: String, query: String },
+
     #[error("campaign {campaign} is {status}; {action}")]
     CampaignState {
         campaign: String,
@@ -198,7 +201,7 @@ impl Error {
             Error::AttachmentUnreadable { .. } => ErrorKind::AttachmentUnreadable,
             Error::TestSendFailed(_) => ErrorKind::TestSendFailed,
             Error::TemplateNotFound(_) => ErrorKind::TemplateNotFound,
-            Error::RowNotFound { .. } => ErrorKind::RowNotFound,
+            Error::RowNotFound { .. } | Error::NoRecipientMatches { .. } => ErrorKind::RowNotFound,
             Error::CampaignState { .. } => ErrorKind::CampaignState,
             Error::Database(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,

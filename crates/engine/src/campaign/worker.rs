@@ -237,23 +237,21 @@ fn handle_failure(
     let recipient = &job.recipient;
     let attempts = recipient.attempts + 1;
     let reason = failure.to_string();
-    match failure.class() {
+    let mut class = failure.class();
+    // Too big without a file of its own: the shared part is too big, and every
+    // message would be refused the same way. That is for a person to fix, not
+    // a reason to fail the whole list one by one.
+    if failure.problem == Problem::MessageTooBig && run.message.recipient_attachment(&recipient.values).is_none() {
+        class = FailureClass::PermanentForCampaign;
+    }
+    match class {
         FailureClass::PermanentForCampaign => {
             unclaim(writer, job, Some(attempt))?;
             run.halt_with(describe(failure, run));
         }
         FailureClass::PermanentForRecipient => {
-            if failure.is_unknown_mailbox() {
-                let store = run.store.clone();
-                let email = recipient.email.clone();
-                let why = reason.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = store.suppress(&email, &why).await {
-                        tracing::warn!(error = %e, "could not add an unknown address to the suppression list");
-                    }
-                });
-            }
-            fail(writer, job, reason.clone(), attempt)?;
+            let suppress = failure.is_unknown_mailbox().then(|| recipient.email.clone());
+            fail_with(writer, job, reason.clone(), attempt, suppress)?;
             count_failure(run, &reason);
         }
         FailureClass::Transient => {
@@ -298,12 +296,25 @@ fn handle_failure(
 
 /// Records `job`'s recipient as failed for good, with `reason`.
 fn fail(writer: &Writer, job: &Job, reason: String, attempt: AttemptRecord) -> Result<()> {
+    fail_with(writer, job, reason, attempt, None)
+}
+
+/// [`fail`], adding the address to the suppression list in the same commit
+/// when `suppress` carries it.
+fn fail_with(
+    writer: &Writer,
+    job: &Job,
+    reason: String,
+    attempt: AttemptRecord,
+    suppress: Option<String>,
+) -> Result<()> {
     writer.record(outcome(
         job,
         StateChange::Failed {
             id: job.recipient.id,
             reason: reason.clone(),
             attempt: Some(attempt),
+            suppress,
         },
         RecipientStatus::Failed,
         Some(reason),

@@ -35,7 +35,8 @@ enum Op {
         from: RecipientStatus,
         committed: oneshot::Sender<bool>,
     },
-    Outcome(Outcome),
+    // Boxed: an outcome is several times the size of a claim.
+    Outcome(Box<Outcome>),
 }
 
 /// Sends changes to the writer task.
@@ -64,7 +65,7 @@ impl Writer {
     /// Queues an outcome; the writer commits and reports it.
     pub fn record(&self, outcome: Outcome) -> Result<()> {
         self.ops
-            .send(Op::Outcome(outcome))
+            .send(Op::Outcome(Box::new(outcome)))
             .map_err(|_| Error::Internal("the state writer has stopped".to_owned()))
     }
 }

@@ -40,6 +40,10 @@ pub struct MessageCheck {
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub missing_attachment_count: u64,
     pub missing_attachments: Vec<MissingAttachment>,
+    /// The size of the first recipient's mail, attachments included (a
+    /// campaign checks each mail against the server's SIZE when it sends).
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number | null"))]
+    pub message_bytes: Option<u64>,
 }
 
 /// Checks `draft` against the campaign (syntax, fields, shared attachments)
@@ -72,10 +76,15 @@ pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDr
             }
         }
     }
+    let first = store.recipient_at(campaign, None).await?;
+    let message_bytes = first
+        .and_then(|r| render_row(&compiled, &r, &r.email).ok())
+        .map(|m| m.bytes.len() as u64);
     Ok(MessageCheck {
         fields: super::available_fields(compiled.field_names()),
         missing_attachment_count: count,
         missing_attachments: missing,
+        message_bytes,
     })
 }
 
@@ -90,6 +99,18 @@ pub async fn preview_message(
 ) -> Result<RenderedMessage> {
     let (compiled, recipient) = message_for_row(store, campaign, row, account).await?;
     render_row(&compiled, &recipient, &recipient.email)
+}
+
+/// The row of the first recipient whose address contains `query`, for the
+/// preview's "find an address".
+pub async fn find_recipient_row(store: &Store, campaign: CampaignId, query: &str) -> Result<u64> {
+    match store.row_matching(campaign, query).await? {
+        Some(row) => Ok(row),
+        None => Err(Error::NoRecipientMatches {
+            campaign: store.campaign_summary(campaign).await?.name,
+            query: query.trim().to_owned(),
+        }),
+    }
 }
 
 /// Sends row `row`'s message (its merge values) to `to` through `account`,

@@ -335,8 +335,25 @@ impl Connection {
     /// go in one write. Returns the server's final reply (250 queued) or the
     /// first refusal; after a refusal the connection is reset with RSET and
     /// stays usable.
+    ///
+    /// A message larger than the server's advertised SIZE is refused here,
+    /// before anything is written: the server would refuse it anyway, after
+    /// the upload.
     pub async fn send(&mut self, from: &str, recipients: &[&str], message: &[u8]) -> Result<Reply, Failure> {
         let size = message.len();
+        if let Some(max) = self.extensions.max_size()
+            && size as u64 > max
+        {
+            return Err(Failure::new(
+                Stage::Mail,
+                Problem::MessageTooBig,
+                format!(
+                    "the message is {}; the server accepts at most {}",
+                    describe_size(size as u64),
+                    describe_size(max)
+                ),
+            ));
+        }
         let mail = if self.extensions.max_size().is_some() {
             format!("MAIL FROM:<{from}> SIZE={size}\r\n")
         } else {
@@ -559,6 +576,17 @@ fn io_text(e: &std::io::Error) -> String {
             let text = e.to_string();
             text.split(" (os error").next().unwrap_or(&text).to_owned()
         }
+    }
+}
+
+/// A byte count as a person reads it: "900 KB", "12.4 MB".
+pub fn describe_size(bytes: u64) -> String {
+    const KB: f64 = 1000.0;
+    let b = bytes as f64;
+    if b < KB * KB {
+        format!("{:.0} KB", (b / KB).max(1.0))
+    } else {
+        format!("{:.1} MB", b / (KB * KB))
     }
 }
 

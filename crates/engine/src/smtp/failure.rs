@@ -144,6 +144,8 @@ impl Failure {
             | Problem::StarttlsUnavailable
             | Problem::NotSmtp
             | Problem::DnsFailed => FailureClass::PermanentForCampaign,
+            // Refused before sending, against the server's advertised SIZE.
+            Problem::MessageTooBig if self.code.is_none() => FailureClass::PermanentForRecipient,
             Problem::Rejected | Problem::MessageTooBig => match self.code {
                 Some(code) if code >= 500 => match self.stage {
                     Stage::Rcpt | Stage::Data => FailureClass::PermanentForRecipient,
@@ -215,7 +217,7 @@ impl Failure {
                 Stage::Greeting => "The server refuses connections from this computer.".to_owned(),
                 _ => "The server refused the request; its words are above.".to_owned(),
             },
-            Problem::MessageTooBig => "The message is larger than the server accepts. Make attachments smaller.".to_owned(),
+            Problem::MessageTooBig => "The message is larger than the server accepts. Make the attachments smaller, or put them online and send a link.".to_owned(),
             Problem::Cancelled => "Cancelled.".to_owned(),
         }
     }

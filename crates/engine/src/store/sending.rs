@@ -56,10 +56,14 @@ pub enum StateChange {
         reason: String,
         attempt: AttemptRecord,
     },
+    /// Failed for good. `suppress` carries the address when the server said
+    /// the mailbox does not exist: it joins the suppression list in the same
+    /// transaction, so no later campaign can send to it even after a crash.
     Failed {
         id: i64,
         reason: String,
         attempt: Option<AttemptRecord>,
+        suppress: Option<String>,
     },
     /// Back to `pending` without counting the attempt: the campaign paused for
     /// a reason that is not this recipient's (wrong password, say).
@@ -176,6 +180,29 @@ impl Store {
         found.transpose()
     }
 
+    /// The spreadsheet row of the first recipient whose address contains
+    /// `query` (ignoring case), for "find an address" in the preview.
+    pub async fn row_matching(&self, campaign: CampaignId, query: &str) -> Result<Option<u64>> {
+        let pattern = format!(
+            "%{}%",
+            query
+                .trim()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let row = sqlx::query_scalar!(
+            r"SELECT row_number FROM recipients
+              WHERE campaign_id = ?1 AND status != 'skipped' AND email LIKE ?2 ESCAPE '\'
+              ORDER BY id LIMIT 1",
+            campaign,
+            pattern
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| u64::try_from(r).unwrap_or(0)))
+    }
+
     /// Up to `limit` recipients waiting to retry whose time has come.
     pub async fn due_retries(&self, campaign: CampaignId, now: i64, limit: i64) -> Result<Vec<QueuedRecipient>> {
         let rows = sqlx::query!(
@@ -253,7 +280,12 @@ impl Store {
                     .await?;
                     insert_attempt(&mut tx, *id, attempt).await?;
                 }
-                StateChange::Failed { id, reason, attempt } => {
+                StateChange::Failed {
+                    id,
+                    reason,
+                    attempt,
+                    suppress,
+                } => {
                     sqlx::query!(
                         "UPDATE recipients SET status = 'failed', reason = ?2, next_attempt_at = NULL, updated_at = ?3
                          WHERE id = ?1",
@@ -265,6 +297,18 @@ impl Store {
                     .await?;
                     if let Some(attempt) = attempt {
                         insert_attempt(&mut tx, *id, attempt).await?;
+                    }
+                    if let Some(email) = suppress {
+                        let key = crate::address::dedup_key(email);
+                        sqlx::query!(
+                            "INSERT INTO suppressions (email, reason, created_at) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (email) DO UPDATE SET reason = excluded.reason",
+                            key,
+                            reason,
+                            now,
+                        )
+                        .execute(&mut *tx)
+                        .await?;
                     }
                 }
                 StateChange::Unclaim { id, attempt } => {
