@@ -25,7 +25,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 mod compose;
-pub use compose::{MessageCheck, MissingAttachment, preview_message, save_message, send_test_message};
+mod paste;
+pub use compose::{
+    MessageCheck, MissingAttachment, find_recipient_row, preview_message, save_message, send_test_message,
+};
+pub use paste::clean_pasted_html;
 
 /// Instructions a single render may execute: generous for any real message,
 /// small enough that `{% for i in range(10**9) %}` ends in an error quickly.
