@@ -31,6 +31,9 @@ fn main() {
         "template_draft",
         "delete_template",
         "send_test_message",
+        "find_recipient_row",
+        "clean_pasted_html",
+        "pause_all_and_quit",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

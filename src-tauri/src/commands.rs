@@ -220,6 +220,18 @@ pub async fn preview_message(
     })
 }
 
+/// The spreadsheet row of the first recipient whose address contains `query`.
+#[tauri::command]
+pub async fn find_recipient_row(state: State<'_, AppState>, campaign: CampaignId, query: String) -> IpcResult<u64> {
+    Ok(message::find_recipient_row(state.store().await?, campaign, &query).await?)
+}
+
+/// Clipboard HTML (from Word, Google Docs, a web page) cleaned for a mail body.
+#[tauri::command]
+pub fn clean_pasted_html(html: &str) -> String {
+    message::clean_pasted_html(html)
+}
+
 /// Runs the campaign until it completes, pauses or stops; events arrive on
 /// `on_events`, at most ten batches a second.
 #[tauri::command]
@@ -262,6 +274,15 @@ pub async fn pause_campaign(state: State<'_, AppState>, campaign: CampaignId) ->
     if let Some(control) = state.runs.lock().await.get(&campaign) {
         control.pause();
     }
+    Ok(())
+}
+
+/// Pauses every running campaign, waits for their in-flight messages to
+/// finish and quits: the window's answer to "a campaign is sending" on close.
+#[tauri::command]
+pub async fn pause_all_and_quit(app: tauri::AppHandle, state: State<'_, AppState>) -> IpcResult<()> {
+    state.pause_all_runs().await;
+    app.exit(0);
     Ok(())
 }
 

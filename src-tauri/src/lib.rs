@@ -12,6 +12,7 @@ pub mod ipc;
 pub mod state;
 
 use mailroom_engine::{logging, paths};
+use tauri::{Emitter, Manager};
 
 /// Runs the app until its last window closes.
 pub fn run() {
@@ -20,6 +21,18 @@ pub fn run() {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(state::AppState::default())
+        // Closing the window while a campaign sends asks first: the window
+        // offers "pause and quit" (pause_all_and_quit) or to keep sending.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event
+                && window.state::<state::AppState>().sending()
+            {
+                api.prevent_close();
+                if let Err(e) = window.emit("close-requested", ()) {
+                    tracing::warn!(error = %e, "could not ask the window about closing");
+                }
+            }
+        })
         .invoke_handler(tauri::generate_handler![
             commands::import_recipients,
             commands::campaign_summary,
@@ -49,6 +62,9 @@ pub fn run() {
             commands::template_draft,
             commands::delete_template,
             commands::send_test_message,
+            commands::find_recipient_row,
+            commands::clean_pasted_html,
+            commands::pause_all_and_quit,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -27,6 +27,26 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Whether a campaign is sending (when in doubt, yes: the lock is only
+    /// held for a moment, and asking once too often beats losing a run).
+    pub fn sending(&self) -> bool {
+        self.runs.try_lock().map_or(true, |runs| !runs.is_empty())
+    }
+
+    /// Pauses every running campaign and returns once each has finished its
+    /// in-flight messages and recorded them.
+    pub async fn pause_all_runs(&self) {
+        for control in self.runs.lock().await.values() {
+            control.pause();
+        }
+        // Each run removes itself when its last message is recorded; a pause
+        // is acknowledged within a second, and in-flight sends are bounded by
+        // the account's timeouts.
+        while !self.runs.lock().await.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The shared database (`$MAILROOM_DB` or the per-user default).
     pub async fn store(&self) -> Result<&Store, Error> {
         self.store
@@ -54,5 +74,40 @@ impl AppState {
             .secrets
             .get_or_init(|| async { SecretStore::open(store.path().parent().unwrap_or(Path::new("."))).await })
             .await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use mailroom_engine::campaign::RunControl;
+
+    use super::AppState;
+
+    #[tokio::test]
+    async fn pause_all_runs_pauses_every_run_and_returns_once_they_have_ended() {
+        let state = Arc::new(AppState::default());
+        assert!(!state.sending());
+        let controls = [RunControl::default(), RunControl::default()];
+        for (id, control) in controls.iter().enumerate() {
+            state.runs.lock().await.insert(id as i64 + 1, control.clone());
+        }
+        assert!(state.sending());
+        // Each run ends (removes itself) only after it saw its pause.
+        for (id, control) in controls.iter().enumerate() {
+            let (state, control) = (state.clone(), control.clone());
+            tokio::spawn(async move {
+                while !control.pause_requested() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                state.runs.lock().await.remove(&(id as i64 + 1));
+            });
+        }
+        state.pause_all_runs().await;
+        assert!(controls.iter().all(RunControl::pause_requested));
+        assert!(!state.sending(), "returned before every run had ended");
     }
 }

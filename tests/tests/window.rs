@@ -502,6 +502,72 @@ async fn compose_and_send_a_campaign_through_the_window() {
     click(&client, "[data-testid=send-test]").await;
     wait_for_text(&client, "[data-testid=test-sent]", "tester@example.net").await;
 
+    step("Rich text: typed with bold, a Word fragment pasted, previewed by address");
+    let editor = element(&client, "[data-testid=rich-editor]").await;
+    editor.click().await.unwrap_or_else(|e| panic!("focus the editor: {e}"));
+    editor
+        .send_keys("Hello {{ name }}, ")
+        .await
+        .unwrap_or_else(|e| panic!("type in the editor: {e}"));
+    click(&client, "button[data-command=bold]").await;
+    editor
+        .send_keys("welcome")
+        .await
+        .unwrap_or_else(|e| panic!("type bold: {e}"));
+    click(&client, "button[data-command=bold]").await;
+    editor.send_keys(". ").await.unwrap_or_else(|e| panic!("type: {e}"));
+    // What Word puts on the clipboard, pasted as a person would (Ctrl+V
+    // cannot reach the clipboard under Xvfb, so the paste event is made here).
+    client
+        .execute(
+            r#"const data = new DataTransfer();
+               data.setData('text/html', arguments[0]);
+               data.setData('text/plain', 'Spring offer');
+               document.querySelector('[data-testid=rich-editor]').dispatchEvent(
+                 new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));"#,
+            vec![serde_json::json!(
+                "<html xmlns:o=\"urn:schemas-microsoft-com:office:office\"><head><style>p.MsoNormal{mso-style-parent:\"\";}</style></head><body><!--StartFragment--><p class=MsoNormal style='mso-margin-top-alt:auto'><span lang=EN-GB style='font-family:Calibri'>Spring offer<o:p></o:p></span></p><!--EndFragment--></body></html>"
+            )],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("paste: {e}"));
+    wait_for_text(&client, "[data-testid=rich-editor]", "Spring offer").await;
+    scroll_to(&client, "[data-testid=rich-editor]").await;
+    screenshot(&client, "message-rich-text.png").await;
+    element(&client, "input[name=find-address]")
+        .await
+        .send_keys("P04@")
+        .await
+        .unwrap_or_else(|e| panic!("type the address: {e}"));
+    click(&client, "[data-testid=find]").await;
+    wait_for_text(&client, "[data-testid=preview-to]", "p04@example.org").await;
+    let frame = element(&client, "[data-testid=preview-pane] iframe").await;
+    scroll_to(&client, "[data-testid=preview-pane]").await;
+    screenshot(&client, "message-preview-by-address.png").await;
+    frame
+        .enter_frame()
+        .await
+        .unwrap_or_else(|e| panic!("enter the preview: {e}"));
+    let bold = text(&client, "b").await;
+    let body = text(&client, "body").await.replace('\u{a0}', " ");
+    client
+        .enter_parent_frame()
+        .await
+        .unwrap_or_else(|e| panic!("leave the preview: {e}"));
+    assert_eq!(bold, "welcome");
+    assert!(body.starts_with("Hello Person 4, welcome."), "{body}");
+    assert!(body.contains("Spring offer"), "{body}");
+    let saved = ws.mailroom(&["--json", "preview", "1", "--row", "6"]).json();
+    let html = saved["message"]["html"].as_str().unwrap_or_default();
+    assert!(
+        html.contains("<b>welcome</b>") && html.contains("Spring offer"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("mso") && !html.contains("Mso") && !html.contains("<o:p"),
+        "{html}"
+    );
+
     step("Campaign screen: start, pause, resume, complete");
     click(&client, "[data-screen=campaign]").await;
     click(&client, "[data-testid=start]").await;

@@ -354,3 +354,92 @@ describe('Campaign screen', () => {
     assert.deepEqual(errors, []);
   });
 });
+
+describe('Message screen', () => {
+  const draft = {
+    subject: 'Spring news',
+    text: null,
+    html: '<p>Old body</p>',
+    attachments: ['/home/ann/brochure.pdf'],
+    attachment_column: null,
+    attachment_folder: null,
+    unsubscribe: { enabled: true, mailto: null, url: null },
+  };
+  const results = {
+    ...baseResults,
+    list_accounts: [],
+    list_templates: [],
+    get_message: draft,
+    clean_pasted_html: '<p><b>Clean</b> words</p>',
+    save_message: {
+      fields: ['email', 'name', 'city'],
+      missing_attachment_count: 1,
+      missing_attachments: [{ row: 3, email: 'li@example.cn', path: '/home/ann/invoices/li.pdf' }],
+      message_bytes: 250000,
+    },
+  };
+
+  test('a Word paste goes through the engine cleaner, and Save keeps the draft attachments', async () => {
+    const { page, errors } = await openApp({ results });
+    await page.locator('[data-screen=message]').click();
+    const editor = page.getByTestId('rich-editor');
+    await page.waitForFunction(() => document.querySelector('[data-testid=rich-editor]')?.textContent === 'Old body');
+    assert.match(await page.getByTestId('attachments').textContent(), /brochure\.pdf/);
+
+    const word = '<p class=MsoNormal><span style="mso-bidi-font-weight:bold">Dirty</span><o:p></o:p></p>';
+    await editor.click();
+    await page.evaluate((html) => {
+      const data = new DataTransfer();
+      data.setData('text/html', html);
+      data.setData('text/plain', 'Dirty');
+      document
+        .querySelector('[data-testid=rich-editor]')
+        .dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }, word);
+    await page.waitForFunction(() => document.querySelector('[data-testid=rich-editor] b')?.textContent === 'Clean');
+    const cleaned = await calls(page, 'clean_pasted_html');
+    assert.equal(cleaned.length, 1);
+    assert.equal(cleaned[0].args.html, word);
+
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByTestId('message-size').waitFor();
+    const [saved] = await calls(page, 'save_message');
+    assert.deepEqual(saved.args.draft.attachments, ['/home/ann/brochure.pdf']);
+    assert.match(saved.args.draft.html, /<b>Clean<\/b> words/);
+    assert.doesNotMatch(saved.args.draft.html, /Mso|mso-|o:p/);
+    assert.match(await page.getByTestId('message-size').textContent(), /250 KB/);
+    assert.match(await page.getByTestId('missing-attachments').textContent(), /li@example\.cn.*li\.pdf/s);
+    assert.deepEqual(errors, []);
+  });
+
+  test('the HTML source mode edits the same body the rich editor shows', async () => {
+    const { page, errors } = await openApp({ results });
+    await page.locator('[data-screen=message]').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=rich-editor]')?.textContent === 'Old body');
+    await page.getByTestId('mode-source').click();
+    const source = page.locator('textarea[name=html]');
+    assert.equal(await source.inputValue(), '<p>Old body</p>');
+    await source.fill('<h2>Hello {{ name }}</h2>');
+    await page.getByTestId('mode-rich').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=rich-editor] h2')?.textContent === 'Hello {{ name }}');
+    assert.deepEqual(errors, []);
+  });
+});
+
+describe('Closing the window', () => {
+  test('while a campaign sends, closing asks; Keep sending stays, Pause and quit pauses everything', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, pause_all_and_quit: null } });
+    await page.evaluate(() => window.__mailroom.event('close-requested'));
+    const dialog = page.getByTestId('close-dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.textContent(), /A campaign is sending/);
+    await page.getByTestId('keep-sending').click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await calls(page, 'pause_all_and_quit')).length, 0);
+
+    await page.evaluate(() => window.__mailroom.event('close-requested'));
+    await page.getByTestId('pause-and-quit').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'pause_all_and_quit'));
+    assert.deepEqual(errors, []);
+  });
+});

@@ -144,6 +144,11 @@ impl RunControl {
         self.pause.cancel();
     }
 
+    /// Whether a pause (or a stop) was asked for.
+    pub fn pause_requested(&self) -> bool {
+        self.pause.is_cancelled()
+    }
+
     /// Like pause, then every recipient not yet sent or failed is `cancelled`.
     pub fn stop(&self) {
         self.stop.cancel();

@@ -94,6 +94,10 @@ export const api = {
   },
   pauseCampaign: (campaign: number) => call<null>('pause_campaign', { campaign }),
   stopCampaign: (campaign: number) => call<null>('stop_campaign', { campaign }),
+  /** Pauses every sending campaign, lets in-flight mail finish, and quits. */
+  pauseAllAndQuit: () => call<null>('pause_all_and_quit'),
+  findRecipientRow: (campaign: number, query: string) => call<number>('find_recipient_row', { campaign, query }),
+  cleanPastedHtml: (html: string) => call<string>('clean_pasted_html', { html }),
   sendTestMessage: (campaign: number, row: number | null, account: string, to: string) =>
     call<RenderedMessage>('send_test_message', { campaign, row, account, to }),
   listTemplates: () => call<TemplateSummary[]>('list_templates'),

@@ -12,6 +12,8 @@ type Scenario = {
 type Harness = {
   calls: { command: string; args: unknown }[];
   drop: (paths: string[]) => Promise<void>;
+  /** Plays an event the shell would send (e.g. `close-requested`). */
+  event: (name: string) => Promise<void>;
 };
 
 declare global {
@@ -39,6 +41,7 @@ mockIPC(
 window.__mailroom = {
   calls,
   drop: (paths) => emit('tauri://drag-drop', { paths, position: { x: 100, y: 100 } }),
+  event: (name) => emit(name),
 };
 
 await import('../../src/main');

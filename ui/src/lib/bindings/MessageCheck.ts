@@ -8,4 +8,9 @@ export type MessageCheck = {
 /**
  * The merge fields the message may use, in column order (`email` first).
  */
-fields: Array<string>, missing_attachment_count: number, missing_attachments: Array<MissingAttachment>, };
+fields: Array<string>, missing_attachment_count: number, missing_attachments: Array<MissingAttachment>, 
+/**
+ * The size of the first recipient's mail, attachments included (a
+ * campaign checks each mail against the server's SIZE when it sends).
+ */
+message_bytes: number | null, };
