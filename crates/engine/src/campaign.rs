@@ -16,6 +16,7 @@
 //!   the quotas, claim the recipient (durably), render, send, classify.
 //! - [`throttle`] owns the rate (an even pacer, adaptive) and the quotas.
 //! - [`coalesce`] batches events for a window: ≤ 10 deliveries a second at any rate.
+//! - `awake` keeps the computer from sleeping while a run sends.
 //!
 //! # Invariants
 //!
@@ -30,6 +31,7 @@
 pub mod coalesce;
 pub mod throttle;
 
+mod awake;
 mod dispatch;
 mod worker;
 mod writer;
@@ -320,6 +322,7 @@ pub async fn send(
     )?;
     // Keeps the built-in sandbox listening for the run when nothing else does.
     let _sandbox = ensure_sandbox(store, &settings).await?;
+    let _awake = awake::keep_awake(&name).await;
 
     let uncertain_recovered = store.begin_run(campaign, profile).await?;
     let sent_before = store

@@ -17,8 +17,8 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{self, ContentType, Header, HeaderName, HeaderValue, Headers};
+use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 
@@ -211,11 +211,17 @@ struct LoadedAttachment {
 pub struct CompiledMessage {
     env: Environment<'static>,
     field_names: Vec<String>,
+    /// `field_names` as template values, made once: each render reuses them.
+    field_keys: Vec<Value>,
     has_text: bool,
     has_html: bool,
     has_unsubscribe_url: bool,
-    sender: Mailbox,
-    reply_to: Option<Mailbox>,
+    /// The headers every mail has alike (From, Reply-To, MIME-Version,
+    /// List-Unsubscribe-Post), encoded and folded once.
+    fixed_headers: String,
+    /// The Date header line and the second it is for: formatting a date
+    /// costs more than copying one, and it changes once a second.
+    date_line: std::sync::Mutex<(u64, String)>,
     unsubscribe_mailto: Option<String>,
     attachments: Vec<LoadedAttachment>,
     attachment_column: Option<usize>,
@@ -321,6 +327,15 @@ impl CompiledMessage {
             .as_deref()
             .map(|r| mailbox(None, r, "the reply-to address"))
             .transpose()?;
+        let mut fixed = Headers::new();
+        fixed.set(header::From::from(Mailboxes::from(sender_mailbox)));
+        if let Some(reply_to) = reply_to {
+            fixed.set(header::ReplyTo::from(Mailboxes::from(reply_to)));
+        }
+        fixed.set(header::MIME_VERSION_1_0);
+        if draft.unsubscribe.enabled && unsubscribe_url.is_some() {
+            fixed.set(ListUnsubscribePost);
+        }
         let unsubscribe_mailto = draft.unsubscribe.enabled.then(|| {
             draft
                 .unsubscribe
@@ -368,12 +383,13 @@ impl CompiledMessage {
 
         Ok(CompiledMessage {
             env,
+            field_keys: field_names.iter().map(|n| Value::from(n.as_str())).collect(),
             field_names,
             has_text: text.is_some(),
             has_html: html.is_some(),
             has_unsubscribe_url: unsubscribe_url.is_some(),
-            sender: sender_mailbox,
-            reply_to,
+            fixed_headers: fixed.to_string(),
+            date_line: std::sync::Mutex::new((0, String::new())),
             unsubscribe_mailto,
             attachments,
             attachment_column,
@@ -415,13 +431,13 @@ impl CompiledMessage {
     /// (a missing per-recipient file, a render that ran out of fuel).
     pub fn render(&self, recipient: RecipientData<'_>) -> Result<RenderedMessage, String> {
         let context = Value::from_iter(
-            self.field_names
+            self.field_keys
                 .iter()
-                .map(String::as_str)
+                .cloned()
                 .zip(recipient.values.iter().map(|v| Value::from(v.as_str())))
                 .chain([
-                    ("email", Value::from(recipient.email)),
-                    ("row", Value::from(recipient.row)),
+                    (Value::from("email"), Value::from(recipient.email)),
+                    (Value::from("row"), Value::from(recipient.row)),
                 ]),
         );
         let render = |name: &str| -> Result<String, String> {
@@ -441,32 +457,26 @@ impl CompiledMessage {
         };
         // An address, not a "Name <address>" mailbox: `Address` checks it
         // without the full mailbox grammar, which costs more than the template.
-        let to = Mailbox::new(
-            None,
-            recipient
-                .email
-                .trim()
-                .parse::<lettre::Address>()
-                .map_err(|e| format!("the address {} cannot be used: {e}", recipient.email))?,
-        );
+        let to_address = recipient
+            .email
+            .trim()
+            .parse::<lettre::Address>()
+            .map_err(|e| format!("the address {} cannot be used: {e}", recipient.email))?;
         let message_id = self.message_id(recipient.row);
-
-        let mut builder = lettre::Message::builder()
-            .from(self.sender.clone())
-            .to(to)
-            .subject(subject.clone())
-            .message_id(Some(message_id.clone()));
-        if let Some(reply_to) = &self.reply_to {
-            builder = builder.reply_to(reply_to.clone());
-        }
+        // The mail is assembled here from lettre's parts rather than by its
+        // message builder, which parses the From header back out of what it
+        // wrote on every message: a tenth of the whole render.
+        let mut headers = Headers::new();
+        headers.set(header::To::from(Mailboxes::from(Mailbox::new(None, to_address))));
+        headers.set(header::Subject::from(subject.clone()));
+        headers.set(header::MessageId::from(message_id.clone()));
         if let Some(mailto) = &self.unsubscribe_mailto {
             let mut value = format!("<mailto:{mailto}?subject=unsubscribe>");
             if self.has_unsubscribe_url {
                 let url = one_line(&render(UNSUBSCRIBE_URL)?);
                 value = format!("{value}, <{}>", url.trim());
-                builder = builder.header(ListUnsubscribePost);
             }
-            builder = builder.header(ListUnsubscribe(value));
+            headers.set(ListUnsubscribe(value));
         }
 
         let mut names = Vec::new();
@@ -485,23 +495,32 @@ impl CompiledMessage {
             names.push(name.clone());
             attachments.push(Attachment::new(name).body(bytes, content_type_of(&path)));
         }
-        let message = match (&html, attachments.is_empty()) {
-            (None, true) => builder.singlepart(SinglePart::plain(text.clone())),
-            (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(text.clone(), html.clone())),
+        // Bodies go to lettre encoded (see `body`): its own CRLF pass cost
+        // more than rendering the template.
+        let content = match (&html, attachments.is_empty()) {
+            (None, true) => SinglePart::plain(body(&text)).formatted(),
+            (Some(html), true) => MultiPart::alternative_plain_html(body(&text), body(html)).formatted(),
             (html, false) => {
                 let mut mixed = match html {
                     Some(html) => {
-                        MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text.clone(), html.clone()))
+                        MultiPart::mixed().multipart(MultiPart::alternative_plain_html(body(&text), body(html)))
                     }
-                    None => MultiPart::mixed().singlepart(SinglePart::plain(text.clone())),
+                    None => MultiPart::mixed().singlepart(SinglePart::plain(body(&text))),
                 };
                 for part in attachments {
                     mixed = mixed.singlepart(part);
                 }
-                builder.multipart(mixed)
+                mixed.formatted()
             }
-        }
-        .map_err(|e| format!("cannot build the message: {e}"))?;
+        };
+        // One header block: the mail's headers, then the content's own
+        // (Content-Type, Content-Transfer-Encoding), then its body.
+        let varying = headers.to_string();
+        let mut bytes = Vec::with_capacity(self.fixed_headers.len() + 40 + varying.len() + content.len());
+        self.write_date_line(&mut bytes);
+        bytes.extend_from_slice(self.fixed_headers.as_bytes());
+        bytes.extend_from_slice(varying.as_bytes());
+        bytes.extend_from_slice(&content);
 
         Ok(RenderedMessage {
             row: recipient.row,
@@ -511,8 +530,52 @@ impl CompiledMessage {
             html,
             message_id,
             attachments: names,
-            bytes: message.formatted(),
+            bytes,
         })
+    }
+}
+
+/// A text body for lettre. Plain ASCII with short lines (most mail) goes as
+/// 7bit without lettre's second look at every character; the rest (non-ASCII,
+/// long lines) lettre encodes as quoted-printable or base64, as it chooses.
+fn body(text: &str) -> lettre::message::Body {
+    use lettre::message::header::ContentTransferEncoding;
+    let normalized = crlf(text);
+    match email_encoding::body::Encoding::choose(normalized.as_str(), false) {
+        email_encoding::body::Encoding::SevenBit => {
+            lettre::message::Body::dangerous_pre_encoded(normalized.into_bytes(), ContentTransferEncoding::SevenBit)
+        }
+        _ => lettre::message::Body::new(normalized),
+    }
+}
+
+/// `text` with every line ending as CRLF, in one pass.
+fn crlf(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 32 + 2);
+    let mut start = 0;
+    for at in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        // `at` is an ASCII byte, so both slices end on character boundaries.
+        let line = &text[start..at];
+        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push_str("\r\n");
+        start = at + 1;
+    }
+    out.push_str(&text[start..]);
+    out
+}
+
+impl CompiledMessage {
+    /// Appends `Date: <now>` (RFC 5322), formatted at most once a second.
+    fn write_date_line(&self, out: &mut Vec<u8>) {
+        let now = std::time::SystemTime::now();
+        let second = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut cached = self.date_line.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cached.0 != second || cached.1.is_empty() {
+            let mut line = Headers::new();
+            line.set(header::Date::new(now));
+            *cached = (second, line.to_string());
+        }
+        out.extend_from_slice(cached.1.as_bytes());
     }
 }
 

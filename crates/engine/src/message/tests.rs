@@ -311,3 +311,49 @@ fn attachments_shared_and_per_recipient_and_missing_ones_are_named() {
         Err(Error::AttachmentUnreadable { .. })
     ));
 }
+
+#[test]
+fn line_ends_become_crlf_in_one_pass_and_existing_crlf_stays() {
+    assert_eq!(crlf("a\nb\r\nc\n"), "a\r\nb\r\nc\r\n");
+    assert_eq!(crlf("\n\n"), "\r\n\r\n");
+    assert_eq!(crlf("no line end"), "no line end");
+    assert_eq!(crlf("李雷\n王"), "李雷\r\n王");
+    assert_eq!(crlf(""), "");
+}
+
+#[test]
+fn every_mail_has_one_header_block_with_date_sender_and_mime_version() {
+    for body in [
+        draft("Hi {{ first_name }}", Some("Hello\nthere"), None),
+        draft("Hi {{ first_name }}", Some("Hello\nthere"), Some("<p>Hello</p>")),
+    ] {
+        let rendered = render(&compile(&body).expect("test step"), "Lei");
+        let source = rendered.source();
+        let (head, _) = source.split_once("\r\n\r\n").expect("a blank line ends the headers");
+        for name in [
+            "Date: ",
+            "From: ",
+            "Reply-To: ",
+            "To: ",
+            "Subject: ",
+            "Message-ID: ",
+            "MIME-Version: 1.0",
+            "Content-Type: ",
+        ] {
+            let lines = head.lines().filter(|line| line.starts_with(name)).count();
+            assert_eq!(lines, 1, "{name} in:\n{head}");
+        }
+        let parsed = MessageParser::default().parse(&rendered.bytes).expect("test step");
+        let date = parsed.date().expect("a Date header").to_timestamp();
+        let now = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("test step")
+                .as_secs(),
+        )
+        .expect("test step");
+        assert!((now - date).abs() <= 2, "{date} vs {now}");
+        let text = parsed.body_text(0).expect("a text part").replace("\r\n", "\n");
+        assert_eq!(text.trim_end(), "Hello\nthere");
+    }
+}
