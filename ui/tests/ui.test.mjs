@@ -362,6 +362,7 @@ describe('Message screen', () => {
     html: '<p>Old body</p>',
     attachments: ['/home/ann/brochure.pdf'],
     attachment_column: null,
+    attachment_name: null,
     attachment_folder: null,
     unsubscribe: { enabled: true, mailto: null, url: null },
   };

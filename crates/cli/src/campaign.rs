@@ -37,8 +37,11 @@ pub struct MessageArgs {
     #[arg(long = "attach", value_name = "FILE")]
     pub attachments: Vec<PathBuf>,
     /// A column naming each recipient's own file.
-    #[arg(long, value_name = "COL")]
+    #[arg(long, value_name = "COL", conflicts_with = "attach_name")]
     pub attach_column: Option<String>,
+    /// Or each recipient's file name with merge fields: 'invoice-{{ code }}.pdf'.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub attach_name: Option<String>,
     /// The folder those file names are relative to.
     #[arg(long, value_name = "DIR")]
     pub attach_folder: Option<PathBuf>,
@@ -70,6 +73,7 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
         html: read(&args.html)?,
         attachments: args.attachments,
         attachment_column: args.attach_column,
+        attachment_name: args.attach_name,
         attachment_folder: args.attach_folder,
         unsubscribe: Unsubscribe {
             enabled: !args.no_unsubscribe,

@@ -52,6 +52,9 @@ pub struct MessageDraft {
     pub attachments: Vec<PathBuf>,
     /// A column naming a file per recipient (a path, or a name inside `attachment_folder`).
     pub attachment_column: Option<String>,
+    /// Or a file name with merge fields (`invoice-{{ code }}.pdf`), inside
+    /// `attachment_folder`; instead of a column.
+    pub attachment_name: Option<String>,
     #[cfg_attr(feature = "ts-bindings", ts(type = "string | null"))]
     pub attachment_folder: Option<PathBuf>,
     pub unsubscribe: Unsubscribe,
@@ -173,6 +176,16 @@ pub struct RecipientData<'a> {
     pub values: &'a [String],
 }
 
+impl<'a> From<&'a crate::store::QueuedRecipient> for RecipientData<'a> {
+    fn from(recipient: &'a crate::store::QueuedRecipient) -> Self {
+        RecipientData {
+            row: recipient.row,
+            email: &recipient.email,
+            values: &recipient.values,
+        }
+    }
+}
+
 /// A message as one recipient receives it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
@@ -225,6 +238,7 @@ pub struct CompiledMessage {
     unsubscribe_mailto: Option<String>,
     attachments: Vec<LoadedAttachment>,
     attachment_column: Option<usize>,
+    has_attachment_name: bool,
     attachment_folder: Option<PathBuf>,
     identity: CampaignIdentity,
     domain: String,
@@ -234,6 +248,7 @@ const SUBJECT: &str = "subject";
 const TEXT: &str = "text";
 const HTML: &str = "html";
 const UNSUBSCRIBE_URL: &str = "unsubscribe_url";
+const ATTACHMENT_NAME: &str = "attachment_name";
 
 impl CompiledMessage {
     /// Checks `draft` against `columns` (syntax, unknown fields, the sender,
@@ -288,11 +303,20 @@ impl CompiledMessage {
                 "the unsubscribe link must start with https://".to_owned(),
             ));
         }
+        let attachment_name = draft.attachment_name.as_deref().filter(|n| !n.trim().is_empty());
+        if attachment_name.is_some() && draft.attachment_column.as_deref().is_some_and(|c| !c.is_empty()) {
+            return Err(template_error(
+                ATTACHMENT_NAME,
+                None,
+                "choose either a column or a file name for each recipient's file, not both".to_owned(),
+            ));
+        }
         let parts = [
             (SUBJECT, Some(draft.subject.as_str())),
             (TEXT, text),
             (HTML, html),
             (UNSUBSCRIBE_URL, unsubscribe_url),
+            (ATTACHMENT_NAME, attachment_name),
         ];
         let known: HashSet<&str> = field_names.iter().map(String::as_str).chain(["email", "row"]).collect();
         for (name, source) in parts {
@@ -393,6 +417,7 @@ impl CompiledMessage {
             unsubscribe_mailto,
             attachments,
             attachment_column,
+            has_attachment_name: attachment_name.is_some(),
             attachment_folder: draft.attachment_folder.clone(),
             identity,
             domain,
@@ -413,24 +438,30 @@ impl CompiledMessage {
         )
     }
 
-    /// The per-recipient attachment's path, when the draft names a column and
-    /// the row has a value.
-    pub fn recipient_attachment(&self, values: &[String]) -> Option<PathBuf> {
-        let value = values.get(self.attachment_column?)?.trim();
-        if value.is_empty() {
-            return None;
+    /// The per-recipient attachment's path, when the draft names a column (or
+    /// a file name with merge fields) and this recipient's is not empty.
+    pub fn recipient_attachment(&self, recipient: &RecipientData<'_>) -> Result<Option<PathBuf>, String> {
+        let name = if self.has_attachment_name {
+            one_line(&self.render_part(ATTACHMENT_NAME, &self.context(recipient))?)
+        } else {
+            match self.attachment_column.and_then(|c| recipient.values.get(c)) {
+                Some(value) => value.trim().to_owned(),
+                None => return Ok(None),
+            }
+        };
+        if name.is_empty() {
+            return Ok(None);
         }
-        let path = Path::new(value);
-        Some(match &self.attachment_folder {
+        let path = Path::new(&name);
+        Ok(Some(match &self.attachment_folder {
             Some(folder) if path.is_relative() => folder.join(path),
             _ => path.to_owned(),
-        })
+        }))
     }
 
-    /// Renders and builds one recipient's mail. An error is that recipient's
-    /// (a missing per-recipient file, a render that ran out of fuel).
-    pub fn render(&self, recipient: RecipientData<'_>) -> Result<RenderedMessage, String> {
-        let context = Value::from_iter(
+    /// A recipient's values as the templates see them.
+    fn context(&self, recipient: &RecipientData<'_>) -> Value {
+        Value::from_iter(
             self.field_keys
                 .iter()
                 .cloned()
@@ -439,14 +470,22 @@ impl CompiledMessage {
                     (Value::from("email"), Value::from(recipient.email)),
                     (Value::from("row"), Value::from(recipient.row)),
                 ]),
-        );
-        let render = |name: &str| -> Result<String, String> {
-            let template = self.env.get_template(name).map_err(|e| describe(&e))?;
-            template.render(&context).map_err(|e| {
-                let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
-                format!("{name}{line}: {}", describe(&e))
-            })
-        };
+        )
+    }
+
+    fn render_part(&self, name: &str, context: &Value) -> Result<String, String> {
+        let template = self.env.get_template(name).map_err(|e| describe(&e))?;
+        template.render(context).map_err(|e| {
+            let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
+            format!("{name}{line}: {}", describe(&e))
+        })
+    }
+
+    /// Renders and builds one recipient's mail. An error is that recipient's
+    /// (a missing per-recipient file, a render that ran out of fuel).
+    pub fn render(&self, recipient: RecipientData<'_>) -> Result<RenderedMessage, String> {
+        let context = self.context(&recipient);
+        let render = |name: &str| self.render_part(name, &context);
         let subject = one_line(&render(SUBJECT)?);
         let html = if self.has_html { Some(render(HTML)?) } else { None };
         let text = match (&html, self.has_text) {
@@ -488,7 +527,7 @@ impl CompiledMessage {
                     .body(attachment.bytes.clone(), attachment.content_type.clone()),
             );
         }
-        if let Some(path) = self.recipient_attachment(recipient.values) {
+        if let Some(path) = self.recipient_attachment(&recipient)? {
             let bytes =
                 std::fs::read(&path).map_err(|e| format!("the attachment {} cannot be read: {e}", path.display()))?;
             let name = file_name(&path);

@@ -143,11 +143,7 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
     let attempts = recipient.attempts + 1;
     let started_at = run.store.now_ms();
     let clock = tokio::time::Instant::now();
-    let rendered = run.message.render(RecipientData {
-        row: recipient.row,
-        email: &recipient.email,
-        values: &recipient.values,
-    });
+    let rendered = run.message.render(RecipientData::from(recipient));
     let rendered = match rendered {
         Ok(rendered) => rendered,
         Err(problem) => {
@@ -241,7 +237,8 @@ fn handle_failure(
     // Too big without a file of its own: the shared part is too big, and every
     // message would be refused the same way. That is for a person to fix, not
     // a reason to fail the whole list one by one.
-    if failure.problem == Problem::MessageTooBig && run.message.recipient_attachment(&recipient.values).is_none() {
+    let own_file = run.message.recipient_attachment(&RecipientData::from(recipient));
+    if failure.problem == Problem::MessageTooBig && !matches!(own_file, Ok(Some(_))) {
         class = FailureClass::PermanentForCampaign;
     }
     match class {

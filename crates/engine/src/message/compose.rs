@@ -54,16 +54,21 @@ pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDr
     store.save_message_draft(campaign, draft).await?;
     let mut missing = Vec::new();
     let mut count = 0_u64;
-    if draft.attachment_column.is_some() {
+    if draft.attachment_column.is_some() || draft.attachment_name.is_some() {
         let mut after = 0;
         loop {
             let page = store.pending_recipients(campaign, after, PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.id;
             for recipient in &page {
-                if let Some(path) = compiled.recipient_attachment(&recipient.values)
-                    && !path.is_file()
-                {
+                let own = compiled.recipient_attachment(&RecipientData::from(recipient));
+                // A name that cannot be made counts as missing, with the reason.
+                let missing_path = match own {
+                    Ok(Some(path)) if !path.is_file() => Some(path),
+                    Ok(_) => None,
+                    Err(problem) => Some(PathBuf::from(problem)),
+                };
+                if let Some(path) = missing_path {
                     count += 1;
                     if missing.len() < MAX_LISTED {
                         missing.push(MissingAttachment {

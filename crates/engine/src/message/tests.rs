@@ -357,3 +357,38 @@ fn every_mail_has_one_header_block_with_date_sender_and_mime_version() {
         assert_eq!(text.trim_end(), "Hello\nthere");
     }
 }
+
+#[test]
+fn a_file_name_with_merge_fields_finds_each_recipients_file_and_is_checked_like_a_template() {
+    let folder = tempfile::tempdir().expect("test step");
+    std::fs::write(folder.path().join("invoice-01234.pdf"), b"%PDF Lei").expect("test step");
+    let mut named = draft("Hi", Some("Your invoice."), None);
+    named.attachment_name = Some("invoice-{{ code }}.pdf".to_owned());
+    named.attachment_folder = Some(folder.path().to_owned());
+    let message = compile(&named).expect("test step");
+    let rendered = render(&message, "Lei");
+    assert_eq!(rendered.attachments, ["invoice-01234.pdf"]);
+    let parsed = MessageParser::default().parse(&rendered.bytes).expect("test step");
+    assert_eq!(parsed.attachment(0).expect("test step").contents(), b"%PDF Lei");
+
+    let mut values = values("Bo");
+    values[3] = "99999".to_owned();
+    let data = RecipientData {
+        row: 3,
+        email: "bo@example.org",
+        values: &values,
+    };
+    assert_eq!(
+        message.recipient_attachment(&data),
+        Ok(Some(folder.path().join("invoice-99999.pdf")))
+    );
+    let err = message.render(data).expect_err("Bo's invoice is not there");
+    assert!(err.contains("invoice-99999.pdf"), "{err}");
+
+    named.attachment_name = Some("invoice-{{ number }}.pdf".to_owned());
+    let err = compile(&named).expect_err("an unknown field in the file name is refused");
+    assert!(err.to_string().contains("number"), "{err}");
+    named.attachment_name = Some("invoice-{{ code }}.pdf".to_owned());
+    named.attachment_column = Some("Code".to_owned());
+    assert!(compile(&named).is_err(), "a column and a file name at once are refused");
+}

@@ -20,4 +20,9 @@ attachments: Array<string>,
 /**
  * A column naming a file per recipient (a path, or a name inside `attachment_folder`).
  */
-attachment_column: string | null, attachment_folder: string | null, unsubscribe: Unsubscribe, };
+attachment_column: string | null, 
+/**
+ * Or a file name with merge fields (`invoice-{{ code }}.pdf`), inside
+ * `attachment_folder`; instead of a column.
+ */
+attachment_name: string | null, attachment_folder: string | null, unsubscribe: Unsubscribe, };

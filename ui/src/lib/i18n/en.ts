@@ -266,7 +266,7 @@ export const en = {
   "message.attachments": "Attachments",
   "message.addFiles": "Add files for everyone…",
   "message.removeFile": "Remove {name}",
-  "message.perRecipientColumn": "A file per recipient, named in column",
+  "message.perRecipientColumn": "A file per recipient: named in column",
   "message.noColumn": "— none —",
   "message.chooseFolder": "Folder of the files…",
   "message.noFolder": "No folder: the column holds full paths",
@@ -295,6 +295,7 @@ export const en = {
   "close.pausing": "Pausing…",
   "close.keepSending": "Keep sending",
   "editor.imageShort": "Image",
+  "message.orFileName": "or a file name with merge fields",
 } as const;
 
 export type MessageKey = keyof typeof en;

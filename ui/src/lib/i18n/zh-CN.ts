@@ -289,4 +289,5 @@ export const zhCN: Messages = {
   "close.pausing": "正在暂停…",
   "close.keepSending": "继续发送",
   "editor.imageShort": "图片",
+  "message.orFileName": "或含合并字段的文件名",
 };
