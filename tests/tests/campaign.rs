@@ -461,6 +461,65 @@ async fn the_configured_rate_is_never_exceeded_in_any_second() {
 }
 
 #[tokio::test]
+async fn two_campaigns_on_one_account_at_once_keep_its_rate_together() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let first = fixture(30, server.port(), |a| a.rate_per_second = Some(20.0)).await;
+    // A second list in the same file, on the same account.
+    let mut csv = String::from("email,first_name\n");
+    for i in 0..30 {
+        csv.push_str(&format!("second{i:02}@example.org,Second {i}\n"));
+    }
+    let list = first._dir.path().join("second.csv");
+    std::fs::write(&list, csv).expect("test step");
+    let options = ImportOptions::default();
+    let source = RecipientSource::open(&list, &options).await.expect("test step");
+    let second = import::import(&first.store, source, &options)
+        .await
+        .expect("test step")
+        .campaign
+        .id;
+    let draft = MessageDraft {
+        subject: "Also for {{ first_name }}".to_owned(),
+        text: Some("The second campaign.".to_owned()),
+        ..MessageDraft::default()
+    };
+    save_message(&first.store, second, &draft).await.expect("test step");
+
+    let run = |campaign| {
+        campaign::send(
+            &first.store,
+            &first.secrets,
+            campaign,
+            Some("test"),
+            quick(),
+            RunControl::default(),
+            Arc::new(|_: &CampaignEvent| {}),
+        )
+    };
+    let (a, b) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(run(first.campaign), run(second))
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the campaigns hung"));
+    for report in [a, b] {
+        let report = report.expect("test step");
+        assert_eq!((report.outcome, report.counts.sent), (RunOutcome::Completed, 30));
+    }
+    let times: Vec<_> = server.received().iter().map(|m| m.at).collect();
+    assert_eq!(times.len(), 60);
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .filter(|u| u.duration_since(*t) < Duration::from_secs(1))
+            .count();
+        assert!(
+            in_window <= 20,
+            "{in_window} messages from both campaigns arrived within one second"
+        );
+    }
+}
+
+#[tokio::test]
 async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
     let server = ScriptedServer::start(Script::default()).await;
     let fixture = fixture(60, server.port(), |a| a.rate_per_second = Some(40.0)).await;

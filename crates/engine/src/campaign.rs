@@ -203,8 +203,8 @@ struct Run {
     envelope_from: String,
     message: CompiledMessage,
     options: RunOptions,
-    rate: AdaptiveRate,
-    quotas: tokio::sync::Mutex<Quotas>,
+    /// The account's rate and quotas, shared with any other run on it.
+    limits: Arc<throttle::AccountLimits>,
     control: RunControl,
     /// Cancelled when the run must wind down: a child of the person's pause,
     /// also cancelled when the campaign pauses for a reason of its own.
@@ -334,13 +334,15 @@ pub async fn send(
         store: store.clone(),
         campaign,
         profile,
-        rate: AdaptiveRate::new(settings.rate_per_second),
-        quotas: tokio::sync::Mutex::new(Quotas::new(
-            settings.per_minute,
-            settings.per_hour,
-            settings.per_day,
-            &sent_before,
-        )),
+        limits: throttle::account_limits(store.path(), profile, || throttle::AccountLimits {
+            rate: AdaptiveRate::new(settings.rate_per_second),
+            quotas: tokio::sync::Mutex::new(Quotas::new(
+                settings.per_minute,
+                settings.per_hour,
+                settings.per_day,
+                &sent_before,
+            )),
+        }),
         connection,
         envelope_from,
         message,
@@ -361,7 +363,7 @@ pub async fn send(
         account: account.clone(),
         counts,
         uncertain_recovered,
-        rate: run.rate.state(),
+        rate: run.limits.rate.state(),
     });
 
     let (writer, writer_task) = writer::start(run.clone());
@@ -492,7 +494,7 @@ async fn report_progress(run: Arc<Run>) {
         run.sink.event(&CampaignEvent::Progress {
             counts,
             sent_per_second: (smoothed * 10.0).round() / 10.0,
-            rate: run.rate.state(),
+            rate: run.limits.rate.state(),
             eta_seconds,
             elapsed_ms: u64::try_from(now.duration_since(started).as_millis()).unwrap_or(u64::MAX),
         });

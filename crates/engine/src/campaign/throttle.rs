@@ -6,18 +6,23 @@
 //! so messages are spaced evenly rather than sent in bursts, and a timer that
 //! wakes a millisecond late does not push every later slot back. (governor's
 //! GCRA, tried first, restarts its schedule from each late arrival: at 12/s it
-//! drifted 0.8% slow, close to SPEC's ±1%.) The period is 0.2% longer than
-//! 1/rate, so a message sent up to 2 ms after its slot still leaves every 1 s
+//! drifted 0.8% slow, close to SPEC's ±1%.) The period is 0.5% longer than
+//! 1/rate, so a message sent a little after its slot still leaves every 1 s
 //! window within the limit.
 //!
 //! Quotas are sliding windows, not token buckets: "500 a day" must hold in
 //! every 24 hours, which a bucket of 500 refilling over a day does not promise
 //! (it allows 500 plus a day's refill).
 //!
+//! An account's rate and quotas are one per process ([`account_limits`]):
+//! two campaigns sending on one account at once share them, so together
+//! they keep the account's limits.
+//!
 //! Time is tokio's, so tests run this on a paused clock.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -442,4 +447,29 @@ mod tests {
         // Never more than 3 in any 60 s.
         assert!(quotas.take(wait.until + 1).is_err());
     }
+}
+
+/// One account's live limits, shared by every run on it in this process.
+#[derive(Debug)]
+pub struct AccountLimits {
+    pub rate: AdaptiveRate,
+    pub quotas: tokio::sync::Mutex<Quotas>,
+}
+
+/// The limits of account `profile` in database `db`: the ones a run on it is
+/// using now, or new ones from `make` when none is. (A run that joins takes
+/// the limits as they are, even if the account's settings changed since.)
+pub fn account_limits(db: &Path, profile: i64, make: impl FnOnce() -> AccountLimits) -> Arc<AccountLimits> {
+    /// Accounts with a run in progress, by (database file, account id).
+    type Live = HashMap<(PathBuf, i64), Weak<AccountLimits>>;
+    static LIVE: LazyLock<Mutex<Live>> = LazyLock::new(Mutex::default);
+    let mut live = LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    live.retain(|_, limits| limits.strong_count() > 0);
+    let key = (db.to_owned(), profile);
+    if let Some(limits) = live.get(&key).and_then(Weak::upgrade) {
+        return limits;
+    }
+    let limits = Arc::new(make());
+    live.insert(key, Arc::downgrade(&limits));
+    limits
 }

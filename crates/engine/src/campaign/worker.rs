@@ -112,12 +112,12 @@ async fn open(run: &Run) -> Option<Result<Connection, Failure>> {
 /// Waits for the rate and every quota; `false` if the run stops meanwhile.
 async fn wait_for_slot(run: &Run) -> bool {
     tokio::select! {
-        () = run.rate.acquire() => {}
+        () = run.limits.rate.acquire() => {}
         () = run.stopped() => return false,
     }
     loop {
         let now = run.store.now_ms();
-        let taken = run.quotas.lock().await.take(now);
+        let taken = run.limits.quotas.lock().await.take(now);
         match taken {
             Ok(()) => return true,
             Err(wait) => {
@@ -162,7 +162,7 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
             return Ok(true);
         }
     };
-    run.rate.before_wire().await;
+    run.limits.rate.before_wire().await;
     let sent = held
         .connection
         .send(&run.envelope_from, &[recipient.email.trim()], &rendered.bytes)
@@ -254,7 +254,7 @@ fn handle_failure(
         FailureClass::Transient => {
             if failure.problem == Problem::Throttled
                 && !connection_limit
-                && let Some(rate) = run.rate.throttled(&reason)
+                && let Some(rate) = run.limits.rate.throttled(&reason)
             {
                 run.sink.event(&CampaignEvent::RateChanged { rate });
             }
