@@ -34,6 +34,7 @@ fn main() {
         "find_recipient_row",
         "clean_pasted_html",
         "pause_all_and_quit",
+        "export_recipients",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

@@ -11,7 +11,7 @@ use mailroom_engine::message::{self, MessageCheck, MessageDraft, RenderedMessage
 use serde::Serialize;
 
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::model::{CampaignId, CampaignSummary, ImportReport, Recipient};
+use mailroom_engine::model::{CampaignId, CampaignSummary, ImportReport, Recipient, RecipientStatus};
 use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
 use mailroom_engine::smtp::manage::{self, PasswordChange};
@@ -224,6 +224,17 @@ pub async fn preview_message(
 #[tauri::command]
 pub async fn find_recipient_row(state: State<'_, AppState>, campaign: CampaignId, query: String) -> IpcResult<u64> {
     Ok(message::find_recipient_row(state.store().await?, campaign, &query).await?)
+}
+
+/// Writes the campaign's recipients in `statuses` to a CSV file at `path`.
+#[tauri::command]
+pub async fn export_recipients(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    statuses: Vec<RecipientStatus>,
+    path: PathBuf,
+) -> IpcResult<u64> {
+    Ok(mailroom_engine::export::export_recipients(state.store().await?, campaign, &statuses, &path).await?)
 }
 
 /// Clipboard HTML (from Word, Google Docs, a web page) cleaned for a mail body.

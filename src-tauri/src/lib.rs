@@ -65,6 +65,7 @@ pub fn run() {
             commands::find_recipient_row,
             commands::clean_pasted_html,
             commands::pause_all_and_quit,
+            commands::export_recipients,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

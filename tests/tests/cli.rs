@@ -237,3 +237,64 @@ fn a_missing_sheet_and_a_binary_file_are_one_line_each() {
     assert_eq!(error["error"]["kind"], "unsupported_format");
     assert!(!ws.db().exists(), "a refused file creates no database");
 }
+
+#[test]
+fn skipped_and_failed_rows_export_to_a_csv_excel_opens() {
+    let ws = Workspace::new();
+    let list = ws.file("spring.csv", LIST);
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let out = ws.db().with_file_name("skipped.csv");
+    let run = ws.mailroom(&[
+        "--json",
+        "export",
+        "spring",
+        "--status",
+        "skipped",
+        "-o",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(run.success(), "export failed: {}", run.stderr);
+    assert_eq!(run.json()["written"], 2);
+    let bytes = std::fs::read(&out).expect("the export exists");
+    let text = std::str::from_utf8(&bytes).expect("UTF-8");
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("a byte-order mark, so Excel reads UTF-8");
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rows.headers().expect("a header").iter().map(str::to_owned).collect();
+    assert_eq!(
+        header,
+        ["row", "email", "status", "reason", "attempts", "name", "email", "city"]
+    );
+    let records: Vec<Vec<String>> = rows
+        .records()
+        .map(|r| r.expect("a record").iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0][..3], ["4", "bob-at-example.com", "skipped"]);
+    assert!(
+        records[0][3].contains('@'),
+        "the reason says what is wrong: {:?}",
+        records[0][3]
+    );
+    assert_eq!(records[1][..3], ["5", "ANN@example.com", "skipped"]);
+    assert!(
+        records[1][3].contains("row 2"),
+        "a duplicate names the row it repeats: {:?}",
+        records[1][3]
+    );
+    assert_eq!(records[1][5..], ["Ann twice", "ANN@example.com", "Oslo"]);
+
+    // Nothing failed yet: the default export is a header only, not an error.
+    let failed = ws.db().with_file_name("failed.csv");
+    let run = ws.mailroom(&["export", "spring", "-o", failed.to_str().expect("utf-8 path")]);
+    assert!(run.success(), "{}", run.stderr);
+    assert!(run.stdout.contains("Wrote 0 recipients"), "{}", run.stdout);
+
+    // A folder that does not exist is one sentence, and no file appears.
+    let nowhere = ws.db().with_file_name("no/such/folder/x.csv");
+    let run = ws.mailroom(&["export", "spring", "-o", nowhere.to_str().expect("utf-8 path")]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("cannot write"), "{}", run.stderr);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+}

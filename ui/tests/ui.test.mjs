@@ -444,3 +444,37 @@ describe('Closing the window', () => {
     assert.deepEqual(errors, []);
   });
 });
+
+describe('Exports', () => {
+  test('failed recipients are exported from Results to the file chosen in the save dialog', async () => {
+    const failedCampaign = { ...campaign, counts: { ...counts, failed: 4 } };
+    const { page, errors } = await openApp({
+      results: {
+        ...baseResults,
+        list_campaigns: [failedCampaign],
+        'plugin:dialog|save': '/home/ann/spring-failed.csv',
+        export_recipients: 4,
+      },
+    });
+    await page.locator('[data-screen=results]').click();
+    await page.getByTestId('export-failed').click();
+    await page.getByTestId('exported').waitFor();
+    assert.match(await page.getByTestId('exported').textContent(), /Wrote 4 recipients to \/home\/ann\/spring-failed\.csv/);
+    const [call] = await calls(page, 'export_recipients');
+    assert.deepEqual(call.args, { campaign: 7, statuses: ['failed'], path: '/home/ann/spring-failed.csv' });
+    assert.deepEqual(errors, []);
+  });
+
+  test('the skipped rows of an import are exported from the Recipients screen', async () => {
+    const { page, errors } = await openApp({
+      results: { ...baseResults, 'plugin:dialog|save': '/home/ann/spring-skipped.csv', export_recipients: 3 },
+    });
+    await page.getByTestId('choose-file').click();
+    await page.getByTestId('export-skipped').click();
+    await page.getByTestId('exported').waitFor();
+    const [call] = await calls(page, 'export_recipients');
+    assert.deepEqual(call.args.statuses, ['skipped']);
+    assert.equal(call.args.path, '/home/ann/spring-skipped.csv');
+    assert.deepEqual(errors, []);
+  });
+});

@@ -58,6 +58,16 @@ enum Command {
     },
     /// A campaign's state and its recipients counted by state.
     Status { campaign: String },
+    /// Write a campaign's failed (default) or other recipients to a CSV file,
+    /// with the reason and every imported column; opens in Excel as is.
+    Export {
+        campaign: String,
+        /// Recipients in this state; repeat for several (failed, skipped, cancelled, ...).
+        #[arg(long, value_name = "STATE", default_value = "failed")]
+        status: Vec<RecipientStatus>,
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// A campaign's recipients with their fields, state and reason.
     Recipients {
         campaign: String,
@@ -232,6 +242,18 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         Command::Campaigns => {
             let store = Store::open(&db).await?;
             out.campaigns(&store.list_campaigns().await?)
+        }
+        Command::Export {
+            campaign,
+            status,
+            output,
+        } => {
+            let store = Store::open(&db).await?;
+            let id = store.resolve_campaign(&campaign).await?;
+            let written = mailroom_engine::export::export_recipients(&store, id, &status, &output).await?;
+            out.print(&serde_json::json!({ "written": written, "path": output }), |w| {
+                writeln!(w, "Wrote {written} recipients to {}.", output.display())
+            })
         }
     }
     .map(|()| ExitCode::SUCCESS)

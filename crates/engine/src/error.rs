@@ -119,6 +119,12 @@ pub enum Error {
     #[error("campaign {campaign} has no row {row}")]
     RowNotFound { campaign: String, row: u64 },
 
+    #[error("cannot write {}: {}", .path.display(), describe_io(.source))]
+    ExportFailed {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+
     #[error("campaign {campaign} has no recipient whose address contains \"{query}\"")]
     NoRecipientMatches { campaign: String, query: String },
 
@@ -168,6 +174,7 @@ pub enum ErrorKind {
     TestSendFailed,
     TemplateNotFound,
     RowNotFound,
+    ExportFailed,
     CampaignState,
     Database,
     Internal,
@@ -202,6 +209,7 @@ impl Error {
             Error::TestSendFailed(_) => ErrorKind::TestSendFailed,
             Error::TemplateNotFound(_) => ErrorKind::TemplateNotFound,
             Error::RowNotFound { .. } | Error::NoRecipientMatches { .. } => ErrorKind::RowNotFound,
+            Error::ExportFailed { .. } => ErrorKind::ExportFailed,
             Error::CampaignState { .. } => ErrorKind::CampaignState,
             Error::Database(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,

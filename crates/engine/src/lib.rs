@@ -9,6 +9,7 @@
 //!
 //! - [`store`] owns the SQLite file: opening it (WAL, foreign keys, busy
 //!   timeout), the embedded migrations, and every query. Nothing else writes SQL.
+//! - [`export`] writes a campaign's failed or skipped recipients to CSV.
 //! - [`import`] turns a recipient file into a draft campaign: it reads the file
 //!   on a blocking thread, validates each row and streams batches to the store
 //!   inside one transaction, so a failed import leaves nothing behind.
@@ -30,6 +31,7 @@ pub mod address;
 pub mod campaign;
 pub mod clock;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod logging;
 pub mod message;

@@ -20,6 +20,7 @@ import type { Preview } from './bindings/Preview';
 import type { RunReport } from './bindings/RunReport';
 import type { RenderedMessage } from './bindings/RenderedMessage';
 import type { TemplateSummary } from './bindings/TemplateSummary';
+import type { RecipientStatus } from './bindings/RecipientStatus';
 
 function isIpcError(value: unknown): value is IpcError {
   return (
@@ -60,6 +61,9 @@ export const api = {
   listRecipients: (campaign: number, offset: number, limit: number) =>
     call<Recipient[]>('list_recipients', { campaign, offset, limit }),
   listCampaigns: () => call<CampaignSummary[]>('list_campaigns'),
+  /** Writes the campaign's recipients in `statuses` to a CSV file; returns how many. */
+  exportRecipients: (campaign: number, statuses: RecipientStatus[], path: string) =>
+    call<number>('export_recipients', { campaign, statuses, path }),
   databaseLocation: () => call<string>('database_location'),
 
   listAccounts: () => call<Account[]>('list_accounts'),

@@ -296,6 +296,12 @@ export const en = {
   "close.keepSending": "Keep sending",
   "editor.imageShort": "Image",
   "message.orFileName": "or a file name with merge fields",
+  "results.exportFailed": "Export failed…",
+  "results.exportTitle": "Save the failed recipients as CSV",
+  "results.exported": "Wrote {count} recipients to {path}.",
+  "recipients.exportSkipped": "Export these rows…",
+  "recipients.exportTitle": "Save the skipped rows as CSV",
+  "error.export_failed": "The file could not be written.",
 } as const;
 
 export type MessageKey = keyof typeof en;

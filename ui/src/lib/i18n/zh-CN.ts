@@ -290,4 +290,10 @@ export const zhCN: Messages = {
   "close.keepSending": "继续发送",
   "editor.imageShort": "图片",
   "message.orFileName": "或含合并字段的文件名",
+  "results.exportFailed": "导出失败的收件人…",
+  "results.exportTitle": "将失败的收件人保存为 CSV",
+  "results.exported": "已将 {count} 位收件人写入 {path}。",
+  "recipients.exportSkipped": "导出这些行…",
+  "recipients.exportTitle": "将跳过的行保存为 CSV",
+  "error.export_failed": "无法写入该文件。",
 };
