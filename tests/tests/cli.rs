@@ -298,3 +298,19 @@ fn skipped_and_failed_rows_export_to_a_csv_excel_opens() {
     assert!(run.stderr.contains("cannot write"), "{}", run.stderr);
     assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
 }
+
+#[test]
+fn the_import_report_names_each_columns_merge_field() {
+    let ws = Workspace::new();
+    let list = ws.file(
+        "odd.csv",
+        "E-Mail Address,First Name,邮箱 备注\nann@example.com,Ann,x\n",
+    );
+    let run = ws.mailroom(&["--json", "import", list.to_str().expect("utf-8 path")]);
+    assert!(run.success(), "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(
+        report["fields"],
+        serde_json::json!(["e_mail_address", "first_name", "邮箱_备注"])
+    );
+}

@@ -51,7 +51,8 @@ const report = {
   encoding: 'UTF-8',
   delimiter: ',',
   sheet: null,
-  columns: ['name', 'email', 'city'],
+  columns: ['Name', 'email', 'city'],
+  fields: ['name', 'email', 'city'],
   email_column: 'email',
   preview: [
     ['Ann', 'ann@example.com', 'Oslo'],
@@ -140,7 +141,8 @@ describe('Recipients screen', () => {
     assert.match(await page.getByTestId('import-report').textContent(), /draft campaign “spring” \(#7\) from spring\.csv/);
 
     const preview = page.getByTestId('preview');
-    assert.deepEqual(await preview.locator('th').allTextContents(), ['name', 'email', 'city']);
+    assert.deepEqual(await preview.locator('th').allTextContents(), ['Name{{ name }}', 'email', 'city']);
+    assert.deepEqual(await preview.getByTestId('field-name').allTextContents(), ['{{ name }}']);
     assert.deepEqual(await preview.locator('tbody tr').nth(1).locator('td').allTextContents(), ['李雷', 'li@example.cn', '北京']);
 
     const problems = await page.getByTestId('problems').locator('tbody tr').allTextContents();

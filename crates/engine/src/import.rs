@@ -351,6 +351,7 @@ pub async fn import(
         encoding,
         delimiter,
         sheet,
+        fields: crate::message::field_names(&columns),
         columns,
         email_column,
         preview: tally.preview,

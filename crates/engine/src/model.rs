@@ -214,6 +214,9 @@ pub struct ImportReport {
     /// Spreadsheets only: the sheet read.
     pub sheet: Option<String>,
     pub columns: Vec<String>,
+    /// Each column's merge-field name in a message (`E-Mail Address` →
+    /// `e_mail_address`), in column order.
+    pub fields: Vec<String>,
     pub email_column: String,
     /// The first rows of the file, as imported, for a preview table.
     pub preview: Vec<Vec<String>>,

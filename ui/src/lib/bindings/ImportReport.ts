@@ -24,7 +24,12 @@ encoding: string | null, delimiter: string | null,
 /**
  * Spreadsheets only: the sheet read.
  */
-sheet: string | null, columns: Array<string>, email_column: string, 
+sheet: string | null, columns: Array<string>, 
+/**
+ * Each column's merge-field name in a message (`E-Mail Address` →
+ * `e_mail_address`), in column order.
+ */
+fields: Array<string>, email_column: string, 
 /**
  * The first rows of the file, as imported, for a preview table.
  */

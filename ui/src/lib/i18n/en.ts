@@ -302,6 +302,7 @@ export const en = {
   "recipients.exportSkipped": "Export these rows…",
   "recipients.exportTitle": "Save the skipped rows as CSV",
   "error.export_failed": "The file could not be written.",
+  "recipients.fieldName": "The merge field for this column in a message",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -296,4 +296,5 @@ export const zhCN: Messages = {
   "recipients.exportSkipped": "导出这些行…",
   "recipients.exportTitle": "将跳过的行保存为 CSV",
   "error.export_failed": "无法写入该文件。",
+  "recipients.fieldName": "此列在邮件中的合并字段",
 };
