@@ -159,12 +159,17 @@ async fn connect(driver: &Driver) -> Client {
 }
 
 async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
-    client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    match client.wait().at_most(WAIT).for_element(Locator::Css(css)).await {
+        Ok(found) => found,
+        Err(e) => {
+            // What the window showed instead, so a failure in CI can be read.
+            let screen = match client.find(Locator::Css("main")).await {
+                Ok(main) => main.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            panic!("no element {css}: {e}\nthe window showed:\n{screen}")
+        }
+    }
 }
 
 async fn text(client: &Client, css: &str) -> String {
@@ -178,6 +183,24 @@ async fn click(client: &Client, css: &str) {
         .click()
         .await
         .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
+/// Opens `screen` from the navigation and waits until it shows. A click that
+/// lands while a native dialog is still closing is lost, so it is repeated.
+async fn go_to(client: &Client, screen: &str) {
+    let shown = format!("[data-testid={screen}-screen]");
+    for _ in 0..5 {
+        click(client, &format!("[data-screen={screen}]")).await;
+        let appeared = client
+            .wait()
+            .at_most(Duration::from_secs(3))
+            .for_element(Locator::Css(&shown))
+            .await;
+        if appeared.is_ok() {
+            return;
+        }
+    }
+    panic!("the {screen} screen did not open");
 }
 
 /// Saves a picture of the whole app window (ImageMagick's `import`; the
@@ -303,12 +326,12 @@ async fn import_a_csv_through_the_window() {
     screenshot(&client, "recipients-xlsx.png").await;
 
     // The Results screen lists it.
-    click(&client, "[data-screen=results]").await;
+    go_to(&client, "results").await;
     let campaigns = text(&client, "[data-testid=campaigns]").await;
     assert!(campaigns.contains("spring"), "{campaigns}");
 
     // Switching language re-renders every string.
-    click(&client, "[data-screen=recipients]").await;
+    go_to(&client, "recipients").await;
     element(&client, "[data-testid=language]")
         .await
         .select_by_value("zh-CN")
@@ -386,7 +409,7 @@ async fn test_connection_through_the_window() {
     let client = connect(&driver).await;
 
     step("SMTP screen: the sandbox passes");
-    click(&client, "[data-screen=smtp]").await;
+    go_to(&client, "smtp").await;
     click(&client, "[data-testid=account][data-name=Sandbox]").await;
     element(&client, "[data-testid=send-to]")
         .await
@@ -418,7 +441,7 @@ async fn test_connection_through_the_window() {
     screenshot(&client, "smtp-refused.png").await;
 
     step("Sandbox screen: the captured test message");
-    click(&client, "[data-screen=sandbox]").await;
+    go_to(&client, "sandbox").await;
     click(&client, "[data-testid=captured-row] td").await;
     let body = text(&client, "[data-testid=captured-text]").await;
     assert!(body.contains("this account can send mail"), "{body}");
@@ -474,7 +497,7 @@ async fn compose_and_send_a_campaign_through_the_window() {
     let client = connect(&driver).await;
 
     step("Message screen: a merge field, previewed for row 3");
-    click(&client, "[data-screen=message]").await;
+    go_to(&client, "message").await;
     let subject = element(&client, "input[name=subject]").await;
     subject
         .send_keys("Hello {{ name }}")
@@ -569,7 +592,7 @@ async fn compose_and_send_a_campaign_through_the_window() {
     );
 
     step("Campaign screen: start, pause, resume, complete");
-    click(&client, "[data-screen=campaign]").await;
+    go_to(&client, "campaign").await;
     click(&client, "[data-testid=start]").await;
     let deadline = Instant::now() + WAIT;
     loop {
@@ -581,8 +604,8 @@ async fn compose_and_send_a_campaign_through_the_window() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Leaving the screen does not lose the run or its controls.
-    click(&client, "[data-screen=message]").await;
-    click(&client, "[data-screen=campaign]").await;
+    go_to(&client, "message").await;
+    go_to(&client, "campaign").await;
     click(&client, "[data-testid=pause]").await;
     wait_for_text(&client, "[data-testid=campaign-state]", "Paused").await;
     let paused_at: u32 = text(&client, "[data-testid=status-sent] dd").await.parse().unwrap_or(0);
