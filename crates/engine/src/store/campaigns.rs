@@ -112,18 +112,7 @@ impl Store {
 
     /// Adds an address to the suppression list (kept in its dedup form).
     pub async fn suppress(&self, email: &str, reason: &str) -> Result<()> {
-        let key = crate::address::dedup_key(email);
-        let now = self.now_ms();
-        sqlx::query!(
-            "INSERT INTO suppressions (email, reason, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (email) DO UPDATE SET reason = excluded.reason",
-            key,
-            reason,
-            now,
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_suppression(&self.pool, email, reason, self.now_ms()).await
     }
 
     /// Finds a campaign by id, or by name (the newest of that name).
@@ -236,4 +225,25 @@ impl Store {
 
 fn parse_columns(json: &str) -> Result<Vec<String>> {
     serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored columns: {e}")))
+}
+
+/// Adds `email` (in its dedup form) to the suppression list through
+/// `executor`: the pool, or a transaction that fails the recipient with it.
+pub(super) async fn insert_suppression<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    email: &str,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
+    let key = crate::address::dedup_key(email);
+    sqlx::query!(
+        "INSERT INTO suppressions (email, reason, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (email) DO UPDATE SET reason = excluded.reason",
+        key,
+        reason,
+        now,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
 }

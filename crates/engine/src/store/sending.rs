@@ -299,16 +299,7 @@ impl Store {
                         insert_attempt(&mut tx, *id, attempt).await?;
                     }
                     if let Some(email) = suppress {
-                        let key = crate::address::dedup_key(email);
-                        sqlx::query!(
-                            "INSERT INTO suppressions (email, reason, created_at) VALUES (?1, ?2, ?3)
-                             ON CONFLICT (email) DO UPDATE SET reason = excluded.reason",
-                            key,
-                            reason,
-                            now,
-                        )
-                        .execute(&mut *tx)
-                        .await?;
+                        super::campaigns::insert_suppression(&mut *tx, email, reason, now).await?;
                     }
                 }
                 StateChange::Unclaim { id, attempt } => {
