@@ -11,7 +11,7 @@ use std::time::Duration;
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
 use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::message::{MessageDraft, save_message};
+use mailroom_engine::message::{MessageCheck, MessageDraft, save_message};
 use mailroom_engine::model::{CampaignStatus, Recipient, RecipientStatus};
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::manage::add_account;
@@ -122,6 +122,21 @@ async fn run_with(
 async fn run(fixture: &Fixture) -> (RunReport, Vec<CampaignEvent>) {
     let (report, events) = run_with(fixture, quick(), RunControl::default()).await;
     (report.unwrap_or_else(|e| panic!("run failed: {e}")), events)
+}
+
+/// Saves a message that attaches each recipient's own file, named after
+/// their first name inside `folder`.
+async fn attach_each_recipients_file(fixture: &Fixture, folder: &std::path::Path) -> MessageCheck {
+    let draft = MessageDraft {
+        subject: "Hello {{ first_name }}".to_owned(),
+        text: Some("Attached.".to_owned()),
+        attachment_column: Some("first_name".to_owned()),
+        attachment_folder: Some(folder.to_owned()),
+        ..MessageDraft::default()
+    };
+    save_message(&fixture.store, fixture.campaign, &draft)
+        .await
+        .expect("test step")
 }
 
 async fn recipients(fixture: &Fixture) -> Vec<Recipient> {
@@ -718,16 +733,7 @@ async fn a_recipient_whose_attachment_is_missing_fails_with_a_render_reason_and_
     let folder = tempfile::tempdir().expect("test step");
     // Each recipient's file is named after them; only "Name 1" has one.
     std::fs::write(folder.path().join("Name 1"), b"for Name 1").expect("test step");
-    let draft = MessageDraft {
-        subject: "Hello {{ first_name }}".to_owned(),
-        text: Some("Attached.".to_owned()),
-        attachment_column: Some("first_name".to_owned()),
-        attachment_folder: Some(folder.path().to_owned()),
-        ..MessageDraft::default()
-    };
-    let check = save_message(&fixture.store, fixture.campaign, &draft)
-        .await
-        .expect("test step");
+    let check = attach_each_recipients_file(&fixture, folder.path()).await;
     assert_eq!(
         check.missing_attachment_count, 2,
         "missing files are listed before sending"
@@ -764,16 +770,7 @@ async fn a_mail_over_the_servers_size_limit_is_not_uploaded_and_fails_only_its_r
         let size = if i == 2 { 40_000 } else { 1_000 };
         std::fs::write(folder.path().join(format!("Name {i}")), vec![b'x'; size]).expect("test step");
     }
-    let draft = MessageDraft {
-        subject: "Hello {{ first_name }}".to_owned(),
-        text: Some("Attached.".to_owned()),
-        attachment_column: Some("first_name".to_owned()),
-        attachment_folder: Some(folder.path().to_owned()),
-        ..MessageDraft::default()
-    };
-    let check = save_message(&fixture.store, fixture.campaign, &draft)
-        .await
-        .expect("test step");
+    let check = attach_each_recipients_file(&fixture, folder.path()).await;
     let first = check.message_bytes.expect("the first recipient's size is reported");
     assert!((1_000..20_000).contains(&first), "{first}");
     let (report, _) = run(&fixture).await;
