@@ -212,6 +212,52 @@ fn spreadsheets_written_by_libreoffice_import_as_the_office_suite_shows_them() {
 }
 
 #[test]
+fn a_preview_saves_nothing_and_a_second_import_replaces_the_draft() {
+    let ws = Workspace::new();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let workbook = fixtures.join("sheets.xlsx").display().to_string();
+
+    let preview = ws.mailroom(&["--json", "import", &workbook, "--preview"]).json();
+    assert_eq!(preview["sheets"], serde_json::json!(["Notes", "Customers"]));
+    assert_eq!(preview["sheet"], "Notes");
+    assert_eq!(
+        preview["email_column"],
+        serde_json::Value::Null,
+        "no addresses on Notes"
+    );
+    let preview = ws
+        .mailroom(&["--json", "import", &workbook, "--preview", "--sheet", "Customers"])
+        .json();
+    assert_eq!(preview["email_column"], "电子邮件");
+    assert_eq!(preview["rows"][1][0], "Søren Kierkegaard");
+    assert_eq!(ws.mailroom(&["--json", "campaigns"]).json(), serde_json::json!([]));
+
+    let first = ws
+        .mailroom(&["--json", "import", &workbook, "--sheet", "Customers"])
+        .json();
+    assert_eq!(first["valid"], 2);
+    assert_eq!(first["invalid"][0]["value"], "not-an-address");
+    let id = first["campaign"]["id"].to_string();
+    let second = ws
+        .mailroom(&[
+            "--json",
+            "import",
+            &workbook,
+            "--sheet",
+            "Customers",
+            "--email-column",
+            "城市",
+            "--replace",
+            &id,
+        ])
+        .json();
+    assert_eq!(second["valid"], 0, "a city is not an address");
+    let campaigns = ws.mailroom(&["--json", "campaigns"]).json();
+    assert_eq!(campaigns.as_array().map(Vec::len), Some(1), "{campaigns}");
+    assert_eq!(campaigns[0]["id"], second["campaign"]["id"]);
+}
+
+#[test]
 fn a_missing_sheet_and_a_binary_file_are_one_line_each() {
     let ws = Workspace::new();
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");

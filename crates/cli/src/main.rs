@@ -55,6 +55,14 @@ enum Command {
         /// The sheet of a spreadsheet (default: the first).
         #[arg(long)]
         sheet: Option<String>,
+        /// Only show how the file would be read (format, encoding, delimiter,
+        /// sheets, email column, first rows); nothing is saved.
+        #[arg(long)]
+        preview: bool,
+        /// A draft campaign (id or name) this import replaces: its message
+        /// moves to the new campaign and it is deleted.
+        #[arg(long, value_name = "CAMPAIGN", conflicts_with = "preview")]
+        replace: Option<String>,
     },
     /// A campaign's state and its recipients counted by state.
     Status { campaign: String },
@@ -208,21 +216,31 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             delimiter,
             name,
             sheet,
+            preview,
+            replace,
         } => {
-            let options = ImportOptions {
+            let mut options = ImportOptions {
                 name,
                 email_column,
                 encoding,
                 delimiter,
                 sheet,
+                replaces: None,
             };
-            // Read the header before touching the database: a missing file or
-            // a file without addresses must not create or change anything.
-            let source = RecipientSource::open(&file, &options).await?;
-            let store = Store::open(&db).await?;
-            let report = import::import(&store, source, &options).await?;
-            store.close().await;
-            out.import_report(&report)
+            if preview {
+                out.import_preview(&RecipientSource::preview(&file, &options).await?)
+            } else {
+                // Read the header before touching the database: a missing file
+                // or a file without addresses must not create or change anything.
+                let source = RecipientSource::open(&file, &options).await?;
+                let store = Store::open(&db).await?;
+                if let Some(old) = replace {
+                    options.replaces = Some(store.resolve_campaign(&old).await?);
+                }
+                let report = import::import(&store, source, &options).await?;
+                store.close().await;
+                out.import_report(&report)
+            }
         }
         Command::Status { campaign } => {
             let store = Store::open(&db).await?;

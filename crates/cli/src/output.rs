@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use mailroom_engine::Error;
-use mailroom_engine::model::{CampaignSummary, ImportReport, Recipient};
+use mailroom_engine::model::{CampaignSummary, ImportPreview, ImportReport, Recipient};
 use serde::Serialize;
 
 /// Prints results on stdout and errors on stderr in the chosen format.
@@ -59,6 +59,32 @@ impl Output {
             }
             for row in &report.suppressed {
                 writeln!(w, "  row {:>6}  suppressed  {}", row.row, row.email)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn import_preview(&self, preview: &ImportPreview) -> Result<(), Error> {
+        self.print(preview, |w| {
+            writeln!(
+                w,
+                "Would import {} ({} bytes); nothing saved",
+                preview.format, preview.file_bytes
+            )?;
+            if let Some(sheet) = &preview.sheet {
+                writeln!(w, "  sheet         {sheet} (of: {})", preview.sheets.join(", "))?;
+            }
+            if let (Some(encoding), Some(delimiter)) = (&preview.encoding, &preview.delimiter) {
+                writeln!(w, "  encoding      {encoding}")?;
+                writeln!(w, "  delimiter     {delimiter}")?;
+            }
+            match &preview.email_column {
+                Some(column) => writeln!(w, "  email column  {column}")?,
+                None => writeln!(w, "  email column  not found: choose one with --email-column")?,
+            }
+            writeln!(w, "  columns       {}", preview.columns.join(" | "))?;
+            for row in &preview.rows {
+                writeln!(w, "  {}", row.join(" | "))?;
             }
             Ok(())
         })

@@ -66,6 +66,9 @@ pub enum Error {
     #[error("{} has a header row but no recipients", .path.display())]
     NoRecipients { path: PathBuf },
 
+    #[error("the import of {} was cancelled; nothing was saved", .path.display())]
+    ImportCancelled { path: PathBuf },
+
     #[error("cannot open the database {}: {}", .path.display(), .reason)]
     DatabaseUnavailable { path: PathBuf, reason: String },
 
@@ -156,6 +159,7 @@ pub enum ErrorKind {
     UnknownEncoding,
     BadDelimiter,
     NoRecipients,
+    ImportCancelled,
     UnsupportedFormat,
     BadSpreadsheet,
     SheetNotFound,
@@ -191,6 +195,7 @@ impl Error {
             Error::UnknownEncoding { .. } => ErrorKind::UnknownEncoding,
             Error::BadDelimiter { .. } => ErrorKind::BadDelimiter,
             Error::NoRecipients { .. } => ErrorKind::NoRecipients,
+            Error::ImportCancelled { .. } => ErrorKind::ImportCancelled,
             Error::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
             Error::BadSpreadsheet { .. } => ErrorKind::BadSpreadsheet,
             Error::SheetNotFound { .. } => ErrorKind::SheetNotFound,

@@ -14,7 +14,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use encoding_rs::{Encoding, UTF_8};
 use encoding_rs_io::DecodeReaderBytesBuilder;
@@ -22,7 +25,9 @@ use tokio::sync::mpsc;
 
 use crate::address::{self, InvalidReason};
 use crate::error::{Error, Result};
-use crate::model::{DuplicateRow, ImportReport, InvalidRow, RecipientStatus, SuppressedRow};
+use crate::model::{
+    CampaignId, DuplicateRow, ImportPreview, ImportProgress, ImportReport, InvalidRow, RecipientStatus, SuppressedRow,
+};
 use crate::store::{NewCampaign, NewRecipient, Store};
 
 /// Rows per insert statement: big enough to amortise the statement, small
@@ -75,6 +80,10 @@ pub struct ImportOptions {
     pub delimiter: Option<String>,
     /// The sheet of a spreadsheet; the first one otherwise.
     pub sheet: Option<String>,
+    /// A draft campaign this import supersedes (the same file imported again
+    /// with other choices): in the import's own transaction its message moves
+    /// to the new campaign and it is deleted, if it is still a draft.
+    pub replaces: Option<CampaignId>,
 }
 
 /// A CSV file whose header has been read and whose email column is known: the
@@ -82,10 +91,14 @@ pub struct ImportOptions {
 pub struct CsvSource {
     path: PathBuf,
     columns: Vec<String>,
-    email_index: usize,
+    /// `None` when no column could be found (see [`resolve_email_column`]).
+    email_index: Option<usize>,
     encoding: &'static Encoding,
     delimiter: u8,
     reader: csv::Reader<Box<dyn Read + Send>>,
+    /// Bytes of the file read so far, and its size: the import's progress.
+    bytes_read: Arc<AtomicU64>,
+    file_bytes: u64,
     /// The first data rows, read ahead to find the email column by content;
     /// handed out again before the rest.
     read_ahead: Vec<(u64, Vec<String>)>,
@@ -97,7 +110,7 @@ impl std::fmt::Debug for CsvSource {
         f.debug_struct("CsvSource")
             .field("path", &self.path)
             .field("columns", &self.columns)
-            .field("email_column", &self.email_column())
+            .field("email_column", &self.email_index.map(|i| &self.columns[i]))
             .field("encoding", &self.encoding.name())
             .field("delimiter", &char::from(self.delimiter))
             .finish_non_exhaustive()
@@ -117,7 +130,13 @@ impl CsvSource {
 
     fn open_blocking(path: PathBuf, options: &ImportOptions) -> Result<CsvSource> {
         let file = File::open(&path).map_err(|e| Error::unreadable(&path, e))?;
-        let mut file = BufReader::with_capacity(SAMPLE_BYTES, file);
+        let file_bytes = file.metadata().map_or(0, |m| m.len());
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let counted = CountingReader {
+            inner: file,
+            read: Arc::clone(&bytes_read),
+        };
+        let mut file = BufReader::with_capacity(SAMPLE_BYTES, counted);
         let head = file.fill_buf().map_err(|e| Error::unreadable(&path, e))?;
         if head.is_empty() {
             return Err(Error::EmptyFile { path });
@@ -173,10 +192,12 @@ impl CsvSource {
         let mut source = CsvSource {
             path,
             columns,
-            email_index: 0,
+            email_index: None,
             encoding,
             delimiter,
             reader,
+            bytes_read,
+            file_bytes,
             read_ahead: Vec::new(),
             last_row: 1,
         };
@@ -212,8 +233,23 @@ impl CsvSource {
         &self.columns
     }
 
-    pub fn email_column(&self) -> &str {
-        &self.columns[self.email_index]
+    /// The column holding addresses, if one was named or found.
+    pub fn email_column(&self) -> Option<&str> {
+        self.email_index.map(|i| self.columns[i].as_str())
+    }
+}
+
+/// Counts the bytes read from a file, for an import's progress.
+struct CountingReader<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
@@ -237,11 +273,63 @@ impl RecipientSource {
     /// Opens a spreadsheet (by its extension: xlsx, xlsm, xlsb, xls, ods) or a
     /// text file (anything else), reads its header and finds the email column.
     pub async fn open(path: &Path, options: &ImportOptions) -> Result<RecipientSource> {
+        let source = Self::open_for_preview(path, options).await?;
+        source.email_index()?;
+        Ok(source)
+    }
+
+    /// Like [`RecipientSource::open`], but a file whose email column cannot
+    /// be found still opens, so that its preview can ask which one it is.
+    async fn open_for_preview(path: &Path, options: &ImportOptions) -> Result<RecipientSource> {
         if sheet::is_spreadsheet(path) {
             Ok(RecipientSource::Sheet(sheet::SheetSource::open(path, options).await?))
         } else {
             Ok(RecipientSource::Csv(CsvSource::open(path, options).await?))
         }
+    }
+
+    /// How the file would be imported, and its first rows, without saving
+    /// anything: what the Recipients screen shows while the person checks
+    /// the detected encoding, delimiter, sheet and email column.
+    pub async fn preview(path: &Path, options: &ImportOptions) -> Result<ImportPreview> {
+        let source = Self::open_for_preview(path, options).await?;
+        let columns = source.columns().to_vec();
+        let preview = match &source {
+            RecipientSource::Csv(s) => ImportPreview {
+                format: "csv".to_owned(),
+                encoding: Some(s.encoding.name().to_owned()),
+                delimiter: Some(dialect::delimiter_name(s.delimiter)),
+                sheet: None,
+                sheets: Vec::new(),
+                fields: crate::message::field_names(&columns),
+                email_column: s.email_column().map(str::to_owned),
+                // read_ahead is in reverse file order.
+                rows: s
+                    .read_ahead
+                    .iter()
+                    .rev()
+                    .map(|(_, values)| values)
+                    .filter(|values| !values.iter().all(|v| v.trim().is_empty()))
+                    .take(PREVIEW_ROWS)
+                    .cloned()
+                    .collect(),
+                file_bytes: s.file_bytes,
+                columns,
+            },
+            RecipientSource::Sheet(s) => ImportPreview {
+                format: s.format().to_owned(),
+                encoding: None,
+                delimiter: None,
+                sheet: Some(s.sheet().to_owned()),
+                sheets: s.sheets().to_vec(),
+                fields: crate::message::field_names(&columns),
+                email_column: s.email_index().map(|i| columns[i].clone()),
+                rows: s.first_rows(PREVIEW_ROWS),
+                file_bytes: std::fs::metadata(path).map_or(0, |m| m.len()),
+                columns,
+            },
+        };
+        Ok(preview)
     }
 
     fn path(&self) -> &Path {
@@ -258,10 +346,27 @@ impl RecipientSource {
         }
     }
 
-    fn email_index(&self) -> usize {
-        match self {
+    /// The email column's index; a file without one cannot be imported.
+    fn email_index(&self) -> Result<usize> {
+        let index = match self {
             RecipientSource::Csv(s) => s.email_index,
             RecipientSource::Sheet(s) => s.email_index(),
+        };
+        index.ok_or_else(|| Error::NoEmailColumn {
+            path: self.path().to_owned(),
+            columns: self.columns().to_vec(),
+        })
+    }
+
+    /// Turns the number of the row just read into the share of the file read.
+    fn progress_meter(&self) -> Box<dyn Fn(u64) -> f64 + Send> {
+        match self {
+            RecipientSource::Csv(s) => {
+                let read = Arc::clone(&s.bytes_read);
+                let total = s.file_bytes.max(1) as f64;
+                Box::new(move |_| read.load(Ordering::Relaxed) as f64 / total)
+            }
+            RecipientSource::Sheet(s) => Box::new(s.progress_meter()),
         }
     }
 
@@ -284,7 +389,20 @@ pub async fn import(
     source: impl Into<RecipientSource>,
     options: &ImportOptions,
 ) -> Result<ImportReport> {
+    import_with_progress(store, source, options, |_| ControlFlow::Continue(())).await
+}
+
+/// [`import`], telling `progress` how far it has got after each batch of
+/// rows is written. `progress` returning `Break` cancels the import: nothing
+/// of it is saved, and the result is [`Error::ImportCancelled`].
+pub async fn import_with_progress(
+    store: &Store,
+    source: impl Into<RecipientSource>,
+    options: &ImportOptions,
+    mut progress: impl FnMut(ImportProgress) -> ControlFlow<()> + Send,
+) -> Result<ImportReport> {
     let source = source.into();
+    let email_index = source.email_index()?;
     let name = options.name.clone().unwrap_or_else(|| {
         source
             .path()
@@ -296,7 +414,7 @@ pub async fn import(
         .display()
         .to_string();
     let columns = source.columns().to_vec();
-    let email_column = columns[source.email_index()].clone();
+    let email_column = columns[email_index].clone();
     let (format, encoding, delimiter, sheet) = match &source {
         RecipientSource::Csv(s) => (
             "csv".to_owned(),
@@ -317,12 +435,17 @@ pub async fn import(
         })
         .await?;
 
-    let (batches, mut received) = mpsc::channel::<Vec<NewRecipient>>(BATCHES_IN_FLIGHT);
-    let parser = tokio::task::spawn_blocking(move || parse_rows(source, &suppressed, &batches));
+    let path = source.path().to_owned();
+    let (batches, mut received) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
+    let parser = tokio::task::spawn_blocking(move || parse_rows(source, email_index, &suppressed, &batches));
     let mut write_result = Ok(());
     while let Some(batch) = received.recv().await {
-        if let Err(e) = writer.write(&batch).await {
+        if let Err(e) = writer.write(&batch.rows).await {
             write_result = Err(e);
+            break;
+        }
+        if progress(batch.progress).is_break() {
+            write_result = Err(Error::ImportCancelled { path: path.clone() });
             break;
         }
     }
@@ -336,6 +459,9 @@ pub async fn import(
     if tally.rows == 0 {
         // Dropping the writer rolls the campaign back.
         return Err(Error::NoRecipients { path: tally.path });
+    }
+    if let Some(old) = options.replaces {
+        writer.supersede(old).await?;
     }
     let campaign_id = writer.commit().await?;
     tracing::info!(campaign_id, rows = tally.rows, valid = tally.valid, "import committed");
@@ -358,6 +484,13 @@ pub async fn import(
     })
 }
 
+/// Rows on their way from the parser to the writer, with how far the parser
+/// had got when it sent them.
+struct Batch {
+    rows: Vec<NewRecipient>,
+    progress: ImportProgress,
+}
+
 /// What the parser saw, row by row.
 #[derive(Debug, Default)]
 struct Tally {
@@ -374,8 +507,9 @@ struct Tally {
 /// blocking thread.
 fn parse_rows(
     source: RecipientSource,
+    email_index: usize,
     suppressed: &HashSet<String>,
-    batches: &mpsc::Sender<Vec<NewRecipient>>,
+    batches: &mpsc::Sender<Batch>,
 ) -> Result<Tally> {
     let mut tally = Tally {
         path: source.path().to_owned(),
@@ -385,7 +519,7 @@ fn parse_rows(
     let mut first_seen: HashMap<String, u64> = HashMap::new();
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     let width = source.columns().len();
-    let email_index = source.email_index();
+    let meter = source.progress_meter();
 
     for next in source.into_rows() {
         let (row, mut values) = next?;
@@ -440,16 +574,27 @@ fn parse_rows(
             reason,
         });
         if batch.len() == BATCH_ROWS {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            let full = Batch {
+                rows: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS)),
+                progress: ImportProgress {
+                    rows: tally.rows,
+                    fraction: meter(row).min(1.0),
+                },
+            };
             if batches.blocking_send(full).is_err() {
                 return Ok(tally); // the writer stopped; it reports why
             }
         }
     }
-    if !batch.is_empty() {
-        // A closed channel means the writer failed and reports that itself.
-        let _ = batches.blocking_send(batch);
-    }
+    // The last batch, even when empty: it reports the whole file read. A
+    // closed channel means the writer failed and reports that itself.
+    let _ = batches.blocking_send(Batch {
+        rows: batch,
+        progress: ImportProgress {
+            rows: tally.rows,
+            fraction: 1.0,
+        },
+    });
     Ok(tally)
 }
 
@@ -529,28 +674,26 @@ fn name_blank_and_repeated(columns: Vec<String>) -> Vec<String> {
 
 /// The email column: the one the person named; else the one whose header
 /// says so; else the one whose sampled values are mostly addresses.
+/// `None` if there is none of those (importing then fails with
+/// [`Error::NoEmailColumn`]; a preview asks the person).
 pub(crate) fn resolve_email_column(
     path: &Path,
     columns: &[String],
     wanted: Option<&str>,
     sample: &[&Vec<String>],
-) -> Result<usize> {
+) -> Result<Option<usize>> {
     if let Some(wanted) = wanted {
         return columns
             .iter()
             .position(|c| c.trim().eq_ignore_ascii_case(wanted.trim()))
+            .map(Some)
             .ok_or_else(|| Error::UnknownColumn {
                 path: path.to_owned(),
                 wanted: wanted.to_owned(),
                 columns: columns.to_vec(),
             });
     }
-    find_email_column(columns)
-        .or_else(|| find_email_column_by_content(columns.len(), sample))
-        .ok_or_else(|| Error::NoEmailColumn {
-            path: path.to_owned(),
-            columns: columns.to_vec(),
-        })
+    Ok(find_email_column(columns).or_else(|| find_email_column_by_content(columns.len(), sample)))
 }
 
 /// The column where most non-empty sampled values are valid addresses (at

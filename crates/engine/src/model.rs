@@ -192,6 +192,43 @@ pub struct SuppressedRow {
     pub email: String,
 }
 
+/// How a file would be read, before anything is saved: what was detected (or
+/// chosen), the sheets there are to choose from and the first rows, so the
+/// person can check and change the choices while nothing is written yet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct ImportPreview {
+    /// `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
+    pub format: String,
+    /// Text files only: the encoding and delimiter it would be read with.
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    /// Spreadsheets only: the sheet read, and every sheet in the workbook.
+    pub sheet: Option<String>,
+    pub sheets: Vec<String>,
+    pub columns: Vec<String>,
+    pub fields: Vec<String>,
+    /// `None` when no header names it and no column's values look like
+    /// addresses: the person has to choose one before importing.
+    pub email_column: Option<String>,
+    /// The first data rows (blank rows left out).
+    pub rows: Vec<Vec<String>>,
+    /// The file's size, to judge how long the import will take.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub file_bytes: u64,
+}
+
+/// How far a running import has got; reported after each batch is written.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct ImportProgress {
+    /// Data rows read and written so far.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub rows: u64,
+    /// The share of the file read, 0 to 1.
+    pub fraction: f64,
+}
+
 /// What an import did: every data row is counted exactly once, as valid,
 /// invalid, duplicate or suppressed (`rows == valid + invalid + duplicates + suppressed`).
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -30,8 +30,11 @@ pub struct SheetSource {
     path: PathBuf,
     format: String,
     sheet: String,
+    /// Every sheet in the workbook, in order, to choose from.
+    sheets: Vec<String>,
     columns: Vec<String>,
-    email_index: usize,
+    /// `None` when no column could be found (see [`super::resolve_email_column`]).
+    email_index: Option<usize>,
     range: Range<Data>,
     /// The range's row index of the header (relative to the range).
     header: usize,
@@ -102,6 +105,7 @@ impl SheetSource {
             path,
             format,
             sheet,
+            sheets,
             columns,
             email_index,
             range,
@@ -126,8 +130,28 @@ impl SheetSource {
         &self.columns
     }
 
-    pub fn email_index(&self) -> usize {
+    pub fn sheets(&self) -> &[String] {
+        &self.sheets
+    }
+
+    pub fn email_index(&self) -> Option<usize> {
         self.email_index
+    }
+
+    /// The first `count` data rows that are not blank, for a preview.
+    pub(super) fn first_rows(&self, count: usize) -> Vec<Vec<String>> {
+        (self.header + 1..self.range.height())
+            .map(|r| row_text(&self.range, r))
+            .filter(|values| !values.iter().all(|v| v.trim().is_empty()))
+            .take(count)
+            .collect()
+    }
+
+    /// The share of the sheet's rows up to the one numbered `row`.
+    pub(super) fn progress_meter(&self) -> impl Fn(u64) -> f64 + Send + 'static {
+        let first = self.first_row_number;
+        let height = self.range.height().max(1) as f64;
+        move |row| (row.saturating_sub(first) as f64 + 1.0) / height
     }
 
     /// The data rows below the header, numbered as the spreadsheet shows them.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::ErrorKind;
-use crate::model::RecipientStatus;
+use crate::model::{CampaignStatus, RecipientStatus};
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -257,6 +257,185 @@ async fn large_imports_stream_in_batches() {
         .expect("last page");
     assert_eq!(page.len(), 2);
     assert_eq!(page[1].email, format!("user{}@example.com", rows - 1));
+}
+
+#[tokio::test]
+async fn a_preview_shows_the_choices_and_first_rows_and_saves_nothing() {
+    let fx = Fixture::new().await;
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252
+        .encode("Name;E-Mail;Betrag\n\nRen\u{e9};rene@example.com;\"1.234,56\"\nZo\u{eb};zoe@example.com;\"7,50\"\n");
+    let path = fx.file("kunden.csv", &bytes);
+    let preview = RecipientSource::preview(&path, &ImportOptions::default())
+        .await
+        .expect("preview");
+    assert_eq!(preview.format, "csv");
+    assert_eq!(preview.encoding.as_deref(), Some("windows-1252"));
+    assert_eq!(preview.delimiter.as_deref(), Some(";"));
+    assert_eq!(preview.email_column.as_deref(), Some("E-Mail"));
+    assert_eq!(preview.fields, ["name", "e_mail", "betrag"]);
+    assert_eq!(
+        preview.rows,
+        [
+            ["René", "rene@example.com", "1.234,56"],
+            ["Zoë", "zoe@example.com", "7,50"]
+        ],
+        "the blank row is left out"
+    );
+    assert_eq!(preview.file_bytes, bytes.len() as u64);
+    assert!(fx.store.list_campaigns().await.expect("list").is_empty());
+
+    // A choice changes what the preview shows: split on commas, the header
+    // is one column and the decimal comma splits each row.
+    let chosen = ImportOptions {
+        delimiter: Some(",".into()),
+        email_column: Some("Name;E-Mail;Betrag".into()),
+        ..ImportOptions::default()
+    };
+    let preview = RecipientSource::preview(&path, &chosen).await.expect("preview");
+    assert_eq!(preview.columns, ["Name;E-Mail;Betrag"]);
+    assert_eq!(preview.rows[0], ["René;rene@example.com;\"1.234", "56\""]);
+}
+
+#[tokio::test]
+async fn a_preview_without_an_email_column_asks_for_one() {
+    let fx = Fixture::new().await;
+    let path = fx.file("phones.csv", b"who,where\nAnn,Oslo\nBob,Rome\n");
+    let preview = RecipientSource::preview(&path, &ImportOptions::default())
+        .await
+        .expect("preview opens");
+    assert_eq!(preview.email_column, None);
+    assert_eq!(preview.columns, ["who", "where"]);
+    assert_eq!(preview.rows.len(), 2);
+    // Importing it is still refused with the sentence that names the columns.
+    let err = RecipientSource::open(&path, &ImportOptions::default())
+        .await
+        .expect_err("no email column");
+    assert_eq!(err.kind(), ErrorKind::NoEmailColumn);
+}
+
+#[tokio::test]
+async fn a_spreadsheet_preview_lists_its_sheets_and_shows_the_chosen_one() {
+    // Written by LibreOffice (tests/fixtures/make.sh): "Notes" first, then
+    // "Customers" with the addresses.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sheets.xlsx");
+    let first = RecipientSource::preview(&fixture, &ImportOptions::default())
+        .await
+        .expect("preview");
+    assert_eq!(first.format, "xlsx");
+    assert_eq!(first.sheets, ["Notes", "Customers"]);
+    assert_eq!(first.sheet.as_deref(), Some("Notes"));
+    assert_eq!(first.encoding, None);
+    assert_eq!(first.email_column, None, "the notes sheet has no addresses");
+
+    let chosen = ImportOptions {
+        sheet: Some("customers".into()),
+        ..ImportOptions::default()
+    };
+    let second = RecipientSource::preview(&fixture, &chosen).await.expect("preview");
+    assert_eq!(second.sheet.as_deref(), Some("Customers"));
+    assert_eq!(second.email_column.as_deref(), Some("电子邮件"));
+    assert_eq!(second.rows[0], ["王芳", "wang.fang@example.com", "上海"]);
+    assert_eq!(second.rows.len(), 3);
+}
+
+#[tokio::test]
+async fn progress_is_reported_as_batches_are_written_and_reaches_the_end() {
+    let fx = Fixture::new().await;
+    let rows = BATCH_ROWS * 3 + 5;
+    let mut csv = String::from("email\n");
+    for i in 0..rows {
+        csv.push_str(&format!("user{i}@example.com\n"));
+    }
+    let path = fx.file("big.csv", csv.as_bytes());
+    let options = ImportOptions::default();
+    let source = RecipientSource::open(&path, &options).await.expect("open");
+    let mut steps = Vec::new();
+    let report = import_with_progress(&fx.store, source, &options, |step| {
+        steps.push(step);
+        ControlFlow::Continue(())
+    })
+    .await
+    .expect("import");
+    assert_eq!(report.valid, rows as u64);
+    let counts: Vec<u64> = steps.iter().map(|s| s.rows).collect();
+    assert_eq!(
+        counts,
+        [
+            BATCH_ROWS as u64,
+            2 * BATCH_ROWS as u64,
+            3 * BATCH_ROWS as u64,
+            rows as u64
+        ]
+    );
+    assert!(steps.windows(2).all(|w| w[0].fraction <= w[1].fraction), "{steps:?}");
+    assert!(steps.iter().all(|s| (0.0..=1.0).contains(&s.fraction)), "{steps:?}");
+    assert!((steps[steps.len() - 1].fraction - 1.0).abs() < f64::EPSILON);
+}
+
+#[tokio::test]
+async fn a_cancelled_import_saves_nothing() {
+    let fx = Fixture::new().await;
+    let mut csv = String::from("email\n");
+    for i in 0..BATCH_ROWS * 3 {
+        csv.push_str(&format!("user{i}@example.com\n"));
+    }
+    let path = fx.file("big.csv", csv.as_bytes());
+    let options = ImportOptions::default();
+    let source = RecipientSource::open(&path, &options).await.expect("open");
+    let err = import_with_progress(&fx.store, source, &options, |_| ControlFlow::Break(()))
+        .await
+        .expect_err("cancelled");
+    assert_eq!(err.kind(), ErrorKind::ImportCancelled);
+    assert!(err.to_string().contains("nothing was saved"), "{err}");
+    assert!(fx.store.list_campaigns().await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn importing_again_with_other_choices_replaces_the_draft_and_keeps_its_message() {
+    let fx = Fixture::new().await;
+    let path = fx.file("list.csv", b"email,name\nann@example.com,Ann\nbob@example.com,Bob\n");
+    let first = fx.import(&path, &ImportOptions::default()).await.expect("first import");
+    let draft = crate::message::MessageDraft {
+        subject: "Hello {{ name }}".into(),
+        text: Some("Hi".into()),
+        ..crate::message::MessageDraft::default()
+    };
+    fx.store
+        .save_message_draft(first.campaign.id, &draft)
+        .await
+        .expect("save draft");
+
+    let again = ImportOptions {
+        replaces: Some(first.campaign.id),
+        ..ImportOptions::default()
+    };
+    let second = fx.import(&path, &again).await.expect("second import");
+    let campaigns = fx.store.list_campaigns().await.expect("list");
+    assert_eq!(campaigns.len(), 1, "{campaigns:?}");
+    assert_eq!(campaigns[0].id, second.campaign.id);
+    assert_eq!(
+        fx.store.message_draft(second.campaign.id).await.expect("draft"),
+        Some(draft)
+    );
+
+    // A campaign that has started sending is never replaced.
+    fx.store
+        .set_campaign_status(second.campaign.id, CampaignStatus::Paused, None)
+        .await
+        .expect("status");
+    let third = ImportOptions {
+        replaces: Some(second.campaign.id),
+        ..ImportOptions::default()
+    };
+    fx.import(&path, &third).await.expect("third import");
+    assert_eq!(fx.store.list_campaigns().await.expect("list").len(), 2);
+    assert!(
+        fx.store
+            .message_draft(second.campaign.id)
+            .await
+            .expect("draft")
+            .is_some()
+    );
 }
 
 #[test]

@@ -74,6 +74,31 @@ impl ImportWriter {
         self.campaign_id
     }
 
+    /// Replaces `old`, if it is still a draft that never sent: its message
+    /// moves to the campaign being imported and `old` is deleted with its
+    /// recipients. Whether it was replaced.
+    pub async fn supersede(&mut self, old: CampaignId) -> Result<bool> {
+        let is_draft = sqlx::query_scalar!("SELECT status FROM campaigns WHERE id = ?1", old)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .is_some_and(|status| status == CampaignStatus::Draft.as_str());
+        if !is_draft {
+            tracing::info!(old, "not replaced: no longer a draft");
+            return Ok(false);
+        }
+        sqlx::query!(
+            "UPDATE messages SET campaign_id = ?2 WHERE campaign_id = ?1",
+            old,
+            self.campaign_id
+        )
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query!("DELETE FROM campaigns WHERE id = ?1", old)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(true)
+    }
+
     /// Makes the import durable; until now nothing of it is visible.
     pub async fn commit(self) -> Result<CampaignId> {
         self.tx.commit().await?;
