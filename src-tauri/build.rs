@@ -3,7 +3,9 @@
 
 fn main() {
     let commands = tauri_build::AppManifest::new().commands(&[
+        "preview_import",
         "import_recipients",
+        "cancel_import",
         "campaign_summary",
         "list_recipients",
         "list_campaigns",

@@ -1,9 +1,10 @@
 //! The commands the window calls. Each is a thin wrapper over one engine call;
 //! anything worth testing lives in the engine.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mailroom_engine::campaign::coalesce::{CoalescingSink, EventBatch};
 use mailroom_engine::campaign::{self, RunControl, RunOptions, RunReport};
@@ -11,7 +12,9 @@ use mailroom_engine::message::{self, MessageCheck, MessageDraft, RenderedMessage
 use serde::Serialize;
 
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::model::{CampaignId, CampaignSummary, ImportReport, Recipient, RecipientStatus};
+use mailroom_engine::model::{
+    CampaignId, CampaignSummary, ImportPreview, ImportProgress, ImportReport, Recipient, RecipientStatus,
+};
 use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
 use mailroom_engine::smtp::manage::{self, PasswordChange};
@@ -32,8 +35,31 @@ pub struct Preview {
     pub source: String,
 }
 
-/// Imports a recipient file chosen in the window as a new draft campaign.
+/// How a file would be imported, and its first rows; nothing is saved.
 #[tauri::command]
+pub async fn preview_import(
+    path: PathBuf,
+    email_column: Option<String>,
+    encoding: Option<String>,
+    delimiter: Option<String>,
+    sheet: Option<String>,
+) -> IpcResult<ImportPreview> {
+    let options = ImportOptions {
+        email_column,
+        encoding,
+        delimiter,
+        sheet,
+        ..ImportOptions::default()
+    };
+    Ok(RecipientSource::preview(&path, &options).await?)
+}
+
+/// Imports a recipient file chosen in the window as a new draft campaign,
+/// replacing the draft `replaces` (the same file imported with other
+/// choices). Progress arrives on `on_progress`, at most ten times a second;
+/// `cancel_import(import_id)` cancels it and nothing is saved.
+#[tauri::command]
+#[allow(clippy::too_many_arguments)] // one per choice the window offers
 pub async fn import_recipients(
     state: State<'_, AppState>,
     path: PathBuf,
@@ -41,6 +67,9 @@ pub async fn import_recipients(
     encoding: Option<String>,
     delimiter: Option<String>,
     sheet: Option<String>,
+    replaces: Option<CampaignId>,
+    import_id: u32,
+    on_progress: Channel<ImportProgress>,
 ) -> IpcResult<ImportReport> {
     let options = ImportOptions {
         name: None,
@@ -48,9 +77,38 @@ pub async fn import_recipients(
         encoding,
         delimiter,
         sheet,
+        replaces,
     };
-    let source = RecipientSource::open(&path, &options).await?;
-    Ok(import::import(state.store().await?, source, &options).await?)
+    let cancel = CancellationToken::new();
+    state.imports.lock().await.insert(import_id, cancel.clone());
+    let mut last_sent: Option<Instant> = None;
+    let progress = move |step: ImportProgress| {
+        if last_sent.is_none_or(|at| at.elapsed() >= Duration::from_millis(100)) {
+            last_sent = Some(Instant::now());
+            let _ignored = on_progress.send(step);
+        }
+        if cancel.is_cancelled() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let result = async {
+        let source = RecipientSource::open(&path, &options).await?;
+        import::import_with_progress(state.store().await?, source, &options, progress).await
+    }
+    .await;
+    state.imports.lock().await.remove(&import_id);
+    Ok(result?)
+}
+
+/// Cancels an import in progress; nothing of it is saved.
+#[tauri::command]
+pub async fn cancel_import(state: State<'_, AppState>, import_id: u32) -> IpcResult<()> {
+    if let Some(cancel) = state.imports.lock().await.get(&import_id) {
+        cancel.cancel();
+    }
+    Ok(())
 }
 
 #[tauri::command]
@@ -58,15 +116,17 @@ pub async fn campaign_summary(state: State<'_, AppState>, campaign: CampaignId) 
     Ok(state.store().await?.campaign_summary(campaign).await?)
 }
 
-/// A page of recipients in file order, for the virtualised table.
+/// A page of recipients in file order (those in `status`, or all), for the
+/// paged recipient table.
 #[tauri::command]
 pub async fn list_recipients(
     state: State<'_, AppState>,
     campaign: CampaignId,
+    status: Option<RecipientStatus>,
     offset: u64,
     limit: u64,
 ) -> IpcResult<Vec<Recipient>> {
-    Ok(state.store().await?.recipients(campaign, None, offset, limit).await?)
+    Ok(state.store().await?.recipients(campaign, status, offset, limit).await?)
 }
 
 #[tauri::command]

@@ -34,7 +34,9 @@ pub fn run() {
             }
         })
         .invoke_handler(tauri::generate_handler![
+            commands::preview_import,
             commands::import_recipients,
+            commands::cancel_import,
             commands::campaign_summary,
             commands::list_recipients,
             commands::list_campaigns,

@@ -22,6 +22,8 @@ pub struct AppState {
     pub sandbox: Mutex<Option<Sandbox>>,
     /// Connection tests in progress, by the window's id for them, for Cancel.
     pub tests: Mutex<HashMap<u32, CancellationToken>>,
+    /// Imports in progress, by the window's id for them, for Cancel.
+    pub imports: Mutex<HashMap<u32, CancellationToken>>,
     /// Campaigns sending now, for Pause and Stop.
     pub runs: Mutex<HashMap<CampaignId, RunControl>>,
 }

@@ -258,15 +258,19 @@ async fn import_a_csv_through_the_window() {
     screenshot(&client, "recipients-empty.png").await;
 
     step("choosing a file without addresses");
-    // A file without addresses: the engine's typed error, translated, with its detail.
+    // A file without addresses: the preview asks for the column, nothing is imported.
     click(&client, "[data-testid=choose-file]").await;
     answer_file_dialog(&phones);
-    let banner = text(&client, "[data-testid=error]").await;
-    assert!(banner.contains("No column with email addresses was found."), "{banner}");
-    assert!(banner.contains("its columns are: name, phone"), "{banner}");
+    let ask = text(&client, "[data-testid=choose-column]").await;
+    assert!(ask.contains("No column looks like email addresses"), "{ask}");
+    let columns = text(&client, "[data-testid=choice-email-column]").await;
+    assert!(columns.contains("name") && columns.contains("phone"), "{columns}");
+    let run = ws.mailroom(&["--json", "campaigns"]);
+    assert_eq!(run.json(), serde_json::json!([]), "a preview saves nothing");
 
     step("choosing the real list");
     // The real list: counts and the first rows, non-ASCII intact.
+    click(&client, "[data-testid=import-another]").await;
     click(&client, "[data-testid=choose-file]").await;
     answer_file_dialog(&list);
     assert_eq!(text(&client, "[data-testid=count-rows] dd").await, "5");
@@ -302,6 +306,26 @@ async fn import_a_csv_through_the_window() {
     assert_eq!(summary["counts"]["pending"], 3);
     assert_eq!(summary["counts"]["skipped"], 2);
 
+    step("reading the list with another delimiter, then back");
+    // A semicolon makes the header one column with no addresses: the window
+    // asks for the column. Back to commas, the counts return, and the list is
+    // still one draft campaign, replaced each time.
+    select(&client, "[data-testid=choice-delimiter]", ";").await;
+    wait_for_text(
+        &client,
+        "[data-testid=choose-column]",
+        "No column looks like email addresses",
+    )
+    .await;
+    select(&client, "[data-testid=choice-delimiter]", ",").await;
+    wait_for_text(&client, "[data-testid=count-valid] dd", "3").await;
+    let options = text(&client, "[data-testid=choice-delimiter]").await;
+    assert!(options.contains("comma , (detected)"), "{options}");
+    let table = text(&client, "[data-testid=recipients]").await;
+    assert!(table.contains("zoe@example.fr") && table.contains("Skipped"), "{table}");
+    let campaigns = ws.mailroom(&["--json", "campaigns"]).json();
+    assert_eq!(campaigns.as_array().map(Vec::len), Some(1), "{campaigns}");
+
     step("choosing an XLSX written by LibreOffice");
     // A spreadsheet through the same dialog: counts, its sheet, a Chinese name.
     click(&client, "[data-testid=import-another]").await;
@@ -325,6 +349,21 @@ async fn import_a_csv_through_the_window() {
     );
     screenshot(&client, "recipients-xlsx.png").await;
 
+    step("choosing the second sheet of a workbook");
+    // sheets.xlsx starts with a sheet of notes; the list is on "Customers".
+    click(&client, "[data-testid=import-another]").await;
+    let workbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sheets.xlsx");
+    click(&client, "[data-testid=choose-file]").await;
+    answer_file_dialog(&workbook);
+    element(&client, "[data-testid=choose-column]").await;
+    select(&client, "[data-testid=choice-sheet]", "Customers").await;
+    wait_for_text(&client, "[data-testid=detected]", "Customers").await;
+    assert_eq!(text(&client, "[data-testid=count-valid] dd").await, "2");
+    assert_eq!(text(&client, "[data-testid=count-invalid] dd").await, "1");
+    let preview = text(&client, "[data-testid=preview]").await;
+    assert!(preview.contains("王芳") && preview.contains("København"), "{preview}");
+    screenshot(&client, "recipients-sheet-choice.png").await;
+
     // The Results screen lists it.
     go_to(&client, "results").await;
     let campaigns = text(&client, "[data-testid=campaigns]").await;
@@ -332,15 +371,20 @@ async fn import_a_csv_through_the_window() {
 
     // Switching language re-renders every string.
     go_to(&client, "recipients").await;
-    element(&client, "[data-testid=language]")
-        .await
-        .select_by_value("zh-CN")
-        .await
-        .unwrap_or_else(|e| panic!("choose a language: {e}"));
+    select(&client, "[data-testid=language]", "zh-CN").await;
     assert_eq!(text(&client, "[data-screen=recipients]").await, "收件人");
     screenshot(&client, "recipients-zh.png").await;
 
     let _ = client.close().await;
+}
+
+/// Chooses `value` in the `<select>` at `css`.
+async fn select(client: &Client, css: &str, value: &str) {
+    element(client, css)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("choose {value:?} in {css}: {e}"));
 }
 
 /// Waits until the text of `css` contains `wanted`.

@@ -60,12 +60,46 @@ const report = {
     ['Bob', 'bob-at-example.com', 'Bergen'],
   ],
 };
+const preview = {
+  format: 'csv',
+  encoding: 'UTF-8',
+  delimiter: ',',
+  sheet: null,
+  sheets: [],
+  columns: report.columns,
+  fields: report.fields,
+  email_column: 'email',
+  rows: report.preview,
+  file_bytes: 180,
+};
+/** `count` recipients of the mocked campaign, numbered from row `first`. */
+const recipients = (first, count) =>
+  Array.from({ length: count }, (_, i) => ({
+    row: first + i,
+    email: `person${first + i}@example.com`,
+    status: 'pending',
+    reason: null,
+    attempts: 0,
+    fields: { name: `Person ${first + i}`, email: `person${first + i}@example.com`, city: 'Oslo' },
+  }));
 const baseResults = {
   database_location: '/home/ann/.local/share/org.mailroom.desktop/mailroom.db',
   list_campaigns: [campaign],
   'plugin:dialog|open': '/home/ann/lists/spring.csv',
+  preview_import: preview,
   import_recipients: report,
+  list_recipients: recipients(2, 5),
+  cancel_import: null,
 };
+/** The arguments of an import call that say what to import and how. */
+const importArgs = ({ path, emailColumn, encoding, delimiter, sheet, replaces }) => ({
+  path,
+  emailColumn,
+  encoding,
+  delimiter,
+  sheet,
+  replaces,
+});
 
 let browser;
 let site;
@@ -121,13 +155,16 @@ describe('Recipients screen', () => {
 
     const imports = await calls(page, 'import_recipients');
     assert.equal(imports.length, 1);
-    assert.deepEqual(imports[0].args, {
+    assert.deepEqual(importArgs(imports[0].args), {
       path: '/home/ann/lists/spring.csv',
       emailColumn: null,
       encoding: null,
       delimiter: null,
       sheet: null,
+      replaces: null,
     });
+    assert.equal(typeof imports[0].args.onProgress.id, 'number', 'progress comes back on a channel');
+    assert.equal((await calls(page, 'preview_import')).length, 1, 'the preview comes first');
     const [dialog] = await calls(page, 'plugin:dialog|open');
     assert.equal(dialog.args.options.multiple, false);
     assert.deepEqual(dialog.args.options.filters[0].extensions, ['csv', 'tsv', 'txt', 'xlsx', 'xlsm', 'xlsb', 'xls', 'ods']);
@@ -191,7 +228,146 @@ describe('Recipients screen', () => {
     assert.equal(await banner.getAttribute('data-kind'), 'no_email_column');
     assert.match(await banner.textContent(), /No column with email addresses was found\./);
     assert.match(await banner.textContent(), /its columns are: name, phone/);
+    await page.getByTestId('import-another').click();
     assert.equal(await page.getByTestId('choose-file').count(), 1, 'the person can try another file');
+  });
+  test('changing the delimiter previews again and imports in place of the draft', async () => {
+    const { page, errors } = await openApp({ results: baseResults });
+    await page.getByTestId('choose-file').click();
+    await page.getByTestId('import-report').waitFor();
+    const delimiter = page.getByTestId('choice-delimiter');
+    assert.equal(await delimiter.inputValue(), ',');
+    assert.deepEqual(await delimiter.locator('option').allTextContents(), [
+      'comma , (detected)',
+      'semicolon ;',
+      'tab',
+      'bar |',
+    ]);
+    assert.equal(await page.getByTestId('choice-encoding').inputValue(), 'UTF-8');
+
+    await delimiter.selectOption(';');
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'import_recipients').length === 2);
+    const previews = await calls(page, 'preview_import');
+    assert.equal(previews[1].args.delimiter, ';');
+    const imports = await calls(page, 'import_recipients');
+    assert.deepEqual(importArgs(imports[1].args), {
+      path: '/home/ann/lists/spring.csv',
+      emailColumn: null,
+      encoding: null,
+      delimiter: ';',
+      sheet: null,
+      replaces: 7,
+    });
+    await page.getByTestId('import-report').waitFor();
+    assert.deepEqual(errors, []);
+  });
+
+  test('a workbook offers its sheets; another sheet is previewed with its own email column', async () => {
+    const workbook = {
+      ...preview,
+      format: 'xlsx',
+      encoding: null,
+      delimiter: null,
+      sheet: 'Notes',
+      sheets: ['Notes', 'Customers'],
+      columns: ['Spring mailing'],
+      fields: ['spring_mailing'],
+      email_column: null,
+      rows: [['Customers are on the next sheet.']],
+    };
+    const { page, errors } = await openApp({
+      results: { ...baseResults, 'plugin:dialog|open': '/home/ann/lists/sheets.xlsx', preview_import: workbook },
+    });
+    await page.getByTestId('choose-file').click();
+    await page.getByTestId('choose-column').waitFor();
+    assert.equal((await calls(page, 'import_recipients')).length, 0, 'nothing is imported without an email column');
+    assert.equal(await page.getByTestId('choice-encoding').count(), 0, 'a workbook has no encoding to choose');
+    assert.deepEqual(await page.getByTestId('choice-sheet').locator('option').allTextContents(), [
+      'Notes (detected)',
+      'Customers',
+    ]);
+
+    await page.evaluate(
+      (customers) => (window.__MAILROOM_SCENARIO__.results.preview_import = customers),
+      { ...workbook, sheet: 'Customers', columns: ['姓名', '电子邮件'], fields: ['姓名', '电子邮件'], email_column: '电子邮件', rows: [['王芳', 'wang.fang@example.com']] },
+    );
+    await page.getByTestId('choice-sheet').selectOption('Customers');
+    await page.getByTestId('import-report').waitFor();
+    const [imported] = await calls(page, 'import_recipients');
+    assert.equal(imported.args.sheet, 'Customers');
+    assert.equal(imported.args.emailColumn, null, 'the new sheet finds its own column');
+    assert.equal(await page.getByTestId('choice-email-column').inputValue(), '电子邮件');
+    assert.deepEqual(await page.getByTestId('preview').locator('tbody td').allTextContents(), ['王芳', 'wang.fang@example.com']);
+    assert.deepEqual(errors, []);
+  });
+
+  test('a long import shows its progress and can be cancelled', async () => {
+    const { page, errors } = await openApp({
+      results: baseResults,
+      held: ['import_recipients'],
+      messages: { import_recipients: [{ rows: 120000, fraction: 0.45 }] },
+    });
+    await page.getByTestId('choose-file').click();
+    const progress = page.getByTestId('import-progress');
+    await progress.waitFor();
+    await page.waitForFunction(() => /120,000/.test(document.querySelector('[data-testid=import-progress]')?.textContent ?? ''));
+    assert.match(await progress.textContent(), /120,000 rows read \(45%\)/);
+    assert.equal(await progress.locator('progress').evaluate((p) => p.value), 0.45);
+    assert.equal(await page.getByTestId('preview').locator('tbody tr').count(), 3, 'the first rows show while it imports');
+
+    await page.getByTestId('cancel-import').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'cancel_import'));
+    const [cancel] = await calls(page, 'cancel_import');
+    const [running] = await calls(page, 'import_recipients');
+    assert.equal(cancel.args.importId, running.args.importId);
+    await page.evaluate(() => {
+      window.__MAILROOM_SCENARIO__.failures = {
+        import_recipients: { kind: 'import_cancelled', message: 'the import of spring.csv was cancelled; nothing was saved' },
+      };
+      window.__mailroom.release('import_recipients');
+    });
+    await page.getByTestId('error').waitFor();
+    assert.match(await page.getByTestId('error').textContent(), /The import was cancelled; nothing was saved\./);
+    assert.equal(await page.getByTestId('import-progress').count(), 0);
+    assert.equal(await page.getByTestId('import-report').count(), 0);
+    assert.deepEqual(errors, []);
+  });
+
+  test('the recipient table pages through the store instead of holding every row', async () => {
+    const big = { ...campaign, total: 250, counts: { ...counts, pending: 240, skipped: 10 } };
+    const { page, errors } = await openApp({
+      results: { ...baseResults, import_recipients: { ...report, campaign: big }, list_recipients: recipients(2, 100) },
+    });
+    await page.getByTestId('choose-file').click();
+    const table = page.getByTestId('recipient-table');
+    await table.waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=recipients] tbody tr').length === 100);
+    assert.equal(await page.getByTestId('page-range').textContent(), 'Rows 1–100 of 250');
+    assert.deepEqual(await page.getByTestId('recipients').locator('thead th').allTextContents(), ['Row', 'State', 'name', 'email', 'city', 'Why']);
+
+    await page.getByTestId('page-next').click();
+    await page.getByTestId('page-last').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=page-range]')?.textContent === 'Rows 201–250 of 250');
+    assert.equal(await page.getByTestId('page-next').isDisabled(), true);
+    await page.getByTestId('filter-skipped').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=page-range]')?.textContent === 'Rows 1–10 of 10');
+    await page.getByTestId('filter-all').click();
+    await page.getByTestId('page-jump').fill('180');
+    await page.getByTestId('page-jump').press('Enter');
+    await page.waitForFunction(() => document.querySelector('[data-testid=page-range]')?.textContent === 'Rows 101–200 of 250');
+
+    const pages = (await calls(page, 'list_recipients')).map((c) => [c.args.status, c.args.offset, c.args.limit]);
+    assert.deepEqual(pages, [
+      [null, 0, 100],
+      [null, 100, 100],
+      [null, 200, 100],
+      ['skipped', 0, 100],
+      [null, 0, 100],
+      [null, 100, 100],
+    ]);
+    await page.getByTestId('use-recipients').click();
+    await page.getByTestId('message-screen').waitFor();
+    assert.deepEqual(errors.filter((e) => !/did not mock/.test(e.message)), []);
   });
 });
 

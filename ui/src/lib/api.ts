@@ -11,6 +11,8 @@ import type { StageReport } from './bindings/StageReport';
 import type { CampaignSummary } from './bindings/CampaignSummary';
 import type { ErrorKind } from './bindings/ErrorKind';
 import type { ImportReport } from './bindings/ImportReport';
+import type { ImportPreview } from './bindings/ImportPreview';
+import type { ImportProgress } from './bindings/ImportProgress';
 import type { IpcError } from './bindings/IpcError';
 import type { Recipient } from './bindings/Recipient';
 import type { EventBatch } from './bindings/EventBatch';
@@ -42,24 +44,52 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/** What the person chose on the Recipients screen; unset means "detect". */
+export type ImportChoices = { emailColumn?: string; encoding?: string; delimiter?: string; sheet?: string };
+
+function choiceArgs(choices: ImportChoices) {
+  return {
+    emailColumn: choices.emailColumn ?? null,
+    encoding: choices.encoding ?? null,
+    delimiter: choices.delimiter ?? null,
+    sheet: choices.sheet ?? null,
+  };
+}
+
 export { isIpcError };
 export type { IpcError };
 
 export const api = {
+  /** How the file would be imported and its first rows; saves nothing. */
+  previewImport: (path: string, choices: ImportChoices = {}) =>
+    call<ImportPreview>('preview_import', { path, ...choiceArgs(choices) }),
+  /**
+   * Imports the file as a new draft campaign, replacing the draft `replaces`
+   * (the same file with other choices). `onProgress` sees how far it has got;
+   * `cancelImport(importId)` cancels it.
+   */
   importRecipients: (
     path: string,
-    choices: { emailColumn?: string; encoding?: string; delimiter?: string; sheet?: string } = {},
-  ) =>
-    call<ImportReport>('import_recipients', {
+    choices: ImportChoices = {},
+    replaces: number | null = null,
+    importId = 0,
+    onProgress: (progress: ImportProgress) => void = () => {},
+  ) => {
+    const channel = new Channel<ImportProgress>();
+    channel.onmessage = onProgress;
+    return call<ImportReport>('import_recipients', {
       path,
-      emailColumn: choices.emailColumn ?? null,
-      encoding: choices.encoding ?? null,
-      delimiter: choices.delimiter ?? null,
-      sheet: choices.sheet ?? null,
-    }),
+      ...choiceArgs(choices),
+      replaces,
+      importId,
+      onProgress: channel,
+    });
+  },
+  cancelImport: (importId: number) => call<null>('cancel_import', { importId }),
   campaignSummary: (campaign: number) => call<CampaignSummary>('campaign_summary', { campaign }),
-  listRecipients: (campaign: number, offset: number, limit: number) =>
-    call<Recipient[]>('list_recipients', { campaign, offset, limit }),
+  /** A page of recipients in file order: those in `status`, or all. */
+  listRecipients: (campaign: number, status: RecipientStatus | null, offset: number, limit: number) =>
+    call<Recipient[]>('list_recipients', { campaign, status, offset, limit }),
   listCampaigns: () => call<CampaignSummary[]>('list_campaigns'),
   /** Writes the campaign's recipients in `statuses` to a CSV file; returns how many. */
   exportRecipients: (campaign: number, statuses: RecipientStatus[], path: string) =>

@@ -1,10 +1,26 @@
-// What the window remembers while it is open: the last import, shared by the
-// screens (the Recipients screen fills it; Campaign and Results read it).
+// What the window remembers while it is open: the last import and how its
+// file is read, shared by the screens (the Recipients screen fills it;
+// Message, Campaign and Results read the campaign it made).
+import type { ImportChoices } from './api';
+import type { ImportPreview } from './bindings/ImportPreview';
 import type { ImportReport } from './bindings/ImportReport';
 
 export type Screen = 'recipients' | 'smtp' | 'message' | 'campaign' | 'results' | 'sandbox';
 
-export const session = $state<{ screen: Screen; lastImport: ImportReport | null }>({
+export const session = $state<{
+  screen: Screen;
+  /** The file on the Recipients screen, the choices made for it, and its preview. */
+  importFile: string | null;
+  importChoices: ImportChoices;
+  importPreview: ImportPreview | null;
+  /** The first preview, with nothing chosen: what Mailroom detected by itself. */
+  importDetected: ImportPreview | null;
+  lastImport: ImportReport | null;
+}>({
   screen: 'recipients',
+  importFile: null,
+  importChoices: {},
+  importPreview: null,
+  importDetected: null,
   lastImport: null,
 });

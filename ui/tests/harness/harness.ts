@@ -3,10 +3,15 @@
 // loads; every call is recorded, and `drop()` plays a file drag-and-drop.
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
+import { Channel } from '@tauri-apps/api/core';
 
 type Scenario = {
   results?: Record<string, unknown>;
   failures?: Record<string, { kind: string; message: string }>;
+  /** Per command, messages sent on its channel argument before it answers. */
+  messages?: Record<string, unknown[]>;
+  /** Commands that answer only when the test calls `release(command)`. */
+  held?: string[];
 };
 
 type Harness = {
@@ -14,6 +19,8 @@ type Harness = {
   drop: (paths: string[]) => Promise<void>;
   /** Plays an event the shell would send (e.g. `close-requested`). */
   event: (name: string) => Promise<void>;
+  /** Lets a held command answer. */
+  release: (command: string) => void;
 };
 
 declare global {
@@ -27,9 +34,20 @@ const scenario: Scenario = window.__MAILROOM_SCENARIO__ ?? {};
 const calls: Harness['calls'] = [];
 
 mockWindows('main');
+const releases = new Map<string, () => void>();
+
+/** A channel argument's handler, as the real shell would deliver to it. */
+function channelOf(args: unknown): ((message: unknown) => void) | undefined {
+  if (typeof args !== 'object' || args === null) return undefined;
+  const channel = Object.values(args).find((v) => v instanceof Channel) as Channel<unknown> | undefined;
+  return channel?.onmessage;
+}
+
 mockIPC(
-  (command, args) => {
+  async (command, args) => {
     calls.push({ command, args });
+    for (const message of scenario.messages?.[command] ?? []) channelOf(args)?.(message);
+    if (scenario.held?.includes(command)) await new Promise<void>((resolve) => releases.set(command, resolve));
     const failure = scenario.failures?.[command];
     if (failure) throw failure;
     if (scenario.results && command in scenario.results) return scenario.results[command];
@@ -42,6 +60,7 @@ window.__mailroom = {
   calls,
   drop: (paths) => emit('tauri://drag-drop', { paths, position: { x: 100, y: 100 } }),
   event: (name) => emit(name),
+  release: (command) => releases.get(command)?.(),
 };
 
 await import('../../src/main');
