@@ -121,4 +121,14 @@ async fn an_uncommitted_import_leaves_nothing() {
     assert_eq!(store.resolve_campaign("c").await.expect("by name"), id);
     let err = store.resolve_campaign("nope").await.expect_err("unknown");
     assert_eq!(err.kind(), ErrorKind::CampaignNotFound);
+
+    // The import skipped the status CHECK on its own connection only: every
+    // pooled connection still refuses a status that does not exist.
+    for _ in 0..4 {
+        let refused = sqlx::query("UPDATE recipients SET status = 'lost' WHERE campaign_id = ?1")
+            .bind(id)
+            .execute(&store.pool)
+            .await;
+        assert!(refused.is_err(), "a pooled connection accepted an unknown status");
+    }
 }
