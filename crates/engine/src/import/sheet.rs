@@ -130,6 +130,11 @@ impl SheetSource {
         &self.columns
     }
 
+    /// The sheet's rows, the header and anything above it included.
+    pub fn height(&self) -> usize {
+        self.range.height()
+    }
+
     pub fn sheets(&self) -> &[String] {
         &self.sheets
     }
