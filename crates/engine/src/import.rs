@@ -592,13 +592,7 @@ fn parse_rows(
         if tally.preview.len() < PREVIEW_ROWS {
             tally.preview.push(values.clone());
         }
-        batch.push(NewRecipient {
-            row,
-            email,
-            values,
-            status,
-            reason,
-        });
+        batch.push(NewRecipient::new(row, email, &values, status, reason)?);
         if batch.len() == BATCH_ROWS {
             let full = Batch {
                 rows: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS)),

@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use indexmap::IndexMap;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
+use sqlx::{ConnectOptions, Connection};
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -29,10 +30,49 @@ pub struct NewCampaign<'a> {
 pub struct NewRecipient {
     pub row: u64,
     pub email: String,
-    pub values: Vec<String>,
+    /// The row's values as a JSON array, encoded by the parser so that the
+    /// writer, the import's bottleneck, only binds.
+    pub fields: String,
     pub status: RecipientStatus,
     pub reason: Option<String>,
 }
+
+impl NewRecipient {
+    pub fn new(
+        row: u64,
+        email: String,
+        values: &[String],
+        status: RecipientStatus,
+        reason: Option<String>,
+    ) -> Result<NewRecipient> {
+        let fields = serde_json::to_string(values).map_err(|e| Error::Internal(format!("encoding fields: {e}")))?;
+        Ok(NewRecipient {
+            row,
+            email,
+            fields,
+            status,
+            reason,
+        })
+    }
+}
+
+/// The INSERT for `rows` recipients, 8 parameters each. `OR FAIL`: a
+/// failing row stops the statement without undoing the rows before it, so
+/// SQLite keeps no statement journal; nothing is lost, since any failure
+/// abandons the whole import transaction anyway.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT OR FAIL INTO recipients (campaign_id, row_number, email, fields, status, reason, created_at, updated_at) VALUES ",
+    );
+    for i in 0..rows {
+        sql.push_str(if i == 0 { "(?,?,?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?,?,?)" });
+    }
+    sql
+}
+
+/// The INSERT for a full chunk, built once: SQLite prepares it once per
+/// import, and sqlx finds it by its text.
+static FULL_INSERT: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_STATEMENT));
 
 /// Writes one import inside one transaction: either every row lands with its
 /// campaign, or (dropped without [`ImportWriter::commit`]) nothing does.
@@ -52,29 +92,29 @@ pub struct ImportWriter {
 }
 
 impl ImportWriter {
-    /// Inserts a batch of rows, many per statement. The statement text is the
-    /// same for every full chunk, so SQLite prepares it once per import.
+    /// Inserts a batch of rows, many per statement.
     pub async fn write(&mut self, rows: &[NewRecipient]) -> Result<()> {
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO recipients (campaign_id, row_number, email, fields, status, reason, created_at, updated_at) ",
-            );
-            let fields = chunk
-                .iter()
-                .map(|r| serde_json::to_string(&r.values))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| Error::Internal(format!("encoding fields: {e}")))?;
-            insert.push_values(chunk.iter().zip(fields), |mut row, (r, fields)| {
-                row.push_bind(self.campaign_id)
-                    .push_bind(i64::try_from(r.row).unwrap_or(i64::MAX))
-                    .push_bind(r.email.as_str())
-                    .push_bind(fields)
-                    .push_bind(r.status.as_str())
-                    .push_bind(r.reason.as_deref())
-                    .push_bind(self.now)
-                    .push_bind(self.now);
-            });
-            insert.build().persistent(true).execute(&mut self.conn).await?;
+            let partial;
+            let sql: &str = if chunk.len() == ROWS_PER_STATEMENT {
+                &FULL_INSERT
+            } else {
+                partial = insert_sql(chunk.len());
+                &partial
+            };
+            let mut insert = sqlx::query(sql);
+            for r in chunk {
+                insert = insert
+                    .bind(self.campaign_id)
+                    .bind(i64::try_from(r.row).unwrap_or(i64::MAX))
+                    .bind(r.email.as_str())
+                    .bind(r.fields.as_str())
+                    .bind(r.status.as_str())
+                    .bind(r.reason.as_deref())
+                    .bind(self.now)
+                    .bind(self.now);
+            }
+            insert.execute(&mut self.conn).await?;
         }
         Ok(())
     }

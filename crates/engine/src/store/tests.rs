@@ -94,12 +94,9 @@ async fn an_uncommitted_import_leaves_nothing() {
         columns: &columns,
         email_column: "email",
     };
-    let row = |n: u64| NewRecipient {
-        row: n,
-        email: format!("u{n}@example.com"),
-        values: vec![format!("u{n}@example.com")],
-        status: RecipientStatus::Pending,
-        reason: None,
+    let row = |n: u64| {
+        let email = format!("u{n}@example.com");
+        NewRecipient::new(n, email.clone(), &[email], RecipientStatus::Pending, None).expect("encode")
     };
 
     let mut writer = store.begin_import(&campaign).await.expect("begin");
