@@ -65,7 +65,11 @@ fn insert_sql(rows: usize) -> String {
         "INSERT OR FAIL INTO recipients (campaign_id, row_number, email, fields, status, reason, created_at, updated_at) VALUES ",
     );
     for i in 0..rows {
-        sql.push_str(if i == 0 { "(?,?,?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?,?,?)" });
+        sql.push_str(if i == 0 {
+            "(?,?,?,?,?,?,?,?)"
+        } else {
+            ",(?,?,?,?,?,?,?,?)"
+        });
     }
     sql
 }
@@ -165,7 +169,9 @@ impl Store {
         let now = self.now_ms();
         let columns = serde_json::to_string(campaign.columns).map_err(|e| Error::Internal(e.to_string()))?;
         let mut conn = self.pool.connect_options().connect().await?;
-        sqlx::query("PRAGMA ignore_check_constraints = ON").execute(&mut conn).await?;
+        sqlx::query("PRAGMA ignore_check_constraints = ON")
+            .execute(&mut conn)
+            .await?;
         // IMMEDIATE takes the write lock now, waiting out another writer (the
         // app and the CLI share the file) before any row is parsed.
         sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
