@@ -360,3 +360,39 @@ fn the_import_report_names_each_columns_merge_field() {
         serde_json::json!(["e_mail_address", "first_name", "邮箱_备注"])
     );
 }
+
+#[test]
+fn an_export_never_hands_a_spreadsheet_a_formula() {
+    let ws = Workspace::new();
+    let list = ws.file(
+        "risky.csv",
+        "name,email,balance\n\"=HYPERLINK(\"\"http://evil.example\"\",\"\"Click\"\")\",not-an-address,-3.5\n@SUM(A1),also-not,+cmd\n",
+    );
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let out = ws.db().with_file_name("risky-skipped.csv");
+    let run = ws.mailroom(&[
+        "export",
+        "risky",
+        "--status",
+        "skipped",
+        "-o",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let text = std::fs::read_to_string(&out).expect("the export exists");
+    let mut rows = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let records: Vec<Vec<String>> = rows
+        .records()
+        .map(|r| r.expect("a record").iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(
+        records[0][5..],
+        [
+            "'=HYPERLINK(\"http://evil.example\",\"Click\")",
+            "not-an-address",
+            "-3.5"
+        ],
+        "a formula becomes text; a negative number stays a number"
+    );
+    assert_eq!(records[1][5..], ["'@SUM(A1)", "also-not", "'+cmd"]);
+}

@@ -2,6 +2,7 @@
 //! or send elsewhere) and the skipped ones (invalid, duplicate, suppressed:
 //! to correct in the source list), with the reason and every imported column.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
@@ -34,24 +35,29 @@ pub async fn export_recipients(
     file.write_all("\u{feff}".as_bytes()).map_err(cannot)?;
     let mut out = csv::Writer::from_writer(file);
     let csv_error = |e: csv::Error| cannot(std::io::Error::other(e));
-    let mut header = vec!["row", "email", "status", "reason", "attempts"];
-    header.extend(summary.columns.iter().map(String::as_str));
-    out.write_record(&header).map_err(csv_error)?;
+    let mut header: Vec<Cow<'_, str>> = ["row", "email", "status", "reason", "attempts"]
+        .into_iter()
+        .map(Cow::Borrowed)
+        .collect();
+    header.extend(summary.columns.iter().map(|c| spreadsheet_safe(c)));
+    out.write_record(header.iter().map(|c| c.as_bytes()))
+        .map_err(csv_error)?;
     let mut written = 0_u64;
     for &status in statuses {
         let mut offset = 0;
         loop {
             let page = store.recipients(campaign, Some(status), offset, PAGE).await?;
             for r in &page {
-                let mut record = vec![
-                    r.row.to_string(),
-                    r.email.clone(),
-                    r.status.as_str().to_owned(),
-                    r.reason.clone().unwrap_or_default(),
-                    r.attempts.to_string(),
+                let mut record: Vec<Cow<'_, str>> = vec![
+                    Cow::Owned(r.row.to_string()),
+                    spreadsheet_safe(&r.email),
+                    Cow::Borrowed(r.status.as_str()),
+                    spreadsheet_safe(r.reason.as_deref().unwrap_or_default()),
+                    Cow::Owned(r.attempts.to_string()),
                 ];
-                record.extend(r.fields.values().cloned());
-                out.write_record(&record).map_err(csv_error)?;
+                record.extend(r.fields.values().map(|v| spreadsheet_safe(v)));
+                out.write_record(record.iter().map(|c| c.as_bytes()))
+                    .map_err(csv_error)?;
             }
             written += page.len() as u64;
             if (page.len() as u64) < PAGE {
@@ -63,4 +69,42 @@ pub async fn export_recipients(
     let file = out.into_inner().map_err(|e| cannot(e.into_error()))?;
     file.persist(path).map_err(|e| cannot(e.error))?;
     Ok(written)
+}
+
+/// A value as text a spreadsheet will not run: one that starts like a
+/// formula (`=`, `+`, `-`, `@`, or a tab or carriage return before one) gets a
+/// leading `'`, which Excel and LibreOffice read as "this is text" (OWASP's
+/// advice against CSV injection). Plain numbers such as `-12.5` stay as they
+/// are.
+fn spreadsheet_safe(value: &str) -> Cow<'_, str> {
+    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && value.trim().parse::<f64>().map_or(true, |n| !n.is_finite()) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn values_that_start_like_formulas_are_kept_as_text() {
+        for risky in [
+            "=1+1",
+            "=HYPERLINK(\"http://x\")",
+            "+cmd|' /C calc'!A0",
+            "@SUM(A1)",
+            "-2+3",
+            "\t=1",
+            "\r=1",
+            "-inf",
+        ] {
+            assert_eq!(spreadsheet_safe(risky), format!("'{risky}"), "{risky:?}");
+        }
+        for plain in ["ann@example.com", "-12.5", "+44", "42", "O'Brien", "a=b", ""] {
+            assert_eq!(spreadsheet_safe(plain), plain, "{plain:?}");
+        }
+    }
 }
