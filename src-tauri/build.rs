@@ -5,6 +5,7 @@ fn main() {
     let commands = tauri_build::AppManifest::new().commands(&[
         "preview_import",
         "import_recipients",
+        "resend_failed",
         "cancel_import",
         "campaign_summary",
         "list_recipients",

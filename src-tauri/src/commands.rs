@@ -102,6 +102,13 @@ pub async fn import_recipients(
     Ok(result?)
 }
 
+/// Resend failed: the campaign's failed recipients back to pending, ready for
+/// `start_campaign`; how many.
+#[tauri::command]
+pub async fn resend_failed(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<u64> {
+    Ok(state.store().await?.requeue_failed(campaign).await?)
+}
+
 /// Cancels an import in progress; nothing of it is saved.
 #[tauri::command]
 pub async fn cancel_import(state: State<'_, AppState>, import_id: u32) -> IpcResult<()> {

@@ -36,6 +36,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::preview_import,
             commands::import_recipients,
+            commands::resend_failed,
             commands::cancel_import,
             commands::campaign_summary,
             commands::list_recipients,

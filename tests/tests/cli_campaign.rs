@@ -434,3 +434,79 @@ async fn a_test_send_arrives_as_the_preview_showed_it() {
     );
     assert!(headers.contains_key("list-unsubscribe-post"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_failed_is_a_new_run_over_exactly_the_failed_recipients() {
+    let rejected: HashSet<String> = ["r00003@example.org", "r00007@example.org"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let first = ScriptedServer::start(Script {
+        reject_recipients: rejected.clone(),
+        ..Script::default()
+    })
+    .await;
+    let ws = campaign(10, first.port()).await;
+    let run = cli(&ws, &["send", "1", "--smtp", "test"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(by_state(&ws).await.get("failed"), Some(&rejected));
+
+    // The same campaign on another account, whose server takes everyone.
+    let second = ScriptedServer::start(Script::default()).await;
+    let port = second.port().to_string();
+    let args = [
+        "smtp",
+        "add",
+        "second",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--security",
+        "none",
+        "--auth",
+        "none",
+        "--from",
+        "news@example.com",
+    ];
+    let added = cli(&ws, &args).await;
+    assert!(added.success(), "{}", added.stderr);
+    let run = cli(&ws, &["--json", "resend-failed", "1", "--smtp", "second"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert_eq!(lines[0]["requeued"], 2);
+    let last = lines.last().expect("test step");
+    assert_eq!(last["outcome"], "completed");
+    assert_eq!(
+        (last["counts"]["sent"].as_u64(), last["counts"]["failed"].as_u64()),
+        (Some(10), Some(0))
+    );
+
+    let resent: HashSet<String> = accepted(&second.received()).into_keys().collect();
+    assert_eq!(
+        resent, rejected,
+        "exactly the failed recipients, and nobody sent before"
+    );
+    assert_eq!(
+        accepted(&first.received()).len(),
+        8,
+        "the first server got nothing more"
+    );
+    let recipients = cli(&ws, &["--json", "recipients", "1", "--status", "sent"])
+        .await
+        .json();
+    let r3 = recipients
+        .as_array()
+        .and_then(|all| all.iter().find(|r| r["email"] == "r00003@example.org"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(r3["attempts"], 1, "a fresh budget of attempts for the new run");
+
+    let again = cli(&ws, &["resend-failed", "1"]).await;
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(again.stdout.contains("No failed recipients"), "{}", again.stdout);
+}

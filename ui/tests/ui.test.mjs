@@ -643,6 +643,30 @@ describe('Exports', () => {
     assert.deepEqual(errors, []);
   });
 
+  test('Resend failed puts the failed recipients back and starts a run on the Campaign screen', async () => {
+    const failedCampaign = { ...campaign, status: 'completed', counts: { ...counts, pending: 0, sent: 1, failed: 4 } };
+    const { page, errors } = await openApp({
+      results: {
+        ...baseResults,
+        list_campaigns: [failedCampaign],
+        list_accounts: [],
+        resend_failed: 4,
+        start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 5, failed: 0 } },
+      },
+    });
+    await page.locator('[data-screen=results]').click();
+    const resend = page.getByTestId('resend-failed');
+    assert.equal(await resend.textContent(), 'Resend 4 failed');
+    await resend.click();
+    await page.getByTestId('campaign-screen').waitFor();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'start_campaign'));
+    assert.deepEqual((await calls(page, 'resend_failed')).map((c) => c.args), [{ campaign: 7 }]);
+    const [started] = await calls(page, 'start_campaign');
+    assert.equal(started.args.campaign, 7);
+    assert.equal(started.args.account, null, 'the account it last ran on');
+    assert.deepEqual(errors.filter((e) => !/did not mock/.test(e.message)), []);
+  });
+
   test('the skipped rows of an import are exported from the Recipients screen', async () => {
     const { page, errors } = await openApp({
       results: { ...baseResults, 'plugin:dialog|save': '/home/ann/spring-skipped.csv', export_recipients: 3 },

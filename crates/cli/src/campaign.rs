@@ -303,6 +303,33 @@ fn clear(live: bool) -> &'static str {
     if live { "\r\x1b[2K" } else { "" }
 }
 
+/// `mailroom resend-failed CAMPAIGN`: the failed recipients back to pending,
+/// then a run like `send` over exactly them.
+pub async fn resend_failed(
+    campaign: &str,
+    smtp: Option<&str>,
+    retry_base: Option<f64>,
+    db: &Path,
+    out: &Output,
+) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    let id = store.resolve_campaign(campaign).await?;
+    let requeued = store.requeue_failed(id).await?;
+    store.close().await;
+    // With --json this is the first line of the run's JSON lines.
+    out.print(&serde_json::json!({ "requeued": requeued }), |w| {
+        if requeued == 0 {
+            writeln!(w, "No failed recipients to send again.")
+        } else {
+            writeln!(w, "Sending {requeued} failed recipients again.")
+        }
+    })?;
+    if requeued == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    send(campaign, smtp, retry_base, db, out).await
+}
+
 /// `mailroom uncertain CAMPAIGN --resend|--mark-sent`.
 pub async fn settle_uncertain(campaign: &str, resend: bool, db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let store = Store::open(db).await?;

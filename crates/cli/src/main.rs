@@ -132,6 +132,15 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         retry_base: Option<f64>,
     },
+    /// Send a campaign's failed recipients again: a new run over exactly them.
+    ResendFailed {
+        campaign: String,
+        /// The SMTP account (default: the one the campaign last ran on).
+        #[arg(long, value_name = "NAME")]
+        smtp: Option<String>,
+        #[arg(long, value_name = "SECONDS")]
+        retry_base: Option<f64>,
+    },
     /// Decide about recipients that were in flight when Mailroom was killed.
     Uncertain {
         campaign: String,
@@ -206,6 +215,11 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         Command::Resume { campaign, retry_base } => {
             return campaign::send(&campaign, None, retry_base, &db, out).await;
         }
+        Command::ResendFailed {
+            campaign,
+            smtp,
+            retry_base,
+        } => return campaign::resend_failed(&campaign, smtp.as_deref(), retry_base, &db, out).await,
         Command::Uncertain { campaign, resend, .. } => {
             return campaign::settle_uncertain(&campaign, resend, &db, out).await;
         }

@@ -86,6 +86,8 @@ export const api = {
     });
   },
   cancelImport: (importId: number) => call<null>('cancel_import', { importId }),
+  /** Puts the campaign's failed recipients back to pending; returns how many. */
+  resendFailed: (campaign: number) => call<number>('resend_failed', { campaign }),
   campaignSummary: (campaign: number) => call<CampaignSummary>('campaign_summary', { campaign }),
   /** A page of recipients in file order: those in `status`, or all. */
   listRecipients: (campaign: number, status: RecipientStatus | null, offset: number, limit: number) =>

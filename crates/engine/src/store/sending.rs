@@ -422,6 +422,38 @@ impl Store {
         Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
+    /// Resend failed: every failed recipient of `campaign` back to `pending`
+    /// with a fresh budget of attempts (each past attempt stays in the
+    /// attempts table), and the campaign ready to run again: a completed or
+    /// stopped campaign becomes paused, with the reason. How many.
+    pub async fn requeue_failed(&self, campaign: CampaignId) -> Result<u64> {
+        let now = self.now_ms();
+        let mut tx = self.pool.begin().await?;
+        let requeued = sqlx::query!(
+            "UPDATE recipients SET status = 'pending', reason = NULL, attempts = 0, next_attempt_at = NULL, updated_at = ?2
+             WHERE campaign_id = ?1 AND status = 'failed'",
+            campaign,
+            now
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if requeued > 0 {
+            let reason = format!("{requeued} failed recipients to send again");
+            sqlx::query!(
+                "UPDATE campaigns SET status = 'paused', pause_reason = ?2, updated_at = ?3
+                 WHERE id = ?1 AND status IN ('completed', 'stopped')",
+                campaign,
+                reason,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(requeued)
+    }
+
     /// The campaign's account, if it has run before.
     pub async fn campaign_profile(&self, campaign: CampaignId) -> Result<Option<String>> {
         Ok(sqlx::query_scalar!(

@@ -330,6 +330,7 @@ export const en = {
   "recipients.table.next": "Next page",
   "recipients.table.goTo": "Go to row…",
   "recipients.table.status": "State",
+  "results.resendFailed": "Resend {count} failed",
 } as const;
 
 export type MessageKey = keyof typeof en;

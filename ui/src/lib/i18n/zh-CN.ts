@@ -324,4 +324,5 @@ export const zhCN: Messages = {
   "recipients.table.next": "下一页",
   "recipients.table.goTo": "跳到第几行…",
   "recipients.table.status": "状态",
+  "results.resendFailed": "重发 {count} 封失败邮件",
 };
