@@ -129,3 +129,109 @@ async fn an_uncommitted_import_leaves_nothing() {
         assert!(refused.is_err(), "a pooled connection accepted an unknown status");
     }
 }
+
+#[tokio::test]
+async fn state_changes_apply_in_order_with_one_attempt_row_each() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = ManualClock::at(1_700_000_000_000);
+    let store = Store::open_with_clock(&dir.path().join("m.db"), Arc::new(clock.clone()))
+        .await
+        .expect("open");
+    let columns = vec!["email".to_owned()];
+    let campaign = NewCampaign {
+        name: "c",
+        source_file: "/x.csv",
+        columns: &columns,
+        email_column: "email",
+    };
+    let mut writer = store.begin_import(&campaign).await.expect("begin");
+    let rows: Vec<NewRecipient> = (2..7)
+        .map(|n| {
+            let email = format!("u{n}@example.com");
+            NewRecipient::new(n, email.clone(), &[email], RecipientStatus::Pending, None).expect("encode")
+        })
+        .collect();
+    writer.write(&rows).await.expect("write");
+    let campaign = writer.commit().await.expect("commit");
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM recipients ORDER BY row_number")
+        .fetch_all(&store.pool)
+        .await
+        .expect("ids");
+    let attempt = |outcome: &'static str, code: Option<u16>, enhanced: Option<&str>, text: &str| AttemptRecord {
+        started_at: 1_700_000_000_000,
+        duration_ms: 12,
+        outcome,
+        stage: if outcome == "sent" { "data" } else { "rcpt" },
+        code,
+        enhanced_code: enhanced.map(str::to_owned),
+        text: text.to_owned(),
+    };
+
+    let claims: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id }).collect();
+    store.apply_changes(1, &claims).await.expect("claims");
+    let outcomes = vec![
+        StateChange::Sent {
+            id: ids[0],
+            attempt: attempt("sent", Some(250), Some("2.0.0"), "queued as 1"),
+        },
+        StateChange::Sent {
+            id: ids[1],
+            attempt: attempt("sent", Some(250), None, "ok \"quoted\" 中文"),
+        },
+        StateChange::Failed {
+            id: ids[2],
+            reason: "550 5.1.1 User unknown".to_owned(),
+            attempt: Some(attempt("permanent", Some(550), Some("5.1.1"), "User unknown")),
+            suppress: None,
+        },
+        StateChange::Sent {
+            id: ids[3],
+            attempt: attempt("sent", Some(250), None, "ok"),
+        },
+        StateChange::Retry {
+            id: ids[4],
+            next_attempt_at: 1_700_000_060_000,
+            reason: "454 throttled".to_owned(),
+            attempt: attempt("transient", Some(454), Some("4.7.0"), "throttled"),
+        },
+    ];
+    store.apply_changes(1, &outcomes).await.expect("outcomes");
+
+    let page = store.recipients(campaign, None, 0, 10).await.expect("recipients");
+    let states: Vec<(RecipientStatus, u32)> = page.iter().map(|r| (r.status, r.attempts)).collect();
+    assert_eq!(
+        states,
+        [
+            (RecipientStatus::Sent, 1),
+            (RecipientStatus::Sent, 1),
+            (RecipientStatus::Failed, 1),
+            (RecipientStatus::Sent, 1),
+            (RecipientStatus::RetryWait, 1),
+        ]
+    );
+    let attempts: Vec<(i64, String, String, Option<i64>, Option<String>, String, i64)> = sqlx::query_as(
+        "SELECT recipient_id, outcome, stage, smtp_code, enhanced_code, text, duration_ms FROM attempts ORDER BY id",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .expect("attempts");
+    let expected = [
+        (ids[0], "sent", "data", Some(250), Some("2.0.0"), "queued as 1"),
+        (ids[1], "sent", "data", Some(250), None, "ok \"quoted\" 中文"),
+        (ids[2], "permanent", "rcpt", Some(550), Some("5.1.1"), "User unknown"),
+        (ids[3], "sent", "data", Some(250), None, "ok"),
+        (ids[4], "transient", "rcpt", Some(454), Some("4.7.0"), "throttled"),
+    ];
+    assert_eq!(attempts.len(), expected.len());
+    for (row, want) in attempts.iter().zip(expected) {
+        assert_eq!(
+            (row.0, row.1.as_str(), row.2.as_str(), row.3, row.4.as_deref(), row.5.as_str(), row.6),
+            (want.0, want.1, want.2, want.3, want.4, want.5, 12)
+        );
+    }
+    let counted: i64 = sqlx::query_scalar("SELECT SUM(count) FROM send_counts WHERE profile_id = 1")
+        .fetch_one(&store.pool)
+        .await
+        .expect("send counts");
+    assert_eq!(counted, 5, "each claim counts once against the account's quotas");
+}
