@@ -6,8 +6,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use indexmap::IndexMap;
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::{Sqlite, Transaction};
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -80,17 +79,9 @@ static FULL_INSERT: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_STAT
 
 /// Writes one import inside one transaction: either every row lands with its
 /// campaign, or (dropped without [`ImportWriter::commit`]) nothing does.
-///
-/// The import has a connection of its own, outside the pool, so that it can
-/// skip the `status` CHECK constraint: SQLite evaluates its `IN (...)` list
-/// for every row, which measured a third of the insert cost
-/// (docs/BENCHMARKS.md), and the statuses written here come from
-/// [`RecipientStatus`] itself. Dropping the writer closes the connection, and
-/// SQLite rolls the open transaction back; the setting never reaches a pooled
-/// connection.
 #[derive(Debug)]
 pub struct ImportWriter {
-    conn: SqliteConnection,
+    tx: Transaction<'static, Sqlite>,
     campaign_id: CampaignId,
     now: i64,
 }
@@ -118,7 +109,7 @@ impl ImportWriter {
                     .bind(self.now)
                     .bind(self.now);
             }
-            insert.execute(&mut self.conn).await?;
+            insert.execute(&mut *self.tx).await?;
         }
         Ok(())
     }
@@ -132,7 +123,7 @@ impl ImportWriter {
     /// recipients. Whether it was replaced.
     pub async fn supersede(&mut self, old: CampaignId) -> Result<bool> {
         let is_draft = sqlx::query_scalar!("SELECT status FROM campaigns WHERE id = ?1", old)
-            .fetch_optional(&mut self.conn)
+            .fetch_optional(&mut *self.tx)
             .await?
             .is_some_and(|status| status == CampaignStatus::Draft.as_str());
         if !is_draft {
@@ -144,21 +135,17 @@ impl ImportWriter {
             old,
             self.campaign_id
         )
-        .execute(&mut self.conn)
+        .execute(&mut *self.tx)
         .await?;
         sqlx::query!("DELETE FROM campaigns WHERE id = ?1", old)
-            .execute(&mut self.conn)
+            .execute(&mut *self.tx)
             .await?;
         Ok(true)
     }
 
     /// Makes the import durable; until now nothing of it is visible.
-    pub async fn commit(mut self) -> Result<CampaignId> {
-        sqlx::query("COMMIT").execute(&mut self.conn).await?;
-        // The rows are durable; a failure to close cleanly changes nothing.
-        if let Err(e) = self.conn.close().await {
-            tracing::warn!(error = %e, "closing the import connection");
-        }
+    pub async fn commit(self) -> Result<CampaignId> {
+        self.tx.commit().await?;
         Ok(self.campaign_id)
     }
 }
@@ -168,13 +155,7 @@ impl Store {
     pub async fn begin_import(&self, campaign: &NewCampaign<'_>) -> Result<ImportWriter> {
         let now = self.now_ms();
         let columns = serde_json::to_string(campaign.columns).map_err(|e| Error::Internal(e.to_string()))?;
-        let mut conn = self.pool.connect_options().connect().await?;
-        sqlx::query("PRAGMA ignore_check_constraints = ON")
-            .execute(&mut conn)
-            .await?;
-        // IMMEDIATE takes the write lock now, waiting out another writer (the
-        // app and the CLI share the file) before any row is parsed.
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
+        let mut tx = self.pool.begin().await?;
         let campaign_id = sqlx::query_scalar!(
             r#"INSERT INTO campaigns (name, status, source_file, columns, email_column, created_at, updated_at)
                VALUES (?1, 'draft', ?2, ?3, ?4, ?5, ?5)
@@ -185,9 +166,9 @@ impl Store {
             campaign.email_column,
             now,
         )
-        .fetch_one(&mut conn)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(ImportWriter { conn, campaign_id, now })
+        Ok(ImportWriter { tx, campaign_id, now })
     }
 
     /// Every suppressed address, as dedup keys.

@@ -87,6 +87,13 @@ impl Store {
         &self.path
     }
 
+    /// SQLite's own check of the whole file: `["ok"]`, or what is wrong.
+    pub async fn integrity_check(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// Closes the pool, checkpointing the WAL; the file is complete afterwards.
     pub async fn close(self) {
         self.pool.close().await;

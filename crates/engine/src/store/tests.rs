@@ -119,8 +119,7 @@ async fn an_uncommitted_import_leaves_nothing() {
     let err = store.resolve_campaign("nope").await.expect_err("unknown");
     assert_eq!(err.kind(), ErrorKind::CampaignNotFound);
 
-    // The import skipped the status CHECK on its own connection only: every
-    // pooled connection still refuses a status that does not exist.
+    // The schema refuses a status that does not exist, on every connection.
     for _ in 0..4 {
         let refused = sqlx::query("UPDATE recipients SET status = 'lost' WHERE campaign_id = ?1")
             .bind(id)
@@ -209,7 +208,8 @@ async fn state_changes_apply_in_order_with_one_attempt_row_each() {
             (RecipientStatus::RetryWait, 1),
         ]
     );
-    let attempts: Vec<(i64, String, String, Option<i64>, Option<String>, String, i64)> = sqlx::query_as(
+    type AttemptRow = (i64, String, String, Option<i64>, Option<String>, String, i64);
+    let attempts: Vec<AttemptRow> = sqlx::query_as(
         "SELECT recipient_id, outcome, stage, smtp_code, enhanced_code, text, duration_ms FROM attempts ORDER BY id",
     )
     .fetch_all(&store.pool)
@@ -225,7 +225,15 @@ async fn state_changes_apply_in_order_with_one_attempt_row_each() {
     assert_eq!(attempts.len(), expected.len());
     for (row, want) in attempts.iter().zip(expected) {
         assert_eq!(
-            (row.0, row.1.as_str(), row.2.as_str(), row.3, row.4.as_deref(), row.5.as_str(), row.6),
+            (
+                row.0,
+                row.1.as_str(),
+                row.2.as_str(),
+                row.3,
+                row.4.as_deref(),
+                row.5.as_str(),
+                row.6
+            ),
             (want.0, want.1, want.2, want.3, want.4, want.5, 12)
         );
     }
