@@ -82,8 +82,12 @@ impl Workspace {
         }
     }
 
+    /// The database, in a folder of its own: a file dialog browsing the
+    /// workspace's files must not open it. (Any close() of the file in the
+    /// app's process drops SQLite's POSIX locks, after which another process,
+    /// such as the CLI, may checkpoint and reset the WAL under the app.)
     pub fn db(&self) -> PathBuf {
-        self.dir.path().join("mailroom.db")
+        self.dir.path().join("data").join("mailroom.db")
     }
 
     /// Writes a file into the workspace and returns its path.

@@ -326,6 +326,30 @@ async fn import_a_csv_through_the_window() {
     let campaigns = ws.mailroom(&["--json", "campaigns"]).json();
     assert_eq!(campaigns.as_array().map(Vec::len), Some(1), "{campaigns}");
 
+    step("a long import shows its progress and is cancelled");
+    // 300,000 rows take the debug build several seconds: long enough to see
+    // the progress bar move, and to cancel with nothing saved.
+    let mut big = String::with_capacity(300_000 * 40);
+    big.push_str("email,name\n");
+    for i in 0..300_000 {
+        big.push_str(&format!("person{i}@example.org,Person {i}\n"));
+    }
+    let big = ws.file("big.csv", big);
+    click(&client, "[data-testid=import-another]").await;
+    click(&client, "[data-testid=choose-file]").await;
+    answer_file_dialog(&big);
+    wait_for_text(&client, "[data-testid=import-progress]", "rows read").await;
+    screenshot(&client, "recipients-import-progress.png").await;
+    click(&client, "[data-testid=cancel-import]").await;
+    wait_for_text(
+        &client,
+        "[data-testid=error]",
+        "The import was cancelled; nothing was saved.",
+    )
+    .await;
+    let campaigns = ws.mailroom(&["--json", "campaigns"]).json();
+    assert_eq!(campaigns.as_array().map(Vec::len), Some(1), "only spring: {campaigns}");
+
     step("choosing an XLSX written by LibreOffice");
     // A spreadsheet through the same dialog: counts, its sheet, a Chinese name.
     click(&client, "[data-testid=import-another]").await;
