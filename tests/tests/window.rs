@@ -387,6 +387,12 @@ async fn import_a_csv_through_the_window() {
     let preview = text(&client, "[data-testid=preview]").await;
     assert!(preview.contains("王芳") && preview.contains("København"), "{preview}");
     screenshot(&client, "recipients-sheet-choice.png").await;
+    // Every recipient, a page at a time from the store.
+    scroll_to(&client, "[data-testid=recipient-table]").await;
+    assert_eq!(text(&client, "[data-testid=page-range]").await, "Rows 1–3 of 3");
+    let table = text(&client, "[data-testid=recipients]").await;
+    assert!(table.contains("Søren Kierkegaard") && table.contains("Skipped"), "{table}");
+    screenshot(&client, "recipients-table.png").await;
 
     // The Results screen lists it.
     go_to(&client, "results").await;
