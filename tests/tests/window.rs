@@ -391,7 +391,10 @@ async fn import_a_csv_through_the_window() {
     scroll_to(&client, "[data-testid=recipient-table]").await;
     assert_eq!(text(&client, "[data-testid=page-range]").await, "Rows 1–3 of 3");
     let table = text(&client, "[data-testid=recipients]").await;
-    assert!(table.contains("Søren Kierkegaard") && table.contains("Skipped"), "{table}");
+    assert!(
+        table.contains("Søren Kierkegaard") && table.contains("Skipped"),
+        "{table}"
+    );
     screenshot(&client, "recipients-table.png").await;
 
     // The Results screen lists it.
