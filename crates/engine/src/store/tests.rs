@@ -80,24 +80,37 @@ async fn a_database_from_a_newer_version_is_refused() {
     assert_eq!(err.kind(), ErrorKind::DatabaseTooNew);
 }
 
+/// A store on a new file in `dir`, its clock stopped at a fixed time.
+async fn store_at_fixed_time(dir: &tempfile::TempDir) -> Store {
+    let clock = ManualClock::at(1_700_000_000_000);
+    Store::open_with_clock(&dir.path().join("m.db"), Arc::new(clock))
+        .await
+        .expect("open")
+}
+
+/// The campaign an import of a one-column (`email`) list creates.
+fn email_campaign(columns: &[String]) -> NewCampaign<'_> {
+    NewCampaign {
+        name: "c",
+        source_file: "/x.csv",
+        columns,
+        email_column: "email",
+    }
+}
+
+/// Row `n` of that list: a pending recipient `u{n}@example.com`.
+fn email_row(n: u64) -> NewRecipient {
+    let email = format!("u{n}@example.com");
+    NewRecipient::new(n, email.clone(), &[email], RecipientStatus::Pending, None).expect("encode")
+}
+
 #[tokio::test]
 async fn an_uncommitted_import_leaves_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let clock = ManualClock::at(1_700_000_000_000);
-    let store = Store::open_with_clock(&dir.path().join("m.db"), Arc::new(clock.clone()))
-        .await
-        .expect("open");
+    let store = store_at_fixed_time(&dir).await;
     let columns = vec!["email".to_owned()];
-    let campaign = NewCampaign {
-        name: "c",
-        source_file: "/x.csv",
-        columns: &columns,
-        email_column: "email",
-    };
-    let row = |n: u64| {
-        let email = format!("u{n}@example.com");
-        NewRecipient::new(n, email.clone(), &[email], RecipientStatus::Pending, None).expect("encode")
-    };
+    let campaign = email_campaign(&columns);
+    let row = email_row;
 
     let mut writer = store.begin_import(&campaign).await.expect("begin");
     writer.write(&[row(2), row(3)]).await.expect("write");
@@ -132,24 +145,11 @@ async fn an_uncommitted_import_leaves_nothing() {
 #[tokio::test]
 async fn state_changes_apply_in_order_with_one_attempt_row_each() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let clock = ManualClock::at(1_700_000_000_000);
-    let store = Store::open_with_clock(&dir.path().join("m.db"), Arc::new(clock.clone()))
-        .await
-        .expect("open");
+    let store = store_at_fixed_time(&dir).await;
     let columns = vec!["email".to_owned()];
-    let campaign = NewCampaign {
-        name: "c",
-        source_file: "/x.csv",
-        columns: &columns,
-        email_column: "email",
-    };
+    let campaign = email_campaign(&columns);
     let mut writer = store.begin_import(&campaign).await.expect("begin");
-    let rows: Vec<NewRecipient> = (2..7)
-        .map(|n| {
-            let email = format!("u{n}@example.com");
-            NewRecipient::new(n, email.clone(), &[email], RecipientStatus::Pending, None).expect("encode")
-        })
-        .collect();
+    let rows: Vec<NewRecipient> = (2..7).map(email_row).collect();
     writer.write(&rows).await.expect("write");
     let campaign = writer.commit().await.expect("commit");
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM recipients ORDER BY row_number")
