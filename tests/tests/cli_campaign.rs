@@ -24,6 +24,40 @@ async fn cli(ws: &Arc<Workspace>, args: &[&str]) -> Run {
     .expect("test step")
 }
 
+/// Adds account `name`: no TLS, no login, on 127.0.0.1:`port`, with
+/// [`CONNECTIONS`] connections and 5 s timeouts.
+async fn add_account(ws: &Arc<Workspace>, name: &str, port: u16) {
+    let port = port.to_string();
+    let connections = CONNECTIONS.to_string();
+    let args = [
+        "smtp",
+        "add",
+        name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--security",
+        "none",
+        "--auth",
+        "none",
+        "--from",
+        "news@example.com",
+        "--connections",
+        &connections,
+        "--per-connection",
+        "1000",
+        "--connect-timeout",
+        "5",
+        "--timeout",
+        "5",
+        "--data-timeout",
+        "5",
+    ];
+    let run = cli(ws, &args).await;
+    assert!(run.success(), "{args:?}: {}", run.stderr);
+}
+
 /// A workspace with campaign 1 of `n` recipients, its message, and account
 /// "test" on `port` with [`CONNECTIONS`] connections.
 async fn campaign(n: usize, port: u16) -> Arc<Workspace> {
@@ -34,35 +68,9 @@ async fn campaign(n: usize, port: u16) -> Arc<Workspace> {
     }
     let list = ws.file("list.csv", csv);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
-    let port = port.to_string();
-    let connections = CONNECTIONS.to_string();
+    add_account(&ws, "test", port).await;
     for args in [
         vec!["import", list.to_str().expect("test step")],
-        vec![
-            "smtp",
-            "add",
-            "test",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--security",
-            "none",
-            "--auth",
-            "none",
-            "--from",
-            "news@example.com",
-            "--connections",
-            &connections,
-            "--per-connection",
-            "1000",
-            "--connect-timeout",
-            "5",
-            "--timeout",
-            "5",
-            "--data-timeout",
-            "5",
-        ],
         vec![
             "message",
             "1",
@@ -453,24 +461,7 @@ async fn resend_failed_is_a_new_run_over_exactly_the_failed_recipients() {
 
     // The same campaign on another account, whose server takes everyone.
     let second = ScriptedServer::start(Script::default()).await;
-    let port = second.port().to_string();
-    let args = [
-        "smtp",
-        "add",
-        "second",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--security",
-        "none",
-        "--auth",
-        "none",
-        "--from",
-        "news@example.com",
-    ];
-    let added = cli(&ws, &args).await;
-    assert!(added.success(), "{}", added.stderr);
+    add_account(&ws, "second", second.port()).await;
     let run = cli(&ws, &["--json", "resend-failed", "1", "--smtp", "second"]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let lines: Vec<serde_json::Value> = run
