@@ -366,7 +366,7 @@ pub async fn send(
         rate: run.limits.rate.state(),
     });
 
-    let (writer, writer_task) = writer::start(run.clone());
+    let (writer, writer_done) = writer::start(run.clone())?;
     let progress = tokio::spawn(report_progress(run.clone()));
     let acknowledge = tokio::spawn(acknowledge_pause(run.clone()));
     let mut workers = tokio::task::JoinSet::new();
@@ -389,7 +389,7 @@ pub async fn send(
         }
     }
     // Every worker is gone, so the writer's channel is closed: it drains and ends.
-    match writer_task.await {
+    match writer_done.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             failure.get_or_insert(e);

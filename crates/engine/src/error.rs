@@ -141,6 +141,10 @@ pub enum Error {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
+    /// From the campaign writer's own connection ([`crate::store::StateFile`]).
+    #[error("database error: {0}")]
+    StateFile(#[from] rusqlite::Error),
+
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -216,7 +220,7 @@ impl Error {
             Error::RowNotFound { .. } | Error::NoRecipientMatches { .. } => ErrorKind::RowNotFound,
             Error::ExportFailed { .. } => ErrorKind::ExportFailed,
             Error::CampaignState { .. } => ErrorKind::CampaignState,
-            Error::Database(_) => ErrorKind::Database,
+            Error::Database(_) | Error::StateFile(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }

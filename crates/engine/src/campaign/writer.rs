@@ -1,18 +1,21 @@
-//! The one task that writes a run's recipient state: it commits whatever
+//! The one thread that writes a run's recipient state: it commits whatever
 //! changes are waiting as one transaction (group commit), then acknowledges
 //! the claims, tells the dispatcher which recipients settled, and reports the
 //! committed changes. Nothing is reported before it is in the file.
+//!
+//! A plain thread, not a task: it owns its SQLite connection
+//! ([`StateFile`]) and blocks in it, so a batch costs one wake-up each way
+//! instead of two per statement.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use super::dispatch::Job;
 use super::{CampaignEvent, Run};
 use crate::error::{Error, Result};
 use crate::model::RecipientStatus;
-use crate::store::StateChange;
+use crate::store::{StateChange, StateFile};
 
 /// Changes committed per transaction at most.
 const BATCH: usize = 4096;
@@ -70,16 +73,27 @@ impl Writer {
     }
 }
 
-pub(super) fn start(run: Arc<Run>) -> (Writer, JoinHandle<Result<()>>) {
+/// Opens the run's state connection and starts the writer thread. The
+/// receiver gets the thread's result once every [`Writer`] is dropped and
+/// the last batch is committed.
+pub(super) fn start(run: Arc<Run>) -> Result<(Writer, oneshot::Receiver<Result<()>>)> {
+    let file = run.store.state_file(run.profile)?;
     let (ops, receiver) = mpsc::unbounded_channel();
-    (Writer { ops }, tokio::spawn(write(run, receiver)))
+    let (done, finished) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("mailroom-state".to_owned())
+        .spawn(move || {
+            let _ignored = done.send(write(&run, file, receiver));
+        })
+        .map_err(|e| Error::Internal(format!("the state writer could not start: {e}")))?;
+    Ok((Writer { ops }, finished))
 }
 
-async fn write(run: Arc<Run>, mut receiver: mpsc::UnboundedReceiver<Op>) -> Result<()> {
+fn write(run: &Run, mut file: StateFile, mut receiver: mpsc::UnboundedReceiver<Op>) -> Result<()> {
     let mut ops = Vec::with_capacity(BATCH);
     let mut changes = Vec::with_capacity(BATCH);
     loop {
-        if receiver.recv_many(&mut ops, BATCH).await == 0 {
+        if receiver.blocking_recv_many(&mut ops, BATCH) == 0 {
             return Ok(());
         }
         changes.clear();
@@ -87,7 +101,7 @@ async fn write(run: Arc<Run>, mut receiver: mpsc::UnboundedReceiver<Op>) -> Resu
             Op::Claim { id, .. } => StateChange::Claim { id: *id },
             Op::Outcome(outcome) => outcome.change.clone(),
         }));
-        if let Err(e) = run.store.apply_changes(run.profile, &changes).await {
+        if let Err(e) = file.apply(&changes) {
             // Nothing of this batch is in the file: no claim may proceed, and
             // the outcomes were not recorded (those recipients stay `sending`
             // and become `uncertain` on the next run, as after a crash).

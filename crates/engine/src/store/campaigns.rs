@@ -181,7 +181,13 @@ impl Store {
 
     /// Adds an address to the suppression list (kept in its dedup form).
     pub async fn suppress(&self, email: &str, reason: &str) -> Result<()> {
-        insert_suppression(&self.pool, email, reason, self.now_ms()).await
+        sqlx::query(super::state_file::INSERT_SUPPRESSION)
+            .bind(crate::address::dedup_key(email))
+            .bind(reason)
+            .bind(self.now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Finds a campaign by id, or by name (the newest of that name).
@@ -294,25 +300,4 @@ impl Store {
 
 fn parse_columns(json: &str) -> Result<Vec<String>> {
     serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored columns: {e}")))
-}
-
-/// Adds `email` (in its dedup form) to the suppression list through
-/// `executor`: the pool, or a transaction that fails the recipient with it.
-pub(super) async fn insert_suppression<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
-    email: &str,
-    reason: &str,
-    now: i64,
-) -> Result<()> {
-    let key = crate::address::dedup_key(email);
-    sqlx::query!(
-        "INSERT INTO suppressions (email, reason, created_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (email) DO UPDATE SET reason = excluded.reason",
-        key,
-        reason,
-        now,
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
 }

@@ -8,6 +8,7 @@
 mod accounts;
 mod campaigns;
 mod sending;
+mod state_file;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 pub use accounts::CapturedSummary;
 pub use campaigns::{ImportWriter, NewCampaign, NewRecipient};
 pub use sending::{AttemptRecord, QueuedRecipient, StateChange, TemplateSummary};
+pub use state_file::StateFile;
 
 /// How long a writer waits for another (the app and the CLI share the file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

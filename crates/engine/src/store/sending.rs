@@ -1,7 +1,7 @@
 //! What a running campaign reads and writes: messages, the recipients to send
 //! next, each state change with its attempt, and per-account send counts.
 //!
-//! Every state change of a run goes through [`Store::apply_changes`], one
+//! Every state change of a run goes through [`StateFile::apply`](super::StateFile::apply), one
 //! transaction per batch, so a batch is durable before anything reports it
 //! (SPEC invariant 3), and a claim (`sending`) is durable before the message
 //! goes on the wire, so after `kill -9` the in-flight recipients are known.
@@ -231,108 +231,6 @@ impl Store {
         .await?)
     }
 
-    /// Applies a batch of state changes in one transaction, counting each
-    /// claim as one message sent by `profile` in the current minute.
-    pub async fn apply_changes(&self, profile: i64, changes: &[StateChange]) -> Result<()> {
-        let now = self.now_ms();
-        let mut claims = 0_i64;
-        let mut tx = self.pool.begin().await?;
-        for change in changes {
-            match change {
-                StateChange::Claim { id } => {
-                    claims += 1;
-                    sqlx::query!(
-                        "UPDATE recipients SET status = 'sending', attempts = attempts + 1, updated_at = ?2
-                         WHERE id = ?1",
-                        id,
-                        now
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                StateChange::Sent { id, attempt } => {
-                    sqlx::query!(
-                        "UPDATE recipients SET status = 'sent', reason = NULL, next_attempt_at = NULL,
-                                sent_at = ?2, updated_at = ?2
-                         WHERE id = ?1",
-                        id,
-                        now
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                    insert_attempt(&mut tx, *id, attempt).await?;
-                }
-                StateChange::Retry {
-                    id,
-                    next_attempt_at,
-                    reason,
-                    attempt,
-                } => {
-                    sqlx::query!(
-                        "UPDATE recipients SET status = 'retry_wait', reason = ?2, next_attempt_at = ?3, updated_at = ?4
-                         WHERE id = ?1",
-                        id,
-                        reason,
-                        next_attempt_at,
-                        now
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                    insert_attempt(&mut tx, *id, attempt).await?;
-                }
-                StateChange::Failed {
-                    id,
-                    reason,
-                    attempt,
-                    suppress,
-                } => {
-                    sqlx::query!(
-                        "UPDATE recipients SET status = 'failed', reason = ?2, next_attempt_at = NULL, updated_at = ?3
-                         WHERE id = ?1",
-                        id,
-                        reason,
-                        now
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                    if let Some(attempt) = attempt {
-                        insert_attempt(&mut tx, *id, attempt).await?;
-                    }
-                    if let Some(email) = suppress {
-                        super::campaigns::insert_suppression(&mut *tx, email, reason, now).await?;
-                    }
-                }
-                StateChange::Unclaim { id, attempt } => {
-                    sqlx::query!(
-                        "UPDATE recipients SET status = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?2
-                         WHERE id = ?1",
-                        id,
-                        now
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                    if let Some(attempt) = attempt {
-                        insert_attempt(&mut tx, *id, attempt).await?;
-                    }
-                }
-            }
-        }
-        if claims > 0 {
-            let minute = now.div_euclid(60_000);
-            sqlx::query!(
-                "INSERT INTO send_counts (profile_id, minute, count) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (profile_id, minute) DO UPDATE SET count = count + excluded.count",
-                profile,
-                minute,
-                claims
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Messages `profile` sent per minute since `since_minute` (Unix minutes).
     pub async fn send_counts(&self, profile: i64, since_minute: i64) -> Result<Vec<(i64, u64)>> {
         let rows = sqlx::query!(
@@ -473,29 +371,6 @@ impl Store {
                 .flatten(),
         )
     }
-}
-
-async fn insert_attempt(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    recipient: i64,
-    attempt: &AttemptRecord,
-) -> Result<()> {
-    let code = attempt.code.map(i64::from);
-    sqlx::query!(
-        "INSERT INTO attempts (recipient_id, started_at, duration_ms, outcome, stage, smtp_code, enhanced_code, text)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        recipient,
-        attempt.started_at,
-        attempt.duration_ms,
-        attempt.outcome,
-        attempt.stage,
-        code,
-        attempt.enhanced_code,
-        attempt.text
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 fn queued(id: i64, row: i64, email: String, fields: &str, attempts: i64) -> Result<QueuedRecipient> {

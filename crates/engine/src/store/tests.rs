@@ -167,7 +167,8 @@ async fn state_changes_apply_in_order_with_one_attempt_row_each() {
     };
 
     let claims: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id }).collect();
-    store.apply_changes(1, &claims).await.expect("claims");
+    let mut file = store.state_file(1).expect("state file");
+    file.apply(&claims).expect("claims");
     let outcomes = vec![
         StateChange::Sent {
             id: ids[0],
@@ -194,7 +195,7 @@ async fn state_changes_apply_in_order_with_one_attempt_row_each() {
             attempt: attempt("transient", Some(454), Some("4.7.0"), "throttled"),
         },
     ];
-    store.apply_changes(1, &outcomes).await.expect("outcomes");
+    file.apply(&outcomes).expect("outcomes");
 
     let page = store.recipients(campaign, None, 0, 10).await.expect("recipients");
     let states: Vec<(RecipientStatus, u32)> = page.iter().map(|r| (r.status, r.attempts)).collect();

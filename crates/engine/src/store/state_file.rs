@@ -1,0 +1,173 @@
+//! The campaign writer's own connection to the database file: it applies a
+//! batch of recipient state changes as one transaction, on the calling thread.
+//!
+//! Why not the pool: sqlx runs each statement on its SQLite thread and hands
+//! the result back to tokio, two thread wake-ups per statement. At thousands
+//! of messages a second that ping-pong was half of all CPU (see
+//! docs/BENCHMARKS.md). The campaign writer owns this connection on a thread
+//! of its own, so a batch of any size costs one wake-up in and one out.
+//! It is the same SQLite library as the pool's (one `libsqlite3-sys`), so the
+//! two share file locks within the process.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+
+use super::sending::{AttemptRecord, StateChange};
+use super::{BUSY_TIMEOUT, Store};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+
+/// Adds an address (in its dedup form) to the suppression list, keeping the
+/// newest reason. Shared with the pool's [`Store::suppress`].
+pub(super) const INSERT_SUPPRESSION: &str = "INSERT INTO suppressions (email, reason, created_at) VALUES (?1, ?2, ?3)
+     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason";
+
+/// A connection that only writes state changes; see the module doc.
+#[derive(Debug)]
+pub struct StateFile {
+    connection: Connection,
+    clock: Arc<dyn Clock>,
+    profile: i64,
+}
+
+impl Store {
+    /// Opens the state writer's connection for a run on account `profile`.
+    /// Blocking (it opens a file); call it from the writer's own thread.
+    pub fn state_file(&self, profile: i64) -> Result<StateFile> {
+        StateFile::open(&self.path, self.clock.clone(), profile)
+    }
+}
+
+impl StateFile {
+    fn open(path: &Path, clock: Arc<dyn Clock>, profile: i64) -> Result<StateFile> {
+        // The pool created the file and its schema; this connection never
+        // creates either, so a path that vanished is an error, not a new file.
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        // The same durability as the pool (SPEC invariant 3): a commit is on
+        // the disk before it returns, so before anything reports it.
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Internal(format!("the database is in {mode} mode, not WAL")));
+        }
+        // Statements are prepared once and reused for every batch.
+        connection.set_prepared_statement_cache_capacity(16);
+        Ok(StateFile {
+            connection,
+            clock,
+            profile,
+        })
+    }
+
+    /// Applies `changes` in one transaction, counting each claim as one
+    /// message sent by the account in the current minute. Nothing of the
+    /// batch is in the file if this fails.
+    pub fn apply(&mut self, changes: &[StateChange]) -> Result<()> {
+        let now = self.clock.now_ms();
+        let profile = self.profile;
+        let tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut claims = 0_i64;
+        for change in changes {
+            match change {
+                StateChange::Claim { id } => {
+                    claims += 1;
+                    tx.prepare_cached(
+                        "UPDATE recipients SET status = 'sending', attempts = attempts + 1, updated_at = ?2
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, now])?;
+                }
+                StateChange::Sent { id, attempt } => {
+                    tx.prepare_cached(
+                        "UPDATE recipients SET status = 'sent', reason = NULL, next_attempt_at = NULL,
+                                sent_at = ?2, updated_at = ?2
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, now])?;
+                    insert_attempt(&tx, *id, attempt)?;
+                }
+                StateChange::Retry {
+                    id,
+                    next_attempt_at,
+                    reason,
+                    attempt,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE recipients SET status = 'retry_wait', reason = ?2, next_attempt_at = ?3, updated_at = ?4
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, reason, next_attempt_at, now])?;
+                    insert_attempt(&tx, *id, attempt)?;
+                }
+                StateChange::Failed {
+                    id,
+                    reason,
+                    attempt,
+                    suppress,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE recipients SET status = 'failed', reason = ?2, next_attempt_at = NULL, updated_at = ?3
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, reason, now])?;
+                    if let Some(attempt) = attempt {
+                        insert_attempt(&tx, *id, attempt)?;
+                    }
+                    if let Some(email) = suppress {
+                        tx.prepare_cached(INSERT_SUPPRESSION)?.execute(params![
+                            crate::address::dedup_key(email),
+                            reason,
+                            now
+                        ])?;
+                    }
+                }
+                StateChange::Unclaim { id, attempt } => {
+                    tx.prepare_cached(
+                        "UPDATE recipients SET status = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?2
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, now])?;
+                    if let Some(attempt) = attempt {
+                        insert_attempt(&tx, *id, attempt)?;
+                    }
+                }
+            }
+        }
+        if claims > 0 {
+            tx.prepare_cached(
+                "INSERT INTO send_counts (profile_id, minute, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (profile_id, minute) DO UPDATE SET count = count + excluded.count",
+            )?
+            .execute(params![profile, now.div_euclid(60_000), claims])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn insert_attempt(tx: &rusqlite::Transaction<'_>, recipient: i64, attempt: &AttemptRecord) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO attempts (recipient_id, started_at, duration_ms, outcome, stage, smtp_code, enhanced_code, text)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        recipient,
+        attempt.started_at,
+        attempt.duration_ms,
+        attempt.outcome,
+        attempt.stage,
+        attempt.code,
+        attempt.enhanced_code,
+        attempt.text
+    ])?;
+    Ok(())
+}
