@@ -2,9 +2,18 @@
 //! connection", takes recipients from the dispatcher, and for each waits for
 //! the rate and the quotas, claims it durably, renders, sends and classifies
 //! the result by SPEC's error taxonomy.
+//!
+//! A message's outcome is held back until the next claim and committed with
+//! it: one `fsync` instead of two per message, and a crash still leaves at
+//! most one recipient per connection `sending` (the claim and the previous
+//! outcome are in the same transaction). The held outcome is handed over
+//! alone before anything that may wait (the next recipient, the rate, a
+//! quota, a connection), so a slow step never delays a report.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::Duration;
 
 use super::dispatch::Job;
@@ -24,6 +33,15 @@ struct Held {
 }
 
 pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()> {
+    let mut finished = None;
+    let worked = send_all(&run, &writer, index, &mut finished).await;
+    // Whatever ended the loop, the last outcome is recorded.
+    hand_over(&writer, &mut finished)?;
+    worked
+}
+
+/// The worker's loop; `finished` is the outcome held for the next claim.
+async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<Outcome>) -> Result<()> {
     let mut held: Option<Held> = None;
     let mut connect_failures = 0_u32;
     // Workers start a little apart so N connections do not open in one burst.
@@ -33,21 +51,22 @@ pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()
             break;
         }
         if held.is_none() {
-            match open(&run).await {
+            hand_over(writer, finished)?;
+            match open(run).await {
                 Some(Ok(connection)) => {
                     connect_failures = 0;
                     held = Some(Held { connection, sent: 0 });
                 }
                 Some(Err(failure)) => {
                     if failure.class() == FailureClass::PermanentForCampaign {
-                        run.halt_with(describe(&failure, &run));
+                        run.halt_with(describe(&failure, run));
                         break;
                     }
                     connect_failures += 1;
                     if connect_failures >= run.options.connect_attempts {
                         run.halt_with(format!(
                             "the server could not be reached {connect_failures} times in a row: {}",
-                            describe(&failure, &run)
+                            describe(&failure, run)
                         ));
                         break;
                     }
@@ -67,20 +86,21 @@ pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()
             }
         }
 
-        let Some(job) = run.dispatch.next(&run.halt).await? else {
+        let Some(job) = unless_waiting(run.dispatch.next(&run.halt), writer, finished).await?? else {
             break;
         };
-        if !wait_for_slot(&run).await {
+        if !unless_waiting(wait_for_slot(run), writer, finished).await? {
             run.dispatch.give_back(job).await;
             break;
         }
-        writer.claim(&job).await?;
+        writer.claim(&job, finished.take()).await?;
         let Some(current) = held.as_mut() else {
             // Unreachable: a connection is opened above. Keep the recipient safe anyway.
-            unclaim(&writer, &job, None)?;
+            writer.record(unclaim(&job, None))?;
             continue;
         };
-        let keep = send_one(&run, &writer, &job, current).await?;
+        let (keep, outcome) = send_one(run, &job, current).await;
+        *finished = Some(outcome);
         if !keep {
             if let Some(old) = held.take() {
                 // A connection after a failure is closed without ceremony;
@@ -99,6 +119,28 @@ pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()
         old.connection.quit().await;
     }
     Ok(())
+}
+
+/// Awaits `future`; if it is not ready at once, first hands the held outcome
+/// to the writer, so that it is committed and reported while this waits.
+async fn unless_waiting<F: Future>(future: F, writer: &Writer, finished: &mut Option<Outcome>) -> Result<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let polled = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+    match polled {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => {
+            hand_over(writer, finished)?;
+            Ok(future.await)
+        }
+    }
+}
+
+/// Gives the held outcome, if any, to the writer on its own.
+fn hand_over(writer: &Writer, finished: &mut Option<Outcome>) -> Result<()> {
+    match finished.take() {
+        Some(outcome) => writer.record(outcome),
+        None => Ok(()),
+    }
 }
 
 /// Opens a connection, unless the run stops first (`None`).
@@ -136,9 +178,9 @@ async fn wait_for_slot(run: &Run) -> bool {
     }
 }
 
-/// Renders and sends to one claimed recipient and records the outcome.
-/// Returns whether the connection is still good for the next message.
-async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Result<bool> {
+/// Renders and sends to one claimed recipient. Returns whether the
+/// connection is still good for the next message, and the outcome to record.
+async fn send_one(run: &Run, job: &Job, held: &mut Held) -> (bool, Outcome) {
     let recipient = &job.recipient;
     let attempts = recipient.attempts + 1;
     let started_at = run.store.now_ms();
@@ -157,9 +199,8 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
                 enhanced_code: None,
                 text: problem,
             };
-            fail(writer, job, reason.clone(), attempt)?;
             count_failure(run, &reason);
-            return Ok(true);
+            return (true, fail(job, reason, attempt));
         }
     };
     run.limits.rate.before_wire().await;
@@ -172,7 +213,7 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
         Ok(reply) => {
             held.sent += 1;
             run.failures_in_a_row.store(0, Ordering::SeqCst);
-            writer.record(outcome(
+            let sent = outcome(
                 job,
                 StateChange::Sent {
                     id: recipient.id,
@@ -189,8 +230,8 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
                 RecipientStatus::Sent,
                 None,
                 attempts,
-            ))?;
-            Ok(true)
+            );
+            (true, sent)
         }
         Err(failure) => {
             let attempt = AttemptRecord {
@@ -216,20 +257,13 @@ async fn send_one(run: &Run, writer: &Writer, job: &Job, held: &mut Held) -> Res
                     );
                 }
             }
-            handle_failure(run, writer, job, &failure, attempt, connection_limit)?;
-            Ok(keep)
+            (keep, handle_failure(run, job, &failure, attempt, connection_limit))
         }
     }
 }
 
-fn handle_failure(
-    run: &Run,
-    writer: &Writer,
-    job: &Job,
-    failure: &Failure,
-    attempt: AttemptRecord,
-    connection_limit: bool,
-) -> Result<()> {
+/// Classifies a failed send by the taxonomy; returns the outcome to record.
+fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecord, connection_limit: bool) -> Outcome {
     let recipient = &job.recipient;
     let attempts = recipient.attempts + 1;
     let reason = failure.to_string();
@@ -243,13 +277,13 @@ fn handle_failure(
     }
     match class {
         FailureClass::PermanentForCampaign => {
-            unclaim(writer, job, Some(attempt))?;
             run.halt_with(describe(failure, run));
+            unclaim(job, Some(attempt))
         }
         FailureClass::PermanentForRecipient => {
             let suppress = failure.is_unknown_mailbox().then(|| recipient.email.clone());
-            fail_with(writer, job, reason.clone(), attempt, suppress)?;
             count_failure(run, &reason);
+            fail_with(job, reason, attempt, suppress)
         }
         FailureClass::Transient => {
             if failure.problem == Problem::Throttled
@@ -258,18 +292,21 @@ fn handle_failure(
             {
                 run.sink.event(&CampaignEvent::RateChanged { rate });
             }
+            // Throttling is the server pacing us, not the list going bad.
+            if failure.problem != Problem::Throttled && !connection_limit {
+                count_failure(run, &reason);
+            }
             let allowed = run.account.retries.max(1);
             if attempts >= allowed {
                 fail(
-                    writer,
                     job,
                     format!("gave up after {attempts} attempts; the last: {reason}"),
                     attempt,
-                )?;
+                )
             } else {
                 let wait = run.backoff(attempts);
                 let next_attempt_at = run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-                writer.record(outcome(
+                outcome(
                     job,
                     StateChange::Retry {
                         id: recipient.id,
@@ -278,34 +315,23 @@ fn handle_failure(
                         attempt,
                     },
                     RecipientStatus::RetryWait,
-                    Some(reason.clone()),
+                    Some(reason),
                     attempts,
-                ))?;
-            }
-            // Throttling is the server pacing us, not the list going bad.
-            if failure.problem != Problem::Throttled && !connection_limit {
-                count_failure(run, &reason);
+                )
             }
         }
     }
-    Ok(())
 }
 
-/// Records `job`'s recipient as failed for good, with `reason`.
-fn fail(writer: &Writer, job: &Job, reason: String, attempt: AttemptRecord) -> Result<()> {
-    fail_with(writer, job, reason, attempt, None)
+/// `job`'s recipient failed for good, with `reason`.
+fn fail(job: &Job, reason: String, attempt: AttemptRecord) -> Outcome {
+    fail_with(job, reason, attempt, None)
 }
 
 /// [`fail`], adding the address to the suppression list in the same commit
 /// when `suppress` carries it.
-fn fail_with(
-    writer: &Writer,
-    job: &Job,
-    reason: String,
-    attempt: AttemptRecord,
-    suppress: Option<String>,
-) -> Result<()> {
-    writer.record(outcome(
+fn fail_with(job: &Job, reason: String, attempt: AttemptRecord, suppress: Option<String>) -> Outcome {
+    outcome(
         job,
         StateChange::Failed {
             id: job.recipient.id,
@@ -316,11 +342,12 @@ fn fail_with(
         RecipientStatus::Failed,
         Some(reason),
         job.recipient.attempts + 1,
-    ))
+    )
 }
 
-fn unclaim(writer: &Writer, job: &Job, attempt: Option<AttemptRecord>) -> Result<()> {
-    writer.record(outcome(
+/// Back to pending without counting the attempt.
+fn unclaim(job: &Job, attempt: Option<AttemptRecord>) -> Outcome {
+    outcome(
         job,
         StateChange::Unclaim {
             id: job.recipient.id,
@@ -329,7 +356,7 @@ fn unclaim(writer: &Writer, job: &Job, attempt: Option<AttemptRecord>) -> Result
         RecipientStatus::Pending,
         None,
         job.recipient.attempts,
-    ))
+    )
 }
 
 fn outcome(job: &Job, change: StateChange, status: RecipientStatus, reason: Option<String>, attempts: u32) -> Outcome {
