@@ -311,6 +311,120 @@ async fn templates_are_saved_copied_applied_where_their_fields_exist_and_removed
     );
 }
 
+/// The app and the CLI share one database. While one process sends a
+/// campaign, another may not send it too (both would claim its recipients),
+/// nor send on its account (each would keep the account's rate to itself).
+/// A campaign on another account goes ahead, and the account is free again
+/// when the first run ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_and_its_account_send_from_one_process_at_a_time() {
+    let slow = ScriptedServer::start(Script {
+        slow_replies: Some(Duration::from_millis(20)),
+        ..Script::default()
+    })
+    .await;
+    let other = ScriptedServer::start(Script::default()).await;
+    let ws = campaign(120, slow.port()).await;
+    add_account(&ws, "other", other.port()).await;
+    let second = ws.file("second.csv", "email,name\nsecond@example.org,Second\n");
+    let body = ws.file("second.txt", "Hi {{ name }}.\n");
+    for args in [
+        vec!["import", second.to_str().expect("test step")],
+        vec![
+            "message",
+            "2",
+            "--subject",
+            "Second",
+            "--text",
+            body.to_str().expect("test step"),
+        ],
+    ] {
+        let run = cli(&ws, &args).await;
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+
+    let mut command = Command::new(mailroom_binary());
+    command
+        .arg("--db")
+        .arg(ws.db())
+        .args(["send", "1", "--smtp", "test"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    ws.isolate(&mut command);
+    let mut first = command.spawn().expect("test step");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while slow.received().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the first run never got going");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let holder = format!("(process {})", first.id());
+
+    let same_campaign = cli(&ws, &["send", "1", "--smtp", "test"]).await;
+    assert!(!same_campaign.success(), "a second run of campaign 1 must be refused");
+    assert!(
+        same_campaign.stderr.contains("campaign \"list\" is being sent by") && same_campaign.stderr.contains(&holder),
+        "{}",
+        same_campaign.stderr
+    );
+    let same_account = cli(&ws, &["send", "2", "--smtp", "test"]).await;
+    assert!(
+        !same_account.success(),
+        "campaign 2 on the busy account must be refused"
+    );
+    assert!(
+        same_account.stderr.contains("the account \"test\" is being sent by") && same_account.stderr.contains(&holder),
+        "{}",
+        same_account.stderr
+    );
+    assert!(!same_account.stderr.contains("panicked"), "{}", same_account.stderr);
+    let status = cli(&ws, &["--json", "status", "2"]).await.json();
+    assert_eq!(
+        status["counts"]["pending"], 1,
+        "the refused run claimed nothing: {status}"
+    );
+    assert!(
+        !slow
+            .received()
+            .iter()
+            .any(|m| m.rcpt_to.iter().any(|to| to == "second@example.org")),
+        "nothing of campaign 2 went to the busy account's server"
+    );
+
+    let elsewhere = cli(&ws, &["send", "2", "--smtp", "other"]).await;
+    assert!(elsewhere.success(), "another account goes ahead: {}", elsewhere.stderr);
+    assert_eq!(accepted(&other.received()).get("second@example.org"), Some(&1));
+
+    let finished = tokio::task::spawn_blocking(move || first.wait())
+        .await
+        .expect("test step");
+    assert!(
+        finished.expect("test step").success(),
+        "the first run completes undisturbed"
+    );
+    assert_eq!(accepted(&slow.received()).len(), 120);
+    assert!(
+        accepted(&slow.received()).values().all(|&copies| copies == 1),
+        "nobody got campaign 1 twice"
+    );
+    // The account is free once the first run has ended.
+    for args in [
+        vec!["import", second.to_str().expect("test step")],
+        vec![
+            "message",
+            "3",
+            "--subject",
+            "Third",
+            "--text",
+            body.to_str().expect("test step"),
+        ],
+        vec!["send", "3", "--smtp", "test"],
+    ] {
+        let run = cli(&ws, &args).await;
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(accepted(&slow.received()).get("second@example.org"), Some(&1));
+}
+
 /// A free loopback port (bound, then released).
 async fn free_port() -> u16 {
     mailroom_e2e::smtp_server::refused_port().await

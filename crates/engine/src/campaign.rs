@@ -33,6 +33,7 @@ pub mod throttle;
 
 mod awake;
 mod dispatch;
+mod lease;
 mod worker;
 mod writer;
 
@@ -324,25 +325,50 @@ pub async fn send(
     let _sandbox = ensure_sandbox(store, &settings).await?;
     let _awake = awake::keep_awake(&name).await;
 
+    // Before anything is recovered or claimed: no other process may be
+    // sending this campaign, or on this account (see `lease`).
+    let _campaign_lease = lease::take(
+        store.path(),
+        lease::Resource::Campaign {
+            id: campaign,
+            name: &name,
+        },
+    )?;
+    let (limits, first) = throttle::account_limits(store.path(), profile, || {
+        Ok(throttle::AccountLimits {
+            sending: lease::take(
+                store.path(),
+                lease::Resource::Account {
+                    id: profile,
+                    name: &account,
+                },
+            )?,
+            rate: AdaptiveRate::new(settings.rate_per_second),
+            quotas: tokio::sync::Mutex::new(Quotas::new(
+                settings.per_minute,
+                settings.per_hour,
+                settings.per_day,
+                &[],
+            )),
+        })
+    })?;
+    if first {
+        // Counted only now that the account is ours: a process that sent on
+        // it until a moment ago has committed every one of its sends.
+        let mut quotas = limits.quotas.lock().await;
+        let sent_before = store
+            .send_counts(profile, store.now_ms().div_euclid(60_000) - Quotas::LOOKBACK_MINUTES)
+            .await?;
+        *quotas = Quotas::new(settings.per_minute, settings.per_hour, settings.per_day, &sent_before);
+    }
     let uncertain_recovered = store.begin_run(campaign, profile).await?;
-    let sent_before = store
-        .send_counts(profile, store.now_ms().div_euclid(60_000) - Quotas::LOOKBACK_MINUTES)
-        .await?;
     let counts = store.status_counts(campaign).await?;
     let connection = settings.connection_settings(password);
     let run = Arc::new(Run {
         store: store.clone(),
         campaign,
         profile,
-        limits: throttle::account_limits(store.path(), profile, || throttle::AccountLimits {
-            rate: AdaptiveRate::new(settings.rate_per_second),
-            quotas: tokio::sync::Mutex::new(Quotas::new(
-                settings.per_minute,
-                settings.per_hour,
-                settings.per_day,
-                &sent_before,
-            )),
-        }),
+        limits,
         connection,
         envelope_from,
         message,

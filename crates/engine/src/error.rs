@@ -138,6 +138,12 @@ pub enum Error {
         action: String,
     },
 
+    #[error(
+        "{what} is being sent by {holder}. One Mailroom sends a campaign, or on an account, at a time, \
+         so nobody gets a mail twice and the account's limits hold: wait for that run to finish, or pause it there"
+    )]
+    SendingElsewhere { what: String, holder: String },
+
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
@@ -184,6 +190,7 @@ pub enum ErrorKind {
     RowNotFound,
     ExportFailed,
     CampaignState,
+    SendingElsewhere,
     Database,
     Internal,
 }
@@ -220,6 +227,7 @@ impl Error {
             Error::RowNotFound { .. } | Error::NoRecipientMatches { .. } => ErrorKind::RowNotFound,
             Error::ExportFailed { .. } => ErrorKind::ExportFailed,
             Error::CampaignState { .. } => ErrorKind::CampaignState,
+            Error::SendingElsewhere { .. } => ErrorKind::SendingElsewhere,
             Error::Database(_) | Error::StateFile(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,
         }

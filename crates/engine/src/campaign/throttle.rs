@@ -454,12 +454,19 @@ mod tests {
 pub struct AccountLimits {
     pub rate: AdaptiveRate,
     pub quotas: tokio::sync::Mutex<Quotas>,
+    /// This process's hold on the account: no other process sends on it
+    /// while any run here does. Released with the last run's limits.
+    pub sending: super::lease::Lease,
 }
 
 /// The limits of account `profile` in database `db`: the ones a run on it is
-/// using now, or new ones from `make` when none is. (A run that joins takes
+/// using now, or new ones from `make` when none is (then `true`). (A run that joins takes
 /// the limits as they are, even if the account's settings changed since.)
-pub fn account_limits(db: &Path, profile: i64, make: impl FnOnce() -> AccountLimits) -> Arc<AccountLimits> {
+pub fn account_limits(
+    db: &Path,
+    profile: i64,
+    make: impl FnOnce() -> crate::error::Result<AccountLimits>,
+) -> crate::error::Result<(Arc<AccountLimits>, bool)> {
     /// Accounts with a run in progress, by (database file, account id).
     type Live = HashMap<(PathBuf, i64), Weak<AccountLimits>>;
     static LIVE: LazyLock<Mutex<Live>> = LazyLock::new(Mutex::default);
@@ -467,9 +474,9 @@ pub fn account_limits(db: &Path, profile: i64, make: impl FnOnce() -> AccountLim
     live.retain(|_, limits| limits.strong_count() > 0);
     let key = (db.to_owned(), profile);
     if let Some(limits) = live.get(&key).and_then(Weak::upgrade) {
-        return limits;
+        return Ok((limits, false));
     }
-    let limits = Arc::new(make());
+    let limits = Arc::new(make()?);
     live.insert(key, Arc::downgrade(&limits));
-    limits
+    Ok((limits, true))
 }

@@ -331,6 +331,7 @@ export const en = {
   "recipients.table.goTo": "Go to row…",
   "recipients.table.status": "State",
   "results.resendFailed": "Resend {count} failed",
+  'error.sending_elsewhere': "Another Mailroom (the app or the command line) is sending this campaign or on this account. Wait for it to finish, or pause it there.",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -325,4 +325,5 @@ export const zhCN: Messages = {
   "recipients.table.goTo": "跳到第几行…",
   "recipients.table.status": "状态",
   "results.resendFailed": "重发 {count} 封失败邮件",
+  'error.sending_elsewhere': "另一个 Mailroom（应用或命令行）正在发送此任务或使用此账户发送。请等待它完成，或在那里暂停。",
 };
