@@ -34,6 +34,7 @@ pub mod throttle;
 mod awake;
 mod dispatch;
 mod lease;
+mod meter;
 mod worker;
 mod writer;
 
@@ -496,30 +497,17 @@ async fn report_progress(run: Arc<Run>) {
     let started = tokio::time::Instant::now();
     let mut ticker = tokio::time::interval(run.options.progress_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_sent = run.counts().sent;
-    let mut last_tick = started;
-    let mut smoothed = 0.0_f64;
+    let mut meter = meter::SendRate::new(run.counts().sent);
     loop {
         ticker.tick().await;
         let now = tokio::time::Instant::now();
         let counts = run.counts();
-        let elapsed = now.duration_since(last_tick).as_secs_f64();
-        if elapsed > 0.0 {
-            let instant = counts.sent.saturating_sub(last_sent) as f64 / elapsed;
-            // An exponential average: a steady figure, not a flicker.
-            smoothed = if smoothed == 0.0 {
-                instant
-            } else {
-                0.7 * smoothed + 0.3 * instant
-            };
-        }
-        last_sent = counts.sent;
-        last_tick = now;
+        let sent_per_second = meter.observe(now.duration_since(started), counts.sent);
         let remaining = counts.pending + counts.retry_wait + counts.sending;
-        let eta_seconds = (smoothed > 0.0).then(|| (remaining as f64 / smoothed).ceil() as u64);
+        let eta_seconds = (sent_per_second > 0.0).then(|| (remaining as f64 / sent_per_second).ceil() as u64);
         run.sink.event(&CampaignEvent::Progress {
             counts,
-            sent_per_second: (smoothed * 10.0).round() / 10.0,
+            sent_per_second: (sent_per_second * 10.0).round() / 10.0,
             rate: run.limits.rate.state(),
             eta_seconds,
             elapsed_ms: u64::try_from(now.duration_since(started).as_millis()).unwrap_or(u64::MAX),
