@@ -217,13 +217,9 @@ async fn screenshot(client: &Client, name: &str) {
         )
         .await;
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    let windows = xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"]);
-    let window = windows
-        .lines()
-        .next()
-        .unwrap_or_else(|| panic!("no Mailroom window to capture"));
+    let window = app_window();
     let status = Command::new("import")
-        .args(["-window", window])
+        .args(["-window", &window])
         .arg(dir.join(name))
         .status()
         .unwrap_or_else(|e| panic!("cannot run import (ImageMagick): {e}"));
@@ -550,7 +546,8 @@ async fn compose_and_send_a_campaign_through_the_window() {
         csv.push_str(&format!("p{i:02}@example.org,{name}\n"));
     }
     let list = ws.file("people.csv", csv);
-    // The Sandbox on a free port, at 10 messages a second so there is time to pause.
+    // The Sandbox on a free port, at 5 messages a second so there is time to
+    // pause, and to try closing the window while it sends.
     let sandbox_port = free_port().to_string();
     for args in [
         vec!["import", list.to_str().unwrap_or_default()],
@@ -564,7 +561,7 @@ async fn compose_and_send_a_campaign_through_the_window() {
             "--port",
             &sandbox_port,
             "--rate",
-            "10",
+            "5",
         ],
     ] {
         let run = ws.mailroom(&args);
@@ -690,9 +687,30 @@ async fn compose_and_send_a_campaign_through_the_window() {
     scroll_to(&client, "[data-testid=rate]").await;
     screenshot(&client, "campaign-paused.png").await;
     click(&client, "[data-testid=start]").await;
+
+    step("Closing the window while it sends asks first; Keep sending goes on");
+    let window = app_window();
+    close_like_a_window_manager(&window);
+    element(&client, "[data-testid=close-dialog]").await;
+    assert!(
+        text(&client, "[data-testid=close-dialog]")
+            .await
+            .contains("A campaign is sending"),
+        "the close dialog explains itself"
+    );
+    screenshot(&client, "close-while-sending.png").await;
+    click(&client, "[data-testid=keep-sending]").await;
     wait_for_text(&client, "[data-testid=campaign-state]", "Completed").await;
     assert_eq!(text(&client, "[data-testid=status-sent] dd").await, "30");
-    element(&client, "[data-testid=rate-chart]").await;
+    // The account's limit is 5/s, and the window never shows more.
+    let caption = text(&client, "[data-testid=rate-chart] figcaption").await;
+    let peak: f64 = caption
+        .split("peak ")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no peak in {caption:?}"));
+    assert!(peak <= 5.0, "the window showed {peak}/s on an account limited to 5/s");
     screenshot(&client, "campaign-completed.png").await;
 
     step("The sandbox captured the test and each recipient once");
@@ -705,4 +723,41 @@ async fn compose_and_send_a_campaign_through_the_window() {
     assert_eq!(tests, 1, "{messages}");
     let status = ws.mailroom(&["--json", "status", "1"]).json();
     assert_eq!(status["status"], "completed");
+
+    step("Closing the window with nothing sending just quits");
+    close_like_a_window_manager(&window);
+    wait_until("the app to quit", || {
+        xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"]).is_empty()
+    });
+}
+
+/// The app's main window, as an X window id.
+fn app_window() -> String {
+    xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"])
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no Mailroom window"))
+        .to_owned()
+}
+
+/// Asks `window` to close exactly as a window manager does when a person
+/// clicks its close button: a WM_DELETE_WINDOW client message (ICCCM 4.2.8).
+/// Xvfb runs no window manager, so here the test is the window manager.
+fn close_like_a_window_manager(window: &str) {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
+    let window: u32 = window.parse().unwrap_or_else(|e| panic!("window id {window}: {e}"));
+    let (conn, _screen) = x11rb::connect(None).unwrap_or_else(|e| panic!("connect to X: {e}"));
+    let atom = |name: &[u8]| {
+        let cookie = conn
+            .intern_atom(false, name)
+            .unwrap_or_else(|e| panic!("ask for an atom: {e}"));
+        cookie.reply().unwrap_or_else(|e| panic!("an atom: {e}")).atom
+    };
+    let protocols = atom(b"WM_PROTOCOLS");
+    let delete = atom(b"WM_DELETE_WINDOW");
+    let event = ClientMessageEvent::new(32, window, protocols, [delete, x11rb::CURRENT_TIME, 0, 0, 0]);
+    conn.send_event(false, window, EventMask::NO_EVENT, event)
+        .unwrap_or_else(|e| panic!("send WM_DELETE_WINDOW: {e}"));
+    conn.flush().unwrap_or_else(|e| panic!("flush X: {e}"));
 }
