@@ -361,6 +361,77 @@ fn the_import_report_names_each_columns_merge_field() {
     );
 }
 
+/// `-o FILE.xlsx` writes a workbook: numbers as numbers, every other value
+/// as text (a text cell is never a formula, so nothing needs a guard), and
+/// non-ASCII intact. Read back with calamine, as an office suite reads it.
+#[test]
+fn an_export_to_xlsx_is_a_workbook_with_typed_cells() {
+    use calamine::{Data, Reader, Xlsx};
+    let ws = Workspace::new();
+    let list = ws.file(
+        "mixed.csv",
+        "name,email,code\n李雷,li-at-example.cn,01234\n\"=HYPERLINK(\"\"http://evil.example\"\")\",bad,-3.5\n",
+    );
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let out = ws.db().with_file_name("skipped.XLSX");
+    let run = ws.mailroom(&[
+        "--json",
+        "export",
+        "mixed",
+        "--status",
+        "skipped",
+        "-o",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    assert_eq!(run.json()["written"], 2);
+    let mut book: Xlsx<_> = calamine::open_workbook(&out).expect("an XLSX workbook");
+    assert_eq!(book.sheet_names(), ["Recipients"]);
+    let sheet = book.worksheet_range("Recipients").expect("the sheet");
+    let rows: Vec<&[Data]> = sheet.rows().collect();
+    assert_eq!(rows.len(), 3, "a header and two rows");
+    let text = |cell: &Data| match cell {
+        Data::String(s) => s.clone(),
+        other => panic!("expected text, found {other:?}"),
+    };
+    let header: Vec<String> = rows[0].iter().map(text).collect();
+    assert_eq!(
+        header,
+        ["row", "email", "status", "reason", "attempts", "name", "email", "code"]
+    );
+    assert_eq!(rows[1][0], Data::Float(2.0), "the row number is a number");
+    assert_eq!(text(&rows[1][2]), "skipped");
+    assert_eq!(rows[1][4], Data::Float(0.0), "attempts are a number");
+    assert_eq!(text(&rows[1][5]), "李雷");
+    assert_eq!(text(&rows[1][7]), "01234", "an imported code keeps its leading zero");
+    assert_eq!(
+        text(&rows[2][5]),
+        "=HYPERLINK(\"http://evil.example\")",
+        "text, not a formula"
+    );
+    assert_eq!(text(&rows[2][7]), "-3.5", "imported values stay as imported");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let umask = std::process::Command::new("sh")
+            .args(["-c", "umask"])
+            .output()
+            .expect("sh");
+        let umask = u32::from_str_radix(String::from_utf8_lossy(&umask.stdout).trim(), 8).expect("a umask");
+        let mode = std::fs::metadata(&out).expect("the export").permissions().mode() & 0o777;
+        assert_eq!(
+            mode,
+            0o666 & !umask,
+            "a saved export has a saved file's permissions: {mode:o}"
+        );
+    }
+    let formulas = book.worksheet_formula("Recipients").expect("the sheet's formulas");
+    assert!(
+        formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+        "no cell is a formula"
+    );
+}
+
 #[test]
 fn an_export_never_hands_a_spreadsheet_a_formula() {
     let ws = Workspace::new();

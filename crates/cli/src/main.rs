@@ -67,7 +67,8 @@ enum Command {
     /// A campaign's state and its recipients counted by state.
     Status { campaign: String },
     /// Write a campaign's failed (default) or other recipients to a CSV file,
-    /// with the reason and every imported column; opens in Excel as is.
+    /// or a workbook when FILE ends in .xlsx, with the reason and every
+    /// imported column; either opens in Excel as is.
     Export {
         campaign: String,
         /// Recipients in this state; repeat for several (failed, skipped, cancelled, ...).

@@ -1,10 +1,14 @@
-//! Writing a campaign's recipients out as CSV: the failed ones (to check, fix
-//! or send elsewhere) and the skipped ones (invalid, duplicate, suppressed:
-//! to correct in the source list), with the reason and every imported column.
+//! Writing a campaign's recipients out as CSV or XLSX: the failed ones (to
+//! check, fix or send elsewhere) and the skipped ones (invalid, duplicate,
+//! suppressed: to correct in the source list), with the reason and every
+//! imported column.
 
 use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
+
+use rust_xlsxwriter::Workbook;
+use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 use crate::model::{CampaignId, RecipientStatus};
@@ -12,10 +16,13 @@ use crate::store::Store;
 
 /// Recipients read per query while writing.
 const PAGE: u64 = 5000;
+/// Rows an XLSX sheet holds, the header included.
+const XLSX_MAX_ROWS: u64 = 1_048_576;
 
-/// Writes `campaign`'s recipients in `statuses` (file order) to `path` as CSV
-/// and returns how many. The file opens in Excel with non-ASCII intact (UTF-8
-/// with a byte-order mark) and appears only when complete.
+/// Writes `campaign`'s recipients in `statuses` (file order) to `path` and
+/// returns how many. A path ending in `.xlsx` gets a workbook; anything else
+/// CSV, which opens in Excel with non-ASCII intact (UTF-8 with a byte-order
+/// mark). Either way the file appears only when complete.
 pub async fn export_recipients(
     store: &Store,
     campaign: CampaignId,
@@ -31,33 +38,30 @@ pub async fn export_recipients(
         path: path.to_owned(),
         source,
     };
-    let mut file = tempfile::NamedTempFile::new_in(folder).map_err(cannot)?;
-    file.write_all("\u{feff}".as_bytes()).map_err(cannot)?;
-    let mut out = csv::Writer::from_writer(file);
-    let csv_error = |e: csv::Error| cannot(std::io::Error::other(e));
-    let mut header: Vec<Cow<'_, str>> = ["row", "email", "status", "reason", "attempts"]
+    let file = file_beside(folder).map_err(cannot)?;
+    let xlsx = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("xlsx"));
+    let mut out = if xlsx { Table::xlsx(file) } else { Table::csv(file) }.map_err(cannot)?;
+    let mut header: Vec<Cell<'_>> = ["row", "email", "status", "reason", "attempts"]
         .into_iter()
-        .map(Cow::Borrowed)
+        .map(|name| Cell::Text(name.into()))
         .collect();
-    header.extend(summary.columns.iter().map(|c| spreadsheet_safe(c)));
-    out.write_record(header.iter().map(|c| c.as_bytes()))
-        .map_err(csv_error)?;
+    header.extend(summary.columns.iter().map(|c| Cell::Text(c.into())));
+    out.write(&header).map_err(cannot)?;
     let mut written = 0_u64;
     for &status in statuses {
         let mut offset = 0;
         loop {
             let page = store.recipients(campaign, Some(status), offset, PAGE).await?;
             for r in &page {
-                let mut record: Vec<Cow<'_, str>> = vec![
-                    Cow::Owned(r.row.to_string()),
-                    spreadsheet_safe(&r.email),
-                    Cow::Borrowed(r.status.as_str()),
-                    spreadsheet_safe(r.reason.as_deref().unwrap_or_default()),
-                    Cow::Owned(r.attempts.to_string()),
+                let mut record = vec![
+                    Cell::Number(r.row),
+                    Cell::Text(r.email.as_str().into()),
+                    Cell::Text(r.status.as_str().into()),
+                    Cell::Text(r.reason.as_deref().unwrap_or_default().into()),
+                    Cell::Number(u64::from(r.attempts)),
                 ];
-                record.extend(r.fields.values().map(|v| spreadsheet_safe(v)));
-                out.write_record(record.iter().map(|c| c.as_bytes()))
-                    .map_err(csv_error)?;
+                record.extend(r.fields.values().map(|v| Cell::Text(v.as_str().into())));
+                out.write(&record).map_err(cannot)?;
             }
             written += page.len() as u64;
             if (page.len() as u64) < PAGE {
@@ -66,9 +70,110 @@ pub async fn export_recipients(
             offset += PAGE;
         }
     }
-    let file = out.into_inner().map_err(|e| cannot(e.into_error()))?;
-    file.persist(path).map_err(|e| cannot(e.error))?;
+    out.finish()
+        .map_err(cannot)?
+        .persist(path)
+        .map_err(|e| cannot(e.error))?;
     Ok(written)
+}
+
+/// The temporary file an export is written into, in the target's folder so
+/// the rename is atomic. A temporary file is private (0600) by default; an
+/// export is a file like any other the person saves, so it gets the usual
+/// permissions (0666 less the umask).
+fn file_beside(folder: &Path) -> std::io::Result<NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(folder)
+}
+
+/// One value of an exported row.
+enum Cell<'a> {
+    Number(u64),
+    Text(Cow<'a, str>),
+}
+
+/// The file being written, row by row.
+enum Table {
+    // Both boxed: each is several hundred bytes, and only one is ever made.
+    Csv(Box<csv::Writer<NamedTempFile>>),
+    /// The sheet streams its rows to a temporary file (constant memory), so
+    /// a long list costs no more memory than a short one.
+    Xlsx {
+        book: Box<Workbook>,
+        file: NamedTempFile,
+        rows: u32,
+    },
+}
+
+impl Table {
+    fn csv(mut file: NamedTempFile) -> std::io::Result<Table> {
+        file.write_all("\u{feff}".as_bytes())?;
+        Ok(Table::Csv(Box::new(csv::Writer::from_writer(file))))
+    }
+
+    fn xlsx(file: NamedTempFile) -> std::io::Result<Table> {
+        let mut book = Box::new(Workbook::new());
+        book.add_worksheet_with_constant_memory()
+            .and_then(|sheet| sheet.set_name("Recipients"))
+            .map_err(std::io::Error::other)?;
+        Ok(Table::Xlsx { book, file, rows: 0 })
+    }
+
+    fn write(&mut self, cells: &[Cell<'_>]) -> std::io::Result<()> {
+        match self {
+            Table::Csv(out) => {
+                // Text a spreadsheet would run as a formula is made inert;
+                // numbers are written as they are.
+                let record: Vec<Cow<'_, str>> = cells
+                    .iter()
+                    .map(|cell| match cell {
+                        Cell::Number(n) => Cow::Owned(n.to_string()),
+                        Cell::Text(text) => spreadsheet_safe(text),
+                    })
+                    .collect();
+                out.write_record(record.iter().map(|c| c.as_bytes()))
+                    .map_err(std::io::Error::other)
+            }
+            Table::Xlsx { book, rows, .. } => {
+                if u64::from(*rows) >= XLSX_MAX_ROWS {
+                    return Err(std::io::Error::other(format!(
+                        "an XLSX sheet holds at most {XLSX_MAX_ROWS} rows; export this list as CSV"
+                    )));
+                }
+                let sheet = book.worksheet_from_index(0).map_err(std::io::Error::other)?;
+                for (column, cell) in cells.iter().enumerate() {
+                    let column = u16::try_from(column)
+                        .map_err(|_| std::io::Error::other("too many columns for an XLSX sheet"))?;
+                    // A text cell is text to Excel whatever it starts with:
+                    // no formula guard is needed here.
+                    match cell {
+                        Cell::Number(n) => sheet.write_number(*rows, column, *n as f64),
+                        Cell::Text(text) => sheet.write_string(*rows, column, text.as_ref()),
+                    }
+                    .map_err(std::io::Error::other)?;
+                }
+                *rows += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Completes the file and hands back the temporary file it is in.
+    fn finish(self) -> std::io::Result<NamedTempFile> {
+        match self {
+            Table::Csv(out) => out.into_inner().map_err(|e| e.into_error()),
+            Table::Xlsx { mut book, mut file, .. } => {
+                book.save_to_writer(&mut file).map_err(std::io::Error::other)?;
+                file.flush()?;
+                Ok(file)
+            }
+        }
+    }
 }
 
 /// A value as text a spreadsheet will not run: one that starts like a

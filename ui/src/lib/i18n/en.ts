@@ -297,10 +297,10 @@ export const en = {
   "editor.imageShort": "Image",
   "message.orFileName": "or a file name with merge fields",
   "results.exportFailed": "Export failed…",
-  "results.exportTitle": "Save the failed recipients as CSV",
+  "results.exportTitle": "Save the failed recipients (.csv, or .xlsx for Excel)",
   "results.exported": "Wrote {count} recipients to {path}.",
   "recipients.exportSkipped": "Export these rows…",
-  "recipients.exportTitle": "Save the skipped rows as CSV",
+  "recipients.exportTitle": "Save the skipped rows (.csv, or .xlsx for Excel)",
   "error.export_failed": "The file could not be written.",
   "recipients.fieldName": "The merge field for this column in a message",
   "error.import_cancelled": "The import was cancelled; nothing was saved.",
@@ -332,6 +332,7 @@ export const en = {
   "recipients.table.status": "State",
   "results.resendFailed": "Resend {count} failed",
   'error.sending_elsewhere': "Another Mailroom (the app or the command line) is sending this campaign or on this account. Wait for it to finish, or pause it there.",
+  'export.xlsxFilter': "Excel workbook (XLSX)",
 } as const;
 
 export type MessageKey = keyof typeof en;

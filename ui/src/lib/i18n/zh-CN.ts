@@ -291,10 +291,10 @@ export const zhCN: Messages = {
   "editor.imageShort": "图片",
   "message.orFileName": "或含合并字段的文件名",
   "results.exportFailed": "导出失败的收件人…",
-  "results.exportTitle": "将失败的收件人保存为 CSV",
+  "results.exportTitle": "保存失败的收件人（.csv，或用于 Excel 的 .xlsx）",
   "results.exported": "已将 {count} 位收件人写入 {path}。",
   "recipients.exportSkipped": "导出这些行…",
-  "recipients.exportTitle": "将跳过的行保存为 CSV",
+  "recipients.exportTitle": "保存跳过的行（.csv，或用于 Excel 的 .xlsx）",
   "error.export_failed": "无法写入该文件。",
   "recipients.fieldName": "此列在邮件中的合并字段",
   "error.import_cancelled": "导入已取消，未保存任何内容。",
@@ -326,4 +326,5 @@ export const zhCN: Messages = {
   "recipients.table.status": "状态",
   "results.resendFailed": "重发 {count} 封失败邮件",
   'error.sending_elsewhere': "另一个 Mailroom（应用或命令行）正在发送此任务或使用此账户发送。请等待它完成，或在那里暂停。",
+  'export.xlsxFilter': "Excel 工作簿 (XLSX)",
 };
