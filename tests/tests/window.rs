@@ -731,6 +731,109 @@ async fn compose_and_send_a_campaign_through_the_window() {
     });
 }
 
+/// "Pause and quit", reached the way a person reaches it: the window's close
+/// button (a window manager's WM_DELETE_WINDOW) while a campaign sends. The
+/// app pauses the run, lets the mails in flight finish, records them and
+/// quits; the CLI then finds the campaign paused with nobody in flight, and
+/// resuming it there sends each remaining recipient exactly once.
+#[tokio::test]
+async fn pause_and_quit_from_the_close_button_loses_and_repeats_nothing() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let mut csv = String::from("email,name\n");
+    for i in 0..40 {
+        csv.push_str(&format!("q{i:02}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("quit.csv", csv);
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    let sandbox_port = free_port().to_string();
+    for args in [
+        vec!["import", list.to_str().unwrap_or_default()],
+        vec![
+            "message",
+            "1",
+            "--subject",
+            "Hi {{ name }}",
+            "--text",
+            body.to_str().unwrap_or_default(),
+        ],
+        vec!["smtp", "remove", "Sandbox"],
+        vec![
+            "smtp",
+            "add",
+            "Sandbox",
+            "--preset",
+            "sandbox",
+            "--port",
+            &sandbox_port,
+            "--rate",
+            "5",
+        ],
+    ] {
+        let run = ws.mailroom(&args);
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+
+    step("Start the campaign, then close the window while it sends");
+    go_to(&client, "campaign").await;
+    click(&client, "[data-testid=start]").await;
+    let deadline = Instant::now() + WAIT;
+    while text(&client, "[data-testid=status-sent] dd")
+        .await
+        .parse::<u32>()
+        .map_or(true, |n| n < 3)
+    {
+        assert!(Instant::now() < deadline, "nothing was sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    close_like_a_window_manager(&app_window());
+    click(&client, "[data-testid=pause-and-quit]").await;
+    wait_until("the app to pause and quit", || {
+        xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"]).is_empty()
+    });
+    drop(driver);
+
+    step("The CLI finds it paused, with nobody in flight, and finishes it");
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    assert_eq!(status["status"], "paused", "{status}");
+    let counts = &status["counts"];
+    assert_eq!(
+        counts["sending"], 0,
+        "pause and quit waits for the mails in flight: {status}"
+    );
+    assert_eq!(counts["uncertain"], 0, "{status}");
+    let sent_before = counts["sent"].as_u64().unwrap_or_default();
+    assert!((3..40).contains(&sent_before), "{status}");
+    assert_eq!(
+        sent_before + counts["pending"].as_u64().unwrap_or_default(),
+        40,
+        "{status}"
+    );
+    let captured = ws.mailroom(&["--json", "captured"]).json();
+    assert_eq!(
+        captured.as_array().map(Vec::len),
+        Some(usize::try_from(sent_before).unwrap_or_default()),
+        "the sandbox holds exactly the mails recorded as sent"
+    );
+    let resumed = ws.mailroom(&["resume", "1"]);
+    assert!(resumed.success(), "{}", resumed.stderr);
+    let captured = ws.mailroom(&["--json", "captured"]).json();
+    let mut to: Vec<String> = captured
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {captured}"))
+        .iter()
+        .map(|m| m["rcpt_to"][0].as_str().unwrap_or_default().to_owned())
+        .collect();
+    to.sort();
+    let expected: Vec<String> = (0..40).map(|i| format!("q{i:02}@example.org")).collect();
+    assert_eq!(to, expected, "everyone got it once");
+}
+
 /// The app's main window, as an X window id.
 fn app_window() -> String {
     xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"])
