@@ -15,6 +15,9 @@ APT_PACKAGES=(
   libdbus-1-dev
   # the real window under Xvfb, driven over WebDriver; screenshots
   xvfb xauth webkit2gtk-driver xdotool imagemagick fonts-noto-cjk
+  # a real desktop notification server on a private session bus, for the
+  # completion notice
+  dbus-daemon dbus-bin dunst
   # UI tests with mocked IPC; icon rendering
   chromium librsvg2-bin
   # a third-party SMTP server for the SMTP tests

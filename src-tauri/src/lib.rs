@@ -20,6 +20,7 @@ pub fn run() {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Mailroom starting");
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(state::AppState::default())
         // Closing the window while a campaign sends asks first: the window
         // offers "pause and quit" (pause_all_and_quit) or to keep sending.

@@ -30,6 +30,11 @@ struct Driver {
 
 impl Driver {
     fn start(ws: &Workspace) -> Driver {
+        Driver::start_with(ws, &[])
+    }
+
+    /// [`Driver::start`] with `env` added to the app's environment.
+    fn start_with(ws: &Workspace, env: &[(&str, &str)]) -> Driver {
         let port = free_port();
         let native_port = free_port();
         // The driver and the app must not hold the test's stdout: cargo
@@ -47,6 +52,7 @@ impl Driver {
             .env("LANG", "C.UTF-8")
             .env("LANGUAGE", "en")
             .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -567,7 +573,8 @@ async fn compose_and_send_a_campaign_through_the_window() {
         let run = ws.mailroom(&args);
         assert!(run.success(), "{args:?}: {}", run.stderr);
     }
-    let driver = Driver::start(&ws);
+    let notices = NotificationServer::start(&ws);
+    let driver = Driver::start_with(&ws, &[("DBUS_SESSION_BUS_ADDRESS", &notices.address)]);
     let client = connect(&driver).await;
 
     step("Message screen: a merge field, previewed for row 3");
@@ -712,6 +719,15 @@ async fn compose_and_send_a_campaign_through_the_window() {
         .unwrap_or_else(|| panic!("no peak in {caption:?}"));
     assert!(peak <= 5.0, "the window showed {peak}/s on an account limited to 5/s");
     screenshot(&client, "campaign-completed.png").await;
+    wait_until("the desktop's completion notice", || {
+        notices.received().contains("body: 'Campaign “people” completed.'")
+    });
+    assert_eq!(
+        notices.received().matches("summary: 'Mailroom'").count(),
+        1,
+        "one notice, for the completion only:\n{}",
+        notices.received()
+    );
 
     step("The sandbox captured the test and each recipient once");
     let captured = ws.mailroom(&["--json", "captured"]);
@@ -832,6 +848,73 @@ async fn pause_and_quit_from_the_close_button_loses_and_repeats_nothing() {
     to.sort();
     let expected: Vec<String> = (0..40).map(|i| format!("q{i:02}@example.org")).collect();
     assert_eq!(to, expected, "everyone got it once");
+}
+
+/// A desktop's notification server, for real: dunst on a private D-Bus
+/// session bus, printing each notification it receives to a file.
+struct NotificationServer {
+    bus: Child,
+    dunst: Child,
+    address: String,
+    log: PathBuf,
+}
+
+impl NotificationServer {
+    fn start(ws: &Workspace) -> NotificationServer {
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start dbus-daemon: {e}"));
+        let mut address = String::new();
+        let stdout = bus.stdout.take().unwrap_or_else(|| panic!("dbus-daemon's output"));
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut address)
+            .unwrap_or_else(|e| panic!("read the bus address: {e}"));
+        let address = address.trim().to_owned();
+        let log = ws.dir.path().join("dunst.log");
+        let dunst = Command::new("dunst")
+            .arg("-print")
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .stdout(std::fs::File::create(&log).unwrap_or_else(|e| panic!("dunst log: {e}")))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start dunst: {e}"));
+        wait_until("dunst to serve notifications", || {
+            Command::new("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.Notifications",
+                ])
+                .env("DBUS_SESSION_BUS_ADDRESS", &address)
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+        });
+        NotificationServer {
+            bus,
+            dunst,
+            address,
+            log,
+        }
+    }
+
+    /// What dunst printed of the notifications it received.
+    fn received(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for NotificationServer {
+    fn drop(&mut self) {
+        let _ = self.dunst.kill();
+        let _ = self.dunst.wait();
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
 }
 
 /// The app's main window, as an X window id.

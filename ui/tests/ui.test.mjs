@@ -652,6 +652,7 @@ describe('Exports', () => {
         list_accounts: [],
         resend_failed: 4,
         start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 5, failed: 0 } },
+        'plugin:notification|notify': null,
       },
     });
     await page.locator('[data-screen=results]').click();
@@ -664,6 +665,13 @@ describe('Exports', () => {
     const [started] = await calls(page, 'start_campaign');
     assert.equal(started.args.campaign, 7);
     assert.equal(started.args.account, null, 'the account it last ran on');
+    // A completed run is announced on the desktop, once.
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'plugin:notification|notify'));
+    const notices = await calls(page, 'plugin:notification|notify');
+    assert.deepEqual(
+      notices.map((c) => c.args),
+      [{ options: { title: 'Mailroom', body: 'Campaign “spring” completed.' } }],
+    );
     assert.deepEqual(errors.filter((e) => !/did not mock/.test(e.message)), []);
   });
 

@@ -130,6 +130,8 @@ export const api = {
   },
   pauseCampaign: (campaign: number) => call<null>('pause_campaign', { campaign }),
   stopCampaign: (campaign: number) => call<null>('stop_campaign', { campaign }),
+  /** A desktop notification (tauri-plugin-notification; desktops ask no permission). */
+  notify: (title: string, body: string) => call<null>('plugin:notification|notify', { options: { title, body } }),
   /** Pauses every sending campaign, lets in-flight mail finish, and quits. */
   pauseAllAndQuit: () => call<null>('pause_all_and_quit'),
   findRecipientRow: (campaign: number, query: string) => call<number>('find_recipient_row', { campaign, query }),

@@ -117,8 +117,11 @@ export async function start(campaignId: number, account: string | null, name: st
     const report = await api.startCampaign(campaignId, account, (batch: EventBatch) => batch.events.forEach(apply));
     live.counts = report.counts;
     live.outcome = report.outcome;
-    if (report.outcome === 'completed' && 'Notification' in window && Notification.permission === 'granted') {
-      new Notification(t('campaign.completedNotice', { name }));
+    if (report.outcome === 'completed') {
+      // Where the desktop has no notification service, only the notice is lost.
+      api.notify('Mailroom', t('campaign.completedNotice', { name })).catch((e: IpcError) =>
+        console.warn('no completion notification:', e.message),
+      );
     }
   } catch (e) {
     live.error = e as IpcError;
