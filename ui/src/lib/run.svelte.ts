@@ -53,6 +53,7 @@ function apply(event: CampaignEvent) {
     case 'started':
       live.counts = event.counts;
       live.rate = event.rate;
+      note(t('campaign.startedNote', { account: event.account }));
       if (Number(event.uncertain_recovered) > 0) note(t('campaign.recovered', { count: String(event.uncertain_recovered) }));
       break;
     case 'progress':
@@ -88,6 +89,7 @@ function apply(event: CampaignEvent) {
       live.counts = event.counts;
       live.outcome = event.outcome;
       if (event.reason) note(event.reason);
+      else if (event.outcome === 'completed') note(t('campaign.completedNote'));
       break;
   }
 }

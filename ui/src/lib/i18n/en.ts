@@ -333,6 +333,8 @@ export const en = {
   "results.resendFailed": "Resend {count} failed",
   'error.sending_elsewhere': "Another Mailroom (the app or the command line) is sending this campaign or on this account. Wait for it to finish, or pause it there.",
   'export.xlsxFilter': "Excel workbook (XLSX)",
+  'campaign.startedNote': "sending through {account}",
+  'campaign.completedNote': "completed: every recipient has a final state",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -327,4 +327,6 @@ export const zhCN: Messages = {
   "results.resendFailed": "重发 {count} 封失败邮件",
   'error.sending_elsewhere': "另一个 Mailroom（应用或命令行）正在发送此任务或使用此账户发送。请等待它完成，或在那里暂停。",
   'export.xlsxFilter': "Excel 工作簿 (XLSX)",
+  'campaign.startedNote': "通过 {account} 发送",
+  'campaign.completedNote': "已完成：每位收件人都有最终状态",
 };
