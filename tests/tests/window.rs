@@ -821,6 +821,159 @@ async fn pause_and_quit_from_the_close_button_loses_and_repeats_nothing() {
     assert_eq!(to, expected, "everyone got it once");
 }
 
+/// A benchmark, not a test (`scripts/bench-window.sh`; timing claims go in
+/// docs/BENCHMARKS.md): while the window sends to 1,000,000 recipients, how
+/// late the page's event loop runs, and how long a click on the navigation
+/// takes to show the new screen. Prints the figures; asserts only that the
+/// campaign was sending while they were taken.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench-window.sh runs it"]
+async fn responsiveness_while_sending_to_a_million() {
+    let recipients: usize = std::env::var("RECIPIENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let ws = Workspace::new();
+    let mut csv = String::with_capacity(recipients * 32);
+    csv.push_str("email,name\n");
+    for i in 0..recipients {
+        csv.push_str(&format!("r{i}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("million.csv", csv);
+    let body = ws.file("body.txt", "Dear {{ name }},\n\nA short note for a long list.\n");
+    let sink_port = free_port();
+    let mut sink = Command::new(env!("CARGO_BIN_EXE_smtp-sink"))
+        .arg(sink_port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the sink: {e}"));
+    let port = sink_port.to_string();
+    for args in [
+        vec!["import", list.to_str().unwrap_or_default()],
+        vec![
+            "message",
+            "1",
+            "--subject",
+            "Hello {{ name }}",
+            "--text",
+            body.to_str().unwrap_or_default(),
+        ],
+        vec!["smtp", "remove", "Sandbox"],
+        vec![
+            "smtp",
+            "add",
+            "Sink",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--security",
+            "none",
+            "--auth",
+            "none",
+            "--from",
+            "news@example.com",
+            "--connections",
+            "8",
+            "--per-connection",
+            "1000000",
+        ],
+    ] {
+        let run = ws.mailroom(&args);
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+    go_to(&client, "campaign").await;
+    click(&client, "[data-testid=start]").await;
+    let deadline = Instant::now() + WAIT;
+    // Large counts are shown with separators ("12,345").
+    while text(&client, "[data-testid=status-sent] dd")
+        .await
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .parse::<u64>()
+        .map_or(true, |n| n < 1_000)
+    {
+        let shown = text(&client, "main").await;
+        assert!(Instant::now() < deadline, "the campaign did not get going:\n{shown}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let sent_at_start = ws.mailroom(&["--json", "status", "1"]).json()["counts"]["sent"]
+        .as_u64()
+        .unwrap_or_default();
+
+    // The event loop: a 20 ms timer for 20 s; how late each tick ran.
+    let lag = client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               const late = []; let last = performance.now();
+               const timer = setInterval(() => { const now = performance.now(); late.push(now - last - 20); last = now; }, 20);
+               setTimeout(() => {
+                 clearInterval(timer); late.sort((a, b) => a - b);
+                 done({ n: late.length, p50: late[Math.floor(late.length * 0.5)], p99: late[Math.floor(late.length * 0.99)], worst: late[late.length - 1] });
+               }, 20000);"#,
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("measure the event loop: {e}"));
+
+    // Clicks: from the browser's timestamp of the click to the first frame
+    // painted after the new screen is in the page.
+    client
+        .execute(
+            r#"window.__latencies = [];
+               document.addEventListener('click', (event) => {
+                 const screen = event.target.closest('[data-screen]')?.dataset.screen;
+                 if (!screen) return;
+                 const shown = () => document.querySelector(`[data-testid=${screen}-screen]`);
+                 const painted = () => requestAnimationFrame(() => window.__latencies.push(performance.now() - event.timeStamp));
+                 if (shown()) { painted(); return; }
+                 const watch = new MutationObserver(() => { if (shown()) { watch.disconnect(); painted(); } });
+                 watch.observe(document.body, { childList: true, subtree: true });
+               }, true);"#,
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("install the click probe: {e}"));
+    for _ in 0..10 {
+        go_to(&client, "results").await;
+        go_to(&client, "campaign").await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let clicks = client
+        .execute(
+            "const l = [...window.__latencies].sort((a, b) => a - b); return { n: l.length, p50: l[Math.floor(l.length / 2)], worst: l[l.length - 1] };",
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("read the click probe: {e}"));
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    let sent_at_end = status["counts"]["sent"].as_u64().unwrap_or_default();
+    assert_eq!(
+        status["status"], "running",
+        "the campaign was sending throughout: {status}"
+    );
+    println!(
+        "window while sending to {recipients}: event loop late by p50 {:.1} ms, p99 {:.1} ms, worst {:.1} ms ({} ticks of 20 ms); click to new screen painted: p50 {:.1} ms, worst {:.1} ms ({} clicks); {} mails sent meanwhile",
+        lag["p50"].as_f64().unwrap_or(f64::NAN),
+        lag["p99"].as_f64().unwrap_or(f64::NAN),
+        lag["worst"].as_f64().unwrap_or(f64::NAN),
+        lag["n"],
+        clicks["p50"].as_f64().unwrap_or(f64::NAN),
+        clicks["worst"].as_f64().unwrap_or(f64::NAN),
+        clicks["n"],
+        sent_at_end.saturating_sub(sent_at_start),
+    );
+    click(&client, "[data-testid=pause]").await;
+    wait_for_text(&client, "[data-testid=campaign-state]", "Paused").await;
+    drop(driver);
+    let _ = sink.kill();
+    let _ = sink.wait();
+}
+
 /// Imports `list` as campaign 1 and points the Sandbox account at a free
 /// port, at 5 messages a second: time to pause, or to close the window,
 /// while it sends.
