@@ -108,6 +108,31 @@ impl Workspace {
             .into()
     }
 
+    /// Adds SMTP account `name` for a server on 127.0.0.1:`port`: no TLS, no
+    /// login, sending as news@example.com; `options` adds more `smtp add`
+    /// options. Panics if the CLI refuses.
+    pub fn add_local_account(&self, name: &str, port: u16, options: &[&str]) {
+        let port = port.to_string();
+        let mut args = vec![
+            "smtp",
+            "add",
+            name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--security",
+            "none",
+            "--auth",
+            "none",
+            "--from",
+            "news@example.com",
+        ];
+        args.extend_from_slice(options);
+        let run = self.mailroom(&args);
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+
     /// Runs the CLI like [`Workspace::mailroom`] with `input` on its stdin.
     pub fn mailroom_with_stdin(&self, args: &[&str], input: &str) -> Run {
         use std::io::Write as _;

@@ -27,35 +27,29 @@ async fn cli(ws: &Arc<Workspace>, args: &[&str]) -> Run {
 /// Adds account `name`: no TLS, no login, on 127.0.0.1:`port`, with
 /// [`CONNECTIONS`] connections and 5 s timeouts.
 async fn add_account(ws: &Arc<Workspace>, name: &str, port: u16) {
-    let port = port.to_string();
-    let connections = CONNECTIONS.to_string();
-    let args = [
-        "smtp",
-        "add",
-        name,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--security",
-        "none",
-        "--auth",
-        "none",
-        "--from",
-        "news@example.com",
-        "--connections",
-        &connections,
-        "--per-connection",
-        "1000",
-        "--connect-timeout",
-        "5",
-        "--timeout",
-        "5",
-        "--data-timeout",
-        "5",
-    ];
-    let run = cli(ws, &args).await;
-    assert!(run.success(), "{args:?}: {}", run.stderr);
+    let ws = ws.clone();
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let connections = CONNECTIONS.to_string();
+        ws.add_local_account(
+            &name,
+            port,
+            &[
+                "--connections",
+                &connections,
+                "--per-connection",
+                "1000",
+                "--connect-timeout",
+                "5",
+                "--timeout",
+                "5",
+                "--data-timeout",
+                "5",
+            ],
+        );
+    })
+    .await
+    .expect("test step");
 }
 
 /// A workspace with campaign 1 of `n` recipients, its message, and account

@@ -848,7 +848,6 @@ async fn responsiveness_while_sending_to_a_million() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start the sink: {e}"));
-    let port = sink_port.to_string();
     for args in [
         vec!["import", list.to_str().unwrap_or_default()],
         vec![
@@ -860,29 +859,15 @@ async fn responsiveness_while_sending_to_a_million() {
             body.to_str().unwrap_or_default(),
         ],
         vec!["smtp", "remove", "Sandbox"],
-        vec![
-            "smtp",
-            "add",
-            "Sink",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--security",
-            "none",
-            "--auth",
-            "none",
-            "--from",
-            "news@example.com",
-            "--connections",
-            "8",
-            "--per-connection",
-            "1000000",
-        ],
     ] {
         let run = ws.mailroom(&args);
         assert!(run.success(), "{args:?}: {}", run.stderr);
     }
+    ws.add_local_account(
+        "Sink",
+        sink_port,
+        &["--connections", "8", "--per-connection", "1000000"],
+    );
     let driver = Driver::start(&ws);
     let client = connect(&driver).await;
     go_to(&client, "campaign").await;
