@@ -25,10 +25,9 @@ export function detectLocale(saved: string | null, preferred: readonly string[])
   return 'en';
 }
 
-let current = $state<Locale>(
-  detectLocale(localStorage.getItem(STORAGE_KEY), navigator.languages ?? [navigator.language]),
-);
-document.documentElement.lang = current;
+const initial = detectLocale(localStorage.getItem(STORAGE_KEY), navigator.languages ?? [navigator.language]);
+let current = $state<Locale>(initial);
+document.documentElement.lang = initial;
 
 export const i18n = {
   get locale(): Locale {
