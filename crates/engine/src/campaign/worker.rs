@@ -24,7 +24,7 @@ use crate::message::RecipientData;
 use crate::model::RecipientStatus;
 use crate::smtp::client::Connection;
 use crate::smtp::{Failure, FailureClass, Problem, Stage};
-use crate::store::{AttemptRecord, StateChange};
+use crate::store::{AttemptOutcome, AttemptRecord, AttemptStage, StateChange};
 
 /// An open connection and how many messages it carried.
 struct Held {
@@ -193,8 +193,8 @@ async fn send_one(run: &Run, job: &Job, held: &mut Held) -> (bool, Outcome) {
             let attempt = AttemptRecord {
                 started_at,
                 duration_ms: 0,
-                outcome: "permanent",
-                stage: "render",
+                outcome: AttemptOutcome::Permanent,
+                stage: AttemptStage::Render,
                 code: None,
                 enhanced_code: None,
                 text: problem,
@@ -220,8 +220,8 @@ async fn send_one(run: &Run, job: &Job, held: &mut Held) -> (bool, Outcome) {
                     attempt: AttemptRecord {
                         started_at,
                         duration_ms,
-                        outcome: "sent",
-                        stage: "data",
+                        outcome: AttemptOutcome::Sent,
+                        stage: AttemptStage::Data,
                         code: Some(reply.code),
                         enhanced_code: reply.enhanced_code().map(str::to_owned),
                         text: reply.text(),
@@ -379,27 +379,29 @@ fn connection_survives(failure: &Failure) -> bool {
 
 /// Whether the server may have the message: the connection died after the
 /// content was sent.
-fn attempt_outcome(failure: &Failure) -> &'static str {
+fn attempt_outcome(failure: &Failure) -> AttemptOutcome {
     match (failure.stage, failure.problem) {
-        (Stage::Data, Problem::ConnectionLost | Problem::TimedOut) if failure.code.is_none() => "ambiguous",
+        (Stage::Data, Problem::ConnectionLost | Problem::TimedOut) if failure.code.is_none() => {
+            AttemptOutcome::Ambiguous
+        }
         _ => match failure.class() {
-            FailureClass::Transient => "transient",
-            _ => "permanent",
+            FailureClass::Transient => AttemptOutcome::Transient,
+            _ => AttemptOutcome::Permanent,
         },
     }
 }
 
-/// The attempts table's stage names.
-fn attempt_stage(failure: &Failure) -> &'static str {
+/// The attempts table's stage for a failure's.
+fn attempt_stage(failure: &Failure) -> AttemptStage {
     match failure.stage {
-        Stage::Dns | Stage::Connect => "connect",
-        Stage::Tls => "tls",
-        Stage::Greeting => "greeting",
-        Stage::Ehlo => "ehlo",
-        Stage::Auth => "auth",
-        Stage::Mail => "mail",
-        Stage::Rcpt => "rcpt",
-        Stage::Data | Stage::Quit => "data",
+        Stage::Dns | Stage::Connect => AttemptStage::Connect,
+        Stage::Tls => AttemptStage::Tls,
+        Stage::Greeting => AttemptStage::Greeting,
+        Stage::Ehlo => AttemptStage::Ehlo,
+        Stage::Auth => AttemptStage::Auth,
+        Stage::Mail => AttemptStage::Mail,
+        Stage::Rcpt => AttemptStage::Rcpt,
+        Stage::Data | Stage::Quit => AttemptStage::Data,
     }
 }
 

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 
 pub use accounts::CapturedSummary;
 pub use campaigns::{ImportWriter, NewCampaign, NewRecipient};
-pub use sending::{AttemptRecord, QueuedRecipient, StateChange, TemplateSummary};
+pub use sending::{AttemptOutcome, AttemptRecord, AttemptStage, QueuedRecipient, StateChange, TemplateSummary};
 pub use state_file::StateFile;
 
 /// How long a writer waits for another (the app and the CLI share the file).

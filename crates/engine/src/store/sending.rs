@@ -29,13 +29,79 @@ pub struct QueuedRecipient {
 pub struct AttemptRecord {
     pub started_at: i64,
     pub duration_ms: i64,
-    /// `sent`, `transient`, `permanent` or `ambiguous`.
-    pub outcome: &'static str,
-    /// One of the attempts table's stages (`connect` ... `data`, `render`).
-    pub stage: &'static str,
+    pub outcome: AttemptOutcome,
+    pub stage: AttemptStage,
     pub code: Option<u16>,
     pub enhanced_code: Option<String>,
     pub text: String,
+}
+
+/// How an attempt ended, as the attempts table spells it. A closed set: the
+/// state writer skips the schema's CHECK constraints (see
+/// [`StateFile`](super::StateFile)), so only these values can reach the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Sent,
+    Transient,
+    Permanent,
+    /// The connection died after the content was sent: the server may have it.
+    Ambiguous,
+}
+
+impl AttemptOutcome {
+    pub const ALL: [AttemptOutcome; 4] = [Self::Sent, Self::Transient, Self::Permanent, Self::Ambiguous];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Transient => "transient",
+            Self::Permanent => "permanent",
+            Self::Ambiguous => "ambiguous",
+        }
+    }
+}
+
+/// Where an attempt ended, as the attempts table spells it (a closed set, as
+/// [`AttemptOutcome`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptStage {
+    Connect,
+    Greeting,
+    Ehlo,
+    Tls,
+    Auth,
+    Mail,
+    Rcpt,
+    Data,
+    Render,
+}
+
+impl AttemptStage {
+    pub const ALL: [AttemptStage; 9] = [
+        Self::Connect,
+        Self::Greeting,
+        Self::Ehlo,
+        Self::Tls,
+        Self::Auth,
+        Self::Mail,
+        Self::Rcpt,
+        Self::Data,
+        Self::Render,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Greeting => "greeting",
+            Self::Ehlo => "ehlo",
+            Self::Tls => "tls",
+            Self::Auth => "auth",
+            Self::Mail => "mail",
+            Self::Rcpt => "rcpt",
+            Self::Data => "data",
+            Self::Render => "render",
+        }
+    }
 }
 
 /// A change to one recipient's state.
