@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 
 mod compose;
 mod paste;
+mod quoted_printable;
 pub use compose::{
     MessageCheck, MissingAttachment, find_recipient_row, preview_message, save_message, send_test_message,
 };
@@ -574,16 +575,36 @@ impl CompiledMessage {
     }
 }
 
-/// A text body for lettre. Plain ASCII with short lines (most mail) goes as
-/// 7bit without lettre's second look at every character; the rest (non-ASCII,
-/// long lines) lettre encodes as quoted-printable or base64, as it chooses.
+/// A text body for lettre, encoded here: lettre's `Body::new` would normalise
+/// the line endings and choose the encoding again, a second and third pass
+/// over every body, and its quoted-printable encoder is slow (see
+/// [`quoted_printable`]). Plain ASCII with short lines (most mail) goes as 7bit;
+/// the rest (non-ASCII, long lines) as quoted-printable or base64, by the
+/// same choice lettre makes.
 fn body(text: &str) -> lettre::message::Body {
+    use email_encoding::body::Encoding;
     use lettre::message::header::ContentTransferEncoding;
     let normalized = crlf(text);
-    match email_encoding::body::Encoding::choose(normalized.as_str(), false) {
-        email_encoding::body::Encoding::SevenBit => {
+    match Encoding::choose(normalized.as_str(), false) {
+        Encoding::SevenBit => {
             lettre::message::Body::dangerous_pre_encoded(normalized.into_bytes(), ContentTransferEncoding::SevenBit)
         }
+        Encoding::QuotedPrintable => {
+            let mut encoded = Vec::new();
+            quoted_printable::encode(normalized.as_bytes(), &mut encoded);
+            lettre::message::Body::dangerous_pre_encoded(encoded, ContentTransferEncoding::QuotedPrintable)
+        }
+        Encoding::Base64 => {
+            let mut encoded = String::with_capacity(email_encoding::body::base64::encoded_len(normalized.len()));
+            match email_encoding::body::base64::encode(normalized.as_bytes(), &mut encoded) {
+                Ok(()) => {
+                    lettre::message::Body::dangerous_pre_encoded(encoded.into_bytes(), ContentTransferEncoding::Base64)
+                }
+                Err(_) => lettre::message::Body::new(normalized),
+            }
+        }
+        // 8bit and binary, which a choice for a server without SMTPUTF8
+        // never makes for text: lettre handles them.
         _ => lettre::message::Body::new(normalized),
     }
 }

@@ -392,3 +392,37 @@ fn a_file_name_with_merge_fields_finds_each_recipients_file_and_is_checked_like_
     named.attachment_column = Some("Code".to_owned());
     assert!(compile(&named).is_err(), "a column and a file name at once are refused");
 }
+
+/// `body` encodes by itself instead of through lettre's `Body::new`: each of
+/// its three choices must still say what it did and decode to the text.
+#[test]
+fn bodies_are_7bit_quoted_printable_or_base64_and_decode_to_the_text() {
+    let long_line = format!("{}= and trailing space \n", "Lorem ipsum dolor sit amet. ".repeat(40));
+    let cases = [
+        ("Short ASCII lines.\nSecond line.\n".to_owned(), "7bit"),
+        (long_line, "quoted-printable"),
+        ("Grüße aus Köln, {{ first_name }}.\n".to_owned(), "quoted-printable"),
+        ("你好，{{ first_name }}！这是一封很长的中文邮件。\n".repeat(3), "base64"),
+    ];
+    for (text, encoding) in cases {
+        let message = compile(&draft("Hi", Some(&text), None)).expect("compile");
+        let rendered = render(&message, "Lei");
+        let raw = String::from_utf8_lossy(&rendered.bytes).into_owned();
+        assert!(
+            raw.contains(&format!("Content-Transfer-Encoding: {encoding}\r\n")),
+            "{encoding} expected:\n{raw}"
+        );
+        assert!(
+            raw.split("\r\n").all(|line| line.len() <= 78),
+            "a line over 78 characters:\n{raw}"
+        );
+        let parsed = MessageParser::default().parse(&rendered.bytes).expect("parse");
+        let decoded = parsed.body_text(0).expect("text part").replace("\r\n", "\n");
+        // The part ends with a line break of its own after a 7bit body.
+        assert_eq!(
+            decoded.trim_end_matches('\n'),
+            rendered.text.trim_end_matches('\n'),
+            "{encoding}"
+        );
+    }
+}
