@@ -20,7 +20,7 @@ use mailroom_engine::{Error, Store};
 use tempfile::TempDir;
 
 struct Fixture {
-    _dir: TempDir,
+    dir: TempDir,
     store: Store,
     secrets: SecretStore,
     campaign: i64,
@@ -75,7 +75,7 @@ async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)
         .await
         .expect("test step");
     Fixture {
-        _dir: dir,
+        dir,
         store,
         secrets,
         campaign,
@@ -484,7 +484,7 @@ async fn two_campaigns_on_one_account_at_once_keep_its_rate_together() {
     for i in 0..30 {
         csv.push_str(&format!("second{i:02}@example.org,Second {i}\n"));
     }
-    let list = first._dir.path().join("second.csv");
+    let list = first.dir.path().join("second.csv");
     std::fs::write(&list, csv).expect("test step");
     let options = ImportOptions::default();
     let source = RecipientSource::open(&list, &options).await.expect("test step");
@@ -609,6 +609,84 @@ async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
     assert_completed(&fixture, &resumed).await;
     let per_recipient = accepted_per_recipient(&server.received());
     assert_eq!(per_recipient.len(), 60);
+    assert!(per_recipient.values().all(|n| *n == 1), "nobody got it twice");
+}
+
+/// SPEC invariant 2's order: a message's content goes out only once its
+/// claim is in the file. While another process holds the database's write
+/// lock no claim can commit, so only the messages claimed before it (one per
+/// connection at most) may still arrive, and every message the server has is
+/// `sending` or `sent` in the file; then the run goes on by itself.
+#[tokio::test]
+async fn no_content_goes_out_while_claims_cannot_be_recorded() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(150, server.port(), |a| a.rate_per_second = Some(50.0)).await;
+    let connections = 4;
+    let run = {
+        let store = fixture.store.clone();
+        let secrets = fixture.secrets.clone();
+        let campaign = fixture.campaign;
+        tokio::spawn(async move {
+            let sink = Arc::new(|_: &CampaignEvent| {});
+            campaign::send(
+                &store,
+                &secrets,
+                campaign,
+                Some("test"),
+                quick(),
+                RunControl::default(),
+                sink,
+            )
+            .await
+        })
+    };
+    while server.received().len() < 10 {
+        assert!(!run.is_finished(), "the run ended early: {:?}", run.await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let blocker = rusqlite::Connection::open(fixture.dir.path().join("mailroom.db")).expect("test step");
+    blocker.execute_batch("BEGIN IMMEDIATE").expect("test step");
+    let at_lock = server.received().len();
+    // At 50 a second, a run that did not wait for its claims would send
+    // about 50 more meanwhile.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let during = server.received().len() - at_lock;
+    // What the server has, the file knows of: `sending` or `sent`, never
+    // `pending` (a crash now would send it again).
+    let mut statuses = HashMap::new();
+    {
+        let mut query = blocker
+            .prepare("SELECT email, status FROM recipients")
+            .expect("test step");
+        let rows = query
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+            .expect("test step");
+        for row in rows {
+            let (email, status) = row.expect("test step");
+            statuses.insert(email, status);
+        }
+    }
+    blocker.execute_batch("ROLLBACK").expect("test step");
+    assert!(
+        during <= connections,
+        "{during} messages went out while no claim could be recorded"
+    );
+    for email in accepted_per_recipient(&server.received()).keys() {
+        let status = statuses.get(email).map(String::as_str);
+        assert!(
+            matches!(status, Some("sending" | "sent")),
+            "the server has {email}, the file says {status:?}"
+        );
+    }
+
+    let report = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the run hung")
+        .expect("test step")
+        .expect("test step");
+    assert_completed(&fixture, &report).await;
+    let per_recipient = accepted_per_recipient(&server.received());
+    assert_eq!(per_recipient.len(), 150);
     assert!(per_recipient.values().all(|n| *n == 1), "nobody got it twice");
 }
 

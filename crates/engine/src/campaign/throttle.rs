@@ -95,7 +95,7 @@ struct RateInner {
     changed_at: Instant,
     reason: Option<String>,
     recent: VecDeque<Instant>,
-    /// When the last message went on the wire (or is reserved to).
+    /// When the last message's content went on the wire (or is reserved to).
     last_on_wire: Option<Instant>,
 }
 
@@ -150,8 +150,12 @@ impl AdaptiveRate {
         }
     }
 
-    /// Waits until the last message on the wire is at least a period ago, and
-    /// reserves the wire for this one. Called after the claim, right before sending.
+    /// Waits until the last message's content went out at least a period
+    /// ago, and reserves the wire for this one's. Called right before the
+    /// content, once the transaction is open and the claim committed: the
+    /// rate itself ([`AdaptiveRate::acquire`]) spaced the claims, so this
+    /// wait is short, and it keeps the jitter of the steps in between from
+    /// bunching messages at the server.
     pub async fn before_wire(&self) {
         let at = {
             let mut inner = self.lock();

@@ -1,7 +1,8 @@
 //! One sending worker: it holds one SMTP connection for up to "messages per
 //! connection", takes recipients from the dispatcher, and for each waits for
-//! the rate and the quotas, claims it durably, renders, sends and classifies
-//! the result by SPEC's error taxonomy.
+//! the rate and the quotas, claims it, renders and opens the transaction
+//! while the claim is committed, sends the content once it is, and
+//! classifies the result by SPEC's error taxonomy.
 //!
 //! A message's outcome is held back until the next claim and committed with
 //! it: one `fsync` instead of two per message, and a crash still leaves at
@@ -17,7 +18,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use super::dispatch::Job;
-use super::writer::{Outcome, Writer};
+use super::writer::{Outcome, PendingClaim, Writer};
 use super::{CampaignEvent, Run, count_failure};
 use crate::error::Result;
 use crate::message::RecipientData;
@@ -93,13 +94,14 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
             run.dispatch.give_back(job).await;
             break;
         }
-        writer.claim(&job, finished.take()).await?;
+        let claim = writer.claim(&job, finished.take())?;
         let Some(current) = held.as_mut() else {
             // Unreachable: a connection is opened above. Keep the recipient safe anyway.
+            claim.durable().await?;
             writer.record(unclaim(&job, None))?;
             continue;
         };
-        let (keep, outcome) = send_one(run, &job, current).await;
+        let (keep, outcome) = send_one(run, &job, current, claim).await?;
         *finished = Some(outcome);
         if !keep {
             if let Some(old) = held.take() {
@@ -178,9 +180,18 @@ async fn wait_for_slot(run: &Run) -> bool {
     }
 }
 
-/// Renders and sends to one claimed recipient. Returns whether the
-/// connection is still good for the next message, and the outcome to record.
-async fn send_one(run: &Run, job: &Job, held: &mut Held) -> (bool, Outcome) {
+/// Renders and sends to one recipient whose claim is on its way into the
+/// file. Returns whether the connection is still good for the next message,
+/// and the outcome to record; an error if the claim could not be recorded
+/// (then nothing of the message was sent).
+///
+/// The claim's commit (an `fsync`) runs while the message is made and its
+/// envelope (MAIL, RCPT, DATA) goes out; only the content waits for it (and
+/// for its place on the wire, see
+/// [`AdaptiveRate::before_wire`](super::throttle::AdaptiveRate::before_wire)). A
+/// crash before the content leaves the server an empty transaction, which
+/// it drops, and the recipient `pending`.
+async fn send_one(run: &Run, job: &Job, held: &mut Held, claim: PendingClaim) -> Result<(bool, Outcome)> {
     let recipient = &job.recipient;
     let attempts = recipient.attempts + 1;
     let started_at = run.store.now_ms();
@@ -199,15 +210,30 @@ async fn send_one(run: &Run, job: &Job, held: &mut Held) -> (bool, Outcome) {
                 enhanced_code: None,
                 text: problem,
             };
+            claim.durable().await?;
             count_failure(run, &reason);
-            return (true, fail(job, reason, attempt));
+            return Ok((true, fail(job, reason, attempt)));
         }
     };
-    run.limits.rate.before_wire().await;
-    let sent = held
-        .connection
-        .send(&run.envelope_from, &[recipient.email.trim()], &rendered.bytes)
-        .await;
+    let connection = &mut held.connection;
+    let to = [recipient.email.trim()];
+    let (durable, opened) = tokio::join!(
+        claim.durable(),
+        connection.begin(&run.envelope_from, &to, rendered.bytes.len())
+    );
+    // Not one byte of the content before the claim is in the file (SPEC
+    // invariant 2): a crash must find this recipient `sending`.
+    durable?;
+    let sent = match opened {
+        Ok(()) => {
+            // The content is what the server counts, so that is what is
+            // spaced: a claim's commit can take longer for one message than
+            // the next, and must not bunch them.
+            run.limits.rate.before_wire().await;
+            connection.finish(&rendered.bytes).await
+        }
+        Err(failure) => Err(failure),
+    };
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     match sent {
         Ok(reply) => {
@@ -231,7 +257,7 @@ async fn send_one(run: &Run, job: &Job, held: &mut Held) -> (bool, Outcome) {
                 None,
                 attempts,
             );
-            (true, sent)
+            Ok((true, sent))
         }
         Err(failure) => {
             let attempt = AttemptRecord {
@@ -257,7 +283,7 @@ async fn send_one(run: &Run, job: &Job, held: &mut Held) -> (bool, Outcome) {
                     );
                 }
             }
-            (keep, handle_failure(run, job, &failure, attempt, connection_limit))
+            Ok((keep, handle_failure(run, job, &failure, attempt, connection_limit)))
         }
     }
 }

@@ -49,11 +49,13 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Records that `job` is being sent; returns once that is durable.
-    /// `previous` is the outcome of this connection's last message, when the
-    /// worker held it back: it goes into the same commit as the claim, so one
-    /// `fsync` covers both (see [`super::worker`]).
-    pub async fn claim(&self, job: &Job, previous: Option<Outcome>) -> Result<()> {
+    /// Records that `job` is being sent. Returns at once: the message may be
+    /// made and its envelope sent meanwhile, but nothing of its content may
+    /// go out before [`PendingClaim::durable`] returns. `previous` is the
+    /// outcome of this connection's last message, when the worker held it
+    /// back: it goes into the same commit as the claim, so one `fsync` covers
+    /// both (see [`super::worker`]).
+    pub fn claim(&self, job: &Job, previous: Option<Outcome>) -> Result<PendingClaim> {
         if let Some(previous) = previous {
             self.record(previous)?;
         }
@@ -65,10 +67,7 @@ impl Writer {
                 committed,
             })
             .map_err(|_| Error::Internal("the state writer has stopped".to_owned()))?;
-        match ack.await {
-            Ok(true) => Ok(()),
-            _ => Err(Error::Internal("the state writer could not record a claim".to_owned())),
-        }
+        Ok(PendingClaim(ack))
     }
 
     /// Queues an outcome; the writer commits and reports it.
@@ -76,6 +75,20 @@ impl Writer {
         self.ops
             .send(Op::Outcome(Box::new(outcome)))
             .map_err(|_| Error::Internal("the state writer has stopped".to_owned()))
+    }
+}
+
+/// A claim on its way into the file.
+#[derive(Debug)]
+pub(super) struct PendingClaim(oneshot::Receiver<bool>);
+
+impl PendingClaim {
+    /// Waits until the claim is committed.
+    pub async fn durable(self) -> Result<()> {
+        match self.0.await {
+            Ok(true) => Ok(()),
+            _ => Err(Error::Internal("the state writer could not record a claim".to_owned())),
+        }
     }
 }
 
@@ -100,9 +113,11 @@ fn write(run: &Run, mut file: StateFile, mut receiver: mpsc::UnboundedReceiver<O
     let mut changes = Vec::with_capacity(BATCH);
     // For the log: how well group commit shares each fsync.
     let (mut commits, mut committed) = (0_u64, 0_u64);
+    let mut busy = std::time::Duration::ZERO;
     loop {
         if receiver.blocking_recv_many(&mut ops, BATCH) == 0 {
-            tracing::info!(commits, changes = committed, "state writer finished");
+            let busy_ms = u64::try_from(busy.as_millis()).unwrap_or(u64::MAX);
+            tracing::info!(commits, changes = committed, busy_ms, "state writer finished");
             return Ok(());
         }
         changes.clear();
@@ -110,7 +125,10 @@ fn write(run: &Run, mut file: StateFile, mut receiver: mpsc::UnboundedReceiver<O
             Op::Claim { id, .. } => StateChange::Claim { id: *id },
             Op::Outcome(outcome) => outcome.change.clone(),
         }));
-        if let Err(e) = file.apply(&changes) {
+        let started = std::time::Instant::now();
+        let applied = file.apply(&changes);
+        busy += started.elapsed();
+        if let Err(e) = applied {
             // Nothing of this batch is in the file: no claim may proceed, and
             // the outcomes were not recorded (those recipients stay `sending`
             // and become `uncertain` on the next run, as after a crash).

@@ -331,16 +331,25 @@ impl Connection {
         }
     }
 
-    /// Sends one message to `recipients`. With PIPELINING, MAIL, RCPT and DATA
-    /// go in one write. Returns the server's final reply (250 queued) or the
-    /// first refusal; after a refusal the connection is reset with RSET and
-    /// stays usable.
+    /// Sends one message to `recipients`: [`Connection::begin`], then
+    /// [`Connection::finish`]. Returns the server's final reply (250 queued)
+    /// or the first refusal; after a refusal the connection is reset with
+    /// RSET and stays usable.
+    pub async fn send(&mut self, from: &str, recipients: &[&str], message: &[u8]) -> Result<Reply, Failure> {
+        self.begin(from, recipients, message.len()).await?;
+        self.finish(message).await
+    }
+
+    /// Opens a mail transaction for a message of `size` bytes: MAIL, RCPT and
+    /// DATA (in one write with PIPELINING), up to the server's 354. Nothing
+    /// of the message is sent yet, so the server has nothing to deliver if
+    /// the caller goes no further. After a refusal the connection is reset
+    /// with RSET and stays usable.
     ///
     /// A message larger than the server's advertised SIZE is refused here,
     /// before anything is written: the server would refuse it anyway, after
     /// the upload.
-    pub async fn send(&mut self, from: &str, recipients: &[&str], message: &[u8]) -> Result<Reply, Failure> {
-        let size = message.len();
+    pub async fn begin(&mut self, from: &str, recipients: &[&str], size: usize) -> Result<(), Failure> {
         if let Some(max) = self.extensions.max_size()
             && size as u64 > max
         {
@@ -424,6 +433,12 @@ impl Connection {
                 return Err(Failure::from_reply(Stage::Data, &reply));
             }
         }
+        Ok(())
+    }
+
+    /// Sends the content of the transaction [`Connection::begin`] opened and
+    /// returns the server's 250, or its refusal.
+    pub async fn finish(&mut self, message: &[u8]) -> Result<Reply, Failure> {
         // The body and its terminator in one write (see the module docs).
         let body = dot_stuff(message);
         self.write(Stage::Data, &body).await?;
