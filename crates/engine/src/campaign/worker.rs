@@ -243,15 +243,7 @@ async fn send_one(run: &Run, job: &Job, held: &mut Held, claim: PendingClaim) ->
                 job,
                 StateChange::Sent {
                     id: recipient.id,
-                    attempt: AttemptRecord {
-                        started_at,
-                        duration_ms,
-                        outcome: AttemptOutcome::Sent,
-                        stage: AttemptStage::Data,
-                        code: Some(reply.code),
-                        enhanced_code: reply.enhanced_code().map(str::to_owned),
-                        text: reply.text(),
-                    },
+                    reply: reply.to_string(),
                 },
                 RecipientStatus::Sent,
                 None,

@@ -24,7 +24,8 @@ pub struct QueuedRecipient {
     pub attempts: u32,
 }
 
-/// One attempt, as the failed-recipient view shows it.
+/// One attempt that did not end in a send (a sent message's reply is kept on
+/// its recipient, see [`StateChange::Sent`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRecord {
     pub started_at: i64,
@@ -41,7 +42,6 @@ pub struct AttemptRecord {
 /// [`StateFile`](super::StateFile)), so only these values can reach the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptOutcome {
-    Sent,
     Transient,
     Permanent,
     /// The connection died after the content was sent: the server may have it.
@@ -49,11 +49,10 @@ pub enum AttemptOutcome {
 }
 
 impl AttemptOutcome {
-    pub const ALL: [AttemptOutcome; 4] = [Self::Sent, Self::Transient, Self::Permanent, Self::Ambiguous];
+    pub const ALL: [AttemptOutcome; 3] = [Self::Transient, Self::Permanent, Self::Ambiguous];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Sent => "sent",
             Self::Transient => "transient",
             Self::Permanent => "permanent",
             Self::Ambiguous => "ambiguous",
@@ -109,13 +108,10 @@ impl AttemptStage {
 pub enum StateChange {
     /// `pending`/`retry_wait` → `sending`, counting the attempt; committed
     /// before the message is sent.
-    Claim {
-        id: i64,
-    },
-    Sent {
-        id: i64,
-        attempt: AttemptRecord,
-    },
+    Claim { id: i64 },
+    /// Accepted: `reply` is the server's answer to the content, as one line
+    /// (`250 2.0.0 Ok: queued as …`), kept on the recipient's row.
+    Sent { id: i64, reply: String },
     Retry {
         id: i64,
         next_attempt_at: i64,
@@ -133,10 +129,7 @@ pub enum StateChange {
     },
     /// Back to `pending` without counting the attempt: the campaign paused for
     /// a reason that is not this recipient's (wrong password, say).
-    Unclaim {
-        id: i64,
-        attempt: Option<AttemptRecord>,
-    },
+    Unclaim { id: i64, attempt: Option<AttemptRecord> },
 }
 
 impl Store {

@@ -94,14 +94,13 @@ impl StateFile {
                     )?
                     .execute(params![id, now])?;
                 }
-                StateChange::Sent { id, attempt } => {
+                StateChange::Sent { id, reply } => {
                     tx.prepare_cached(
                         "UPDATE recipients SET status = 'sent', reason = NULL, next_attempt_at = NULL,
-                                sent_at = ?2, updated_at = ?2
+                                sent_at = ?2, updated_at = ?2, sent_reply = ?3
                          WHERE id = ?1",
                     )?
-                    .execute(params![id, now])?;
-                    insert_attempt(&tx, *id, attempt)?;
+                    .execute(params![id, now, reply])?;
                 }
                 StateChange::Retry {
                     id,

@@ -143,7 +143,7 @@ async fn an_uncommitted_import_leaves_nothing() {
 }
 
 #[tokio::test]
-async fn state_changes_apply_in_order_with_one_attempt_row_each() {
+async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_attempt() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = store_at_fixed_time(&dir).await;
     let columns = vec!["email".to_owned()];
@@ -160,11 +160,7 @@ async fn state_changes_apply_in_order_with_one_attempt_row_each() {
         started_at: 1_700_000_000_000,
         duration_ms: 12,
         outcome,
-        stage: if outcome == AttemptOutcome::Sent {
-            AttemptStage::Data
-        } else {
-            AttemptStage::Rcpt
-        },
+        stage: AttemptStage::Rcpt,
         code,
         enhanced_code: enhanced.map(str::to_owned),
         text: text.to_owned(),
@@ -176,11 +172,11 @@ async fn state_changes_apply_in_order_with_one_attempt_row_each() {
     let outcomes = vec![
         StateChange::Sent {
             id: ids[0],
-            attempt: attempt(AttemptOutcome::Sent, Some(250), Some("2.0.0"), "queued as 1"),
+            reply: "250 2.0.0 queued as 1".to_owned(),
         },
         StateChange::Sent {
             id: ids[1],
-            attempt: attempt(AttemptOutcome::Sent, Some(250), None, "ok \"quoted\" 中文"),
+            reply: "250 ok \"quoted\" 中文".to_owned(),
         },
         StateChange::Failed {
             id: ids[2],
@@ -195,7 +191,7 @@ async fn state_changes_apply_in_order_with_one_attempt_row_each() {
         },
         StateChange::Sent {
             id: ids[3],
-            attempt: attempt(AttemptOutcome::Sent, Some(250), None, "ok"),
+            reply: "250 ok".to_owned(),
         },
         StateChange::Retry {
             id: ids[4],
@@ -218,6 +214,21 @@ async fn state_changes_apply_in_order_with_one_attempt_row_each() {
             (RecipientStatus::RetryWait, 1),
         ]
     );
+    // A send's reply stays on its recipient; the attempts table holds the rest.
+    let replies: Vec<Option<String>> = sqlx::query_scalar("SELECT sent_reply FROM recipients ORDER BY id")
+        .fetch_all(&store.pool)
+        .await
+        .expect("replies");
+    assert_eq!(
+        replies,
+        [
+            Some("250 2.0.0 queued as 1".to_owned()),
+            Some("250 ok \"quoted\" 中文".to_owned()),
+            None,
+            Some("250 ok".to_owned()),
+            None
+        ]
+    );
     type AttemptRow = (i64, String, String, Option<i64>, Option<String>, String, i64);
     let attempts: Vec<AttemptRow> = sqlx::query_as(
         "SELECT recipient_id, outcome, stage, smtp_code, enhanced_code, text, duration_ms FROM attempts ORDER BY id",
@@ -226,10 +237,7 @@ async fn state_changes_apply_in_order_with_one_attempt_row_each() {
     .await
     .expect("attempts");
     let expected = [
-        (ids[0], "sent", "data", Some(250), Some("2.0.0"), "queued as 1"),
-        (ids[1], "sent", "data", Some(250), None, "ok \"quoted\" 中文"),
         (ids[2], "permanent", "rcpt", Some(550), Some("5.1.1"), "User unknown"),
-        (ids[3], "sent", "data", Some(250), None, "ok"),
         (ids[4], "transient", "rcpt", Some(454), Some("4.7.0"), "throttled"),
     ];
     assert_eq!(attempts.len(), expected.len());
