@@ -1,6 +1,7 @@
 //! Rendering cost per message: a ~2 KB template with 5 merge fields, rendered
 //! and built into RFC 5322 bytes (what a campaign does per recipient).
-//! `cargo run --release -p mailroom-engine --example render-bench [N]`
+//! `cargo run --release -p mailroom-engine --example render-bench [N]`;
+//! with `ONE_LINE=1` the text is one long paragraph (quoted-printable).
 
 use std::time::Instant;
 
@@ -12,7 +13,10 @@ fn main() {
         .map(str::to_owned)
         .to_vec();
     // A letter's worth of text in lines of about 60 characters, as people write.
-    let filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n".repeat(30);
+    let mut filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n".repeat(30);
+    if std::env::var_os("ONE_LINE").is_some() {
+        filler = filler.replace('\n', " ");
+    }
     let draft = MessageDraft {
         subject: "Hello {{ first_name }}, news for {{ company }}".to_owned(),
         text: Some(format!(
