@@ -604,6 +604,8 @@ async fn resend_failed_is_a_new_run_over_exactly_the_failed_recipients() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(r3["attempts"], 1, "a fresh budget of attempts for the new run");
+    let reply = r3["reply"].as_str().unwrap_or_default();
+    assert!(reply.starts_with("250 "), "the server's reply is kept: {r3}");
 
     let again = cli(&ws, &["resend-failed", "1"]).await;
     assert_eq!(again.code, Some(0), "{}", again.stderr);

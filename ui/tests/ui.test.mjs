@@ -79,6 +79,7 @@ const recipients = (first, count) =>
     email: `person${first + i}@example.com`,
     status: 'pending',
     reason: null,
+    reply: null,
     attempts: 0,
     fields: { name: `Person ${first + i}`, email: `person${first + i}@example.com`, city: 'Oslo' },
   }));
@@ -335,8 +336,10 @@ describe('Recipients screen', () => {
 
   test('the recipient table pages through the store instead of holding every row', async () => {
     const big = { ...campaign, total: 250, counts: { ...counts, pending: 240, skipped: 10 } };
+    const rows = recipients(2, 100);
+    rows[0] = { ...rows[0], status: 'sent', reply: '250 2.0.0 Ok: queued as 4BxQ' };
     const { page, errors } = await openApp({
-      results: { ...baseResults, import_recipients: { ...report, campaign: big }, list_recipients: recipients(2, 100) },
+      results: { ...baseResults, import_recipients: { ...report, campaign: big }, list_recipients: rows },
     });
     await page.getByTestId('choose-file').click();
     const table = page.getByTestId('recipient-table');
@@ -344,6 +347,9 @@ describe('Recipients screen', () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=recipients] tbody tr').length === 100);
     assert.equal(await page.getByTestId('page-range').textContent(), 'Rows 1–100 of 250');
     assert.deepEqual(await page.getByTestId('recipients').locator('thead th').allTextContents(), ['Row', 'State', 'name', 'email', 'city', 'Why']);
+    // A sent recipient shows the server's reply, the line a provider traces a delivery by.
+    const first = await page.getByTestId('recipients').locator('tbody tr').first().locator('td').allTextContents();
+    assert.deepEqual([first[1], first[5]], ['Sent', '250 2.0.0 Ok: queued as 4BxQ']);
 
     await page.getByTestId('page-next').click();
     await page.getByTestId('page-last').click();

@@ -110,8 +110,8 @@ impl Output {
         self.print(&recipients, |w| {
             for r in recipients {
                 write!(w, "row {:>6}  {:<10}  {}", r.row, r.status.as_str(), r.email)?;
-                if let Some(reason) = &r.reason {
-                    write!(w, "  ({reason})")?;
+                if let Some(why) = r.reason.as_ref().or(r.reply.as_ref()) {
+                    write!(w, "  ({why})")?;
                 }
                 writeln!(w)?;
             }

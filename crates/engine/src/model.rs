@@ -156,6 +156,9 @@ pub struct Recipient {
     pub email: String,
     pub status: RecipientStatus,
     pub reason: Option<String>,
+    /// For a sent recipient, the server's answer to the message (`250 2.0.0
+    /// Ok: queued as …`): what a person quotes to the provider to trace it.
+    pub reply: Option<String>,
     pub attempts: u32,
     /// Every source column, in file order, with its value as imported.
     #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, string>"))]

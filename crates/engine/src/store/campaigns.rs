@@ -268,7 +268,7 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = sqlx::query!(
-            r#"SELECT row_number, email, status, reason, attempts, fields
+            r#"SELECT row_number, email, status, reason, sent_reply, attempts, fields
                FROM recipients
                WHERE campaign_id = ?1 AND (?2 IS NULL OR status = ?2)
                ORDER BY row_number
@@ -290,6 +290,7 @@ impl Store {
                     email: row.email,
                     status: RecipientStatus::from_str(&row.status).map_err(Error::Internal)?,
                     reason: row.reason,
+                    reply: row.sent_reply,
                     attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
                     fields: columns.iter().cloned().zip(values).collect::<IndexMap<_, _>>(),
                 })

@@ -8,7 +8,12 @@ export type Recipient = {
 /**
  * Row number as a spreadsheet shows it (the header is row 1).
  */
-row: number, email: string, status: RecipientStatus, reason: string | null, attempts: number, 
+row: number, email: string, status: RecipientStatus, reason: string | null, 
+/**
+ * For a sent recipient, the server's answer to the message (`250 2.0.0
+ * Ok: queued as …`): what a person quotes to the provider to trace it.
+ */
+reply: string | null, attempts: number, 
 /**
  * Every source column, in file order, with its value as imported.
  */
