@@ -185,7 +185,7 @@ async fn wait_for_slot(run: &Run) -> bool {
 /// and the outcome to record; an error if the claim could not be recorded
 /// (then nothing of the message was sent).
 ///
-/// The claim's commit (an `fsync`) runs while the message is made and its
+/// The claim's commit (a disk sync) runs while the message is made and its
 /// envelope (MAIL, RCPT, DATA) goes out; only the content waits for it (and
 /// for its place on the wire, see
 /// [`AdaptiveRate::before_wire`](super::throttle::AdaptiveRate::before_wire)). A
