@@ -257,6 +257,24 @@ fn test_connection_and_a_test_message_work_against_aiosmtpd() {
         "{ehlo}"
     );
 
+    // A campaign too: without PIPELINING each claim's commit overlaps the
+    // MAIL, RCPT and DATA round trips one by one, and the content follows.
+    let list = ws.file("five.csv", "email,name\nann@example.org,Ann\nbo@example.org,Bo\ncy@example.org,Cy\ndi@example.org,Di\neve@example.org,Eve\n");
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    let list = list.to_string_lossy().into_owned();
+    let body = body.to_string_lossy().into_owned();
+    for step in [
+        vec!["import", list.as_str()],
+        vec!["message", "1", "--subject", "For {{ name }}", "--text", body.as_str()],
+        vec!["send", "1", "--smtp", "aiosmtpd"],
+    ] {
+        let run = ws.mailroom(&step);
+        assert!(run.success(), "{step:?}: {} {}", run.stdout, run.stderr);
+    }
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["counts"]["sent"], 5, "{status}");
+
     // aiosmtpd's Debugging handler prints each message; stop it to read them.
     let _ = server.0.kill();
     let mut printed = String::new();
@@ -265,4 +283,11 @@ fn test_connection_and_a_test_message_work_against_aiosmtpd() {
     }
     assert!(printed.contains("Subject: Mailroom test message"), "{printed}");
     assert!(printed.contains("friend@example.org"), "{printed}");
+    for name in ["Ann", "Bo", "Cy", "Di", "Eve"] {
+        assert_eq!(
+            printed.matches(&format!("Subject: For {name}\n")).count(),
+            1,
+            "{name} once:\n{printed}"
+        );
+    }
 }
