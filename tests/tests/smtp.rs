@@ -426,3 +426,112 @@ async fn cancel_ends_a_stalled_test_within_a_second() {
     assert_eq!(failed_at(&diagnosis).1, Problem::Cancelled);
     assert!(elapsed < Duration::from_secs(1), "cancel took {elapsed:?}");
 }
+
+/// Reads lines from a raw test peer until one is the command `last`, within 5 s; a
+/// client that waits for a reply the peer withholds fails here, not hangs.
+async fn lines_until(reader: &mut tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>, last: &str) -> Vec<String> {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await;
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            other => panic!("waiting for {last:?} after {lines:?}: {other:?}"),
+        }
+        let line = line.trim_end().to_owned();
+        let done = line == last || line.starts_with(&format!("{last} "));
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+}
+
+/// RFC 2920 lets content open a pipelined group: the next envelope travels
+/// with the previous message's content, before its 250. The peer here
+/// withholds that 250 until the next envelope has arrived, so a client that
+/// waited for it would fail. The answers are sorted out right: the first
+/// message's 250, then the second recipient's 550 (and RSET after it).
+#[tokio::test]
+async fn the_next_envelope_goes_out_with_the_content_before_its_reply() {
+    use tokio::io::AsyncWriteExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let peer = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.expect("accept");
+        let (read, mut write) = socket.into_split();
+        let mut reader = tokio::io::BufReader::new(read);
+        write.write_all(b"220 raw peer\r\n").await.expect("greet");
+        lines_until(&mut reader, "EHLO").await;
+        write
+            .write_all(b"250-raw peer\r\n250 PIPELINING\r\n")
+            .await
+            .expect("ehlo");
+        let first = lines_until(&mut reader, "DATA").await;
+        write
+            .write_all(b"250 ok\r\n250 ok\r\n354 go on\r\n")
+            .await
+            .expect("354");
+        let content = lines_until(&mut reader, ".").await;
+        // No 250 yet: the next envelope must come without it.
+        let second = lines_until(&mut reader, "DATA").await;
+        write
+            .write_all(b"250 2.0.0 queued as 1\r\n250 ok\r\n550 5.1.1 no such user\r\n554 no valid recipients\r\n")
+            .await
+            .expect("replies");
+        let reset = lines_until(&mut reader, "RSET").await;
+        write.write_all(b"250 reset\r\n").await.expect("rset");
+        (first, content, second, reset)
+    });
+    let mut connection = Connection::open(Arc::new(ConnectionSettings {
+        helo_name: Some("client.test".to_owned()),
+        ..settings(port)
+    }))
+    .await
+    .unwrap_or_else(|f| panic!("{f}"));
+    assert!(connection.can_begin_with_content());
+    let message = test_message("one@example.org");
+    connection
+        .begin(&message.from, &["one@example.org"], message.bytes.len())
+        .await
+        .unwrap_or_else(|f| panic!("{f}"));
+    let (first, second) = connection
+        .finish_and_begin(
+            &message.bytes,
+            (&message.from, &["gone@example.org"], message.bytes.len()),
+        )
+        .await;
+    let first = first.unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(
+        (first.code, first.lines.join(" ")),
+        (250, "2.0.0 queued as 1".to_owned())
+    );
+    let refusal = second
+        .unwrap_or_else(|| panic!("the second envelope was answered"))
+        .err()
+        .unwrap_or_else(|| panic!("the second recipient should be refused"));
+    assert_eq!((refusal.stage, refusal.code), (Stage::Rcpt, Some(550)));
+    let (first, content, second, reset) = peer.await.expect("peer");
+    assert_eq!(
+        first,
+        [
+            "MAIL FROM:<".to_owned() + &message.from + ">",
+            "RCPT TO:<one@example.org>".to_owned(),
+            "DATA".to_owned()
+        ]
+    );
+    assert!(
+        content.len() > 3,
+        "the content came before the next envelope: {content:?}"
+    );
+    assert_eq!(
+        second,
+        [
+            "MAIL FROM:<".to_owned() + &message.from + ">",
+            "RCPT TO:<gone@example.org>".to_owned(),
+            "DATA".to_owned()
+        ]
+    );
+    assert_eq!(reset, ["RSET"]);
+}

@@ -350,6 +350,19 @@ impl Connection {
     /// before anything is written: the server would refuse it anyway, after
     /// the upload.
     pub async fn begin(&mut self, from: &str, recipients: &[&str], size: usize) -> Result<(), Failure> {
+        let envelope = self.envelope(from, recipients, size)?;
+        if self.extensions.pipelining() {
+            self.write(Stage::Mail, envelope.as_bytes()).await?;
+            self.read_envelope(recipients.len()).await
+        } else {
+            self.begin_step_by_step(&envelope).await
+        }
+    }
+
+    /// MAIL, one RCPT per recipient and DATA, one line each; refused before
+    /// anything is written when the message is larger than the server's
+    /// advertised SIZE (it would refuse it anyway, after the upload).
+    fn envelope(&self, from: &str, recipients: &[&str], size: usize) -> Result<String, Failure> {
         if let Some(max) = self.extensions.max_size()
             && size as u64 > max
         {
@@ -363,74 +376,88 @@ impl Connection {
                 ),
             ));
         }
-        let mail = if self.extensions.max_size().is_some() {
+        let mut envelope = if self.extensions.max_size().is_some() {
             format!("MAIL FROM:<{from}> SIZE={size}\r\n")
         } else {
             format!("MAIL FROM:<{from}>\r\n")
         };
-        let rcpts: Vec<String> = recipients.iter().map(|r| format!("RCPT TO:<{r}>\r\n")).collect();
+        for recipient in recipients {
+            envelope.push_str("RCPT TO:<");
+            envelope.push_str(recipient);
+            envelope.push_str(">\r\n");
+        }
+        envelope.push_str("DATA\r\n");
+        Ok(envelope)
+    }
+
+    /// Reads the replies to a pipelined envelope of `recipients` RCPTs, up
+    /// to the 354. After a refusal the connection is reset with RSET.
+    async fn read_envelope(&mut self, recipients: usize) -> Result<(), Failure> {
         let timeout = self.settings.command_timeout;
-        if self.extensions.pipelining() {
-            let mut batch = mail;
-            for rcpt in &rcpts {
-                batch.push_str(rcpt);
+        // Read every reply even after a refusal: they were all sent. A 421
+        // means the server is closing: the rest never comes.
+        let mail_reply = self.read_reply(Stage::Mail, timeout).await?;
+        if mail_reply.code == 421 {
+            return Err(Failure::from_reply(Stage::Mail, &mail_reply));
+        }
+        let mut rcpt_replies = Vec::with_capacity(recipients);
+        for _ in 0..recipients {
+            let reply = self.read_reply(Stage::Rcpt, timeout).await?;
+            if reply.code == 421 {
+                return Err(Failure::from_reply(Stage::Rcpt, &reply));
             }
-            batch.push_str("DATA\r\n");
-            self.write(Stage::Mail, batch.as_bytes()).await?;
-            // Read every reply even after a refusal: they were all sent. A
-            // 421 means the server is closing: the rest never comes.
-            let mail_reply = self.read_reply(Stage::Mail, timeout).await?;
-            if mail_reply.code == 421 {
-                return Err(Failure::from_reply(Stage::Mail, &mail_reply));
-            }
-            let mut rcpt_replies = Vec::with_capacity(rcpts.len());
-            for _ in &rcpts {
-                let reply = self.read_reply(Stage::Rcpt, timeout).await?;
-                if reply.code == 421 {
-                    return Err(Failure::from_reply(Stage::Rcpt, &reply));
-                }
-                rcpt_replies.push(reply);
-            }
-            let data_reply = self.read_reply(Stage::Data, timeout).await?;
-            let refusal = if !mail_reply.is_positive() {
-                Some(Failure::from_reply(Stage::Mail, &mail_reply))
-            } else {
-                rcpt_replies
-                    .iter()
-                    .find(|r| !r.is_positive())
-                    .map(|r| Failure::from_reply(Stage::Rcpt, r))
-            };
-            if let Some(refusal) = refusal {
-                if data_reply.code == 354 {
-                    // The server accepted DATA with no valid recipient (RFC
-                    // 2920 §3.1 says it should not); end it without content.
-                    self.write(Stage::Data, b".\r\n").await?;
-                    let _ignored = self.read_reply(Stage::Data, timeout).await?;
-                }
-                self.rset().await?;
-                return Err(refusal);
-            }
-            if data_reply.code != 354 {
-                self.rset().await?;
-                return Err(Failure::from_reply(Stage::Data, &data_reply));
-            }
+            rcpt_replies.push(reply);
+        }
+        let data_reply = self.read_reply(Stage::Data, timeout).await?;
+        let refusal = if !mail_reply.is_positive() {
+            Some(Failure::from_reply(Stage::Mail, &mail_reply))
         } else {
-            let reply = self.command(Stage::Mail, mail.trim_end()).await?;
+            rcpt_replies
+                .iter()
+                .find(|r| !r.is_positive())
+                .map(|r| Failure::from_reply(Stage::Rcpt, r))
+        };
+        if let Some(refusal) = refusal {
+            if data_reply.code == 354 {
+                // The server accepted DATA with no valid recipient (RFC
+                // 2920 §3.1 says it should not); end it without content.
+                self.write(Stage::Data, b".\r\n").await?;
+                let _ignored = self.read_reply(Stage::Data, timeout).await?;
+            }
+            self.rset().await?;
+            return Err(refusal);
+        }
+        if data_reply.code != 354 {
+            self.rset().await?;
+            return Err(Failure::from_reply(Stage::Data, &data_reply));
+        }
+        Ok(())
+    }
+
+    /// [`Connection::begin`] without PIPELINING: each command waits for its
+    /// reply.
+    async fn begin_step_by_step(&mut self, envelope: &str) -> Result<(), Failure> {
+        let mut lines = envelope.lines();
+        if let Some(mail) = lines.next() {
+            let reply = self.command(Stage::Mail, mail).await?;
             if !reply.is_positive() {
                 self.rset().await?;
                 return Err(Failure::from_reply(Stage::Mail, &reply));
             }
-            for rcpt in &rcpts {
-                let reply = self.command(Stage::Rcpt, rcpt.trim_end()).await?;
+        }
+        for line in lines {
+            if line == "DATA" {
+                let reply = self.command(Stage::Data, line).await?;
+                if reply.code != 354 {
+                    self.rset().await?;
+                    return Err(Failure::from_reply(Stage::Data, &reply));
+                }
+            } else {
+                let reply = self.command(Stage::Rcpt, line).await?;
                 if !reply.is_positive() {
                     self.rset().await?;
                     return Err(Failure::from_reply(Stage::Rcpt, &reply));
                 }
-            }
-            let reply = self.command(Stage::Data, "DATA").await?;
-            if reply.code != 354 {
-                self.rset().await?;
-                return Err(Failure::from_reply(Stage::Data, &reply));
             }
         }
         Ok(())
@@ -447,6 +474,62 @@ impl Connection {
             Ok(reply)
         } else {
             Err(Failure::from_reply(Stage::Data, &reply))
+        }
+    }
+
+    /// Whether [`Connection::finish_and_begin`] can be used: the server
+    /// offered PIPELINING.
+    pub fn can_begin_with_content(&self) -> bool {
+        self.extensions.pipelining()
+    }
+
+    /// [`Connection::finish`] for the open transaction, and in the same write
+    /// the envelope of the next message ([`Connection::begin`]): RFC 2920
+    /// §3.1 lets message content open a group of pipelined commands. One
+    /// round trip per message instead of two; nothing of the next message's
+    /// content is sent.
+    ///
+    /// Returns this message's result and, when the server answered it, the
+    /// next envelope's: `None` when the connection failed or is closing
+    /// (421) before those replies, so the next message was never looked at.
+    /// Needs PIPELINING ([`Connection::can_begin_with_content`]).
+    pub async fn finish_and_begin(
+        &mut self,
+        message: &[u8],
+        next: (&str, &[&str], usize),
+    ) -> (Result<Reply, Failure>, Option<Result<(), Failure>>) {
+        let (from, recipients, size) = next;
+        let envelope = match self.envelope(from, recipients, size) {
+            Ok(envelope) => envelope,
+            Err(refused) => return (self.finish(message).await, Some(Err(refused))),
+        };
+        let mut bytes = dot_stuff(message);
+        bytes.extend_from_slice(envelope.as_bytes());
+        if let Err(failure) = self.write(Stage::Data, &bytes).await {
+            return (Err(failure), None);
+        }
+        let reply = match self.read_reply(Stage::Data, self.settings.data_timeout).await {
+            Ok(reply) => reply,
+            Err(failure) => return (Err(failure), None),
+        };
+        let finished = if reply.code == 250 {
+            Ok(reply)
+        } else {
+            Err(Failure::from_reply(Stage::Data, &reply))
+        };
+        if matches!(&finished, Err(f) if f.code == Some(421)) {
+            return (finished, None);
+        }
+        match self.read_envelope(recipients.len()).await {
+            Err(failure)
+                if matches!(
+                    failure.problem,
+                    Problem::ConnectionLost | Problem::TimedOut | Problem::NotSmtp
+                ) =>
+            {
+                (finished, None)
+            }
+            opened => (finished, Some(opened)),
         }
     }
 
