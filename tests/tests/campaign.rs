@@ -534,10 +534,9 @@ async fn two_campaigns_on_one_account_at_once_keep_its_rate_together() {
     }
 }
 
-#[tokio::test]
-async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
-    let server = ScriptedServer::start(Script::default()).await;
-    let fixture = fixture(60, server.port(), |a| a.rate_per_second = Some(40.0)).await;
+/// A control and a sink that pause the run once `n` recipients are sent,
+/// keeping every event.
+fn pause_after_sent(n: usize) -> (RunControl, Events, Arc<impl Fn(&CampaignEvent) + Send + Sync + 'static>) {
     let control = RunControl::default();
     let pauser = control.clone();
     let events: Events = Arc::default();
@@ -557,10 +556,18 @@ async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
                 )
             })
             .count();
-        if sent == 10 {
+        if sent == n {
             pauser.pause();
         }
     });
+    (control, events, sink)
+}
+
+#[tokio::test]
+async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
+    let server = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(60, server.port(), |a| a.rate_per_second = Some(40.0)).await;
+    let (control, events, sink) = pause_after_sent(10);
     let report = campaign::send(
         &fixture.store,
         &fixture.secrets,
@@ -609,6 +616,66 @@ async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
     assert_completed(&fixture, &resumed).await;
     let per_recipient = accepted_per_recipient(&server.received());
     assert_eq!(per_recipient.len(), 60);
+    assert!(per_recipient.values().all(|n| *n == 1), "nobody got it twice");
+}
+
+/// Unthrottled, each connection's next envelope travels with the current
+/// content, so a pause finds transactions open with no content yet (the
+/// slow replies make sure some connection is waiting for its answer when
+/// the pause comes). Those connections are dropped, not ended with "." or
+/// QUIT (which the server would take for the message): the server has
+/// exactly the messages the file says were sent, each with its content, and
+/// those recipients are back in the queue, unclaimed, for the resume.
+#[tokio::test]
+async fn a_pause_abandons_open_transactions_without_sending_anything_into_them() {
+    let server = ScriptedServer::start(Script {
+        slow_replies: Some(Duration::from_millis(10)),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(120, server.port(), |a| a.per_connection = 1_000).await;
+    let (control, _events, sink) = pause_after_sent(20);
+    let report = campaign::send(
+        &fixture.store,
+        &fixture.secrets,
+        fixture.campaign,
+        Some("test"),
+        quick(),
+        control,
+        sink,
+    )
+    .await
+    .expect("test step");
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    assert!(report.counts.sent >= 20 && report.counts.sent < 120, "{report:?}");
+    assert_eq!(
+        report.counts.sending + report.counts.uncertain + report.counts.failed,
+        0,
+        "{report:?}"
+    );
+    assert_eq!(report.counts.pending, 120 - report.counts.sent, "{report:?}");
+    let received = server.received();
+    let in_file: HashSet<String> = recipients(&fixture)
+        .await
+        .into_iter()
+        .filter(|r| r.status == RecipientStatus::Sent)
+        .map(|r| r.email)
+        .collect();
+    let at_server: HashSet<String> = received.iter().flat_map(|m| m.rcpt_to.clone()).collect();
+    assert_eq!(received.len(), in_file.len(), "nothing extra arrived");
+    assert_eq!(at_server, in_file);
+    for message in &received {
+        let text = String::from_utf8_lossy(&message.data);
+        assert!(
+            text.contains(&format!("this is for {}.", message.rcpt_to[0])),
+            "each message is whole and its own: {text:?}"
+        );
+    }
+
+    let (resumed, _) = run(&fixture).await;
+    assert_completed(&fixture, &resumed).await;
+    let per_recipient = accepted_per_recipient(&server.received());
+    assert_eq!(per_recipient.len(), 120);
     assert!(per_recipient.values().all(|n| *n == 1), "nobody got it twice");
 }
 
@@ -780,6 +847,42 @@ async fn a_daily_quota_waits_instead_of_failing_and_holds_across_runs() {
     .expect("test step");
     assert_eq!((report.counts.sent, report.counts.pending), (5, 3));
     assert_eq!(server.received().len(), 5);
+}
+
+/// A quota counts messages whose content reached the server. The next
+/// recipient's envelope rides with each content; when a reset after DATA
+/// loses it, that recipient goes back to the queue and so does its place in
+/// the quota. So the server gets exactly the day's 20, resets included.
+#[tokio::test]
+async fn a_quota_is_used_to_the_last_message_when_connections_reset() {
+    let server = ScriptedServer::start(Script {
+        reset_after_data: Some((0.3, 7)),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(40, server.port(), |a| a.per_day = Some(20)).await;
+    let control = RunControl::default();
+    let pauser = control.clone();
+    let sink = Arc::new(move |event: &CampaignEvent| {
+        if matches!(event, CampaignEvent::QuotaWait { .. }) {
+            pauser.pause();
+        }
+    });
+    let report = campaign::send(
+        &fixture.store,
+        &fixture.secrets,
+        fixture.campaign,
+        Some("test"),
+        quick(),
+        control,
+        sink,
+    )
+    .await
+    .expect("test step");
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    let received = server.received();
+    assert!(received.iter().any(|m| m.reset), "the script reset some connections");
+    assert_eq!(received.len(), 20, "{report:?}");
 }
 
 #[tokio::test]

@@ -121,6 +121,15 @@ impl Dispatch {
         }
     }
 
+    /// The next recipient if one is queued and the queue is free right now;
+    /// never waits and never reads the store.
+    pub fn try_next(&self) -> Option<Job> {
+        let mut queue = self.queue.try_lock().ok()?;
+        let job = queue.jobs.pop_front()?;
+        self.in_flight().insert(job.recipient.id);
+        Some(job)
+    }
+
     /// Puts back a job that was taken but never claimed (the run is stopping).
     pub async fn give_back(&self, job: Job) {
         let id = job.recipient.id;

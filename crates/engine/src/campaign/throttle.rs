@@ -335,6 +335,22 @@ impl Quotas {
         }
         Ok(())
     }
+
+    /// Returns the newest message [`Quotas::take`] counted, which was never
+    /// sent (its recipient went back to the queue unclaimed).
+    pub fn give_back(&mut self) {
+        for window in &mut self.windows {
+            if let Some((_, n)) = window.buckets.back_mut()
+                && *n > 0
+            {
+                *n -= 1;
+                window.sum -= 1;
+                if *n == 0 {
+                    window.buckets.pop_back();
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -436,6 +452,24 @@ mod tests {
         assert_eq!(wait.until, ((minute - 10) * 60 + 59 + 86_400 + 1) * 1000);
         assert!(quotas.take(wait.until - 1000).is_err());
         assert_eq!(quotas.take(wait.until), Ok(()));
+    }
+
+    #[test]
+    fn a_message_given_back_frees_its_place_in_every_window() {
+        let mut quotas = Quotas::new(Some(3), None, Some(10), &[]);
+        let now = 1_700_000_000_000_i64;
+        for _ in 0..3 {
+            assert_eq!(quotas.take(now), Ok(()));
+        }
+        assert_eq!(quotas.take(now).map_err(|w| w.window), Err("minute"));
+        quotas.give_back();
+        assert_eq!(quotas.take(now + 1000), Ok(()));
+        assert_eq!(quotas.take(now + 1000).map_err(|w| w.window), Err("minute"));
+        // Given back with nothing counted: nothing to free, nothing breaks.
+        let mut empty = Quotas::new(Some(1), None, None, &[]);
+        empty.give_back();
+        assert_eq!(empty.take(now), Ok(()));
+        assert!(empty.take(now).is_err());
     }
 
     #[test]

@@ -10,6 +10,13 @@
 //! outcome are in the same transaction). The held outcome is handed over
 //! alone before anything that may wait (the next recipient, the rate, a
 //! quota, a connection), so a slow step never delays a report.
+//!
+//! When the server pipelines and the next recipient and its send slot are at
+//! hand, that recipient's envelope goes out in the same write as this
+//! message's content, and the server answers both at once: one round trip
+//! per message instead of two. The next recipient is claimed only after
+//! that answer, with this message's outcome, so still one commit per
+//! message and one uncertain recipient per connection at most.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,7 +28,7 @@ use super::dispatch::Job;
 use super::writer::{Outcome, PendingClaim, Writer};
 use super::{CampaignEvent, Run, count_failure};
 use crate::error::Result;
-use crate::message::RecipientData;
+use crate::message::{RecipientData, RenderedMessage};
 use crate::model::RecipientStatus;
 use crate::smtp::client::Connection;
 use crate::smtp::{Failure, FailureClass, Problem, Stage};
@@ -31,6 +38,17 @@ use crate::store::{AttemptOutcome, AttemptRecord, AttemptStage, StateChange};
 struct Held {
     connection: Connection,
     sent: u32,
+}
+
+/// The next recipient, whose transaction is already open on the held
+/// connection: its envelope went out in the same write as the previous
+/// message's content ([`Connection::finish_and_begin`]), and `envelope` is
+/// the server's answer. Its send slot (rate, quotas) is taken; it is not
+/// claimed yet, and nothing of its content has been sent.
+struct Opened {
+    job: Job,
+    rendered: RenderedMessage,
+    envelope: std::result::Result<(), Failure>,
 }
 
 pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()> {
@@ -44,6 +62,9 @@ pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()
 /// The worker's loop; `finished` is the outcome held for the next claim.
 async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<Outcome>) -> Result<()> {
     let mut held: Option<Held> = None;
+    // The next recipient, when its envelope went out with the last content.
+    // Only ever set while `held` is the connection it is open on.
+    let mut opened: Option<Opened> = None;
     let mut connect_failures = 0_u32;
     // Workers start a little apart so N connections do not open in one burst.
     tokio::time::sleep(Duration::from_millis(u64::from(index) * 20)).await;
@@ -87,13 +108,23 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
             }
         }
 
-        let Some(job) = unless_waiting(run.dispatch.next(&run.halt), writer, finished).await?? else {
-            break;
+        let (job, prepared) = match opened.take() {
+            Some(Opened {
+                job,
+                rendered,
+                envelope,
+            }) => (job, Some((rendered, envelope))),
+            None => {
+                let Some(job) = unless_waiting(run.dispatch.next(&run.halt), writer, finished).await?? else {
+                    break;
+                };
+                if !unless_waiting(wait_for_slot(run), writer, finished).await? {
+                    run.dispatch.give_back(job).await;
+                    break;
+                }
+                (job, None)
+            }
         };
-        if !unless_waiting(wait_for_slot(run), writer, finished).await? {
-            run.dispatch.give_back(job).await;
-            break;
-        }
         let claim = writer.claim(&job, finished.take())?;
         let Some(current) = held.as_mut() else {
             // Unreachable: a connection is opened above. Keep the recipient safe anyway.
@@ -101,26 +132,48 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
             writer.record(unclaim(&job, None))?;
             continue;
         };
-        let (keep, outcome) = send_one(run, &job, current, claim).await?;
+        let (keep, outcome, next) = send_one(run, &job, current, claim, prepared).await?;
         *finished = Some(outcome);
+        if let Some(next) = next {
+            if keep {
+                opened = Some(next);
+            } else {
+                give_back(run, next.job).await;
+            }
+        }
         if !keep {
             if let Some(old) = held.take() {
                 // A connection after a failure is closed without ceremony;
                 // QUIT could wait on a server that is already gone.
                 drop(old);
             }
-        } else if held
-            .as_ref()
-            .is_some_and(|h| h.sent >= run.per_connection.load(Ordering::SeqCst))
+        } else if opened.is_none()
+            && held
+                .as_ref()
+                .is_some_and(|h| h.sent >= run.per_connection.load(Ordering::SeqCst))
             && let Some(old) = held.take()
         {
             old.connection.quit().await;
         }
     }
+    if let Some(Opened { job, .. }) = opened.take() {
+        // Its transaction is open and the server waits for content: QUIT
+        // now would be taken for the message. Dropping the connection ends
+        // the transaction with nothing delivered.
+        give_back(run, job).await;
+        drop(held.take());
+    }
     if let Some(old) = held.take() {
         old.connection.quit().await;
     }
     Ok(())
+}
+
+/// Puts a recipient taken with its send slot ([`look_ahead`]) but never
+/// claimed back in the queue, and its place in the quotas with it.
+async fn give_back(run: &Run, job: Job) {
+    run.limits.quotas.lock().await.give_back();
+    run.dispatch.give_back(job).await;
 }
 
 /// Awaits `future`; if it is not ready at once, first hands the held outcome
@@ -182,55 +235,90 @@ async fn wait_for_slot(run: &Run) -> bool {
 
 /// Renders and sends to one recipient whose claim is on its way into the
 /// file. Returns whether the connection is still good for the next message,
-/// and the outcome to record; an error if the claim could not be recorded
-/// (then nothing of the message was sent).
+/// the outcome to record, and the next recipient when its envelope went out
+/// with this content; an error if the claim could not be recorded (then
+/// nothing of the message was sent).
 ///
 /// The claim's commit (a disk sync) runs while the message is made and its
 /// envelope (MAIL, RCPT, DATA) goes out; only the content waits for it (and
 /// for its place on the wire, see
-/// [`AdaptiveRate::before_wire`](super::throttle::AdaptiveRate::before_wire)). A
-/// crash before the content leaves the server an empty transaction, which
-/// it drops, and the recipient `pending`.
-async fn send_one(run: &Run, job: &Job, held: &mut Held, claim: PendingClaim) -> Result<(bool, Outcome)> {
+/// [`AdaptiveRate::before_wire`](super::throttle::AdaptiveRate::before_wire)).
+/// `prepared` is the message and the envelope's answer when the envelope
+/// already went out ([`Opened`]). A crash before the content leaves the
+/// server an empty transaction, which it drops, and the recipient `pending`.
+async fn send_one(
+    run: &Run,
+    job: &Job,
+    held: &mut Held,
+    claim: PendingClaim,
+    prepared: Option<(RenderedMessage, std::result::Result<(), Failure>)>,
+) -> Result<(bool, Outcome, Option<Opened>)> {
     let recipient = &job.recipient;
     let attempts = recipient.attempts + 1;
     let started_at = run.store.now_ms();
     let clock = tokio::time::Instant::now();
-    let rendered = run.message.render(RecipientData::from(recipient));
-    let rendered = match rendered {
-        Ok(rendered) => rendered,
-        Err(problem) => {
-            let reason = format!("the message could not be made for this recipient: {problem}");
-            let attempt = AttemptRecord {
-                started_at,
-                duration_ms: 0,
-                outcome: AttemptOutcome::Permanent,
-                stage: AttemptStage::Render,
-                code: None,
-                enhanced_code: None,
-                text: problem,
-            };
+    // Not one byte of the content before the claim is in the file (SPEC
+    // invariant 2): a crash must find this recipient `sending`. Both ways
+    // wait for `durable` before the content.
+    let (rendered, opened) = match prepared {
+        Some((rendered, envelope)) => {
             claim.durable().await?;
-            count_failure(run, &reason);
-            return Ok((true, fail(job, reason, attempt)));
+            (rendered, envelope)
+        }
+        None => {
+            let rendered = match run.message.render(RecipientData::from(recipient)) {
+                Ok(rendered) => rendered,
+                Err(problem) => {
+                    let reason = format!("the message could not be made for this recipient: {problem}");
+                    let attempt = AttemptRecord {
+                        started_at,
+                        duration_ms: 0,
+                        outcome: AttemptOutcome::Permanent,
+                        stage: AttemptStage::Render,
+                        code: None,
+                        enhanced_code: None,
+                        text: problem,
+                    };
+                    claim.durable().await?;
+                    count_failure(run, &reason);
+                    return Ok((true, fail(job, reason, attempt), None));
+                }
+            };
+            let to = [recipient.email.trim()];
+            let (durable, opened) = tokio::join!(
+                claim.durable(),
+                held.connection.begin(&run.envelope_from, &to, rendered.bytes.len())
+            );
+            durable?;
+            (rendered, opened)
         }
     };
-    let connection = &mut held.connection;
-    let to = [recipient.email.trim()];
-    let (durable, opened) = tokio::join!(
-        claim.durable(),
-        connection.begin(&run.envelope_from, &to, rendered.bytes.len())
-    );
-    // Not one byte of the content before the claim is in the file (SPEC
-    // invariant 2): a crash must find this recipient `sending`.
-    durable?;
+    let mut next = None;
     let sent = match opened {
         Ok(()) => {
             // The content is what the server counts, so that is what is
             // spaced: a claim's commit can take longer for one message than
             // the next, and must not bunch them.
             run.limits.rate.before_wire().await;
-            connection.finish(&rendered.bytes).await
+            match look_ahead(run, held).await {
+                Some((next_job, next_rendered)) => {
+                    let to = [next_job.recipient.email.trim()];
+                    let envelope = (run.envelope_from.as_str(), &to[..], next_rendered.bytes.len());
+                    let (sent, answered) = held.connection.finish_and_begin(&rendered.bytes, envelope).await;
+                    match answered {
+                        Some(envelope) => {
+                            next = Some(Opened {
+                                job: next_job,
+                                rendered: next_rendered,
+                                envelope,
+                            });
+                        }
+                        None => give_back(run, next_job).await,
+                    }
+                    sent
+                }
+                None => held.connection.finish(&rendered.bytes).await,
+            }
         }
         Err(failure) => Err(failure),
     };
@@ -249,7 +337,7 @@ async fn send_one(run: &Run, job: &Job, held: &mut Held, claim: PendingClaim) ->
                 None,
                 attempts,
             );
-            Ok((true, sent))
+            Ok((true, sent, next))
         }
         Err(failure) => {
             let attempt = AttemptRecord {
@@ -275,7 +363,41 @@ async fn send_one(run: &Run, job: &Job, held: &mut Held, claim: PendingClaim) ->
                     );
                 }
             }
-            Ok((keep, handle_failure(run, job, &failure, attempt, connection_limit)))
+            Ok((
+                keep,
+                handle_failure(run, job, &failure, attempt, connection_limit),
+                next,
+            ))
+        }
+    }
+}
+
+/// Takes this connection's next recipient, when it can travel with the
+/// content about to be sent: the server pipelines, the connection may carry
+/// one more message, a recipient is queued and its send slot (rate and
+/// quotas) is free right now, and its message renders. Anything that would
+/// wait leaves it to the next round, which waits as usual.
+async fn look_ahead(run: &Run, held: &Held) -> Option<(Job, RenderedMessage)> {
+    if !held.connection.can_begin_with_content()
+        || run.stopping()
+        || held.sent.saturating_add(2) > run.per_connection.load(Ordering::SeqCst)
+    {
+        return None;
+    }
+    let job = run.dispatch.try_next()?;
+    let slot = run.limits.rate.check().is_none() && run.limits.quotas.lock().await.take(run.store.now_ms()).is_ok();
+    if !slot {
+        // The rate's slot, if taken, stays used: that only spaces the next
+        // message a little more.
+        run.dispatch.give_back(job).await;
+        return None;
+    }
+    match run.message.render(RecipientData::from(&job.recipient)) {
+        Ok(rendered) => Some((job, rendered)),
+        Err(_) => {
+            // Rendered again, and failed with its reason, in its own round.
+            give_back(run, job).await;
+            None
         }
     }
 }
