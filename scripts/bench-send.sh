@@ -6,15 +6,18 @@
 # Usage: scripts/bench-send.sh [MESSAGES]   (default 20000). Prints a Markdown table.
 # CONNECTIONS="8" measures only those pool sizes; CLIENTS=mailroom skips Nodemailer
 # (both for quick runs while working; the recorded table uses the defaults).
+# RTT_MS=20 puts a relay (tests/src/bin/latency-proxy.rs) with that round trip
+# between the clients and the sink, as a distant server would be.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 messages=${1:-20000}
 port=${SINK_PORT:-2626}
 work=$(mktemp -d)
-trap 'kill "$sink" 2>/dev/null || true; rm -rf "$work"' EXIT
+proxy=
+trap 'kill "$sink" $proxy 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release -q -p mailroom-cli -p mailroom-e2e --bin mailroom --bin smtp-sink
+cargo build --release -q -p mailroom-cli -p mailroom-e2e --bin mailroom --bin smtp-sink --bin latency-proxy
 bin="$CARGO_TARGET_DIR/release"
 if [ ! -d bench/node_modules/nodemailer ]; then
   (cd bench && npm install --no-save --no-audit --no-fund nodemailer@6 >/dev/null)
@@ -22,6 +25,11 @@ fi
 
 "$bin/smtp-sink" "$port" > "$work/sink.out" &
 sink=$!
+if [ -n "${RTT_MS:-}" ]; then
+  "$bin/latency-proxy" $((port + 1)) "$port" $((RTT_MS / 2)) &
+  proxy=$!
+  port=$((port + 1))
+fi
 sleep 0.5
 
 # About 2 KB per message: a 1.9 KB body plus headers.
