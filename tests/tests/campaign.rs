@@ -679,6 +679,53 @@ async fn a_pause_abandons_open_transactions_without_sending_anything_into_them()
     assert!(per_recipient.values().all(|n| *n == 1), "nobody got it twice");
 }
 
+/// A run whose future is dropped (an app task given up on) halts as a pause
+/// would: its workers, on their own thread, finish the messages in hand and
+/// stop, instead of sending on beside the next run, which then sends nobody
+/// twice.
+#[tokio::test]
+async fn a_dropped_run_stops_its_workers_and_the_next_run_sends_nobody_twice() {
+    let server = ScriptedServer::start(Script {
+        slow_replies: Some(Duration::from_millis(5)),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(150, server.port(), |a| a.connections = 2).await;
+    let (store, secrets, campaign) = (fixture.store.clone(), fixture.secrets.clone(), fixture.campaign);
+    let dropped = tokio::spawn(async move {
+        let sink = Arc::new(|_: &CampaignEvent| {});
+        campaign::send(
+            &store,
+            &secrets,
+            campaign,
+            Some("test"),
+            quick(),
+            RunControl::default(),
+            sink,
+        )
+        .await
+    });
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while server.received().len() < 10 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the first run sends");
+    dropped.abort();
+    assert!(dropped.await.is_err_and(|e| e.is_cancelled()));
+
+    let (report, _) = run(&fixture).await;
+    assert_eq!(report.outcome, RunOutcome::Completed, "{report:?}");
+    let per_recipient = accepted_per_recipient(&server.received());
+    assert_eq!(per_recipient.len(), 150);
+    assert!(
+        per_recipient.values().all(|n| *n == 1),
+        "nobody got it twice: {:?}",
+        per_recipient.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
+}
+
 /// SPEC invariant 2's order: a message's content goes out only once its
 /// claim is in the file. While another process holds the database's write
 /// lock no claim can commit, so only the messages claimed before it (one per

@@ -12,8 +12,11 @@
 //! - `writer` is the only task that writes recipient state. It commits every
 //!   batch of changes in one transaction and only then reports them, so the
 //!   window never shows a state the file does not have (SPEC invariant 3).
+//! - `pool` runs one worker per connection, on a thread of their own (a
+//!   single-threaded tokio runtime: the workers mostly wait).
 //! - `worker` holds one SMTP connection and sends on it: wait for the rate and
-//!   the quotas, claim the recipient (durably), render, send, classify.
+//!   the quotas, claim the recipient (durably), render, send, classify. With a
+//!   pipelining server the next envelope rides with the current content.
 //! - [`throttle`] owns the rate (an even pacer, adaptive) and the quotas.
 //! - [`coalesce`] batches events for a window: ≤ 10 deliveries a second at any rate.
 //! - `awake` keeps the computer from sleeping while a run sends.
@@ -35,6 +38,7 @@ mod awake;
 mod dispatch;
 mod lease;
 mod meter;
+mod pool;
 mod worker;
 mod writer;
 
@@ -396,25 +400,7 @@ pub async fn send(
     let (writer, writer_done) = writer::start(run.clone())?;
     let progress = tokio::spawn(report_progress(run.clone()));
     let acknowledge = tokio::spawn(acknowledge_pause(run.clone()));
-    let mut workers = tokio::task::JoinSet::new();
-    for index in 0..run.account.connections.max(1) {
-        workers.spawn(worker::work(run.clone(), writer.clone(), index));
-    }
-    drop(writer);
-    let mut failure = None;
-    while let Some(done) = workers.join_next().await {
-        match done {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                run.halt_with(format!("Mailroom could not keep going: {e}"));
-                failure.get_or_insert(e);
-            }
-            Err(e) => {
-                run.halt_with("a sending task failed unexpectedly".to_owned());
-                failure.get_or_insert(Error::Internal(format!("worker: {e}")));
-            }
-        }
-    }
+    let mut failure = pool::run(run.clone(), writer).await;
     // Every worker is gone, so the writer's channel is closed: it drains and ends.
     match writer_done.await {
         Ok(Ok(())) => {}
