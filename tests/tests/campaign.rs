@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
-use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
+use mailroom_engine::campaign::{self, CampaignEvent, ProgressSink, RunControl, RunOptions, RunOutcome, RunReport};
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::message::{MessageCheck, MessageDraft, save_message};
 use mailroom_engine::model::{CampaignStatus, Recipient, RecipientStatus};
@@ -158,6 +158,14 @@ fn accepted_per_recipient(received: &[Received]) -> HashMap<String, usize> {
     counts
 }
 
+/// By the server's record, each of `n` recipients got the mail exactly once.
+fn assert_each_got_it_once(server: &ScriptedServer, n: usize) {
+    let per_recipient = accepted_per_recipient(&server.received());
+    let twice: Vec<_> = per_recipient.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(twice.is_empty(), "nobody got it twice: {twice:?}");
+    assert_eq!(per_recipient.len(), n, "everyone got it");
+}
+
 /// Invariant 1 for a completed campaign: nothing pending, sending or waiting,
 /// and the counts add up.
 async fn assert_completed(fixture: &Fixture, report: &RunReport) {
@@ -251,9 +259,7 @@ async fn throttling_replies_slow_the_campaign_and_every_recipient_still_gets_thr
         .filter(|r| r.attempts > 1)
         .count();
     assert!(retried > 0, "the 454s were retried");
-    let per_recipient = accepted_per_recipient(&server.received());
-    assert_eq!(per_recipient.len(), 60);
-    assert!(per_recipient.values().all(|n| *n == 1));
+    assert_each_got_it_once(&server, 60);
 }
 
 #[tokio::test]
@@ -267,8 +273,7 @@ async fn a_server_closing_after_n_messages_is_met_with_a_fresh_connection() {
     let (report, _) = run(&fixture).await;
     assert_completed(&fixture, &report).await;
     assert_eq!(report.counts.sent, 30);
-    let per_recipient = accepted_per_recipient(&server.received());
-    assert!(per_recipient.values().all(|n| *n == 1) && per_recipient.len() == 30);
+    assert_each_got_it_once(&server, 30);
 }
 
 #[tokio::test]
@@ -534,6 +539,38 @@ async fn two_campaigns_on_one_account_at_once_keep_its_rate_together() {
     }
 }
 
+/// Runs the campaign on `account` (`None`: its own) with `control` and `sink`.
+async fn send_through(
+    fixture: &Fixture,
+    account: Option<&str>,
+    control: RunControl,
+    sink: Arc<dyn ProgressSink>,
+) -> RunReport {
+    campaign::send(
+        &fixture.store,
+        &fixture.secrets,
+        fixture.campaign,
+        account,
+        quick(),
+        control,
+        sink,
+    )
+    .await
+    .expect("test step")
+}
+
+/// A control and a sink that pause the run when it starts waiting for a quota.
+fn pause_on_quota_wait() -> (RunControl, Arc<impl Fn(&CampaignEvent) + Send + Sync + 'static>) {
+    let control = RunControl::default();
+    let pauser = control.clone();
+    let sink = Arc::new(move |event: &CampaignEvent| {
+        if matches!(event, CampaignEvent::QuotaWait { .. }) {
+            pauser.pause();
+        }
+    });
+    (control, sink)
+}
+
 /// A control and a sink that pause the run once `n` recipients are sent,
 /// keeping every event.
 fn pause_after_sent(n: usize) -> (RunControl, Events, Arc<impl Fn(&CampaignEvent) + Send + Sync + 'static>) {
@@ -568,17 +605,7 @@ async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
     let server = ScriptedServer::start(Script::default()).await;
     let fixture = fixture(60, server.port(), |a| a.rate_per_second = Some(40.0)).await;
     let (control, events, sink) = pause_after_sent(10);
-    let report = campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        Some("test"),
-        quick(),
-        control,
-        sink,
-    )
-    .await
-    .expect("test step");
+    let report = send_through(&fixture, Some("test"), control, sink).await;
     assert_eq!(report.outcome, RunOutcome::Paused);
     assert_eq!(report.reason.as_deref(), Some("paused by you"));
     assert!(report.counts.sent >= 10 && report.counts.sent < 60, "{report:?}");
@@ -600,23 +627,11 @@ async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
         let events: Events = Arc::default();
         let sink_events = events.clone();
         let sink = Arc::new(move |event: &CampaignEvent| sink_events.lock().expect("test step").push(event.clone()));
-        let report = campaign::send(
-            &fixture.store,
-            &fixture.secrets,
-            fixture.campaign,
-            None,
-            quick(),
-            RunControl::default(),
-            sink,
-        )
-        .await
-        .expect("test step");
+        let report = send_through(&fixture, None, RunControl::default(), sink).await;
         (report, events)
     };
     assert_completed(&fixture, &resumed).await;
-    let per_recipient = accepted_per_recipient(&server.received());
-    assert_eq!(per_recipient.len(), 60);
-    assert!(per_recipient.values().all(|n| *n == 1), "nobody got it twice");
+    assert_each_got_it_once(&server, 60);
 }
 
 /// Unthrottled, each connection's next envelope travels with the current
@@ -635,17 +650,7 @@ async fn a_pause_abandons_open_transactions_without_sending_anything_into_them()
     .await;
     let fixture = fixture(120, server.port(), |a| a.per_connection = 1_000).await;
     let (control, _events, sink) = pause_after_sent(20);
-    let report = campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        Some("test"),
-        quick(),
-        control,
-        sink,
-    )
-    .await
-    .expect("test step");
+    let report = send_through(&fixture, Some("test"), control, sink).await;
     assert_eq!(report.outcome, RunOutcome::Paused);
     assert!(report.counts.sent >= 20 && report.counts.sent < 120, "{report:?}");
     assert_eq!(
@@ -674,9 +679,7 @@ async fn a_pause_abandons_open_transactions_without_sending_anything_into_them()
 
     let (resumed, _) = run(&fixture).await;
     assert_completed(&fixture, &resumed).await;
-    let per_recipient = accepted_per_recipient(&server.received());
-    assert_eq!(per_recipient.len(), 120);
-    assert!(per_recipient.values().all(|n| *n == 1), "nobody got it twice");
+    assert_each_got_it_once(&server, 120);
 }
 
 /// A run whose future is dropped (an app task given up on) halts as a pause
@@ -717,13 +720,7 @@ async fn a_dropped_run_stops_its_workers_and_the_next_run_sends_nobody_twice() {
 
     let (report, _) = run(&fixture).await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{report:?}");
-    let per_recipient = accepted_per_recipient(&server.received());
-    assert_eq!(per_recipient.len(), 150);
-    assert!(
-        per_recipient.values().all(|n| *n == 1),
-        "nobody got it twice: {:?}",
-        per_recipient.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
-    );
+    assert_each_got_it_once(&server, 150);
 }
 
 /// SPEC invariant 2's order: a message's content goes out only once its
@@ -799,9 +796,7 @@ async fn no_content_goes_out_while_claims_cannot_be_recorded() {
         .expect("test step")
         .expect("test step");
     assert_completed(&fixture, &report).await;
-    let per_recipient = accepted_per_recipient(&server.received());
-    assert_eq!(per_recipient.len(), 150);
-    assert!(per_recipient.values().all(|n| *n == 1), "nobody got it twice");
+    assert_each_got_it_once(&server, 150);
 }
 
 #[tokio::test]
@@ -839,17 +834,7 @@ async fn a_daily_quota_waits_instead_of_failing_and_holds_across_runs() {
         }
         sink_events.lock().expect("test step").push(event.clone());
     });
-    let report = campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        Some("test"),
-        quick(),
-        control,
-        sink,
-    )
-    .await
-    .expect("test step");
+    let report = send_through(&fixture, Some("test"), control, sink).await;
     assert_eq!(report.outcome, RunOutcome::Paused);
     assert_eq!((report.counts.sent, report.counts.pending), (5, 3));
     assert_eq!(report.counts.failed, 0, "a used-up quota fails nobody");
@@ -874,24 +859,8 @@ async fn a_daily_quota_waits_instead_of_failing_and_holds_across_runs() {
     );
 
     // A new run (as after a restart) remembers what the account sent today.
-    let control = RunControl::default();
-    let pauser = control.clone();
-    let sink = Arc::new(move |event: &CampaignEvent| {
-        if matches!(event, CampaignEvent::QuotaWait { .. }) {
-            pauser.pause();
-        }
-    });
-    let report = campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        None,
-        quick(),
-        control,
-        sink,
-    )
-    .await
-    .expect("test step");
+    let (control, sink) = pause_on_quota_wait();
+    let report = send_through(&fixture, None, control, sink).await;
     assert_eq!((report.counts.sent, report.counts.pending), (5, 3));
     assert_eq!(server.received().len(), 5);
 }
@@ -908,24 +877,8 @@ async fn a_quota_is_used_to_the_last_message_when_connections_reset() {
     })
     .await;
     let fixture = fixture(40, server.port(), |a| a.per_day = Some(20)).await;
-    let control = RunControl::default();
-    let pauser = control.clone();
-    let sink = Arc::new(move |event: &CampaignEvent| {
-        if matches!(event, CampaignEvent::QuotaWait { .. }) {
-            pauser.pause();
-        }
-    });
-    let report = campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        Some("test"),
-        quick(),
-        control,
-        sink,
-    )
-    .await
-    .expect("test step");
+    let (control, sink) = pause_on_quota_wait();
+    let report = send_through(&fixture, Some("test"), control, sink).await;
     assert_eq!(report.outcome, RunOutcome::Paused);
     let received = server.received();
     assert!(received.iter().any(|m| m.reset), "the script reset some connections");
