@@ -294,6 +294,8 @@ async fn send_one(
         }
     };
     let mut next = None;
+    // Only a failure after this point can leave the server with the message.
+    let content_sent = opened.is_ok();
     let sent = match opened {
         Ok(()) => {
             // The content is what the server counts, so that is what is
@@ -343,7 +345,7 @@ async fn send_one(
             let attempt = AttemptRecord {
                 started_at,
                 duration_ms,
-                outcome: attempt_outcome(&failure),
+                outcome: attempt_outcome(&failure, content_sent),
                 stage: attempt_stage(&failure),
                 code: failure.code,
                 enhanced_code: failure.enhanced_code.clone(),
@@ -517,11 +519,12 @@ fn connection_survives(failure: &Failure) -> bool {
         && !matches!(failure.problem, Problem::ConnectionLost | Problem::TimedOut)
 }
 
-/// Whether the server may have the message: the connection died after the
-/// content was sent.
-fn attempt_outcome(failure: &Failure) -> AttemptOutcome {
+/// How an attempt ended. `Ambiguous` when the server may have the message:
+/// the connection died or went silent after the content was sent. Before
+/// that (waiting for the 354, say) it has nothing to deliver: `Transient`.
+fn attempt_outcome(failure: &Failure, content_sent: bool) -> AttemptOutcome {
     match (failure.stage, failure.problem) {
-        (Stage::Data, Problem::ConnectionLost | Problem::TimedOut) if failure.code.is_none() => {
+        (Stage::Data, Problem::ConnectionLost | Problem::TimedOut) if content_sent && failure.code.is_none() => {
             AttemptOutcome::Ambiguous
         }
         _ => match failure.class() {
@@ -548,4 +551,31 @@ fn attempt_stage(failure: &Failure) -> AttemptStage {
 /// A failure with the advice a person can act on.
 fn describe(failure: &Failure, run: &Run) -> String {
     format!("{failure}. {}", failure.advice(&run.account.host, run.account.port))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn only_a_connection_lost_after_the_content_is_ambiguous() {
+        let lost = Failure::lost(Stage::Data, "connection reset by peer");
+        let silent = Failure::timed_out(Stage::Data, Duration::from_secs(30));
+        assert_eq!(attempt_outcome(&lost, true), AttemptOutcome::Ambiguous);
+        assert_eq!(attempt_outcome(&silent, true), AttemptOutcome::Ambiguous);
+        // Lost while waiting for the 354: nothing of the message was sent.
+        assert_eq!(attempt_outcome(&lost, false), AttemptOutcome::Transient);
+        assert_eq!(attempt_outcome(&silent, false), AttemptOutcome::Transient);
+        // A reply is never ambiguous: the server said what it did.
+        let refused = Failure::new(Stage::Data, Problem::Rejected, "554 5.7.1 content rejected");
+        let refused = Failure {
+            code: Some(554),
+            ..refused
+        };
+        assert_eq!(attempt_outcome(&refused, true), AttemptOutcome::Permanent);
+        let lost_at_rcpt = Failure::lost(Stage::Rcpt, "connection reset by peer");
+        assert_eq!(attempt_outcome(&lost_at_rcpt, false), AttemptOutcome::Transient);
+    }
 }
