@@ -366,11 +366,7 @@ async fn a_black_hole_pauses_the_campaign_with_the_reason_and_fails_nobody() {
 
 #[tokio::test]
 async fn slow_replies_beyond_the_timeout_pause_instead_of_hanging() {
-    let server = ScriptedServer::start(Script {
-        slow_replies: Some(Duration::from_secs(2)),
-        ..Script::default()
-    })
-    .await;
+    let server = slow_server(Duration::from_secs(2)).await;
     let fixture = fixture(5, server.port(), |a| {
         a.command_timeout_ms = 200;
         a.connect_timeout_ms = 200;
@@ -539,6 +535,15 @@ async fn two_campaigns_on_one_account_at_once_keep_its_rate_together() {
     }
 }
 
+/// A well-behaved server that waits `delay` before every reply.
+async fn slow_server(delay: Duration) -> ScriptedServer {
+    ScriptedServer::start(Script {
+        slow_replies: Some(delay),
+        ..Script::default()
+    })
+    .await
+}
+
 /// Runs the campaign on `account` (`None`: its own) with `control` and `sink`.
 async fn send_through(
     fixture: &Fixture,
@@ -643,11 +648,7 @@ async fn pause_finishes_in_flight_messages_and_resume_sends_the_rest_once() {
 /// those recipients are back in the queue, unclaimed, for the resume.
 #[tokio::test]
 async fn a_pause_abandons_open_transactions_without_sending_anything_into_them() {
-    let server = ScriptedServer::start(Script {
-        slow_replies: Some(Duration::from_millis(10)),
-        ..Script::default()
-    })
-    .await;
+    let server = slow_server(Duration::from_millis(10)).await;
     let fixture = fixture(120, server.port(), |a| a.per_connection = 1_000).await;
     let (control, _events, sink) = pause_after_sent(20);
     let report = send_through(&fixture, Some("test"), control, sink).await;
@@ -688,11 +689,7 @@ async fn a_pause_abandons_open_transactions_without_sending_anything_into_them()
 /// twice.
 #[tokio::test]
 async fn a_dropped_run_stops_its_workers_and_the_next_run_sends_nobody_twice() {
-    let server = ScriptedServer::start(Script {
-        slow_replies: Some(Duration::from_millis(5)),
-        ..Script::default()
-    })
-    .await;
+    let server = slow_server(Duration::from_millis(5)).await;
     let fixture = fixture(150, server.port(), |a| a.connections = 2).await;
     let (store, secrets, campaign) = (fixture.store.clone(), fixture.secrets.clone(), fixture.campaign);
     let dropped = tokio::spawn(async move {
