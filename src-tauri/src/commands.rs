@@ -120,7 +120,7 @@ pub async fn cancel_import(state: State<'_, AppState>, import_id: u32) -> IpcRes
 
 #[tauri::command]
 pub async fn campaign_summary(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<CampaignSummary> {
-    Ok(state.store().await?.campaign_summary(campaign).await?)
+    Ok(campaign::summary(state.store().await?, campaign).await?)
 }
 
 /// A page of recipients in file order (those in `status`, or all), for the
@@ -138,7 +138,7 @@ pub async fn list_recipients(
 
 #[tauri::command]
 pub async fn list_campaigns(state: State<'_, AppState>) -> IpcResult<Vec<CampaignSummary>> {
-    Ok(state.store().await?.list_campaigns().await?)
+    Ok(campaign::list(state.store().await?).await?)
 }
 
 /// Where the database lives, for the status bar.

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
 use mailroom_e2e::{Run, Workspace, mailroom_binary};
+use mailroom_engine::Store;
+use mailroom_engine::campaign;
+use mailroom_engine::model::CampaignStatus;
 
 const CONNECTIONS: usize = 4;
 
@@ -178,6 +181,12 @@ async fn kill_and_resume(kill_after: usize, seed: u64) {
     }
     child.kill().expect("test step"); // SIGKILL
     child.wait().expect("test step");
+    let (status, sent_by) = campaign_as_the_app_lists_it(&ws).await;
+    assert_eq!(
+        (status, sent_by),
+        (CampaignStatus::Running, None),
+        "a killed run is offered for resume: nobody holds it any more"
+    );
 
     let at_kill = by_state(&ws).await;
     let confirmed = at_kill.get("sent").cloned().unwrap_or_default();
@@ -352,6 +361,14 @@ async fn a_campaign_and_its_account_send_from_one_process_at_a_time() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let holder = format!("(process {})", first.id());
+    // The app lists it as being sent by the CLI, so it does not offer to resume it.
+    let (status, sent_by) = campaign_as_the_app_lists_it(&ws).await;
+    assert_eq!(status, CampaignStatus::Running);
+    let sent_by = sent_by.expect("the CLI is named as its sender");
+    assert!(
+        sent_by.starts_with("mailroom ") && sent_by.contains(&holder),
+        "{sent_by}"
+    );
 
     let same_campaign = cli(&ws, &["send", "1", "--smtp", "test"]).await;
     assert!(!same_campaign.success(), "a second run of campaign 1 must be refused");
@@ -417,6 +434,15 @@ async fn a_campaign_and_its_account_send_from_one_process_at_a_time() {
         assert!(run.success(), "{args:?}: {}", run.stderr);
     }
     assert_eq!(accepted(&slow.received()).get("second@example.org"), Some(&1));
+}
+
+/// Campaign 1's status and other sender, as the app's campaign list has them.
+async fn campaign_as_the_app_lists_it(ws: &Arc<Workspace>) -> (CampaignStatus, Option<String>) {
+    let store = Store::open(&ws.db()).await.expect("test step");
+    let campaigns = campaign::list(&store).await.expect("test step");
+    store.close().await;
+    let first = campaigns.into_iter().find(|c| c.id == 1).expect("campaign 1");
+    (first.status, first.sent_by)
 }
 
 /// A free loopback port (bound, then released).

@@ -537,6 +537,19 @@ describe('Campaign screen', () => {
     assert.equal(await page.getByTestId('start').textContent(), 'Resume');
     assert.deepEqual(errors, []);
   });
+
+  test('a campaign another Mailroom is sending is named as such, not offered for resume', async () => {
+    const elsewhere = { ...campaign, status: 'running', account: 'Sandbox', sent_by: 'mailroom (process 4242)' };
+    const { page, errors } = await openApp({
+      results: { ...baseResults, list_campaigns: [elsewhere], list_accounts: [] },
+    });
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('sent-elsewhere').waitFor();
+    assert.match(await page.getByTestId('sent-elsewhere').textContent(), /mailroom \(process 4242\)/);
+    assert.equal(await page.getByTestId('start').count(), 0);
+    assert.equal(await page.getByTestId('interrupted').count(), 0);
+    assert.deepEqual(errors, []);
+  });
 });
 
 describe('Message screen', () => {

@@ -260,7 +260,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         Command::Status { campaign } => {
             let store = Store::open(&db).await?;
             let id = store.resolve_campaign(&campaign).await?;
-            out.summary(&store.campaign_summary(id).await?)
+            out.summary(&mailroom_engine::campaign::summary(&store, id).await?)
         }
         Command::Recipients {
             campaign,
@@ -274,7 +274,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         }
         Command::Campaigns => {
             let store = Store::open(&db).await?;
-            out.campaigns(&store.list_campaigns().await?)
+            out.campaigns(&mailroom_engine::campaign::list(&store).await?)
         }
         Command::Export {
             campaign,

@@ -152,6 +152,9 @@ fn write_summary(w: &mut dyn Write, s: &CampaignSummary) -> io::Result<()> {
     if let Some(reason) = &s.pause_reason {
         writeln!(w, "  paused: {reason}")?;
     }
+    if let Some(holder) = &s.sent_by {
+        writeln!(w, "  being sent by {holder}")?;
+    }
     if let Some(account) = &s.account {
         writeln!(w, "  account     {account}")?;
     }

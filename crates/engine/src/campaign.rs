@@ -51,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::message::{CampaignIdentity, CompiledMessage, Sender};
-use crate::model::{CampaignId, CampaignStatus, RecipientStatus, StatusCounts, string_enum};
+use crate::model::{CampaignId, CampaignStatus, CampaignSummary, RecipientStatus, StatusCounts, string_enum};
 use crate::secrets::SecretStore;
 use crate::smtp::manage::ensure_sandbox;
 use crate::store::Store;
@@ -268,6 +268,36 @@ impl Run {
             .min(self.options.retry_cap);
         full.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
+}
+
+/// A campaign's summary, saying which other process is sending it right now.
+pub async fn summary(store: &Store, campaign: CampaignId) -> Result<CampaignSummary> {
+    let mut summary = store.campaign_summary(campaign).await?;
+    note_sender(store, &mut summary);
+    Ok(summary)
+}
+
+/// Every campaign, newest first, each saying which other process is sending
+/// it right now.
+pub async fn list(store: &Store) -> Result<Vec<CampaignSummary>> {
+    let mut campaigns = store.list_campaigns().await?;
+    for summary in &mut campaigns {
+        note_sender(store, summary);
+    }
+    Ok(campaigns)
+}
+
+/// Fills `sent_by` for a campaign marked running: the holder of its lease,
+/// unless that is this process (whose own runs the caller knows about).
+fn note_sender(store: &Store, summary: &mut CampaignSummary) {
+    if summary.status != CampaignStatus::Running {
+        return;
+    }
+    let resource = lease::Resource::Campaign {
+        id: summary.id,
+        name: &summary.name,
+    };
+    summary.sent_by = lease::holder_of(store.path(), resource).filter(|holder| *holder != lease::holder());
 }
 
 /// Runs campaign `campaign` on SMTP account `account` (or the one it last

@@ -144,6 +144,10 @@ pub struct CampaignSummary {
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub total: u64,
     pub counts: StatusCounts,
+    /// The other process sending it right now (the app or the CLI, as
+    /// "mailroom (process 4242)"), so it is not offered for resume here.
+    /// Filled by the engine's `campaign::summary` and `campaign::list`.
+    pub sent_by: Option<String>,
 }
 
 /// One recipient row with the values it was imported with.

@@ -64,7 +64,7 @@ pub fn take(database: &Path, resource: Resource<'_>) -> Result<Lease> {
         .truncate(false)
         .open(&path)
         .map_err(internal)?;
-    match file.try_lock() {
+    match try_lock_briefly(&file) {
         Ok(()) => {
             // Who holds it, for the next one to be told; a failure to write
             // this only costs that sentence its detail.
@@ -92,6 +92,49 @@ pub fn take(database: &Path, resource: Resource<'_>) -> Result<Lease> {
     }
 }
 
+/// Who holds the lock on `resource` right now, if anyone does: another
+/// process sending the campaign, or this one. Takes the lock for an instant
+/// to find out (no OS offers a portable "is it locked?"); a [`take`] that
+/// meets that instant waits it out.
+pub fn holder_of(database: &Path, resource: Resource<'_>) -> Option<String> {
+    let path = locks_folder(database).join(resource.file_name());
+    // No file: nobody ever sent it from this database.
+    let mut file = OpenOptions::new().read(true).write(true).open(path).ok()?;
+    match file.try_lock() {
+        Ok(()) => None,
+        Err(TryLockError::WouldBlock) => {
+            let mut who = String::new();
+            let _ignored = file.read_to_string(&mut who);
+            let who = who.trim();
+            Some(if who.is_empty() {
+                "another Mailroom".to_owned()
+            } else {
+                who.to_owned()
+            })
+        }
+        Err(TryLockError::Error(_)) => None,
+    }
+}
+
+/// `try_lock`, trying again for a moment: a [`holder_of`] probe holds the
+/// lock for microseconds, and must not make a real take fail.
+fn try_lock_briefly(file: &File) -> std::result::Result<(), TryLockError> {
+    let mut tries = 0;
+    loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if tries < PROBE_RETRIES => {
+                tries += 1;
+                std::thread::sleep(PROBE_RETRY_PAUSE);
+            }
+            result => return result,
+        }
+    }
+}
+
+/// How long [`try_lock_briefly`] waits out a probe: 20 × 5 ms.
+const PROBE_RETRIES: u32 = 20;
+const PROBE_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// `mailroom.db` → `mailroom.db.locks`.
 fn locks_folder(database: &Path) -> PathBuf {
     let mut name = database.as_os_str().to_owned();
@@ -100,7 +143,7 @@ fn locks_folder(database: &Path) -> PathBuf {
 }
 
 /// This process as a person would recognise it: "mailroom (process 4242)".
-fn holder() -> String {
+pub(super) fn holder() -> String {
     let program = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -129,5 +172,20 @@ mod tests {
         drop(lease);
         assert!(take(&db, spring).is_ok(), "free again once dropped");
         assert!(dir.path().join("mailroom.db.locks/campaign-1.lock").is_file());
+    }
+
+    #[test]
+    fn the_holder_is_named_without_taking_the_lock_from_anyone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("mailroom.db");
+        let spring = Resource::Campaign { id: 7, name: "Spring" };
+        assert_eq!(holder_of(&db, spring), None, "never sent: no lock file");
+        let lease = take(&db, spring).expect("take");
+        let holder = holder_of(&db, spring).expect("held");
+        assert!(holder.contains(&format!("process {}", std::process::id())), "{holder}");
+        drop(lease);
+        assert_eq!(holder_of(&db, spring), None, "free once dropped");
+        // The probe let go: a take right after it succeeds.
+        assert!(take(&db, spring).is_ok());
     }
 }

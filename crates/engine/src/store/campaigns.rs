@@ -235,6 +235,7 @@ impl Store {
             created_at: row.created_at,
             total: counts.total(),
             counts,
+            sent_by: None,
         })
     }
 

@@ -17,4 +17,10 @@ account: string | null, source_file: string, columns: Array<string>, email_colum
 /**
  * Unix milliseconds.
  */
-created_at: number, total: number, counts: StatusCounts, };
+created_at: number, total: number, counts: StatusCounts, 
+/**
+ * The other process sending it right now (the app or the CLI, as
+ * "mailroom (process 4242)"), so it is not offered for resume here.
+ * Only filled by [`crate::campaign::summary`] and [`crate::campaign::list`].
+ */
+sent_by: string | null, };

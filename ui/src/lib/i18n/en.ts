@@ -253,6 +253,7 @@ export const en = {
   'message.templateName': "Template name",
   'error.template_not_found': "That template no longer exists.",
   'campaign.interrupted': "This campaign was interrupted: Mailroom closed or stopped while it was sending. Resume continues where it stopped; recipients that were in flight are marked uncertain for you to decide.",
+  'campaign.sentElsewhere': 'Another Mailroom is sending this campaign right now: {holder}. Its progress shows there; when it pauses or stops, you can continue it here.',
   'message.testTo': "Send this row’s message as a test to",
   'message.sendTest': "Send test",
   'message.testSent': "Test message sent to {to} through “{account}”.",

@@ -247,6 +247,7 @@ export const zhCN: Messages = {
   'message.templateName': "模板名称",
   'error.template_not_found': "该模板已不存在。",
   'campaign.interrupted': "此任务曾被中断：发送过程中 Mailroom 被关闭或停止。点击“继续发送”将从中断处继续；当时正在发送的收件人会标记为“不确定”，由您决定如何处理。",
+  'campaign.sentElsewhere': '另一个 Mailroom 正在发送此任务：{holder}。进度显示在那里；它暂停或停止后，您可以在这里继续。',
   'message.testTo': "将此行的邮件作为测试发送到",
   'message.sendTest': "发送测试",
   'message.testSent': "测试邮件已通过“{account}”发送到 {to}。",
