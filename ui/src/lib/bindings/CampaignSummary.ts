@@ -21,6 +21,6 @@ created_at: number, total: number, counts: StatusCounts,
 /**
  * The other process sending it right now (the app or the CLI, as
  * "mailroom (process 4242)"), so it is not offered for resume here.
- * Only filled by [`crate::campaign::summary`] and [`crate::campaign::list`].
+ * Filled by the engine's `campaign::summary` and `campaign::list`.
  */
 sent_by: string | null, };
