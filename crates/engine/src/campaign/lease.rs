@@ -74,20 +74,10 @@ pub fn take(database: &Path, resource: Resource<'_>) -> Result<Lease> {
                 .and_then(|()| file.write_all(holder().as_bytes()));
             Ok(Lease { _file: file })
         }
-        Err(TryLockError::WouldBlock) => {
-            let mut who = String::new();
-            // Windows locks are mandatory: the holder's name may be unreadable.
-            let _ignored = file.read_to_string(&mut who);
-            let who = who.trim();
-            Err(Error::SendingElsewhere {
-                what: resource.describe(),
-                holder: if who.is_empty() {
-                    "another Mailroom".to_owned()
-                } else {
-                    who.to_owned()
-                },
-            })
-        }
+        Err(TryLockError::WouldBlock) => Err(Error::SendingElsewhere {
+            what: resource.describe(),
+            holder: holder_named_in(&mut file),
+        }),
         Err(TryLockError::Error(e)) => Err(internal(e)),
     }
 }
@@ -102,17 +92,19 @@ pub fn holder_of(database: &Path, resource: Resource<'_>) -> Option<String> {
     let mut file = OpenOptions::new().read(true).write(true).open(path).ok()?;
     match file.try_lock() {
         Ok(()) => None,
-        Err(TryLockError::WouldBlock) => {
-            let mut who = String::new();
-            let _ignored = file.read_to_string(&mut who);
-            let who = who.trim();
-            Some(if who.is_empty() {
-                "another Mailroom".to_owned()
-            } else {
-                who.to_owned()
-            })
-        }
+        Err(TryLockError::WouldBlock) => Some(holder_named_in(&mut file)),
         Err(TryLockError::Error(_)) => None,
+    }
+}
+
+/// The holder a held lock file names, as its holder wrote it.
+fn holder_named_in(file: &mut File) -> String {
+    let mut who = String::new();
+    // Windows locks are mandatory: the holder's name may be unreadable.
+    let _ignored = file.read_to_string(&mut who);
+    match who.trim() {
+        "" => "another Mailroom".to_owned(),
+        who => who.to_owned(),
     }
 }
 
