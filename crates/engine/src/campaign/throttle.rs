@@ -336,17 +336,24 @@ impl Quotas {
         Ok(())
     }
 
-    /// Returns the newest message [`Quotas::take`] counted, which was never
-    /// sent (its recipient went back to the queue unclaimed).
-    pub fn give_back(&mut self) {
+    /// Returns a message [`Quotas::take`] counted at `taken_at_ms`, which was
+    /// never sent (its recipient went back to the queue unclaimed). It comes
+    /// off the second it was counted in, so it leaves each window's count
+    /// exactly as if it had never been taken.
+    pub fn give_back(&mut self, taken_at_ms: i64) {
+        let taken = taken_at_ms.div_euclid(1000);
         for window in &mut self.windows {
-            if let Some((_, n)) = window.buckets.back_mut()
+            let Some(index) = window.buckets.iter().rposition(|(second, _)| *second == taken) else {
+                // Already out of the window: nothing left to return.
+                continue;
+            };
+            if let Some((_, n)) = window.buckets.get_mut(index)
                 && *n > 0
             {
                 *n -= 1;
                 window.sum -= 1;
                 if *n == 0 {
-                    window.buckets.pop_back();
+                    window.buckets.remove(index);
                 }
             }
         }
@@ -462,14 +469,34 @@ mod tests {
             assert_eq!(quotas.take(now), Ok(()));
         }
         assert_eq!(quotas.take(now).map_err(|w| w.window), Err("minute"));
-        quotas.give_back();
+        quotas.give_back(now);
         assert_eq!(quotas.take(now + 1000), Ok(()));
         assert_eq!(quotas.take(now + 1000).map_err(|w| w.window), Err("minute"));
-        // Given back with nothing counted: nothing to free, nothing breaks.
+        // Given back with nothing counted then: nothing to free, nothing breaks.
         let mut empty = Quotas::new(Some(1), None, None, &[]);
-        empty.give_back();
+        empty.give_back(now);
         assert_eq!(empty.take(now), Ok(()));
         assert!(empty.take(now).is_err());
+    }
+
+    /// The place returned is the one taken, not the newest: otherwise the
+    /// window would drop the returned message's second as if it still held
+    /// a message, and let one too many through once that second left it.
+    #[test]
+    fn a_message_given_back_leaves_from_the_second_it_was_taken_in() {
+        let mut quotas = Quotas::new(Some(2), None, None, &[]);
+        let s0 = 1_700_000_000_i64;
+        assert_eq!(quotas.take(s0 * 1000), Ok(())); // taken ahead, then returned
+        assert_eq!(quotas.take((s0 + 1) * 1000), Ok(())); // sent
+        quotas.give_back(s0 * 1000);
+        assert_eq!(quotas.take((s0 + 2) * 1000), Ok(())); // sent
+        assert!(quotas.take((s0 + 2) * 1000).is_err(), "two sent in the minute");
+        // Second s0 has left the window; the two sent have not.
+        assert!(
+            quotas.take((s0 + 61) * 1000).is_err(),
+            "still two sent in the last minute"
+        );
+        assert_eq!(quotas.take((s0 + 62) * 1000), Ok(()));
     }
 
     #[test]

@@ -43,12 +43,23 @@ struct Held {
 /// The next recipient, whose transaction is already open on the held
 /// connection: its envelope went out in the same write as the previous
 /// message's content ([`Connection::finish_and_begin`]), and `envelope` is
-/// the server's answer. Its send slot (rate, quotas) is taken; it is not
+/// the server's answer. Its send slot (rate, quotas) is used; it is not
 /// claimed yet, and nothing of its content has been sent.
 struct Opened {
     job: Job,
     rendered: RenderedMessage,
     envelope: std::result::Result<(), Failure>,
+    /// When its place in the quotas was taken (see [`Ahead`]).
+    slot_at: i64,
+}
+
+/// A recipient taken ahead with its send slot ([`look_ahead`]): `slot_at`
+/// is when (store clock, ms) its place in the quotas was taken, to return it
+/// if the recipient goes back unclaimed.
+struct Ahead {
+    job: Job,
+    rendered: RenderedMessage,
+    slot_at: i64,
 }
 
 pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()> {
@@ -113,6 +124,7 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
                 job,
                 rendered,
                 envelope,
+                ..
             }) => (job, Some((rendered, envelope))),
             None => {
                 let Some(job) = unless_waiting(run.dispatch.next(&run.halt), writer, finished).await?? else {
@@ -138,7 +150,7 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
             if keep {
                 opened = Some(next);
             } else {
-                give_back(run, next.job).await;
+                give_back_with_slot(run, next.job, next.slot_at).await;
             }
         }
         if !keep {
@@ -156,11 +168,11 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
             old.connection.quit().await;
         }
     }
-    if let Some(Opened { job, .. }) = opened.take() {
+    if let Some(Opened { job, slot_at, .. }) = opened.take() {
         // Its transaction is open and the server waits for content: QUIT
         // now would be taken for the message. Dropping the connection ends
         // the transaction with nothing delivered.
-        give_back(run, job).await;
+        give_back_with_slot(run, job, slot_at).await;
         drop(held.take());
     }
     if let Some(old) = held.take() {
@@ -170,9 +182,11 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
 }
 
 /// Puts a recipient taken with its send slot ([`look_ahead`]) but never
-/// claimed back in the queue, and its place in the quotas with it.
-async fn give_back(run: &Run, job: Job) {
-    run.limits.quotas.lock().await.give_back();
+/// claimed back in the queue, and its place in the quotas (taken at
+/// `slot_at`) with it. The rate's slot stays used: that only spaces the next
+/// message a little more.
+async fn give_back_with_slot(run: &Run, job: Job, slot_at: i64) {
+    run.limits.quotas.lock().await.give_back(slot_at);
     run.dispatch.give_back(job).await;
 }
 
@@ -303,19 +317,24 @@ async fn send_one(
             // the next, and must not bunch them.
             run.limits.rate.before_wire().await;
             match look_ahead(run, held).await {
-                Some((next_job, next_rendered)) => {
-                    let to = [next_job.recipient.email.trim()];
+                Some(Ahead {
+                    job,
+                    rendered: next_rendered,
+                    slot_at,
+                }) => {
+                    let to = [job.recipient.email.trim()];
                     let envelope = (run.envelope_from.as_str(), &to[..], next_rendered.bytes.len());
                     let (sent, answered) = held.connection.finish_and_begin(&rendered.bytes, envelope).await;
                     match answered {
                         Some(envelope) => {
                             next = Some(Opened {
-                                job: next_job,
+                                job,
                                 rendered: next_rendered,
                                 envelope,
+                                slot_at,
                             });
                         }
-                        None => give_back(run, next_job).await,
+                        None => give_back_with_slot(run, job, slot_at).await,
                     }
                     sent
                 }
@@ -379,7 +398,7 @@ async fn send_one(
 /// one more message, a recipient is queued and its send slot (rate and
 /// quotas) is free right now, and its message renders. Anything that would
 /// wait leaves it to the next round, which waits as usual.
-async fn look_ahead(run: &Run, held: &Held) -> Option<(Job, RenderedMessage)> {
+async fn look_ahead(run: &Run, held: &Held) -> Option<Ahead> {
     if !held.connection.can_begin_with_content()
         || run.stopping()
         || held.sent.saturating_add(2) > run.per_connection.load(Ordering::SeqCst)
@@ -387,18 +406,19 @@ async fn look_ahead(run: &Run, held: &Held) -> Option<(Job, RenderedMessage)> {
         return None;
     }
     let job = run.dispatch.try_next()?;
-    let slot = run.limits.rate.check().is_none() && run.limits.quotas.lock().await.take(run.store.now_ms()).is_ok();
+    let slot_at = run.store.now_ms();
+    let slot = run.limits.rate.check().is_none() && run.limits.quotas.lock().await.take(slot_at).is_ok();
     if !slot {
-        // The rate's slot, if taken, stays used: that only spaces the next
-        // message a little more.
+        // No quota place was taken (a rate slot may have been: see
+        // `give_back_with_slot`).
         run.dispatch.give_back(job).await;
         return None;
     }
     match run.message.render(RecipientData::from(&job.recipient)) {
-        Ok(rendered) => Some((job, rendered)),
+        Ok(rendered) => Some(Ahead { job, rendered, slot_at }),
         Err(_) => {
             // Rendered again, and failed with its reason, in its own round.
-            give_back(run, job).await;
+            give_back_with_slot(run, job, slot_at).await;
             None
         }
     }
