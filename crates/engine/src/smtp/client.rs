@@ -352,17 +352,17 @@ impl Connection {
     pub async fn begin(&mut self, from: &str, recipients: &[&str], size: usize) -> Result<(), Failure> {
         let envelope = self.envelope(from, recipients, size)?;
         if self.extensions.pipelining() {
-            self.write(Stage::Mail, envelope.as_bytes()).await?;
+            self.write(Stage::Mail, envelope.pipelined().as_bytes()).await?;
             self.read_envelope(recipients.len()).await
         } else {
             self.begin_step_by_step(&envelope).await
         }
     }
 
-    /// MAIL, one RCPT per recipient and DATA, one line each; refused before
-    /// anything is written when the message is larger than the server's
-    /// advertised SIZE (it would refuse it anyway, after the upload).
-    fn envelope(&self, from: &str, recipients: &[&str], size: usize) -> Result<String, Failure> {
+    /// The MAIL and RCPT commands for a message of `size` bytes; refused
+    /// before anything is written when the message is larger than the
+    /// server's advertised SIZE (it would refuse it anyway, after the upload).
+    fn envelope(&self, from: &str, recipients: &[&str], size: usize) -> Result<Envelope, Failure> {
         if let Some(max) = self.extensions.max_size()
             && size as u64 > max
         {
@@ -376,18 +376,13 @@ impl Connection {
                 ),
             ));
         }
-        let mut envelope = if self.extensions.max_size().is_some() {
-            format!("MAIL FROM:<{from}> SIZE={size}\r\n")
+        let mail = if self.extensions.max_size().is_some() {
+            format!("MAIL FROM:<{from}> SIZE={size}")
         } else {
-            format!("MAIL FROM:<{from}>\r\n")
+            format!("MAIL FROM:<{from}>")
         };
-        for recipient in recipients {
-            envelope.push_str("RCPT TO:<");
-            envelope.push_str(recipient);
-            envelope.push_str(">\r\n");
-        }
-        envelope.push_str("DATA\r\n");
-        Ok(envelope)
+        let rcpts = recipients.iter().map(|r| format!("RCPT TO:<{r}>")).collect();
+        Ok(Envelope { mail, rcpts })
     }
 
     /// Reads the replies to a pipelined envelope of `recipients` RCPTs, up
@@ -436,29 +431,23 @@ impl Connection {
 
     /// [`Connection::begin`] without PIPELINING: each command waits for its
     /// reply.
-    async fn begin_step_by_step(&mut self, envelope: &str) -> Result<(), Failure> {
-        let mut lines = envelope.lines();
-        if let Some(mail) = lines.next() {
-            let reply = self.command(Stage::Mail, mail).await?;
+    async fn begin_step_by_step(&mut self, envelope: &Envelope) -> Result<(), Failure> {
+        let reply = self.command(Stage::Mail, &envelope.mail).await?;
+        if !reply.is_positive() {
+            self.rset().await?;
+            return Err(Failure::from_reply(Stage::Mail, &reply));
+        }
+        for rcpt in &envelope.rcpts {
+            let reply = self.command(Stage::Rcpt, rcpt).await?;
             if !reply.is_positive() {
                 self.rset().await?;
-                return Err(Failure::from_reply(Stage::Mail, &reply));
+                return Err(Failure::from_reply(Stage::Rcpt, &reply));
             }
         }
-        for line in lines {
-            if line == "DATA" {
-                let reply = self.command(Stage::Data, line).await?;
-                if reply.code != 354 {
-                    self.rset().await?;
-                    return Err(Failure::from_reply(Stage::Data, &reply));
-                }
-            } else {
-                let reply = self.command(Stage::Rcpt, line).await?;
-                if !reply.is_positive() {
-                    self.rset().await?;
-                    return Err(Failure::from_reply(Stage::Rcpt, &reply));
-                }
-            }
+        let reply = self.command(Stage::Data, "DATA").await?;
+        if reply.code != 354 {
+            self.rset().await?;
+            return Err(Failure::from_reply(Stage::Data, &reply));
         }
         Ok(())
     }
@@ -470,11 +459,7 @@ impl Connection {
         let body = dot_stuff(message);
         self.write(Stage::Data, &body).await?;
         let reply = self.read_reply(Stage::Data, self.settings.data_timeout).await?;
-        if reply.code == 250 {
-            Ok(reply)
-        } else {
-            Err(Failure::from_reply(Stage::Data, &reply))
-        }
+        accepted_content(reply)
     }
 
     /// Whether [`Connection::finish_and_begin`] can be used: the server
@@ -504,7 +489,7 @@ impl Connection {
             Err(refused) => return (self.finish(message).await, Some(Err(refused))),
         };
         let mut bytes = dot_stuff(message);
-        bytes.extend_from_slice(envelope.as_bytes());
+        bytes.extend_from_slice(envelope.pipelined().as_bytes());
         if let Err(failure) = self.write(Stage::Data, &bytes).await {
             return (Err(failure), None);
         }
@@ -512,11 +497,7 @@ impl Connection {
             Ok(reply) => reply,
             Err(failure) => return (Err(failure), None),
         };
-        let finished = if reply.code == 250 {
-            Ok(reply)
-        } else {
-            Err(Failure::from_reply(Stage::Data, &reply))
-        };
+        let finished = accepted_content(reply);
         if matches!(&finished, Err(f) if f.code == Some(421)) {
             return (finished, None);
         }
@@ -611,6 +592,34 @@ impl Connection {
             Err(_) => Err(Failure::timed_out(stage, timeout)),
             Ok(result) => result,
         }
+    }
+}
+
+/// A mail transaction's commands before its content, each without its CRLF.
+struct Envelope {
+    mail: String,
+    rcpts: Vec<String>,
+}
+
+impl Envelope {
+    /// MAIL, the RCPTs and DATA as one pipelined group (RFC 2920).
+    fn pipelined(&self) -> String {
+        let mut group = String::new();
+        for line in std::iter::once(&self.mail).chain(&self.rcpts) {
+            group.push_str(line);
+            group.push_str("\r\n");
+        }
+        group.push_str("DATA\r\n");
+        group
+    }
+}
+
+/// The reply to a message's content: 250, or the refusal it is.
+fn accepted_content(reply: Reply) -> Result<Reply, Failure> {
+    if reply.code == 250 {
+        Ok(reply)
+    } else {
+        Err(Failure::from_reply(Stage::Data, &reply))
     }
 }
 
