@@ -43,12 +43,14 @@ pub async fn preview_import(
     encoding: Option<String>,
     delimiter: Option<String>,
     sheet: Option<String>,
+    literal_quotes: Option<bool>,
 ) -> IpcResult<ImportPreview> {
     let options = ImportOptions {
         email_column,
         encoding,
         delimiter,
         sheet,
+        literal_quotes: literal_quotes.unwrap_or(false),
         ..ImportOptions::default()
     };
     Ok(RecipientSource::preview(&path, &options).await?)
@@ -67,6 +69,7 @@ pub async fn import_recipients(
     encoding: Option<String>,
     delimiter: Option<String>,
     sheet: Option<String>,
+    literal_quotes: Option<bool>,
     replaces: Option<CampaignId>,
     import_id: u32,
     on_progress: Channel<ImportProgress>,
@@ -77,6 +80,7 @@ pub async fn import_recipients(
         encoding,
         delimiter,
         sheet,
+        literal_quotes: literal_quotes.unwrap_or(false),
         replaces,
     };
     let cancel = CancellationToken::new();

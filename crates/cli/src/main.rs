@@ -55,6 +55,10 @@ enum Command {
         /// The sheet of a spreadsheet (default: the first).
         #[arg(long)]
         sheet: Option<String>,
+        /// Text files: read " as a character, not as quoting (for a file
+        /// with a stray quote that would otherwise swallow the rows after it).
+        #[arg(long)]
+        literal_quotes: bool,
         /// Only show how the file would be read (format, encoding, delimiter,
         /// sheets, email column, first rows); nothing is saved.
         #[arg(long)]
@@ -231,6 +235,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             delimiter,
             name,
             sheet,
+            literal_quotes,
             preview,
             replace,
         } => {
@@ -240,6 +245,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
                 encoding,
                 delimiter,
                 sheet,
+                literal_quotes,
                 replaces: None,
             };
             if preview {

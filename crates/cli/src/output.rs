@@ -78,6 +78,9 @@ impl Output {
                 writeln!(w, "  encoding      {encoding}")?;
                 writeln!(w, "  delimiter     {delimiter}")?;
             }
+            if preview.literal_quotes == Some(true) {
+                writeln!(w, "  quotes        read literally")?;
+            }
             match &preview.email_column {
                 Some(column) => writeln!(w, "  email column  {column}")?,
                 None => writeln!(w, "  email column  not found: choose one with --email-column")?,

@@ -25,11 +25,11 @@ pub enum Error {
 
     #[error(
         "{} has no email column (its columns are: {}); name the column \"email\" or choose it with --email-column",
-        .path.display(), .columns.join(", ")
+        .path.display(), list_excerpt(.columns)
     )]
     NoEmailColumn { path: PathBuf, columns: Vec<String> },
 
-    #[error("{} has no column named \"{}\" (its columns are: {})", .path.display(), .wanted, .columns.join(", "))]
+    #[error("{} has no column named \"{}\" (its columns are: {})", .path.display(), .wanted, list_excerpt(.columns))]
     UnknownColumn {
         path: PathBuf,
         wanted: String,
@@ -56,12 +56,62 @@ pub enum Error {
     #[error("{} cannot be read as a spreadsheet: {}", .path.display(), .reason)]
     BadSpreadsheet { path: PathBuf, reason: String },
 
-    #[error("{} has no sheet named \"{}\" (its sheets are: {})", .path.display(), .wanted, .sheets.join(", "))]
+    #[error("{} has no sheet named \"{}\" (its sheets are: {})", .path.display(), .wanted, list_excerpt(.sheets))]
     SheetNotFound {
         path: PathBuf,
         wanted: String,
         sheets: Vec<String>,
     },
+
+    /// A quoted value that never closes, or closes only after many lines: a
+    /// stray quote that would otherwise swallow the rows after it.
+    #[error(
+        "{}, row {}, column {}: the quoted value starting \"{}\" {}; a quote is probably missing its partner: fix it in the file, or read quotes literally",
+        .path.display(), .row, .column, .start, .how
+    )]
+    UnclosedQuote {
+        path: PathBuf,
+        row: u64,
+        column: u64,
+        /// The value's first characters.
+        start: String,
+        /// "runs to the end of the file", "runs over more than 1,000 lines", ...
+        how: String,
+    },
+
+    #[error(
+        "{} mixes text encodings: {} {} UTF-8 but {} {} not ({}); save the file in one encoding (\"CSV UTF-8\" in Excel) and import it again",
+        .path.display(), rows_text(.utf8_rows), if .utf8_rows.len() == 1 { "is" } else { "are" },
+        rows_text(.other_rows), if .other_rows.len() == 1 { "is" } else { "are" }, .other
+    )]
+    MixedEncodings {
+        path: PathBuf,
+        /// A few rows whose text is UTF-8.
+        utf8_rows: Vec<u64>,
+        /// A few rows whose text is not.
+        other_rows: Vec<u64>,
+        /// What the other rows are read as ("windows-1252", "not UTF-8").
+        other: String,
+    },
+
+    /// Past one of the import's limits (docs/ARCHITECTURE.md, "Import limits").
+    #[error("{}{}: {}", .path.display(), .place, .problem)]
+    FileTooLarge {
+        path: PathBuf,
+        /// ", row 5, column C", or empty for the whole file.
+        place: String,
+        problem: String,
+    },
+
+    /// A file whose structure its parser could not follow (a truncated or
+    /// corrupted spreadsheet); `detail` is for the log and the curious.
+    #[error("{} is damaged and cannot be read ({})", .path.display(), .detail)]
+    DamagedFile { path: PathBuf, detail: String },
+
+    /// A choice that does not apply to this kind of file (a sheet for a CSV,
+    /// an encoding for a spreadsheet).
+    #[error("{}: {}", .path.display(), .problem)]
+    ChoiceNotApplicable { path: PathBuf, problem: String },
 
     #[error("{} has a header row but no recipients", .path.display())]
     NoRecipients { path: PathBuf },
@@ -173,6 +223,11 @@ pub enum ErrorKind {
     UnsupportedFormat,
     BadSpreadsheet,
     SheetNotFound,
+    UnclosedQuote,
+    MixedEncodings,
+    FileTooLarge,
+    DamagedFile,
+    ChoiceNotApplicable,
     DatabaseUnavailable,
     DatabaseTooNew,
     CampaignNotFound,
@@ -210,6 +265,11 @@ impl Error {
             Error::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
             Error::BadSpreadsheet { .. } => ErrorKind::BadSpreadsheet,
             Error::SheetNotFound { .. } => ErrorKind::SheetNotFound,
+            Error::UnclosedQuote { .. } => ErrorKind::UnclosedQuote,
+            Error::MixedEncodings { .. } => ErrorKind::MixedEncodings,
+            Error::FileTooLarge { .. } => ErrorKind::FileTooLarge,
+            Error::DamagedFile { .. } => ErrorKind::DamagedFile,
+            Error::ChoiceNotApplicable { .. } => ErrorKind::ChoiceNotApplicable,
             Error::DatabaseUnavailable { .. } => ErrorKind::DatabaseUnavailable,
             Error::DatabaseTooNew { .. } => ErrorKind::DatabaseTooNew,
             Error::CampaignNotFound(_) => ErrorKind::CampaignNotFound,
@@ -238,6 +298,26 @@ impl Error {
             path: path.to_owned(),
             source,
         }
+    }
+}
+
+/// A list of names from a file (columns, sheets), cut to its first few so a
+/// header of 16,000 columns does not become a 200 KB sentence.
+fn list_excerpt(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let shown: Vec<String> = names.iter().take(SHOWN).map(|n| crate::import::excerpt(n)).collect();
+    match names.len() {
+        n if n > SHOWN => format!("{}, … ({n} in all)", shown.join(", ")),
+        _ => shown.join(", "),
+    }
+}
+
+/// "row 4", "rows 4, 9", "rows 4, 9, 12, …" for a few row numbers.
+fn rows_text(rows: &[u64]) -> String {
+    let list: Vec<String> = rows.iter().map(u64::to_string).collect();
+    match rows.len() {
+        1 => format!("row {}", list.join(", ")),
+        _ => format!("rows {}", list.join(", ")),
     }
 }
 

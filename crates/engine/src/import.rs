@@ -16,8 +16,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use encoding_rs::{Encoding, UTF_8};
 use encoding_rs_io::DecodeReaderBytesBuilder;
@@ -31,8 +31,11 @@ use crate::model::{
 use crate::store::{NewCampaign, NewRecipient, Store};
 
 /// Rows per insert statement: big enough to amortise the statement, small
-/// enough that a batch is a few hundred kilobytes at most.
+/// enough that a batch is a few hundred kilobytes for usual rows.
 const BATCH_ROWS: usize = 2_000;
+/// Bytes of values in a batch: wide or long rows go in smaller batches, so
+/// the batches in flight stay a few megabytes whatever the rows.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Batches in flight between the parser and the writer.
 const BATCHES_IN_FLIGHT: usize = 4;
 /// Rows read ahead to find the email column by its content.
@@ -42,8 +45,14 @@ const PREVIEW_ROWS: usize = 20;
 /// Bytes read from the start of a file to detect its encoding and delimiter.
 const SAMPLE_BYTES: usize = 64 * 1024;
 
+pub mod container;
 pub mod dialect;
+pub mod guard;
+pub mod limits;
+pub mod records;
 pub mod sheet;
+
+pub use limits::excerpt;
 
 /// Header names (lower-cased, without spaces, `-`, `_` or `.`) that name the
 /// email column, in the languages Mailroom's users write headers in.
@@ -80,6 +89,9 @@ pub struct ImportOptions {
     pub delimiter: Option<String>,
     /// The sheet of a spreadsheet; the first one otherwise.
     pub sheet: Option<String>,
+    /// Text files: read `"` as a character like any other, not as quoting
+    /// (for a file whose quotes are not CSV quoting, such as a stray one).
+    pub literal_quotes: bool,
     /// A draft campaign this import supersedes (the same file imported again
     /// with other choices): in the import's own transaction its message moves
     /// to the new campaign and it is deleted, if it is still a draft.
@@ -95,7 +107,11 @@ pub struct CsvSource {
     email_index: Option<usize>,
     encoding: &'static Encoding,
     delimiter: u8,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    literal_quotes: bool,
+    records: records::Records<Box<dyn BufRead + Send>>,
+    record: records::Record,
+    /// Which lines are UTF-8 and which are not (ASCII-compatible encodings).
+    lines: Option<Arc<Mutex<dialect::LineEncodings>>>,
     /// Bytes of the file read so far, and its size: the import's progress.
     bytes_read: Arc<AtomicU64>,
     file_bytes: u64,
@@ -113,6 +129,7 @@ impl std::fmt::Debug for CsvSource {
             .field("email_column", &self.email_index.map(|i| &self.columns[i]))
             .field("encoding", &self.encoding.name())
             .field("delimiter", &char::from(self.delimiter))
+            .field("literal_quotes", &self.literal_quotes)
             .finish_non_exhaustive()
     }
 }
@@ -123,20 +140,39 @@ impl CsvSource {
     pub async fn open(path: &Path, options: &ImportOptions) -> Result<CsvSource> {
         let path = path.to_owned();
         let options = options.clone();
-        tokio::task::spawn_blocking(move || Self::open_blocking(path, &options))
-            .await
-            .map_err(|e| Error::Internal(format!("import thread: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let guarded = path.clone();
+            guard::contain(&guarded, || Self::open_blocking(path, &options))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("import thread: {e}")))?
     }
 
     fn open_blocking(path: PathBuf, options: &ImportOptions) -> Result<CsvSource> {
-        let file = File::open(&path).map_err(|e| Error::unreadable(&path, e))?;
+        let file = open_regular_file(&path)?;
+        if let Some(sheet) = &options.sheet {
+            return Err(Error::ChoiceNotApplicable {
+                path,
+                problem: format!(
+                    "it is a text file, so it has no sheet \"{}\" to choose (sheets are for .xlsx, .xlsm, .xlsb, .xls and .ods files)",
+                    excerpt(sheet)
+                ),
+            });
+        }
         let file_bytes = file.metadata().map_or(0, |m| m.len());
         let bytes_read = Arc::new(AtomicU64::new(0));
         let counted = CountingReader {
             inner: file,
             read: Arc::clone(&bytes_read),
         };
-        let mut file = BufReader::with_capacity(SAMPLE_BYTES, counted);
+        // The encoding is known only from the first bytes; the line check
+        // is put under them now and told the encoding once it is.
+        let lines = Arc::new(Mutex::new(dialect::LineEncodings::new(UTF_8, b'\n')));
+        let classified = dialect::Classified {
+            inner: counted,
+            lines: Arc::clone(&lines),
+        };
+        let mut file = BufReader::with_capacity(SAMPLE_BYTES, classified);
         let head = file.fill_buf().map_err(|e| Error::unreadable(&path, e))?;
         if head.is_empty() {
             return Err(Error::EmptyFile { path });
@@ -152,55 +188,79 @@ impl CsvSource {
         let encoding = match (Encoding::for_bom(head), &options.encoding) {
             (Some((from_bom, _)), _) => from_bom,
             (None, Some(label)) => {
-                dialect::encoding_for_label(label).ok_or_else(|| Error::UnknownEncoding { label: label.clone() })?
+                dialect::encoding_for_label(label).ok_or_else(|| Error::UnknownEncoding { label: excerpt(label) })?
             }
             (None, None) => dialect::detect_encoding(head),
         };
         // Malformed bytes in the sample only blur detection; rows are checked later.
         let (sample, _) = encoding.decode_with_bom_removal(head);
         let delimiter = match &options.delimiter {
-            Some(text) => dialect::parse_delimiter(text).ok_or_else(|| Error::BadDelimiter { given: text.clone() })?,
+            Some(text) => dialect::parse_delimiter(text).ok_or_else(|| Error::BadDelimiter { given: excerpt(text) })?,
             None => dialect::detect_delimiter(&sample),
         };
-        let terminator = dialect::line_terminator(&sample);
+        let line_end = dialect::line_terminator(&sample);
+        // The sample is in the buffer already: classify it again with the
+        // encoding now known (the reader below has seen it once as UTF-8).
+        let lines = if encoding.is_ascii_compatible() {
+            let mut check = dialect::LineEncodings::new(encoding, line_end);
+            check.feed(head);
+            if let Ok(mut shared) = lines.lock() {
+                *shared = check;
+                // The buffer is handed out from here; the reader feeds what comes after it.
+            }
+            Some(lines)
+        } else {
+            if let Ok(mut shared) = lines.lock() {
+                *shared = dialect::LineEncodings::disabled();
+            }
+            None
+        };
         // UTF-8 is read as it is, so that a stray byte of another encoding is
         // reported (decode_row) instead of quietly becoming U+FFFD; anything
         // else is decoded to UTF-8 as it streams.
-        let decoded: Box<dyn Read + Send> = if encoding == UTF_8 {
+        let decoded: Box<dyn BufRead + Send> = if encoding == UTF_8 {
             Box::new(file)
         } else {
-            Box::new(
+            Box::new(BufReader::with_capacity(
+                SAMPLE_BYTES,
                 DecodeReaderBytesBuilder::new()
                     .encoding(Some(encoding))
                     .strip_bom(true)
                     .bom_override(true)
                     .build(file),
-            )
+            ))
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .delimiter(delimiter)
-            .terminator(csv::Terminator::Any(terminator))
-            .from_reader(decoded);
-        let header = reader.byte_headers().map_err(|e| csv_error(&path, &e))?.clone();
-        let columns = header_names(&path, &header)?;
-        if columns.iter().all(|c| c.is_empty()) {
-            return Err(Error::EmptyFile { path });
-        }
-        let columns = name_blank_and_repeated(columns);
+        let records = records::Records::new(
+            decoded,
+            records::Dialect {
+                delimiter,
+                line_end,
+                quoting: !options.literal_quotes,
+            },
+        );
         let mut source = CsvSource {
             path,
-            columns,
+            columns: Vec::new(),
             email_index: None,
             encoding,
             delimiter,
-            reader,
+            literal_quotes: options.literal_quotes,
+            records,
+            record: records::Record::default(),
+            lines,
             bytes_read,
             file_bytes,
             read_ahead: Vec::new(),
-            last_row: 1,
+            last_row: 0,
         };
+        let Some((_, header)) = source.next_row()? else {
+            return Err(Error::EmptyFile { path: source.path });
+        };
+        let columns = header_names(header);
+        if columns.iter().all(|c| c.is_empty()) {
+            return Err(Error::EmptyFile { path: source.path });
+        }
+        source.columns = name_blank_and_repeated(columns);
         while source.read_ahead.len() < CONTENT_SAMPLE_ROWS {
             match source.next_row()? {
                 Some(row) => source.read_ahead.push(row),
@@ -216,17 +276,30 @@ impl CsvSource {
 
     /// The next record with the line it starts on, as text; `None` at the end.
     fn next_row(&mut self) -> Result<Option<(u64, Vec<String>)>> {
-        let mut record = csv::ByteRecord::new();
-        match self.reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => return Ok(None),
-            Err(e) => return Err(csv_error(&self.path, &e)),
+        let more = self.records.read(&self.path, &mut self.record)?;
+        self.check_encodings()?;
+        if !more {
+            return Ok(None);
         }
-        // The line the record starts on; never less than one past the last
-        // row (CR-only files have a single "line" as the csv crate counts).
-        let row = record.position().map_or(0, csv::Position::line).max(self.last_row + 1);
+        // Never less than one past the last row (CR-only files).
+        let row = self.record.row.max(self.last_row + 1);
         self.last_row = row;
-        Ok(Some((row, decode_row(&self.path, row, &record, self.encoding)?)))
+        Ok(Some((row, decode_row(&self.path, row, &self.record, self.encoding)?)))
+    }
+
+    /// [`Error::MixedEncodings`] once lines of both kinds have gone past.
+    fn check_encodings(&self) -> Result<()> {
+        let Some(lines) = &self.lines else { return Ok(()) };
+        let Ok(lines) = lines.lock() else { return Ok(()) };
+        if lines.mixed() {
+            return Err(Error::MixedEncodings {
+                path: self.path.clone(),
+                utf8_rows: lines.utf8_rows.clone(),
+                other_rows: lines.other_rows.clone(),
+                other: lines.other_name(),
+            });
+        }
+        Ok(())
     }
 
     pub fn columns(&self) -> &[String] {
@@ -237,6 +310,50 @@ impl CsvSource {
     pub fn email_column(&self) -> Option<&str> {
         self.email_index.map(|i| self.columns[i].as_str())
     }
+}
+
+/// Opens `path` for reading if it is a regular file (or a link to one).
+/// A FIFO would block the import forever waiting for a writer, a device
+/// never ends, and a folder is no list: each is refused before it is opened.
+pub(crate) fn open_regular_file(path: &Path) -> Result<File> {
+    use std::io::{Error as IoError, ErrorKind as IoKind};
+    let not_a_file = |what: &str| Error::unreadable(path, IoError::other(format!("it is {what}, not a file")));
+    let check = |meta: &std::fs::Metadata| -> Result<()> {
+        let kind = meta.file_type();
+        if kind.is_file() {
+            return Ok(());
+        }
+        if kind.is_dir() {
+            return Err(Error::unreadable(path, IoError::from(IoKind::IsADirectory)));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if kind.is_fifo() {
+                return Err(not_a_file("a named pipe (FIFO)"));
+            }
+            if kind.is_socket() {
+                return Err(not_a_file("a socket"));
+            }
+            if kind.is_char_device() || kind.is_block_device() {
+                return Err(not_a_file("a device"));
+            }
+        }
+        Err(not_a_file("a special file"))
+    };
+    check(&std::fs::metadata(path).map_err(|e| Error::unreadable(path, e))?)?;
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    // Should a FIFO be put in its place after the check, opening it must
+    // not wait for a writer; the handle is checked again below.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = open.open(path).map_err(|e| Error::unreadable(path, e))?;
+    check(&file.metadata().map_err(|e| Error::unreadable(path, e))?)?;
+    Ok(file)
 }
 
 /// Counts the bytes read from a file, for an import's progress.
@@ -299,6 +416,7 @@ impl RecipientSource {
                 format: "csv".to_owned(),
                 encoding: Some(s.encoding.name().to_owned()),
                 delimiter: Some(dialect::delimiter_name(s.delimiter)),
+                literal_quotes: Some(s.literal_quotes),
                 sheet: None,
                 sheets: Vec::new(),
                 fields: crate::message::field_names(&columns),
@@ -320,6 +438,7 @@ impl RecipientSource {
                 format: s.format().to_owned(),
                 encoding: None,
                 delimiter: None,
+                literal_quotes: None,
                 sheet: Some(s.sheet().to_owned()),
                 sheets: s.sheets().to_vec(),
                 fields: crate::message::field_names(&columns),
@@ -378,14 +497,14 @@ impl RecipientSource {
         const MOST: usize = 20_000_000;
         match self {
             RecipientSource::Csv(s) => {
-                let consumed = s.reader.position().byte();
+                let consumed = s.records.consumed();
                 if consumed == 0 || s.read_ahead.is_empty() {
                     return 0;
                 }
                 let estimate = s.file_bytes as f64 * s.read_ahead.len() as f64 / consumed as f64;
                 (estimate as usize).min(MOST)
             }
-            RecipientSource::Sheet(s) => s.height().min(MOST),
+            RecipientSource::Sheet(s) => s.estimated_rows(),
         }
     }
 
@@ -542,6 +661,8 @@ fn parse_rows(
     // hundreds of gigabytes; their number is clamped.)
     let mut first_seen: HashMap<[u32; 3], u32> = HashMap::with_capacity(source.estimated_rows());
     let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut batch_bytes = 0_usize;
+    let mut cells = 0_u64;
     let width = source.columns().len();
     let meter = source.progress_meter();
 
@@ -558,6 +679,20 @@ fn parse_rows(
         }
         let too_many = values.len() > width;
         values.resize(width.max(values.len()), String::new());
+        // Every row is stored with the header's columns at least: a header
+        // of 16,000 columns over a million short rows is 16 billion cells.
+        cells += values.len() as u64;
+        if cells > limits::TOTAL_CELLS {
+            return Err(Error::FileTooLarge {
+                path: tally.path,
+                place: format!(", row {row}"),
+                problem: format!(
+                    "the file has more than {} cells ({} columns a row); Mailroom imports at most that many",
+                    limits::grouped(limits::TOTAL_CELLS),
+                    limits::grouped(width as u64)
+                ),
+            });
+        }
         let email = values[email_index].trim().to_owned();
 
         let (status, reason) = if too_many {
@@ -592,8 +727,11 @@ fn parse_rows(
         if tally.preview.len() < PREVIEW_ROWS {
             tally.preview.push(values.clone());
         }
-        batch.push(NewRecipient::new(row, email, &values, status, reason)?);
-        if batch.len() == BATCH_ROWS {
+        let recipient = NewRecipient::new(row, email, &values, status, reason)?;
+        batch_bytes += recipient.fields.len();
+        batch.push(recipient);
+        if batch.len() == BATCH_ROWS || batch_bytes >= BATCH_BYTES {
+            batch_bytes = 0;
             let full = Batch {
                 rows: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS)),
                 progress: ImportProgress {
@@ -630,9 +768,10 @@ fn dedup_hash(key: &str) -> [u32; 3] {
 }
 
 fn invalid(tally: &mut Tally, row: u64, value: &str, reason: InvalidReason) -> (RecipientStatus, Option<String>) {
+    // The report quotes the value; the recipient keeps it whole.
     tally.invalid.push(InvalidRow {
         row,
-        value: value.to_owned(),
+        value: excerpt(value),
         reason,
     });
     (RecipientStatus::Skipped, Some(format!("invalid address: {reason}")))
@@ -641,7 +780,7 @@ fn invalid(tally: &mut Tally, row: u64, value: &str, reason: InvalidReason) -> (
 /// A record's fields as text. The decoder has already made every encoding but
 /// UTF-8 into valid UTF-8; UTF-8 is checked here, so a file that is mostly
 /// UTF-8 but not quite is reported with its row, not silently mangled.
-fn decode_row(path: &Path, row: u64, record: &csv::ByteRecord, encoding: &'static Encoding) -> Result<Vec<String>> {
+fn decode_row(path: &Path, row: u64, record: &records::Record, encoding: &'static Encoding) -> Result<Vec<String>> {
     let last = record.len().saturating_sub(1);
     record
         .iter()
@@ -670,19 +809,21 @@ fn decode_row(path: &Path, row: u64, record: &csv::ByteRecord, encoding: &'stati
         .collect()
 }
 
-fn header_names(path: &Path, header: &csv::ByteRecord) -> Result<Vec<String>> {
-    let mut names = decode_row(path, 1, header, UTF_8)?;
+fn header_names(mut names: Vec<String>) -> Vec<String> {
     if let Some(first) = names.first_mut() {
         // Excel's "CSV UTF-8" starts with a byte-order mark.
         *first = first.trim_start_matches('\u{feff}').to_owned();
     }
-    Ok(names.into_iter().map(|n| n.trim().to_owned()).collect())
+    names.into_iter().map(|n| n.trim().to_owned()).collect()
 }
 
 /// Gives a blank header a name ("column 3") and a repeated one a suffix
-/// ("name (2)"), so every column can be a merge field.
+/// ("name (2)"), so every column can be a merge field. Linear in the number
+/// of columns: each name remembers the next suffix to try, so a header of
+/// 16,000 columns all named `a` does not try 1, 2, 3, ... for each.
 fn name_blank_and_repeated(columns: Vec<String>) -> Vec<String> {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::with_capacity(columns.len());
+    let mut next_suffix: HashMap<String, usize> = HashMap::new();
     columns
         .into_iter()
         .enumerate()
@@ -692,13 +833,20 @@ fn name_blank_and_repeated(columns: Vec<String>) -> Vec<String> {
             } else {
                 name
             };
-            let mut candidate = base.clone();
-            let mut n = 2;
-            while !seen.insert(candidate.to_lowercase()) {
-                candidate = format!("{base} ({n})");
-                n += 1;
+            let key = base.to_lowercase();
+            if seen.insert(key.clone()) {
+                return base;
             }
-            candidate
+            // Every suffix tried and taken is a name in `seen` that no later
+            // column of this name tries again: the loop is linear overall.
+            let n = next_suffix.entry(key).or_insert(2);
+            loop {
+                let candidate = format!("{base} ({n})");
+                *n += 1;
+                if seen.insert(candidate.to_lowercase()) {
+                    return candidate;
+                }
+            }
         })
         .collect()
 }
@@ -755,17 +903,6 @@ fn find_email_column(columns: &[String]) -> Option<usize> {
     columns
         .iter()
         .position(|c| EMAIL_HEADER_HINTS.contains(&normalise(c).as_str()))
-}
-
-fn csv_error(path: &Path, err: &csv::Error) -> Error {
-    match err.kind() {
-        csv::ErrorKind::Io(io) => Error::unreadable(path, std::io::Error::new(io.kind(), io.to_string())),
-        _ => Error::MalformedFile {
-            path: path.to_owned(),
-            row: err.position().map_or(0, csv::Position::line),
-            problem: err.to_string(),
-        },
-    }
 }
 
 #[cfg(test)]

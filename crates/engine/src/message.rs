@@ -105,7 +105,10 @@ pub struct CampaignIdentity {
 /// anything but letters and digits become `_`, unique (`name`, `name_2`).
 /// `E-Mail Address` → `e_mail_address`, `邮箱` → `邮箱`, `2024 Sales` → `_2024_sales`.
 pub fn field_names(columns: &[String]) -> Vec<String> {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::with_capacity(columns.len());
+    // The next suffix to try for each name, so that many columns with one
+    // name cost one try each, not one per column before them.
+    let mut next_suffix: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     columns
         .iter()
         .enumerate()
@@ -126,13 +129,17 @@ pub fn field_names(columns: &[String]) -> Vec<String> {
             } else if RESERVED.contains(&name.as_str()) {
                 name.push('_');
             }
-            let mut unique = name.clone();
-            let mut n = 2;
-            while !seen.insert(unique.clone()) {
-                unique = format!("{name}_{n}");
-                n += 1;
+            if seen.insert(name.clone()) {
+                return name;
             }
-            unique
+            let n = next_suffix.entry(name.clone()).or_insert(2);
+            loop {
+                let unique = format!("{name}_{n}");
+                *n += 1;
+                if seen.insert(unique.clone()) {
+                    return unique;
+                }
+            }
         })
         .collect()
 }

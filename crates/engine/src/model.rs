@@ -210,6 +210,8 @@ pub struct ImportPreview {
     /// Text files only: the encoding and delimiter it would be read with.
     pub encoding: Option<String>,
     pub delimiter: Option<String>,
+    /// Text files only: whether `"` is read as a character, not as quoting.
+    pub literal_quotes: Option<bool>,
     /// Spreadsheets only: the sheet read, and every sheet in the workbook.
     pub sheet: Option<String>,
     pub sheets: Vec<String>,

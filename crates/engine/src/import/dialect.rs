@@ -95,12 +95,172 @@ pub fn delimiter_name(delimiter: u8) -> String {
     }
 }
 
-/// Reads a delimiter the way a person types it: `,` `;` `|`, or `tab` / `\t`.
+/// Reads a delimiter the way a person types it: `,` `;` `|`, or `tab` / `\t`,
+/// or another punctuation mark (`:`, `^`, ...). Never the quote `"` (it would
+/// open every field), the backslash (read as an escape by some programs, so a
+/// file using it is ambiguous), a space or a control character.
 pub fn parse_delimiter(text: &str) -> Option<u8> {
     match text {
         "tab" | "TAB" | "\\t" | "\t" => Some(b'\t'),
-        s if s.len() == 1 && s.is_ascii() && !s.as_bytes()[0].is_ascii_alphanumeric() => Some(s.as_bytes()[0]),
+        s if s.len() == 1 => {
+            let byte = s.as_bytes()[0];
+            (byte.is_ascii_punctuation() && byte != b'"' && byte != b'\\').then_some(byte)
+        }
         _ => None,
+    }
+}
+
+/// Rows of each kind a [`LineEncodings`] remembers, to name in its report.
+const ROWS_NAMED: usize = 5;
+/// Bytes of a line kept to classify it (a line is classified by its start
+/// when it is longer).
+const LINE_SAMPLE: usize = 64 * 1024;
+
+/// Which lines of a text file are UTF-8 and which are not, as the raw bytes
+/// stream past: a file written partly by one program and partly by another
+/// reads, in any one encoding, as valid-looking garbage (`renÃ©@…`), so
+/// mixing is found and reported instead.
+///
+/// A line of ASCII says nothing. A line is UTF-8 when its bytes are valid
+/// UTF-8 — and, when the file is read in a multi-byte legacy encoding (GBK,
+/// Shift_JIS, Big5, ...), when they are not also valid in that encoding
+/// (short runs of those can be valid UTF-8 by chance). Single-byte encodings
+/// (windows-1252, ...) almost never make valid UTF-8 sequences by chance.
+#[derive(Debug)]
+pub struct LineEncodings {
+    /// Off for encodings whose bytes are not ASCII-compatible (UTF-16).
+    off: bool,
+    encoding: &'static Encoding,
+    line_end: u8,
+    line: u64,
+    /// The current line's bytes while it has any non-ASCII byte.
+    high: bool,
+    current: Vec<u8>,
+    truncated: bool,
+    pub utf8_rows: Vec<u64>,
+    pub other_rows: Vec<u64>,
+}
+
+impl LineEncodings {
+    pub fn new(encoding: &'static Encoding, line_end: u8) -> LineEncodings {
+        LineEncodings {
+            off: false,
+            encoding,
+            line_end,
+            line: 1,
+            high: false,
+            current: Vec::new(),
+            truncated: false,
+            utf8_rows: Vec::new(),
+            other_rows: Vec::new(),
+        }
+    }
+
+    /// One that looks at nothing.
+    pub fn disabled() -> LineEncodings {
+        LineEncodings {
+            off: true,
+            ..LineEncodings::new(UTF_8, b'\n')
+        }
+    }
+
+    /// Looks at the next bytes of the file.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        while !self.off && !bytes.is_empty() {
+            let (part, ended) = match memchr::memchr(self.line_end, bytes) {
+                Some(at) => (&bytes[..at], true),
+                None => (bytes, false),
+            };
+            if self.high || !part.is_ascii() {
+                self.high = true;
+                let room = LINE_SAMPLE.saturating_sub(self.current.len());
+                self.current.extend_from_slice(&part[..part.len().min(room)]);
+                self.truncated |= part.len() > room;
+            }
+            if ended {
+                self.end_line();
+                bytes = &bytes[part.len() + 1..];
+            } else {
+                bytes = &[];
+            }
+        }
+    }
+
+    /// The end of the file: the last line, if it has no line end.
+    pub fn finish(&mut self) {
+        if self.high && !self.off {
+            self.end_line();
+        }
+    }
+
+    fn end_line(&mut self) {
+        if self.high {
+            let utf8 = match std::str::from_utf8(&self.current) {
+                Ok(_) => true,
+                // Only a character cut off where the sample stops.
+                Err(e) => self.truncated && e.error_len().is_none(),
+            };
+            let kind = if self.encoding == UTF_8 || self.encoding.is_single_byte() {
+                Some(utf8)
+            } else if !utf8 {
+                Some(false)
+            } else {
+                let legacy_too = self
+                    .encoding
+                    .decode_without_bom_handling_and_without_replacement(&self.current)
+                    .is_some();
+                (!legacy_too).then_some(true)
+            };
+            let rows = match kind {
+                Some(true) => Some(&mut self.utf8_rows),
+                Some(false) => Some(&mut self.other_rows),
+                None => None,
+            };
+            if let Some(rows) = rows
+                && rows.len() < ROWS_NAMED
+            {
+                rows.push(self.line);
+            }
+        }
+        self.line += 1;
+        self.high = false;
+        self.truncated = false;
+        self.current.clear();
+    }
+
+    /// Both kinds of lines seen: the file mixes encodings.
+    pub fn mixed(&self) -> bool {
+        !self.utf8_rows.is_empty() && !self.other_rows.is_empty()
+    }
+
+    /// What the lines that are not UTF-8 are read as.
+    pub fn other_name(&self) -> String {
+        if self.encoding == UTF_8 {
+            "not UTF-8".to_owned()
+        } else {
+            self.encoding.name().to_owned()
+        }
+    }
+}
+
+/// A reader that shows every byte it passes on to a [`LineEncodings`].
+#[derive(Debug)]
+pub struct Classified<R> {
+    pub inner: R,
+    pub lines: std::sync::Arc<std::sync::Mutex<LineEncodings>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Classified<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut lines) = self.lines.lock() {
+            if n == 0 {
+                lines.finish();
+            } else {
+                lines.feed(&buf[..n]);
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -173,6 +333,47 @@ mod tests {
         assert_eq!(detect_delimiter(sample), b';');
     }
 
+    fn classify(encoding: &'static Encoding, bytes: &[u8]) -> LineEncodings {
+        let mut lines = LineEncodings::new(encoding, b'\n');
+        // Fed in small pieces, as a reader hands them over.
+        for piece in bytes.chunks(3) {
+            lines.feed(piece);
+        }
+        lines.finish();
+        lines
+    }
+
+    #[test]
+    fn lines_in_another_encoding_are_found_by_row() {
+        let mut file = b"email,name\n".to_vec();
+        file.extend_from_slice(&WINDOWS_1252.encode("rene@example.fr,René\n").0);
+        file.extend_from_slice(b"ann@example.com,Ann\n");
+        file.extend_from_slice("zoe@example.com,Zoë\n".as_bytes());
+        file.extend_from_slice(&WINDOWS_1252.encode("jose@example.es,José").0);
+        let lines = classify(WINDOWS_1252, &file);
+        assert!(lines.mixed());
+        assert_eq!(lines.utf8_rows, vec![4]);
+        assert_eq!(lines.other_rows, vec![2, 5]);
+        let lines = classify(UTF_8, &file);
+        assert!(lines.mixed());
+        assert_eq!(lines.other_name(), "not UTF-8");
+
+        // One encoding throughout: nothing to say.
+        let western = WINDOWS_1252
+            .encode("email,name\nrene@example.fr,René\nm@example.de,Müller\n")
+            .0;
+        assert!(!classify(WINDOWS_1252, &western).mixed());
+        assert!(!classify(UTF_8, "email\nzoë@example.com\n李雷@example.cn\n".as_bytes()).mixed());
+        // GBK text that happens to be valid UTF-8 too is not taken for UTF-8.
+        let (gbk, _, _) = GBK.encode("姓名,邮箱\n李雷,li@example.cn\n韩梅梅,han@example.cn\n");
+        assert!(!classify(GBK, &gbk).mixed());
+        let mut gbk_and_utf8 = gbk.to_vec();
+        gbk_and_utf8.extend_from_slice("王小明,wang@example.cn\n".as_bytes());
+        let lines = classify(GBK, &gbk_and_utf8);
+        assert!(lines.mixed(), "{lines:?}");
+        assert_eq!(lines.utf8_rows, vec![4]);
+    }
+
     #[test]
     fn delimiters_are_read_as_people_type_them() {
         assert_eq!(parse_delimiter("tab"), Some(b'\t'));
@@ -180,6 +381,13 @@ mod tests {
         assert_eq!(parse_delimiter(";"), Some(b';'));
         assert_eq!(parse_delimiter("a"), None);
         assert_eq!(parse_delimiter(";;"), None);
+        assert_eq!(parse_delimiter(":"), Some(b':'));
+        // The quote would open every field; the backslash reads as an escape.
+        assert_eq!(parse_delimiter("\""), None);
+        assert_eq!(parse_delimiter("\\"), None);
+        assert_eq!(parse_delimiter(" "), None);
+        assert_eq!(parse_delimiter("\n"), None);
+        assert_eq!(parse_delimiter("\r"), None);
         assert_eq!(delimiter_name(b'\t'), "tab");
         assert_eq!(delimiter_name(b';'), ";");
     }

@@ -3,25 +3,55 @@
 //! shows them — `42` not `42.0`, a date as `2024-03-01` not a serial number,
 //! text such as `01234` untouched, formulas as their cached values.
 //!
-//! Unlike a CSV, a sheet is read whole before its rows are handed out: the
-//! formats are zipped XML (or OLE for XLS) with shared strings, so memory
-//! grows with the sheet. docs/BENCHMARKS.md gives the figures.
+//! Memory follows the cells present, never the sheet's declared size. A
+//! thread of its own reads the workbook and hands rows over a bounded
+//! channel as it reads them: XLSX and XLSB cell by cell (calamine's
+//! streaming readers), XLS and ODS from the sheet calamine reads whole,
+//! after [`super::container`] has checked that its grid fits the limits.
+//! Only rows with a value travel, as their valued cells; a row gets its
+//! columns (up to the header's width) on arrival. Every read is inside
+//! [`guard::contain`]: a damaged file that makes calamine panic is a
+//! [`Error::DamagedFile`].
 
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use calamine::{Data, Range, Reader, open_workbook_auto};
+use calamine::{Data, Ods, Reader, Xls, Xlsb, Xlsx};
 
-use super::{CONTENT_SAMPLE_ROWS, ImportOptions, Row, name_blank_and_repeated, resolve_email_column};
+use super::container::{self, Format};
+use super::limits::{self, column_letters, excerpt, grouped};
+use super::{CONTENT_SAMPLE_ROWS, ImportOptions, Row, guard, name_blank_and_repeated, resolve_email_column};
 use crate::error::{Error, Result};
 
-/// The extensions read as spreadsheets; everything else is read as text.
-const EXTENSIONS: &[&str] = &["xlsx", "xlsm", "xlsb", "xls", "ods"];
+/// Rows on their way from the reading thread.
+const ROWS_IN_FLIGHT: usize = 256;
 
 /// Whether `path` names a spreadsheet, by its extension.
 pub fn is_spreadsheet(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    Format::of(path).is_some()
+}
+
+/// A row as the reading thread sends it: its number (1-based, as the sheet
+/// shows it) and its cells with a value, by 0-based column, in order.
+#[derive(Debug)]
+struct SparseRow {
+    row: u64,
+    cells: Vec<(u32, String)>,
+}
+
+#[derive(Debug)]
+enum Message {
+    Opened {
+        sheets: Vec<String>,
+        sheet: String,
+        /// Rows the sheet says it has (for progress only; it may be wrong).
+        declared_rows: u64,
+    },
+    Row(SparseRow),
+    Failed(Error),
 }
 
 /// One sheet of a workbook, its header read and its email column known.
@@ -35,11 +65,13 @@ pub struct SheetSource {
     columns: Vec<String>,
     /// `None` when no column could be found (see [`super::resolve_email_column`]).
     email_index: Option<usize>,
-    range: Range<Data>,
-    /// The range's row index of the header (relative to the range).
-    header: usize,
-    /// The range's first row as a spreadsheet numbers it (1-based).
-    first_row_number: u64,
+    /// The first column of the table (0-based): the leftmost column with a
+    /// value in the header or the rows read ahead.
+    origin: u32,
+    /// Data rows read ahead to find the email column, in order.
+    read_ahead: VecDeque<SparseRow>,
+    rows: Receiver<Message>,
+    declared_rows: u64,
 }
 
 impl SheetSource {
@@ -54,64 +86,95 @@ impl SheetSource {
     }
 
     fn open_blocking(path: PathBuf, options: &ImportOptions) -> Result<SheetSource> {
-        // A missing or unreadable file gets the same sentence as for CSV.
-        std::fs::File::open(&path).map_err(|e| Error::unreadable(&path, e))?;
-        let unreadable = |reason: String| Error::BadSpreadsheet {
-            path: path.clone(),
-            reason,
+        let file = super::open_regular_file(&path)?;
+        let format = Format::of(&path).ok_or_else(|| Error::UnsupportedFormat { path: path.clone() })?;
+        let not_for_sheets = [
+            (options.encoding.is_some(), "an encoding"),
+            (options.delimiter.is_some(), "a delimiter"),
+            (options.literal_quotes, "reading quotes literally"),
+        ];
+        if let Some((_, choice)) = not_for_sheets.iter().find(|(given, _)| *given) {
+            return Err(Error::ChoiceNotApplicable {
+                path,
+                problem: format!("it is a spreadsheet, so {choice} does not apply (those are for CSV and text files)"),
+            });
+        }
+        let (sender, rows) = sync_channel(ROWS_IN_FLIGHT);
+        let thread_path = path.clone();
+        let wanted = options.sheet.clone();
+        std::thread::Builder::new()
+            .name("mailroom-sheet".to_owned())
+            .spawn(move || {
+                let failed = sender.clone();
+                let result = guard::contain(&thread_path, || {
+                    read_workbook(&thread_path, file, format, wanted, &sender)
+                });
+                if let Err(e) = result {
+                    let _ = failed.send(Message::Failed(e));
+                }
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the sheet reader: {e}")))?;
+
+        let (sheets, sheet, declared_rows) = match rows.recv() {
+            Ok(Message::Opened {
+                sheets,
+                sheet,
+                declared_rows,
+            }) => (sheets, sheet, declared_rows),
+            Ok(Message::Failed(e)) => return Err(e),
+            Ok(Message::Row(_)) | Err(_) => return Err(Error::Internal("the sheet reader stopped".to_owned())),
         };
-        let mut workbook = open_workbook_auto(&path).map_err(|e| unreadable(e.to_string()))?;
-        let sheets = workbook.sheet_names();
-        let sheet = match &options.sheet {
-            Some(wanted) => sheets
-                .iter()
-                .find(|s| s.trim().eq_ignore_ascii_case(wanted.trim()))
-                .cloned()
-                .ok_or_else(|| Error::SheetNotFound {
-                    path: path.clone(),
-                    wanted: wanted.clone(),
-                    sheets: sheets.clone(),
-                })?,
-            None => sheets
-                .first()
-                .cloned()
-                .ok_or_else(|| unreadable("it has no sheets".to_owned()))?,
-        };
-        let range = workbook
-            .worksheet_range(&sheet)
-            .map_err(|e| unreadable(format!("sheet \"{sheet}\": {e}")))?;
-        let first_row_number = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
-        // The header is the first row with anything in it.
-        let Some(header) = (0..range.height()).find(|&r| !row_text(&range, r).iter().all(String::is_empty)) else {
-            return Err(Error::EmptyFile { path });
-        };
-        let columns = name_blank_and_repeated(
-            row_text(&range, header)
-                .into_iter()
-                .map(|c| c.trim().to_owned())
-                .collect(),
-        );
-        let sample: Vec<Vec<String>> = (header + 1..range.height())
-            .take(CONTENT_SAMPLE_ROWS)
-            .map(|r| row_text(&range, r))
-            .collect();
-        let sample_refs: Vec<&Vec<String>> = sample.iter().collect();
-        let email_index = resolve_email_column(&path, &columns, options.email_column.as_deref(), &sample_refs)?;
-        let format = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map_or_else(|| "xlsx".to_owned(), str::to_ascii_lowercase);
-        Ok(SheetSource {
+        let mut source = SheetSource {
             path,
-            format,
+            format: format_name(format).to_owned(),
             sheet,
             sheets,
-            columns,
-            email_index,
-            range,
-            header,
-            first_row_number,
-        })
+            columns: Vec::new(),
+            email_index: None,
+            origin: 0,
+            read_ahead: VecDeque::new(),
+            rows,
+            declared_rows,
+        };
+        // The header is the first row with anything in it.
+        let Some(header) = source.receive()? else {
+            return Err(Error::EmptyFile { path: source.path });
+        };
+        while source.read_ahead.len() < CONTENT_SAMPLE_ROWS {
+            match source.receive()? {
+                Some(row) => source.read_ahead.push_back(row),
+                None => break,
+            }
+        }
+        source.origin = std::iter::once(&header)
+            .chain(&source.read_ahead)
+            .filter_map(|r| r.cells.first().map(|&(c, _)| c))
+            .min()
+            .unwrap_or(0);
+        // The header names the columns, as in a CSV; a value further right
+        // makes its row one with more values than columns.
+        let width = header.cells.last().map_or(1, |&(c, _)| c + 1 - source.origin) as usize;
+        let (_, header_values) = dense(header, source.origin, width);
+        source.columns = name_blank_and_repeated(header_values.into_iter().map(|c| c.trim().to_owned()).collect());
+        let sample: Vec<Vec<String>> = source.first_rows(CONTENT_SAMPLE_ROWS);
+        let sample_refs: Vec<&Vec<String>> = sample.iter().collect();
+        source.email_index = resolve_email_column(
+            &source.path,
+            &source.columns,
+            options.email_column.as_deref(),
+            &sample_refs,
+        )?;
+        Ok(source)
+    }
+
+    /// The next row from the reading thread; `None` at the end.
+    fn receive(&self) -> Result<Option<SparseRow>> {
+        match self.rows.recv() {
+            Ok(Message::Row(row)) => Ok(Some(row)),
+            Ok(Message::Failed(e)) => Err(e),
+            Ok(Message::Opened { .. }) => Err(Error::Internal("the sheet reader opened twice".to_owned())),
+            Err(_) => Ok(None),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -130,9 +193,10 @@ impl SheetSource {
         &self.columns
     }
 
-    /// The sheet's rows, the header and anything above it included.
-    pub fn height(&self) -> usize {
-        self.range.height()
+    /// About how many rows the sheet has (what it declares, within the
+    /// limit), to size the duplicate check.
+    pub fn estimated_rows(&self) -> usize {
+        self.declared_rows.min(256 * 1024) as usize
     }
 
     pub fn sheets(&self) -> &[String] {
@@ -143,10 +207,27 @@ impl SheetSource {
         self.email_index
     }
 
-    /// The first `count` data rows that are not blank, for a preview.
+    /// The first `count` data rows read ahead that are not blank, for a preview.
     pub(super) fn first_rows(&self, count: usize) -> Vec<Vec<String>> {
-        (self.header + 1..self.range.height())
-            .map(|r| row_text(&self.range, r))
+        self.read_ahead
+            .iter()
+            .map(|r| {
+                dense(
+                    SparseRow {
+                        row: r.row,
+                        cells: r.cells.clone(),
+                    },
+                    self.origin,
+                    self.columns.len(),
+                )
+                .1
+            })
+            // The preview shows the header's columns; a value further right
+            // is reported when the row is imported.
+            .map(|mut values| {
+                values.truncate(self.columns.len());
+                values
+            })
             .filter(|values| !values.iter().all(|v| v.trim().is_empty()))
             .take(count)
             .collect()
@@ -154,36 +235,288 @@ impl SheetSource {
 
     /// The share of the sheet's rows up to the one numbered `row`.
     pub(super) fn progress_meter(&self) -> impl Fn(u64) -> f64 + Send + 'static {
-        let first = self.first_row_number;
-        let height = self.range.height().max(1) as f64;
-        move |row| (row.saturating_sub(first) as f64 + 1.0) / height
+        let height = self.declared_rows.max(1) as f64;
+        move |row| row as f64 / height
     }
 
     /// The data rows below the header, numbered as the spreadsheet shows them.
     pub(super) fn into_rows(self) -> Box<dyn Iterator<Item = Result<Row>> + Send> {
         let SheetSource {
-            range,
-            header,
-            first_row_number,
+            origin,
+            read_ahead,
+            rows,
+            columns,
             ..
         } = self;
-        let mut next = header + 1;
+        let width = columns.len();
+        let mut read_ahead = read_ahead;
         Box::new(std::iter::from_fn(move || {
-            if next >= range.height() {
-                return None;
+            if let Some(row) = read_ahead.pop_front() {
+                return Some(Ok(dense(row, origin, width)));
             }
-            let row = next;
-            next += 1;
-            Some(Ok((first_row_number + row as u64, row_text(&range, row))))
+            match rows.recv() {
+                Ok(Message::Row(row)) => Some(Ok(dense(row, origin, width))),
+                Ok(Message::Failed(e)) => Some(Err(e)),
+                Ok(Message::Opened { .. }) => Some(Err(Error::Internal("the sheet reader opened twice".to_owned()))),
+                Err(_) => None,
+            }
         }))
     }
 }
 
-/// One row of the range as text, one value per column of the range.
-fn row_text(range: &Range<Data>, row: usize) -> Vec<String> {
-    (0..range.width())
-        .map(|column| range.get((row, column)).map(cell_text).unwrap_or_default())
-        .collect()
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Xlsx => "xlsx",
+        Format::Xlsb => "xlsb",
+        Format::Xls => "xls",
+        Format::Ods => "ods",
+    }
+}
+
+/// A row's values from column `origin` on: at least `width` of them, more
+/// when a value lies further right. A value left of `origin` (the table's
+/// first column, as the first rows showed it) is put after the others, so
+/// the row is reported as having more values than columns, not cut.
+fn dense(row: SparseRow, origin: u32, width: usize) -> Row {
+    let mut values = vec![String::new(); width];
+    let mut left = Vec::new();
+    for (column, text) in row.cells {
+        if column < origin {
+            left.push(text);
+            continue;
+        }
+        let index = (column - origin) as usize;
+        if index >= values.len() {
+            values.resize(index + 1, String::new());
+        }
+        values[index] = text;
+    }
+    values.extend(left);
+    (row.row, values)
+}
+
+/// The thread's work: open the workbook, choose the sheet, send its rows.
+fn read_workbook(
+    path: &Path,
+    file: File,
+    format: Format,
+    wanted: Option<String>,
+    sender: &SyncSender<Message>,
+) -> Result<()> {
+    container::check(path, &file, format)?;
+    let bad = |e: &dyn std::fmt::Display| Error::BadSpreadsheet {
+        path: path.to_owned(),
+        reason: excerpt(&e.to_string()),
+    };
+    let reader = BufReader::new(file);
+    let mut rows = RowSender::new(path, sender);
+    match format {
+        Format::Xlsx => {
+            let mut workbook: Xlsx<_> = Xlsx::new(reader).map_err(|e| bad(&e))?;
+            let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted.as_deref())?;
+            let mut cells = workbook.worksheet_cells_reader(&sheet).map_err(|e| bad(&e))?;
+            let declared = u64::from(cells.dimensions().end.0) + 1;
+            if !rows.opened(sheets, sheet, declared) {
+                return Ok(());
+            }
+            while let Some(cell) = cells.next_cell().map_err(|e| bad(&e))? {
+                let (row, column) = cell.get_position();
+                if !rows.cell(row, column, &Data::from(cell.get_value().clone()))? {
+                    return Ok(());
+                }
+            }
+        }
+        Format::Xlsb => {
+            let mut workbook: Xlsb<_> = Xlsb::new(reader).map_err(|e| bad(&e))?;
+            let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted.as_deref())?;
+            let mut cells = workbook.worksheet_cells_reader(&sheet).map_err(|e| bad(&e))?;
+            let declared = u64::from(cells.dimensions().end.0) + 1;
+            if !rows.opened(sheets, sheet, declared) {
+                return Ok(());
+            }
+            while let Some(cell) = cells.next_cell().map_err(|e| bad(&e))? {
+                let (row, column) = cell.get_position();
+                if !rows.cell(row, column, &Data::from(cell.get_value().clone()))? {
+                    return Ok(());
+                }
+            }
+        }
+        Format::Xls | Format::Ods => {
+            let (sheets, sheet, range) = if format == Format::Xls {
+                let mut workbook: Xls<_> = Xls::new(reader).map_err(|e| bad(&e))?;
+                let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted.as_deref())?;
+                let range = workbook.worksheet_range(&sheet).map_err(|e| bad(&e))?;
+                (sheets, sheet, range)
+            } else {
+                let mut workbook: Ods<_> = Ods::new(reader).map_err(|e| bad(&e))?;
+                let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted.as_deref())?;
+                let range = workbook.worksheet_range(&sheet).map_err(|e| bad(&e))?;
+                (sheets, sheet, range)
+            };
+            let (top, left) = range.start().unwrap_or((0, 0));
+            let declared = u64::from(top) + range.height() as u64;
+            if !rows.opened(sheets, sheet, declared) {
+                return Ok(());
+            }
+            for (row, column, value) in range.used_cells() {
+                let (Ok(row), Ok(column)) = (u32::try_from(row), u32::try_from(column)) else {
+                    break;
+                };
+                if !rows.cell(top.saturating_add(row), left.saturating_add(column), value)? {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    rows.finish();
+    Ok(())
+}
+
+/// The sheet named `wanted` (any case), or the first; and every sheet's name.
+fn choose_sheet(path: &Path, sheets: Vec<String>, wanted: Option<&str>) -> Result<(Vec<String>, String)> {
+    let sheet = match wanted {
+        Some(wanted) => sheets
+            .iter()
+            .find(|s| s.trim().eq_ignore_ascii_case(wanted.trim()))
+            .cloned()
+            .ok_or_else(|| Error::SheetNotFound {
+                path: path.to_owned(),
+                wanted: excerpt(wanted),
+                sheets: sheets.clone(),
+            })?,
+        None => sheets.first().cloned().ok_or_else(|| Error::BadSpreadsheet {
+            path: path.to_owned(),
+            reason: "it has no sheets".to_owned(),
+        })?,
+    };
+    Ok((sheets, sheet))
+}
+
+/// Gathers cells into rows, checks the limits, and sends each row with a
+/// value when the next one starts. `false` from a method: the receiver is
+/// gone (the preview is done, the import failed), so reading stops.
+struct RowSender<'a> {
+    path: &'a Path,
+    sender: &'a SyncSender<Message>,
+    current: Option<SparseRow>,
+    bytes: usize,
+}
+
+impl<'a> RowSender<'a> {
+    fn new(path: &'a Path, sender: &'a SyncSender<Message>) -> RowSender<'a> {
+        RowSender {
+            path,
+            sender,
+            current: None,
+            bytes: 0,
+        }
+    }
+
+    fn opened(&mut self, sheets: Vec<String>, sheet: String, declared_rows: u64) -> bool {
+        let declared_rows = declared_rows.min(limits::SHEET_ROWS);
+        self.sender
+            .send(Message::Opened {
+                sheets,
+                sheet,
+                declared_rows,
+            })
+            .is_ok()
+    }
+
+    fn too_large(&self, row: u64, column: Option<u32>, problem: String) -> Error {
+        Error::FileTooLarge {
+            path: self.path.to_owned(),
+            place: match column {
+                Some(column) => format!(", cell {}{}", column_letters(u64::from(column)), row),
+                None => format!(", row {}", grouped(row)),
+            },
+            problem,
+        }
+    }
+
+    /// The cell at 0-based `row` and `column`.
+    fn cell(&mut self, row: u32, column: u32, value: &Data) -> Result<bool> {
+        let text = cell_text(value);
+        if text.is_empty() {
+            return Ok(true);
+        }
+        let row = u64::from(row) + 1;
+        if row > limits::SHEET_ROWS {
+            return Err(self.too_large(
+                row,
+                None,
+                format!(
+                    "a value lies below row {}, the last a sheet has",
+                    grouped(limits::SHEET_ROWS)
+                ),
+            ));
+        }
+        if column as usize >= limits::COLUMNS {
+            return Err(self.too_large(
+                row,
+                None,
+                "a value lies past column XFD, the last a sheet has".to_owned(),
+            ));
+        }
+        if text.len() > limits::CELL_BYTES {
+            return Err(self.too_large(
+                row,
+                Some(column),
+                format!(
+                    "a value is longer than {} KB (\"{}\"), more than a spreadsheet cell holds",
+                    limits::CELL_BYTES / 1024,
+                    excerpt(&text)
+                ),
+            ));
+        }
+        match &mut self.current {
+            Some(current) if current.row == row => {}
+            Some(current) if current.row > row => {
+                return Err(Error::DamagedFile {
+                    path: self.path.to_owned(),
+                    detail: format!("row {row} comes after row {}", current.row),
+                });
+            }
+            _ => {
+                if !self.flush() {
+                    return Ok(false);
+                }
+                self.current = Some(SparseRow { row, cells: Vec::new() });
+            }
+        }
+        self.bytes += text.len();
+        if self.bytes > limits::ROW_BYTES {
+            return Err(self.too_large(
+                row,
+                None,
+                format!("the row is longer than {} MB", limits::ROW_BYTES / (1024 * 1024)),
+            ));
+        }
+        if let Some(current) = &mut self.current {
+            match current.cells.last_mut() {
+                Some(last) if last.0 == column => last.1 = text,
+                Some(last) if last.0 > column => {
+                    current.cells.push((column, text));
+                    current.cells.sort_by_key(|&(c, _)| c);
+                    current.cells.dedup_by_key(|&mut (c, _)| c);
+                }
+                _ => current.cells.push((column, text)),
+            }
+        }
+        Ok(true)
+    }
+
+    fn flush(&mut self) -> bool {
+        self.bytes = 0;
+        match self.current.take() {
+            Some(row) => self.sender.send(Message::Row(row)).is_ok(),
+            None => true,
+        }
+    }
+
+    fn finish(&mut self) {
+        self.flush();
+    }
 }
 
 /// A cell as a person sees it in their office suite.
@@ -249,6 +582,27 @@ mod tests {
         assert_eq!(cell_text(&Data::DateTime(date)), "2024-03-01");
         let with_time = calamine::ExcelDateTime::new(45_352.5, calamine::ExcelDateTimeType::DateTime, false);
         assert_eq!(cell_text(&Data::DateTime(with_time)), "2024-03-01 12:00");
+    }
+
+    #[test]
+    fn rows_get_their_columns_from_the_tables_first_column() {
+        let row = SparseRow {
+            row: 7,
+            cells: vec![(2, "a@example.com".into()), (4, "Ann".into())],
+        };
+        assert_eq!(
+            dense(row, 2, 2),
+            (7, vec!["a@example.com".into(), String::new(), "Ann".into()])
+        );
+        // A value left of the table is kept, after the others.
+        let row = SparseRow {
+            row: 8,
+            cells: vec![(0, "stray".into()), (2, "b@example.com".into())],
+        };
+        assert_eq!(
+            dense(row, 2, 2),
+            (8, vec!["b@example.com".into(), String::new(), "stray".into()])
+        );
     }
 
     #[test]

@@ -623,3 +623,371 @@ mod arbitrary_bytes {
         }
     }
 }
+
+// ---- Issue 15: hostile files ----
+
+#[tokio::test]
+async fn a_stray_quote_is_an_error_before_anything_is_saved_unless_quotes_are_literal() {
+    let fx = Fixture::new().await;
+    let path = fx.file(
+        "q.csv",
+        b"email,name\na@example.com,A\n\"b@example.com,B\nc@example.com,C\nd@example.com,D\n",
+    );
+    let err = fx
+        .import(&path, &ImportOptions::default())
+        .await
+        .expect_err("stray quote");
+    assert_eq!(err.kind(), ErrorKind::UnclosedQuote);
+    let message = err.to_string();
+    assert!(
+        message.contains("q.csv, row 3, column 1: the quoted value starting \"b@example.com,B\\nc@example.com"),
+        "{message}"
+    );
+    assert!(message.len() < 300, "the value is cut: {message}");
+    assert!(fx.store.list_campaigns().await.expect("list").is_empty());
+    // The preview says the same.
+    let err = RecipientSource::preview(&path, &ImportOptions::default())
+        .await
+        .expect_err("preview");
+    assert_eq!(err.kind(), ErrorKind::UnclosedQuote);
+
+    let literal = ImportOptions {
+        literal_quotes: true,
+        ..ImportOptions::default()
+    };
+    let preview = RecipientSource::preview(&path, &literal).await.expect("preview");
+    assert_eq!(preview.literal_quotes, Some(true));
+    assert_eq!(preview.rows.len(), 4);
+    let report = fx.import(&path, &literal).await.expect("literal");
+    assert_eq!(report.rows, 4);
+    assert_eq!(report.valid, 3, "a, c and d");
+    assert_eq!(report.invalid.len(), 1);
+    assert_eq!(report.invalid[0].row, 3);
+}
+
+#[tokio::test]
+async fn a_stray_quote_deep_in_a_long_file_loses_no_row_silently() {
+    let fx = Fixture::new().await;
+    let mut csv = String::from("email,name\n");
+    for i in 2..20_002 {
+        let quote = if i == 11 { "\"" } else { "" };
+        csv.push_str(&format!("{quote}user{i}@example.com,Name {i}\n"));
+    }
+    let path = fx.file("long.csv", csv.as_bytes());
+    let err = fx
+        .import(&path, &ImportOptions::default())
+        .await
+        .expect_err("stray quote");
+    assert_eq!(err.kind(), ErrorKind::UnclosedQuote);
+    assert!(err.to_string().contains("row 11, column 1"), "{err}");
+    assert!(err.to_string().len() < 300, "{err}");
+}
+
+#[tokio::test]
+async fn invalid_values_are_quoted_cut_short() {
+    let fx = Fixture::new().await;
+    let long = "x".repeat(5000);
+    let path = fx.file("long-value.csv", format!("email\n{long}\nok@example.com\n").as_bytes());
+    let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
+    assert_eq!(report.invalid.len(), 1);
+    assert!(
+        report.invalid[0].value.chars().count() <= 61,
+        "{}",
+        report.invalid[0].value
+    );
+    assert!(report.invalid[0].value.ends_with('…'));
+    // The recipient keeps its whole value.
+    let rows = fx
+        .store
+        .recipients(report.campaign.id, None, 0, 10)
+        .await
+        .expect("rows");
+    assert_eq!(rows[0].email.len(), 5000);
+}
+
+#[test]
+fn a_header_of_100000_repeated_names_is_named_in_linear_time() {
+    // Quadratic naming took over two minutes for this; linear takes well
+    // under a second, so the plain test run is the check.
+    let names = name_blank_and_repeated(vec!["a".to_owned(); 100_000]);
+    assert_eq!(names[0], "a");
+    assert_eq!(names[1], "a (2)");
+    assert_eq!(names[99_999], "a (100000)");
+    let distinct: HashSet<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    assert_eq!(distinct.len(), 100_000);
+    // A name that is already a suffixed one is skipped, not repeated.
+    let names = name_blank_and_repeated(vec!["a".into(), "a (2)".into(), "A".into(), "a".into()]);
+    assert_eq!(names, ["a", "a (2)", "A (3)", "a (4)"]);
+    let fields = crate::message::field_names(&vec!["a!".to_owned(); 100_000]);
+    assert_eq!(fields[99_999], "a_100000");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn only_regular_files_are_read() {
+    let fx = Fixture::new().await;
+    let fifo = fx.dir.path().join("f.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    // With nothing writing to it, opening the FIFO would block forever.
+    let opened = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        fx.import(&fifo, &ImportOptions::default()),
+    )
+    .await
+    .expect("no hang");
+    let err = opened.expect_err("a FIFO");
+    assert_eq!(err.kind(), ErrorKind::FileUnreadable);
+    assert!(
+        err.to_string().ends_with("it is a named pipe (FIFO), not a file"),
+        "{err}"
+    );
+    let err = RecipientSource::preview(&fifo, &ImportOptions::default())
+        .await
+        .expect_err("preview");
+    assert_eq!(err.kind(), ErrorKind::FileUnreadable);
+    let fifo_sheet = fx.dir.path().join("f.xlsx");
+    std::process::Command::new("mkfifo")
+        .arg(&fifo_sheet)
+        .status()
+        .expect("mkfifo");
+    let err = RecipientSource::preview(&fifo_sheet, &ImportOptions::default())
+        .await
+        .expect_err("a FIFO named like a sheet");
+    assert!(err.to_string().contains("named pipe"), "{err}");
+    let err = RecipientSource::preview(Path::new("/dev/zero"), &ImportOptions::default())
+        .await
+        .expect_err("a device");
+    assert!(err.to_string().ends_with("it is a device, not a file"), "{err}");
+    let err = RecipientSource::preview(fx.dir.path(), &ImportOptions::default())
+        .await
+        .expect_err("a folder");
+    assert!(err.to_string().ends_with("it is a folder, not a file"), "{err}");
+}
+
+#[tokio::test]
+async fn choices_that_do_not_apply_are_refused_not_ignored() {
+    let fx = Fixture::new().await;
+    let path = fx.file("list.csv", b"email\na@example.com\n");
+    for delimiter in ["\"", "\\"] {
+        let options = ImportOptions {
+            delimiter: Some(delimiter.into()),
+            ..ImportOptions::default()
+        };
+        let err = fx.import(&path, &options).await.expect_err("bad delimiter");
+        assert_eq!(err.kind(), ErrorKind::BadDelimiter, "{delimiter}");
+    }
+    let sheet = ImportOptions {
+        sheet: Some("Sheet1".into()),
+        ..ImportOptions::default()
+    };
+    let err = fx.import(&path, &sheet).await.expect_err("a sheet of a CSV");
+    assert_eq!(err.kind(), ErrorKind::ChoiceNotApplicable);
+    assert!(
+        err.to_string()
+            .contains("it is a text file, so it has no sheet \"Sheet1\""),
+        "{err}"
+    );
+    let err = RecipientSource::preview(&path, &sheet).await.expect_err("preview too");
+    assert_eq!(err.kind(), ErrorKind::ChoiceNotApplicable);
+
+    let workbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/people.xlsx");
+    let encoding = ImportOptions {
+        encoding: Some("gbk".into()),
+        ..ImportOptions::default()
+    };
+    let err = RecipientSource::preview(&workbook, &encoding)
+        .await
+        .expect_err("encoding of a sheet");
+    assert_eq!(err.kind(), ErrorKind::ChoiceNotApplicable);
+}
+
+#[tokio::test]
+async fn a_file_mixing_encodings_is_reported_with_its_rows() {
+    use encoding_rs::WINDOWS_1252;
+    let fx = Fixture::new().await;
+    let mut bytes = b"email,name\n".to_vec();
+    bytes.extend_from_slice(&WINDOWS_1252.encode("rene@example.fr,Ren\u{e9}\n").0);
+    bytes.extend_from_slice(b"ann@example.com,Ann\n");
+    bytes.extend_from_slice("ren\u{e9}@example.fr,Ren\u{e9}\n".as_bytes());
+    let path = fx.file("mixed.csv", &bytes);
+    // Detected as windows-1252 (the first non-ASCII line), the UTF-8 row
+    // would read "renÃ©@example.fr", a valid-looking address.
+    let err = fx.import(&path, &ImportOptions::default()).await.expect_err("mixed");
+    assert_eq!(err.kind(), ErrorKind::MixedEncodings);
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{} mixes text encodings: row 4 is UTF-8 but row 2 is not (",
+            path.display()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("); save the file in one encoding (\"CSV UTF-8\" in Excel) and import it again"),
+        "{message}"
+    );
+    let utf8 = ImportOptions {
+        encoding: Some("utf-8".into()),
+        ..ImportOptions::default()
+    };
+    let err = fx.import(&path, &utf8).await.expect_err("mixed");
+    assert_eq!(err.kind(), ErrorKind::MixedEncodings);
+    assert!(fx.store.list_campaigns().await.expect("list").is_empty());
+}
+
+/// A one-sheet XLSX with `rows` as its `<sheetData>` and `strings` as its shared strings.
+fn xlsx(dimension: &str, rows: &str, strings: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let parts = [
+        ("[Content_Types].xml", r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#.to_owned()),
+        ("_rels/.rels", r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_owned()),
+        ("xl/workbook.xml", r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_owned()),
+        ("xl/_rels/workbook.xml.rels", r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#.to_owned()),
+        ("xl/sharedStrings.xml", format!(r#"<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{strings}</sst>"#)),
+        ("xl/worksheets/sheet1.xml", format!(r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="{dimension}"/><sheetData>{rows}</sheetData></worksheet>"#)),
+    ];
+    for (name, body) in parts {
+        zip.start_file(name, options).expect("zip entry");
+        zip.write_all(body.as_bytes()).expect("zip write");
+    }
+    zip.finish().expect("zip").into_inner()
+}
+
+const HEADER_ROWS: &str = r#"<row r="1"><c r="A1" t="inlineStr"><is><t>email</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>ann@example.com</t></is></c><c r="B2" t="inlineStr"><is><t>Ann</t></is></c></row>"#;
+
+#[tokio::test]
+async fn a_far_off_cell_costs_nothing_and_rows_past_the_last_are_refused() {
+    let fx = Fixture::new().await;
+    // A value in the last cell a sheet has: the old reader allocated the
+    // whole 1,048,576 × 16,384 grid (512 GB) and the process aborted.
+    let far = format!(r#"{HEADER_ROWS}<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>"#);
+    let path = fx.file("far.xlsx", &xlsx("A1:XFD1048576", &far, ""));
+    let preview = RecipientSource::preview(&path, &ImportOptions::default())
+        .await
+        .expect("preview");
+    assert_eq!(preview.columns, ["email", "name"]);
+    assert_eq!(preview.rows, [["ann@example.com", "Ann"]]);
+    let source = RecipientSource::open(&path, &ImportOptions::default())
+        .await
+        .expect("open");
+    let report = import(&fx.store, source, &ImportOptions::default())
+        .await
+        .expect("import");
+    assert_eq!(report.valid, 1);
+    assert_eq!(report.invalid.len(), 1, "the far row has a value past the header");
+    assert_eq!(report.invalid[0].row, 1_048_576);
+
+    // A reference no sheet has panicked in the dense reader.
+    let path = fx.file("badref.xlsx", &xlsx("A1:ZZZZZZZZZZ99999999999", HEADER_ROWS, ""));
+    let result = RecipientSource::preview(&path, &ImportOptions::default()).await;
+    if let Err(err) = result {
+        assert!(
+            matches!(err.kind(), ErrorKind::BadSpreadsheet | ErrorKind::DamagedFile),
+            "{err}"
+        );
+    }
+
+    let mut past = HEADER_ROWS.to_owned();
+    for row in 3..=100 {
+        past.push_str(&format!(
+            r#"<row r="{row}"><c r="A{row}" t="inlineStr"><is><t>u{row}@example.com</t></is></c></row>"#
+        ));
+    }
+    past.push_str(r#"<row r="1048577"><c r="A1048577" t="inlineStr"><is><t>z@example.com</t></is></c></row>"#);
+    let path = fx.file("past.xlsx", &xlsx("A1:B1048577", &past, ""));
+    let source = RecipientSource::open(&path, &ImportOptions::default())
+        .await
+        .expect("open");
+    let err = import(&fx.store, source, &ImportOptions::default())
+        .await
+        .expect_err("past the last row");
+    assert_eq!(err.kind(), ErrorKind::FileTooLarge);
+    assert!(
+        err.to_string()
+            .ends_with("past.xlsx, row 1,048,577: a value lies below row 1,048,576, the last a sheet has"),
+        "{err}"
+    );
+    assert!(
+        fx.store.list_campaigns().await.expect("list").len() == 1,
+        "only the first import"
+    );
+}
+
+#[tokio::test]
+async fn a_huge_cell_in_a_small_workbook_is_refused_with_where_it_is() {
+    let fx = Fixture::new().await;
+    // 2 MB of one letter zips to a few KB.
+    let huge = format!("<si><t>{}</t></si>", "a".repeat(2 << 20));
+    let rows = format!(r#"{HEADER_ROWS}<row r="3"><c r="A3" t="s"><v>0</v></c></row>"#);
+    let path = fx.file("huge.xlsx", &xlsx("A1:B3", &rows, &huge));
+    assert!(std::fs::metadata(&path).expect("size").len() < 100_000);
+    let err = RecipientSource::preview(&path, &ImportOptions::default())
+        .await
+        .expect_err("huge");
+    assert_eq!(err.kind(), ErrorKind::FileTooLarge);
+    assert!(
+        err.to_string()
+            .contains("a value in its part xl/sharedStrings.xml is longer than"),
+        "{err}"
+    );
+    // In the sheet itself, a long value is named by its cell.
+    let long = format!(
+        r#"{HEADER_ROWS}<row r="3"><c r="B3" t="inlineStr"><is><t>{}</t></is></c></row>"#,
+        "b".repeat(200_000)
+    );
+    let path = fx.file("long.xlsx", &xlsx("A1:B3", &long, ""));
+    let err = RecipientSource::open(&path, &ImportOptions::default())
+        .await
+        .expect_err("long");
+    assert_eq!(err.kind(), ErrorKind::FileTooLarge);
+    assert!(
+        err.to_string()
+            .contains("long.xlsx, cell B3: a value is longer than 128 KB (\"bbbb"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_xls_is_damaged_not_a_panic() {
+    let fx = Fixture::new().await;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/people.xls");
+    let bytes = std::fs::read(fixture).expect("fixture");
+    let path = fx.file("t.xls", &bytes[..5240]);
+    let err = RecipientSource::preview(&path, &ImportOptions::default())
+        .await
+        .expect_err("damaged");
+    assert_eq!(err.kind(), ErrorKind::DamagedFile, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{} is damaged and cannot be read", path.display())),
+        "{err}"
+    );
+    // The whole file still reads.
+    let path = fx.file("people.xls", &bytes);
+    RecipientSource::preview(&path, &ImportOptions::default())
+        .await
+        .expect("whole");
+}
+
+#[tokio::test]
+async fn a_header_too_wide_for_a_sheet_is_refused_at_once() {
+    let fx = Fixture::new().await;
+    let mut csv = vec!["a"; 100_000].join(",");
+    csv.push_str("\nx@example.com\n");
+    let path = fx.file("wide.csv", csv.as_bytes());
+    let err = RecipientSource::preview(&path, &ImportOptions::default())
+        .await
+        .expect_err("wide");
+    assert_eq!(err.kind(), ErrorKind::FileTooLarge);
+    assert!(
+        err.to_string()
+            .ends_with("wide.csv, row 1: the row has more than 16,384 values"),
+        "{err}"
+    );
+}
