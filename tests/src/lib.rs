@@ -1,8 +1,10 @@
 //! Helpers for Mailroom's end-to-end tests: the real `mailroom` binary, run
 //! against a database and files in a temporary directory.
 //!
-//! [`smtp_server`] is the scripted SMTP test server (fault injection).
+//! [`smtp_server`] is the scripted SMTP test server (fault injection);
+//! [`fuzz`] the fuzz harness (docs/FUZZING.md).
 
+pub mod fuzz;
 pub mod smtp_server;
 
 use std::path::{Path, PathBuf};

@@ -45,7 +45,14 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 }
 
 /** What the person chose on the Recipients screen; unset means "detect". */
-export type ImportChoices = { emailColumn?: string; encoding?: string; delimiter?: string; sheet?: string };
+export type ImportChoices = {
+  emailColumn?: string;
+  encoding?: string;
+  delimiter?: string;
+  sheet?: string;
+  /** Text files: `literal` reads " as a character, not as quoting. */
+  quotes?: 'standard' | 'literal';
+};
 
 function choiceArgs(choices: ImportChoices) {
   return {
@@ -53,6 +60,7 @@ function choiceArgs(choices: ImportChoices) {
     encoding: choices.encoding ?? null,
     delimiter: choices.delimiter ?? null,
     sheet: choices.sheet ?? null,
+    literalQuotes: choices.quotes === undefined ? null : choices.quotes === 'literal',
   };
 }
 

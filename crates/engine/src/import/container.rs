@@ -84,12 +84,26 @@ enum Part {
 
 fn part_of(name: &str, format: Format) -> Part {
     let name = name.to_ascii_lowercase();
+    let file = name.rsplit('/').next().unwrap_or_default();
+    // What calamine's `new` reads whole: relationships, the workbook, shared
+    // strings, styles. Anything else (themes, drawings, a VBA project, images)
+    // it reads only on request, which the import never makes.
+    let whole = name.ends_with(".rels")
+        || matches!(
+            file,
+            "[content_types].xml"
+                | "workbook.xml"
+                | "workbook.bin"
+                | "sharedstrings.xml"
+                | "sharedstrings.bin"
+                | "styles.xml"
+                | "styles.bin"
+        );
     match format {
         Format::Xlsx if name.contains("worksheets/") && name.ends_with(".xml") => Part::Streamed,
-        Format::Xlsx if name.ends_with(".xml") || name.ends_with(".rels") => Part::Whole,
         Format::Xlsb if name.contains("worksheets/") && name.ends_with(".bin") => Part::Streamed,
-        Format::Xlsb if name.ends_with(".bin") || name.ends_with(".rels") || name.ends_with(".xml") => Part::Whole,
-        Format::Ods if name.ends_with(".xml") => Part::Whole,
+        Format::Xlsx | Format::Xlsb if whole => Part::Whole,
+        Format::Ods if matches!(name.as_str(), "content.xml" | "meta.xml" | "meta-inf/manifest.xml") => Part::Whole,
         _ => Part::Unread,
     }
 }
