@@ -47,6 +47,10 @@ if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- ui/src/lib/b
   exit 1
 fi
 
+step "Fuzzing: every importer, the template compiler, the SMTP reply reader (3 minutes; docs/FUZZING.md)"
+# Findings are kept in target/fuzz/findings; any fails the run.
+"$CARGO_TARGET_DIR/debug/fuzz" --seconds 180 --out "$CARGO_TARGET_DIR/fuzz"
+
 step "UI tests (mocked IPC, headless Chromium)"
 npm --prefix ui test
 

@@ -467,3 +467,73 @@ fn an_export_never_hands_a_spreadsheet_a_formula() {
     );
     assert_eq!(records[1][5..], ["'@SUM(A1)", "also-not", "'+cmd"]);
 }
+
+#[test]
+fn a_damaged_spreadsheet_is_one_line_never_a_backtrace() {
+    // A truncated XLS made calamine panic: a backtrace on stderr, then
+    // "internal error: import thread: task 3 panicked".
+    let ws = Workspace::new();
+    let whole =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/people.xls")).expect("fixture");
+    let cut = ws.file("t.xls", &whole[..5240]);
+    for preview in [false, true] {
+        let mut args = vec!["import", cut.to_str().expect("utf-8 path")];
+        if preview {
+            args.push("--preview");
+        }
+        // The default panic hook prints "panicked at" with or without RUST_BACKTRACE.
+        let run = ws.mailroom(&args);
+        assert_eq!(run.code, Some(1));
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stderr.starts_with("mailroom: "), "{}", run.stderr);
+        assert!(run.stderr.contains("t.xls is damaged and cannot be read"), "{}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    assert!(!ws.db().exists());
+}
+
+#[test]
+fn a_stray_quote_stops_the_import_and_literal_quotes_reads_every_row() {
+    let ws = Workspace::new();
+    let list = ws.file(
+        "q.csv",
+        "email,name\na@example.com,A\n\"b@example.com,B\nc@example.com,C\nd@example.com,D\n",
+    );
+    let path = list.to_str().expect("utf-8 path");
+    let run = ws.mailroom(&["import", path]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.stderr.lines().count(), 1);
+    assert!(run.stderr.contains("q.csv, row 3, column 1: the quoted value starting"), "{}", run.stderr);
+    assert!(!ws.db().exists(), "nothing saved");
+    assert_eq!(ws.mailroom(&["import", path, "--preview"]).code, Some(1));
+    let report = ws.mailroom(&["--json", "import", path, "--literal-quotes"]).json();
+    assert_eq!(report["valid"], 3);
+    assert_eq!(report["rows"], 4);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_not_waited_on() {
+    let ws = Workspace::new();
+    let fifo = ws.file("placeholder", "").with_file_name("f.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let run = ws.mailroom(&["import", fifo.to_str().expect("utf-8 path")]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.ends_with("it is a named pipe (FIFO), not a file\n"), "{}", run.stderr);
+}
+
+#[test]
+fn a_sheet_or_a_quote_delimiter_for_a_csv_is_refused() {
+    let ws = Workspace::new();
+    let list = ws.file("list.csv", "email\na@example.com\n");
+    let path = list.to_str().expect("utf-8 path");
+    let run = ws.mailroom(&["import", path, "--sheet", "Sheet1"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("it is a text file, so it has no sheet"), "{}", run.stderr);
+    for delimiter in ["\"", "\\"] {
+        let run = ws.mailroom(&["import", path, "--delimiter", delimiter]);
+        assert_eq!(run.code, Some(1), "{delimiter}");
+        assert!(run.stderr.contains("cannot be a delimiter"), "{}", run.stderr);
+    }
+    assert!(!ws.db().exists());
+}

@@ -263,6 +263,30 @@ describe('Recipients screen', () => {
     assert.deepEqual(errors, []);
   });
 
+  test('a stray quote is shown before anything is imported, with the choice to read quotes literally', async () => {
+    const failure = {
+      kind: 'unclosed_quote',
+      message: 'q.csv, row 3, column 1: the quoted value starting "b@example.com,B\\nc@example.com,C" never closes: it runs to the end of the file; a quote is probably missing its partner: fix it in the file, or read quotes literally',
+    };
+    const { page, errors } = await openApp({ results: baseResults, failures: { preview_import: failure } });
+    await page.getByTestId('choose-file').click();
+    const banner = page.getByTestId('error');
+    await banner.waitFor();
+    assert.equal(await banner.getAttribute('data-kind'), 'unclosed_quote');
+    assert.match(await banner.textContent(), /row 3, column 1/);
+    assert.equal((await calls(page, 'import_recipients')).length, 0, 'nothing is imported');
+
+    await page.evaluate(() => delete window.__MAILROOM_SCENARIO__.failures.preview_import);
+    await page.getByTestId('read-quotes-literally').click();
+    await page.getByTestId('import-report').waitFor();
+    const previews = await calls(page, 'preview_import');
+    assert.equal(previews[1].args.literalQuotes, true);
+    const imports = await calls(page, 'import_recipients');
+    assert.equal(imports[0].args.literalQuotes, true);
+    assert.equal(await page.getByTestId('choice-quotes').count(), 1, 'the choice stays on the screen');
+    assert.deepEqual(errors, []);
+  });
+
   test('a workbook offers its sheets; another sheet is previewed with its own email column', async () => {
     const workbook = {
       ...preview,

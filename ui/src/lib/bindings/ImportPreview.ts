@@ -15,6 +15,10 @@ format: string,
  */
 encoding: string | null, delimiter: string | null, 
 /**
+ * Text files only: whether `"` is read as a character, not as quoting.
+ */
+literal_quotes: boolean | null, 
+/**
  * Spreadsheets only: the sheet read, and every sheet in the workbook.
  */
 sheet: string | null, sheets: Array<string>, columns: Array<string>, fields: Array<string>, 
