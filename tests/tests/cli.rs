@@ -486,7 +486,11 @@ fn a_damaged_spreadsheet_is_one_line_never_a_backtrace() {
         assert_eq!(run.code, Some(1));
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
         assert!(run.stderr.starts_with("mailroom: "), "{}", run.stderr);
-        assert!(run.stderr.contains("t.xls is damaged and cannot be read"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("t.xls is damaged and cannot be read"),
+            "{}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     }
     assert!(!ws.db().exists());
@@ -503,7 +507,11 @@ fn a_stray_quote_stops_the_import_and_literal_quotes_reads_every_row() {
     let run = ws.mailroom(&["import", path]);
     assert_eq!(run.code, Some(1));
     assert_eq!(run.stderr.lines().count(), 1);
-    assert!(run.stderr.contains("q.csv, row 3, column 1: the quoted value starting"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("q.csv, row 3, column 1: the quoted value starting"),
+        "{}",
+        run.stderr
+    );
     assert!(!ws.db().exists(), "nothing saved");
     assert_eq!(ws.mailroom(&["import", path, "--preview"]).code, Some(1));
     let report = ws.mailroom(&["--json", "import", path, "--literal-quotes"]).json();
@@ -516,10 +524,20 @@ fn a_stray_quote_stops_the_import_and_literal_quotes_reads_every_row() {
 fn a_fifo_is_refused_not_waited_on() {
     let ws = Workspace::new();
     let fifo = ws.file("placeholder", "").with_file_name("f.csv");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
     let run = ws.mailroom(&["import", fifo.to_str().expect("utf-8 path")]);
     assert_eq!(run.code, Some(1));
-    assert!(run.stderr.ends_with("it is a named pipe (FIFO), not a file\n"), "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with("it is a named pipe (FIFO), not a file\n"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -529,7 +547,11 @@ fn a_sheet_or_a_quote_delimiter_for_a_csv_is_refused() {
     let path = list.to_str().expect("utf-8 path");
     let run = ws.mailroom(&["import", path, "--sheet", "Sheet1"]);
     assert_eq!(run.code, Some(1));
-    assert!(run.stderr.contains("it is a text file, so it has no sheet"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("it is a text file, so it has no sheet"),
+        "{}",
+        run.stderr
+    );
     for delimiter in ["\"", "\\"] {
         let run = ws.mailroom(&["import", path, "--delimiter", delimiter]);
         assert_eq!(run.code, Some(1), "{delimiter}");

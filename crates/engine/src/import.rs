@@ -372,6 +372,8 @@ impl<R: Read> Read for CountingReader<R> {
 
 /// A file ready to import: its header read, its email column known.
 #[derive(Debug)]
+// One source per import, moved a few times: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum RecipientSource {
     Csv(CsvSource),
     Sheet(sheet::SheetSource),

@@ -43,7 +43,7 @@ pub fn run(target: Target, context: &mut Context, input: &[u8]) -> Result<(), St
     std::fs::write(&path, input).map_err(|e| format!("cannot write the input: {e}"))?;
     // Half the CSV inputs with quotes read literally.
     let options = ImportOptions {
-        literal_quotes: target == Target::Csv && state.round % 2 == 0,
+        literal_quotes: target == Target::Csv && state.round.is_multiple_of(2),
         ..ImportOptions::default()
     };
     if state.store.is_none() || state.imports >= IMPORTS_PER_STORE {

@@ -94,7 +94,13 @@ pub fn seeds(target: Target) -> Vec<Vec<u8>> {
         }));
     }
     if let Ok(entries) = std::fs::read_dir(corpus_dir(target)) {
-        files.extend(entries.flatten().map(|e| e.path()));
+        // `.keep` and the like hold the folder in git; they are no inputs.
+        files.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))),
+        );
     }
     files.sort();
     seeds.extend(files.iter().filter_map(|p| std::fs::read(p).ok()));

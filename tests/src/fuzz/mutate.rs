@@ -189,7 +189,7 @@ pub fn xml(rng: &mut Rng, mut text: Vec<u8>) -> Vec<u8> {
                     rng,
                     text,
                     &[b"<", b">", b"/>", b"</", b"&amp;", b"&#0;", b"\"", b"<![CDATA["],
-                )
+                );
             }
         }
         if text.len() > 8 * MAX_INPUT {

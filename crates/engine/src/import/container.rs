@@ -160,7 +160,7 @@ fn check_zip<R: Read + Seek>(path: &Path, reader: R, format: Format) -> Result<(
 /// attributes, without `<` and `>`), and whether text between tags is blank.
 trait XmlVisitor {
     fn tag(&mut self, path: &Path, tag: &[u8]) -> Result<()>;
-    fn text(&mut self, _blank: bool) {}
+    fn text(&mut self, _blank: bool, _bytes: u64) {}
 }
 
 struct NoVisitor;
@@ -219,7 +219,7 @@ fn scan_xml(path: &Path, part: &str, body: &mut impl std::io::BufRead, visitor: 
                     visitor.tag(path, &tag)?;
                     tag.clear();
                 } else {
-                    visitor.text(text_blank);
+                    visitor.text(text_blank, run);
                     text_blank = true;
                 }
                 in_tag = !in_tag;
@@ -279,6 +279,11 @@ struct OdsTables {
     /// The current cell (inside `<table:table-cell>`): its first column,
     /// repeat count, whether it has a value.
     cell: Option<(u64, u64, bool)>,
+    /// Text bytes of the current cell, and of the current row (repeats counted).
+    cell_text: u64,
+    row_text: u64,
+    /// Text bytes of every cell of the workbook, repeats counted.
+    text: u64,
     /// Grid cells of the tables before this one.
     cells: u64,
 }
@@ -286,6 +291,7 @@ struct OdsTables {
 impl OdsTables {
     fn end_table(&mut self, path: &Path) -> Result<()> {
         self.cells = self.cells.saturating_add(self.last_row.saturating_mul(self.columns));
+        whole_workbook(path, "an ODS", self.cells, self.text)?;
         if self.cells > limits::WHOLE_WORKBOOK_CELLS {
             return Err(too_large(
                 path,
@@ -303,6 +309,9 @@ impl OdsTables {
     }
 
     fn end_cell(&mut self, path: &Path, first: u64, repeats: u64, valued: bool) -> Result<()> {
+        self.row_text = self
+            .row_text
+            .saturating_add(repeats.saturating_mul(std::mem::take(&mut self.cell_text)));
         if valued {
             let end = first.saturating_add(repeats);
             if end > limits::COLUMNS as u64 {
@@ -323,6 +332,10 @@ impl OdsTables {
     fn end_row(&mut self, path: &Path) -> Result<()> {
         let first = self.rows + 1;
         self.rows = self.rows.saturating_add(self.row_repeats);
+        self.text = self
+            .text
+            .saturating_add(self.row_repeats.saturating_mul(std::mem::take(&mut self.row_text)));
+        whole_workbook(path, "an ODS", self.cells, self.text)?;
         if self.row_columns > 0 {
             if self.rows > limits::SHEET_ROWS {
                 let row = first.max(limits::SHEET_ROWS + 1);
@@ -398,11 +411,35 @@ impl XmlVisitor for OdsTables {
         Ok(())
     }
 
-    fn text(&mut self, blank: bool) {
-        if !blank && let Some(cell) = &mut self.cell {
-            cell.2 = true;
+    fn text(&mut self, blank: bool, bytes: u64) {
+        if let Some(cell) = &mut self.cell {
+            self.cell_text = self.cell_text.saturating_add(bytes);
+            if !blank {
+                cell.2 = true;
+            }
         }
     }
+}
+
+/// Refuses a workbook read whole (XLS, ODS) whose reading would take more
+/// than [`limits::WHOLE_WORKBOOK_BYTES`]: `cells` of grid, `text` bytes of
+/// cell text (repeats and shared strings counted once per cell).
+fn whole_workbook(path: &Path, kind: &str, cells: u64, text: u64) -> Result<()> {
+    let estimate = cells
+        .saturating_mul(limits::WHOLE_CELL_COST)
+        .saturating_add(text.saturating_mul(2));
+    if estimate > limits::WHOLE_WORKBOOK_BYTES {
+        return Err(too_large(
+            path,
+            String::new(),
+            format!(
+                "reading it would take about {} MB (it is {kind} file, read whole, and its cells repeat or share much text); the most Mailroom allows is {} MB: save it as XLSX or CSV",
+                grouped(estimate / (1024 * 1024)),
+                limits::WHOLE_WORKBOOK_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Walks the records of an XLSB part (`type` and `size` as 7-bit varints,
@@ -486,6 +523,8 @@ fn check_xls(path: &Path, file: File) -> Result<()> {
         stream: &stream,
         at: from,
     };
+    let strings = sst_lengths(records(0));
+    let mut text = 0_u64;
     let sheets: Vec<usize> = records(0)
         .filter(|(typ, data)| *typ == 0x0085 && data.len() >= 4)
         .map(|(_, data)| u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize)
@@ -512,11 +551,23 @@ fn check_xls(path: &Path, file: File) -> Result<()> {
                 0x000A if depth == 0 => break,
                 0x000A => depth -= 1,
                 _ if depth > 0 => {}
-                // Number, Label, RString, BoolErr, RK, LabelSst, Formula
-                0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD | 0x0006 => {
-                    if let (Some(row), Some(col)) = (u16_at(0), u16_at(2)) {
+                // Number, Label, RString, BoolErr, RK, LabelSst, Formula, String
+                0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD | 0x0006 | 0x0207 => {
+                    if typ != 0x0207
+                        && let (Some(row), Some(col)) = (u16_at(0), u16_at(2))
+                    {
                         grow(row, col, col);
                     }
+                    // A shared string is a copy in every cell that uses it.
+                    let bytes = if typ == 0x00FD {
+                        data.get(6..10)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                            .and_then(|i| strings.get(i).copied())
+                            .unwrap_or(0)
+                    } else {
+                        data.len() as u64
+                    };
+                    text = text.saturating_add(bytes.saturating_mul(2));
                 }
                 // MulRk: row, first column, ..., last column.
                 0x00BD if data.len() >= 6 => {
@@ -530,6 +581,7 @@ fn check_xls(path: &Path, file: File) -> Result<()> {
         if let Some((r0, r1, c0, c1)) = extent {
             cells = cells.saturating_add((r1 - r0 + 1).saturating_mul(c1 - c0 + 1));
         }
+        whole_workbook(path, "an XLS", cells, text)?;
         if cells > limits::WHOLE_WORKBOOK_CELLS {
             return Err(too_large(
                 path,
@@ -542,6 +594,124 @@ fn check_xls(path: &Path, file: File) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The UTF-8 size (at most) of each string of an XLS's shared string table
+/// (the SST record and the CONTINUE records after it). A string's
+/// characters may run on into a CONTINUE record, which then starts with a
+/// byte saying whether they are one or two bytes each (MS-XLS 2.4.265).
+fn sst_lengths<'s>(mut records: BiffRecords<'s>) -> Vec<u64> {
+    let mut segments: Vec<&'s [u8]> = Vec::new();
+    for (typ, data) in records.by_ref() {
+        if typ == 0x00FC {
+            segments.push(data);
+        } else if !segments.is_empty() {
+            if typ == 0x003C {
+                segments.push(data);
+            } else {
+                break;
+            }
+        }
+    }
+    let mut lengths = Vec::new();
+    let Some(first) = segments.first() else {
+        return lengths;
+    };
+    let mut reader = Segments {
+        segments: &segments,
+        index: 0,
+        at: 8.min(first.len()),
+    };
+    while let Some(cch) = reader.u16() {
+        let Some(flags) = reader.byte() else { break };
+        let runs = if flags & 0x8 != 0 { reader.u16() } else { Some(0) };
+        let ext = if flags & 0x4 != 0 { reader.u32() } else { Some(0) };
+        let (Some(runs), Some(ext)) = (runs, ext) else { break };
+        if !reader.chars(u64::from(cch), flags & 0x1 != 0) {
+            break;
+        }
+        lengths.push(u64::from(cch) * 3);
+        if !reader.skip(u64::from(runs) * 4 + u64::from(ext)) {
+            break;
+        }
+    }
+    lengths
+}
+
+/// Bytes spread over a record and its CONTINUE records.
+struct Segments<'a, 's> {
+    segments: &'a [&'s [u8]],
+    index: usize,
+    at: usize,
+}
+
+impl Segments<'_, '_> {
+    fn byte(&mut self) -> Option<u8> {
+        loop {
+            let segment = self.segments.get(self.index)?;
+            if let Some(&b) = segment.get(self.at) {
+                self.at += 1;
+                return Some(b);
+            }
+            self.index += 1;
+            self.at = 0;
+        }
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes([self.byte()?, self.byte()?]))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes([
+            self.byte()?,
+            self.byte()?,
+            self.byte()?,
+            self.byte()?,
+        ]))
+    }
+
+    fn skip(&mut self, mut n: u64) -> bool {
+        while n > 0 {
+            let Some(segment) = self.segments.get(self.index) else {
+                return false;
+            };
+            let left = (segment.len() - self.at.min(segment.len())) as u64;
+            if left == 0 {
+                self.index += 1;
+                self.at = 0;
+                continue;
+            }
+            let step = left.min(n);
+            self.at += step as usize;
+            n -= step;
+        }
+        true
+    }
+
+    /// `count` characters, one or two bytes each; a new segment starts with
+    /// a byte whose low bit says which for the rest.
+    fn chars(&mut self, mut count: u64, mut wide: bool) -> bool {
+        while count > 0 {
+            let Some(segment) = self.segments.get(self.index) else {
+                return false;
+            };
+            let width = if wide { 2 } else { 1 };
+            let fit = ((segment.len() - self.at.min(segment.len())) / width) as u64;
+            let step = fit.min(count);
+            self.at += step as usize * width;
+            count -= step;
+            if count > 0 {
+                self.index += 1;
+                self.at = 0;
+                match self.byte() {
+                    Some(flags) => wide = flags & 0x1 != 0,
+                    None => return false,
+                }
+            }
+        }
+        true
+    }
 }
 
 /// BIFF records: a 2-byte type, a 2-byte length, the data.
@@ -615,6 +785,37 @@ mod tests {
         assert!(err.to_string().contains("more than 5,000,000 cells"), "{err}");
         let small = r#"<table:table-row table:number-rows-repeated="1000"><table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="30"/></table:table-row>"#;
         scan_ods(&ods_content(small)).expect("30,000 cells");
+    }
+
+    #[test]
+    fn ods_text_repeated_over_many_cells_is_counted_in_each() {
+        // 4,999 × 999 cells (under the cell limit) of a 600-byte text: 3 GB
+        // once calamine has copied it into each.
+        let text = "x".repeat(600);
+        let row = format!(
+            r#"<table:table-row table:number-rows-repeated="999"><table:table-cell office:value-type="string" table:number-columns-repeated="4999"><text:p>{text}</text:p></table:table-cell></table:table-row>"#
+        );
+        let err = scan_ods(&ods_content(&row)).expect_err("3 GB of copies");
+        assert_eq!(err.kind(), crate::ErrorKind::FileTooLarge);
+        assert!(err.to_string().contains("reading it would take about"), "{err}");
+    }
+
+    #[test]
+    fn xls_shared_strings_are_measured_across_continue_records() {
+        // SST: 2 strings; the second's characters run on into a CONTINUE
+        // record that switches them to two bytes each.
+        let mut sst = vec![0_u8; 8];
+        sst.extend_from_slice(&[3, 0, 0, b'a', b'b', b'c']);
+        sst.extend_from_slice(&[4, 0, 0, b'w', b'x']);
+        let cont = [1_u8, b'y', 0, b'z', 0];
+        let mut stream = Vec::new();
+        for (typ, data) in [(0x00FC_u16, &sst[..]), (0x003C, &cont[..]), (0x000A, &[][..])] {
+            stream.extend_from_slice(&typ.to_le_bytes());
+            stream.extend_from_slice(&(data.len() as u16).to_le_bytes());
+            stream.extend_from_slice(data);
+        }
+        let records = BiffRecords { stream: &stream, at: 0 };
+        assert_eq!(sst_lengths(records), vec![9, 12]);
     }
 
     #[test]

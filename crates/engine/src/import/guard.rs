@@ -76,7 +76,8 @@ mod tests {
             let v: Vec<u8> = Vec::new();
             let index = v.len() + 3;
             let byte: u8 = v[index];
-            Ok(assert_eq!(byte, 0))
+            assert_eq!(byte, 0);
+            Ok(())
         });
         let err = result.expect_err("contained");
         assert_eq!(err.kind(), crate::ErrorKind::DamagedFile);

@@ -19,9 +19,16 @@ pub const TOTAL_CELLS: u64 = 50_000_000;
 /// few; a quote missing its partner takes every line after it.
 pub const QUOTED_LINES: u64 = 1_000;
 /// Cells of XLS and ODS workbooks, which are read whole (calamine has no
-/// streaming reader for them; it keeps every sheet's used range at once, at
-/// about 100 bytes a cell while it reads).
+/// streaming reader for them; it keeps every sheet's used range at once).
 pub const WHOLE_WORKBOOK_CELLS: u64 = 5_000_000;
+/// Memory calamine may take to read an XLS or ODS workbook whole, as
+/// estimated from its structure: about 100 bytes a grid cell while it reads
+/// (the value, the formula, a copy), and twice the text of every cell (a
+/// text repeated over many cells, or a shared string used by many, is a
+/// copy in each).
+pub const WHOLE_WORKBOOK_BYTES: u64 = 640 * 1024 * 1024;
+/// Bytes a grid cell costs calamine while it reads a whole workbook.
+pub const WHOLE_CELL_COST: u64 = 100;
 /// Bytes of the parts of a zipped workbook read whole (shared strings,
 /// styles, the workbook, an ODS's content), once unzipped.
 pub const WHOLE_PART_BYTES: u64 = 256 * 1024 * 1024;
@@ -71,7 +78,7 @@ pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);

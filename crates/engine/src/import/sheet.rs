@@ -107,7 +107,7 @@ impl SheetSource {
             .spawn(move || {
                 let failed = sender.clone();
                 let result = guard::contain(&thread_path, || {
-                    read_workbook(&thread_path, file, format, wanted, &sender)
+                    read_workbook(&thread_path, file, format, wanted.as_deref(), &sender)
                 });
                 if let Err(e) = result {
                     let _ = failed.send(Message::Failed(e));
@@ -300,7 +300,7 @@ fn read_workbook(
     path: &Path,
     file: File,
     format: Format,
-    wanted: Option<String>,
+    wanted: Option<&str>,
     sender: &SyncSender<Message>,
 ) -> Result<()> {
     container::check(path, &file, format)?;
@@ -313,7 +313,7 @@ fn read_workbook(
     match format {
         Format::Xlsx => {
             let mut workbook: Xlsx<_> = Xlsx::new(reader).map_err(|e| bad(&e))?;
-            let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted.as_deref())?;
+            let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted)?;
             let mut cells = workbook.worksheet_cells_reader(&sheet).map_err(|e| bad(&e))?;
             let declared = u64::from(cells.dimensions().end.0) + 1;
             if !rows.opened(sheets, sheet, declared) {
@@ -328,7 +328,7 @@ fn read_workbook(
         }
         Format::Xlsb => {
             let mut workbook: Xlsb<_> = Xlsb::new(reader).map_err(|e| bad(&e))?;
-            let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted.as_deref())?;
+            let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted)?;
             let mut cells = workbook.worksheet_cells_reader(&sheet).map_err(|e| bad(&e))?;
             let declared = u64::from(cells.dimensions().end.0) + 1;
             if !rows.opened(sheets, sheet, declared) {
@@ -344,12 +344,12 @@ fn read_workbook(
         Format::Xls | Format::Ods => {
             let (sheets, sheet, range) = if format == Format::Xls {
                 let mut workbook: Xls<_> = Xls::new(reader).map_err(|e| bad(&e))?;
-                let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted.as_deref())?;
+                let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted)?;
                 let range = workbook.worksheet_range(&sheet).map_err(|e| bad(&e))?;
                 (sheets, sheet, range)
             } else {
                 let mut workbook: Ods<_> = Ods::new(reader).map_err(|e| bad(&e))?;
-                let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted.as_deref())?;
+                let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted)?;
                 let range = workbook.worksheet_range(&sheet).map_err(|e| bad(&e))?;
                 (sheets, sheet, range)
             };
