@@ -3,6 +3,7 @@
 //!
 //! [`smtp_server`] is the scripted SMTP test server (fault injection).
 
+pub mod raw_peer;
 pub mod smtp_server;
 
 use std::path::{Path, PathBuf};
