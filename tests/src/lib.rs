@@ -5,6 +5,7 @@
 //! [`fuzz`] the fuzz harness (docs/FUZZING.md).
 
 pub mod fuzz;
+pub mod raw_peer;
 pub mod smtp_server;
 
 use std::path::{Path, PathBuf};

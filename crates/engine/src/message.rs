@@ -9,9 +9,12 @@
 //! template cannot read files), a fuel limit (it cannot loop forever), and field
 //! values are HTML-escaped in the HTML body.
 //!
-//! Headers are built by lettre, which MIME-encodes non-ASCII names and subjects.
-//! Field values never reach a header unfiltered: line breaks are replaced, so a
-//! value cannot start a header of its own.
+//! Headers are built by lettre, which MIME-encodes non-ASCII names and subjects
+//! (RFC 2047). Addresses in headers have their domains in ASCII (IDNA), so the
+//! header block is ASCII unless a local part is not: such a mail goes only to
+//! a server that offers SMTPUTF8 (the client refuses it otherwise), where RFC
+//! 6532 allows the UTF-8. Field values never reach a header unfiltered: line
+//! breaks are replaced, so a value cannot start a header of its own.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -243,6 +246,7 @@ pub struct CompiledMessage {
     /// The Date header line and the second it is for: formatting a date
     /// costs more than copying one, and it changes once a second.
     date_line: std::sync::Mutex<(u64, String)>,
+    /// The `mailto:` URI of List-Unsubscribe, encoded once.
     unsubscribe_mailto: Option<String>,
     attachments: Vec<LoadedAttachment>,
     attachment_column: Option<usize>,
@@ -378,9 +382,13 @@ impl CompiledMessage {
                 .unwrap_or(&sender.address)
                 .to_owned()
         });
-        if let Some(address) = &unsubscribe_mailto {
-            mailbox(None, address, "the unsubscribe address")?;
-        }
+        let unsubscribe_mailto = match unsubscribe_mailto {
+            Some(address) => {
+                mailbox(None, &address, "the unsubscribe address")?;
+                Some(mailto_uri(&address))
+            }
+            None => None,
+        };
 
         let mut attachments = Vec::with_capacity(draft.attachments.len());
         for path in &draft.attachments {
@@ -409,9 +417,10 @@ impl CompiledMessage {
         };
         let domain = sender
             .address
+            .trim()
             .rsplit_once('@')
-            .map_or("mailroom.local", |(_, d)| d)
-            .to_owned();
+            .and_then(|(_, d)| crate::address::ascii_domain(d))
+            .map_or_else(|| "mailroom.local".to_owned(), std::borrow::Cow::into_owned);
 
         Ok(CompiledMessage {
             env,
@@ -504,10 +513,7 @@ impl CompiledMessage {
         };
         // An address, not a "Name <address>" mailbox: `Address` checks it
         // without the full mailbox grammar, which costs more than the template.
-        let to_address = recipient
-            .email
-            .trim()
-            .parse::<lettre::Address>()
+        let to_address = header_address(recipient.email)
             .map_err(|e| format!("the address {} cannot be used: {e}", recipient.email))?;
         let message_id = self.message_id(recipient.row);
         // The mail is assembled here from lettre's parts rather than by its
@@ -518,7 +524,7 @@ impl CompiledMessage {
         headers.set(header::Subject::from(subject.clone()));
         headers.set(header::MessageId::from(message_id.clone()));
         if let Some(mailto) = &self.unsubscribe_mailto {
-            let mut value = format!("<mailto:{mailto}?subject=unsubscribe>");
+            let mut value = format!("<{mailto}?subject=unsubscribe>");
             if self.has_unsubscribe_url {
                 let url = one_line(&render(UNSUBSCRIBE_URL)?);
                 value = format!("{value}, <{}>", url.trim());
@@ -684,11 +690,34 @@ fn one_line(value: &str) -> String {
 }
 
 fn mailbox(name: Option<&str>, address: &str, what: &str) -> Result<Mailbox> {
-    let address = address
-        .trim()
-        .parse()
+    let address = header_address(address)
         .map_err(|e| template_error("sender", None, format!("{what} {address} is not valid: {e}")))?;
     Ok(Mailbox::new(name.map(one_line).filter(|n| !n.is_empty()), address))
+}
+
+/// An address as headers carry it: its domain in ASCII (IDNA), its local
+/// part as it is (see the module docs).
+fn header_address(address: &str) -> std::result::Result<lettre::Address, String> {
+    let wire = crate::address::for_wire(address.trim()).map_err(|reason| reason.to_string())?;
+    wire.text.parse::<lettre::Address>().map_err(|e| e.to_string())
+}
+
+/// A `mailto:` URI for `address` (RFC 6068): the domain in ASCII, and every
+/// byte but the unreserved and the sub-delimiters percent-encoded (a `%`,
+/// `?` or `#` in the local part, or UTF-8, would otherwise change the URI).
+fn mailto_uri(address: &str) -> String {
+    let address = address.trim();
+    let wire = crate::address::for_wire(address).map_or_else(|_| address.to_owned(), |w| w.text);
+    let mut uri = String::with_capacity(wire.len() + 7);
+    uri.push_str("mailto:");
+    for byte in wire.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$'()*+,;=:@".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
 }
 
 fn file_name(path: &Path) -> String {

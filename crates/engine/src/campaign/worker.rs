@@ -547,6 +547,8 @@ fn attempt_outcome(failure: &Failure, content_sent: bool) -> AttemptOutcome {
         (Stage::Data, Problem::ConnectionLost | Problem::TimedOut) if content_sent && failure.code.is_none() => {
             AttemptOutcome::Ambiguous
         }
+        // The content went out and the reply broke the protocol.
+        _ if failure.is_ambiguous() => AttemptOutcome::Ambiguous,
         _ => match failure.class() {
             FailureClass::Transient => AttemptOutcome::Transient,
             _ => AttemptOutcome::Permanent,

@@ -115,7 +115,12 @@ impl AccountSettings {
                 "enter the server's host name, e.g. smtp.example.com".into(),
             ));
         }
-        if host.contains("://") || host.contains('/') || host.contains(char::is_whitespace) || host.contains('@') {
+        if host.contains("://")
+            || host.contains('/')
+            || host.contains(char::is_whitespace)
+            || host.contains(char::is_control)
+            || host.contains('@')
+        {
             return Err(invalid(
                 "host",
                 format!("\"{host}\" is not a host name: enter just the name, e.g. smtp.example.com"),
@@ -133,6 +138,26 @@ impl AccountSettings {
         if self.auth != AuthMethod::None && self.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
             return Err(invalid("username", "enter the user name, or choose no login".into()));
         }
+        // Values that reach an SMTP command line: a line break in one would
+        // start a command of its own (the client checks again before writing).
+        if let Some(user) = &self.username
+            && (user.len() > 255 || user.contains(char::is_control))
+        {
+            return Err(invalid(
+                "username",
+                "use at most 255 characters, without line breaks or control characters".into(),
+            ));
+        }
+        if let Some(helo) = self.helo_name.as_deref().filter(|h| !h.trim().is_empty())
+            && let Err(problem) = super::client::ehlo_argument(helo)
+        {
+            return Err(invalid(
+                "helo_name",
+                format!(
+                    "the EHLO name {problem}: use this computer's host name, e.g. mail.example.com, or leave it empty"
+                ),
+            ));
+        }
         for (field, value) in [("from_address", &self.from_address), ("reply_to", &self.reply_to)] {
             if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty())
                 && let Err(reason) = address::validate(value)
@@ -144,9 +169,12 @@ impl AccountSettings {
             }
         }
         if let Some(name) = &self.from_name
-            && name.chars().any(|c| c == '\r' || c == '\n')
+            && name.chars().any(char::is_control)
         {
-            return Err(invalid("from_name", "the sender name must be one line".into()));
+            return Err(invalid(
+                "from_name",
+                "the sender name must be one line, without control characters".into(),
+            ));
         }
         for (field, value) in [
             ("connect_timeout_ms", self.connect_timeout_ms),

@@ -48,6 +48,8 @@ pub struct Envelope {
     pub mail_from: String,
     pub rcpt_to: Vec<String>,
     pub authenticated_as: Option<String>,
+    /// MAIL FROM carried SMTPUTF8 (RFC 6531).
+    pub smtputf8: bool,
 }
 
 /// A point in the conversation where the policy may step in.
@@ -175,6 +177,7 @@ enum Flow {
 struct Transaction {
     mail_from: Option<String>,
     rcpt_to: Vec<String>,
+    smtputf8: bool,
 }
 
 impl<P: Policy> Session<P> {
@@ -202,6 +205,7 @@ impl<P: Policy> Session<P> {
             transaction: Transaction {
                 mail_from: None,
                 rcpt_to: Vec::new(),
+                smtputf8: false,
             },
         };
         loop {
@@ -220,6 +224,7 @@ impl<P: Policy> Session<P> {
                     state.transaction = Transaction {
                         mail_from: None,
                         rcpt_to: Vec::new(),
+                        smtputf8: false,
                     };
                 }
             }
@@ -319,6 +324,11 @@ impl<P: Policy> Session<P> {
                 {
                     return reply(io, 552, "5.3.4 Message size exceeds fixed limit").await;
                 }
+                let smtputf8 = has_parameter(rest, "SMTPUTF8");
+                if !smtputf8 && !address.is_ascii() {
+                    return reply(io, 553, "5.6.7 Non-ASCII address needs SMTPUTF8").await;
+                }
+                state.transaction.smtputf8 = smtputf8;
                 state.transaction.mail_from = Some(address);
                 state.transaction.rcpt_to.clear();
                 reply(io, 250, "2.1.0 Ok").await
@@ -329,6 +339,9 @@ impl<P: Policy> Session<P> {
                 };
                 if state.transaction.mail_from.is_none() {
                     return reply(io, 503, "5.5.1 Need MAIL before RCPT").await;
+                }
+                if !state.transaction.smtputf8 && !address.is_ascii() {
+                    return reply(io, 553, "5.6.7 Non-ASCII address needs SMTPUTF8").await;
                 }
                 let action = without_delay(self.policy.on_event(self.id, &Event::RcptTo { address: &address })).await;
                 if action != Action::Proceed {
@@ -357,6 +370,7 @@ impl<P: Policy> Session<P> {
                     mail_from: state.transaction.mail_from.take().unwrap_or_default(),
                     rcpt_to: std::mem::take(&mut state.transaction.rcpt_to),
                     authenticated_as: state.authenticated_as.clone(),
+                    smtputf8: state.transaction.smtputf8,
                 };
                 let Ok(data) = data else {
                     return reply(io, 552, "5.3.4 Message size exceeds fixed limit").await;
@@ -462,6 +476,11 @@ fn path_argument(rest: &str, prefix: &str) -> Option<String> {
     let path = path.split_whitespace().next().unwrap_or("");
     let inner = path.strip_prefix('<')?.strip_suffix('>')?;
     Some(inner.to_owned())
+}
+
+/// Whether MAIL FROM's parameters include `keyword` (no value).
+fn has_parameter(rest: &str, keyword: &str) -> bool {
+    rest.split_whitespace().skip(1).any(|p| p.eq_ignore_ascii_case(keyword))
 }
 
 fn size_parameter(rest: &str) -> Option<usize> {
@@ -609,5 +628,7 @@ mod tests {
         assert_eq!(path_argument("TO:a@b.c", "TO:"), None);
         assert_eq!(size_parameter("FROM:<a@b.c> SIZE=1234"), Some(1234));
         assert_eq!(size_parameter("FROM:<a@b.c> BODY=8BITMIME"), None);
+        assert!(has_parameter("FROM:<a@b.c> SIZE=1 smtputf8", "SMTPUTF8"));
+        assert!(!has_parameter("FROM:<SMTPUTF8@b.c>", "SMTPUTF8"));
     }
 }

@@ -66,6 +66,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Freed pages and cells are zeroed, so text that once held a
+            // secret (a reply echoing a login, before redaction existed)
+            // does not linger in the file after it is overwritten or deleted.
+            .pragma("secure_delete", "ON")
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
