@@ -127,7 +127,14 @@ pub async fn preview(
     db: &Path,
     out: &Output,
 ) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
+    // A preview only looks; a test send may start the sandbox, which
+    // captures into the database.
+    let access = if send_to.is_some() {
+        crate::Access::Write
+    } else {
+        crate::Access::Read
+    };
+    let store = crate::open_store(db, access).await?;
     let id = store.resolve_campaign(campaign).await?;
     let row = match row {
         Row::First => None,

@@ -66,6 +66,7 @@ export const en = {
   'error.database_unavailable': 'Mailroom cannot open its database.',
   'error.database_too_new': 'The database was written by a newer version of Mailroom.',
   'error.campaign_not_found': 'That campaign no longer exists.',
+  'error.ambiguous_campaign': 'More than one campaign answers to that name.',
   'error.database': 'The database reported a problem.',
   'error.internal': 'Something went wrong inside Mailroom.',
 

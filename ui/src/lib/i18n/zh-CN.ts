@@ -61,6 +61,7 @@ export const zhCN: Messages = {
   'error.database_unavailable': 'Mailroom 无法打开它的数据库。',
   'error.database_too_new': '数据库由更新版本的 Mailroom 写入。',
   'error.campaign_not_found': '该发送任务已不存在。',
+  'error.ambiguous_campaign': '有多个发送任务符合该名称。',
   'error.database': '数据库报告了一个问题。',
   'error.internal': 'Mailroom 内部出错了。',
 
