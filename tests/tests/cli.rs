@@ -655,3 +655,194 @@ fn a_read_only_folder_reads_what_is_still_in_the_wal() {
     assert_eq!(run.json()["name"], "renamed");
 }
 
+/// Runs `mailroom --db <workspace db> args` under a 2 GB address-space limit
+/// and a minute's timeout (where `prlimit` and `timeout` exist), so a memory
+/// bomb ends in an abort of this one process, never the machine's memory.
+fn mailroom_bounded(ws: &Workspace, args: &[&str]) -> Run {
+    let have = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(
+        have("prlimit") && have("timeout"),
+        "these tests run the CLI under prlimit and timeout (util-linux, coreutils)"
+    );
+    let mut command = std::process::Command::new("prlimit");
+    command
+        .args(["--as=2000000000", "timeout", "60"])
+        .arg(mailroom_e2e::mailroom_binary())
+        .arg("--db")
+        .arg(ws.db())
+        .args(args);
+    ws.isolate(&mut command);
+    command.output().expect("run mailroom").into()
+}
+
+#[test]
+fn template_memory_bombs_end_in_one_line_errors_under_a_memory_limit() {
+    let ws = Workspace::new();
+    let list = ws.file(
+        "widths.csv",
+        "email,name,width\nann@example.com,Ann,2\nbob@example.com,Bob,2000000000\n",
+    );
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let body = ws.file("body.txt", "Hello {{ name }}");
+    let body = body.to_str().expect("utf-8 path");
+
+    // The issue's subject: refused when saved, before anything is evaluated.
+    let bomb = "{% set a = \"x\" * 100000000 %}{% for i in range(30) %}{{ a }}{% endfor %}";
+    let run = mailroom_bounded(&ws, &["message", "1", "--subject", bomb, "--text", body]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "mailroom: subject, line 1: * is not available in a message (it repeats text)\n"
+    );
+    let run = mailroom_bounded(
+        &ws,
+        &[
+            "message",
+            "1",
+            "--subject",
+            "{{ name | indent(2000000000) }}",
+            "--text",
+            body,
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "mailroom: row 2: subject, line 1: invalid operation: a value would be 1907.4 MB, \
+         more than the 1 MB a message allows\n"
+    );
+
+    // A message that is fine for the first recipient but not for another:
+    // saved, and that recipient's preview is the error, not an abort.
+    let subject = "Hi {{ 'x' | indent(width | int) }}";
+    let run = mailroom_bounded(&ws, &["message", "1", "--subject", subject, "--text", body]);
+    assert!(run.success(), "{}", run.stderr);
+    let run = mailroom_bounded(&ws, &["preview", "1", "--row", "3"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("mailroom: row 3: subject, line 1: invalid operation: a value would be 1907.4 MB"),
+        "{}",
+        run.stderr
+    );
+    assert!(mailroom_bounded(&ws, &["preview", "1", "--row", "2"]).success());
+}
+
+#[test]
+fn a_crafted_list_cannot_attach_files_from_outside_the_folder_or_mailroom_s_own() {
+    let ws = Workspace::new();
+    let root = ws.dir.path();
+    std::fs::create_dir_all(root.join("files")).expect("mkdir");
+    std::fs::write(root.join("secret.txt"), "the sender's secret").expect("write");
+    std::fs::write(root.join("files/invoice.txt"), "your invoice").expect("write");
+    std::os::unix::fs::symlink(root.join("secret.txt"), root.join("files/link.txt")).expect("symlink");
+    let list = ws.file(
+        "list.csv",
+        "email,code\n\
+         ann@example.com,invoice.txt\n\
+         bob@example.com,../secret.txt\n\
+         cat@example.com,/etc/hostname\n\
+         dan@example.com,link.txt\n",
+    );
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let body = ws.file("body.txt", "Hello");
+    let body = body.to_str().expect("utf-8 path");
+    let folder = root.join("files");
+    let folder = folder.to_str().expect("utf-8 path");
+
+    // Saved, with every row that cannot be attached listed with its reason.
+    let run = ws.mailroom(&[
+        "--json",
+        "message",
+        "1",
+        "--subject",
+        "Hi",
+        "--text",
+        body,
+        "--attach-column",
+        "code",
+        "--attach-folder",
+        folder,
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let check = run.json();
+    assert_eq!(check["missing_attachment_count"], 3, "{check}");
+    let listed = check["missing_attachments"].as_array().expect("a list");
+    let reason = |row: u64| {
+        listed
+            .iter()
+            .find(|m| m["row"] == row)
+            .and_then(|m| m["problem"].as_str())
+            .unwrap_or_else(|| panic!("row {row} is not listed: {check}"))
+            .to_owned()
+    };
+    assert!(
+        reason(3).contains("\"../secret.txt\" leads out of the folder"),
+        "{}",
+        reason(3)
+    );
+    assert!(
+        reason(4).contains("\"/etc/hostname\" leads out of the folder"),
+        "{}",
+        reason(4)
+    );
+    assert!(reason(5).contains("(through a link)"), "{}", reason(5));
+
+    // Each of them fails on its own, as it would when sent; Ann's is attached.
+    let ann = ws.mailroom(&["--json", "preview", "1", "--row", "2"]);
+    assert!(ann.success(), "{}", ann.stderr);
+    assert_eq!(ann.json()["message"]["attachments"], serde_json::json!(["invoice.txt"]));
+    for row in ["3", "4", "5"] {
+        let run = ws.mailroom(&["preview", "1", "--row", row]);
+        assert_eq!(run.code, Some(1), "row {row}: {}", run.stdout);
+        assert!(!run.stdout.contains("secret"), "row {row}: {}", run.stdout);
+    }
+
+    // `{{ code }}` = `../secret` in a file name template.
+    let list = ws.file("names.csv", "email,code\nbob@example.com,../secret\n");
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let run = ws.mailroom(&[
+        "message",
+        "2",
+        "--subject",
+        "Hi",
+        "--text",
+        body,
+        "--attach-name",
+        "{{ code }}.txt",
+        "--attach-folder",
+        folder,
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\"../secret.txt\" leads out of the folder"),
+        "{}",
+        run.stdout
+    );
+    let run = ws.mailroom(&["preview", "2"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("leads out of the folder"), "{}", run.stderr);
+
+    // The database and the password key beside it are never attached, even
+    // as a file for everyone.
+    std::fs::write(ws.db().with_file_name("secrets.key"), [7u8; 32]).expect("write");
+    for own in [ws.db(), ws.db().with_file_name("secrets.key")] {
+        let run = ws.mailroom(&[
+            "message",
+            "1",
+            "--subject",
+            "Hi",
+            "--text",
+            body,
+            "--attach",
+            own.to_str().expect("utf-8 path"),
+        ]);
+        assert_eq!(run.code, Some(1), "{}", run.stdout);
+        assert!(run.stderr.contains("one of Mailroom's own files"), "{}", run.stderr);
+    }
+}

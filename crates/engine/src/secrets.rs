@@ -24,8 +24,8 @@ pub const SECRETS_ENV: &str = "MAILROOM_SECRETS";
 /// locked D-Bus must not freeze the window.
 const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-const FILE_NAME: &str = "secrets.json";
-const KEY_FILE_NAME: &str = "secrets.key";
+pub(crate) const FILE_NAME: &str = "secrets.json";
+pub(crate) const KEY_FILE_NAME: &str = "secrets.key";
 
 /// Where passwords are kept on this machine.
 #[derive(Debug, Clone)]
