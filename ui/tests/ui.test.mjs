@@ -595,8 +595,16 @@ describe('Message screen', () => {
     clean_pasted_html: '<p><b>Clean</b> words</p>',
     save_message: {
       fields: ['email', 'name', 'city'],
-      missing_attachment_count: 1,
-      missing_attachments: [{ row: 3, email: 'li@example.cn', path: '/home/ann/invoices/li.pdf' }],
+      missing_attachment_count: 2,
+      missing_attachments: [
+        { row: 3, email: 'li@example.cn', path: '/home/ann/invoices/li.pdf', problem: null },
+        {
+          row: 4,
+          email: 'bob@example.com',
+          path: '/home/ann/invoices/../secret.txt',
+          problem: 'the file name "../secret.txt" leads out of the folder /home/ann/invoices',
+        },
+      ],
       message_bytes: 250000,
     },
   };
@@ -630,7 +638,10 @@ describe('Message screen', () => {
     assert.match(saved.args.draft.html, /<b>Clean<\/b> words/);
     assert.doesNotMatch(saved.args.draft.html, /Mso|mso-|o:p/);
     assert.match(await page.getByTestId('message-size').textContent(), /250 KB/);
-    assert.match(await page.getByTestId('missing-attachments').textContent(), /li@example\.cn.*li\.pdf/s);
+    const missing = await page.getByTestId('missing-attachments').textContent();
+    assert.match(missing, /li@example\.cn.*li\.pdf/s);
+    // A refused file says why.
+    assert.match(missing, /bob@example\.com.*leads out of the folder/s);
     assert.deepEqual(errors, []);
   });
 

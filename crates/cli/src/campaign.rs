@@ -42,7 +42,10 @@ pub struct MessageArgs {
     /// Or each recipient's file name with merge fields: 'invoice-{{ code }}.pdf'.
     #[arg(long, value_name = "TEMPLATE")]
     pub attach_name: Option<String>,
-    /// The folder those file names are relative to.
+    /// The folder those files are in (needed with --attach-column or
+    /// --attach-name): a recipient's file is only ever taken from inside it,
+    /// never from elsewhere through `..`, a full path or a link, and never
+    /// one of Mailroom's own files.
     #[arg(long, value_name = "DIR")]
     pub attach_folder: Option<PathBuf>,
     /// An https unsubscribe link (merge fields allowed); enables one-click unsubscribe.
@@ -91,13 +94,14 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
         if check.missing_attachment_count > 0 {
             writeln!(
                 w,
-                "  {} recipients' attachments are missing:",
+                "  {} recipients' attachments are missing or cannot be attached:",
                 check.missing_attachment_count
             )?;
             for missing in &check.missing_attachments {
+                let problem = missing.problem.as_deref().unwrap_or("not there yet");
                 writeln!(
                     w,
-                    "  row {:>6}  {}  {}",
+                    "  row {:>6}  {}  {}  ({problem})",
                     missing.row,
                     missing.email,
                     missing.path.display()
@@ -127,7 +131,14 @@ pub async fn preview(
     db: &Path,
     out: &Output,
 ) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
+    // A preview only looks; a test send may start the sandbox, which
+    // captures into the database.
+    let access = if send_to.is_some() {
+        crate::Access::Write
+    } else {
+        crate::Access::Read
+    };
+    let store = crate::open_store(db, access).await?;
     let id = store.resolve_campaign(campaign).await?;
     let row = match row {
         Row::First => None,

@@ -6,12 +6,12 @@ mod campaign;
 mod output;
 mod smtp;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::model::RecipientStatus;
+use mailroom_engine::model::{CampaignStatus, RecipientStatus};
 use mailroom_engine::{Error, Store, paths};
 
 use crate::output::Output;
@@ -20,10 +20,18 @@ use crate::output::Output;
 #[command(
     name = "mailroom",
     version,
-    about = "Bulk mail with nothing lost: import, send, resume."
+    about = "Bulk mail with nothing lost: import, send, resume.",
+    after_help = "A CAMPAIGN is its exact name or its number; #7 is always campaign 7. A name that more \
+                  than one campaign answers to (two imports of one file, or a campaign named \"1\" besides \
+                  campaign 1) is refused with the candidates listed."
 )]
 struct Cli {
     /// The database file (default: the desktop app's own, in your data folder).
+    /// Only `import`, `smtp add` and `sandbox` start a new one at a path given
+    /// here or in $MAILROOM_DB; every other command refuses a path where
+    /// there is none, so a mistyped path is not a new, empty database. A
+    /// read-only database (or folder) can still be looked at: status,
+    /// recipients, campaigns, export, preview, smtp list and show.
     #[arg(long, global = true, value_name = "PATH")]
     db: Option<PathBuf>,
 
@@ -63,8 +71,9 @@ enum Command {
         /// sheets, email column, first rows); nothing is saved.
         #[arg(long)]
         preview: bool,
-        /// A draft campaign (id or name) this import replaces: its message
-        /// moves to the new campaign and it is deleted.
+        /// A draft campaign this import replaces: its message moves to the
+        /// new campaign and it is deleted. A campaign that is no longer a
+        /// draft is refused (its history would be lost).
         #[arg(long, value_name = "CAMPAIGN", conflicts_with = "preview")]
         replace: Option<String>,
     },
@@ -189,9 +198,49 @@ fn main() -> ExitCode {
     }
 }
 
+/// How a command uses the database.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Access {
+    /// Only looks: a read-only database will do.
+    Read,
+    /// Changes it (and creates it at the default path).
+    Write,
+}
+
+/// Opens `db` for `access`. Reading opens read-only where the file cannot be
+/// written; a database that does not exist yet is created (only at the
+/// default path: [`run`] refuses a missing path that was given).
+pub(crate) async fn open_store(db: &Path, access: Access) -> Result<Store, Error> {
+    match access {
+        Access::Read if db.exists() => Store::open_to_read(db).await,
+        _ => Store::open(db).await,
+    }
+}
+
+/// Whether `command` may run where there is no database yet: the commands
+/// that put the first things in one, and those that never open it (`import
+/// --preview`, `smtp presets`).
+fn runs_without_a_database(command: &Command) -> bool {
+    match command {
+        Command::Import { .. } => true,
+        Command::Smtp(smtp) => matches!(**smtp, smtp::SmtpCommand::Add(_) | smtp::SmtpCommand::Presets),
+        Command::Sandbox { .. } => true,
+        _ => false,
+    }
+}
+
 async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
+    let chosen = cli.db.is_some() || std::env::var_os(paths::DATABASE_ENV).is_some_and(|v| !v.is_empty());
     let db = paths::database_path(cli.db)?;
+    if chosen && !db.exists() && !runs_without_a_database(&cli.command) {
+        return Err(Error::DatabaseUnavailable {
+            path: db,
+            reason: "there is no such file; check the path (only import, smtp add and sandbox start a new database)"
+                .to_owned(),
+        });
+    }
     match cli.command {
+        Command::Smtp(command) if matches!(*command, smtp::SmtpCommand::Presets) => return smtp::presets(out),
         Command::Smtp(command) => return smtp::run(*command, &db, out).await,
         Command::Sandbox { port } => return smtp::serve_sandbox(&db, port, out).await,
         Command::Captured { id, clear } => return smtp::captured(&db, id, clear, out).await,
@@ -256,7 +305,19 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
                 let source = RecipientSource::open(&file, &options).await?;
                 let store = Store::open(&db).await?;
                 if let Some(old) = replace {
-                    options.replaces = Some(store.resolve_campaign(&old).await?);
+                    let old = store.resolve_campaign(&old).await?;
+                    // Said before the file is read; the import checks it
+                    // again in its own transaction.
+                    let summary = store.campaign_summary(old).await?;
+                    if summary.status != CampaignStatus::Draft {
+                        return Err(Error::CampaignState {
+                            campaign: summary.name,
+                            status: summary.status.as_str().to_owned(),
+                            action: "--replace replaces only a draft; import without it to make a new campaign"
+                                .to_owned(),
+                        });
+                    }
+                    options.replaces = Some(old);
                 }
                 let report = import::import(&store, source, &options).await?;
                 store.close().await;
@@ -264,7 +325,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             }
         }
         Command::Status { campaign } => {
-            let store = Store::open(&db).await?;
+            let store = open_store(&db, Access::Read).await?;
             let id = store.resolve_campaign(&campaign).await?;
             out.summary(&mailroom_engine::campaign::summary(&store, id).await?)
         }
@@ -274,12 +335,12 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             offset,
             limit,
         } => {
-            let store = Store::open(&db).await?;
+            let store = open_store(&db, Access::Read).await?;
             let id = store.resolve_campaign(&campaign).await?;
             out.recipients(&store.recipients(id, status, offset, limit).await?)
         }
         Command::Campaigns => {
-            let store = Store::open(&db).await?;
+            let store = open_store(&db, Access::Read).await?;
             out.campaigns(&mailroom_engine::campaign::list(&store).await?)
         }
         Command::Export {
@@ -287,7 +348,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             status,
             output,
         } => {
-            let store = Store::open(&db).await?;
+            let store = open_store(&db, Access::Read).await?;
             let id = store.resolve_campaign(&campaign).await?;
             let written = mailroom_engine::export::export_recipients(&store, id, &status, &output).await?;
             out.print(&serde_json::json!({ "written": written, "path": output }), |w| {

@@ -170,7 +170,11 @@ pub(crate) async fn secrets_for(db: &Path) -> SecretStore {
 }
 
 pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
+    let access = match command {
+        SmtpCommand::List | SmtpCommand::Show { .. } => crate::Access::Read,
+        _ => crate::Access::Write,
+    };
+    let store = crate::open_store(db, access).await?;
     let secrets = secrets_for(db).await;
     match command {
         SmtpCommand::Add(args) => {
@@ -209,14 +213,7 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
             })?;
         }
         SmtpCommand::Presets => {
-            let presets = account::presets();
-            out.print(presets, |w| {
-                for p in presets {
-                    writeln!(w, "{:<18} {} — {}:{} ({})", p.id, p.name, p.host, p.port, p.security)?;
-                    writeln!(w, "{:<18} {}", "", p.note)?;
-                }
-                Ok(())
-            })?;
+            presets(out)?;
         }
         SmtpCommand::Test { name, send_to } => {
             let (_, settings) = store.account(&name).await?;
@@ -242,6 +239,19 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
         }
     }
     store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mailroom smtp presets`: needs no database.
+pub fn presets(out: &Output) -> Result<ExitCode, Error> {
+    let presets = account::presets();
+    out.print(presets, |w| {
+        for p in presets {
+            writeln!(w, "{:<18} {} — {}:{} ({})", p.id, p.name, p.host, p.port, p.security)?;
+            writeln!(w, "{:<18} {}", "", p.note)?;
+        }
+        Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

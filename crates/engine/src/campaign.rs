@@ -50,7 +50,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::message::{CampaignIdentity, CompiledMessage, Sender};
+use crate::message::{CampaignIdentity, CompiledMessage, ProtectedFiles, Sender};
 use crate::model::{CampaignId, CampaignStatus, CampaignSummary, RecipientStatus, StatusCounts, string_enum};
 use crate::secrets::SecretStore;
 use crate::smtp::manage::ensure_sandbox;
@@ -355,6 +355,7 @@ pub async fn send(
             id: campaign,
             created_at: summary.created_at,
         },
+        &ProtectedFiles::for_database(store.path()),
     )?;
     // Keeps the built-in sandbox listening for the run when nothing else does.
     let _sandbox = ensure_sandbox(store, &settings).await?;

@@ -128,6 +128,13 @@ pub enum Error {
     #[error("no campaign {0}")]
     CampaignNotFound(String),
 
+    #[error(
+        "\"{reference}\" could mean more than one campaign: {}; name one by its number, as #{}",
+        .candidates.join("; "),
+        .candidates.first().and_then(|c| c.strip_prefix('#')).and_then(|c| c.split(' ').next()).unwrap_or("1")
+    )]
+    AmbiguousCampaign { reference: String, candidates: Vec<String> },
+
     #[error("{problem} ({field})")]
     InvalidAccount { field: String, problem: String },
 
@@ -231,6 +238,7 @@ pub enum ErrorKind {
     DatabaseUnavailable,
     DatabaseTooNew,
     CampaignNotFound,
+    AmbiguousCampaign,
     InvalidAccount,
     AccountExists,
     AccountNotFound,
@@ -273,6 +281,7 @@ impl Error {
             Error::DatabaseUnavailable { .. } => ErrorKind::DatabaseUnavailable,
             Error::DatabaseTooNew { .. } => ErrorKind::DatabaseTooNew,
             Error::CampaignNotFound(_) => ErrorKind::CampaignNotFound,
+            Error::AmbiguousCampaign { .. } => ErrorKind::AmbiguousCampaign,
             Error::InvalidAccount { .. } => ErrorKind::InvalidAccount,
             Error::AccountExists(_) => ErrorKind::AccountExists,
             Error::AccountNotFound(_) => ErrorKind::AccountNotFound,

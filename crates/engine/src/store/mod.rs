@@ -56,6 +56,11 @@ impl Store {
         if path.is_dir() {
             return Err(unavailable("it is a folder, not a file".to_owned()));
         }
+        // SQLite would open a read-only file read-only without a word, and
+        // the first change would fail halfway through a command.
+        if path.exists() && !writable(path) {
+            return Err(unavailable(READ_ONLY.to_owned()));
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|e| unavailable(format!("cannot create the folder {}: {e}", parent.display())))?;
@@ -88,6 +93,83 @@ impl Store {
         })
     }
 
+    /// Opens an existing database to read it: as [`Store::open`] does when
+    /// the file and its folder can be written (so its schema is brought up to
+    /// date, and a run elsewhere is seen through its lock files), otherwise
+    /// read-only, so that a database on a read-only disk, in a read-only
+    /// folder or in a read-only file can still be looked at. Never creates it.
+    ///
+    /// WAL needs its `-shm` index beside the file: in a folder where none can
+    /// be made, a database closed cleanly (no `-wal` left) is opened
+    /// `immutable` (nothing can be writing it: no process could make the
+    /// `-wal` there either); one with a `-wal` is read through that `-wal` and
+    /// its `-shm` when both are there, and refused otherwise, since reading
+    /// the file alone would miss what the `-wal` holds.
+    pub async fn open_to_read(path: &Path) -> Result<Store> {
+        let unavailable = |reason: &str| Error::DatabaseUnavailable {
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if path.is_dir() {
+            return Err(unavailable("it is a folder, not a file"));
+        }
+        if !path.exists() {
+            return Err(unavailable("there is no such file"));
+        }
+        if writable(path) {
+            return Self::open(path).await;
+        }
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let read_only = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        match Self::connect_read_only(path, read_only.clone(), clock.clone()).await {
+            Ok(store) => Ok(store),
+            Err(Error::DatabaseTooNew { path }) => Err(Error::DatabaseTooNew { path }),
+            Err(_) if !has_wal(path) => Self::connect_read_only(path, read_only.immutable(true), clock).await,
+            Err(_) => Err(unavailable(
+                "it is read-only, and its latest changes are in the -wal file beside it, which cannot be read \
+                 without a -shm file that cannot be made there; open it once where it can be written",
+            )),
+        }
+    }
+
+    /// A read-only pool over `path`, after checking that its schema is the
+    /// one this build knows (a read-only file cannot be brought up to date).
+    async fn connect_read_only(path: &Path, options: SqliteConnectOptions, clock: Arc<dyn Clock>) -> Result<Store> {
+        let unavailable = |reason: String| Error::DatabaseUnavailable {
+            path: path.to_owned(),
+            reason,
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|e| unavailable(describe_open_error(&e)))?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&pool)
+            .await
+            .map_err(|e| unavailable(describe_open_error(&e)))?;
+        if applied.iter().any(|v| !MIGRATOR.iter().any(|m| m.version == *v)) {
+            return Err(Error::DatabaseTooNew { path: path.to_owned() });
+        }
+        if MIGRATOR.iter().any(|m| !applied.contains(&m.version)) {
+            return Err(unavailable(
+                "it is read-only and was written by an older Mailroom; open it once where it can be written, \
+                 so that it is brought up to date"
+                    .to_owned(),
+            ));
+        }
+        tracing::info!(path = %path.display(), "database opened read-only");
+        Ok(Store {
+            pool,
+            clock,
+            path: path.to_owned(),
+        })
+    }
+
     /// The file this store was opened from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -110,10 +192,36 @@ impl Store {
     }
 }
 
+/// Why a database cannot be changed, said where it is opened to be changed.
+const READ_ONLY: &str = "it is read-only (the file, its folder or its disk cannot be written): \
+                         it can be looked at (status, recipients, export) but not changed";
+
+/// Whether the database at `path` (which exists) can be changed: the file
+/// opens for writing, and its folder takes new files (SQLite's `-wal` and
+/// `-shm`), both asked of the OS itself, as SQLite will.
+fn writable(path: &Path) -> bool {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::OpenOptions::new().write(true).open(path).is_ok() && tempfile::tempfile_in(folder).is_ok()
+}
+
+/// Whether a `-wal` with content lies beside the database.
+fn has_wal(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+}
+
 /// SQLite's "unable to open database file (code 14)" says nothing of why; the
 /// usual why is permissions or a read-only location.
 fn describe_open_error(err: &sqlx::Error) -> String {
+    let primary =
+        |db: &dyn sqlx::error::DatabaseError| db.code().and_then(|c| c.parse::<i64>().ok()).map(|code| code & 0xff);
     match err {
+        // SQLITE_READONLY and its extended codes (1544: the folder).
+        sqlx::Error::Database(db) if primary(db.as_ref()) == Some(8) => READ_ONLY.to_owned(),
         sqlx::Error::Database(db) if db.code().as_deref() == Some("14") => {
             "the location is not writable (check the path and its permissions)".to_owned()
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::*;
 use crate::ErrorKind;
 use crate::clock::ManualClock;
-use crate::model::RecipientStatus;
+use crate::model::{CampaignId, RecipientStatus};
 use crate::store::{NewCampaign, NewRecipient};
 
 #[tokio::test]
@@ -295,4 +295,115 @@ async fn every_attempt_outcome_and_stage_passes_the_schema_checks() {
     // The checks are on for the pool, so the loop above proves something.
     assert!(insert("lost", "data").await.is_err());
     assert!(insert("sent", "teleport").await.is_err());
+}
+
+/// A campaign named `name` with one pending recipient, committed.
+async fn campaign_named(store: &Store, name: &str) -> CampaignId {
+    let columns = vec!["email".to_owned()];
+    let mut writer = store
+        .begin_import(&NewCampaign {
+            name,
+            ..email_campaign(&columns)
+        })
+        .await
+        .expect("begin");
+    writer.write(&[email_row(2)]).await.expect("write");
+    writer.commit().await.expect("commit")
+}
+
+#[tokio::test]
+async fn a_reference_more_than_one_campaign_answers_to_is_refused_with_them_all() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let spring = campaign_named(&store, "spring").await;
+    let named_one = campaign_named(&store, "1").await;
+    let spring_again = campaign_named(&store, "spring").await;
+    assert_eq!((spring, named_one, spring_again), (1, 2, 3));
+
+    // "1" is campaign 1 and the campaign named "1": neither silently.
+    let err = store.resolve_campaign("1").await.expect_err("ambiguous");
+    assert_eq!(err.kind(), ErrorKind::AmbiguousCampaign);
+    let message = err.to_string();
+    assert!(
+        message.contains("#2 \"1\" (draft, made 2023-11-14 22:13 UTC)"),
+        "{message}"
+    );
+    assert!(message.contains("#1 \"spring\" (draft"), "{message}");
+    assert!(message.contains("as #2"), "{message}");
+    // Two imports named alike: both listed, not the newest picked.
+    let err = store.resolve_campaign("spring").await.expect_err("ambiguous");
+    assert!(
+        err.to_string().contains("#3 \"spring\"") && err.to_string().contains("#1 \"spring\""),
+        "{err}"
+    );
+
+    // `#N` is always the id; a number nothing else is named is the id too.
+    assert_eq!(store.resolve_campaign("#1").await.expect("#1"), spring);
+    assert_eq!(store.resolve_campaign(" #3 ").await.expect("#3"), spring_again);
+    assert_eq!(store.resolve_campaign("2").await.expect("2"), named_one);
+    for unknown in ["#9", "9", "summer"] {
+        let err = store.resolve_campaign(unknown).await.expect_err(unknown);
+        assert_eq!(err.kind(), ErrorKind::CampaignNotFound, "{unknown}");
+    }
+}
+
+#[tokio::test]
+async fn an_import_does_not_replace_a_campaign_that_is_no_longer_a_draft() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let old = campaign_named(&store, "spring").await;
+    sqlx::query("UPDATE campaigns SET status = 'completed' WHERE id = ?1")
+        .bind(old)
+        .execute(&store.pool)
+        .await
+        .expect("complete it");
+    let columns = vec!["email".to_owned()];
+    let mut writer = store.begin_import(&email_campaign(&columns)).await.expect("begin");
+    writer.write(&[email_row(2)]).await.expect("write");
+    let err = writer.supersede(old).await.expect_err("not a draft");
+    assert_eq!(err.kind(), ErrorKind::CampaignState);
+    assert!(err.to_string().contains("is completed"), "{err}");
+    drop(writer);
+    let left = store.list_campaigns().await.expect("list");
+    assert_eq!(left.len(), 1, "neither replaced nor a second campaign saved");
+    assert_eq!(left[0].id, old);
+}
+
+#[tokio::test]
+async fn opening_to_read_never_creates_a_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("typo.db");
+    let err = Store::open_to_read(&path).await.expect_err("no such file");
+    assert_eq!(err.kind(), ErrorKind::DatabaseUnavailable);
+    assert!(err.to_string().contains("no such file"), "{err}");
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn opening_read_only_refuses_a_schema_it_cannot_bring_up_to_date() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("m.db");
+    let store = Store::open(&path).await.expect("open");
+    let id = campaign_named(&store, "spring").await;
+    store.close().await;
+
+    let options = SqliteConnectOptions::new().filename(&path).read_only(true);
+    let read = Store::connect_read_only(&path, options.clone(), Arc::new(SystemClock))
+        .await
+        .expect("current schema");
+    assert_eq!(read.resolve_campaign("spring").await.expect("resolve"), id);
+    let refused = sqlx::query("DELETE FROM campaigns").execute(&read.pool).await;
+    assert!(refused.is_err(), "a read-only store changed the file");
+    read.close().await;
+
+    let writable = Store::open(&path).await.expect("open");
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+        .execute(&writable.pool)
+        .await
+        .expect("forget a migration");
+    writable.close().await;
+    let err = Store::connect_read_only(&path, options, Arc::new(SystemClock))
+        .await
+        .expect_err("older schema");
+    assert!(err.to_string().contains("older Mailroom"), "{err}");
 }
