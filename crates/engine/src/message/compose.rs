@@ -50,6 +50,7 @@ pub struct MessageCheck {
 /// and saves it. Per-recipient files that are missing are listed, not
 /// refused: a person may still be copying them.
 pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDraft) -> Result<MessageCheck> {
+    crate::campaign::refuse_while_sending(store, campaign, "change its message").await?;
     let compiled = compile_for(store, campaign, draft, None).await?;
     store.save_message_draft(campaign, draft).await?;
     let mut missing = Vec::new();
