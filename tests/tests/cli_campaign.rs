@@ -685,3 +685,218 @@ async fn resend_failed_is_a_new_run_over_exactly_the_failed_recipients() {
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert!(again.stdout.contains("No failed recipients"), "{}", again.stdout);
 }
+
+/// Starts `mailroom send 1 --smtp test` in the background and returns it
+/// once `server` has received a first message.
+async fn send_in_background(ws: &Arc<Workspace>, server: &ScriptedServer) -> std::process::Child {
+    let mut command = Command::new(mailroom_binary());
+    command
+        .arg("--db")
+        .arg(ws.db())
+        .args(["send", "1", "--smtp", "test"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    ws.isolate(&mut command);
+    let child = command.spawn().expect("test step");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while server.received().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the run never got going");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child
+}
+
+/// While another process sends a campaign, its account cannot be deleted
+/// and its message cannot change, each with the reason and what to do; the
+/// run goes on undisturbed. (Deleting the account used to kill the run with
+/// "FOREIGN KEY constraint failed", exit 1, recipients left `sending`.)
+/// Once it is over, the account may go and the campaign keeps its results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sending_campaigns_account_and_message_are_refused_changes_until_it_is_done() {
+    let server = ScriptedServer::start(Script {
+        slow_replies: Some(Duration::from_millis(10)),
+        ..Script::default()
+    })
+    .await;
+    let ws = campaign(150, server.port()).await;
+    let first = send_in_background(&ws, &server).await;
+    let holder = format!("(process {})", first.id());
+
+    let removed = cli(&ws, &["smtp", "remove", "test"]).await;
+    assert_eq!(removed.code, Some(1), "{}", removed.stderr);
+    assert!(
+        removed
+            .stderr
+            .contains("the account \"test\" is sending a campaign now")
+            && removed.stderr.contains(&holder)
+            && removed.stderr.contains("pause the campaign first"),
+        "{}",
+        removed.stderr
+    );
+    let body = ws.file("changed.txt", "Changed {{ name }}.\n");
+    let changed = cli(
+        &ws,
+        &[
+            "message",
+            "1",
+            "--subject",
+            "Changed",
+            "--text",
+            body.to_str().expect("test step"),
+        ],
+    )
+    .await;
+    assert_eq!(changed.code, Some(1), "{}", changed.stderr);
+    assert!(
+        changed.stderr.contains("pause it first, then change its message") && changed.stderr.contains(&holder),
+        "{}",
+        changed.stderr
+    );
+
+    let finished = tokio::task::spawn_blocking(move || first.wait_with_output())
+        .await
+        .expect("test step")
+        .expect("test step");
+    assert_eq!(
+        finished.status.code(),
+        Some(0),
+        "the run completes undisturbed: {}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    let received = accepted(&server.received());
+    assert_eq!(received.len(), 150);
+    assert!(received.values().all(|&copies| copies == 1));
+    assert!(
+        server
+            .received()
+            .iter()
+            .all(|m| !String::from_utf8_lossy(&m.data).contains("Subject: Changed")),
+        "every recipient got the message the run started with"
+    );
+
+    let removed = cli(&ws, &["smtp", "remove", "test"]).await;
+    assert!(removed.success(), "{}", removed.stderr);
+    let status = cli(&ws, &["--json", "status", "1"]).await.json();
+    assert_eq!(
+        (status["status"].as_str(), status["counts"]["sent"].as_u64()),
+        (Some("completed"), Some(150))
+    );
+    let recipients = cli(&ws, &["--json", "recipients", "1", "--limit", "1"]).await.json();
+    assert_eq!(recipients[0]["message_version"], 1, "{recipients}");
+}
+
+/// `smtp add` and `smtp edit` set the at-least-once choice for sends that
+/// got no answer after their content; `smtp show` says which it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_at_least_once_choice_is_an_account_setting_of_add_and_edit() {
+    let ws = Arc::new(Workspace::new());
+    let port = free_port().await;
+    let ws2 = ws.clone();
+    tokio::task::spawn_blocking(move || ws2.add_local_account("mta", port, &["--retry-ambiguous"]))
+        .await
+        .expect("test step");
+    let shown = cli(&ws, &["--json", "smtp", "show", "mta"]).await.json();
+    assert_eq!(shown["retry_ambiguous"], true, "{shown}");
+    let human = cli(&ws, &["smtp", "show", "mta"]).await;
+    assert!(human.stdout.contains("may arrive twice"), "{}", human.stdout);
+
+    let edited = cli(
+        &ws,
+        &[
+            "--json",
+            "smtp",
+            "edit",
+            "mta",
+            "--retry-ambiguous=false",
+            "--data-timeout",
+            "300",
+        ],
+    )
+    .await;
+    assert!(edited.success(), "{}", edited.stderr);
+    let edited = edited.json();
+    assert_eq!(
+        (edited["retry_ambiguous"].as_bool(), edited["data_timeout_ms"].as_u64()),
+        (Some(false), Some(300_000))
+    );
+    assert_eq!(edited["port"], port, "what was not given stays");
+    let default = cli(&ws, &["--json", "smtp", "show", "Sandbox"]).await.json();
+    assert_eq!(default["retry_ambiguous"], false, "off unless chosen");
+}
+
+/// A disk that fills mid-send: SQLite answers "disk full" (here a file size
+/// limit, RLIMIT_FSIZE, on the sending process: a real refusal to grow the
+/// database's log, needing no root). The campaign pauses with "disk full:
+/// free space, then resume", `send` exits 3 like any pause, and `status`
+/// says paused, not running. With room again, resume sends the rest:
+/// nobody lost, nobody twice. (It used to exit 1 with an internal database
+/// error, leaving the campaign `running`.)
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_pauses_the_campaign_and_resume_loses_nobody_and_sends_nobody_twice() {
+    let n = 400;
+    let server = ScriptedServer::start(Script {
+        slow_replies: Some(Duration::from_millis(1)),
+        ..Script::default()
+    })
+    .await;
+    let ws = campaign(n, server.port()).await;
+    let db_size = std::fs::metadata(ws.db()).expect("test step").len();
+    // Room for the database as it is and a log (WAL) of some 40 frames
+    // (24 + 4096 bytes each, after a 32-byte header), the limit falling
+    // inside a frame: the write that crosses it is cut short, which SQLite
+    // reports as SQLITE_FULL, as on a full disk.
+    let frames = db_size.div_ceil(4120) + 40;
+    let limit = 32 + frames * 4120 + 2_000;
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--fsize={limit}"))
+        .arg(mailroom_binary())
+        .arg("--db")
+        .arg(ws.db())
+        .args(["send", "1", "--smtp", "test"]);
+    ws.isolate(&mut command);
+    let run: mailroom_e2e::Run = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("test step")
+        .expect("prlimit (util-linux) runs")
+        .into();
+    assert_eq!(run.code, Some(3), "paused, not failed: {}", run.stderr);
+    assert!(
+        run.stderr.contains("disk full:") && run.stderr.contains("free space, then resume"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("internal error"), "{}", run.stderr);
+
+    let status = cli(&ws, &["--json", "status", "1"]).await.json();
+    assert_eq!(status["status"], "paused", "{status}");
+    assert!(
+        status["pause_reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("disk full:") && r.ends_with("free space, then resume")),
+        "{status}"
+    );
+    let sent = status["counts"]["sent"].as_u64().unwrap_or(0);
+    assert!(sent > 0 && sent < n as u64, "the disk filled mid-send: {status}");
+    // Whatever the server has, the file knows of: sent (or uncertain, for
+    // a person to decide), never pending, so a resume cannot send it again.
+    let states = by_state(&ws).await;
+    let known = |email: &String| {
+        ["sent", "uncertain"]
+            .iter()
+            .any(|state| states.get(*state).is_some_and(|s| s.contains(email)))
+    };
+    for email in accepted(&server.received()).keys() {
+        assert!(known(email), "the server has {email}; the file does not say so");
+    }
+    assert!(states.get("sending").is_none_or(HashSet::is_empty), "{states:?}");
+
+    // Room again: resume sends the rest.
+    resume_until_nothing_but_uncertain_is_left(&ws).await;
+    let received = accepted(&server.received());
+    assert_eq!(received.len(), n, "nobody lost");
+    assert!(received.values().all(|&copies| copies == 1), "nobody twice");
+    let status = cli(&ws, &["--json", "status", "1"]).await.json();
+    assert_eq!(status["status"], "completed", "{status}");
+}
