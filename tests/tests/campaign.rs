@@ -1495,3 +1495,52 @@ async fn an_uncertain_recipient_resent_after_an_edit_gets_the_version_it_may_alr
     assert_eq!(rows[0].message_version, Some(1));
     assert!(rows.iter().skip(1).any(|r| r.message_version == Some(2)));
 }
+
+/// The answer to a message's content trickling in a byte a second, as the
+/// issue's server did: the message timeout bounds the whole answer, not
+/// each byte, so the client gives up at the timeout although bytes keep
+/// coming, and the server has the message: the send is ambiguous (no code).
+/// The clock is tokio's paused clock, so the seconds are virtual; a ticker
+/// keeps it moving in small steps while the runtime waits on the sockets.
+#[tokio::test(start_paused = true)]
+async fn an_answer_trickled_slower_than_the_message_timeout_times_out_and_the_server_has_the_message() {
+    use mailroom_engine::smtp::client::{Connection, ConnectionSettings};
+    use mailroom_engine::smtp::{Problem, Stage};
+    let server = ScriptedServer::start(Script {
+        trickle_after_data: Some(Duration::from_secs(1)),
+        ..Script::default()
+    })
+    .await;
+    let ticker = tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let settings = ConnectionSettings {
+        host: "127.0.0.1".to_owned(),
+        port: server.port(),
+        security: Security::None,
+        auth: AuthMethod::None,
+        username: None,
+        password: None,
+        helo_name: None,
+        connect_timeout: Duration::from_secs(600),
+        command_timeout: Duration::from_secs(600),
+        data_timeout: Duration::from_secs(5),
+        accept_invalid_certs: false,
+    };
+    let mut connection = Connection::open(Arc::new(settings)).await.expect("test step");
+    let message = b"Subject: hi\r\n\r\nHello.\r\n";
+    let failure = connection
+        .send("news@example.com", &["a@example.org"], message)
+        .await
+        .expect_err("the answer comes too late");
+    ticker.abort();
+    assert_eq!(
+        (failure.stage, failure.problem, failure.code),
+        (Stage::Data, Problem::TimedOut, None)
+    );
+    let received = server.received();
+    assert_eq!(received.len(), 1, "the server has the message");
+    assert!(received[0].late && !received[0].reset);
+}
