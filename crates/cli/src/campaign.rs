@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome};
 use mailroom_engine::message::{self, MessageDraft, Unsubscribe};
-use mailroom_engine::{Error, Store};
+use mailroom_engine::{Error, ErrorKind, Store};
 
 use crate::output::Output;
 use crate::smtp::{secrets_for, shutdown_signal};
@@ -174,7 +174,8 @@ pub async fn preview(
 }
 
 /// `send` and `resume`: runs until the campaign completes, pauses or stops.
-/// Ctrl-C or SIGTERM pauses cleanly (in-flight messages finish).
+/// Ctrl-C or SIGTERM pauses cleanly (in-flight messages finish). A full disk
+/// pauses it too (exit 3), also when the run could not even start.
 pub async fn send(
     campaign: &str,
     account: Option<&str>,
@@ -182,6 +183,12 @@ pub async fn send(
     db: &Path,
     out: &Output,
 ) -> Result<ExitCode, Error> {
+    // A file size limit (RLIMIT_FSIZE) that the database reaches must come
+    // back from SQLite as "disk full", which pauses the campaign, and not as
+    // SIGXFSZ, whose default ends the process mid-send: a listener replaces
+    // that default for the life of the process.
+    #[cfg(unix)]
+    let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
     let store = Store::open(db).await?;
     let secrets = secrets_for(db).await;
     let id = store.resolve_campaign(campaign).await?;
@@ -201,7 +208,22 @@ pub async fn send(
     let report = campaign::send(&store, &secrets, id, account, options, control, sink).await;
     signals.abort();
     store.close().await;
-    let report = report?;
+    let report = match report {
+        Ok(report) => report,
+        Err(e) if e.kind() == ErrorKind::DiskFull => {
+            out.error(&e);
+            return Ok(ExitCode::from(EXIT_PAUSED));
+        }
+        Err(e) => return Err(e),
+    };
+    if report.counts.uncertain > 0 && !json {
+        eprintln!(
+            "{} recipients are uncertain (the server may have their message): \
+             `mailroom uncertain {campaign} --resend` sends them again with the same Message-ID, \
+             `--mark-sent` counts them as sent.",
+            report.counts.uncertain
+        );
+    }
     Ok(match report.outcome {
         RunOutcome::Completed => ExitCode::SUCCESS,
         RunOutcome::Paused => ExitCode::from(EXIT_PAUSED),

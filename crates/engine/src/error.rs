@@ -201,6 +201,18 @@ pub enum Error {
     )]
     SendingElsewhere { what: String, holder: String },
 
+    #[error(
+        "disk full: {} cannot grow (no space left, or a size limit reached); free space, then resume",
+        .path.display()
+    )]
+    DiskFull { path: PathBuf },
+
+    #[error(
+        "the account \"{account}\" is sending a campaign now (in {holder}); pause the campaign first, \
+         then delete the account"
+    )]
+    AccountInUse { account: String, holder: String },
+
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
@@ -254,6 +266,8 @@ pub enum ErrorKind {
     ExportFailed,
     CampaignState,
     SendingElsewhere,
+    DiskFull,
+    AccountInUse,
     Database,
     Internal,
 }
@@ -297,8 +311,31 @@ impl Error {
             Error::ExportFailed { .. } => ErrorKind::ExportFailed,
             Error::CampaignState { .. } => ErrorKind::CampaignState,
             Error::SendingElsewhere { .. } => ErrorKind::SendingElsewhere,
+            Error::DiskFull { .. } => ErrorKind::DiskFull,
+            Error::AccountInUse { .. } => ErrorKind::AccountInUse,
             Error::Database(_) | Error::StateFile(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// Whether SQLite could not make the database grow, from either
+    /// connection. The campaign runner pauses on it ([`Error::DiskFull`])
+    /// instead of failing.
+    ///
+    /// SQLite says `SQLITE_FULL` for a full disk (ENOSPC), but a quota
+    /// (EDQUOT), a file size limit (EFBIG, RLIMIT_FSIZE) and the ENOSPC some
+    /// file systems report only when syncing come back as a failed write or
+    /// sync (`SQLITE_IOERR_WRITE`, `SQLITE_IOERR_FSYNC`); SQLite keeps the
+    /// errno to itself. Those are counted too: a failing disk would read as
+    /// full, and pausing is right for it as well.
+    pub fn is_disk_full(&self) -> bool {
+        use rusqlite::ffi::{SQLITE_FULL, SQLITE_IOERR_FSYNC, SQLITE_IOERR_WRITE};
+        let full = |code: i32| [SQLITE_FULL, SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC].contains(&code);
+        match self {
+            Error::DiskFull { .. } => true,
+            Error::Database(sqlx::Error::Database(db)) => db.code().and_then(|c| c.parse().ok()).is_some_and(full),
+            Error::StateFile(rusqlite::Error::SqliteFailure(failure, _)) => full(failure.extended_code),
+            _ => false,
         }
     }
 

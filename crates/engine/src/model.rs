@@ -148,6 +148,10 @@ pub struct CampaignSummary {
     /// "mailroom (process 4242)"), so it is not offered for resume here.
     /// Filled by the engine's `campaign::summary` and `campaign::list`.
     pub sent_by: Option<String>,
+    /// Marked running in the file, but no Mailroom is sending it (killed, or
+    /// it could not record its pause on a full disk): shown as `paused`,
+    /// with this set. Filled like `sent_by`.
+    pub interrupted: bool,
 }
 
 /// One recipient row with the values it was imported with.
@@ -164,6 +168,14 @@ pub struct Recipient {
     /// Ok: queued as …`): what a person quotes to the provider to trace it.
     pub reply: Option<String>,
     pub attempts: u32,
+    /// Attempts whose content may have reached the server without an answer.
+    /// A `sent` recipient with any may have the message more than once (its
+    /// reason says so).
+    pub unanswered: u32,
+    /// The version of the campaign's message it was last sent (or may have
+    /// got); `None` before it was ever sent.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number | null"))]
+    pub message_version: Option<i64>,
     /// Every source column, in file order, with its value as imported.
     #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, string>"))]
     pub fields: IndexMap<String, String>,

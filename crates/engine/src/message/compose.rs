@@ -59,6 +59,7 @@ pub struct MessageCheck {
 /// attached (outside the folder, one of Mailroom's own), with the reason,
 /// and those recipients fail with it if the campaign is sent as it is.
 pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDraft) -> Result<MessageCheck> {
+    crate::campaign::refuse_while_sending(store, campaign, "change its message").await?;
     let compiled = compile_for(store, campaign, draft, None).await?;
     let first = store.recipient_at(campaign, None).await?;
     // A template that cannot be made for the first recipient (a value or

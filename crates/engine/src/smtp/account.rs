@@ -47,6 +47,12 @@ pub struct AccountSettings {
     pub retries: u32,
     /// Accept any certificate (self-hosted servers); shown as a warning everywhere.
     pub accept_invalid_certs: bool,
+    /// When a message's content went out and no answer came (a timeout or a
+    /// lost connection after it), send it again on its own with the same
+    /// Message-ID (at least once: the recipient may get it twice, which
+    /// their history then says). Off: the recipient becomes `uncertain`
+    /// and a person decides.
+    pub retry_ambiguous: bool,
 }
 
 impl Default for AccountSettings {
@@ -74,6 +80,7 @@ impl Default for AccountSettings {
             per_day: None,
             retries: 5,
             accept_invalid_certs: false,
+            retry_ambiguous: false,
         }
     }
 }

@@ -37,6 +37,10 @@ pub enum Action {
     Silence,
     /// Wait, then do the inner action.
     Delay(Duration, Box<Action>),
+    /// Answer as [`Action::Proceed`] would, one byte at a time, this long
+    /// apart (a server whose answer is late however long one waits for a
+    /// byte; a test server's fault).
+    Trickle(Duration),
 }
 
 /// The envelope and content of one received message.
@@ -587,6 +591,17 @@ where
             Action::Silence => {
                 std::future::pending::<()>().await;
                 return Flow::End;
+            }
+            Action::Trickle(pause) => {
+                let line = format!("{code} {text}\r\n");
+                for byte in line.as_bytes() {
+                    tokio::time::sleep(pause).await;
+                    let stream = io.get_mut();
+                    if stream.write_all(&[*byte]).await.is_err() || stream.flush().await.is_err() {
+                        return Flow::End;
+                    }
+                }
+                return Flow::Continue;
             }
         }
     }

@@ -265,6 +265,7 @@ impl Store {
             total: counts.total(),
             counts,
             sent_by: None,
+            interrupted: false,
         })
     }
 
@@ -298,7 +299,7 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = sqlx::query!(
-            r#"SELECT row_number, email, status, reason, sent_reply, attempts, fields
+            r#"SELECT row_number, email, status, reason, sent_reply, attempts, unanswered, message_version, fields
                FROM recipients
                WHERE campaign_id = ?1 AND (?2 IS NULL OR status = ?2)
                ORDER BY row_number
@@ -322,6 +323,8 @@ impl Store {
                     reason: row.reason,
                     reply: row.sent_reply,
                     attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+                    unanswered: u32::try_from(row.unanswered).unwrap_or(u32::MAX),
+                    message_version: row.message_version,
                     fields: columns.iter().cloned().zip(values).collect::<IndexMap<_, _>>(),
                 })
             })

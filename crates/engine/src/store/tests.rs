@@ -149,7 +149,7 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
     let columns = vec!["email".to_owned()];
     let campaign = email_campaign(&columns);
     let mut writer = store.begin_import(&campaign).await.expect("begin");
-    let rows: Vec<NewRecipient> = (2..7).map(email_row).collect();
+    let rows: Vec<NewRecipient> = (2..8).map(email_row).collect();
     writer.write(&rows).await.expect("write");
     let campaign = writer.commit().await.expect("commit");
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM recipients ORDER BY row_number")
@@ -166,17 +166,19 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
         text: text.to_owned(),
     };
 
-    let claims: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id }).collect();
+    let claims: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id, version: 3 }).collect();
     let mut file = store.state_file(1).expect("state file");
     file.apply(&claims).expect("claims");
     let outcomes = vec![
         StateChange::Sent {
             id: ids[0],
             reply: "250 2.0.0 queued as 1".to_owned(),
+            note: None,
         },
         StateChange::Sent {
             id: ids[1],
             reply: "250 ok \"quoted\" 中文".to_owned(),
+            note: Some("may have it twice".to_owned()),
         },
         StateChange::Failed {
             id: ids[2],
@@ -192,6 +194,7 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
         StateChange::Sent {
             id: ids[3],
             reply: "250 ok".to_owned(),
+            note: None,
         },
         StateChange::Retry {
             id: ids[4],
@@ -199,20 +202,36 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
             reason: "454 throttled".to_owned(),
             attempt: attempt(AttemptOutcome::Transient, Some(454), Some("4.7.0"), "throttled"),
         },
+        StateChange::Uncertain {
+            id: ids[5],
+            reason: "no answer after the content".to_owned(),
+            attempt: attempt(AttemptOutcome::Ambiguous, None, None, "no answer within 2 s"),
+        },
     ];
     file.apply(&outcomes).expect("outcomes");
 
     let page = store.recipients(campaign, None, 0, 10).await.expect("recipients");
-    let states: Vec<(RecipientStatus, u32)> = page.iter().map(|r| (r.status, r.attempts)).collect();
+    let states: Vec<(RecipientStatus, u32, u32)> = page.iter().map(|r| (r.status, r.attempts, r.unanswered)).collect();
     assert_eq!(
         states,
         [
-            (RecipientStatus::Sent, 1),
-            (RecipientStatus::Sent, 1),
-            (RecipientStatus::Failed, 1),
-            (RecipientStatus::Sent, 1),
-            (RecipientStatus::RetryWait, 1),
+            (RecipientStatus::Sent, 1, 0),
+            (RecipientStatus::Sent, 1, 0),
+            (RecipientStatus::Failed, 1, 0),
+            (RecipientStatus::Sent, 1, 0),
+            (RecipientStatus::RetryWait, 1, 0),
+            // Its content got no answer: the one unanswered attempt.
+            (RecipientStatus::Uncertain, 1, 1),
         ]
+    );
+    assert!(
+        page.iter().all(|r| r.message_version == Some(3)),
+        "each claim names the version sent"
+    );
+    assert_eq!(
+        page[1].reason.as_deref(),
+        Some("may have it twice"),
+        "a send's note is its reason"
     );
     // A send's reply stays on its recipient; the attempts table holds the rest.
     let replies: Vec<Option<String>> = sqlx::query_scalar("SELECT sent_reply FROM recipients ORDER BY id")
@@ -226,6 +245,7 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
             Some("250 ok \"quoted\" 中文".to_owned()),
             None,
             Some("250 ok".to_owned()),
+            None,
             None
         ]
     );
@@ -239,6 +259,7 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
     let expected = [
         (ids[2], "permanent", "rcpt", Some(550), Some("5.1.1"), "User unknown"),
         (ids[4], "transient", "rcpt", Some(454), Some("4.7.0"), "throttled"),
+        (ids[5], "ambiguous", "rcpt", None, None, "no answer within 2 s"),
     ];
     assert_eq!(attempts.len(), expected.len());
     for (row, want) in attempts.iter().zip(expected) {
@@ -259,7 +280,51 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
         .fetch_one(&store.pool)
         .await
         .expect("send counts");
-    assert_eq!(counted, 5, "each claim counts once against the account's quotas");
+    assert_eq!(counted, 6, "each claim counts once against the account's quotas");
+}
+
+/// A batch the disk cannot take is refused whole, as a full disk (here the
+/// database held at the pages it has, which SQLite reports as SQLITE_FULL,
+/// as it does ENOSPC): the runner pauses on it instead of failing.
+#[tokio::test]
+async fn a_batch_the_disk_cannot_take_is_refused_whole_as_a_full_disk() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let columns = vec!["email".to_owned()];
+    let mut writer = store.begin_import(&email_campaign(&columns)).await.expect("begin");
+    let rows: Vec<NewRecipient> = (2..12).map(email_row).collect();
+    writer.write(&rows).await.expect("write");
+    let campaign = writer.commit().await.expect("commit");
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM recipients ORDER BY row_number")
+        .fetch_all(&store.pool)
+        .await
+        .expect("ids");
+    let mut file = store.state_file(1).expect("state file");
+    file.stop_growing().expect("page limit");
+    let mut changes: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id, version: 1 }).collect();
+    // Long server texts: more than the pages there are room for.
+    changes.extend(ids.iter().map(|&id| StateChange::Failed {
+        id,
+        reason: "550 no".to_owned(),
+        attempt: Some(AttemptRecord {
+            started_at: 0,
+            duration_ms: 0,
+            outcome: AttemptOutcome::Permanent,
+            stage: AttemptStage::Rcpt,
+            code: Some(550),
+            enhanced_code: None,
+            text: "x".repeat(20_000),
+        }),
+        suppress: None,
+    }));
+    let refused = file.apply(&changes).expect_err("the database may not grow");
+    assert!(refused.is_disk_full(), "{refused:?}");
+    let page = store.recipients(campaign, None, 0, 100).await.expect("recipients");
+    assert!(
+        page.iter()
+            .all(|r| r.status == RecipientStatus::Pending && r.attempts == 0),
+        "nothing of the batch is in the file"
+    );
 }
 
 /// The state writer skips the schema's CHECK constraints (they cost a

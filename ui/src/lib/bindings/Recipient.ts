@@ -15,6 +15,17 @@ row: number, email: string, status: RecipientStatus, reason: string | null,
  */
 reply: string | null, attempts: number, 
 /**
+ * Attempts whose content may have reached the server without an answer.
+ * A `sent` recipient with any may have the message more than once (its
+ * reason says so).
+ */
+unanswered: number, 
+/**
+ * The version of the campaign's message it was last sent (or may have
+ * got); `None` before it was ever sent.
+ */
+message_version: number | null, 
+/**
  * Every source column, in file order, with its value as imported.
  */
 fields: Record<string, string>, };
