@@ -151,11 +151,16 @@ fn step(what: &str) {
 }
 
 async fn connect(driver: &Driver) -> Client {
+    connect_to(driver, app_binary(), &[]).await
+}
+
+/// Opens a WebDriver session on `application` started with `args`.
+async fn connect_to(driver: &Driver, application: &Path, args: &[String]) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
     caps.insert(
         "tauri:options".into(),
-        serde_json::json!({ "application": app_binary() }),
+        serde_json::json!({ "application": application, "args": args }),
     );
     ClientBuilder::native()
         .capabilities(caps)
@@ -984,28 +989,70 @@ fn campaign_on_a_slow_sandbox(ws: &Workspace, list: &Path) {
     }
 }
 
-/// A desktop's notification server, for real: dunst on a private D-Bus
-/// session bus, printing each notification it receives to a file.
-struct NotificationServer {
-    bus: Child,
-    dunst: Child,
+/// A private D-Bus session bus (dbus-daemon), stopped on drop: where the
+/// desktop's services live (notifications) and where a second Mailroom finds
+/// the first (single instance), apart from any real session.
+struct SessionBus {
+    daemon: Child,
     address: String,
-    log: PathBuf,
 }
 
-impl NotificationServer {
-    fn start(ws: &Workspace) -> NotificationServer {
-        let mut bus = Command::new("dbus-daemon")
+impl SessionBus {
+    fn start() -> SessionBus {
+        let mut daemon = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start dbus-daemon: {e}"));
         let mut address = String::new();
-        let stdout = bus.stdout.take().unwrap_or_else(|| panic!("dbus-daemon's output"));
+        let stdout = daemon.stdout.take().unwrap_or_else(|| panic!("dbus-daemon's output"));
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut address)
             .unwrap_or_else(|e| panic!("read the bus address: {e}"));
-        let address = address.trim().to_owned();
+        SessionBus {
+            daemon,
+            address: address.trim().to_owned(),
+        }
+    }
+
+    /// Whether a program holds the bus name `name`.
+    fn has_owner(&self, name: &str) -> bool {
+        Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                &format!("string:{name}"),
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// A desktop's notification server, for real: dunst on a private D-Bus
+/// session bus, printing each notification it receives to a file.
+struct NotificationServer {
+    // Declared before the bus, so dunst stops before its bus does.
+    dunst: Child,
+    _bus: SessionBus,
+    address: String,
+    log: PathBuf,
+}
+
+impl NotificationServer {
+    fn start(ws: &Workspace) -> NotificationServer {
+        let bus = SessionBus::start();
+        let address = bus.address.clone();
         let log = ws.dir.path().join("dunst.log");
         let dunst = Command::new("dunst")
             .arg("-print")
@@ -1015,22 +1062,11 @@ impl NotificationServer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start dunst: {e}"));
         wait_until("dunst to serve notifications", || {
-            Command::new("dbus-send")
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.Notifications",
-                ])
-                .env("DBUS_SESSION_BUS_ADDRESS", &address)
-                .output()
-                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+            bus.has_owner("org.freedesktop.Notifications")
         });
         NotificationServer {
-            bus,
             dunst,
+            _bus: bus,
             address,
             log,
         }
@@ -1057,8 +1093,7 @@ impl Drop for NotificationServer {
     fn drop(&mut self) {
         let _ = self.dunst.kill();
         let _ = self.dunst.wait();
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
+        // The bus stops after this, as the `_bus` field drops.
     }
 }
 
@@ -1091,4 +1126,115 @@ fn close_like_a_window_manager(window: &str) {
     conn.send_event(false, window, EventMask::NO_EVENT, event)
         .unwrap_or_else(|e| panic!("send WM_DELETE_WINDOW: {e}"));
     conn.flush().unwrap_or_else(|e| panic!("flush X: {e}"));
+}
+
+/// The single-instance name the app holds on the session bus
+/// (tauri-plugin-single-instance: the identifier + ".SingleInstance").
+const INSTANCE_NAME: &str = "org.mailroom.desktop.SingleInstance";
+
+/// A second launch of `program` with `args`, from `cwd`, in the workspace's
+/// environment on `bus`, as a file manager's "Open with" starts it. Returns
+/// how it ended: a launch that hands over to a running Mailroom exits at
+/// once; one that opened a window of its own is killed and reported.
+fn launch_again(
+    ws: &Workspace,
+    bus: &SessionBus,
+    program: &Path,
+    args: &[String],
+    cwd: &Path,
+) -> std::process::ExitStatus {
+    let mut command = Command::new(program);
+    ws.isolate(&mut command);
+    let mut child = command
+        .args(args)
+        .current_dir(cwd)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot launch {}: {e}", program.display()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("wait for the second launch: {e}"))
+        {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the second launch did not hand over and exit: it is running on its own");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The visible Mailroom windows.
+fn app_windows() -> usize {
+    xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"])
+        .lines()
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_given_at_launch_or_to_a_second_launch_opens_its_import_preview() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let spring = ws.file(
+        "spring.csv",
+        "name,email\nAnn,ann@example.com\n李雷,li.lei@example.cn\n",
+    );
+    ws.file(
+        "autumn list.csv",
+        "email;name\nzoe@example.fr;Zoë\nbob-at-example.com;Bob\nkim@example.kr;Kim\n",
+    );
+    let bus = SessionBus::start();
+    let driver = Driver::start_with(&ws, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+
+    step("launching with a file, as \"Open with Mailroom\" does");
+    let client = connect_to(&driver, app_binary(), &[spring.display().to_string()]).await;
+    wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
+    assert_eq!(
+        text(&client, "[data-testid=import-choices] .file-name strong").await,
+        "spring.csv"
+    );
+    let preview = text(&client, "[data-testid=preview]").await;
+    assert!(preview.contains("李雷"), "{preview}");
+    wait_until("the app to hold its single-instance name", || {
+        bus.has_owner(INSTANCE_NAME)
+    });
+
+    step("a second launch with another file (a path relative to where it was started)");
+    let status = launch_again(&ws, &bus, app_binary(), &["autumn list.csv".to_owned()], ws.dir.path());
+    assert!(status.success(), "the second launch ended with {status}");
+    wait_for_text(
+        &client,
+        "[data-testid=import-choices] .file-name strong",
+        "autumn list.csv",
+    )
+    .await;
+    wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
+    assert_eq!(text(&client, "[data-testid=count-invalid] dd").await, "1");
+    assert_eq!(app_windows(), 1, "one window, the first one");
+    let campaigns = ws.mailroom(&["--json", "campaigns"]).json();
+    assert_eq!(
+        campaigns.as_array().map(Vec::len),
+        Some(2),
+        "both lists imported: {campaigns}"
+    );
+
+    step("a second launch with no file only brings the window forward");
+    go_to(&client, "smtp").await;
+    let status = launch_again(&ws, &bus, app_binary(), &[], ws.dir.path());
+    assert!(status.success(), "the second launch ended with {status}");
+    assert_eq!(app_windows(), 1);
+    element(&client, "[data-testid=smtp-screen]").await;
+
+    let _ = client.close().await;
 }
