@@ -1238,3 +1238,135 @@ async fn a_file_given_at_launch_or_to_a_second_launch_opens_its_import_preview()
 
     let _ = client.close().await;
 }
+
+/// The program and arguments a desktop starts for `entry` (a `.desktop`
+/// file) given `files`: its `Exec` line, split on spaces, with the file-list
+/// field codes (`%F`, `%f`, `%U`, `%u`) replaced by the files and the other
+/// codes dropped, and the program found on `PATH`, as the Desktop Entry
+/// Specification says. Quoted arguments are not handled; Mailroom's has none.
+fn desktop_exec(entry: &Path, files: &[&Path]) -> (PathBuf, Vec<String>) {
+    let text = std::fs::read_to_string(entry).unwrap_or_else(|e| panic!("read {}: {e}", entry.display()));
+    let exec = text
+        .lines()
+        .skip_while(|line| line.trim() != "[Desktop Entry]")
+        .take_while(|line| !line.starts_with('[') || line.trim() == "[Desktop Entry]")
+        .find_map(|line| line.strip_prefix("Exec="))
+        .unwrap_or_else(|| panic!("{} has no Exec line:\n{text}", entry.display()));
+    assert!(
+        !exec.contains(['"', '\'', '\\']),
+        "quoting in the Exec line is not handled: {exec}"
+    );
+    let mut words = exec.split_whitespace();
+    let program = words.next().unwrap_or_else(|| panic!("an empty Exec line"));
+    let mut args = Vec::new();
+    for word in words {
+        match word {
+            "%F" | "%U" => args.extend(files.iter().map(|f| f.display().to_string())),
+            "%f" | "%u" => args.extend(files.first().map(|f| f.display().to_string())),
+            code if code.starts_with('%') => {}
+            other => args.push(other.to_owned()),
+        }
+    }
+    let program = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{program} (the Exec line's program) is not on PATH"));
+    (program, args)
+}
+
+/// The installed app, as a person gets it: scripts/test.sh installs the
+/// `.deb` with apt-get, runs this test by name, then uninstalls it. The app
+/// is started from the `Exec` line of the package's desktop entry
+/// (`$MAILROOM_DESKTOP_ENTRY`, else `/usr/share/applications/Mailroom.desktop`)
+/// with an empty data folder (the workspace's `XDG_DATA_HOME`, no
+/// `MAILROOM_DB`), so it opens as on a fresh install.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Mailroom installed from its .deb: scripts/test.sh installs it and runs this"]
+async fn the_installed_app_started_from_its_desktop_entry() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let entry = std::env::var_os("MAILROOM_DESKTOP_ENTRY").map_or_else(
+        || PathBuf::from("/usr/share/applications/Mailroom.desktop"),
+        PathBuf::from,
+    );
+    let ws = Workspace::new();
+    let list = ws.file(
+        "spring list.csv",
+        "name,email,city\nAnn Lee,ann@example.com,Oslo\n李雷,li.lei@example.cn,北京\nBob,bob-at-example.com,Bergen\n",
+    );
+    let bus = SessionBus::start();
+    let driver = Driver::start_with(&ws, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address), ("MAILROOM_DB", "")]);
+    let (program, no_files) = desktop_exec(&entry, &[]);
+    assert!(
+        program.starts_with("/usr/bin"),
+        "the desktop entry starts {}",
+        program.display()
+    );
+    let (_, with_list) = desktop_exec(&entry, &[&list]);
+    assert_eq!(with_list, [list.display().to_string()], "a file goes to the app as %F");
+
+    step("started from the menu: the first screen, on an empty data folder");
+    let client = connect_to(&driver, &program, &no_files).await;
+    assert_eq!(client.title().await.ok().as_deref(), Some("Mailroom"));
+    element(&client, "[data-testid=recipients-screen]").await;
+    element(&client, "[data-testid=choose-file]").await;
+    assert_eq!(text(&client, "[data-screen=smtp]").await, "SMTP");
+    let database = ws.dir.path().join("home/data/org.mailroom.desktop/mailroom.db");
+    wait_until("the fresh database in the data folder", || database.is_file());
+    let status = element(&client, ".statusbar")
+        .await
+        .prop("textContent")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert!(
+        status.contains(&database.display().to_string()),
+        "status bar: {status:?}"
+    );
+
+    step("Test connection against the fresh install's Sandbox account");
+    go_to(&client, "smtp").await;
+    click(&client, "[data-testid=account][data-name=Sandbox]").await;
+    click(&client, "[data-testid=test-connection]").await;
+    assert_eq!(
+        verdict(&client).await,
+        "true",
+        "{}",
+        text(&client, "[data-testid=stages]").await
+    );
+
+    step("a .csv opened with Mailroom while it runs: the running window previews it");
+    wait_until("the app to hold its single-instance name", || {
+        bus.has_owner(INSTANCE_NAME)
+    });
+    let status = launch_again(&ws, &bus, &program, &with_list, ws.dir.path());
+    assert!(status.success(), "the second launch ended with {status}");
+    element(&client, "[data-testid=recipients-screen]").await;
+    wait_for_text(
+        &client,
+        "[data-testid=import-choices] .file-name strong",
+        "spring list.csv",
+    )
+    .await;
+    wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
+    assert_eq!(app_windows(), 1);
+    let _ = client.close().await;
+
+    step("started with a .csv from its desktop entry: its import preview first");
+    wait_until("the first app to end", || !bus.has_owner(INSTANCE_NAME));
+    let client = connect_to(&driver, &program, &with_list).await;
+    wait_for_text(
+        &client,
+        "[data-testid=import-choices] .file-name strong",
+        "spring list.csv",
+    )
+    .await;
+    wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
+    assert_eq!(text(&client, "[data-testid=count-invalid] dd").await, "1");
+    let preview = text(&client, "[data-testid=preview]").await;
+    assert!(preview.contains("李雷") && preview.contains("北京"), "{preview}");
+    let _ = client.close().await;
+}
