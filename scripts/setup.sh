@@ -32,7 +32,7 @@ TEST_PACKAGES=(
   python3-aiosmtpd
   # the installed-app test: reading the built .rpm (rpm -qip), checking the
   # desktop entry and registering it for its file types ("Open with")
-  rpm desktop-file-utils
+  rpm cpio desktop-file-utils
 )
 APT_PACKAGES=("${BUILD_PACKAGES[@]}")
 [ "$mode" = --package ] || APT_PACKAGES+=("${TEST_PACKAGES[@]}")
