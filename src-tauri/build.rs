@@ -38,6 +38,7 @@ fn main() {
         "clean_pasted_html",
         "pause_all_and_quit",
         "export_recipients",
+        "take_opened_file",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

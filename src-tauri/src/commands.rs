@@ -25,6 +25,7 @@ use tauri::ipc::Channel;
 use tokio_util::sync::CancellationToken;
 
 use crate::ipc::IpcResult;
+use crate::launch::OpenedFile;
 use crate::state::AppState;
 
 /// A previewed message and its raw source.
@@ -149,6 +150,14 @@ pub async fn list_campaigns(state: State<'_, AppState>) -> IpcResult<Vec<Campaig
 #[tauri::command]
 pub async fn database_location(state: State<'_, AppState>) -> IpcResult<String> {
     Ok(state.store().await?.path().display().to_string())
+}
+
+/// The file the operating system asked the app to open ("Open with", a
+/// second launch, macOS's open-file event), once; `None` when there is none.
+#[tauri::command]
+#[allow(clippy::needless_pass_by_value)] // Tauri hands state over by value
+pub fn take_opened_file(opened: State<'_, OpenedFile>) -> Option<PathBuf> {
+    opened.take()
 }
 
 /// Every SMTP account (never with its password).

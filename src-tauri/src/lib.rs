@@ -6,9 +6,11 @@
 //!   `capabilities/main-window.json`, listed in `build.rs`).
 //! - [`ipc`]: what crosses IPC besides engine types: the `{kind, message}` error.
 //! - [`state`]: the engine handles the app keeps (the store, opened lazily).
+//! - [`launch`]: files the OS asks the app to open, and the single instance.
 
 pub mod commands;
 pub mod ipc;
+pub mod launch;
 pub mod state;
 
 use mailroom_engine::{logging, paths};
@@ -18,10 +20,16 @@ use tauri::{Emitter, Manager};
 pub fn run() {
     let _log_guard = paths::log_dir().and_then(|dir| logging::init_file_logging(&dir, "mailroom-app"));
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Mailroom starting");
+    let opened = launch::OpenedFile::default();
+    launch::offer_own_args(&opened);
     let result = tauri::Builder::default()
+        // First, so a second launch hands over its file and exits before
+        // anything else starts (a second window on the same database).
+        .plugin(tauri_plugin_single_instance::init(launch::on_second_launch))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .manage(state::AppState::default())
+        .manage(opened)
         // Closing the window while a campaign sends asks first: the window
         // offers "pause and quit" (pause_all_and_quit) or to keep sending.
         .on_window_event(|window, event| {
@@ -70,8 +78,10 @@ pub fn run() {
             commands::clean_pasted_html,
             commands::pause_all_and_quit,
             commands::export_recipients,
+            commands::take_opened_file,
         ])
-        .run(tauri::generate_context!());
+        .build(tauri::generate_context!())
+        .map(|app| app.run(launch::on_run_event));
     if let Err(e) = result {
         tracing::error!(error = %e, "the app could not start");
         eprintln!("Mailroom could not start: {e}");

@@ -151,11 +151,16 @@ fn step(what: &str) {
 }
 
 async fn connect(driver: &Driver) -> Client {
+    connect_to(driver, app_binary(), &[]).await
+}
+
+/// Opens a WebDriver session on `application` started with `args`.
+async fn connect_to(driver: &Driver, application: &Path, args: &[String]) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
     caps.insert(
         "tauri:options".into(),
-        serde_json::json!({ "application": app_binary() }),
+        serde_json::json!({ "application": application, "args": args }),
     );
     ClientBuilder::native()
         .capabilities(caps)
@@ -984,28 +989,70 @@ fn campaign_on_a_slow_sandbox(ws: &Workspace, list: &Path) {
     }
 }
 
-/// A desktop's notification server, for real: dunst on a private D-Bus
-/// session bus, printing each notification it receives to a file.
-struct NotificationServer {
-    bus: Child,
-    dunst: Child,
+/// A private D-Bus session bus (dbus-daemon), stopped on drop: where the
+/// desktop's services live (notifications) and where a second Mailroom finds
+/// the first (single instance), apart from any real session.
+struct SessionBus {
+    daemon: Child,
     address: String,
-    log: PathBuf,
 }
 
-impl NotificationServer {
-    fn start(ws: &Workspace) -> NotificationServer {
-        let mut bus = Command::new("dbus-daemon")
+impl SessionBus {
+    fn start() -> SessionBus {
+        let mut daemon = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start dbus-daemon: {e}"));
         let mut address = String::new();
-        let stdout = bus.stdout.take().unwrap_or_else(|| panic!("dbus-daemon's output"));
+        let stdout = daemon.stdout.take().unwrap_or_else(|| panic!("dbus-daemon's output"));
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut address)
             .unwrap_or_else(|e| panic!("read the bus address: {e}"));
-        let address = address.trim().to_owned();
+        SessionBus {
+            daemon,
+            address: address.trim().to_owned(),
+        }
+    }
+
+    /// Whether a program holds the bus name `name`.
+    fn has_owner(&self, name: &str) -> bool {
+        Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                &format!("string:{name}"),
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// A desktop's notification server, for real: dunst on a private D-Bus
+/// session bus, printing each notification it receives to a file.
+struct NotificationServer {
+    // Declared before the bus, so dunst stops before its bus does.
+    dunst: Child,
+    _bus: SessionBus,
+    address: String,
+    log: PathBuf,
+}
+
+impl NotificationServer {
+    fn start(ws: &Workspace) -> NotificationServer {
+        let bus = SessionBus::start();
+        let address = bus.address.clone();
         let log = ws.dir.path().join("dunst.log");
         let dunst = Command::new("dunst")
             .arg("-print")
@@ -1015,22 +1062,11 @@ impl NotificationServer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start dunst: {e}"));
         wait_until("dunst to serve notifications", || {
-            Command::new("dbus-send")
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.Notifications",
-                ])
-                .env("DBUS_SESSION_BUS_ADDRESS", &address)
-                .output()
-                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+            bus.has_owner("org.freedesktop.Notifications")
         });
         NotificationServer {
-            bus,
             dunst,
+            _bus: bus,
             address,
             log,
         }
@@ -1057,8 +1093,7 @@ impl Drop for NotificationServer {
     fn drop(&mut self) {
         let _ = self.dunst.kill();
         let _ = self.dunst.wait();
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
+        // The bus stops after this, as the `_bus` field drops.
     }
 }
 
@@ -1091,4 +1126,409 @@ fn close_like_a_window_manager(window: &str) {
     conn.send_event(false, window, EventMask::NO_EVENT, event)
         .unwrap_or_else(|e| panic!("send WM_DELETE_WINDOW: {e}"));
     conn.flush().unwrap_or_else(|e| panic!("flush X: {e}"));
+}
+
+/// The single-instance name the app holds on the session bus
+/// (tauri-plugin-single-instance: the identifier + ".SingleInstance").
+const INSTANCE_NAME: &str = "org.mailroom.desktop.SingleInstance";
+
+/// A second launch of `program` with `args`, from `cwd`, in the workspace's
+/// environment on `bus`, as a file manager's "Open with" starts it. Returns
+/// how it ended: a launch that hands over to a running Mailroom exits at
+/// once; one that opened a window of its own is killed and reported.
+fn launch_again(
+    ws: &Workspace,
+    bus: &SessionBus,
+    program: &Path,
+    args: &[String],
+    cwd: &Path,
+) -> std::process::ExitStatus {
+    let mut command = Command::new(program);
+    ws.isolate(&mut command);
+    let mut child = command
+        .args(args)
+        .current_dir(cwd)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot launch {}: {e}", program.display()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("wait for the second launch: {e}"))
+        {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the second launch did not hand over and exit: it is running on its own");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The visible Mailroom windows.
+fn app_windows() -> usize {
+    xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"])
+        .lines()
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_given_at_launch_or_to_a_second_launch_opens_its_import_preview() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let spring = ws.file(
+        "spring.csv",
+        "name,email\nAnn,ann@example.com\n李雷,li.lei@example.cn\n",
+    );
+    ws.file(
+        "autumn list.csv",
+        "email;name\nzoe@example.fr;Zoë\nbob-at-example.com;Bob\nkim@example.kr;Kim\n",
+    );
+    let bus = SessionBus::start();
+    let driver = Driver::start_with(&ws, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+
+    step("launching with a file, as \"Open with Mailroom\" does");
+    let client = connect_to(&driver, app_binary(), &[spring.display().to_string()]).await;
+    wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
+    assert_eq!(
+        text(&client, "[data-testid=import-choices] .file-name strong").await,
+        "spring.csv"
+    );
+    let preview = text(&client, "[data-testid=preview]").await;
+    assert!(preview.contains("李雷"), "{preview}");
+    wait_until("the app to hold its single-instance name", || {
+        bus.has_owner(INSTANCE_NAME)
+    });
+
+    step("a second launch with another file (a path relative to where it was started)");
+    let status = launch_again(&ws, &bus, app_binary(), &["autumn list.csv".to_owned()], ws.dir.path());
+    assert!(status.success(), "the second launch ended with {status}");
+    wait_for_text(
+        &client,
+        "[data-testid=import-choices] .file-name strong",
+        "autumn list.csv",
+    )
+    .await;
+    wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
+    assert_eq!(text(&client, "[data-testid=count-invalid] dd").await, "1");
+    assert_eq!(app_windows(), 1, "one window, the first one");
+    let campaigns = ws.mailroom(&["--json", "campaigns"]).json();
+    assert_eq!(
+        campaigns.as_array().map(Vec::len),
+        Some(2),
+        "both lists imported: {campaigns}"
+    );
+
+    step("a second launch with no file only brings the window forward");
+    go_to(&client, "smtp").await;
+    let status = launch_again(&ws, &bus, app_binary(), &[], ws.dir.path());
+    assert!(status.success(), "the second launch ended with {status}");
+    assert_eq!(app_windows(), 1);
+    element(&client, "[data-testid=smtp-screen]").await;
+
+    let _ = client.close().await;
+}
+
+/// The program and arguments a desktop starts for `entry` (a `.desktop`
+/// file) given `files`: its `Exec` line, split on spaces, with the file-list
+/// field codes (`%F`, `%f`, `%U`, `%u`) replaced by the files and the other
+/// codes dropped, and the program found on `PATH`, as the Desktop Entry
+/// Specification says. Quoted arguments are not handled; Mailroom's has none.
+fn desktop_exec(entry: &Path, files: &[&Path]) -> (PathBuf, Vec<String>) {
+    let text = std::fs::read_to_string(entry).unwrap_or_else(|e| panic!("read {}: {e}", entry.display()));
+    let exec = text
+        .lines()
+        .skip_while(|line| line.trim() != "[Desktop Entry]")
+        .take_while(|line| !line.starts_with('[') || line.trim() == "[Desktop Entry]")
+        .find_map(|line| line.strip_prefix("Exec="))
+        .unwrap_or_else(|| panic!("{} has no Exec line:\n{text}", entry.display()));
+    assert!(
+        !exec.contains(['"', '\'', '\\']),
+        "quoting in the Exec line is not handled: {exec}"
+    );
+    let mut words = exec.split_whitespace();
+    let program = words.next().unwrap_or_else(|| panic!("an empty Exec line"));
+    let mut args = Vec::new();
+    for word in words {
+        match word {
+            "%F" | "%U" => args.extend(files.iter().map(|f| f.display().to_string())),
+            "%f" | "%u" => args.extend(files.first().map(|f| f.display().to_string())),
+            code if code.starts_with('%') => {}
+            other => args.push(other.to_owned()),
+        }
+    }
+    let program = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{program} (the Exec line's program) is not on PATH"));
+    (program, args)
+}
+
+/// The installed app, as a person gets it: scripts/test.sh installs the
+/// `.deb` with apt-get, runs this test by name, then uninstalls it. The app
+/// is started from the `Exec` line of the package's desktop entry
+/// (`$MAILROOM_DESKTOP_ENTRY`, else `/usr/share/applications/Mailroom.desktop`)
+/// with an empty data folder (the workspace's `XDG_DATA_HOME`, no
+/// `MAILROOM_DB`), so it opens as on a fresh install.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Mailroom installed from its .deb: scripts/test.sh installs it and runs this"]
+async fn the_installed_app_started_from_its_desktop_entry() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let entry = std::env::var_os("MAILROOM_DESKTOP_ENTRY").map_or_else(
+        || PathBuf::from("/usr/share/applications/Mailroom.desktop"),
+        PathBuf::from,
+    );
+    let ws = Workspace::new();
+    let list = ws.file(
+        "spring list.csv",
+        "name,email,city\nAnn Lee,ann@example.com,Oslo\n李雷,li.lei@example.cn,北京\nBob,bob-at-example.com,Bergen\n",
+    );
+    let bus = SessionBus::start();
+    let driver = Driver::start_with(&ws, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address), ("MAILROOM_DB", "")]);
+    let (program, no_files) = desktop_exec(&entry, &[]);
+    assert!(
+        program.starts_with("/usr/bin"),
+        "the desktop entry starts {}",
+        program.display()
+    );
+    let (_, with_list) = desktop_exec(&entry, &[&list]);
+    assert_eq!(with_list, [list.display().to_string()], "a file goes to the app as %F");
+
+    step("started from the menu: the first screen, on an empty data folder");
+    let client = connect_to(&driver, &program, &no_files).await;
+    assert_eq!(client.title().await.ok().as_deref(), Some("Mailroom"));
+    element(&client, "[data-testid=recipients-screen]").await;
+    element(&client, "[data-testid=choose-file]").await;
+    assert_eq!(text(&client, "[data-screen=smtp]").await, "SMTP");
+    let database = ws.dir.path().join("home/data/org.mailroom.desktop/mailroom.db");
+    wait_until("the fresh database in the data folder", || database.is_file());
+    let status = element(&client, ".statusbar")
+        .await
+        .prop("textContent")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert!(
+        status.contains(&database.display().to_string()),
+        "status bar: {status:?}"
+    );
+
+    step("Test connection against the fresh install's Sandbox account");
+    go_to(&client, "smtp").await;
+    click(&client, "[data-testid=account][data-name=Sandbox]").await;
+    element(&client, "[data-testid=account][data-name=Sandbox].active").await;
+    // The button is below the fold (WebKitWebDriver does not scroll to it),
+    // and the screen also opens the first account once the list has loaded,
+    // which redraws the form: a click on the button it replaced is lost.
+    let mut attempts = 0;
+    loop {
+        scroll_to(&client, "[data-testid=test-connection]").await;
+        match element(&client, "[data-testid=test-connection]").await.click().await {
+            Ok(_) => break,
+            Err(e) => {
+                attempts += 1;
+                assert!(attempts < 10, "cannot click Test connection: {e:?}");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+    assert_eq!(
+        verdict(&client).await,
+        "true",
+        "{}",
+        text(&client, "[data-testid=stages]").await
+    );
+
+    step("a .csv opened with Mailroom while it runs: the running window previews it");
+    wait_until("the app to hold its single-instance name", || {
+        bus.has_owner(INSTANCE_NAME)
+    });
+    let status = launch_again(&ws, &bus, &program, &with_list, ws.dir.path());
+    assert!(status.success(), "the second launch ended with {status}");
+    element(&client, "[data-testid=recipients-screen]").await;
+    wait_for_text(
+        &client,
+        "[data-testid=import-choices] .file-name strong",
+        "spring list.csv",
+    )
+    .await;
+    wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
+    assert_eq!(app_windows(), 1);
+    let _ = client.close().await;
+
+    step("started with a .csv from its desktop entry: its import preview first");
+    wait_until("the first app to end", || !bus.has_owner(INSTANCE_NAME));
+    let client = connect_to(&driver, &program, &with_list).await;
+    wait_for_text(
+        &client,
+        "[data-testid=import-choices] .file-name strong",
+        "spring list.csv",
+    )
+    .await;
+    wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
+    assert_eq!(text(&client, "[data-testid=count-invalid] dd").await, "1");
+    let preview = text(&client, "[data-testid=preview]").await;
+    assert!(preview.contains("李雷") && preview.contains("北京"), "{preview}");
+    let _ = client.close().await;
+}
+
+/// A process and every process below it (the app, then WebKit's web and
+/// network processes it starts), from /proc.
+fn process_tree(root: u32) -> Vec<u32> {
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name is in parentheses and may hold spaces: fields follow the last ')'.
+        stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    };
+    let all: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|dir| dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(all.iter().copied().filter(|&pid| parent_of(pid) == Some(parent)));
+        i += 1;
+    }
+    tree
+}
+
+/// The processes running `program`.
+fn pids_of(program: &Path) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|e| {
+                let e = e.ok()?;
+                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                (std::fs::read_link(e.path().join("exe")).ok()? == program).then_some(pid)
+            })
+            .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// CPU time used so far by `pid`, in clock ticks (utime + stime).
+fn cpu_ticks(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0)
+}
+
+/// A field of /proc/PID/smaps_rollup (`Rss`, `Pss`), in KiB.
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A benchmark, not a test (`scripts/bench-app.sh`; figures go in
+/// docs/BENCHMARKS.md): the app at `$MAILROOM_BENCH_APP` (the installed
+/// `/usr/bin/mailroom-app` there) started 5 times on an empty data folder,
+/// each time from launch to the first screen ready for input (its "Choose
+/// file" button on screen and the database path, which the app answered over
+/// IPC, in the status bar); with `COLD=1` the page cache is dropped before
+/// each start (root only). Then, on the last start, idle CPU over 30 s and
+/// memory at idle, for the app and the WebKit processes it runs. Prints the
+/// figures; asserts nothing about them.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: scripts/bench-app.sh runs it"]
+async fn startup_and_idle_of_the_app() {
+    let app = std::env::var_os("MAILROOM_BENCH_APP").map_or_else(|| app_binary().to_owned(), PathBuf::from);
+    let cold = std::env::var("COLD").is_ok_and(|v| v == "1");
+    let mut starts = Vec::new();
+    let mut last = None;
+    for run in 0..5 {
+        let ws = Workspace::new();
+        let driver = Driver::start_with(&ws, &[("MAILROOM_DB", "")]);
+        if cold {
+            let dropped = Command::new("sh")
+                .args(["-c", "sync && echo 3 > /proc/sys/vm/drop_caches"])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(dropped, "COLD=1 needs root, to drop the page cache");
+        }
+        let started = Instant::now();
+        let client = connect_to(&driver, &app, &[]).await;
+        let ready = "return !!document.querySelector('[data-testid=choose-file]') && \
+                     (document.querySelector('.statusbar')?.textContent ?? '').includes('mailroom.db')";
+        loop {
+            let shown = client.execute(ready, vec![]).await.ok().and_then(|v| v.as_bool());
+            if shown == Some(true) {
+                break;
+            }
+            assert!(started.elapsed() < WAIT, "the first screen never became ready");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let elapsed = started.elapsed();
+        println!("start {}: {:.0} ms", run + 1, elapsed.as_secs_f64() * 1000.0);
+        starts.push(elapsed);
+        if run < 4 {
+            let _ = client.close().await;
+        } else {
+            last = Some((ws, driver, client));
+        }
+    }
+    starts.sort();
+    println!(
+        "cold start (launch to first screen ready), median of 5: {:.0} ms",
+        starts[2].as_secs_f64() * 1000.0
+    );
+
+    let Some((_ws, _driver, client)) = last else { return };
+    let pid = *pids_of(&app)
+        .first()
+        .unwrap_or_else(|| panic!("no process runs {}", app.display()));
+    tokio::time::sleep(Duration::from_secs(5)).await; // settle after the first screen
+    let tree = process_tree(pid);
+    let ticks = |tree: &[u32]| tree.iter().map(|&p| cpu_ticks(p)).sum::<u64>();
+    let before = ticks(&tree);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let used = ticks(&tree) - before;
+    // Linux counts CPU time in USER_HZ ticks: 100 a second.
+    println!(
+        "idle CPU over 30 s: {:.2} % of one core ({used} ticks, {} processes)",
+        used as f64 / 30.0,
+        tree.len()
+    );
+    for &p in &tree {
+        let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        println!(
+            "memory at idle: {:<20} RSS {:>7} KiB, PSS {:>7} KiB",
+            name.trim(),
+            memory_kib(p, "Rss"),
+            memory_kib(p, "Pss")
+        );
+    }
+    let (rss, pss): (u64, u64) = tree.iter().fold((0, 0), |(r, s), &p| {
+        (r + memory_kib(p, "Rss"), s + memory_kib(p, "Pss"))
+    });
+    println!(
+        "memory at idle, all processes: RSS {} MiB, PSS {} MiB",
+        rss / 1024,
+        pss / 1024
+    );
+    let _ = client.close().await;
 }

@@ -742,3 +742,32 @@ describe('Exports', () => {
     assert.deepEqual(errors, []);
   });
 });
+
+describe('Files the operating system asks Mailroom to open', () => {
+  test('a file given at launch ("Open with") is previewed and imported on the Recipients screen', async () => {
+    const { page, errors } = await openApp({
+      results: { ...baseResults, take_opened_file: '/home/ann/lists/spring.csv' },
+    });
+    await page.getByTestId('import-report').waitFor();
+    assert.deepEqual((await calls(page, 'preview_import')).map((c) => c.args.path), ['/home/ann/lists/spring.csv']);
+    assert.deepEqual((await calls(page, 'import_recipients')).map((c) => c.args.path), ['/home/ann/lists/spring.csv']);
+    assert.equal((await calls(page, 'plugin:dialog|open')).length, 0, 'no dialog: the file was given');
+    assert.equal((await calls(page, 'take_opened_file')).length, 1, 'taken once');
+    assert.deepEqual(errors, []);
+  });
+
+  test('a file handed over later (a second launch) brings the Recipients screen forward with its preview', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, take_opened_file: null } });
+    await page.locator('[data-screen=smtp]').click();
+    await page.getByTestId('smtp-screen').waitFor();
+    // The shell keeps the file and announces it; the window takes it.
+    await page.evaluate(() => {
+      window.__MAILROOM_SCENARIO__.results.take_opened_file = '/tmp/second.csv';
+    });
+    await page.evaluate(() => window.__mailroom.event('open-file'));
+    await page.getByTestId('recipients-screen').waitFor();
+    await page.getByTestId('import-report').waitFor();
+    assert.deepEqual((await calls(page, 'import_recipients')).map((c) => c.args.path), ['/tmp/second.csv']);
+    assert.deepEqual(errors.filter((e) => !/did not mock/.test(e.message)), []);
+  });
+});

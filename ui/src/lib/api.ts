@@ -105,6 +105,8 @@ export const api = {
   exportRecipients: (campaign: number, statuses: RecipientStatus[], path: string) =>
     call<number>('export_recipients', { campaign, statuses, path }),
   databaseLocation: () => call<string>('database_location'),
+  /** The file the OS asked Mailroom to open ("Open with", a second launch), once; null if none. */
+  takeOpenedFile: () => call<string | null>('take_opened_file'),
 
   listAccounts: () => call<Account[]>('list_accounts'),
   smtpPresets: () => call<Preset[]>('smtp_presets'),

@@ -16,6 +16,8 @@ export const session = $state<{
   /** The first preview, with nothing chosen: what Mailroom detected by itself. */
   importDetected: ImportPreview | null;
   lastImport: ImportReport | null;
+  /** A file the operating system asked Mailroom to open (lib/launch.ts), for the Recipients screen. */
+  openRequest: string | null;
 }>({
   screen: 'recipients',
   importFile: null,
@@ -23,4 +25,5 @@ export const session = $state<{
   importPreview: null,
   importDetected: null,
   lastImport: null,
+  openRequest: null,
 });
