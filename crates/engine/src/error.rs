@@ -144,6 +144,16 @@ pub enum Error {
     )]
     SendingElsewhere { what: String, holder: String },
 
+    #[error("cannot save the settings in {}: {}", .path.display(), describe_io(.source))]
+    SettingsUnwritable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("a campaign is sending from the database {}; pause it before choosing another file", .path.display())]
+    DatabaseInUse { path: PathBuf },
+
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
@@ -191,6 +201,8 @@ pub enum ErrorKind {
     ExportFailed,
     CampaignState,
     SendingElsewhere,
+    SettingsUnwritable,
+    DatabaseInUse,
     Database,
     Internal,
 }
@@ -228,6 +240,8 @@ impl Error {
             Error::ExportFailed { .. } => ErrorKind::ExportFailed,
             Error::CampaignState { .. } => ErrorKind::CampaignState,
             Error::SendingElsewhere { .. } => ErrorKind::SendingElsewhere,
+            Error::SettingsUnwritable { .. } => ErrorKind::SettingsUnwritable,
+            Error::DatabaseInUse { .. } => ErrorKind::DatabaseInUse,
             Error::Database(_) | Error::StateFile(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,
         }
