@@ -169,4 +169,39 @@ mod tests {
         assert!(controls.iter().all(RunControl::pause_requested));
         assert!(!state.sending(), "returned before every run had ended");
     }
+
+    /// Another database chosen in Settings: refused while a campaign sends
+    /// (the store stays, nothing is remembered); otherwise every later
+    /// command gets the new store, and the old file's sandbox is stopped.
+    #[tokio::test]
+    async fn choosing_a_database_swaps_the_store_unless_a_campaign_sends() {
+        use mailroom_engine::settings::SettingsFile;
+        use mailroom_engine::smtp::sandbox::Sandbox;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = SettingsFile::at(dir.path().join("settings.json"));
+        let state = AppState::new(Some(settings.clone()), None);
+        let (first, second) = (dir.path().join("first.db"), dir.path().join("second.db"));
+        state.choose_database(&first).await.expect("the first database");
+        assert_eq!(state.store().await.expect("a store").path(), first);
+        let sandbox = Sandbox::start(state.store().await.expect("a store"), 0)
+            .await
+            .expect("a sandbox");
+        *state.sandbox.lock().await = Some(sandbox.clone());
+
+        state.runs.lock().await.insert(1, RunControl::default());
+        let refused = state.choose_database(&second).await.expect_err("refused while sending");
+        assert_eq!(refused.kind(), mailroom_engine::ErrorKind::DatabaseInUse);
+        assert_eq!(state.store().await.expect("a store").path(), first);
+        assert_eq!(settings.load().database, Some(first.clone()));
+        assert!(state.sandbox.lock().await.is_some(), "the sandbox was stopped");
+
+        state.runs.lock().await.clear();
+        state.choose_database(&second).await.expect("the second database");
+        assert_eq!(state.store().await.expect("a store").path(), second);
+        assert_eq!(settings.load().database, Some(second.clone()));
+        assert!(state.sandbox.lock().await.is_none());
+        tokio::time::timeout(Duration::from_secs(5), sandbox.stopped())
+            .await
+            .expect("the old database's sandbox stops");
+    }
 }
