@@ -1165,12 +1165,19 @@ fn press(keys: &str) {
     xdotool(&["key", "--clearmodifiers", keys]);
 }
 
-/// Chooses the `nth` item of the Edit menu from the keyboard: F10 opens the
-/// menu bar, Right the Edit menu, Down moves to the item (Undo is 1, Redo 2,
-/// Cut 3, Copy 4, Paste 5, Select All 6), Return chooses it.
+/// Chooses the `nth` item of the Edit menu from the keyboard (Undo is 1,
+/// Redo 2, Cut 3, Copy 4, Paste 5, Select All 6).
 fn edit_menu(nth: usize) {
+    menu_item(1, nth);
+}
+
+/// Chooses an item from the keyboard: F10 opens the menu bar's first menu,
+/// Right moves `menu` menus along (File 0, Edit 1, View 2, Help 3), Down
+/// `nth` times to the item (separators are skipped), Return chooses it.
+fn menu_item(menu: usize, nth: usize) {
     press("F10");
-    let mut keys = vec!["--delay", "150", "Right"];
+    let mut keys = vec!["--delay", "150"];
+    keys.extend(std::iter::repeat_n("Right", menu));
     keys.extend(std::iter::repeat_n("Down", nth));
     keys.push("Return");
     let mut args = vec!["key"];
@@ -1483,6 +1490,22 @@ async fn settings_themes_and_the_window_kept_across_a_restart() {
     go_to(&client, "recipients").await;
     wait_for_text(&client, "[data-testid=count-valid]", "Valid").await;
     screenshot(&client, "theme-light-en.png").await;
+
+    step("Help ▸ About: the version and the licences");
+    menu_item(3, 3);
+    wait_for_text(
+        &client,
+        "[data-testid=about-version]",
+        &format!("Version {}", env!("CARGO_PKG_VERSION")),
+    )
+    .await;
+    assert!(
+        text(&client, "[data-testid=licences]")
+            .await
+            .contains("Apache-2.0 OR MIT")
+    );
+    screenshot(&client, "about.png").await;
+    click(&client, "[data-testid=about-close]").await;
 
     step("The smallest window, 820×560: Settings still fits");
     xdotool(&["windowsize", &window, "820", "560"]);
