@@ -126,12 +126,20 @@ pub fn open_logs_folder(app: AppHandle) -> IpcResult<()> {
     Ok(())
 }
 
-/// Shows the database file in its folder, in the file manager.
+/// Shows the database file in its folder, in the file manager; where no
+/// file manager offers to select a file (on Linux, one without the
+/// FileManager1 D-Bus service), opens the folder instead.
 #[tauri::command]
 pub async fn show_database_folder(app: AppHandle, state: State<'_, AppState>) -> IpcResult<()> {
     let store = state.store().await?;
+    let path = store.path();
+    let folder = path.parent().unwrap_or(path);
     app.opener()
-        .reveal_item_in_dir(store.path())
-        .map_err(|e| Error::Internal(format!("cannot show {}: {e}", store.path().display())))?;
+        .reveal_item_in_dir(path)
+        .or_else(|e| {
+            tracing::info!(error = %e, "cannot select the database in a file manager; opening its folder");
+            app.opener().open_path(folder.display().to_string(), None::<&str>)
+        })
+        .map_err(|e| Error::Internal(format!("cannot show {}: {e}", folder.display())))?;
     Ok(())
 }

@@ -1330,8 +1330,28 @@ async fn settings_themes_and_the_window_kept_across_a_restart() {
     ]);
     assert!(run.success(), "{}", run.stderr);
 
+    // The desktop's "open this folder" (xdg-open), standing in for a file
+    // manager: it writes down what it was asked to open.
+    let bin = ws.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("a bin folder: {e}"));
+    let opened = ws.dir.path().join("opened.txt");
+    let xdg_open = bin.join("xdg-open");
+    std::fs::write(&xdg_open, format!("#!/bin/sh\necho \"$@\" >> '{}'\n", opened.display()))
+        .unwrap_or_else(|e| panic!("write xdg-open: {e}"));
+    std::fs::set_permissions(&xdg_open, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("make xdg-open runnable: {e}"));
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+
     step("An OS that prefers dark: Mailroom follows it");
-    let driver = Driver::start_with(&ws, &[("GTK_THEME", "Adwaita:dark")]);
+    let driver = Driver::start_with(
+        &ws,
+        &[
+            ("GTK_THEME", "Adwaita:dark"),
+            ("PATH", &path),
+            // No session bus: no file manager to select a file in.
+            ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent"),
+        ],
+    );
     let client = connect(&driver).await;
     element(&client, "[data-testid=recipients-screen]").await;
     wait_for_background(&client, DARK).await;
@@ -1383,6 +1403,26 @@ async fn settings_themes_and_the_window_kept_across_a_restart() {
         text(&client, "[data-testid=database-path]").await,
         ws.db().display().to_string(),
         "a refused file changes nothing"
+    );
+
+    step("Show in folder and Open logs folder hand the folders to the desktop");
+    click(&client, "[data-testid=show-database]").await;
+    wait_until("the database's folder to be opened", || {
+        std::fs::read_to_string(&opened).is_ok_and(|o| o.lines().count() == 1)
+    });
+    click(&client, "[data-testid=open-logs]").await;
+    wait_until("the logs folder to be opened", || {
+        std::fs::read_to_string(&opened).is_ok_and(|o| o.lines().count() == 2)
+    });
+    let folders = std::fs::read_to_string(&opened).unwrap_or_default();
+    let logs = ws.dir.path().join("home/data/org.mailroom.desktop/logs");
+    assert_eq!(
+        folders.lines().collect::<Vec<_>>(),
+        [
+            ws.db().parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            logs.display().to_string()
+        ],
+        "what the desktop was asked to open"
     );
 
     step("Copy diagnostics: on the clipboard, without an address");
