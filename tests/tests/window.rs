@@ -1175,10 +1175,23 @@ fn edit_menu(nth: usize) {
 /// Right moves `menu` menus along (File 0, Edit 1, View 2, Help 3), Down
 /// `nth` times to the item (separators are skipped), Return chooses it.
 fn menu_item(menu: usize, nth: usize) {
+    menu_path(menu, &[nth]);
+}
+
+/// Like [`menu_item`], through submenus: `path` gives the item at each
+/// level (Right opens a submenu, with its first item already selected).
+fn menu_path(menu: usize, path: &[usize]) {
     press("F10");
     let mut keys = vec!["--delay", "150"];
     keys.extend(std::iter::repeat_n("Right", menu));
-    keys.extend(std::iter::repeat_n("Down", nth));
+    for (level, nth) in path.iter().enumerate() {
+        if level == 0 {
+            keys.extend(std::iter::repeat_n("Down", *nth));
+        } else {
+            keys.push("Right");
+            keys.extend(std::iter::repeat_n("Down", nth.saturating_sub(1)));
+        }
+    }
     keys.push("Return");
     let mut args = vec!["key"];
     args.extend(keys);
@@ -1530,6 +1543,13 @@ async fn settings_themes_and_the_window_kept_across_a_restart() {
     go_to(&client, "recipients").await;
     wait_for_text(&client, "[data-testid=count-valid]", "Valid").await;
     screenshot(&client, "theme-light-en.png").await;
+
+    step("View ▸ Theme ▸ Dark, then Light, from the menu bar");
+    menu_path(2, &[2, 3]);
+    wait_for_background(&client, DARK).await;
+    menu_path(2, &[2, 2]);
+    wait_for_background(&client, LIGHT).await;
+    assert_eq!(saved_settings(&ws)["theme"], "light");
 
     step("Help ▸ About: the version and the licences");
     menu_item(3, 3);
