@@ -31,8 +31,8 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_clipboard_manager::init())
-        // Size, position and maximised state, saved on exit and restored
-        // before the window shows.
+        // Size, position and maximised state: saved on exit, restored as
+        // the window opens.
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(state::AppState::new(
             settings_file,
