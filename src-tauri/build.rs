@@ -39,6 +39,17 @@ fn main() {
         "pause_all_and_quit",
         "export_recipients",
         "take_opened_file",
+        "get_settings",
+        "set_theme",
+        "set_language",
+        "set_log_level",
+        "database_info",
+        "choose_database",
+        "diagnostics",
+        "open_logs_folder",
+        "show_database_folder",
+        "set_menu",
+        "quit",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

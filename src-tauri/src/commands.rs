@@ -100,7 +100,7 @@ pub async fn import_recipients(
     };
     let result = async {
         let source = RecipientSource::open(&path, &options).await?;
-        import::import_with_progress(state.store().await?, source, &options, progress).await
+        import::import_with_progress(&state.store().await?, source, &options, progress).await
     }
     .await;
     state.imports.lock().await.remove(&import_id);
@@ -125,7 +125,7 @@ pub async fn cancel_import(state: State<'_, AppState>, import_id: u32) -> IpcRes
 
 #[tauri::command]
 pub async fn campaign_summary(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<CampaignSummary> {
-    Ok(campaign::summary(state.store().await?, campaign).await?)
+    Ok(campaign::summary(&state.store().await?, campaign).await?)
 }
 
 /// A page of recipients in file order (those in `status`, or all), for the
@@ -143,7 +143,7 @@ pub async fn list_recipients(
 
 #[tauri::command]
 pub async fn list_campaigns(state: State<'_, AppState>) -> IpcResult<Vec<CampaignSummary>> {
-    Ok(campaign::list(state.store().await?).await?)
+    Ok(campaign::list(&state.store().await?).await?)
 }
 
 /// Where the database lives, for the status bar.
@@ -163,7 +163,7 @@ pub fn take_opened_file(opened: State<'_, OpenedFile>) -> Option<PathBuf> {
 /// Every SMTP account (never with its password).
 #[tauri::command]
 pub async fn list_accounts(state: State<'_, AppState>) -> IpcResult<Vec<Account>> {
-    Ok(manage::list_accounts(state.store().await?, state.secrets().await?).await?)
+    Ok(manage::list_accounts(&state.store().await?, &state.secrets().await?).await?)
 }
 
 /// The provider presets, for the SMTP screen's picker.
@@ -203,14 +203,14 @@ pub async fn save_account(
         (None, false) => PasswordChange::Keep,
     };
     Ok(match id {
-        None => manage::add_account(store, secrets, settings, change.into_new()).await?,
-        Some(id) => manage::update_account(store, secrets, id, settings, change).await?,
+        None => manage::add_account(&store, &secrets, settings, change.into_new()).await?,
+        Some(id) => manage::update_account(&store, &secrets, id, settings, change).await?,
     })
 }
 
 #[tauri::command]
 pub async fn remove_account(state: State<'_, AppState>, name: String) -> IpcResult<()> {
-    Ok(manage::remove_account(state.store().await?, state.secrets().await?, &name).await?)
+    Ok(manage::remove_account(&state.store().await?, &state.secrets().await?, &name).await?)
 }
 
 /// Test connection (and optionally a test message). Each stage is sent on
@@ -227,16 +227,10 @@ pub async fn test_account(
     state.keep_sandbox_for(&name).await?;
     let cancel = CancellationToken::new();
     state.tests.lock().await.insert(test_id, cancel.clone());
-    let result = manage::test_account(
-        store,
-        state.secrets().await?,
-        &name,
-        send_to.as_deref(),
-        cancel,
-        |stage| {
-            let _ignored = on_stage.send(stage.clone());
-        },
-    )
+    let secrets = state.secrets().await?;
+    let result = manage::test_account(&store, &secrets, &name, send_to.as_deref(), cancel, |stage| {
+        let _ignored = on_stage.send(stage.clone());
+    })
     .await;
     state.tests.lock().await.remove(&test_id);
     Ok(result?)
@@ -282,7 +276,7 @@ pub async fn save_message(
     campaign: CampaignId,
     draft: MessageDraft,
 ) -> IpcResult<MessageCheck> {
-    Ok(message::save_message(state.store().await?, campaign, &draft).await?)
+    Ok(message::save_message(&state.store().await?, campaign, &draft).await?)
 }
 
 /// The message as the recipient on `row` gets it, with its raw source.
@@ -293,7 +287,7 @@ pub async fn preview_message(
     row: Option<u64>,
     account: Option<String>,
 ) -> IpcResult<Preview> {
-    let message = message::preview_message(state.store().await?, campaign, row, account.as_deref()).await?;
+    let message = message::preview_message(&state.store().await?, campaign, row, account.as_deref()).await?;
     Ok(Preview {
         source: message.source(),
         message,
@@ -303,7 +297,7 @@ pub async fn preview_message(
 /// The spreadsheet row of the first recipient whose address contains `query`.
 #[tauri::command]
 pub async fn find_recipient_row(state: State<'_, AppState>, campaign: CampaignId, query: String) -> IpcResult<u64> {
-    Ok(message::find_recipient_row(state.store().await?, campaign, &query).await?)
+    Ok(message::find_recipient_row(&state.store().await?, campaign, &query).await?)
 }
 
 /// Writes the campaign's recipients in `statuses` to a CSV file at `path`.
@@ -314,7 +308,7 @@ pub async fn export_recipients(
     statuses: Vec<RecipientStatus>,
     path: PathBuf,
 ) -> IpcResult<u64> {
-    Ok(mailroom_engine::export::export_recipients(state.store().await?, campaign, &statuses, &path).await?)
+    Ok(mailroom_engine::export::export_recipients(&state.store().await?, campaign, &statuses, &path).await?)
 }
 
 /// Clipboard HTML (from Word, Google Docs, a web page) cleaned for a mail body.
@@ -345,9 +339,10 @@ pub async fn start_campaign(
     let sink = CoalescingSink::start(Duration::from_millis(100), 20, move |batch| {
         let _ignored = on_events.send(batch);
     });
+    let secrets = state.secrets().await?;
     let report = campaign::send(
-        store,
-        state.secrets().await?,
+        &store,
+        &secrets,
         campaign,
         account.as_deref(),
         RunOptions::default(),
@@ -424,5 +419,5 @@ pub async fn send_test_message(
 ) -> IpcResult<RenderedMessage> {
     let store = state.store().await?;
     state.keep_sandbox_for(&account).await?;
-    Ok(message::send_test_message(store, state.secrets().await?, campaign, row, &account, &to).await?)
+    Ok(message::send_test_message(&store, &state.secrets().await?, campaign, row, &account, &to).await?)
 }

@@ -7,18 +7,26 @@
 //! - [`ipc`]: what crosses IPC besides engine types: the `{kind, message}` error.
 //! - [`state`]: the engine handles the app keeps (the store, opened lazily).
 //! - [`launch`]: files the OS asks the app to open, and the single instance.
+//! - [`settings`]: the Settings screen's commands (theme, language, log
+//!   level, the database file, logs, diagnostics).
+//! - [`menu`]: the native menu bar, labelled by the window, and Quit.
 
 pub mod commands;
 pub mod ipc;
 pub mod launch;
+pub mod menu;
+pub mod settings;
 pub mod state;
 
+use mailroom_engine::settings::SettingsFile;
 use mailroom_engine::{logging, paths};
 use tauri::{Emitter, Manager};
 
 /// Runs the app until its last window closes.
 pub fn run() {
-    let _log_guard = paths::log_dir().and_then(|dir| logging::init_file_logging(&dir, "mailroom-app"));
+    let settings_file = SettingsFile::default_location();
+    let saved = settings_file.as_ref().map(SettingsFile::load).unwrap_or_default();
+    let log = paths::log_dir().and_then(|dir| logging::init_file_logging(&dir, "mailroom-app", saved.log_level));
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Mailroom starting");
     let opened = launch::OpenedFile::default();
     launch::offer_own_args(&opened);
@@ -28,8 +36,21 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(launch::on_second_launch))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
-        .manage(state::AppState::default())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        // Size, position and maximised state: saved on exit, restored as
+        // the window opens.
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .manage(state::AppState::new(
+            settings_file,
+            log.as_ref().map(|l| l.control.clone()),
+        ))
         .manage(opened)
+        .setup(move |app| {
+            app.handle().set_theme(settings::window_theme(saved.theme));
+            Ok(())
+        })
+        .on_menu_event(menu::on_event)
         // Closing the window while a campaign sends asks first: the window
         // offers "pause and quit" (pause_all_and_quit) or to keep sending.
         .on_window_event(|window, event| {
@@ -79,6 +100,17 @@ pub fn run() {
             commands::pause_all_and_quit,
             commands::export_recipients,
             commands::take_opened_file,
+            settings::get_settings,
+            settings::set_theme,
+            settings::set_language,
+            settings::set_log_level,
+            settings::database_info,
+            settings::choose_database,
+            settings::diagnostics,
+            settings::open_logs_folder,
+            settings::show_database_folder,
+            menu::set_menu,
+            menu::quit,
         ])
         .build(tauri::generate_context!())
         .map(|app| app.run(launch::on_run_event));
@@ -87,4 +119,5 @@ pub fn run() {
         eprintln!("Mailroom could not start: {e}");
         std::process::exit(1);
     }
+    drop(log);
 }

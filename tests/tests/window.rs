@@ -110,12 +110,18 @@ fn xdotool(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// Answers the open-file dialog the way a person at the keyboard would:
-/// Ctrl+L for the location field, the path, Enter. The dialog maps before
-/// its widgets take keys, so an answer that did not land is typed again.
+/// Answers the recipient list's open-file dialog (see [`answer_dialog`]).
 fn answer_file_dialog(path: &Path) {
+    answer_dialog(DIALOG_TITLE, path);
+}
+
+/// Answers the open-file dialog titled `title` the way a person at the
+/// keyboard would: Ctrl+L for the location field, the path, Enter. The dialog
+/// maps before its widgets take keys, so an answer that did not land is
+/// typed again.
+fn answer_dialog(title: &str, path: &Path) {
     let find = || {
-        xdotool(&["search", "--onlyvisible", "--name", DIALOG_TITLE])
+        xdotool(&["search", "--onlyvisible", "--name", title])
             .lines()
             .last()
             .unwrap_or_default()
@@ -409,9 +415,10 @@ async fn import_a_csv_through_the_window() {
     let campaigns = text(&client, "[data-testid=campaigns]").await;
     assert!(campaigns.contains("spring"), "{campaigns}");
 
-    // Switching language re-renders every string.
-    go_to(&client, "recipients").await;
+    // Switching language (in Settings) re-renders every string.
+    go_to(&client, "settings").await;
     select(&client, "[data-testid=language]", "zh-CN").await;
+    go_to(&client, "recipients").await;
     assert_eq!(text(&client, "[data-screen=recipients]").await, "收件人");
     screenshot(&client, "recipients-zh.png").await;
 
@@ -447,6 +454,13 @@ async fn wait_for_text(client: &Client, css: &str, wanted: &str) {
 async fn scroll_to(client: &Client, css: &str) {
     let script = "document.querySelector(arguments[0])?.scrollIntoView({block: 'end'})";
     let _ = client.execute(script, vec![serde_json::Value::from(css)]).await;
+}
+
+/// Scrolls the screen back to its top (for screenshots).
+async fn scroll_to_top(client: &Client) {
+    let _ = client
+        .execute("document.querySelector('main')?.scrollTo(0, 0)", vec![])
+        .await;
 }
 
 /// Waits for the test on screen to finish and returns its verdict's `data-ok`.
@@ -669,19 +683,31 @@ async fn compose_and_send_a_campaign_through_the_window() {
         assert!(Instant::now() < deadline, "nothing was sent");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The window's title says how far it has got.
+    let window = app_window();
+    wait_until("the title to show the percentage", || {
+        let title = xdotool(&["getwindowname", &window]);
+        title.starts_with("Mailroom — ") && title.ends_with(" % sent")
+    });
     // Leaving the screen does not lose the run or its controls.
     go_to(&client, "message").await;
     go_to(&client, "campaign").await;
     click(&client, "[data-testid=pause]").await;
     wait_for_text(&client, "[data-testid=campaign-state]", "Paused").await;
+    wait_until("the title to be plain again once paused", || {
+        xdotool(&["getwindowname", &window]) == "Mailroom"
+    });
     let paused_at: u32 = text(&client, "[data-testid=status-sent] dd").await.parse().unwrap_or(0);
     assert!(paused_at < 30, "the pause came after the end");
     scroll_to(&client, "[data-testid=rate]").await;
     screenshot(&client, "campaign-paused.png").await;
     click(&client, "[data-testid=start]").await;
+    // Sending again once the engine reports progress (the title shows it).
+    wait_until("the title to show the percentage again", || {
+        xdotool(&["getwindowname", &window]).ends_with(" % sent")
+    });
 
     step("Closing the window while it sends asks first; Keep sending goes on");
-    let window = app_window();
     close_like_a_window_manager(&window);
     element(&client, "[data-testid=close-dialog]").await;
     assert!(
@@ -735,9 +761,7 @@ async fn compose_and_send_a_campaign_through_the_window() {
 
     step("Closing the window with nothing sending just quits");
     close_like_a_window_manager(&window);
-    wait_until("the app to quit", || {
-        xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"]).is_empty()
-    });
+    wait_until("the app to quit", || app_windows().is_empty());
 }
 
 /// "Pause and quit", reached the way a person reaches it: the window's close
@@ -785,9 +809,7 @@ async fn pause_and_quit_from_the_close_button_loses_and_repeats_nothing() {
     }
     close_like_a_window_manager(&app_window());
     click(&client, "[data-testid=pause-and-quit]").await;
-    wait_until("the app to pause and quit", || {
-        xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"]).is_empty()
-    });
+    wait_until("the app to pause and quit", || app_windows().is_empty());
     drop(driver);
 
     step("The CLI finds it paused, with nobody in flight, and finishes it");
@@ -1099,11 +1121,22 @@ impl Drop for NotificationServer {
 
 /// The app's main window, as an X window id.
 fn app_window() -> String {
-    xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"])
-        .lines()
+    app_windows()
+        .into_iter()
         .next()
         .unwrap_or_else(|| panic!("no Mailroom window"))
-        .to_owned()
+}
+
+/// The title of the app's window: "Mailroom", or "Mailroom — 42 % sent" (in
+/// either language) while a campaign sends.
+const APP_TITLE: &str = "^Mailroom( — .*)?$";
+
+/// Every visible window of the app (none once it has quit).
+fn app_windows() -> Vec<String> {
+    xdotool(&["search", "--onlyvisible", "--name", APP_TITLE])
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Asks `window` to close exactly as a window manager does when a person
@@ -1172,13 +1205,6 @@ fn launch_again(
     }
 }
 
-/// The visible Mailroom windows.
-fn app_windows() -> usize {
-    xdotool(&["search", "--onlyvisible", "--name", "^Mailroom$"])
-        .lines()
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_given_at_launch_or_to_a_second_launch_opens_its_import_preview() {
     assert!(
@@ -1221,7 +1247,7 @@ async fn a_file_given_at_launch_or_to_a_second_launch_opens_its_import_preview()
     .await;
     wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
     assert_eq!(text(&client, "[data-testid=count-invalid] dd").await, "1");
-    assert_eq!(app_windows(), 1, "one window, the first one");
+    assert_eq!(app_windows().len(), 1, "one window, the first one");
     let campaigns = ws.mailroom(&["--json", "campaigns"]).json();
     assert_eq!(
         campaigns.as_array().map(Vec::len),
@@ -1233,7 +1259,7 @@ async fn a_file_given_at_launch_or_to_a_second_launch_opens_its_import_preview()
     go_to(&client, "smtp").await;
     let status = launch_again(&ws, &bus, app_binary(), &[], ws.dir.path());
     assert!(status.success(), "the second launch ended with {status}");
-    assert_eq!(app_windows(), 1);
+    assert_eq!(app_windows().len(), 1);
     element(&client, "[data-testid=smtp-screen]").await;
 
     let _ = client.close().await;
@@ -1367,7 +1393,7 @@ async fn the_installed_app_started_from_its_desktop_entry() {
     )
     .await;
     wait_for_text(&client, "[data-testid=count-valid] dd", "2").await;
-    assert_eq!(app_windows(), 1);
+    assert_eq!(app_windows().len(), 1);
     let _ = client.close().await;
 
     step("started with a .csv from its desktop entry: its import preview first");
@@ -1531,4 +1557,514 @@ async fn startup_and_idle_of_the_app() {
         pss / 1024
     );
     let _ = client.close().await;
+}
+
+/// The page's background in each theme (styles.css).
+const DARK: &str = "rgb(17, 24, 33)";
+const LIGHT: &str = "rgb(245, 247, 250)";
+
+/// The page's background colour: which theme shows.
+async fn background(client: &Client) -> String {
+    client
+        .execute(
+            "return getComputedStyle(document.documentElement).backgroundColor",
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("read the background: {e}"))
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits until the page shows the theme whose background is `colour`.
+async fn wait_for_background(client: &Client, colour: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let shown = background(client).await;
+        if shown == colour {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the background stayed {shown}, not {colour}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Presses `keys` (xdotool's names: "ctrl+o") in the app's window, as a
+/// person at its keyboard would.
+fn press(keys: &str) {
+    let window = app_window();
+    xdotool(&["windowfocus", "--sync", &window]);
+    xdotool(&["key", "--clearmodifiers", keys]);
+}
+
+/// Chooses the `nth` item of the Edit menu from the keyboard (Undo is 1,
+/// Redo 2, Cut 3, Copy 4, Paste 5, Select All 6).
+fn edit_menu(nth: usize) {
+    menu_item(1, nth);
+}
+
+/// Chooses an item from the keyboard: F10 opens the menu bar's first menu,
+/// Right moves `menu` menus along (File 0, Edit 1, View 2, Help 3), Down
+/// `nth` times to the item (separators are skipped), Return chooses it.
+fn menu_item(menu: usize, nth: usize) {
+    menu_path(menu, &[nth]);
+}
+
+/// Like [`menu_item`], through submenus: `path` gives the item at each
+/// level (Right opens a submenu, with its first item already selected).
+fn menu_path(menu: usize, path: &[usize]) {
+    press("F10");
+    let mut keys = vec!["--delay", "150"];
+    keys.extend(std::iter::repeat_n("Right", menu));
+    for (level, nth) in path.iter().enumerate() {
+        if level == 0 {
+            keys.extend(std::iter::repeat_n("Down", *nth));
+        } else {
+            keys.push("Right");
+            keys.extend(std::iter::repeat_n("Down", nth.saturating_sub(1)));
+        }
+    }
+    keys.push("Return");
+    let mut args = vec!["key"];
+    args.extend(keys);
+    std::thread::sleep(Duration::from_millis(300));
+    xdotool(&args);
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// Presses `keys` until `appeared` holds: the menus are built once the page
+/// has loaded, so a shortcut pressed earlier finds nothing to do.
+fn press_until(keys: &str, what: &str, mut appeared: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        press(keys);
+        let tried = Instant::now();
+        while tried.elapsed() < Duration::from_secs(3) {
+            if appeared() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(Instant::now() < deadline, "{keys} never brought {what}");
+    }
+}
+
+/// The window's place and size as X has them: (x, y, width, height).
+fn geometry(window: &str) -> (i64, i64, i64, i64) {
+    let shell = xdotool(&["getwindowgeometry", "--shell", window]);
+    let value = |key: &str| {
+        shell
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {shell:?}"))
+    };
+    (value("X"), value("Y"), value("WIDTH"), value("HEIGHT"))
+}
+
+/// The text on the clipboard, asked of its owner as any X program asks
+/// (ICCCM 2.4: ConvertSelection of CLIPBOARD to UTF8_STRING).
+fn clipboard_text() -> String {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::Event;
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, CreateWindowAux, WindowClass};
+    let (conn, screen) = x11rb::connect(None).unwrap_or_else(|e| panic!("connect to X: {e}"));
+    let root = conn.setup().roots[screen].root;
+    let window = conn.generate_id().unwrap_or_else(|e| panic!("an X id: {e}"));
+    conn.create_window(
+        x11rb::COPY_DEPTH_FROM_PARENT,
+        window,
+        root,
+        0,
+        0,
+        1,
+        1,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &CreateWindowAux::new(),
+    )
+    .unwrap_or_else(|e| panic!("create a window: {e}"));
+    let atom = |name: &[u8]| {
+        conn.intern_atom(false, name)
+            .unwrap_or_else(|e| panic!("ask for an atom: {e}"))
+            .reply()
+            .unwrap_or_else(|e| panic!("an atom: {e}"))
+            .atom
+    };
+    let (clipboard, utf8, target) = (atom(b"CLIPBOARD"), atom(b"UTF8_STRING"), atom(b"MAILROOM_TEST"));
+    conn.convert_selection(window, clipboard, utf8, target, x11rb::CURRENT_TIME)
+        .unwrap_or_else(|e| panic!("ask for the clipboard: {e}"));
+    conn.flush().unwrap_or_else(|e| panic!("flush X: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match conn.poll_for_event().unwrap_or_else(|e| panic!("X events: {e}")) {
+            Some(Event::SelectionNotify(event)) => {
+                if event.property == u32::from(AtomEnum::NONE) {
+                    return String::new();
+                }
+                let reply = conn
+                    .get_property(true, window, target, AtomEnum::ANY, 0, u32::MAX / 4)
+                    .unwrap_or_else(|e| panic!("read the clipboard: {e}"))
+                    .reply()
+                    .unwrap_or_else(|e| panic!("the clipboard: {e}"));
+                return String::from_utf8_lossy(&reply.value).into_owned();
+            }
+            Some(_) => {}
+            None => {
+                assert!(Instant::now() < deadline, "nobody answered for the clipboard");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// The app's log of today (and whatever day it started on).
+fn app_log(ws: &Workspace) -> String {
+    let dir = ws.dir.path().join("home/data/org.mailroom.desktop/logs");
+    let mut text = String::new();
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("mailroom-app") {
+            text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    text
+}
+
+/// What the app saved in its settings file, as the CLI reads it.
+fn saved_settings(ws: &Workspace) -> serde_json::Value {
+    let run = ws.mailroom_raw(&["--json", "settings"]);
+    assert!(run.success(), "{}", run.stderr);
+    run.json()["settings"].clone()
+}
+
+/// Settings in the real window, across a restart: the theme follows the OS
+/// until one is chosen, the language and theme chosen are kept, the log level
+/// changes what the running app logs, diagnostics reach the clipboard with no
+/// address in them, another database is chosen (and a file that is not one
+/// refused), and the window comes back where and as big as it was left. On
+/// the way: File ▸ Import… and Quit by their shortcuts, and the Edit menu's
+/// Select All, Copy and Paste on a form field.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_themes_and_the_window_kept_across_a_restart() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let list = ws.file(
+        "spring.csv",
+        "name,email,city\n\
+         Ann Lee,ann@example.com,Oslo\n\
+         李雷,li.lei@example.cn,北京\n\
+         Bob,bob-at-example.com,Bergen\n\
+         Ann again,ANN@example.com,Oslo\n\
+         Zoë Brontë,zoe@example.fr,Paris\n",
+    );
+    let not_a_database = ws.file("photos.db", "name,email\nnot,a database\n");
+    let clients = ws.file(
+        "clients.csv",
+        "email,name\nsoren@example.dk,Søren\nmaria@example.es,María\n",
+    );
+    let other = ws.dir.path().join("elsewhere").join("clients.db");
+    let run = ws.mailroom_raw(&[
+        "--db",
+        other.to_str().unwrap_or_default(),
+        "import",
+        clients.to_str().unwrap_or_default(),
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+
+    // The desktop's "open this folder" (xdg-open), standing in for a file
+    // manager: it writes down what it was asked to open.
+    let bin = ws.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("a bin folder: {e}"));
+    let opened = ws.dir.path().join("opened.txt");
+    let xdg_open = bin.join("xdg-open");
+    std::fs::write(&xdg_open, format!("#!/bin/sh\necho \"$@\" >> '{}'\n", opened.display()))
+        .unwrap_or_else(|e| panic!("write xdg-open: {e}"));
+    std::fs::set_permissions(&xdg_open, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("make xdg-open runnable: {e}"));
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+
+    step("An OS that prefers dark: Mailroom follows it");
+    let driver = Driver::start_with(
+        &ws,
+        &[
+            ("GTK_THEME", "Adwaita:dark"),
+            ("PATH", &path),
+            // No session bus: no file manager to select a file in.
+            ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent"),
+        ],
+    );
+    let client = connect(&driver).await;
+    element(&client, "[data-testid=recipients-screen]").await;
+    wait_for_background(&client, DARK).await;
+
+    step("File ▸ Import… by its shortcut opens the file chooser");
+    press_until("ctrl+o", "the file chooser", || {
+        !xdotool(&["search", "--onlyvisible", "--name", DIALOG_TITLE]).is_empty()
+    });
+    answer_file_dialog(&list);
+    assert_eq!(text(&client, "[data-testid=count-valid] dd").await, "3");
+    screenshot(&client, "theme-dark-en.png").await;
+
+    step("Settings: the database in use, the theme chosen");
+    go_to(&client, "settings").await;
+    assert_eq!(
+        text(&client, "[data-testid=database-path]").await,
+        ws.db().display().to_string()
+    );
+    assert!(text(&client, "[data-testid=database-size]").await.contains("kB"));
+    click(&client, "[data-testid=theme-light]").await;
+    wait_for_background(&client, LIGHT).await;
+    click(&client, "[data-testid=theme-dark]").await;
+    wait_for_background(&client, DARK).await;
+    assert_eq!(saved_settings(&ws)["theme"], "dark");
+
+    step("The log level changes what the running app logs");
+    select(&client, "[data-testid=log-level]", "error").await;
+    wait_until("the level to be saved", || saved_settings(&ws)["log_level"] == "error");
+    click(&client, "[data-testid=choose-database]").await;
+    answer_dialog("Open a Mailroom database", &not_a_database);
+    wait_for_text(&client, "[data-testid=error]", "it is not a Mailroom database").await;
+    select(&client, "[data-testid=log-level]", "info").await;
+    click(&client, "[data-testid=choose-database]").await;
+    answer_dialog("Open a Mailroom database", &not_a_database);
+    wait_until("the refusal in the log", || {
+        app_log(&ws).contains("is not a Mailroom database")
+    });
+    let log = app_log(&ws);
+    assert_eq!(
+        log.matches("is not a Mailroom database").count(),
+        1,
+        "the refusal at level error was logged:\n{log}"
+    );
+    let changed = log
+        .find("log level changed level=info")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(log.find("is not a Mailroom database") > Some(changed), "{log}");
+    assert_eq!(
+        text(&client, "[data-testid=database-path]").await,
+        ws.db().display().to_string(),
+        "a refused file changes nothing"
+    );
+
+    step("Show in folder and Open logs folder hand the folders to the desktop");
+    click(&client, "[data-testid=show-database]").await;
+    wait_until("the database's folder to be opened", || {
+        std::fs::read_to_string(&opened).is_ok_and(|o| o.lines().count() == 1)
+    });
+    click(&client, "[data-testid=open-logs]").await;
+    wait_until("the logs folder to be opened", || {
+        std::fs::read_to_string(&opened).is_ok_and(|o| o.lines().count() == 2)
+    });
+    let folders = std::fs::read_to_string(&opened).unwrap_or_default();
+    let logs = ws.dir.path().join("home/data/org.mailroom.desktop/logs");
+    assert_eq!(
+        folders.lines().collect::<Vec<_>>(),
+        [
+            ws.db().parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            logs.display().to_string()
+        ],
+        "what the desktop was asked to open"
+    );
+
+    step("Copy diagnostics: on the clipboard, without an address");
+    click(&client, "[data-testid=copy-diagnostics]").await;
+    wait_for_text(&client, "[data-testid=settings-done]", "Diagnostics copied").await;
+    let report = clipboard_text();
+    assert!(report.starts_with("Mailroom diagnostics\n"), "{report}");
+    assert!(report.contains("Program:    Mailroom (desktop app) "), "{report}");
+    assert!(report.contains("WebView:    WebKitGTK 2."), "{report}");
+    assert!(report.contains(&ws.db().display().to_string()), "{report}");
+    assert!(report.contains("1 campaigns"), "{report}");
+    assert!(report.contains("is not a Mailroom database"), "{report}");
+    assert!(!report.contains('@'), "an address on the clipboard:\n{report}");
+
+    step("简体中文, kept for the next start");
+    select(&client, "[data-testid=language]", "zh-CN").await;
+    assert_eq!(text(&client, "[data-screen=settings]").await, "设置");
+    scroll_to_top(&client).await;
+    screenshot(&client, "settings-dark-zh.png").await;
+    go_to(&client, "recipients").await;
+    wait_for_text(&client, "[data-testid=count-valid]", "有效").await;
+    screenshot(&client, "theme-dark-zh.png").await;
+
+    step("The Edit menu: Select All, Copy, Paste in a form");
+    go_to(&client, "smtp").await;
+    click(&client, "[data-testid=add-account]").await;
+    let name = element(&client, "[data-testid=field-name]").await;
+    name.click().await.unwrap_or_else(|e| panic!("focus the name: {e}"));
+    name.send_keys("Copied from the menu")
+        .await
+        .unwrap_or_else(|e| panic!("type the name: {e}"));
+    edit_menu(6);
+    edit_menu(4);
+    let user = element(&client, "[data-testid=field-username]").await;
+    user.click()
+        .await
+        .unwrap_or_else(|e| panic!("focus the user name: {e}"));
+    edit_menu(5);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let value = user.prop("value").await.ok().flatten().unwrap_or_default();
+        if value == "Copied from the menu" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Edit ▸ Paste gave {value:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    step("Another database, chosen in Settings");
+    go_to(&client, "settings").await;
+    click(&client, "[data-testid=choose-database]").await;
+    answer_dialog("打开 Mailroom 数据库", &other);
+    wait_for_text(&client, "[data-testid=settings-done]", &other.display().to_string()).await;
+    assert_eq!(
+        text(&client, "[data-testid=database-path]").await,
+        other.display().to_string()
+    );
+    go_to(&client, "results").await;
+    let campaigns = text(&client, "[data-testid=campaigns]").await;
+    assert!(
+        campaigns.contains("clients") && !campaigns.contains("spring"),
+        "{campaigns}"
+    );
+    assert_eq!(saved_settings(&ws)["database"], other.display().to_string());
+
+    step("Moved and resized, then quit by its shortcut");
+    let window = app_window();
+    xdotool(&["windowsize", &window, "900", "640"]);
+    xdotool(&["windowmove", &window, "60", "40"]);
+    wait_until("the window to move", || geometry(&window) == (60, 40, 900, 640));
+    press("ctrl+q");
+    wait_until("the app to quit", || app_windows().is_empty());
+    drop(client);
+    drop(driver);
+
+    step("The next start, on an OS that prefers light: all as it was left");
+    // No $MAILROOM_DB: the database chosen in Settings opens.
+    let driver = Driver::start_with(&ws, &[("MAILROOM_DB", "")]);
+    let client = connect(&driver).await;
+    element(&client, "[data-testid=recipients-screen]").await;
+    let window = app_window();
+    assert_eq!(geometry(&window), (60, 40, 900, 640), "the window's place and size");
+    wait_for_background(&client, DARK).await;
+    assert_eq!(text(&client, "[data-screen=settings]").await, "设置");
+    go_to(&client, "settings").await;
+    assert_eq!(
+        text(&client, "[data-testid=database-path]").await,
+        other.display().to_string()
+    );
+
+    step("Light, in both languages, for the README");
+    click(&client, "[data-testid=theme-light]").await;
+    wait_for_background(&client, LIGHT).await;
+    xdotool(&["windowsize", &window, "1180", "760"]);
+    xdotool(&["windowmove", &window, "0", "0"]);
+    go_to(&client, "recipients").await;
+    press_until("ctrl+o", "the file chooser", || {
+        !xdotool(&["search", "--onlyvisible", "--name", "选择收件人名单"]).is_empty()
+    });
+    answer_dialog("选择收件人名单", &list);
+    wait_for_text(&client, "[data-testid=count-valid]", "有效").await;
+    screenshot(&client, "theme-light-zh.png").await;
+    go_to(&client, "settings").await;
+    select(&client, "[data-testid=language]", "en").await;
+    go_to(&client, "recipients").await;
+    wait_for_text(&client, "[data-testid=count-valid]", "Valid").await;
+    screenshot(&client, "theme-light-en.png").await;
+
+    step("View ▸ Theme ▸ Dark, then Light, from the menu bar");
+    menu_path(2, &[2, 3]);
+    wait_for_background(&client, DARK).await;
+    menu_path(2, &[2, 2]);
+    wait_for_background(&client, LIGHT).await;
+    assert_eq!(saved_settings(&ws)["theme"], "light");
+
+    step("Help ▸ About: the version and the licences");
+    menu_item(3, 3);
+    wait_for_text(
+        &client,
+        "[data-testid=about-version]",
+        &format!("Version {}", env!("CARGO_PKG_VERSION")),
+    )
+    .await;
+    assert!(
+        text(&client, "[data-testid=licences]")
+            .await
+            .contains("Apache-2.0 OR MIT")
+    );
+    screenshot(&client, "about.png").await;
+    click(&client, "[data-testid=about-close]").await;
+
+    step("The smallest window, 820×560: Settings still fits");
+    xdotool(&["windowsize", &window, "820", "560"]);
+    wait_until("the window to shrink", || geometry(&window).2 == 820);
+    go_to(&client, "settings").await;
+    scroll_to_top(&client).await;
+    let overflow = client
+        .execute(
+            "const main = document.querySelector('main'); return main.scrollWidth - main.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("measure the screen: {e}"));
+    assert_eq!(overflow, serde_json::json!(0), "Settings scrolls sideways at 820×560");
+    screenshot(&client, "settings-820x560.png").await;
+    let _ = client.close().await;
+}
+
+/// Quit from the menu (Ctrl+Q) while a campaign sends asks as closing the
+/// window does: Keep sending goes on, Pause and quit pauses and quits.
+#[tokio::test]
+async fn quit_from_the_menu_while_sending_asks_first() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let mut csv = String::from("email,name\n");
+    for i in 0..40 {
+        csv.push_str(&format!("m{i:02}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("menu.csv", csv);
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    campaign_on_a_slow_sandbox(&ws, &list);
+    let run = ws.mailroom(&[
+        "message",
+        "1",
+        "--subject",
+        "Hi {{ name }}",
+        "--text",
+        body.to_str().unwrap_or_default(),
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+    go_to(&client, "campaign").await;
+    click(&client, "[data-testid=start]").await;
+    let window = app_window();
+    wait_until("the campaign to send (the title shows it)", || {
+        xdotool(&["getwindowname", &window]).ends_with(" % sent")
+    });
+
+    step("Ctrl+Q while sending asks; Keep sending goes on");
+    press("ctrl+q");
+    element(&client, "[data-testid=close-dialog]").await;
+    click(&client, "[data-testid=keep-sending]").await;
+    assert_eq!(app_windows().len(), 1, "the app is still open");
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    assert_eq!(status["status"], "running", "{status}");
+
+    step("Ctrl+Q again: Pause and quit");
+    press("ctrl+q");
+    click(&client, "[data-testid=pause-and-quit]").await;
+    wait_until("the app to pause and quit", || app_windows().is_empty());
+    drop(driver);
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    assert_eq!(status["status"], "paused", "{status}");
+    assert_eq!(status["counts"]["sending"], 0, "{status}");
 }

@@ -264,6 +264,7 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
         }
         CampaignEvent::Progress {
             counts,
+            percent_done,
             sent_per_second,
             eta_seconds,
             rate,
@@ -275,7 +276,7 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
                 .map_or_else(String::new, |r| format!(" (limit {r:.1}/s)"));
             write!(
                 err,
-                "\r  sent {}  failed {}  retrying {}  pending {}  {sent_per_second:.1}/s{limit}{eta}   ",
+                "\r  {percent_done:>3} %  sent {}  failed {}  retrying {}  pending {}  {sent_per_second:.1}/s{limit}{eta}   ",
                 counts.sent, counts.failed, counts.retry_wait, counts.pending
             )
         }

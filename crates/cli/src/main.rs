@@ -4,6 +4,7 @@
 
 mod campaign;
 mod output;
+mod settings;
 mod smtp;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::model::{CampaignStatus, RecipientStatus};
+use mailroom_engine::settings::SettingsFile;
 use mailroom_engine::{Error, Store, paths};
 
 use crate::output::Output;
@@ -173,6 +175,12 @@ enum Command {
         #[arg(long, default_value_t = mailroom_engine::smtp::sandbox::DEFAULT_PORT)]
         port: u16,
     },
+    /// The desktop app's settings (theme, language, log level, database):
+    /// shown, or changed with the options.
+    Settings(settings::SettingsArgs),
+    /// What the app's "Copy diagnostics" gives: versions, OS, the database,
+    /// the logs and their latest warnings and errors (addresses hidden).
+    Diagnostics,
     /// Messages the sandbox captured: the list, or one message's source.
     Captured {
         id: Option<i64>,
@@ -184,7 +192,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _log_guard = paths::log_dir().and_then(|dir| mailroom_engine::logging::init_file_logging(&dir, "mailroom-cli"));
+    let level = SettingsFile::default_location()
+        .map(|f| f.load().log_level)
+        .unwrap_or_default();
+    let _log =
+        paths::log_dir().and_then(|dir| mailroom_engine::logging::init_file_logging(&dir, "mailroom-cli", level));
     let out = Output::new(cli.json);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -230,16 +242,23 @@ fn runs_without_a_database(command: &Command) -> bool {
 }
 
 async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
+    // Settings need no database (they may be choosing one).
+    let command = match cli.command {
+        Command::Settings(args) => return settings::settings(args, out).await,
+        other => other,
+    };
     let chosen = cli.db.is_some() || std::env::var_os(paths::DATABASE_ENV).is_some_and(|v| !v.is_empty());
     let db = paths::database_path(cli.db)?;
-    if chosen && !db.exists() && !runs_without_a_database(&cli.command) {
+    if chosen && !db.exists() && !runs_without_a_database(&command) {
         return Err(Error::DatabaseUnavailable {
             path: db,
             reason: "there is no such file; check the path (only import, smtp add and sandbox start a new database)"
                 .to_owned(),
         });
     }
-    match cli.command {
+    match command {
+        Command::Settings(args) => return settings::settings(args, out).await,
+        Command::Diagnostics => return settings::diagnostics(&db, out).await,
         Command::Smtp(command) if matches!(*command, smtp::SmtpCommand::Presets) => return smtp::presets(out),
         Command::Smtp(command) => return smtp::run(*command, &db, out).await,
         Command::Sandbox { port } => return smtp::serve_sandbox(&db, port, out).await,

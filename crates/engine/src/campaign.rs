@@ -116,6 +116,8 @@ pub enum CampaignEvent {
     /// A periodic snapshot.
     Progress {
         counts: StatusCounts,
+        /// [`StatusCounts::percent_done`], for the taskbar and the window title.
+        percent_done: u8,
         /// Messages accepted per second, over the last interval.
         sent_per_second: f64,
         rate: RateState,
@@ -714,6 +716,7 @@ async fn report_progress(run: Arc<Run>) {
         let remaining = counts.pending + counts.retry_wait + counts.sending;
         let eta_seconds = (sent_per_second > 0.0).then(|| (remaining as f64 / sent_per_second).ceil() as u64);
         run.sink.event(&CampaignEvent::Progress {
+            percent_done: counts.percent_done(),
             counts,
             sent_per_second: (sent_per_second * 10.0).round() / 10.0,
             rate: run.limits.rate.state(),

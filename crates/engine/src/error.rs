@@ -213,6 +213,16 @@ pub enum Error {
     )]
     AccountInUse { account: String, holder: String },
 
+    #[error("cannot save the settings in {}: {}", .path.display(), describe_io(.source))]
+    SettingsUnwritable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("a campaign is sending from the database {}; pause it before choosing another file", .path.display())]
+    DatabaseInUse { path: PathBuf },
+
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
@@ -268,6 +278,8 @@ pub enum ErrorKind {
     SendingElsewhere,
     DiskFull,
     AccountInUse,
+    SettingsUnwritable,
+    DatabaseInUse,
     Database,
     Internal,
 }
@@ -313,6 +325,8 @@ impl Error {
             Error::SendingElsewhere { .. } => ErrorKind::SendingElsewhere,
             Error::DiskFull { .. } => ErrorKind::DiskFull,
             Error::AccountInUse { .. } => ErrorKind::AccountInUse,
+            Error::SettingsUnwritable { .. } => ErrorKind::SettingsUnwritable,
+            Error::DatabaseInUse { .. } => ErrorKind::DatabaseInUse,
             Error::Database(_) | Error::StateFile(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,
         }

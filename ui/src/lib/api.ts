@@ -23,6 +23,12 @@ import type { RunReport } from './bindings/RunReport';
 import type { RenderedMessage } from './bindings/RenderedMessage';
 import type { TemplateSummary } from './bindings/TemplateSummary';
 import type { RecipientStatus } from './bindings/RecipientStatus';
+import type { Settings } from './bindings/Settings';
+import type { Theme } from './bindings/Theme';
+import type { LogLevel } from './bindings/LogLevel';
+import type { DatabaseInfo } from './bindings/DatabaseInfo';
+import type { MenuLabels } from './bindings/MenuLabels';
+import type { MenuLanguage } from './bindings/MenuLanguage';
 
 function isIpcError(value: unknown): value is IpcError {
   return (
@@ -65,7 +71,7 @@ function choiceArgs(choices: ImportChoices) {
 }
 
 export { isIpcError };
-export type { IpcError };
+export type { IpcError, Settings, Theme, LogLevel, DatabaseInfo };
 
 export const api = {
   /** How the file would be imported and its first rows; saves nothing. */
@@ -153,4 +159,23 @@ export const api = {
   templateDraft: (name: string) => call<MessageDraft>('template_draft', { name }),
   deleteTemplate: (name: string) => call<null>('delete_template', { name }),
   settleUncertain: (campaign: number, resend: boolean) => call<number>('settle_uncertain', { campaign, resend }),
+
+  /** The settings the engine keeps (theme, language, log level, database). */
+  getSettings: () => call<Settings>('get_settings'),
+  setTheme: (theme: Theme) => call<Settings>('set_theme', { theme }),
+  /** `null` follows the OS. */
+  setLanguage: (language: string | null) => call<Settings>('set_language', { language }),
+  setLogLevel: (level: LogLevel) => call<Settings>('set_log_level', { level }),
+  databaseInfo: () => call<DatabaseInfo>('database_info'),
+  /** Uses the database at `path` from now on (an existing one, or a new file). */
+  chooseDatabase: (path: string) => call<DatabaseInfo>('choose_database', { path }),
+  /** The "copy diagnostics" report (addresses hidden, no passwords). */
+  diagnostics: () => call<string>('diagnostics'),
+  openLogsFolder: () => call<null>('open_logs_folder'),
+  showDatabaseFolder: () => call<null>('show_database_folder'),
+  /** Builds the native menus with these labels, `language` and `theme` checked. */
+  setMenu: (labels: MenuLabels, languages: MenuLanguage[], language: string, theme: Theme) =>
+    call<null>('set_menu', { labels, languages, language, theme }),
+  /** Quit as the menu does: asks first while a campaign sends. */
+  quit: () => call<null>('quit'),
 };

@@ -5,7 +5,7 @@ import type { ImportChoices } from './api';
 import type { ImportPreview } from './bindings/ImportPreview';
 import type { ImportReport } from './bindings/ImportReport';
 
-export type Screen = 'recipients' | 'smtp' | 'message' | 'campaign' | 'results' | 'sandbox';
+export type Screen = 'recipients' | 'smtp' | 'message' | 'campaign' | 'results' | 'sandbox' | 'settings';
 
 export const session = $state<{
   screen: Screen;
@@ -18,6 +18,12 @@ export const session = $state<{
   lastImport: ImportReport | null;
   /** A file the operating system asked Mailroom to open (lib/launch.ts), for the Recipients screen. */
   openRequest: string | null;
+  /** File ▸ Import… was chosen: the Recipients screen opens its file chooser. */
+  chooseFileRequested: boolean;
+  /** File ▸ Export failed… was chosen: the Results screen exports. */
+  exportFailedRequested: boolean;
+  /** Counts the databases chosen in Settings, so views of the old one refresh. */
+  databaseChanged: number;
 }>({
   screen: 'recipients',
   importFile: null,
@@ -26,4 +32,7 @@ export const session = $state<{
   importDetected: null,
   lastImport: null,
   openRequest: null,
+  chooseFileRequested: false,
+  exportFailedRequested: false,
+  databaseChanged: 0,
 });

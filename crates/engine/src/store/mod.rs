@@ -32,6 +32,15 @@ const MAX_CONNECTIONS: u32 = 4;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// What diagnostics say about a database: its schema version (the newest
+/// migration applied) and how many campaigns and SMTP accounts it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    pub schema_version: i64,
+    pub campaigns: u64,
+    pub accounts: u64,
+}
+
 /// An open Mailroom database. Cheap to clone; clones share the pool.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -167,6 +176,66 @@ impl Store {
             pool,
             clock,
             path: path.to_owned(),
+        })
+    }
+
+    /// Whether `path` may be opened as a Mailroom database without harm: a
+    /// missing or empty file (it becomes one), or a SQLite file that already
+    /// holds Mailroom's schema. Another program's database or a file that is
+    /// not SQLite is refused, and only read while deciding, so
+    /// [`Store::open`]'s migrations never run on someone else's data.
+    pub async fn check_is_mailroom_database(path: &Path) -> Result<()> {
+        let not_ours = |reason: &str| Error::DatabaseUnavailable {
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+        };
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::unreadable(path, e)),
+            Ok(meta) if meta.is_dir() => return Err(not_ours("it is a folder, not a file")),
+            Ok(meta) if meta.len() == 0 => return Ok(()),
+            Ok(_) => {}
+        }
+        let owned = path.to_owned();
+        let tables = tokio::task::spawn_blocking(move || -> rusqlite::Result<i64> {
+            // Without CREATE: the file exists, and a query only reads it.
+            let conn = rusqlite::Connection::open_with_flags(
+                &owned,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', 'campaigns', 'recipients')",
+                [],
+                |row| row.get(0),
+            )
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the database check stopped: {e}")))?;
+        match tables {
+            Ok(3) => Ok(()),
+            Ok(_) => Err(not_ours("it is not a Mailroom database")),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::NotADatabase => {
+                Err(not_ours("it is not a Mailroom database"))
+            }
+            Err(e) => Err(not_ours(&e.to_string())),
+        }
+    }
+
+    /// The schema version and how much the file holds, for diagnostics.
+    pub async fn stats(&self) -> Result<StoreStats> {
+        let schema_version: i64 = sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM _sqlx_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        let campaigns: i64 = sqlx::query_scalar("SELECT count(*) FROM campaigns")
+            .fetch_one(&self.pool)
+            .await?;
+        let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM smtp_profiles")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(StoreStats {
+            schema_version,
+            campaigns: u64::try_from(campaigns).unwrap_or_default(),
+            accounts: u64::try_from(accounts).unwrap_or_default(),
         })
     }
 
