@@ -135,8 +135,13 @@ run_client() { # phase client connections count target_port
   esac
   before=$(sink_count)
   /usr/bin/time -f '%e %U %S %M' -o "$work/time" "${cmd[@]}" > "$work/out" 2>&1 || true
-  sleep 0.2 # the sink's counter line for the last message
-  after=$(sink_count)
+  # The sink prints its counter as each message ends; give a loaded machine
+  # up to 5 s to print the last one.
+  for _ in $(seq 50); do
+    after=$(sink_count)
+    [ $((after - before)) -lt "$count" ] || break
+    sleep 0.1
+  done
   local wall user sys rss
   read -r wall user sys rss < <(tail -1 "$work/time")
   local received=$((after - before))
