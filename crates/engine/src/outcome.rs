@@ -284,7 +284,9 @@ impl fmt::Display for PauseReason {
                 "row {row} may already have version {version} of the message, which cannot be made again \
                  ({detail}); nothing was sent to it"
             ),
-            PauseReason::DiskFull => f.write_str("the disk is full: free space, then resume"),
+            PauseReason::DiskFull => f.write_str(
+                "disk full: the database cannot grow (no space left, or a size limit reached); free space, then resume",
+            ),
             PauseReason::DatabaseUnwritable { detail } => write!(f, "the database could not be written: {detail}"),
             PauseReason::Internal { detail } => write!(f, "Mailroom could not keep going: {detail}"),
             PauseReason::Error { detail, .. } => f.write_str(detail),
