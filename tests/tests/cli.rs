@@ -51,7 +51,11 @@ fn import_then_status_and_recipients_as_json() {
     assert_eq!(rows[1]["fields"]["name"], "李雷");
     assert_eq!(rows[1]["fields"]["city"], "北京");
     assert_eq!(rows[2]["status"], "skipped");
-    assert_eq!(rows[2]["reason"], "invalid address: the address has no @");
+    assert_eq!(
+        rows[2]["reason"],
+        serde_json::json!({"kind": "invalid_address", "problem": "missing_at"}),
+        "a reason is data, not a sentence"
+    );
 
     let pending = ws
         .mailroom(&["--json", "recipients", "spring", "--status", "pending"])

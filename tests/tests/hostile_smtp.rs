@@ -182,7 +182,7 @@ async fn a_campaign_against_an_early_250_sends_nobody_and_says_why() {
             .collect();
         assert!(sent.is_empty(), "nobody's content was accepted: {sent:?}");
         assert_eq!(report.outcome, RunOutcome::Paused, "{report:?}");
-        let reason = report.reason.unwrap_or_default();
+        let reason = report.reason.map(|r| r.to_string()).unwrap_or_default();
         assert!(reason.contains("protocol") && reason.starts_with("data"), "{reason}");
         assert!(
             !reason.contains("sender address"),
@@ -550,7 +550,7 @@ async fn a_non_ascii_local_part_without_smtputf8_fails_only_that_recipient() {
         .find(|r| r.status == RecipientStatus::Failed)
         .unwrap_or_else(|| panic!("one failed"));
     assert_eq!(failed.email, "用户@例子.广告");
-    let reason = failed.reason.unwrap_or_default();
+    let reason = failed.reason.map(|r| r.to_string()).unwrap_or_default();
     assert!(reason.contains("SMTPUTF8"), "{reason}");
     assert_eq!(failed.attempts, 1, "not retried: it is permanent");
     let log = peer.log();

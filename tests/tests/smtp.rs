@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Script, ScriptedServer, refused_port};
 use mailroom_engine::smtp::client::{Connection, ConnectionSettings};
-use mailroom_engine::smtp::diagnose::{Diagnosis, StageOutcome, TestMessage, test_connection};
+use mailroom_engine::smtp::diagnose::{Diagnosis, StageDetail, StageOutcome, TestMessage, test_connection};
 use mailroom_engine::smtp::{AuthMethod, FailureClass, Problem, Security, Stage};
 use tokio_util::sync::CancellationToken;
 
@@ -97,8 +97,13 @@ async fn a_healthy_starttls_server_with_login_passes_every_stage() {
     );
     assert!(first_ehlo.extensions.iter().any(|e| e == "STARTTLS"));
     let tls = &diagnosis.stages[4];
-    assert!(tls.detail.starts_with("TLSv1."), "{}", tls.detail);
-    assert!(tls.detail.contains("expires"), "{}", tls.detail);
+    // The session as data: the window says it in its language.
+    let StageDetail::Encrypted { tls: Some(session) } = &tls.detail else {
+        panic!("no TLS session in {:?}", tls.detail);
+    };
+    assert!(session.protocol.starts_with("TLSv1."), "{session:?}");
+    assert!(session.expires.is_some() && session.days_left.is_some(), "{session:?}");
+    assert!(tls.detail.to_string().contains("expires"), "{}", tls.detail);
     let received = server.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].rcpt_to, ["friend@example.org"]);

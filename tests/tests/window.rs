@@ -703,6 +703,24 @@ async fn compose_and_send_a_campaign_through_the_window() {
     assert!(paused_at < 30, "the pause came after the end");
     scroll_to(&client, "[data-testid=rate]").await;
     screenshot(&client, "campaign-paused.png").await;
+    // In 简体中文 the run is said again in Chinese: what the engine reported
+    // is data the window renders, not English text kept from the run.
+    go_to(&client, "settings").await;
+    select(&client, "[data-testid=language]", "zh-CN").await;
+    go_to(&client, "campaign").await;
+    wait_for_text(&client, "[data-testid=campaign-state]", "已暂停").await;
+    let events = text(&client, "[data-testid=events]").await;
+    assert!(
+        events.contains("通过 Sandbox 发送") && events.contains("正在暂停") && !events.contains("sending through"),
+        "{events}"
+    );
+    scroll_to(&client, "[data-testid=rate]").await;
+    screenshot(&client, "campaign-paused-zh.png").await;
+    go_to(&client, "settings").await;
+    select(&client, "[data-testid=language]", "en").await;
+    go_to(&client, "campaign").await;
+    let events = text(&client, "[data-testid=events]").await;
+    assert!(!events.contains("通过 Sandbox 发送"), "{events}");
     click(&client, "[data-testid=start]").await;
     // Sending again once the engine reports progress (the title shows it).
     wait_until("the title to show the percentage again", || {

@@ -373,7 +373,7 @@ describe('Recipients screen', () => {
     assert.deepEqual(await page.getByTestId('recipients').locator('thead th').allTextContents(), ['Row', 'State', 'name', 'email', 'city', 'Why']);
     // A sent recipient shows the server's reply, the line a provider traces a delivery by.
     const first = await page.getByTestId('recipients').locator('tbody tr').first().locator('td').allTextContents();
-    assert.deepEqual([first[1], first[5]], ['Sent', '250 2.0.0 Ok: queued as 4BxQ']);
+    assert.deepEqual([first[1], first[5].trim()], ['Sent', '“250 2.0.0 Ok: queued as 4BxQ”']);
 
     await page.getByTestId('page-next').click();
     await page.getByTestId('page-last').click();

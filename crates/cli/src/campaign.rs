@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome};
+use mailroom_engine::campaign::{self, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome};
 use mailroom_engine::message::{self, MessageDraft, Unsubscribe};
 use mailroom_engine::{Error, ErrorKind, Store};
 
@@ -302,16 +302,31 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
             until / 1000
         ),
         CampaignEvent::ConnectionTrouble {
-            reason,
-            advice,
+            failure,
+            host,
+            port,
             retry_in_ms,
         } => writeln!(
             err,
-            "{}Cannot connect: {reason}. {advice} Trying again in {:.1} s.",
+            "{}Cannot connect: {failure}. {} Trying again in {:.1} s.",
             clear(live),
+            failure.advice(host, *port),
             *retry_in_ms as f64 / 1000.0
         ),
-        CampaignEvent::Pausing { reason } => writeln!(err, "{}{reason}", clear(live)),
+        CampaignEvent::Pausing {
+            stopping,
+            reason: PauseReason::ByYou,
+        } => writeln!(
+            err,
+            "{}{}",
+            clear(live),
+            if *stopping {
+                "stopping: the messages in flight finish, the rest is cancelled"
+            } else {
+                "pausing: the messages in flight finish, then the campaign waits"
+            }
+        ),
+        CampaignEvent::Pausing { reason, .. } => writeln!(err, "{}pausing: {reason}", clear(live)),
         CampaignEvent::Finished {
             outcome,
             reason,
@@ -321,7 +336,7 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
             "{}Campaign {}{}: {} sent, {} failed, {} skipped, {} cancelled, {} uncertain, {} still to send.",
             clear(live),
             outcome.as_str(),
-            reason.as_deref().map_or_else(String::new, |r| format!(" ({r})")),
+            reason.as_ref().map_or_else(String::new, |r| format!(" ({r})")),
             counts.sent,
             counts.failed,
             counts.skipped,

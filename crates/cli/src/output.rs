@@ -113,7 +113,7 @@ impl Output {
         self.print(&recipients, |w| {
             for r in recipients {
                 write!(w, "row {:>6}  {:<10}  {}", r.row, r.status.as_str(), r.email)?;
-                if let Some(why) = r.reason.as_ref().or(r.reply.as_ref()) {
+                if let Some(why) = r.reason.as_ref().map(ToString::to_string).or(r.reply.clone()) {
                     write!(w, "  ({why})")?;
                 }
                 writeln!(w)?;

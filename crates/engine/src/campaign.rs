@@ -63,7 +63,9 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::message::{CampaignIdentity, CompiledMessage, ProtectedFiles, Sender};
 use crate::model::{CampaignId, CampaignStatus, CampaignSummary, RecipientStatus, StatusCounts, string_enum};
+pub use crate::outcome::{PauseReason, QuotaWindow, RecipientReason};
 use crate::secrets::SecretStore;
+use crate::smtp::Failure;
 use crate::smtp::manage::ensure_sandbox;
 use crate::store::Store;
 use throttle::{AdaptiveRate, Quotas, RateState};
@@ -110,7 +112,7 @@ pub enum CampaignEvent {
         row: u64,
         email: String,
         status: RecipientStatus,
-        reason: Option<String>,
+        reason: Option<RecipientReason>,
         attempts: u32,
     },
     /// A periodic snapshot.
@@ -132,22 +134,26 @@ pub enum CampaignEvent {
     QuotaWait {
         #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
         until: i64,
-        window: String,
+        window: QuotaWindow,
         #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
         limit: u64,
     },
-    /// A connection could not be opened; it is tried again after `retry_in_ms`.
+    /// A connection to `host:port` could not be opened; it is tried again
+    /// after `retry_in_ms`. Advice is the front end's, by the failure's problem.
     ConnectionTrouble {
-        reason: String,
-        advice: String,
+        failure: Failure,
+        host: String,
+        port: u16,
         #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
         retry_in_ms: u64,
     },
-    /// A pause or stop was asked for: in-flight messages finish, nothing new starts.
-    Pausing { reason: String },
+    /// A pause or stop was asked for (`reason` is [`PauseReason::ByYou`]),
+    /// or the campaign pauses itself: in-flight messages finish, nothing
+    /// new starts; when `stopping`, the rest is cancelled.
+    Pausing { stopping: bool, reason: PauseReason },
     Finished {
         outcome: RunOutcome,
-        reason: Option<String>,
+        reason: Option<PauseReason>,
         counts: StatusCounts,
     },
 }
@@ -219,7 +225,7 @@ impl Default for RunOptions {
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 pub struct RunReport {
     pub outcome: RunOutcome,
-    pub reason: Option<String>,
+    pub reason: Option<PauseReason>,
     pub counts: StatusCounts,
 }
 
@@ -249,7 +255,7 @@ struct Run {
     /// Cancelled when the run must wind down: a child of the person's pause,
     /// also cancelled when the campaign pauses for a reason of its own.
     halt: CancellationToken,
-    halt_reason: Mutex<Option<String>>,
+    halt_reason: Mutex<Option<PauseReason>>,
     failures_in_a_row: AtomicU32,
     ambiguous_in_a_row: AtomicU32,
     /// Messages per connection: the account's setting, lowered to what a
@@ -271,14 +277,17 @@ impl Run {
     }
 
     /// Pauses the campaign for a reason that is not one recipient's.
-    fn halt_with(&self, reason: String) {
+    fn halt_with(&self, reason: PauseReason) {
         let mut slot = self
             .halt_reason
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.is_none() {
             tracing::warn!(campaign = self.campaign, %reason, "campaign pauses itself");
-            self.sink.event(&CampaignEvent::Pausing { reason: reason.clone() });
+            self.sink.event(&CampaignEvent::Pausing {
+                stopping: false,
+                reason: reason.clone(),
+            });
             *slot = Some(reason);
         }
         drop(slot);
@@ -348,10 +357,6 @@ pub async fn list(store: &Store) -> Result<Vec<CampaignSummary>> {
     Ok(campaigns)
 }
 
-/// Why a campaign marked running that no Mailroom is sending is shown paused.
-pub const INTERRUPTED: &str = "interrupted: no Mailroom is sending it any more (it was closed or killed, \
-     or could not record its pause on a full disk); resume continues where it stopped";
-
 /// For a campaign marked running: fills `sent_by` with the holder of its
 /// lease, unless that is this process (whose own runs the caller knows
 /// about); and when nobody holds it, says what is true: it is not running
@@ -370,7 +375,7 @@ fn note_sender(store: &Store, summary: &mut CampaignSummary) {
         None => {
             summary.status = CampaignStatus::Paused;
             summary.interrupted = true;
-            summary.pause_reason = Some(INTERRUPTED.to_owned());
+            summary.pause_reason = Some(PauseReason::Interrupted);
         }
     }
 }
@@ -537,7 +542,14 @@ pub async fn send(
                 Ok(compiled) => compiled,
                 Err(e) => {
                     store
-                        .set_campaign_status(campaign, CampaignStatus::Paused, Some(&e.to_string()))
+                        .set_campaign_status(
+                            campaign,
+                            CampaignStatus::Paused,
+                            Some(&PauseReason::Error {
+                                error: e.kind(),
+                                detail: e.to_string(),
+                            }),
+                        )
                         .await?;
                     return Err(e);
                 }
@@ -608,12 +620,17 @@ pub async fn send(
     } else if let Some(reason) = halted {
         (RunOutcome::Paused, Some(reason))
     } else if run.control.pause.is_cancelled() {
-        (RunOutcome::Paused, Some("paused by you".to_owned()))
+        (RunOutcome::Paused, Some(PauseReason::ByYou))
     } else {
         let counts = store.status_counts(campaign).await?;
         if counts.pending + counts.sending + counts.retry_wait == 0 && counts.uncertain > 0 {
             // Nothing left to send, but not done: a person decides about these.
-            (RunOutcome::Paused, Some(uncertain_left(counts.uncertain)))
+            (
+                RunOutcome::Paused,
+                Some(PauseReason::Uncertain {
+                    count: counts.uncertain,
+                }),
+            )
         } else if counts.pending + counts.sending + counts.retry_wait == 0 {
             (RunOutcome::Completed, None)
         } else {
@@ -621,10 +638,9 @@ pub async fn send(
             // call that finished.
             (
                 RunOutcome::Paused,
-                Some(format!(
-                    "{} recipients are still waiting; resume to send them",
-                    counts.pending + counts.retry_wait
-                )),
+                Some(PauseReason::StillWaiting {
+                    count: counts.pending + counts.retry_wait,
+                }),
             )
         }
     };
@@ -633,12 +649,12 @@ pub async fn send(
         RunOutcome::Paused => CampaignStatus::Paused,
         RunOutcome::Stopped => CampaignStatus::Stopped,
     };
-    record_end(store, campaign, status, reason.as_deref()).await?;
+    record_end(store, campaign, status, reason.as_ref()).await?;
     if let Some(error) = failure {
         return Err(error);
     }
     let counts = store.status_counts(campaign).await?;
-    tracing::info!(campaign, outcome = outcome.as_str(), ?reason, "campaign run ends");
+    tracing::info!(campaign, outcome = outcome.as_str(), reason = %reason.as_ref().map(ToString::to_string).unwrap_or_default(), "campaign run ends");
     run.sink.event(&CampaignEvent::Finished {
         outcome,
         reason: reason.clone(),
@@ -649,15 +665,6 @@ pub async fn send(
         reason,
         counts,
     })
-}
-
-/// Why a run that has nothing left to send is paused, not completed.
-fn uncertain_left(uncertain: u64) -> String {
-    format!(
-        "{uncertain} recipients are uncertain: their message went out and no answer came, so the server may \
-         have it. Decide for them: send them again (same Message-ID, so most providers drop a duplicate) or \
-         count them as sent"
-    )
 }
 
 /// A database error that is a full disk, as [`Error::DiskFull`].
@@ -676,7 +683,12 @@ fn disk_full_or(store: &Store, error: Error) -> Error {
 /// fails, the run still ends as it did: nobody holds the campaign's lease
 /// any more, so `summary` and `list` show it paused (interrupted), not
 /// running, and the next run writes over it.
-async fn record_end(store: &Store, campaign: CampaignId, status: CampaignStatus, reason: Option<&str>) -> Result<()> {
+async fn record_end(
+    store: &Store,
+    campaign: CampaignId,
+    status: CampaignStatus,
+    reason: Option<&PauseReason>,
+) -> Result<()> {
     match store.set_campaign_status(campaign, status, reason).await {
         Err(e) if e.is_disk_full() => {
             store.restart_log().await;
@@ -692,13 +704,9 @@ async fn record_end(store: &Store, campaign: CampaignId, status: CampaignStatus,
 /// Says at once that a pause was heard; the run ends when in-flight messages are done.
 async fn acknowledge_pause(run: Arc<Run>) {
     run.control.pause.cancelled().await;
-    let reason = if run.control.stop.is_cancelled() {
-        "stopping: the messages in flight finish, the rest is cancelled"
-    } else {
-        "pausing: the messages in flight finish, then the campaign waits"
-    };
     run.sink.event(&CampaignEvent::Pausing {
-        reason: reason.to_owned(),
+        stopping: run.control.stop.is_cancelled(),
+        reason: PauseReason::ByYou,
     });
 }
 
@@ -729,12 +737,13 @@ async fn report_progress(run: Arc<Run>) {
 /// A recipient that ends `failed` feeds the "N in a row" rule; a message
 /// the server accepts resets it. Transient replies are retried and do not
 /// count (bursts of them are the server pacing us, not the list going bad).
-fn count_failure(run: &Run, reason: &str) {
+fn count_failure(run: &Run, reason: &RecipientReason) {
     let in_a_row = run.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
     if in_a_row >= run.options.consecutive_failures {
-        run.halt_with(format!(
-            "{in_a_row} recipients failed in a row, so the campaign paused to spare your list; the last: {reason}"
-        ));
+        run.halt_with(PauseReason::FailuresInARow {
+            count: in_a_row,
+            last: Box::new(reason.clone()),
+        });
     }
 }
 
@@ -743,16 +752,11 @@ fn count_failure(run: &Run, reason: &str) {
 fn count_ambiguous(run: &Run, failure: &crate::smtp::Failure) {
     let in_a_row = run.ambiguous_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
     if in_a_row >= run.options.ambiguous_in_a_row {
-        let what = if run.account.retry_ambiguous {
-            "they are sent again with the same Message-ID, and may arrive twice"
-        } else {
-            "they are marked uncertain for you to decide"
-        };
-        run.halt_with(format!(
-            "{in_a_row} messages in a row got no answer after their content (the last: {failure}), so the \
-             campaign paused: the server may have them, and {what}. If the server is slow to accept messages, \
-             give the account a longer message timeout than {}; then resume",
-            crate::smtp::failure::describe_duration(Duration::from_millis(run.account.data_timeout_ms))
-        ));
+        run.halt_with(PauseReason::NoAnswerInARow {
+            count: in_a_row,
+            last: failure.clone(),
+            resending: run.account.retry_ambiguous,
+            timeout_ms: run.account.data_timeout_ms,
+        });
     }
 }

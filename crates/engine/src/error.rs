@@ -236,7 +236,7 @@ pub enum Error {
 
 /// A stable, serialisable name for each kind of [`Error`]; front ends choose
 /// their translated message by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 pub enum ErrorKind {

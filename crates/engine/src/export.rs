@@ -65,7 +65,7 @@ pub async fn export_recipients(
                     Cell::Number(r.row),
                     Cell::Text(r.email.as_str().into()),
                     Cell::Text(r.status.as_str().into()),
-                    Cell::Text(r.reason.as_deref().unwrap_or_default().into()),
+                    Cell::Text(r.reason.as_ref().map(ToString::to_string).unwrap_or_default().into()),
                     Cell::Number(u64::from(r.attempts)),
                 ];
                 record.extend(r.fields.values().map(|v| Cell::Text(v.as_str().into())));
@@ -307,7 +307,9 @@ mod tests {
                     (*email).to_owned(),
                     &[(*email).to_owned()],
                     RecipientStatus::Skipped,
-                    Some("invalid".to_owned()),
+                    Some(&crate::outcome::RecipientReason::InvalidAddress {
+                        problem: crate::address::InvalidReason::MissingAt,
+                    }),
                 )
                 .expect("row")
             })

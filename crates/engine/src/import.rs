@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     CampaignId, DuplicateRow, ImportPreview, ImportProgress, ImportReport, InvalidRow, RecipientStatus, SuppressedRow,
 };
+use crate::outcome::RecipientReason;
 use crate::store::{NewCampaign, NewRecipient, Store};
 
 /// Rows per insert statement: big enough to amortise the statement, small
@@ -711,14 +712,19 @@ fn parse_rows(
                     email: email.clone(),
                     first_row: u64::from(first_row),
                 });
-                (RecipientStatus::Skipped, Some(format!("duplicate of row {first_row}")))
+                (
+                    RecipientStatus::Skipped,
+                    Some(RecipientReason::Duplicate {
+                        first_row: u64::from(first_row),
+                    }),
+                )
             } else if suppressed.contains(&key) {
                 first_seen.insert(hash, row_u32);
                 tally.suppressed.push(SuppressedRow {
                     row,
                     email: email.clone(),
                 });
-                (RecipientStatus::Skipped, Some("on the suppression list".to_owned()))
+                (RecipientStatus::Skipped, Some(RecipientReason::Suppressed))
             } else {
                 first_seen.insert(hash, row_u32);
                 tally.valid += 1;
@@ -729,7 +735,7 @@ fn parse_rows(
         if tally.preview.len() < PREVIEW_ROWS {
             tally.preview.push(values.clone());
         }
-        let recipient = NewRecipient::new(row, email, &values, status, reason)?;
+        let recipient = NewRecipient::new(row, email, &values, status, reason.as_ref())?;
         batch_bytes += recipient.fields.len();
         batch.push(recipient);
         if batch.len() == BATCH_ROWS || batch_bytes >= BATCH_BYTES {
@@ -769,14 +775,22 @@ fn dedup_hash(key: &str) -> [u32; 3] {
     [(hash.h1 >> 32) as u32, hash.h1 as u32, hash.h2 as u32]
 }
 
-fn invalid(tally: &mut Tally, row: u64, value: &str, reason: InvalidReason) -> (RecipientStatus, Option<String>) {
+fn invalid(
+    tally: &mut Tally,
+    row: u64,
+    value: &str,
+    reason: InvalidReason,
+) -> (RecipientStatus, Option<RecipientReason>) {
     // The report quotes the value; the recipient keeps it whole.
     tally.invalid.push(InvalidRow {
         row,
         value: excerpt(value),
         reason,
     });
-    (RecipientStatus::Skipped, Some(format!("invalid address: {reason}")))
+    (
+        RecipientStatus::Skipped,
+        Some(RecipientReason::InvalidAddress { problem: reason }),
+    )
 }
 
 /// A record's fields as text. The decoder has already made every encoding but

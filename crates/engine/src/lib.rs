@@ -23,6 +23,8 @@
 //! - [`model`] holds the types front ends display: campaigns, recipients, counts,
 //!   import reports. They serialise with serde; with the `ts-bindings` feature
 //!   they also describe themselves to TypeScript.
+//! - [`outcome`] says what happened as data: why a recipient was skipped,
+//!   failed or is uncertain, why a campaign paused; front ends render them.
 //! - [`error`] is the one error type, with a stable [`ErrorKind`] per variant.
 //! - [`paths`], [`clock`] and [`logging`] are the cross-cutting pieces: where
 //!   files live, what time it is (injectable for tests), and the rotating log
@@ -41,6 +43,7 @@ pub mod import;
 pub mod logging;
 pub mod message;
 pub mod model;
+pub mod outcome;
 pub mod paths;
 pub mod secrets;
 pub mod settings;

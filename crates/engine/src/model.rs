@@ -5,6 +5,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::address::InvalidReason;
+use crate::outcome::{PauseReason, RecipientReason};
 
 /// A campaign's row id in the store.
 pub type CampaignId = i64;
@@ -148,7 +149,7 @@ pub struct CampaignSummary {
     pub name: String,
     pub status: CampaignStatus,
     /// Why a paused campaign paused (a person's pause, a wrong password, ...).
-    pub pause_reason: Option<String>,
+    pub pause_reason: Option<PauseReason>,
     /// The SMTP account it last ran on.
     pub account: Option<String>,
     pub source_file: String,
@@ -179,7 +180,7 @@ pub struct Recipient {
     pub row: u64,
     pub email: String,
     pub status: RecipientStatus,
-    pub reason: Option<String>,
+    pub reason: Option<RecipientReason>,
     /// For a sent recipient, the server's answer to the message (`250 2.0.0
     /// Ok: queued as …`): what a person quotes to the provider to trace it.
     pub reply: Option<String>,

@@ -6,6 +6,7 @@ import { api, type IpcError } from './api';
 import type { CampaignEvent } from './bindings/CampaignEvent';
 import type { EventBatch } from './bindings/EventBatch';
 import type { RateState } from './bindings/RateState';
+import { describeEvent } from './outcomes';
 import type { RunOutcome } from './bindings/RunOutcome';
 import type { StatusCounts } from './bindings/StatusCounts';
 import { t } from './i18n/index.svelte';
@@ -20,7 +21,8 @@ export const live = $state<{
   sentPerSecond: number;
   rate: RateState | null;
   eta: number | null;
-  log: string[];
+  /** The latest events themselves, newest first: said in whatever language the window speaks when shown. */
+  log: CampaignEvent[];
   outcome: RunOutcome | null;
   error: IpcError | null;
   /** One point per progress snapshot: sent per second and failures so far, for the chart. */
@@ -43,12 +45,9 @@ export const live = $state<{
 /** Points kept for the chart (about two minutes at four snapshots a second). */
 const HISTORY = 480;
 
-export function describeRate(rate: RateState | null): string {
-  return rate?.effective == null ? t('campaign.unlimited') : `${rate.effective.toFixed(1)}/s`;
-}
-
-function note(line: string) {
-  live.log = [line, ...live.log].slice(0, 50);
+function note(event: CampaignEvent) {
+  if (describeEvent(event) === null) return;
+  live.log = [event, ...live.log].slice(0, 50);
 }
 
 function apply(event: CampaignEvent) {
@@ -56,8 +55,7 @@ function apply(event: CampaignEvent) {
     case 'started':
       live.counts = event.counts;
       live.rate = event.rate;
-      note(t('campaign.startedNote', { account: event.account }));
-      if (Number(event.uncertain_recovered) > 0) note(t('campaign.recovered', { count: String(event.uncertain_recovered) }));
+      note(event);
       break;
     case 'progress':
       live.counts = event.counts;
@@ -67,33 +65,17 @@ function apply(event: CampaignEvent) {
       live.eta = event.eta_seconds === null ? null : Number(event.eta_seconds);
       live.history = [...live.history.slice(-(HISTORY - 1)), { sentPerSecond: event.sent_per_second, failed: Number(event.counts.failed) }];
       break;
-    case 'recipient':
-      if (event.reason) note(`${t(`recipientStatus.${event.status}`)} · ${event.email} — ${event.reason}`);
-      break;
     case 'rate_changed':
       live.rate = event.rate;
-      note(t('campaign.rateChanged', { rate: describeRate(event.rate), reason: event.rate.reason ?? '' }));
-      break;
-    case 'quota_wait':
-      note(
-        t('campaign.quotaWait', {
-          limit: String(event.limit),
-          window: event.window,
-          at: new Date(Number(event.until)).toLocaleString(),
-        }),
-      );
-      break;
-    case 'connection_trouble':
-      note(`${event.reason}. ${event.advice}`);
-      break;
-    case 'pausing':
-      note(event.reason);
+      note(event);
       break;
     case 'finished':
       live.counts = event.counts;
       live.outcome = event.outcome;
-      if (event.reason) note(event.reason);
-      else if (event.outcome === 'completed') note(t('campaign.completedNote'));
+      note(event);
+      break;
+    default:
+      note(event);
       break;
   }
 }

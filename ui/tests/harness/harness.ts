@@ -4,6 +4,7 @@
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { Channel } from '@tauri-apps/api/core';
+import { outcomesScenario } from './outcomes';
 
 type Scenario = {
   results?: Record<string, unknown>;
@@ -12,6 +13,8 @@ type Scenario = {
   messages?: Record<string, unknown[]>;
   /** Commands that answer only when the test calls `release(command)`. */
   held?: string[];
+  /** A typed scenario of the harness's own to start from (`outcomes`: ./outcomes.ts). */
+  use?: 'outcomes';
 };
 
 type Harness = {
@@ -30,7 +33,15 @@ declare global {
   }
 }
 
-const scenario: Scenario = window.__MAILROOM_SCENARIO__ ?? {};
+const given: Scenario = window.__MAILROOM_SCENARIO__ ?? {};
+const scenario: Scenario =
+  given.use === 'outcomes'
+    ? {
+        ...given,
+        results: { ...outcomesScenario.results, ...given.results },
+        messages: { ...outcomesScenario.messages, ...given.messages },
+      }
+    : given;
 const calls: Harness['calls'] = [];
 
 mockWindows('main');

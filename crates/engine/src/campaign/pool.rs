@@ -19,6 +19,7 @@ use super::Run;
 use super::worker;
 use super::writer::Writer;
 use crate::error::Error;
+use crate::outcome::PauseReason;
 
 /// Runs the workers until each has finished; returns the first error one
 /// met (each has also halted the run with its reason).
@@ -68,11 +69,16 @@ async fn join_workers(run: Arc<Run>, writer: Writer) -> Option<Error> {
         match done {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                run.halt_with(format!("Mailroom could not keep going: {e}"));
+                run.halt_with(PauseReason::Error {
+                    error: e.kind(),
+                    detail: e.to_string(),
+                });
                 failure.get_or_insert(e);
             }
             Err(e) => {
-                run.halt_with("a sending task failed unexpectedly".to_owned());
+                run.halt_with(PauseReason::Internal {
+                    detail: format!("a sending task failed: {e}"),
+                });
                 failure.get_or_insert(Error::Internal(format!("worker: {e}")));
             }
         }
@@ -82,6 +88,8 @@ async fn join_workers(run: Arc<Run>, writer: Writer) -> Option<Error> {
 
 fn failed_to_start(run: &Run, problem: &str) -> Error {
     let message = format!("the sending thread could not start: {problem}");
-    run.halt_with(message.clone());
+    run.halt_with(PauseReason::Internal {
+        detail: message.clone(),
+    });
     Error::Internal(message)
 }

@@ -28,6 +28,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::outcome::QuotaWindow;
+
 /// The lowest rate adaptive throttling goes down to, in messages per second.
 const MIN_RATE: f64 = 0.2;
 /// How long the rate holds after a change before it recovers a step.
@@ -244,7 +246,7 @@ impl AdaptiveRate {
 /// One sliding-window quota: at most `limit` messages in any `window`.
 #[derive(Debug)]
 struct Window {
-    name: &'static str,
+    name: QuotaWindow,
     seconds: i64,
     limit: u64,
     /// (Unix second, messages in it), oldest first.
@@ -257,8 +259,7 @@ struct Window {
 pub struct QuotaWait {
     /// Unix milliseconds.
     pub until: i64,
-    /// `minute`, `hour` or `day`.
-    pub window: &'static str,
+    pub window: QuotaWindow,
     pub limit: u64,
 }
 
@@ -273,9 +274,9 @@ impl Quotas {
     /// sent in its last second, so a restart never lets more through.
     pub fn new(per_minute: Option<u32>, per_hour: Option<u32>, per_day: Option<u32>, sent: &[(i64, u64)]) -> Quotas {
         let windows = [
-            ("minute", 60, per_minute),
-            ("hour", 3_600, per_hour),
-            ("day", 86_400, per_day),
+            (QuotaWindow::Minute, 60, per_minute),
+            (QuotaWindow::Hour, 3_600, per_hour),
+            (QuotaWindow::Day, 86_400, per_day),
         ]
         .into_iter()
         .filter_map(|(name, seconds, limit)| {
@@ -452,7 +453,7 @@ mod tests {
             assert_eq!(quotas.take(now), Ok(()));
         }
         let wait = quotas.take(now).expect_err("the test expects an error");
-        assert_eq!(wait.window, "day");
+        assert_eq!(wait.window, QuotaWindow::Day);
         assert_eq!(wait.limit, 500);
         // The 480 count as sent at the end of their minute; they leave the
         // window a day after that.
@@ -468,10 +469,10 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(quotas.take(now), Ok(()));
         }
-        assert_eq!(quotas.take(now).map_err(|w| w.window), Err("minute"));
+        assert_eq!(quotas.take(now).map_err(|w| w.window), Err(QuotaWindow::Minute));
         quotas.give_back(now);
         assert_eq!(quotas.take(now + 1000), Ok(()));
-        assert_eq!(quotas.take(now + 1000).map_err(|w| w.window), Err("minute"));
+        assert_eq!(quotas.take(now + 1000).map_err(|w| w.window), Err(QuotaWindow::Minute));
         // Given back with nothing counted then: nothing to free, nothing breaks.
         let mut empty = Quotas::new(Some(1), None, None, &[]);
         empty.give_back(now);

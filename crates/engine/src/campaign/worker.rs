@@ -38,6 +38,7 @@ use super::{CampaignEvent, Run, count_ambiguous, count_failure};
 use crate::error::Result;
 use crate::message::{CompiledMessage, RecipientData, RenderedMessage};
 use crate::model::RecipientStatus;
+use crate::outcome::{PauseReason, RecipientReason};
 use crate::smtp::client::Connection;
 use crate::smtp::{Failure, FailureClass, Problem, Stage};
 use crate::store::{AttemptOutcome, AttemptRecord, AttemptStage, StateChange};
@@ -100,21 +101,24 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
                 }
                 Some(Err(failure)) => {
                     if failure.class() == FailureClass::PermanentForCampaign {
-                        run.halt_with(describe(&failure, run));
+                        run.halt_with(server_pause(&failure, run));
                         break;
                     }
                     connect_failures += 1;
                     if connect_failures >= run.options.connect_attempts {
-                        run.halt_with(format!(
-                            "the server could not be reached {connect_failures} times in a row: {}",
-                            describe(&failure, run)
-                        ));
+                        run.halt_with(PauseReason::Unreachable {
+                            attempts: connect_failures,
+                            failure,
+                            host: run.account.host.clone(),
+                            port: run.account.port,
+                        });
                         break;
                     }
                     let wait = run.backoff(connect_failures);
                     run.sink.event(&CampaignEvent::ConnectionTrouble {
-                        reason: failure.to_string(),
-                        advice: failure.advice(&run.account.host, run.account.port),
+                        failure,
+                        host: run.account.host.clone(),
+                        port: run.account.port,
                         retry_in_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                     });
                     tokio::select! {
@@ -144,11 +148,11 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
                 let message = match unless_waiting(run.message_for(version), writer, finished).await? {
                     Ok(message) => message,
                     Err(e) => {
-                        run.halt_with(format!(
-                            "row {} may already have version {version} of the message, which cannot be made \
-                             again ({e}); nothing was sent to it",
-                            job.recipient.row
-                        ));
+                        run.halt_with(PauseReason::VersionUnavailable {
+                            row: job.recipient.row,
+                            version,
+                            detail: e.to_string(),
+                        });
                         run.dispatch.give_back(job).await;
                         break;
                     }
@@ -264,7 +268,7 @@ async fn wait_for_slot(run: &Run) -> bool {
             Err(wait) => {
                 run.sink.event(&CampaignEvent::QuotaWait {
                     until: wait.until,
-                    window: wait.window.to_owned(),
+                    window: wait.window,
                     limit: wait.limit,
                 });
                 let for_ms = u64::try_from(wait.until - now).unwrap_or(0).max(1);
@@ -314,7 +318,9 @@ async fn send_one(
             let rendered = match message.render(RecipientData::from(recipient)) {
                 Ok(rendered) => rendered,
                 Err(problem) => {
-                    let reason = format!("the message could not be made for this recipient: {problem}");
+                    let reason = RecipientReason::Unrenderable {
+                        detail: problem.clone(),
+                    };
                     let attempt = AttemptRecord {
                         started_at,
                         duration_ms: 0,
@@ -383,7 +389,7 @@ async fn send_one(
             run.ambiguous_in_a_row.store(0, Ordering::SeqCst);
             // An earlier attempt went unanswered: the server may have kept
             // that copy too.
-            let note = (recipient.unanswered > 0).then(|| MAYBE_TWICE.to_owned());
+            let note = (recipient.unanswered > 0).then_some(RecipientReason::SentMaybeTwice);
             let sent = outcome(
                 job,
                 StateChange::Sent {
@@ -440,10 +446,6 @@ async fn send_one(
     }
 }
 
-/// The reason a recipient sent after an unanswered attempt keeps.
-const MAYBE_TWICE: &str = "sent; an earlier attempt got no answer after its content, so this recipient may have \
-     received the message more than once (same Message-ID, which most providers de-duplicate)";
-
 /// The content went out and no answer came: the server may have the
 /// message. By default the recipient is `uncertain`, for a person to
 /// decide; with the account's `retry_ambiguous` it is sent again (same
@@ -455,15 +457,14 @@ fn handle_ambiguous(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRec
     if failure.class() == FailureClass::PermanentForCampaign {
         // An answer that is not SMTP: nothing more is sent to this server
         // until a person looks.
-        run.halt_with(describe(failure, run));
+        run.halt_with(server_pause(failure, run));
     }
     count_ambiguous(run, failure);
     let allowed = run.account.retries.max(1);
     if run.account.retry_ambiguous && attempts < allowed {
-        let reason = format!(
-            "no answer after the content was sent ({failure}); sending it again with the same Message-ID, so \
-             this recipient may receive it twice"
-        );
+        let reason = RecipientReason::NoAnswerResending {
+            failure: failure.clone(),
+        };
         let wait = run.backoff(attempts);
         let next_attempt_at = run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
         return outcome(
@@ -479,15 +480,14 @@ fn handle_ambiguous(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRec
             attempts,
         );
     }
-    let reason = format!(
-        "the server may have it: no answer after the content was sent ({failure}); send it again (same \
-         Message-ID) or count it as sent"
-    );
+    let reason = RecipientReason::NoAnswer {
+        failure: failure.clone(),
+    };
     uncertain(job, reason, attempt)
 }
 
 /// `job`'s recipient may or may not have the message: a person decides.
-fn uncertain(job: &Job, reason: String, attempt: AttemptRecord) -> Outcome {
+fn uncertain(job: &Job, reason: RecipientReason, attempt: AttemptRecord) -> Outcome {
     outcome(
         job,
         StateChange::Uncertain {
@@ -541,7 +541,6 @@ async fn look_ahead(run: &Run, held: &Held) -> Option<Ahead> {
 fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecord, connection_limit: bool) -> Outcome {
     let recipient = &job.recipient;
     let attempts = recipient.attempts + 1;
-    let reason = failure.to_string();
     let mut class = failure.class();
     // Too big without a file of its own: the shared part is too big, and every
     // message would be refused the same way. That is for a person to fix, not
@@ -552,23 +551,22 @@ fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecor
     }
     match class {
         FailureClass::PermanentForCampaign => {
-            run.halt_with(describe(failure, run));
+            run.halt_with(server_pause(failure, run));
             unclaim(job, Some(attempt))
         }
         FailureClass::PermanentForRecipient => {
             let suppress = failure.is_unknown_mailbox().then(|| recipient.email.clone());
-            count_failure(run, &reason);
-            let reason = if recipient.unanswered > 0 {
-                format!("{reason} (an earlier attempt got no answer after its content and may have delivered it)")
-            } else {
-                reason
+            let reason = RecipientReason::Smtp {
+                failure: failure.clone(),
+                unanswered_before: recipient.unanswered > 0,
             };
+            count_failure(run, &reason);
             fail_with(job, reason, attempt, suppress)
         }
         FailureClass::Transient => {
             if failure.problem == Problem::Throttled
                 && !connection_limit
-                && let Some(rate) = run.limits.rate.throttled(&reason)
+                && let Some(rate) = run.limits.rate.throttled(&server_words(failure))
             {
                 run.sink.event(&CampaignEvent::RateChanged { rate });
             }
@@ -581,15 +579,17 @@ fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecor
                 // Given up, but an earlier attempt may have delivered it.
                 uncertain(
                     job,
-                    format!(
-                        "gave up after {attempts} attempts (the last: {reason}); an earlier attempt got no answer \
-                         after its content, so the server may have it: send it again (same Message-ID) or count \
-                         it as sent"
-                    ),
+                    RecipientReason::GaveUpMaybeDelivered {
+                        attempts,
+                        last: failure.clone(),
+                    },
                     attempt,
                 )
             } else if attempts >= allowed {
-                let reason = format!("gave up after {attempts} attempts; the last: {reason}");
+                let reason = RecipientReason::GaveUp {
+                    attempts,
+                    last: failure.clone(),
+                };
                 count_failure(run, &reason);
                 fail(job, reason, attempt)
             } else {
@@ -600,11 +600,17 @@ fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecor
                     StateChange::Retry {
                         id: recipient.id,
                         next_attempt_at,
-                        reason: reason.clone(),
+                        reason: RecipientReason::Smtp {
+                            failure: failure.clone(),
+                            unanswered_before: false,
+                        },
                         attempt,
                     },
                     RecipientStatus::RetryWait,
-                    Some(reason),
+                    Some(RecipientReason::Smtp {
+                        failure: failure.clone(),
+                        unanswered_before: false,
+                    }),
                     attempts,
                 )
             }
@@ -613,13 +619,13 @@ fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecor
 }
 
 /// `job`'s recipient failed for good, with `reason`.
-fn fail(job: &Job, reason: String, attempt: AttemptRecord) -> Outcome {
+fn fail(job: &Job, reason: RecipientReason, attempt: AttemptRecord) -> Outcome {
     fail_with(job, reason, attempt, None)
 }
 
 /// [`fail`], adding the address to the suppression list in the same commit
 /// when `suppress` carries it.
-fn fail_with(job: &Job, reason: String, attempt: AttemptRecord, suppress: Option<String>) -> Outcome {
+fn fail_with(job: &Job, reason: RecipientReason, attempt: AttemptRecord, suppress: Option<String>) -> Outcome {
     outcome(
         job,
         StateChange::Failed {
@@ -648,7 +654,13 @@ fn unclaim(job: &Job, attempt: Option<AttemptRecord>) -> Outcome {
     )
 }
 
-fn outcome(job: &Job, change: StateChange, status: RecipientStatus, reason: Option<String>, attempts: u32) -> Outcome {
+fn outcome(
+    job: &Job,
+    change: StateChange,
+    status: RecipientStatus,
+    reason: Option<RecipientReason>,
+    attempts: u32,
+) -> Outcome {
     Outcome {
         change,
         row: job.recipient.row,
@@ -703,8 +715,25 @@ fn attempt_stage(failure: &Failure) -> AttemptStage {
 }
 
 /// A failure with the advice a person can act on.
-fn describe(failure: &Failure, run: &Run) -> String {
-    format!("{failure}. {}", failure.advice(&run.account.host, run.account.port))
+/// What the server said, as it said it ("454 4.7.0 Throttling failure"):
+/// the reason a throttled rate shows, quoted by the front ends.
+fn server_words(failure: &Failure) -> String {
+    let code = failure.code.map(|code| code.to_string());
+    [code, failure.enhanced_code.clone(), Some(failure.text.clone())]
+        .into_iter()
+        .flatten()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The pause for a failure nothing gets past until a person acts.
+fn server_pause(failure: &Failure, run: &Run) -> PauseReason {
+    PauseReason::Server {
+        failure: failure.clone(),
+        host: run.account.host.clone(),
+        port: run.account.port,
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use super::dispatch::Job;
 use super::{CampaignEvent, Run};
 use crate::error::{Error, Result};
 use crate::model::RecipientStatus;
+use crate::outcome::{PauseReason, RecipientReason};
 use crate::store::{StateChange, StateFile};
 
 /// Changes committed per transaction at most.
@@ -35,7 +36,7 @@ pub(super) struct Outcome {
     pub row: u64,
     pub email: String,
     pub status: RecipientStatus,
-    pub reason: Option<String>,
+    pub reason: Option<RecipientReason>,
     pub attempts: u32,
 }
 
@@ -172,12 +173,9 @@ fn write(run: &Run, mut file: StateFile, mut receiver: mpsc::UnboundedReceiver<O
             refuse_claims(&mut ops);
             if failed.is_none() {
                 let reason = if disk_full {
-                    Error::DiskFull {
-                        path: run.store.path().to_owned(),
-                    }
-                    .to_string()
+                    PauseReason::DiskFull
                 } else {
-                    format!("the database could not be written: {e}")
+                    PauseReason::DatabaseUnwritable { detail: e.to_string() }
                 };
                 run.halt_with(reason);
             }

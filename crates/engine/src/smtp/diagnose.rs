@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{self, Connection, ConnectionSettings};
 use super::failure::{Failure, Problem, Stage, describe_duration};
+use super::tls::TlsSummary;
 use super::{AuthMethod, Security};
 
 /// How one stage went.
@@ -32,8 +33,10 @@ pub struct StageReport {
     pub outcome: StageOutcome,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub duration_ms: u64,
-    /// What happened: "127.0.0.1:2525", "220 mx ESMTP", "TLSv1.3, CN=...".
-    pub detail: String,
+    /// What happened, as data: the addresses found, the peer, the TLS
+    /// session, the server's greeting, its extensions, the login, or the
+    /// failure. Its `Display` is the CLI's English.
+    pub detail: StageDetail,
     /// On failure: what kind, the server's code, and what to try.
     pub problem: Option<Problem>,
     pub code: Option<u16>,
@@ -168,7 +171,7 @@ impl Run {
         stage: Stage,
         on_stage: &mut (impl FnMut(&StageReport) + Send),
         step: impl Future<Output = Result<T, Failure>>,
-        describe: impl FnOnce(&T) -> (StageOutcome, String, Vec<String>),
+        describe: impl FnOnce(&T) -> (StageOutcome, StageDetail, Vec<String>),
     ) -> Result<T, Failure> {
         let started = Instant::now();
         let result = tokio::select! {
@@ -196,7 +199,9 @@ impl Run {
                 stage,
                 outcome: StageOutcome::Failed,
                 duration_ms,
-                detail: failure.to_string(),
+                detail: StageDetail::Failed {
+                    failure: failure.clone(),
+                },
                 problem: Some(failure.problem),
                 code: failure.code,
                 enhanced_code: failure.enhanced_code.clone(),
@@ -221,10 +226,13 @@ impl Run {
                 on_stage,
                 client::resolve(&settings.host, settings.port, settings.connect_timeout),
                 |addrs: &Vec<SocketAddr>| {
-                    let shown: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+                    let addresses: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
                     (
                         StageOutcome::Passed,
-                        format!("{} → {}", settings.host, shown.join(", ")),
+                        StageDetail::Resolved {
+                            host: settings.host.clone(),
+                            addresses,
+                        },
                         Vec::new(),
                     )
                 },
@@ -236,10 +244,8 @@ impl Run {
                 on_stage,
                 client::connect_tcp(&addrs, settings.connect_timeout),
                 |tcp: &tokio::net::TcpStream| {
-                    let peer = tcp
-                        .peer_addr()
-                        .map_or_else(|_| "connected".to_owned(), |a| a.to_string());
-                    (StageOutcome::Passed, format!("connected to {peer}"), Vec::new())
+                    let peer = tcp.peer_addr().ok().map(|a| a.to_string());
+                    (StageOutcome::Passed, StageDetail::Connected { peer }, Vec::new())
                 },
             )
             .await?;
@@ -248,7 +254,13 @@ impl Run {
                 Stage::Tls,
                 on_stage,
                 Connection::start(tcp, settings.clone()),
-                |c: &Connection| (StageOutcome::Passed, describe_tls(c), Vec::new()),
+                |c: &Connection| {
+                    (
+                        StageOutcome::Passed,
+                        StageDetail::Encrypted { tls: c.tls().cloned() },
+                        Vec::new(),
+                    )
+                },
             )
             .await?
         } else {
@@ -256,7 +268,13 @@ impl Run {
             Connection::start(tcp, settings.clone()).await?
         };
         self.stage(Stage::Greeting, on_stage, connection.read_greeting(), |reply| {
-            (StageOutcome::Passed, reply.to_string(), Vec::new())
+            (
+                StageOutcome::Passed,
+                StageDetail::Greeting {
+                    reply: reply.to_string(),
+                },
+                Vec::new(),
+            )
         })
         .await?;
         let ehlo_outcome = |c: &super::client::Extensions| {
@@ -274,7 +292,7 @@ impl Run {
                     StageOutcome::Passed
                 },
                 if warning {
-                    "the server offers STARTTLS, but this account is set to send unencrypted".to_owned()
+                    StageDetail::StarttlsUnused
                 } else {
                     summarise_extensions(c)
                 },
@@ -291,7 +309,11 @@ impl Run {
         if settings.security == Security::Starttls {
             connection = self
                 .stage(Stage::Tls, on_stage, connection.starttls(), |c: &Connection| {
-                    (StageOutcome::Passed, describe_tls(c), Vec::new())
+                    (
+                        StageOutcome::Passed,
+                        StageDetail::Encrypted { tls: c.tls().cloned() },
+                        Vec::new(),
+                    )
                 })
                 .await?;
             self.stage(
@@ -307,7 +329,10 @@ impl Run {
             self.stage(Stage::Auth, on_stage, connection.authenticate(), |mechanism| {
                 (
                     StageOutcome::Passed,
-                    format!("logged in as {user} ({})", mechanism.unwrap_or("no login needed")),
+                    StageDetail::LoggedIn {
+                        user,
+                        mechanism: mechanism.map(str::to_owned),
+                    },
                     Vec::new(),
                 )
             })
@@ -319,7 +344,16 @@ impl Run {
                 Stage::Data,
                 on_stage,
                 connection.send(&message.from, &[message.to.as_str()], &message.bytes),
-                |reply| (StageOutcome::Passed, format!("sent to {to}: {reply}"), Vec::new()),
+                |reply| {
+                    (
+                        StageOutcome::Passed,
+                        StageDetail::Sent {
+                            to,
+                            reply: reply.to_string(),
+                        },
+                        Vec::new(),
+                    )
+                },
             )
             .await?;
         }
@@ -328,8 +362,74 @@ impl Run {
     }
 }
 
-fn describe_tls(connection: &Connection) -> String {
-    let Some(tls) = connection.tls() else {
+/// What a stage found, as data; front ends say it in their language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub enum StageDetail {
+    /// The host's name found these addresses.
+    Resolved { host: String, addresses: Vec<String> },
+    /// Connected (to `peer`, when the system says which).
+    Connected { peer: Option<String> },
+    /// Encrypted; the session and certificate, when known.
+    Encrypted { tls: Option<TlsSummary> },
+    /// The server's greeting, verbatim.
+    Greeting { reply: String },
+    /// The extensions the server offers: keywords (with AUTH's
+    /// mechanisms), and SIZE's limit in bytes apart, for the front end to format.
+    Extensions {
+        keywords: Vec<String>,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number | null"))]
+        max_size: Option<u64>,
+    },
+    /// The server offers STARTTLS, but the account sends unencrypted.
+    StarttlsUnused,
+    /// Logged in as `user` with `mechanism` (none: no login was needed).
+    LoggedIn { user: String, mechanism: Option<String> },
+    /// The test message went to `to`; the server's answer, verbatim.
+    Sent { to: String, reply: String },
+    /// The stage failed.
+    Failed { failure: Failure },
+}
+
+/// English, for the CLI.
+impl std::fmt::Display for StageDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StageDetail::Resolved { host, addresses } => write!(f, "{host} → {}", addresses.join(", ")),
+            StageDetail::Connected { peer } => match peer {
+                Some(peer) => write!(f, "connected to {peer}"),
+                None => f.write_str("connected"),
+            },
+            StageDetail::Encrypted { tls } => f.write_str(&describe_tls(tls.as_ref())),
+            StageDetail::Greeting { reply } => f.write_str(reply),
+            StageDetail::Extensions { keywords, max_size } => {
+                let mut parts = keywords.clone();
+                if let Some(size) = max_size {
+                    parts.push(format!("SIZE {} MB", size / 1_000_000));
+                }
+                if parts.is_empty() {
+                    f.write_str("no extensions")
+                } else {
+                    f.write_str(&parts.join(", "))
+                }
+            }
+            StageDetail::StarttlsUnused => {
+                f.write_str("the server offers STARTTLS, but this account is set to send unencrypted")
+            }
+            StageDetail::LoggedIn { user, mechanism } => write!(
+                f,
+                "logged in as {user} ({})",
+                mechanism.as_deref().unwrap_or("no login needed")
+            ),
+            StageDetail::Sent { to, reply } => write!(f, "sent to {to}: {reply}"),
+            StageDetail::Failed { failure } => write!(f, "{failure}"),
+        }
+    }
+}
+
+fn describe_tls(tls: Option<&TlsSummary>) -> String {
+    let Some(tls) = tls else {
         return "encrypted".to_owned();
     };
     let mut text = tls.protocol.clone();
@@ -342,25 +442,22 @@ fn describe_tls(connection: &Connection) -> String {
     text
 }
 
-fn summarise_extensions(extensions: &super::client::Extensions) -> String {
-    let mut parts = Vec::new();
+fn summarise_extensions(extensions: &super::client::Extensions) -> StageDetail {
+    let mut keywords = Vec::new();
+    let mut max_size = None;
     for keyword in &extensions.keywords {
         let word = keyword.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
         match word.as_str() {
             "SIZE" => match extensions.max_size() {
-                Some(size) => parts.push(format!("SIZE {} MB", size / 1_000_000)),
-                None => parts.push("SIZE".to_owned()),
+                Some(size) => max_size = Some(size),
+                None => keywords.push("SIZE".to_owned()),
             },
-            "AUTH" => parts.push(format!("AUTH {}", extensions.auth_mechanisms().join(" "))),
+            "AUTH" => keywords.push(format!("AUTH {}", extensions.auth_mechanisms().join(" "))),
             "" => {}
-            _ => parts.push(word),
+            _ => keywords.push(word),
         }
     }
-    if parts.is_empty() {
-        "no extensions".to_owned()
-    } else {
-        parts.join(", ")
-    }
+    StageDetail::Extensions { keywords, max_size }
 }
 
 /// "2.1 s" for a report line.

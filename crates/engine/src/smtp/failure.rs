@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::reply::{Reply, cut};
 use crate::model::string_enum;
@@ -75,7 +75,8 @@ pub enum FailureClass {
 }
 
 /// One failed SMTP step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 pub struct Failure {
     pub stage: Stage,
     pub problem: Problem,

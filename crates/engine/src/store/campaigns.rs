@@ -11,6 +11,7 @@ use sqlx::{Sqlite, Transaction};
 use super::Store;
 use crate::error::{Error, Result};
 use crate::model::{CampaignId, CampaignStatus, CampaignSummary, Recipient, RecipientStatus};
+use crate::outcome::{PauseReason, RecipientReason};
 
 /// Rows per INSERT: 8 parameters each, well under SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -33,6 +34,7 @@ pub struct NewRecipient {
     /// writer, the import's bottleneck, only binds.
     pub fields: String,
     pub status: RecipientStatus,
+    /// Its [`RecipientReason`] as stored (JSON).
     pub reason: Option<String>,
 }
 
@@ -42,7 +44,7 @@ impl NewRecipient {
         email: String,
         values: &[String],
         status: RecipientStatus,
-        reason: Option<String>,
+        reason: Option<&RecipientReason>,
     ) -> Result<NewRecipient> {
         let fields = serde_json::to_string(values).map_err(|e| Error::Internal(format!("encoding fields: {e}")))?;
         Ok(NewRecipient {
@@ -50,7 +52,7 @@ impl NewRecipient {
             email,
             fields,
             status,
-            reason,
+            reason: reason.map(RecipientReason::to_json),
         })
     }
 }
@@ -256,7 +258,7 @@ impl Store {
             id: row.id,
             name: row.name,
             status: CampaignStatus::from_str(&row.status).map_err(Error::Internal)?,
-            pause_reason: row.pause_reason,
+            pause_reason: row.pause_reason.as_deref().map(PauseReason::from_stored),
             account: row.account,
             source_file: row.source_file,
             columns: parse_columns(&row.columns)?,
@@ -320,7 +322,7 @@ impl Store {
                     row: u64::try_from(row.row_number).unwrap_or(0),
                     email: row.email,
                     status: RecipientStatus::from_str(&row.status).map_err(Error::Internal)?,
-                    reason: row.reason,
+                    reason: row.reason.as_deref().map(RecipientReason::from_stored),
                     reply: row.sent_reply,
                     attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
                     unanswered: u32::try_from(row.unanswered).unwrap_or(u32::MAX),

@@ -12,6 +12,7 @@ use super::Store;
 use crate::error::{Error, Result};
 use crate::message::MessageDraft;
 use crate::model::{CampaignId, CampaignStatus, RecipientStatus, StatusCounts};
+use crate::outcome::{PauseReason, RecipientReason};
 
 /// A recipient the runner will send to.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,14 +137,14 @@ pub enum StateChange {
     Sent {
         id: i64,
         reply: String,
-        note: Option<String>,
+        note: Option<RecipientReason>,
     },
     /// Waits to be sent again. An ambiguous `attempt` (the at-least-once
     /// account setting) counts as unanswered.
     Retry {
         id: i64,
         next_attempt_at: i64,
-        reason: String,
+        reason: RecipientReason,
         attempt: AttemptRecord,
     },
     /// Failed for good. `suppress` carries the address when the server said
@@ -151,7 +152,7 @@ pub enum StateChange {
     /// transaction, so no later campaign can send to it even after a crash.
     Failed {
         id: i64,
-        reason: String,
+        reason: RecipientReason,
         attempt: Option<AttemptRecord>,
         suppress: Option<String>,
     },
@@ -163,7 +164,7 @@ pub enum StateChange {
     /// ambiguous `attempt` counts as unanswered.
     Uncertain {
         id: i64,
-        reason: String,
+        reason: RecipientReason,
         attempt: AttemptRecord,
     },
 }
@@ -176,9 +177,6 @@ pub struct RunStart {
     /// The message this run sends and its version, now kept for good.
     pub message: Option<(i64, MessageDraft)>,
 }
-
-/// Why a recipient left `sending` by a run that never finished is uncertain.
-pub const IN_FLIGHT_AT_STOP: &str = "in flight when Mailroom stopped: the server may or may not have accepted it";
 
 impl Store {
     /// The campaign's message, if one was written.
@@ -241,6 +239,7 @@ impl Store {
     /// at the same moment is either this run's or the next version.
     pub async fn begin_run(&self, campaign: CampaignId, profile: i64, account: &str) -> Result<RunStart> {
         let now = self.now_ms();
+        let in_flight = RecipientReason::InFlightAtStop.to_json();
         let mut tx = self.pool.begin().await?;
         // Write first, so the transaction holds the write lock from its first
         // statement (a read first could not become a write once another
@@ -251,7 +250,7 @@ impl Store {
              WHERE campaign_id = ?1 AND status = 'sending'",
             campaign,
             now,
-            IN_FLIGHT_AT_STOP
+            in_flight
         )
         .execute(&mut *tx)
         .await?
@@ -444,10 +443,11 @@ impl Store {
         &self,
         campaign: CampaignId,
         status: CampaignStatus,
-        reason: Option<&str>,
+        reason: Option<&PauseReason>,
     ) -> Result<()> {
         let now = self.now_ms();
         let status = status.as_str();
+        let reason = reason.map(PauseReason::to_json);
         sqlx::query!(
             "UPDATE campaigns SET status = ?2, pause_reason = ?3, updated_at = ?4 WHERE id = ?1",
             campaign,
@@ -479,11 +479,13 @@ impl Store {
     /// Stops a campaign: every recipient not yet in a final state is `cancelled`.
     pub async fn cancel_unfinished(&self, campaign: CampaignId) -> Result<u64> {
         let now = self.now_ms();
+        let stopped = RecipientReason::Stopped.to_json();
         Ok(sqlx::query!(
-            "UPDATE recipients SET status = 'cancelled', reason = 'the campaign was stopped', updated_at = ?2
+            "UPDATE recipients SET status = 'cancelled', reason = ?3, updated_at = ?2
              WHERE campaign_id = ?1 AND status IN ('pending', 'retry_wait')",
             campaign,
-            now
+            now,
+            stopped
         )
         .execute(&self.pool)
         .await?
@@ -511,18 +513,20 @@ impl Store {
             .await?
             .rows_affected()
         } else {
+            let marked = RecipientReason::MarkedSent.to_json();
             sqlx::query!(
-                "UPDATE recipients SET status = 'sent', reason = 'marked as sent by you', sent_at = ?2, updated_at = ?2
+                "UPDATE recipients SET status = 'sent', reason = ?3, sent_at = ?2, updated_at = ?2
                  WHERE campaign_id = ?1 AND status = 'uncertain'",
                 campaign,
-                now
+                now,
+                marked
             )
             .execute(&mut *tx)
             .await?
             .rows_affected()
         };
         if changed > 0 && resend {
-            let reason = format!("{changed} uncertain recipients to send again (same Message-ID); resume to send them");
+            let reason = PauseReason::UncertainToResend { count: changed }.to_json();
             sqlx::query!(
                 "UPDATE campaigns SET status = 'paused', pause_reason = ?2, updated_at = ?3
                  WHERE id = ?1 AND status IN ('paused', 'completed', 'stopped')",
@@ -565,7 +569,7 @@ impl Store {
         .await?
         .rows_affected();
         if requeued > 0 {
-            let reason = format!("{requeued} failed recipients to send again");
+            let reason = PauseReason::FailedToResend { count: requeued }.to_json();
             sqlx::query!(
                 "UPDATE campaigns SET status = 'paused', pause_reason = ?2, updated_at = ?3
                  WHERE id = ?1 AND status IN ('completed', 'stopped')",
@@ -602,12 +606,14 @@ impl Store {
     }
 
     /// Why the campaign is paused, if it is.
-    pub async fn pause_reason(&self, campaign: CampaignId) -> Result<Option<String>> {
+    pub async fn pause_reason(&self, campaign: CampaignId) -> Result<Option<PauseReason>> {
         Ok(
             sqlx::query_scalar!("SELECT pause_reason FROM campaigns WHERE id = ?1", campaign)
                 .fetch_optional(&self.pool)
                 .await?
-                .flatten(),
+                .flatten()
+                .as_deref()
+                .map(PauseReason::from_stored),
         )
     }
 }

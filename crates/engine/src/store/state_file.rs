@@ -18,6 +18,7 @@ use super::sending::{AttemptOutcome, AttemptRecord, StateChange};
 use super::{BUSY_TIMEOUT, Store};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::outcome::RecipientReason;
 
 /// Adds an address (in its dedup form) to the suppression list, keeping the
 /// newest reason. Shared with the pool's [`Store::suppress`].
@@ -103,7 +104,12 @@ impl StateFile {
                                 sent_at = ?2, updated_at = ?2, sent_reply = ?3
                          WHERE id = ?1",
                     )?
-                    .execute(params![id, now, reply, note])?;
+                    .execute(params![
+                        id,
+                        now,
+                        reply,
+                        note.as_ref().map(RecipientReason::to_json)
+                    ])?;
                 }
                 StateChange::Retry {
                     id,
@@ -116,7 +122,7 @@ impl StateFile {
                                 unanswered = unanswered + ?5
                          WHERE id = ?1",
                     )?
-                    .execute(params![id, reason, next_attempt_at, now, unanswered(attempt)])?;
+                    .execute(params![id, reason.to_json(), next_attempt_at, now, unanswered(attempt)])?;
                     insert_attempt(&tx, *id, attempt)?;
                 }
                 StateChange::Uncertain { id, reason, attempt } => {
@@ -125,7 +131,7 @@ impl StateFile {
                                 unanswered = unanswered + ?4
                          WHERE id = ?1",
                     )?
-                    .execute(params![id, reason, now, unanswered(attempt)])?;
+                    .execute(params![id, reason.to_json(), now, unanswered(attempt)])?;
                     insert_attempt(&tx, *id, attempt)?;
                 }
                 StateChange::Failed {
@@ -138,14 +144,14 @@ impl StateFile {
                         "UPDATE recipients SET status = 'failed', reason = ?2, next_attempt_at = NULL, updated_at = ?3
                          WHERE id = ?1",
                     )?
-                    .execute(params![id, reason, now])?;
+                    .execute(params![id, reason.to_json(), now])?;
                     if let Some(attempt) = attempt {
                         insert_attempt(&tx, *id, attempt)?;
                     }
                     if let Some(email) = suppress {
                         tx.prepare_cached(INSERT_SUPPRESSION)?.execute(params![
                             crate::address::dedup_key(email),
-                            reason,
+                            reason.to_json(),
                             now
                         ])?;
                     }

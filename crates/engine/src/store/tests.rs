@@ -178,11 +178,13 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
         StateChange::Sent {
             id: ids[1],
             reply: "250 ok \"quoted\" 中文".to_owned(),
-            note: Some("may have it twice".to_owned()),
+            note: Some(crate::outcome::RecipientReason::SentMaybeTwice),
         },
         StateChange::Failed {
             id: ids[2],
-            reason: "550 5.1.1 User unknown".to_owned(),
+            reason: crate::outcome::RecipientReason::Legacy {
+                text: "550 5.1.1 User unknown".to_owned(),
+            },
             attempt: Some(attempt(
                 AttemptOutcome::Permanent,
                 Some(550),
@@ -199,12 +201,16 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
         StateChange::Retry {
             id: ids[4],
             next_attempt_at: 1_700_000_060_000,
-            reason: "454 throttled".to_owned(),
+            reason: crate::outcome::RecipientReason::Legacy {
+                text: "454 throttled".to_owned(),
+            },
             attempt: attempt(AttemptOutcome::Transient, Some(454), Some("4.7.0"), "throttled"),
         },
         StateChange::Uncertain {
             id: ids[5],
-            reason: "no answer after the content".to_owned(),
+            reason: crate::outcome::RecipientReason::Legacy {
+                text: "no answer after the content".to_owned(),
+            },
             attempt: attempt(AttemptOutcome::Ambiguous, None, None, "no answer within 2 s"),
         },
     ];
@@ -229,8 +235,8 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
         "each claim names the version sent"
     );
     assert_eq!(
-        page[1].reason.as_deref(),
-        Some("may have it twice"),
+        page[1].reason,
+        Some(crate::outcome::RecipientReason::SentMaybeTwice),
         "a send's note is its reason"
     );
     // A send's reply stays on its recipient; the attempts table holds the rest.
@@ -305,7 +311,9 @@ async fn a_batch_the_disk_cannot_take_is_refused_whole_as_a_full_disk() {
     // Long server texts: more than the pages there are room for.
     changes.extend(ids.iter().map(|&id| StateChange::Failed {
         id,
-        reason: "550 no".to_owned(),
+        reason: crate::outcome::RecipientReason::Legacy {
+            text: "550 no".to_owned(),
+        },
         attempt: Some(AttemptRecord {
             started_at: 0,
             duration_ms: 0,
@@ -471,4 +479,87 @@ async fn opening_read_only_refuses_a_schema_it_cannot_bring_up_to_date() {
         .await
         .expect_err("older schema");
     assert!(err.to_string().contains("older Mailroom"), "{err}");
+}
+
+/// Migration 0006 reads the sentences earlier versions stored into the
+/// typed reasons a front end translates; what it cannot read stays whole.
+#[tokio::test]
+async fn reasons_stored_as_text_are_moved_into_their_typed_form() {
+    use crate::address::InvalidReason;
+    use crate::outcome::{PauseReason, RecipientReason};
+    use crate::smtp::{Problem, Stage};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let columns = vec!["email".to_owned()];
+    let mut writer = store.begin_import(&email_campaign(&columns)).await.expect("begin");
+    writer
+        .write(&(2..9).map(email_row).collect::<Vec<_>>())
+        .await
+        .expect("write");
+    let campaign = writer.commit().await.expect("commit");
+    // What a database written before 0006 holds, row by row.
+    let old = [
+        "invalid address: the domain after the @ is not valid",
+        "duplicate of row 2",
+        "on the suppression list",
+        "rcpt: 550 5.1.1 User unknown",
+        "the campaign was stopped",
+        "sent; an earlier attempt got no answer after its content, so this recipient may have received the message \
+         more than once (same Message-ID, which most providers de-duplicate)",
+        "gave up after 3 attempts; the last: connect: 127.0.0.1:1: connection refused",
+    ];
+    for (row, text) in (2_i64..).zip(old) {
+        sqlx::query("UPDATE recipients SET reason = ?1 WHERE row_number = ?2")
+            .bind(text)
+            .bind(row)
+            .execute(&store.pool)
+            .await
+            .expect("old reason");
+    }
+    sqlx::query(
+        "UPDATE campaigns SET status = 'paused', pause_reason = '4 failed recipients to send again' WHERE id = ?1",
+    )
+    .bind(campaign)
+    .execute(&store.pool)
+    .await
+    .expect("old pause reason");
+
+    sqlx::raw_sql(include_str!("../../migrations/0006_reasons_as_data.sql"))
+        .execute(&store.pool)
+        .await
+        .expect("migration 0006");
+
+    let reasons: Vec<Option<RecipientReason>> = store
+        .recipients(campaign, None, 0, 10)
+        .await
+        .expect("recipients")
+        .into_iter()
+        .map(|r| r.reason)
+        .collect();
+    let mut refused = crate::smtp::Failure::new(Stage::Rcpt, Problem::Rejected, "5.1.1 User unknown");
+    refused.code = Some(550);
+    assert_eq!(
+        reasons,
+        [
+            Some(RecipientReason::InvalidAddress {
+                problem: InvalidReason::BadDomain
+            }),
+            Some(RecipientReason::Duplicate { first_row: 2 }),
+            Some(RecipientReason::Suppressed),
+            Some(RecipientReason::Smtp {
+                failure: refused,
+                unanswered_before: false
+            }),
+            Some(RecipientReason::Stopped),
+            Some(RecipientReason::SentMaybeTwice),
+            Some(RecipientReason::Legacy {
+                text: old[6].to_owned()
+            }),
+        ]
+    );
+    assert_eq!(
+        store.pause_reason(campaign).await.expect("pause reason"),
+        Some(PauseReason::FailedToResend { count: 4 })
+    );
 }

@@ -60,9 +60,55 @@ export function t(key: MessageKey, params: Record<string, string | number> = {})
   );
 }
 
+/** Whether `key` is in the catalogs (for keys made from data, such as a preset's id). */
+export function isMessageKey(key: string): key is MessageKey {
+  return Object.hasOwn(en, key);
+}
+
 /** A number as people of the current language write it (1,234 / 1,234). */
 export function formatNumber(n: number): string {
   return new Intl.NumberFormat(current).format(n);
+}
+
+/** `n` with one decimal, as the current language writes it. */
+function oneDecimal(n: number): string {
+  return new Intl.NumberFormat(current, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(n);
+}
+
+/** Messages a second: "5.0/s", "每秒 5.0 封". */
+export function formatRate(perSecond: number): string {
+  return t('format.perSecond', { rate: oneDecimal(perSecond) });
+}
+
+/** Just the number of a rate ("5.0"), for messages that say the unit themselves. */
+export function formatRateNumber(perSecond: number): string {
+  return oneDecimal(perSecond);
+}
+
+/**
+ * A length of time in the current language's units: "1 min, 26 sec",
+ * "1分钟26秒", "850 ms". Built from Intl unit formats (which every WebView
+ * has) rather than Intl.DurationFormat (which older WebKitGTK lacks).
+ */
+export function formatDuration(ms: number): string {
+  const unit = (value: number, unit: string) =>
+    new Intl.NumberFormat(current, { style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: 1 }).format(value);
+  if (ms < 1000) return unit(Math.round(ms), 'millisecond');
+  if (ms < 60_000) return unit(Math.round(ms / 100) / 10, 'second');
+  const total = Math.round(ms / 1000);
+  const parts: string[] = [];
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) parts.push(unit(h, 'hour'));
+  if (m > 0) parts.push(unit(m, 'minute'));
+  if (s > 0 && h === 0) parts.push(unit(s, 'second'));
+  return new Intl.ListFormat(current, { type: 'unit', style: 'narrow' }).format(parts);
+}
+
+/** Words that are not Mailroom's (a server's, the system's), quoted as they came. */
+export function quote(text: string): string {
+  return t('format.quote', { text });
 }
 
 /** A Unix-millisecond time as a local date and time. */

@@ -1,0 +1,379 @@
+//! What happened, as data: why a recipient was skipped, failed, waits or is
+//! uncertain ([`RecipientReason`]), and why a campaign paused
+//! ([`PauseReason`]). Each is an enum with its parameters (counts, codes,
+//! the server's verbatim words as a field), never a finished sentence: the
+//! window renders them from its catalogs (`ui/src/lib/i18n`), in the
+//! language the person reads now, and the CLI, logs and exported files from
+//! the English `Display` here. The store keeps them as JSON (see
+//! [`RecipientReason::to_json`]), so a campaign recorded in one language
+//! reads right in the other; text stored before that (migration 0006 could
+//! not read it) comes back as `Legacy`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::InvalidReason;
+use crate::model::string_enum;
+use crate::smtp::Failure;
+use crate::smtp::failure::describe_duration;
+
+string_enum! {
+    /// The span of a sending quota.
+    QuotaWindow {
+        Minute => "minute",
+        Hour => "hour",
+        Day => "day",
+    }
+}
+
+/// Why a recipient is where it is: skipped at import, waiting to retry,
+/// failed, uncertain, cancelled, or sent with a caveat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub enum RecipientReason {
+    /// Skipped at import: the address cannot be used.
+    InvalidAddress { problem: InvalidReason },
+    /// Skipped at import: the same address is on an earlier row.
+    Duplicate {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        first_row: u64,
+    },
+    /// Skipped at import: the address is on the suppression list.
+    Suppressed,
+    /// The server refused it for good, or a transient failure it waits to
+    /// retry. `unanswered_before`: an earlier attempt got no answer after
+    /// its content, so it may have been delivered anyway.
+    Smtp { failure: Failure, unanswered_before: bool },
+    /// Failed after `attempts` transient failures; the last one.
+    GaveUp { attempts: u32, last: Failure },
+    /// Gave up after `attempts`, but an earlier attempt got no answer after
+    /// its content: the server may have it (uncertain).
+    GaveUpMaybeDelivered { attempts: u32, last: Failure },
+    /// The content went out and no answer came: sent again with the same
+    /// Message-ID (the account's at-least-once setting).
+    NoAnswerResending { failure: Failure },
+    /// The content went out and no answer came: a person decides.
+    NoAnswer { failure: Failure },
+    /// It was in flight when Mailroom stopped (closed or killed).
+    InFlightAtStop,
+    /// Its message could not be made (the template failed for its values).
+    Unrenderable { detail: String },
+    /// Sent; an earlier attempt got no answer, so it may have arrived twice.
+    SentMaybeTwice,
+    /// Cancelled when the campaign was stopped.
+    Stopped,
+    /// An uncertain recipient the person counted as sent.
+    MarkedSent,
+    /// A reason stored as text before reasons were kept as data.
+    Legacy { text: String },
+}
+
+impl RecipientReason {
+    /// The form the store keeps.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{\"kind\":\"legacy\",\"text\":\"\"}"))
+    }
+
+    /// A stored reason: JSON, or text from before reasons were data.
+    pub fn from_stored(stored: &str) -> RecipientReason {
+        serde_json::from_str(stored).unwrap_or_else(|_| RecipientReason::Legacy {
+            text: stored.to_owned(),
+        })
+    }
+
+    /// Whether it counts toward the "failed in a row" pause: only a
+    /// recipient that ends failed does.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            RecipientReason::Smtp { failure, .. }
+            | RecipientReason::NoAnswerResending { failure }
+            | RecipientReason::NoAnswer { failure } => Some(failure),
+            RecipientReason::GaveUp { last, .. } | RecipientReason::GaveUpMaybeDelivered { last, .. } => Some(last),
+            _ => None,
+        }
+    }
+}
+
+/// English, for the CLI, the log and exported files.
+impl fmt::Display for RecipientReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecipientReason::InvalidAddress { problem } => write!(f, "invalid address: {problem}"),
+            RecipientReason::Duplicate { first_row } => write!(f, "duplicate of row {first_row}"),
+            RecipientReason::Suppressed => f.write_str("on the suppression list"),
+            RecipientReason::Smtp {
+                failure,
+                unanswered_before,
+            } => {
+                write!(f, "{failure}")?;
+                if *unanswered_before {
+                    f.write_str(" (an earlier attempt got no answer after its content and may have delivered it)")?;
+                }
+                Ok(())
+            }
+            RecipientReason::GaveUp { attempts, last } => {
+                write!(f, "gave up after {attempts} attempts; the last: {last}")
+            }
+            RecipientReason::GaveUpMaybeDelivered { attempts, last } => write!(
+                f,
+                "gave up after {attempts} attempts (the last: {last}); an earlier attempt got no answer after its \
+                 content, so the server may have it: send it again (same Message-ID) or count it as sent"
+            ),
+            RecipientReason::NoAnswerResending { failure } => write!(
+                f,
+                "no answer after the content was sent ({failure}); sending it again with the same Message-ID, so \
+                 this recipient may receive it twice"
+            ),
+            RecipientReason::NoAnswer { failure } => write!(
+                f,
+                "the server may have it: no answer after the content was sent ({failure}); send it again (same \
+                 Message-ID) or count it as sent"
+            ),
+            RecipientReason::InFlightAtStop => {
+                f.write_str("in flight when Mailroom stopped: the server may or may not have accepted it")
+            }
+            RecipientReason::Unrenderable { detail } => {
+                write!(f, "the message could not be made for this recipient: {detail}")
+            }
+            RecipientReason::SentMaybeTwice => f.write_str(
+                "sent; an earlier attempt got no answer after its content, so this recipient may have received the \
+                 message more than once (same Message-ID, which most providers de-duplicate)",
+            ),
+            RecipientReason::Stopped => f.write_str("the campaign was stopped"),
+            RecipientReason::MarkedSent => f.write_str("marked as sent by you"),
+            RecipientReason::Legacy { text } => f.write_str(text),
+        }
+    }
+}
+
+/// Why a campaign paused, or is pausing, when it was not finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub enum PauseReason {
+    /// The person paused it.
+    ByYou,
+    /// Nothing will get through until a person acts (a wrong password, a
+    /// certificate, the sender refused, the shared part too big): the
+    /// failure says which, and advice is the front end's, for `host:port`.
+    Server { failure: Failure, host: String, port: u16 },
+    /// The server could not be reached `attempts` times in a row.
+    Unreachable {
+        attempts: u32,
+        failure: Failure,
+        host: String,
+        port: u16,
+    },
+    /// `count` recipients failed in a row; the last one's reason.
+    FailuresInARow { count: u32, last: Box<RecipientReason> },
+    /// `count` messages in a row got no answer after their content.
+    /// `resending`: the account sends them again (they may arrive twice),
+    /// else they are uncertain. The account's message timeout, to raise.
+    NoAnswerInARow {
+        count: u32,
+        last: Failure,
+        resending: bool,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        timeout_ms: u64,
+    },
+    /// Row `row` may already have message version `version`, which cannot
+    /// be made again; nothing was sent to it.
+    VersionUnavailable {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        row: u64,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        version: i64,
+        detail: String,
+    },
+    /// The disk is full: free space, then resume.
+    DiskFull,
+    /// The database could not be written (not a full disk).
+    DatabaseUnwritable { detail: String },
+    /// Mailroom itself could not keep going (a task failed).
+    Internal { detail: String },
+    /// The run could not start or go on: the engine's error, by kind, with
+    /// its English detail for the log (the message cannot be compiled, say).
+    Error { error: crate::ErrorKind, detail: String },
+    /// Nothing left to send but `count` uncertain recipients, for a person
+    /// to decide.
+    Uncertain {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        count: u64,
+    },
+    /// `count` recipients still wait (the dispatcher ran dry early).
+    StillWaiting {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        count: u64,
+    },
+    /// `count` uncertain recipients are to be sent again: resume.
+    UncertainToResend {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        count: u64,
+    },
+    /// `count` failed recipients are to be sent again: resume.
+    FailedToResend {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        count: u64,
+    },
+    /// Marked running, but no Mailroom is sending it (closed, killed, or
+    /// its pause could not be recorded on a full disk).
+    Interrupted,
+    /// A reason stored as text before reasons were kept as data.
+    Legacy { text: String },
+}
+
+impl PauseReason {
+    /// The form the store keeps.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{\"kind\":\"legacy\",\"text\":\"\"}"))
+    }
+
+    /// A stored reason: JSON, or text from before reasons were data.
+    pub fn from_stored(stored: &str) -> PauseReason {
+        serde_json::from_str(stored).unwrap_or_else(|_| PauseReason::Legacy {
+            text: stored.to_owned(),
+        })
+    }
+}
+
+/// English, for the CLI, the log and exported files.
+impl fmt::Display for PauseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PauseReason::ByYou => f.write_str("paused by you"),
+            PauseReason::Server { failure, host, port } => {
+                write!(f, "{failure}. {}", failure.advice(host, *port))
+            }
+            PauseReason::Unreachable {
+                attempts,
+                failure,
+                host,
+                port,
+            } => write!(
+                f,
+                "the server could not be reached {attempts} times in a row: {failure}. {}",
+                failure.advice(host, *port)
+            ),
+            PauseReason::FailuresInARow { count, last } => write!(
+                f,
+                "{count} recipients failed in a row, so the campaign paused to spare your list; the last: {last}"
+            ),
+            PauseReason::NoAnswerInARow {
+                count,
+                last,
+                resending,
+                timeout_ms,
+            } => {
+                let what = if *resending {
+                    "they are sent again with the same Message-ID, and may arrive twice"
+                } else {
+                    "they are marked uncertain for you to decide"
+                };
+                write!(
+                    f,
+                    "{count} messages in a row got no answer after their content (the last: {last}), so the \
+                     campaign paused: the server may have them, and {what}. If the server is slow to accept \
+                     messages, give the account a longer message timeout than {}; then resume",
+                    describe_duration(std::time::Duration::from_millis(*timeout_ms))
+                )
+            }
+            PauseReason::VersionUnavailable { row, version, detail } => write!(
+                f,
+                "row {row} may already have version {version} of the message, which cannot be made again \
+                 ({detail}); nothing was sent to it"
+            ),
+            PauseReason::DiskFull => f.write_str(
+                "disk full: the database cannot grow (no space left, or a size limit reached); free space, then resume",
+            ),
+            PauseReason::DatabaseUnwritable { detail } => write!(f, "the database could not be written: {detail}"),
+            PauseReason::Internal { detail } => write!(f, "Mailroom could not keep going: {detail}"),
+            PauseReason::Error { detail, .. } => f.write_str(detail),
+            PauseReason::Uncertain { count } => write!(
+                f,
+                "{count} recipients are uncertain: their message went out and no answer came, so the server may \
+                 have it. Decide for them: send them again (same Message-ID, so most providers drop a duplicate) \
+                 or count them as sent"
+            ),
+            PauseReason::StillWaiting { count } => {
+                write!(f, "{count} recipients are still waiting; resume to send them")
+            }
+            PauseReason::UncertainToResend { count } => write!(
+                f,
+                "{count} uncertain recipients to send again (same Message-ID); resume to send them"
+            ),
+            PauseReason::FailedToResend { count } => write!(f, "{count} failed recipients to send again"),
+            PauseReason::Interrupted => f.write_str(
+                "interrupted: no Mailroom is sending it any more (it was closed or killed, or could not record its \
+                 pause on a full disk); resume continues where it stopped",
+            ),
+            PauseReason::Legacy { text } => f.write_str(text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::failure::{Problem, Stage};
+
+    #[test]
+    fn reasons_round_trip_through_their_stored_form() {
+        let failure = Failure::new(Stage::Rcpt, Problem::Rejected, "5.1.1 no such user");
+        let reasons = [
+            RecipientReason::InvalidAddress {
+                problem: InvalidReason::BadDomain,
+            },
+            RecipientReason::Duplicate { first_row: 3 },
+            RecipientReason::GaveUp {
+                attempts: 4,
+                last: failure.clone(),
+            },
+            RecipientReason::Smtp {
+                failure: failure.clone(),
+                unanswered_before: true,
+            },
+        ];
+        for reason in reasons {
+            assert_eq!(RecipientReason::from_stored(&reason.to_json()), reason);
+        }
+        let pause = PauseReason::FailuresInARow {
+            count: 20,
+            last: Box::new(RecipientReason::Smtp {
+                failure,
+                unanswered_before: false,
+            }),
+        };
+        assert_eq!(PauseReason::from_stored(&pause.to_json()), pause);
+    }
+
+    #[test]
+    fn text_from_before_reasons_were_data_reads_as_legacy() {
+        assert_eq!(
+            RecipientReason::from_stored("rcpt: 550 no"),
+            RecipientReason::Legacy {
+                text: "rcpt: 550 no".to_owned()
+            }
+        );
+        assert_eq!(
+            PauseReason::from_stored("paused by you"),
+            PauseReason::Legacy {
+                text: "paused by you".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn the_stored_form_is_tagged_with_its_parameters() {
+        let json = RecipientReason::InvalidAddress {
+            problem: InvalidReason::BadDomain,
+        }
+        .to_json();
+        assert_eq!(json, r#"{"kind":"invalid_address","problem":"bad_domain"}"#);
+        assert_eq!(
+            PauseReason::Uncertain { count: 2 }.to_json(),
+            r#"{"kind":"uncertain","count":2}"#
+        );
+    }
+}

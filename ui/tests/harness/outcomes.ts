@@ -1,0 +1,282 @@
+// A campaign's whole story as the engine tells it, typed against the
+// generated bindings (svelte-check fails when a shape drifts from Rust's):
+// skipped rows, a failed Test connection, 4xx and 5xx failures, a quota
+// wait, a throttled rate, connection trouble, a pause of the campaign's own,
+// and the reasons stored on recipients. The language test walks every
+// screen over it (tests/language.test.mjs).
+import type { Account } from '../../src/lib/bindings/Account';
+import type { AccountSettings } from '../../src/lib/bindings/AccountSettings';
+import type { CampaignSummary } from '../../src/lib/bindings/CampaignSummary';
+import type { CapturedMessage } from '../../src/lib/bindings/CapturedMessage';
+import type { CapturedSummary } from '../../src/lib/bindings/CapturedSummary';
+import type { DatabaseInfo } from '../../src/lib/bindings/DatabaseInfo';
+import type { Diagnosis } from '../../src/lib/bindings/Diagnosis';
+import type { EventBatch } from '../../src/lib/bindings/EventBatch';
+import type { Failure } from '../../src/lib/bindings/Failure';
+import type { ImportPreview } from '../../src/lib/bindings/ImportPreview';
+import type { ImportReport } from '../../src/lib/bindings/ImportReport';
+import type { Preset } from '../../src/lib/bindings/Preset';
+import type { Recipient } from '../../src/lib/bindings/Recipient';
+import type { RunReport } from '../../src/lib/bindings/RunReport';
+import type { StageReport } from '../../src/lib/bindings/StageReport';
+import type { StatusCounts } from '../../src/lib/bindings/StatusCounts';
+
+const at = Date.UTC(2026, 10, 23, 9, 30);
+const columns = ['name', 'email', 'city'];
+
+const rejected: Failure = {
+  stage: 'rcpt',
+  problem: 'rejected',
+  code: 550,
+  enhanced_code: '5.1.1',
+  text: 'User unknown',
+  after_content: false,
+};
+const busy: Failure = { stage: 'rcpt', problem: 'rejected', code: 451, enhanced_code: '4.3.0', text: 'Try again later', after_content: false };
+const throttled: Failure = { stage: 'data', problem: 'throttled', code: 454, enhanced_code: '4.7.0', text: 'Throttling failure', after_content: false };
+const silent: Failure = { stage: 'data', problem: 'timed_out', code: null, enhanced_code: null, text: 'no answer within 2 min', after_content: true };
+const refused: Failure = { stage: 'connect', problem: 'refused', code: null, enhanced_code: null, text: '127.0.0.1:2526: Connection refused (os error 111)', after_content: false };
+const cancelled: Failure = { stage: 'greeting', problem: 'cancelled', code: null, enhanced_code: null, text: 'cancelled', after_content: false };
+
+const counts: StatusCounts = { pending: 3, sending: 0, sent: 4, retry_wait: 1, failed: 20, skipped: 3, cancelled: 1, uncertain: 1 };
+const campaign: CampaignSummary = {
+  id: 7,
+  name: 'spring',
+  status: 'paused',
+  pause_reason: { kind: 'failures_in_a_row', count: 20, last: { kind: 'smtp', failure: rejected, unanswered_before: false } },
+  account: 'Sandbox',
+  source_file: '/home/ann/lists/spring.csv',
+  columns,
+  email_column: 'email',
+  created_at: at,
+  total: 33,
+  counts,
+  sent_by: null,
+  interrupted: false,
+};
+
+const fields = (name: string, email: string) => ({ name, email, city: 'Oslo' });
+const recipient = (row: number, email: string, status: Recipient['status'], reason: Recipient['reason'], attempts = 1): Recipient => ({
+  row,
+  email,
+  status,
+  reason,
+  reply: status === 'sent' ? '250 2.0.0 Ok: queued as 4BxQ' : null,
+  attempts,
+  unanswered: reason?.kind === 'sent_maybe_twice' ? 1 : 0,
+  message_version: status === 'skipped' ? null : 1,
+  fields: fields(`Person ${row}`, email),
+});
+
+const recipients: Recipient[] = [
+  recipient(2, 'ann@example.com', 'sent', null),
+  recipient(3, 'bob-at-example.com', 'skipped', { kind: 'invalid_address', problem: 'missing_at' }, 0),
+  recipient(4, 'li@example', 'skipped', { kind: 'invalid_address', problem: 'bad_domain' }, 0),
+  recipient(5, 'ANN@example.com', 'skipped', { kind: 'duplicate', first_row: 2 }, 0),
+  recipient(6, 'blocked@example.com', 'skipped', { kind: 'suppressed' }, 0),
+  recipient(7, 'nobody@example.com', 'failed', { kind: 'smtp', failure: rejected, unanswered_before: false }),
+  recipient(8, 'later@example.com', 'retry_wait', { kind: 'smtp', failure: busy, unanswered_before: false }),
+  recipient(9, 'tired@example.com', 'failed', { kind: 'gave_up', attempts: 5, last: throttled }, 5),
+  recipient(10, 'quiet@example.com', 'uncertain', { kind: 'no_answer', failure: silent }),
+  recipient(11, 'twice@example.com', 'sent', { kind: 'sent_maybe_twice' }, 2),
+  recipient(12, 'stopped@example.com', 'cancelled', { kind: 'stopped' }, 0),
+  recipient(13, 'marked@example.com', 'sent', { kind: 'marked_sent' }),
+  recipient(14, 'crash@example.com', 'uncertain', { kind: 'in_flight_at_stop' }),
+  recipient(15, 'gone@example.com', 'uncertain', { kind: 'gave_up_maybe_delivered', attempts: 3, last: busy }, 3),
+  recipient(16, 'again@example.com', 'retry_wait', { kind: 'no_answer_resending', failure: silent }),
+  recipient(17, 'file@example.com', 'failed', { kind: 'unrenderable', detail: 'cannot read brochure.pdf' }),
+];
+
+const preview: ImportPreview = {
+  format: 'csv',
+  encoding: 'UTF-8',
+  delimiter: ',',
+  literal_quotes: null,
+  sheet: null,
+  sheets: [],
+  columns,
+  fields: columns,
+  email_column: 'email',
+  rows: [['Ann', 'ann@example.com', 'Oslo']],
+  file_bytes: 1800,
+};
+const report: ImportReport = {
+  campaign: { ...campaign, status: 'draft', pause_reason: null, counts: { ...counts, pending: 30, sent: 0, failed: 0, retry_wait: 0, cancelled: 0, uncertain: 0 } },
+  rows: 33,
+  valid: 30,
+  invalid: [
+    { row: 3, value: 'bob-at-example.com', reason: 'missing_at' },
+    { row: 4, value: 'li@example', reason: 'bad_domain' },
+  ],
+  duplicates: [{ row: 5, email: 'ANN@example.com', first_row: 2 }],
+  suppressed: [{ row: 6, email: 'blocked@example.com' }],
+  format: 'csv',
+  encoding: 'UTF-8',
+  delimiter: ',',
+  sheet: null,
+  columns,
+  fields: columns,
+  email_column: 'email',
+  preview: [['Ann', 'ann@example.com', 'Oslo']],
+};
+
+const account: Account = {
+  id: 1,
+  name: 'Sandbox',
+  preset: 'sandbox',
+  host: '127.0.0.1',
+  port: 2526,
+  security: 'none',
+  auth: 'none',
+  username: null,
+  from_address: 'news@example.com',
+  from_name: null,
+  reply_to: null,
+  helo_name: null,
+  connect_timeout_ms: 15000,
+  command_timeout_ms: 30000,
+  data_timeout_ms: 120000,
+  connections: 4,
+  per_connection: 100,
+  rate_per_second: 5,
+  per_minute: 300,
+  per_hour: null,
+  per_day: null,
+  retries: 5,
+  accept_invalid_certs: false,
+  retry_ambiguous: false,
+  has_password: false,
+  warnings: [],
+};
+/** An account's settings, without what only a saved account has. */
+function settingsOf(saved: Account): AccountSettings {
+  const { id, has_password, warnings, ...settings } = saved;
+  void id, has_password, warnings;
+  return settings;
+}
+const preset = (id: string, name: string, password_label: string | null, note: string): Preset => ({
+  id,
+  name,
+  host: '127.0.0.1',
+  port: 2526,
+  security: 'none',
+  auth: 'none',
+  username: null,
+  regions: [],
+  default_region: null,
+  connections: 4,
+  per_connection: 100,
+  rate_per_second: null,
+  per_minute: null,
+  per_hour: null,
+  per_day: null,
+  password_label,
+  note,
+});
+// As the engine's presets/smtp.json has them: the window says them by id.
+const presets: Preset[] = [
+  preset('sandbox', 'Sandbox (built in)', null, "Mailroom's own capture server on this computer."),
+  preset('gmail', 'Gmail', 'App password', 'Needs 2-Step Verification and an app password.'),
+  preset('qq', 'QQ Mail (QQ邮箱)', 'Authorisation code (授权码)', "Enable SMTP in QQ Mail's settings."),
+  preset('custom', 'Other server', null, 'Any SMTP server.'),
+];
+
+const stages: StageReport[] = [
+  {
+    stage: 'dns',
+    outcome: 'passed',
+    duration_ms: 3,
+    detail: { kind: 'resolved', host: '127.0.0.1', addresses: ['127.0.0.1'] },
+    problem: null,
+    code: null,
+    enhanced_code: null,
+    advice: null,
+    extensions: [],
+  },
+  {
+    stage: 'connect',
+    outcome: 'failed',
+    duration_ms: 1250,
+    detail: { kind: 'failed', failure: refused },
+    problem: 'refused',
+    code: null,
+    enhanced_code: null,
+    advice: 'Nothing is listening on 127.0.0.1:2526.',
+    extensions: [],
+  },
+];
+const diagnosis: Diagnosis = {
+  host: '127.0.0.1',
+  port: 2526,
+  ok: false,
+  stages,
+  problem: 'refused',
+  verdict: 'Nothing is listening on 127.0.0.1:2526.',
+};
+
+const rate = { configured: 5, effective: 4.9, reason: null };
+const run: EventBatch[] = [
+  {
+    omitted: 0,
+    events: [
+      { type: 'started', campaign: 7, account: 'Sandbox', counts, uncertain_recovered: 1, rate: { configured: 5, effective: 5, reason: null } },
+      { type: 'progress', counts, percent_done: 82, sent_per_second: 4.9, rate, eta_seconds: 86, elapsed_ms: 61_000 },
+      { type: 'recipient', row: 7, email: 'nobody@example.com', status: 'failed', reason: { kind: 'smtp', failure: rejected, unanswered_before: false }, attempts: 1 },
+      { type: 'recipient', row: 8, email: 'later@example.com', status: 'retry_wait', reason: { kind: 'smtp', failure: busy, unanswered_before: false }, attempts: 1 },
+      { type: 'rate_changed', rate: { configured: 5, effective: 2.5, reason: '454 4.7.0 Throttling failure' } },
+      { type: 'rate_changed', rate: { configured: 5, effective: 5, reason: null } },
+      { type: 'quota_wait', until: at + 60_000, window: 'minute', limit: 300 },
+      { type: 'connection_trouble', failure: cancelled, host: '127.0.0.1', port: 2526, retry_in_ms: 15_000 },
+      { type: 'connection_trouble', failure: refused, host: '127.0.0.1', port: 2526, retry_in_ms: 30_500 },
+      { type: 'pausing', stopping: false, reason: { kind: 'by_you' } },
+      { type: 'pausing', stopping: false, reason: campaign.pause_reason ?? { kind: 'by_you' } },
+      { type: 'pausing', stopping: false, reason: { kind: 'no_answer_in_a_row', count: 3, last: silent, resending: false, timeout_ms: 120_000 } },
+      { type: 'pausing', stopping: false, reason: { kind: 'unreachable', attempts: 8, failure: refused, host: '127.0.0.1', port: 2526 } },
+      { type: 'pausing', stopping: false, reason: { kind: 'server', failure: { ...rejected, stage: 'auth', problem: 'auth_failed', code: 535, enhanced_code: '5.7.8', text: 'Authentication credentials invalid' }, host: 'smtp.qq.com', port: 465 } },
+      { type: 'pausing', stopping: false, reason: { kind: 'disk_full' } },
+      { type: 'finished', outcome: 'paused', reason: campaign.pause_reason, counts },
+    ],
+  },
+];
+const runReport: RunReport = { outcome: 'paused', reason: campaign.pause_reason, counts };
+
+const captured: CapturedSummary = { id: 1, received_at: at, mail_from: 'news@example.com', rcpt_to: ['ann@example.com'], subject: 'Spring news', size: 900 };
+const capturedMessage: CapturedMessage = {
+  ...captured,
+  from: 'News <news@example.com>',
+  to: ['ann@example.com'],
+  date: 'Mon, 23 Nov 2026 09:30:00 +0000',
+  text: 'Hello Ann',
+  html: null,
+  headers: [['Subject', 'Spring news']],
+  attachments: [],
+  source: 'Subject: Spring news\r\n\r\nHello Ann',
+};
+const database: DatabaseInfo = { path: '/home/ann/.local/share/org.mailroom.desktop/mailroom.db', bytes: 81920 };
+
+/** What each command answers; messages sent on a command's channel before it answers. */
+export const outcomesScenario = {
+  results: {
+    database_location: database.path,
+    database_info: database,
+    list_campaigns: [campaign],
+    'plugin:dialog|open': '/home/ann/lists/spring.csv',
+    preview_import: preview,
+    import_recipients: report,
+    list_recipients: recipients,
+    list_accounts: [account],
+    smtp_presets: presets,
+    secret_store_notice: null,
+    test_account: diagnosis,
+    preset_settings: { ...settingsOf(account), name: 'QQ Mail (QQ邮箱)', preset: 'qq', host: 'smtp.qq.com', port: 465, security: 'tls', auth: 'plain' } satisfies AccountSettings,
+    list_templates: [],
+    get_message: null,
+    start_campaign: runReport,
+    list_captured: [captured],
+    captured_message: capturedMessage,
+  } satisfies Record<string, unknown>,
+  messages: {
+    test_account: stages,
+    start_campaign: run,
+  } satisfies Record<string, unknown[]>,
+};
