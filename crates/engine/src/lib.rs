@@ -24,16 +24,22 @@
 //!   import reports. They serialise with serde; with the `ts-bindings` feature
 //!   they also describe themselves to TypeScript.
 //! - [`error`] is the one error type, with a stable [`ErrorKind`] per variant.
+//! - [`bounce`] reads a message from the sender's mailbox: a delivery
+//!   status notification (hard or soft, for which recipient), an automatic
+//!   reply, an unsubscribe request; [`mailbox`] holds the IMAP accounts,
+//!   their Test connection and the bounce scan.
 //! - [`paths`], [`clock`] and [`logging`] are the cross-cutting pieces: where
 //!   files live, what time it is (injectable for tests), and the rotating log.
 
 pub mod address;
+pub mod bounce;
 pub mod campaign;
 pub mod clock;
 pub mod error;
 pub mod export;
 pub mod import;
 pub mod logging;
+pub mod mailbox;
 pub mod message;
 pub mod model;
 pub mod paths;

@@ -72,6 +72,19 @@ string_enum! {
         Skipped => "skipped",
         Cancelled => "cancelled",
         Uncertain => "uncertain",
+        /// Sent, then a delivery status notification said it did not arrive
+        /// (stored as `sent` with the bounce marked; see store/bounces.rs).
+        Bounced => "bounced",
+    }
+}
+
+string_enum! {
+    /// How a bounce bears on the address (issue 20): hard (5.x.x: no such
+    /// user, domain gone) suppresses it at once; soft (4.x.x, mailbox full)
+    /// suppresses it after the account's soft-bounce limit.
+    BounceKind {
+        Hard => "hard",
+        Soft => "soft",
     }
 }
 
@@ -95,6 +108,8 @@ pub struct StatusCounts {
     pub cancelled: u64,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub uncertain: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub bounced: u64,
 }
 
 impl StatusCounts {
@@ -108,6 +123,7 @@ impl StatusCounts {
             RecipientStatus::Skipped => &mut self.skipped,
             RecipientStatus::Cancelled => &mut self.cancelled,
             RecipientStatus::Uncertain => &mut self.uncertain,
+            RecipientStatus::Bounced => &mut self.bounced,
         }
     }
 
@@ -120,6 +136,7 @@ impl StatusCounts {
             + self.skipped
             + self.cancelled
             + self.uncertain
+            + self.bounced
     }
 }
 
@@ -164,6 +181,9 @@ pub struct Recipient {
     /// Ok: queued as …`): what a person quotes to the provider to trace it.
     pub reply: Option<String>,
     pub attempts: u32,
+    /// For a bounced recipient, whether the bounce was hard or soft (its
+    /// diagnostic is the `reason`).
+    pub bounce: Option<BounceKind>,
     /// Every source column, in file order, with its value as imported.
     #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, string>"))]
     pub fields: IndexMap<String, String>,

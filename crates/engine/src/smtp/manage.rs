@@ -67,6 +67,10 @@ pub async fn update_account(
         .ok_or_else(|| Error::AccountNotFound(id.to_string()))?;
     store.update_account(id, &settings).await?;
     secrets.rename(&previous.1.name, &settings.name).await?;
+    // The account's mailbox (bounce scan) password follows its name too.
+    secrets
+        .rename_kind(crate::secrets::SecretKind::Mailbox, &previous.1.name, &settings.name)
+        .await?;
     match password {
         PasswordChange::Keep => {}
         PasswordChange::Set(password) => secrets.set(&settings.name, &password).await?,
@@ -90,10 +94,12 @@ pub async fn get_account(store: &Store, secrets: &SecretStore, name: &str) -> Re
     account_view(secrets, id, settings).await
 }
 
-/// Removes an account and its password.
+/// Removes an account, its password and its mailbox's.
 pub async fn remove_account(store: &Store, secrets: &SecretStore, name: &str) -> Result<()> {
     store.delete_account(name).await?;
-    secrets.delete(name).await
+    secrets.delete(name).await?;
+    // Its mailbox went with it (ON DELETE CASCADE); so does that password.
+    secrets.delete_kind(crate::secrets::SecretKind::Mailbox, name).await
 }
 
 /// Runs Test connection for the account called `name`, optionally sending a
