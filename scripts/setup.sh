@@ -22,6 +22,9 @@ APT_PACKAGES=(
   chromium librsvg2-bin
   # a third-party SMTP server for the SMTP tests
   python3-aiosmtpd
+  # real mail servers for the bounce tests (tests/src/mailserver.rs): each
+  # test starts its own in a temporary folder; none runs as a service
+  dovecot-imapd dovecot-lmtpd postfix
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -44,6 +47,8 @@ if ((${#missing[@]})); then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
+  # Postfix unconfigured: the tests give it a configuration of their own.
+  echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

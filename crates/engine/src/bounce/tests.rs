@@ -161,11 +161,18 @@ fn chinese_providers_notices_are_read() {
         vec![("leader@smeoa.com".into(), BounceKind::Soft, None)],
         "a timeout with no code is soft"
     );
-    assert!(netease.recipients[0].diagnostic.contains("rcpt handle timeout"));
+    assert_eq!(
+        netease.recipients[0].diagnostic,
+        "rcpt handle timeout.(rcpt handle timeout)"
+    );
     assert_eq!(netease.returned, None, "no returned headers: matched by address");
     assert_eq!(netease.fingerprint, "<5167AD70.AC0F83.19561@163smtp10>");
 
     let qq = bounce("qq-postmaster.eml");
+    assert_eq!(
+        qq.recipients[0].diagnostic,
+        "收件人不存在 550 Mailbox not found or access denied"
+    );
     assert_eq!(
         summary(&qq),
         vec![("nosuchuser@qq.com".into(), BounceKind::Hard, Some("5.1.1".into()))]

@@ -33,11 +33,10 @@ fn regex(pattern: &str) -> Regex {
 
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| regex(r"[A-Za-z0-9._%+'=-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"));
 
-/// The notice comes from a mail system, not a person.
+/// The notice comes from a mail system, not a person: by its From. (An
+/// empty Return-Path is no proof: RFC 3834 asks automatic replies to use one
+/// too.)
 pub fn from_daemon(message: &Message<'_>) -> bool {
-    if message.header_raw("Return-Path").is_some_and(|v| v.trim() == "<>") {
-        return true;
-    }
     let Some(from) = message.from().and_then(|f| f.first()) else {
         return false;
     };
@@ -288,11 +287,19 @@ fn coremail(text: &str) -> Option<Vec<(String, String)>> {
     let reason_at = text.find("退信原因").unwrap_or(0);
     let reason_text = &text[reason_at..];
     static GLOSS: LazyLock<Regex> = LazyLock::new(|| regex(r"英文说明[：:]\s*([^\n]+)"));
+    // The gloss, up to the advice that follows it ("建议解决方案") once the
+    // HTML is text; else the reason's own line.
     let reason = GLOSS
         .captures(reason_text)
         .and_then(|c| c.get(1))
-        .map(|m| m.as_str().replace("&nbsp;", " "))
-        .or_else(|| reason_text.lines().nth(1).map(str::to_owned))
+        .map(|m| m.as_str().split("建议").next().unwrap_or("").replace("&nbsp;", " "))
+        .or_else(|| {
+            reason_text.lines().next().map(|line| {
+                line.trim_start_matches("退信原因")
+                    .trim_start_matches(['：', ':'])
+                    .to_owned()
+            })
+        })
         .unwrap_or_default();
     Some(vec![(address, reason)])
 }

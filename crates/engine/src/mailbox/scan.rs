@@ -249,7 +249,7 @@ async fn read_new(
             }
         }
         report.notices += notices.len() as u64;
-        let matched = match_notices(store, &notices).await.map_err(store_failure)?;
+        let matched = match_notices(store, &notices).await.map_err(|e| store_failure(&e))?;
         for (uid, records) in matched {
             if records.is_empty() {
                 report.unmatched += 1;
@@ -305,7 +305,7 @@ async fn record(
             mailbox.settings.soft_bounce_limit,
         )
         .await
-        .map_err(store_failure)?;
+        .map_err(|e| store_failure(&e))?;
     report.hard += outcome.hard;
     report.soft += outcome.soft;
     report.already_known += outcome.already_known;
@@ -313,7 +313,7 @@ async fn record(
     Ok(())
 }
 
-fn store_failure(e: crate::Error) -> MailboxFailure {
+fn store_failure(e: &crate::Error) -> MailboxFailure {
     MailboxFailure::new(
         MailboxStage::Store,
         MailboxProblem::ServerError,
@@ -351,6 +351,10 @@ fn is_candidate(headers: &Fetched) -> bool {
         || field("return-path").trim() == "<>"
         || content_type.contains("multipart/report")
         || !field("x-failed-recipients").trim().is_empty()
+        // Automatic replies are read to be told apart (and counted).
+        || !field("auto-submitted").trim().is_empty()
+        || !field("x-autoreply").trim().is_empty()
+        || !field("x-autorespond").trim().is_empty()
         || [
             "undeliver",
             "undelivered",

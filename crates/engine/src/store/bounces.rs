@@ -335,3 +335,157 @@ fn describe(bounce: &BounceRecord) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mailbox::MailboxSettings;
+    use crate::model::RecipientStatus;
+    use crate::smtp::account::AccountSettings;
+    use crate::store::{NewCampaign, NewRecipient};
+
+    /// A campaign whose recipients (one per address) are all sent.
+    async fn sent_campaign(store: &Store, name: &str, addresses: &[&str]) -> CampaignId {
+        let columns = vec!["email".to_owned()];
+        let mut import = store
+            .begin_import(&NewCampaign {
+                name,
+                source_file: "list.csv",
+                columns: &columns,
+                email_column: "email",
+            })
+            .await
+            .expect("import");
+        let rows: Vec<NewRecipient> = addresses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                NewRecipient::new(
+                    i as u64 + 2,
+                    (*a).to_owned(),
+                    &[(*a).to_owned()],
+                    RecipientStatus::Pending,
+                    None,
+                )
+                .expect("row")
+            })
+            .collect();
+        import.write(&rows).await.expect("write");
+        let id = import.commit().await.expect("commit");
+        sqlx::query("UPDATE recipients SET status = 'sent', sent_at = 1 WHERE campaign_id = ?1")
+            .bind(id)
+            .execute(&store.pool)
+            .await
+            .expect("sent");
+        id
+    }
+
+    fn soft(recipient_id: i64, email: &str, fingerprint: &str) -> BounceRecord {
+        BounceRecord {
+            recipient_id,
+            email: email.to_owned(),
+            kind: BounceKind::Soft,
+            status_code: Some("4.2.2".into()),
+            diagnostic: "452 4.2.2 mailbox full".into(),
+            reporting_mta: Some("mx.example.org".into()),
+            bounced_at: 5,
+            fingerprint: fingerprint.to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_third_soft_bounce_across_campaigns_suppresses_and_nothing_counts_twice() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("m.db")).await.expect("open");
+        let account = AccountSettings {
+            name: "work".into(),
+            host: "smtp.example.org".into(),
+            username: Some("me".into()),
+            ..AccountSettings::default()
+        };
+        store.insert_account(&account).await.expect("account");
+        let mailbox = store
+            .insert_mailbox(
+                "work",
+                &MailboxSettings {
+                    host: "imap.example.org".into(),
+                    username: "me".into(),
+                    ..MailboxSettings::default()
+                },
+            )
+            .await
+            .expect("mailbox");
+        let mut targets = Vec::new();
+        for name in ["one", "two", "three"] {
+            let id = sent_campaign(&store, name, &["Full@Example.org", "other@example.org"]).await;
+            let target = store.bounce_target(id, 2).await.expect("target").expect("row 2");
+            targets.push((id, target));
+        }
+        let record = |records: Vec<BounceRecord>, uid: u32| {
+            let store = store.clone();
+            async move {
+                store
+                    .record_scan_chunk(mailbox, "work", 7, uid, &records, &[], 3)
+                    .await
+                    .expect("record")
+            }
+        };
+        let first = record(vec![soft(targets[0].1.recipient_id, "Full@Example.org", "<n1>")], 1).await;
+        assert_eq!((first.soft, first.suppressed.len()), (1, 0));
+        // The same notice again (a renumbered folder): already known, not a second bounce.
+        let again = record(vec![soft(targets[0].1.recipient_id, "Full@Example.org", "<n1>")], 2).await;
+        assert_eq!((again.soft, again.already_known), (0, 1));
+        let second = record(vec![soft(targets[1].1.recipient_id, "full@example.org", "<n2>")], 3).await;
+        assert_eq!(second.suppressed.len(), 0, "two soft bounces do not suppress");
+        let third = record(vec![soft(targets[2].1.recipient_id, "full@example.org", "<n3>")], 4).await;
+        assert_eq!(third.suppressed.len(), 1);
+        assert_eq!(third.suppressed[0].email, "full@example.org");
+        assert!(
+            third.suppressed[0].reason.starts_with("3 soft bounces"),
+            "{:?}",
+            third.suppressed
+        );
+        let list = store.suppressions(0, 10).await.expect("list");
+        assert_eq!(list[0].source.as_deref(), Some("bounce scan of work"));
+
+        // A hard bounce after a soft one makes the recipient hard; a soft one after stays hard.
+        let hard = BounceRecord {
+            kind: BounceKind::Hard,
+            fingerprint: "<n4>".into(),
+            status_code: Some("5.1.1".into()),
+            diagnostic: "550 5.1.1 no such user".into(),
+            ..soft(targets[0].1.recipient_id, "full@example.org", "")
+        };
+        record(vec![hard], 5).await;
+        record(vec![soft(targets[0].1.recipient_id, "full@example.org", "<n5>")], 6).await;
+        let (campaign, _) = targets[0];
+        let bounced = store
+            .recipients(campaign, Some(RecipientStatus::Bounced), 0, 10)
+            .await
+            .expect("bounced");
+        assert_eq!(bounced.len(), 1);
+        assert_eq!(bounced[0].bounce, Some(BounceKind::Hard));
+        assert!(
+            bounced[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("hard bounce 5.1.1"))
+        );
+        let counts = store.status_counts(campaign).await.expect("counts");
+        assert_eq!((counts.sent, counts.bounced, counts.total()), (1, 1, 2));
+        let sent = store
+            .recipients(campaign, Some(RecipientStatus::Sent), 0, 10)
+            .await
+            .expect("sent");
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].email, "other@example.org");
+        // Resend failed leaves bounces out; choosing them puts them back.
+        assert_eq!(store.requeue_failed(campaign).await.expect("requeue"), 0);
+        assert_eq!(store.requeue_bounced(campaign).await.expect("requeue"), 1);
+        let counts = store.status_counts(campaign).await.expect("counts");
+        assert_eq!((counts.pending, counts.bounced), (1, 0));
+        // The scan position moved with each chunk.
+        let stored = store.mailbox("work").await.expect("mailbox");
+        assert_eq!((stored.scan.uid_validity, stored.scan.last_uid), (Some(7), 6));
+    }
+}
