@@ -38,6 +38,12 @@ fn main() {
         "clean_pasted_html",
         "pause_all_and_quit",
         "export_recipients",
+        "list_mailboxes",
+        "suggested_mailbox",
+        "save_mailbox",
+        "remove_mailbox",
+        "test_mailbox",
+        "scan_bounces",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

@@ -347,6 +347,12 @@ pub async fn start_campaign(
     )
     .await;
     state.runs.lock().await.remove(&campaign);
+    // Bounces come minutes to a day later: the timer scans the account's mailbox.
+    if let (Ok(report), Some(timer), Some(name)) = (&report, state.scan_timer.get(), &account_name)
+        && report.outcome == campaign::RunOutcome::Completed
+    {
+        timer.campaign_finished(name);
+    }
     Ok(report?)
 }
 

@@ -5,10 +5,12 @@
 //! - [`commands`]: the IPC commands the window may call (granted in
 //!   `capabilities/main-window.json`, listed in `build.rs`).
 //! - [`ipc`]: what crosses IPC besides engine types: the `{kind, message}` error.
+//! - [`mailbox`]: the Mailbox screen's commands and the bounce scan timer.
 //! - [`state`]: the engine handles the app keeps (the store, opened lazily).
 
 pub mod commands;
 pub mod ipc;
+pub mod mailbox;
 pub mod state;
 
 use mailroom_engine::{logging, paths};
@@ -22,6 +24,12 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .manage(state::AppState::default())
+        // Bounce scans on a timer and after campaigns (the engine times them).
+        .setup(|app| {
+            let timer = mailbox::start_timer(app.handle());
+            let _ = app.state::<state::AppState>().scan_timer.set(timer);
+            Ok(())
+        })
         // Closing the window while a campaign sends asks first: the window
         // offers "pause and quit" (pause_all_and_quit) or to keep sending.
         .on_window_event(|window, event| {
@@ -70,6 +78,12 @@ pub fn run() {
             commands::clean_pasted_html,
             commands::pause_all_and_quit,
             commands::export_recipients,
+            mailbox::list_mailboxes,
+            mailbox::suggested_mailbox,
+            mailbox::save_mailbox,
+            mailbox::remove_mailbox,
+            mailbox::test_mailbox,
+            mailbox::scan_bounces,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

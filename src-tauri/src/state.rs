@@ -26,6 +26,8 @@ pub struct AppState {
     pub imports: Mutex<HashMap<u32, CancellationToken>>,
     /// Campaigns sending now, for Pause and Stop.
     pub runs: Mutex<HashMap<CampaignId, RunControl>>,
+    /// The bounce scan timer, told when a campaign finishes (set at start-up).
+    pub scan_timer: std::sync::OnceLock<mailroom_engine::mailbox::schedule::ScanTimer>,
 }
 
 impl AppState {

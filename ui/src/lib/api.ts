@@ -23,6 +23,11 @@ import type { RunReport } from './bindings/RunReport';
 import type { RenderedMessage } from './bindings/RenderedMessage';
 import type { TemplateSummary } from './bindings/TemplateSummary';
 import type { RecipientStatus } from './bindings/RecipientStatus';
+import type { Mailbox } from './bindings/Mailbox';
+import type { MailboxSettings } from './bindings/MailboxSettings';
+import type { MailboxDiagnosis } from './bindings/MailboxDiagnosis';
+import type { MailboxStageReport } from './bindings/MailboxStageReport';
+import type { ScanReport } from './bindings/ScanReport';
 
 function isIpcError(value: unknown): value is IpcError {
   return (
@@ -151,4 +156,20 @@ export const api = {
   templateDraft: (name: string) => call<MessageDraft>('template_draft', { name }),
   deleteTemplate: (name: string) => call<null>('delete_template', { name }),
   settleUncertain: (campaign: number, resend: boolean) => call<number>('settle_uncertain', { campaign, resend }),
+
+  /** Mailboxes (IMAP) of SMTP accounts, for bounces and unsubscribe replies. */
+  listMailboxes: () => call<Mailbox[]>('list_mailboxes'),
+  suggestedMailbox: (account: string) => call<MailboxSettings>('suggested_mailbox', { account }),
+  /** Adds or updates; the password only ever travels window → engine. */
+  saveMailbox: (account: string, settings: MailboxSettings, password: string | null, sameAsSmtp: boolean) =>
+    call<Mailbox>('save_mailbox', { account, settings, password, sameAsSmtp }),
+  removeMailbox: (account: string) => call<null>('remove_mailbox', { account }),
+  /** Test connection; `onStage` sees each step; `cancelTest(testId)` stops it. */
+  testMailbox: (account: string, testId: number, onStage: (stage: MailboxStageReport) => void) => {
+    const channel = new Channel<MailboxStageReport>();
+    channel.onmessage = onStage;
+    return call<MailboxDiagnosis>('test_mailbox', { account, testId, onStage: channel });
+  },
+  /** Scans the account's mailbox now (every mailbox when null). */
+  scanBounces: (account: string | null) => call<ScanReport[]>('scan_bounces', { account }),
 };

@@ -2,6 +2,8 @@
 // exactly these keys (zh-CN.ts is typed against this file).
 import type { ErrorKind } from '../bindings/ErrorKind';
 import type { InvalidReason } from '../bindings/InvalidReason';
+import type { MailboxProblem } from '../bindings/MailboxProblem';
+import type { MailboxStage } from '../bindings/MailboxStage';
 import type { Problem } from '../bindings/Problem';
 import type { Stage } from '../bindings/Stage';
 
@@ -345,6 +347,83 @@ export const en = {
   'export.xlsxFilter': "Excel workbook (XLSX)",
   'campaign.startedNote': "sending through {account}",
   'campaign.completedNote': "completed: every recipient has a final state",
+  // Bounces (issue 20): the Mailbox screen.
+  "nav.mailbox": "Mailbox",
+  "recipientStatus.bounced": "Bounced",
+  "error.mailbox_not_found": "This account has no mailbox yet.",
+  "error.mailbox_exists": "This account already has a mailbox.",
+  "mailbox.title": "Mailbox",
+  "mailbox.intro": "A 250 only means the first server took the mail. Bounces arrive later in the sending account's own mailbox: Mailroom reads them there (new messages only), marks those recipients bounced, and puts hard bounces on the suppression list. Replies asking to unsubscribe are honoured too. Nothing in the mailbox is deleted.",
+  "mailbox.accounts": "Sending accounts",
+  "mailbox.none": "No mailbox yet",
+  "mailbox.add": "Add a mailbox for {account}",
+  "mailbox.presetNote": "Filled in from the account’s provider.",
+  "mailbox.host": "IMAP server",
+  "mailbox.port": "Port",
+  "mailbox.security": "Security",
+  "mailbox.security.tls": "TLS (993)",
+  "mailbox.security.starttls": "STARTTLS (143)",
+  "mailbox.security.none": "None",
+  "mailbox.username": "User name",
+  "mailbox.password": "Password or app password / 授权码",
+  "mailbox.passwordKept": "(kept; type to replace)",
+  "mailbox.sameAsSmtp": "Use the SMTP account's password",
+  "mailbox.folder": "Folder",
+  "mailbox.processed": "Processed notices",
+  "mailbox.processed.leave": "Leave them as they are",
+  "mailbox.processed.flag": "Mark read and flag",
+  "mailbox.processed.move": "Move to a folder",
+  "mailbox.processedFolder": "Move to",
+  "mailbox.softLimit": "Soft bounces before suppressing",
+  "mailbox.every": "Scan every (minutes, 0: only after campaigns)",
+  "mailbox.acceptInvalid": "Accept an invalid certificate (self-hosted servers only)",
+  "mailbox.save": "Save mailbox",
+  "mailbox.saved": "Saved.",
+  "mailbox.remove": "Remove mailbox",
+  "mailbox.confirmRemove": "Remove the mailbox of {account}? Recorded bounces stay.",
+  "mailbox.test": "Test connection",
+  "mailbox.cancel": "Cancel",
+  "mailbox.testing": "Testing…",
+  "mailbox.verdict.ok": "Everything works: Mailroom can read this mailbox for bounces.",
+  "mailbox.verdict.failed": "The mailbox cannot be read yet; see the step that failed.",
+  "mailbox.scan": "Scan now",
+  "mailbox.scanning": "Scanning…",
+  "mailbox.report": "{messages} new messages read: {hard} hard and {soft} soft bounces recorded, {unsubscribes} unsubscribe replies.",
+  "mailbox.reportKnown": "{count} bounces were already recorded.",
+  "mailbox.reportUnmatched": "{count} notices were about mail Mailroom did not send.",
+  "mailbox.reportRenumbered": "The folder was renumbered (new UIDVALIDITY): every message was read again, nothing recorded twice.",
+  "mailbox.reportFailed": "The scan stopped at “{stage}”; what was read before is kept.",
+  "mailbox.suppressed": "Added to the suppression list",
+  "mailbox.lastScan": "Last scan: {time}",
+  "mailbox.lastError": "It stopped: {error}",
+  "mailbox.neverScanned": "Not scanned yet.",
+  "mailbox.autoScans": "Scans also run 5 minutes, 1 hour and 24 hours after each campaign on this account while Mailroom is open.",
+  "mailboxStage.dns": "Look up the server",
+  "mailboxStage.connect": "Connect",
+  "mailboxStage.tls": "Encryption (TLS)",
+  "mailboxStage.greeting": "Server greeting",
+  "mailboxStage.login": "Log in",
+  "mailboxStage.select": "Open the folder",
+  "mailboxStage.search": "Find new messages",
+  "mailboxStage.fetch": "Read messages",
+  "mailboxStage.store": "Record the results",
+  "mailboxProblem.dns_failed": "The name {host} could not be found. Check its spelling, and that this computer is online.",
+  "mailboxProblem.refused": "Nothing is listening on {host}:{port}. IMAP uses 993 with TLS, or 143 with STARTTLS.",
+  "mailboxProblem.unreachable": "{host} cannot be reached from this computer. Check the network connection, a VPN, or a proxy.",
+  "mailboxProblem.timed_out": "The server did not answer in time. A firewall may block the port, or the server is busy: try again, or raise the timeout.",
+  "mailboxProblem.no_greeting": "{host}:{port} accepted the connection but said nothing. If this port uses TLS from the start (usually 993), choose “TLS”.",
+  "mailboxProblem.connection_lost": "The server closed the connection. Try again; if it keeps happening, the server may limit connections.",
+  "mailboxProblem.not_imap": "{host}:{port} answered, but not as an IMAP server. Check the host and the port (the SMTP port is not the mailbox’s).",
+  "mailboxProblem.tls_mismatch": "The server on port {port} does not speak TLS from the start. Choose “STARTTLS” (usually 143), or “TLS” with port 993.",
+  "mailboxProblem.starttls_unavailable": "The server does not offer STARTTLS on this port, so the password would travel unencrypted. Use port 993 with “TLS”.",
+  "mailboxProblem.certificate_invalid": "The server’s certificate cannot be trusted. If this is your own server with a self-signed certificate, turn on “Accept an invalid certificate” for this mailbox only.",
+  "mailboxProblem.tls_failed": "The encrypted connection could not be set up. The server may only support old TLS versions.",
+  "mailboxProblem.login_failed": "The server refused the user name or password. QQ Mail and NetEase need IMAP turned on and the authorisation code (授权码); Gmail needs an app password.",
+  "mailboxProblem.login_disabled": "The server does not accept a password on an unencrypted connection. Choose “TLS” (993) or “STARTTLS”.",
+  "mailboxProblem.folder_missing": "The folder does not exist in this mailbox. Check its name (INBOX is always there).",
+  "mailboxProblem.too_large": "The server sent far more than was asked for; the scan stopped to keep memory safe. Try again later.",
+  "mailboxProblem.server_error": "The server refused the request; its words are shown above.",
+  "mailboxProblem.cancelled": "Cancelled.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -356,3 +435,5 @@ en satisfies Record<`error.${ErrorKind}`, string>;
 en satisfies Record<`reason.${InvalidReason}`, string>;
 en satisfies Record<`problem.${Problem}`, string>;
 en satisfies Record<`stage.${Stage}`, string>;
+en satisfies Record<`mailboxProblem.${MailboxProblem}`, string>;
+en satisfies Record<`mailboxStage.${MailboxStage}`, string>;
