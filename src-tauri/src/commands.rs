@@ -25,6 +25,7 @@ use tauri::ipc::Channel;
 use tokio_util::sync::CancellationToken;
 
 use crate::ipc::IpcResult;
+use crate::launch::OpenedFile;
 use crate::state::AppState;
 
 /// A previewed message and its raw source.
@@ -99,7 +100,7 @@ pub async fn import_recipients(
     };
     let result = async {
         let source = RecipientSource::open(&path, &options).await?;
-        import::import_with_progress(state.store().await?, source, &options, progress).await
+        import::import_with_progress(&state.store().await?, source, &options, progress).await
     }
     .await;
     state.imports.lock().await.remove(&import_id);
@@ -109,8 +110,20 @@ pub async fn import_recipients(
 /// Resend failed: the campaign's failed recipients back to pending, ready for
 /// `start_campaign`; how many.
 #[tauri::command]
-pub async fn resend_failed(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<u64> {
-    Ok(state.store().await?.requeue_failed(campaign).await?)
+pub async fn resend_failed(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    include_bounced: Option<bool>,
+) -> IpcResult<u64> {
+    let store = state.store().await?;
+    // Bounced recipients only when the person chooses them (issue 20): a
+    // hard bounce is an address that takes no mail.
+    let bounced = if include_bounced.unwrap_or(false) {
+        store.requeue_bounced(campaign).await?
+    } else {
+        0
+    };
+    Ok(store.requeue_failed(campaign).await? + bounced)
 }
 
 /// Cancels an import in progress; nothing of it is saved.
@@ -124,7 +137,7 @@ pub async fn cancel_import(state: State<'_, AppState>, import_id: u32) -> IpcRes
 
 #[tauri::command]
 pub async fn campaign_summary(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<CampaignSummary> {
-    Ok(campaign::summary(state.store().await?, campaign).await?)
+    Ok(campaign::summary(&state.store().await?, campaign).await?)
 }
 
 /// A page of recipients in file order (those in `status`, or all), for the
@@ -142,7 +155,7 @@ pub async fn list_recipients(
 
 #[tauri::command]
 pub async fn list_campaigns(state: State<'_, AppState>) -> IpcResult<Vec<CampaignSummary>> {
-    Ok(campaign::list(state.store().await?).await?)
+    Ok(campaign::list(&state.store().await?).await?)
 }
 
 /// Where the database lives, for the status bar.
@@ -151,10 +164,18 @@ pub async fn database_location(state: State<'_, AppState>) -> IpcResult<String> 
     Ok(state.store().await?.path().display().to_string())
 }
 
+/// The file the operating system asked the app to open ("Open with", a
+/// second launch, macOS's open-file event), once; `None` when there is none.
+#[tauri::command]
+#[allow(clippy::needless_pass_by_value)] // Tauri hands state over by value
+pub fn take_opened_file(opened: State<'_, OpenedFile>) -> Option<PathBuf> {
+    opened.take()
+}
+
 /// Every SMTP account (never with its password).
 #[tauri::command]
 pub async fn list_accounts(state: State<'_, AppState>) -> IpcResult<Vec<Account>> {
-    Ok(manage::list_accounts(state.store().await?, state.secrets().await?).await?)
+    Ok(manage::list_accounts(&state.store().await?, &state.secrets().await?).await?)
 }
 
 /// The provider presets, for the SMTP screen's picker.
@@ -194,14 +215,14 @@ pub async fn save_account(
         (None, false) => PasswordChange::Keep,
     };
     Ok(match id {
-        None => manage::add_account(store, secrets, settings, change.into_new()).await?,
-        Some(id) => manage::update_account(store, secrets, id, settings, change).await?,
+        None => manage::add_account(&store, &secrets, settings, change.into_new()).await?,
+        Some(id) => manage::update_account(&store, &secrets, id, settings, change).await?,
     })
 }
 
 #[tauri::command]
 pub async fn remove_account(state: State<'_, AppState>, name: String) -> IpcResult<()> {
-    Ok(manage::remove_account(state.store().await?, state.secrets().await?, &name).await?)
+    Ok(manage::remove_account(&state.store().await?, &state.secrets().await?, &name).await?)
 }
 
 /// Test connection (and optionally a test message). Each stage is sent on
@@ -218,16 +239,10 @@ pub async fn test_account(
     state.keep_sandbox_for(&name).await?;
     let cancel = CancellationToken::new();
     state.tests.lock().await.insert(test_id, cancel.clone());
-    let result = manage::test_account(
-        store,
-        state.secrets().await?,
-        &name,
-        send_to.as_deref(),
-        cancel,
-        |stage| {
-            let _ignored = on_stage.send(stage.clone());
-        },
-    )
+    let secrets = state.secrets().await?;
+    let result = manage::test_account(&store, &secrets, &name, send_to.as_deref(), cancel, |stage| {
+        let _ignored = on_stage.send(stage.clone());
+    })
     .await;
     state.tests.lock().await.remove(&test_id);
     Ok(result?)
@@ -273,7 +288,7 @@ pub async fn save_message(
     campaign: CampaignId,
     draft: MessageDraft,
 ) -> IpcResult<MessageCheck> {
-    Ok(message::save_message(state.store().await?, campaign, &draft).await?)
+    Ok(message::save_message(&state.store().await?, campaign, &draft).await?)
 }
 
 /// The message as the recipient on `row` gets it, with its raw source.
@@ -284,7 +299,7 @@ pub async fn preview_message(
     row: Option<u64>,
     account: Option<String>,
 ) -> IpcResult<Preview> {
-    let message = message::preview_message(state.store().await?, campaign, row, account.as_deref()).await?;
+    let message = message::preview_message(&state.store().await?, campaign, row, account.as_deref()).await?;
     Ok(Preview {
         source: message.source(),
         message,
@@ -294,7 +309,7 @@ pub async fn preview_message(
 /// The spreadsheet row of the first recipient whose address contains `query`.
 #[tauri::command]
 pub async fn find_recipient_row(state: State<'_, AppState>, campaign: CampaignId, query: String) -> IpcResult<u64> {
-    Ok(message::find_recipient_row(state.store().await?, campaign, &query).await?)
+    Ok(message::find_recipient_row(&state.store().await?, campaign, &query).await?)
 }
 
 /// Writes the campaign's recipients in `statuses` to a CSV file at `path`.
@@ -305,7 +320,7 @@ pub async fn export_recipients(
     statuses: Vec<RecipientStatus>,
     path: PathBuf,
 ) -> IpcResult<u64> {
-    Ok(mailroom_engine::export::export_recipients(state.store().await?, campaign, &statuses, &path).await?)
+    Ok(mailroom_engine::export::export_recipients(&state.store().await?, campaign, &statuses, &path).await?)
 }
 
 /// Clipboard HTML (from Word, Google Docs, a web page) cleaned for a mail body.
@@ -336,9 +351,10 @@ pub async fn start_campaign(
     let sink = CoalescingSink::start(Duration::from_millis(100), 20, move |batch| {
         let _ignored = on_events.send(batch);
     });
+    let secrets = state.secrets().await?;
     let report = campaign::send(
-        store,
-        state.secrets().await?,
+        &store,
+        &secrets,
         campaign,
         account.as_deref(),
         RunOptions::default(),
@@ -421,5 +437,5 @@ pub async fn send_test_message(
 ) -> IpcResult<RenderedMessage> {
     let store = state.store().await?;
     state.keep_sandbox_for(&account).await?;
-    Ok(message::send_test_message(store, state.secrets().await?, campaign, row, &account, &to).await?)
+    Ok(message::send_test_message(&store, &state.secrets().await?, campaign, row, &account, &to).await?)
 }

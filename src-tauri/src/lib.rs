@@ -7,29 +7,55 @@
 //! - [`ipc`]: what crosses IPC besides engine types: the `{kind, message}` error.
 //! - [`mailbox`]: the Mailbox screen's commands and the bounce scan timer.
 //! - [`state`]: the engine handles the app keeps (the store, opened lazily).
+//! - [`launch`]: files the OS asks the app to open, and the single instance.
+//! - [`settings`]: the Settings screen's commands (theme, language, log
+//!   level, the database file, logs, diagnostics).
+//! - [`menu`]: the native menu bar, labelled by the window, and Quit.
 
 pub mod commands;
 pub mod ipc;
+pub mod launch;
 pub mod mailbox;
+pub mod menu;
+pub mod settings;
 pub mod state;
 
+use mailroom_engine::settings::SettingsFile;
 use mailroom_engine::{logging, paths};
 use tauri::{Emitter, Manager};
 
 /// Runs the app until its last window closes.
 pub fn run() {
-    let _log_guard = paths::log_dir().and_then(|dir| logging::init_file_logging(&dir, "mailroom-app"));
+    let settings_file = SettingsFile::default_location();
+    let saved = settings_file.as_ref().map(SettingsFile::load).unwrap_or_default();
+    let log = paths::log_dir().and_then(|dir| logging::init_file_logging(&dir, "mailroom-app", saved.log_level));
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Mailroom starting");
+    let opened = launch::OpenedFile::default();
+    launch::offer_own_args(&opened);
     let result = tauri::Builder::default()
+        // First, so a second launch hands over its file and exits before
+        // anything else starts (a second window on the same database).
+        .plugin(tauri_plugin_single_instance::init(launch::on_second_launch))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
-        .manage(state::AppState::default())
-        // Bounce scans on a timer and after campaigns (the engine times them).
-        .setup(|app| {
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        // Size, position and maximised state: saved on exit, restored as
+        // the window opens.
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .manage(state::AppState::new(
+            settings_file,
+            log.as_ref().map(|l| l.control.clone()),
+        ))
+        .manage(opened)
+        .setup(move |app| {
+            app.handle().set_theme(settings::window_theme(saved.theme));
+            // Bounce scans on a timer and after campaigns (the engine times them).
             let timer = mailbox::start_timer(app.handle());
             let _ = app.state::<state::AppState>().scan_timer.set(timer);
             Ok(())
         })
+        .on_menu_event(menu::on_event)
         // Closing the window while a campaign sends asks first: the window
         // offers "pause and quit" (pause_all_and_quit) or to keep sending.
         .on_window_event(|window, event| {
@@ -78,17 +104,32 @@ pub fn run() {
             commands::clean_pasted_html,
             commands::pause_all_and_quit,
             commands::export_recipients,
+            commands::take_opened_file,
+            settings::get_settings,
+            settings::set_theme,
+            settings::set_language,
+            settings::set_log_level,
+            settings::database_info,
+            settings::choose_database,
+            settings::diagnostics,
+            settings::open_logs_folder,
+            settings::show_database_folder,
+            menu::set_menu,
+            menu::quit,
             mailbox::list_mailboxes,
             mailbox::suggested_mailbox,
             mailbox::save_mailbox,
             mailbox::remove_mailbox,
             mailbox::test_mailbox,
             mailbox::scan_bounces,
+            mailbox::list_suppressions,
         ])
-        .run(tauri::generate_context!());
+        .build(tauri::generate_context!())
+        .map(|app| app.run(launch::on_run_event));
     if let Err(e) = result {
         tracing::error!(error = %e, "the app could not start");
         eprintln!("Mailroom could not start: {e}");
         std::process::exit(1);
     }
+    drop(log);
 }

@@ -7,6 +7,7 @@
 
 pub mod fuzz;
 pub mod mailserver;
+pub mod raw_peer;
 pub mod smtp_server;
 
 use std::path::{Path, PathBuf};
@@ -171,14 +172,24 @@ impl Workspace {
     }
 
     /// Points every per-user folder at the workspace, so a program under test
-    /// never touches the real user's database, settings or logs.
+    /// never touches the real user's database, settings or logs, nor their
+    /// session bus: there a running Mailroom would take a test app's launch
+    /// as a second instance's (a test that wants a bus starts its own).
     pub fn isolate(&self, command: &mut Command) {
+        use std::os::unix::fs::PermissionsExt as _;
         let home = self.dir.path().join("home");
+        // XDG_RUNTIME_DIR must exist and be private, or libraries ignore it.
+        let runtime = home.join("runtime");
+        std::fs::create_dir_all(&runtime)
+            .and_then(|()| std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)))
+            .unwrap_or_else(|e| panic!("create {}: {e}", runtime.display()));
         command
             .env("HOME", &home)
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
             // Never the developer's real keychain: the encrypted-file store.
             .env("MAILROOM_SECRETS", "file")
             .env_remove("MAILROOM_DB");

@@ -1,10 +1,12 @@
 //! The scripted SMTP test server: the engine's ESMTP server with a policy
 //! that injects the faults real providers produce — 454 throttling above a
 //! rate, 421 and close after N messages on a connection, a reset after DATA
-//! at a seeded probability, a black hole that never greets, slow replies, 550
-//! for chosen recipients, 535 for wrong credentials, STARTTLS or implicit TLS
-//! with a self-signed certificate. It records every message it accepted, so
-//! tests can check "everyone got it, nobody twice".
+//! at a seeded probability, an answer to the content that trickles in or
+//! never comes in time (a frozen server), 451 to a burst of RCPTs, a black
+//! hole that never greets, slow replies, 550 for chosen recipients, 535 for
+//! wrong credentials, STARTTLS or implicit TLS with a self-signed
+//! certificate. It records every message it received, so tests can check
+//! "everyone got it, nobody twice".
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -43,9 +45,22 @@ pub struct Script {
     pub implicit_tls: bool,
     /// Advertise this SIZE limit in EHLO (and refuse larger messages with 552).
     pub max_message_size: Option<usize>,
+    /// Answer a message's content (`250`, the message kept) one byte at a
+    /// time, this long apart: later than a client's message timeout.
+    pub trickle_after_data: Option<Duration>,
+    /// Say nothing for this long after a message's content, then `250` (the
+    /// message kept), as a server stopped with SIGSTOP and continued.
+    pub freeze_after_data: Option<Duration>,
+    /// The faults after a message's content (reset, trickle, freeze) hit
+    /// only the first this many messages; later ones are answered at once.
+    pub after_data_faults_for_first: Option<usize>,
+    /// Answer `451 4.3.0` (a temporary local problem, not throttling) to the
+    /// first this many RCPTs.
+    pub busy_rcpt_first: Option<usize>,
 }
 
-/// A message the server accepted (or received before a reset).
+/// A message the server received: accepted, or kept without an answer in
+/// time, or received before a reset.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub session: u64,
@@ -54,6 +69,9 @@ pub struct Received {
     pub data: Vec<u8>,
     /// The server reset the connection instead of answering 250.
     pub reset: bool,
+    /// Its answer came late (trickled or frozen): the client may have
+    /// given up on it, though the server has it.
+    pub late: bool,
     /// When the message arrived (tokio time, so paused clocks work too).
     pub at: Instant,
 }
@@ -100,6 +118,7 @@ impl ScriptedServer {
             received: Mutex::new(Vec::new()),
             recent: Mutex::new(VecDeque::new()),
             per_session: Mutex::new(HashMap::new()),
+            rcpts: Mutex::new(0),
         });
         let shutdown = CancellationToken::new();
         tokio::spawn(server::serve(listener, config, state.clone(), shutdown.clone()));
@@ -144,6 +163,8 @@ struct ScriptState {
     recent: Mutex<VecDeque<Instant>>,
     /// Messages per session, for "421 after N".
     per_session: Mutex<HashMap<u64, u32>>,
+    /// RCPTs seen, for the busy burst.
+    rcpts: Mutex<usize>,
 }
 
 /// A poisoned lock only means another test thread panicked; the data is fine.
@@ -207,6 +228,15 @@ impl Policy for ScriptState {
                 550,
                 format!("5.1.1 <{address}>: Recipient address rejected: User unknown"),
             ),
+            Event::RcptTo { .. }
+                if script.busy_rcpt_first.is_some_and(|first| {
+                    let mut seen = lock(&self.rcpts);
+                    *seen += 1;
+                    *seen <= first
+                }) =>
+            {
+                Action::Reply(451, "4.3.0 Temporary local problem, please retry".to_owned())
+            }
             _ => Action::Proceed,
         };
         self.slow(action)
@@ -224,10 +254,20 @@ impl Policy for ScriptState {
     }
 
     async fn deliver(&self, envelope: Envelope, data: Vec<u8>) -> Action {
-        let reset = self
-            .script
-            .reset_after_data
-            .is_some_and(|(probability, _)| self.next_unit() < probability);
+        let script = &self.script;
+        let faulty = script
+            .after_data_faults_for_first
+            .is_none_or(|first| lock(&self.received).len() < first);
+        let reset = faulty
+            && script
+                .reset_after_data
+                .is_some_and(|(probability, _)| self.next_unit() < probability);
+        let late = match (script.trickle_after_data, script.freeze_after_data) {
+            _ if reset || !faulty => None,
+            (Some(pause), _) => Some(Action::Trickle(pause)),
+            (None, Some(frozen)) => Some(Action::Delay(frozen, Box::new(Action::Proceed))),
+            (None, None) => None,
+        };
         if !reset {
             lock(&self.recent).push_back(Instant::now());
         }
@@ -238,10 +278,13 @@ impl Policy for ScriptState {
             rcpt_to: envelope.rcpt_to,
             data,
             reset,
+            late: late.is_some(),
             at: Instant::now(),
         });
         if reset {
             Action::Reset
+        } else if let Some(late) = late {
+            late
         } else {
             self.slow(Action::Proceed)
         }

@@ -14,9 +14,9 @@ use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::message::{MessageCheck, MessageDraft, save_message};
 use mailroom_engine::model::{CampaignStatus, Recipient, RecipientStatus};
 use mailroom_engine::secrets::SecretStore;
-use mailroom_engine::smtp::manage::add_account;
+use mailroom_engine::smtp::manage::{PasswordChange, add_account, remove_account, update_account};
 use mailroom_engine::smtp::{AccountSettings, AuthMethod, Security};
-use mailroom_engine::{Error, Store};
+use mailroom_engine::{Error, ErrorKind, Store};
 use tempfile::TempDir;
 
 struct Fixture {
@@ -276,8 +276,12 @@ async fn a_server_closing_after_n_messages_is_met_with_a_fresh_connection() {
     assert_each_got_it_once(&server, 30);
 }
 
+/// A reset after the content is ambiguous: the server may have the message.
+/// Such a recipient is never retried on its own nor failed: it is
+/// `uncertain`, and the campaign, with nothing else left, waits paused for
+/// the person's decision instead of calling itself completed.
 #[tokio::test]
-async fn resets_after_data_are_retried_and_only_those_can_arrive_twice() {
+async fn resets_after_the_content_make_recipients_uncertain_and_nobody_gets_a_second_copy() {
     let server = ScriptedServer::start(Script {
         reset_after_data: Some((0.05, 42)),
         ..Script::default()
@@ -285,19 +289,76 @@ async fn resets_after_data_are_retried_and_only_those_can_arrive_twice() {
     .await;
     let fixture = fixture(100, server.port(), |a| a.retries = 10).await;
     let (report, _) = run(&fixture).await;
-    assert_completed(&fixture, &report).await;
-    assert_eq!(report.counts.sent, 100, "{report:?}");
     let received = server.received();
     let reset: HashSet<&String> = received.iter().filter(|m| m.reset).flat_map(|m| &m.rcpt_to).collect();
     assert!(!reset.is_empty(), "the seed must produce some resets");
-    let per_recipient = accepted_per_recipient(&received);
-    assert_eq!(per_recipient.len(), 100, "everyone got it");
+    assert_eq!(report.outcome, RunOutcome::Paused, "{report:?}");
+    assert!(
+        report.reason.as_deref().is_some_and(|r| r.contains("uncertain")),
+        "{report:?}"
+    );
+    assert_eq!(report.counts.uncertain, reset.len() as u64, "{report:?}");
+    assert_eq!(report.counts.sent + report.counts.uncertain, 100, "{report:?}");
+    assert_eq!(report.counts.failed, 0, "an ambiguous send is never a failure");
+    assert_agrees_with_the_server(&fixture, &server).await;
     for r in recipients(&fixture).await {
+        assert_eq!(r.attempts, 1, "{} was never sent again on its own", r.email);
         if reset.contains(&r.email) {
-            assert!(r.attempts >= 2, "{} was reset and must have been retried", r.email);
+            assert_eq!(r.status, RecipientStatus::Uncertain);
+            assert_eq!(r.unanswered, 1);
+            let reason = r.reason.unwrap_or_default();
+            assert!(reason.contains("may have it"), "{reason}");
         } else {
-            assert_eq!(r.attempts, 1, "{} was never reset", r.email);
+            assert_eq!(r.status, RecipientStatus::Sent);
         }
+    }
+    let summary = fixture
+        .store
+        .campaign_summary(fixture.campaign)
+        .await
+        .expect("test step");
+    assert_eq!(
+        summary.status,
+        CampaignStatus::Paused,
+        "not completed with a decision left"
+    );
+
+    // Counting them as sent finishes the campaign.
+    let settled = fixture
+        .store
+        .settle_uncertain(fixture.campaign, false)
+        .await
+        .expect("test step");
+    assert_eq!(settled, reset.len() as u64);
+    let summary = fixture
+        .store
+        .campaign_summary(fixture.campaign)
+        .await
+        .expect("test step");
+    assert_eq!(summary.status, CampaignStatus::Completed);
+    assert_eq!(server.received().len(), 100, "settling sends nothing");
+}
+
+/// Every copy the server received (a reset or a late one too: the server
+/// may deliver those) is one the file accounts for: each unanswered attempt
+/// left one, and a `sent` recipient has one more, the accepted one. So
+/// nobody got a copy the file does not know of, nobody the file calls sent
+/// is missing one, and a second copy only ever follows an unanswered attempt.
+async fn assert_agrees_with_the_server(fixture: &Fixture, server: &ScriptedServer) {
+    let mut copies: HashMap<String, u32> = HashMap::new();
+    for message in server.received() {
+        for to in message.rcpt_to {
+            *copies.entry(to).or_default() += 1;
+        }
+    }
+    for r in recipients(fixture).await {
+        let at_server = copies.get(&r.email).copied().unwrap_or(0);
+        let expected = r.unanswered + u32::from(r.status == RecipientStatus::Sent);
+        assert_eq!(
+            at_server, expected,
+            "{}: {} with {} unanswered attempts, yet {at_server} copies at the server",
+            r.email, r.status, r.unanswered
+        );
     }
 }
 
@@ -865,7 +926,8 @@ async fn a_daily_quota_waits_instead_of_failing_and_holds_across_runs() {
 /// A quota counts messages whose content reached the server. The next
 /// recipient's envelope rides with each content; when a reset after DATA
 /// loses it, that recipient goes back to the queue and so does its place in
-/// the quota. So the server gets exactly the day's 20, resets included.
+/// the quota. So the server gets exactly the day's 20, resets included
+/// (those recipients are uncertain: the server may have their message).
 #[tokio::test]
 async fn a_quota_is_used_to_the_last_message_when_connections_reset() {
     let server = ScriptedServer::start(Script {
@@ -875,8 +937,28 @@ async fn a_quota_is_used_to_the_last_message_when_connections_reset() {
     .await;
     let fixture = fixture(40, server.port(), |a| a.per_day = Some(20)).await;
     let (control, sink) = pause_on_quota_wait();
-    let report = send_through(&fixture, Some("test"), control, sink).await;
+    // So many resets would soon be three in a row, which pauses a campaign
+    // before its quota: this test is about the quota.
+    let options = RunOptions {
+        ambiguous_in_a_row: u32::MAX,
+        ..quick()
+    };
+    let report = campaign::send(
+        &fixture.store,
+        &fixture.secrets,
+        fixture.campaign,
+        Some("test"),
+        options,
+        control,
+        sink,
+    )
+    .await
+    .expect("test step");
     assert_eq!(report.outcome, RunOutcome::Paused);
+    assert!(
+        report.reason.as_deref().is_some_and(|r| r.contains("paused by you")),
+        "the quota paused it: {report:?}"
+    );
     let received = server.received();
     assert!(received.iter().any(|m| m.reset), "the script reset some connections");
     assert_eq!(received.len(), 20, "{report:?}");
@@ -1001,4 +1083,464 @@ async fn a_shared_attachment_over_the_size_limit_pauses_the_campaign_and_fails_n
     );
     assert_eq!((report.counts.pending, report.counts.failed), (5, 0));
     assert!(server.received().is_empty());
+}
+
+/// The account's settings as stored, changed by `change`, saved back.
+async fn edit_account(fixture: &Fixture, change: impl FnOnce(&mut AccountSettings)) {
+    let (id, mut settings) = fixture.store.account("test").await.expect("test step");
+    change(&mut settings);
+    update_account(&fixture.store, &fixture.secrets, id, settings, PasswordChange::Keep)
+        .await
+        .expect("test step");
+}
+
+/// A message's bytes without its Date line (the one header made at each send).
+fn undated(data: &[u8]) -> String {
+    String::from_utf8_lossy(data)
+        .lines()
+        .filter(|line| !line.starts_with("Date:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The copies the server received for `email`, in order.
+fn copies_for(server: &ScriptedServer, email: &str) -> Vec<Received> {
+    server
+        .received()
+        .into_iter()
+        .filter(|m| m.rcpt_to.iter().any(|to| to == email))
+        .collect()
+}
+
+/// A server whose `250` to the content comes later than the message timeout
+/// (a byte at a time) has the message, and the client cannot know it. Those
+/// recipients become uncertain, never failed nor sent again on their own,
+/// and three in a row pause the campaign with the advice to wait longer.
+/// With a longer timeout the rest go once; sent again on request, the
+/// uncertain ones get the same message under the same Message-ID, and
+/// their history says they may have it twice.
+#[tokio::test]
+async fn answers_later_than_the_message_timeout_make_recipients_uncertain_and_pause_with_advice() {
+    let server = ScriptedServer::start(Script {
+        // "250 2.0.0 Ok: queued" and its CRLF: 22 bytes, 0.9 s.
+        trickle_after_data: Some(Duration::from_millis(40)),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(8, server.port(), |a| {
+        a.connections = 1;
+        a.data_timeout_ms = 200;
+    })
+    .await;
+    let (report, _) = run(&fixture).await;
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    let reason = report.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("3 messages in a row got no answer after their content")
+            && reason.contains("longer message timeout than 200 ms"),
+        "{reason}"
+    );
+    let c = &report.counts;
+    assert_eq!((c.uncertain, c.pending, c.failed, c.sent), (3, 5, 0, 0), "{c:?}");
+    assert_agrees_with_the_server(&fixture, &server).await;
+
+    // The advice, followed: the rest go, each once; the uncertain ones wait.
+    edit_account(&fixture, |a| a.data_timeout_ms = 5_000).await;
+    let (report, _) = run(&fixture).await;
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    assert!(
+        report
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("3 recipients are uncertain")),
+        "{report:?}"
+    );
+    assert_eq!((report.counts.sent, report.counts.uncertain), (5, 3));
+    assert_agrees_with_the_server(&fixture, &server).await;
+
+    // The person sends them again: the same message, a second copy each.
+    let uncertain: Vec<Recipient> = recipients(&fixture)
+        .await
+        .into_iter()
+        .filter(|r| r.status == RecipientStatus::Uncertain)
+        .collect();
+    fixture
+        .store
+        .settle_uncertain(fixture.campaign, true)
+        .await
+        .expect("test step");
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!(report.counts.sent, 8);
+    assert_agrees_with_the_server(&fixture, &server).await;
+    for r in &uncertain {
+        let now = recipients(&fixture)
+            .await
+            .into_iter()
+            .find(|n| n.row == r.row)
+            .expect("test step");
+        let reason = now.reason.unwrap_or_default();
+        assert!(reason.contains("more than once"), "{reason}");
+        let copies = copies_for(&server, &r.email);
+        assert_eq!(copies.len(), 2);
+        assert_eq!(
+            undated(&copies[0].data),
+            undated(&copies[1].data),
+            "the same message, Message-ID and all"
+        );
+    }
+}
+
+/// A server frozen after the content (as by SIGSTOP, then SIGCONT) keeps the
+/// message and answers too late. The recipient is uncertain; the rest go
+/// once, and the campaign waits for the decision instead of completing.
+#[tokio::test]
+async fn a_server_frozen_after_the_content_leaves_those_recipients_uncertain_and_the_rest_go_once() {
+    let server = ScriptedServer::start(Script {
+        freeze_after_data: Some(Duration::from_millis(1_500)),
+        after_data_faults_for_first: Some(2),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(6, server.port(), |a| {
+        a.connections = 1;
+        a.data_timeout_ms = 300;
+    })
+    .await;
+    let (report, _) = run(&fixture).await;
+    assert_eq!(report.outcome, RunOutcome::Paused, "{report:?}");
+    let c = &report.counts;
+    assert_eq!((c.sent, c.uncertain, c.failed, c.pending), (4, 2, 0, 0), "{c:?}");
+    assert!(server.received()[..2].iter().all(|m| m.late));
+    assert_agrees_with_the_server(&fixture, &server).await;
+    for r in recipients(&fixture).await {
+        let frozen = r.email == address(0) || r.email == address(1);
+        assert_eq!(r.status == RecipientStatus::Uncertain, frozen, "{r:?}");
+        assert_eq!(r.attempts, 1, "never sent again on its own: {r:?}");
+    }
+}
+
+/// With the account's `retry_ambiguous` (at least once, as mail servers do),
+/// a message frozen after its content is sent again on its own: the same
+/// message under the same Message-ID. Its history says it may have it
+/// twice; nobody fails, and nobody else gets two.
+#[tokio::test]
+async fn with_retry_ambiguous_the_same_message_goes_again_and_the_history_says_it_may_arrive_twice() {
+    let server = ScriptedServer::start(Script {
+        freeze_after_data: Some(Duration::from_millis(1_500)),
+        after_data_faults_for_first: Some(2),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(6, server.port(), |a| {
+        a.connections = 1;
+        a.data_timeout_ms = 300;
+        a.retry_ambiguous = true;
+    })
+    .await;
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_eq!((report.counts.sent, report.counts.failed), (6, 0));
+    assert_agrees_with_the_server(&fixture, &server).await;
+    for r in recipients(&fixture).await {
+        if r.email == address(0) || r.email == address(1) {
+            assert_eq!((r.attempts, r.unanswered), (2, 1), "{r:?}");
+            let reason = r.reason.clone().unwrap_or_default();
+            assert!(reason.contains("more than once"), "{reason}");
+            let copies = copies_for(&server, &r.email);
+            assert_eq!(copies.len(), 2);
+            assert_eq!(undated(&copies[0].data), undated(&copies[1].data));
+        } else {
+            assert_eq!((r.attempts, r.unanswered, r.reason), (1, 0, None), "{}", r.email);
+        }
+    }
+}
+
+/// Transient replies are retried: they are the server asking to wait, not
+/// the list going bad. A burst of them longer than the "failures in a row"
+/// limit pauses nothing, and everyone gets the mail once.
+#[tokio::test]
+async fn a_burst_of_transient_replies_longer_than_the_failure_limit_does_not_pause_the_campaign() {
+    let server = ScriptedServer::start(Script {
+        busy_rcpt_first: Some(30),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(10, server.port(), |a| {
+        a.connections = 1;
+        a.retries = 10;
+    })
+    .await;
+    let options = RunOptions {
+        consecutive_failures: 20,
+        ..quick()
+    };
+    let (report, events) = run_with(&fixture, options, RunControl::default()).await;
+    assert!(
+        !events.iter().any(|e| matches!(e, CampaignEvent::RateChanged { .. })),
+        "not taken for throttling"
+    );
+    let report = report.expect("test step");
+    assert_completed(&fixture, &report).await;
+    assert_eq!((report.counts.sent, report.counts.failed), (10, 0));
+    let retried: u32 = recipients(&fixture).await.iter().map(|r| r.attempts - 1).sum();
+    assert_eq!(retried, 30, "each 451 was one retry");
+    assert_each_got_it_once(&server, 10);
+}
+
+/// Runs the campaign in a task of its own; returns it once the server has
+/// received `after` messages.
+async fn run_in_background(
+    fixture: &Fixture,
+    server: &ScriptedServer,
+    after: usize,
+    control: RunControl,
+) -> tokio::task::JoinHandle<Result<RunReport, Error>> {
+    let (store, secrets, campaign) = (fixture.store.clone(), fixture.secrets.clone(), fixture.campaign);
+    let running = tokio::spawn(async move {
+        let sink = Arc::new(|_: &CampaignEvent| {});
+        campaign::send(&store, &secrets, campaign, Some("test"), quick(), control, sink).await
+    });
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while server.received().len() < after {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the run sends");
+    running
+}
+
+/// Deleting the account a campaign is sending on is refused with the
+/// reason, and the run goes on undisturbed (it used to die with "FOREIGN
+/// KEY constraint failed", leaving recipients `sending`). Once the run is
+/// over the account may go, and the campaign keeps its results and works
+/// on another account.
+#[tokio::test]
+async fn the_account_of_a_running_campaign_cannot_be_deleted_and_a_finished_one_keeps_working_without_it() {
+    let server = slow_server(Duration::from_millis(5)).await;
+    let fixture = fixture(80, server.port(), |a| a.connections = 2).await;
+    let control = RunControl::default();
+    let running = run_in_background(&fixture, &server, 10, control.clone()).await;
+    let refused = remove_account(&fixture.store, &fixture.secrets, "test")
+        .await
+        .expect_err("deleting a sending account must be refused");
+    assert_eq!(refused.kind(), ErrorKind::AccountInUse, "{refused}");
+    let text = refused.to_string();
+    assert!(
+        text.contains("\"test\" is sending a campaign now") && text.contains("pause the campaign first"),
+        "{text}"
+    );
+    control.pause();
+    let report = running.await.expect("test step").expect("the run is not broken");
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    assert_eq!(report.counts.sending, 0);
+
+    // Paused, the account can go; the campaign keeps its results.
+    remove_account(&fixture.store, &fixture.secrets, "test")
+        .await
+        .expect("an idle account can be deleted");
+    let summary = campaign::summary(&fixture.store, fixture.campaign)
+        .await
+        .expect("test step");
+    assert_eq!((summary.status, summary.account), (CampaignStatus::Paused, None));
+    assert_eq!(summary.counts.sent, report.counts.sent);
+    let no_account = campaign::send(
+        &fixture.store,
+        &fixture.secrets,
+        fixture.campaign,
+        None,
+        quick(),
+        RunControl::default(),
+        Arc::new(|_: &CampaignEvent| {}),
+    )
+    .await
+    .expect_err("no account to resume on");
+    assert!(
+        no_account.to_string().contains("choose the SMTP account"),
+        "{no_account}"
+    );
+
+    // On another account it finishes, nobody twice.
+    let settings = AccountSettings {
+        name: "other".to_owned(),
+        host: "127.0.0.1".to_owned(),
+        port: server.port(),
+        security: Security::None,
+        auth: AuthMethod::None,
+        from_address: Some("news@example.com".to_owned()),
+        ..AccountSettings::default()
+    };
+    add_account(&fixture.store, &fixture.secrets, settings, None)
+        .await
+        .expect("test step");
+    let report = send_through(
+        &fixture,
+        Some("other"),
+        RunControl::default(),
+        Arc::new(|_: &CampaignEvent| {}),
+    )
+    .await;
+    assert_completed(&fixture, &report).await;
+    assert_each_got_it_once(&server, 80);
+}
+
+/// The message of a running campaign cannot change ("pause it first"); a
+/// change made while it is paused is a new version, and every recipient's
+/// record names the version it got, which is what the server received.
+#[tokio::test]
+async fn a_running_campaigns_message_cannot_change_and_each_recipient_records_the_version_it_got() {
+    let server = slow_server(Duration::from_millis(5)).await;
+    let fixture = fixture(60, server.port(), |a| a.connections = 2).await;
+    let control = RunControl::default();
+    let running = run_in_background(&fixture, &server, 10, control.clone()).await;
+    let second = MessageDraft {
+        subject: "Second version for {{ first_name }}".to_owned(),
+        text: Some("Changed.\n".to_owned()),
+        ..MessageDraft::default()
+    };
+    let refused = save_message(&fixture.store, fixture.campaign, &second)
+        .await
+        .expect_err("a running campaign's message must not change");
+    assert_eq!(refused.kind(), ErrorKind::CampaignState);
+    assert!(refused.to_string().contains("pause it first"), "{refused}");
+    control.pause();
+    let paused = running.await.expect("test step").expect("test step");
+    assert_eq!(paused.outcome, RunOutcome::Paused);
+    assert!(paused.counts.pending > 0, "{paused:?}");
+
+    save_message(&fixture.store, fixture.campaign, &second)
+        .await
+        .expect("paused, the message may change");
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_each_got_it_once(&server, 60);
+    let by_address: HashMap<String, Received> = server
+        .received()
+        .into_iter()
+        .map(|m| (m.rcpt_to[0].clone(), m))
+        .collect();
+    let mut versions = HashSet::new();
+    for r in recipients(&fixture).await {
+        let version = r.message_version.expect("every sent recipient names its version");
+        versions.insert(version);
+        let text = String::from_utf8_lossy(&by_address[&r.email].data).into_owned();
+        let second_version = text.contains("Subject: Second version for");
+        assert_eq!(
+            second_version,
+            version == 2,
+            "{}: version {version}, got {text}",
+            r.email
+        );
+    }
+    assert_eq!(versions, HashSet::from([1, 2]));
+}
+
+/// An uncertain recipient resent after the message changed gets the version
+/// the server may already have, under the same Message-ID, so a provider
+/// that de-duplicates drops an identical copy; everyone else gets the new one.
+#[tokio::test]
+async fn an_uncertain_recipient_resent_after_an_edit_gets_the_version_it_may_already_have() {
+    let server = ScriptedServer::start(Script {
+        freeze_after_data: Some(Duration::from_millis(1_500)),
+        after_data_faults_for_first: Some(1),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(4, server.port(), |a| {
+        a.connections = 1;
+        a.data_timeout_ms = 300;
+        a.rate_per_second = Some(2.0);
+    })
+    .await;
+    let (control, _events, sink) = pause_after_sent(1);
+    let report = send_through(&fixture, Some("test"), control, sink).await;
+    assert_eq!(report.outcome, RunOutcome::Paused);
+    assert_eq!(report.counts.uncertain, 1, "{report:?}");
+    assert!(report.counts.pending > 0, "{report:?}");
+
+    let second = MessageDraft {
+        subject: "Second version for {{ first_name }}".to_owned(),
+        text: Some("Changed.\n".to_owned()),
+        ..MessageDraft::default()
+    };
+    save_message(&fixture.store, fixture.campaign, &second)
+        .await
+        .expect("test step");
+    fixture
+        .store
+        .settle_uncertain(fixture.campaign, true)
+        .await
+        .expect("test step");
+    let (report, _) = run(&fixture).await;
+    assert_completed(&fixture, &report).await;
+    assert_agrees_with_the_server(&fixture, &server).await;
+
+    let first = copies_for(&server, &address(0));
+    assert_eq!(first.len(), 2, "the uncertain one, sent again on request");
+    assert_eq!(
+        undated(&first[0].data),
+        undated(&first[1].data),
+        "exactly the version it may have"
+    );
+    assert!(undated(&first[1].data).contains("Subject: Hello Name 0"));
+    for i in 1..4 {
+        let copies = copies_for(&server, &address(i));
+        assert_eq!(copies.len(), 1);
+        let text = String::from_utf8_lossy(&copies[0].data).into_owned();
+        let paused_before = recipients(&fixture).await[i].message_version == Some(1);
+        assert_eq!(text.contains("Subject: Second version for"), !paused_before, "{text}");
+    }
+    let rows = recipients(&fixture).await;
+    assert_eq!(rows[0].message_version, Some(1));
+    assert!(rows.iter().skip(1).any(|r| r.message_version == Some(2)));
+}
+
+/// The answer to a message's content trickling in a byte a second, as the
+/// issue's server did: the message timeout bounds the whole answer, not
+/// each byte, so the client gives up at the timeout although bytes keep
+/// coming, and the server has the message: the send is ambiguous (no code).
+/// The clock is tokio's paused clock, so the seconds are virtual; a ticker
+/// keeps it moving in small steps while the runtime waits on the sockets.
+#[tokio::test(start_paused = true)]
+async fn an_answer_trickled_slower_than_the_message_timeout_times_out_and_the_server_has_the_message() {
+    use mailroom_engine::smtp::client::{Connection, ConnectionSettings};
+    use mailroom_engine::smtp::{Problem, Stage};
+    let server = ScriptedServer::start(Script {
+        trickle_after_data: Some(Duration::from_secs(1)),
+        ..Script::default()
+    })
+    .await;
+    let ticker = tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let settings = ConnectionSettings {
+        host: "127.0.0.1".to_owned(),
+        port: server.port(),
+        security: Security::None,
+        auth: AuthMethod::None,
+        username: None,
+        password: None,
+        helo_name: None,
+        connect_timeout: Duration::from_secs(600),
+        command_timeout: Duration::from_secs(600),
+        data_timeout: Duration::from_secs(5),
+        accept_invalid_certs: false,
+    };
+    let mut connection = Connection::open(Arc::new(settings)).await.expect("test step");
+    let message = b"Subject: hi\r\n\r\nHello.\r\n";
+    let failure = connection
+        .send("news@example.com", &["a@example.org"], message)
+        .await
+        .expect_err("the answer comes too late");
+    ticker.abort();
+    assert_eq!(
+        (failure.stage, failure.problem, failure.code),
+        (Stage::Data, Problem::TimedOut, None)
+    );
+    let received = server.received();
+    assert_eq!(received.len(), 1, "the server has the message");
+    assert!(received[0].late && !received[0].reset);
 }

@@ -1,7 +1,7 @@
 //! The `mailroom` CLI end to end: a real binary, a real CSV file, a real
 //! SQLite database in a temporary directory.
 
-use mailroom_e2e::Workspace;
+use mailroom_e2e::{Run, Workspace};
 
 const LIST: &str = "name,email,city\n\
                     Ann,ann@example.com,Oslo\n\
@@ -230,7 +230,7 @@ fn a_preview_saves_nothing_and_a_second_import_replaces_the_draft() {
         .json();
     assert_eq!(preview["email_column"], "电子邮件");
     assert_eq!(preview["rows"][1][0], "Søren Kierkegaard");
-    assert_eq!(ws.mailroom(&["--json", "campaigns"]).json(), serde_json::json!([]));
+    assert!(!ws.db().exists(), "a preview does not even make the database");
 
     let first = ws
         .mailroom(&["--json", "import", &workbook, "--sheet", "Customers"])
@@ -310,7 +310,9 @@ fn skipped_and_failed_rows_export_to_a_csv_excel_opens() {
     let header: Vec<String> = rows.headers().expect("a header").iter().map(str::to_owned).collect();
     assert_eq!(
         header,
-        ["row", "email", "status", "reason", "attempts", "name", "email", "city"]
+        [
+            "row", "email", "status", "reason", "attempts", "bounce", "name", "email", "city"
+        ]
     );
     let records: Vec<Vec<String>> = rows
         .records()
@@ -397,19 +399,21 @@ fn an_export_to_xlsx_is_a_workbook_with_typed_cells() {
     let header: Vec<String> = rows[0].iter().map(text).collect();
     assert_eq!(
         header,
-        ["row", "email", "status", "reason", "attempts", "name", "email", "code"]
+        [
+            "row", "email", "status", "reason", "attempts", "bounce", "name", "email", "code"
+        ]
     );
     assert_eq!(rows[1][0], Data::Float(2.0), "the row number is a number");
     assert_eq!(text(&rows[1][2]), "skipped");
     assert_eq!(rows[1][4], Data::Float(0.0), "attempts are a number");
-    assert_eq!(text(&rows[1][5]), "李雷");
-    assert_eq!(text(&rows[1][7]), "01234", "an imported code keeps its leading zero");
+    assert_eq!(text(&rows[1][6]), "李雷");
+    assert_eq!(text(&rows[1][8]), "01234", "an imported code keeps its leading zero");
     assert_eq!(
-        text(&rows[2][5]),
+        text(&rows[2][6]),
         "=HYPERLINK(\"http://evil.example\")",
         "text, not a formula"
     );
-    assert_eq!(text(&rows[2][7]), "-3.5", "imported values stay as imported");
+    assert_eq!(text(&rows[2][8]), "-3.5", "imported values stay as imported");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -457,7 +461,7 @@ fn an_export_never_hands_a_spreadsheet_a_formula() {
         .map(|r| r.expect("a record").iter().map(str::to_owned).collect())
         .collect();
     assert_eq!(
-        records[0][5..],
+        records[0][6..],
         [
             "'=HYPERLINK(\"http://evil.example\",\"Click\")",
             "not-an-address",
@@ -465,7 +469,7 @@ fn an_export_never_hands_a_spreadsheet_a_formula() {
         ],
         "a formula becomes text; a negative number stays a number"
     );
-    assert_eq!(records[1][5..], ["'@SUM(A1)", "also-not", "'+cmd"]);
+    assert_eq!(records[1][6..], ["'@SUM(A1)", "also-not", "'+cmd"]);
 }
 
 #[test]
@@ -558,4 +562,383 @@ fn a_sheet_or_a_quote_delimiter_for_a_csv_is_refused() {
         assert!(run.stderr.contains("cannot be a delimiter"), "{}", run.stderr);
     }
     assert!(!ws.db().exists());
+}
+
+/// Runs `mailroom --db <workspace db> args` as a person without root's
+/// privilege to write anywhere: under root (a container, CI), through
+/// `setpriv` without the capabilities that override file permissions, so
+/// that a read-only folder is read-only to it. `None` where that cannot be
+/// arranged.
+fn mailroom_unprivileged(ws: &Workspace, args: &[&str]) -> Option<Run> {
+    let uid = std::process::Command::new("id").arg("-u").output().ok()?;
+    let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    let mut command = if root {
+        let mut setpriv = std::process::Command::new("setpriv");
+        setpriv
+            .arg("--bounding-set=-dac_override,-dac_read_search,-fowner")
+            .arg(mailroom_e2e::mailroom_binary());
+        setpriv
+    } else {
+        std::process::Command::new(mailroom_e2e::mailroom_binary())
+    };
+    command.arg("--db").arg(ws.db()).args(args);
+    ws.isolate(&mut command);
+    let run: Run = command.output().ok()?.into();
+    // setpriv itself refused (no CAP_SETPCAP here): nothing was tested.
+    if root && run.code != Some(0) && run.stderr.starts_with("setpriv:") {
+        eprintln!("cannot drop root's file privileges here: {}", run.stderr);
+        return None;
+    }
+    Some(run)
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn a_database_path_that_is_not_there_is_refused_except_by_what_starts_one() {
+    let ws = Workspace::new();
+    for args in [
+        &["status", "1"][..],
+        &["campaigns"],
+        &["recipients", "1"],
+        &["export", "1", "-o", "x.csv"],
+        &["smtp", "list"],
+        &["captured"],
+    ] {
+        let run = ws.mailroom(args);
+        assert_eq!(run.code, Some(1), "{args:?}");
+        assert!(
+            run.stderr.contains("there is no such file; check the path"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!ws.db().exists(), "{args:?} made a database");
+    }
+    // Presets need no database, and make none.
+    assert!(ws.mailroom(&["smtp", "presets"]).success());
+    assert!(!ws.db().exists());
+    // An import starts one.
+    let list = ws.file("list.csv", LIST);
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    assert!(ws.mailroom(&["status", "1"]).success());
+}
+
+#[test]
+fn a_name_more_than_one_campaign_answers_to_is_refused_with_the_candidates() {
+    let ws = Workspace::new();
+    let list = ws.file("spring.csv", LIST);
+    let named_one = ws.file("1.csv", LIST);
+    for file in [&list, &named_one, &list] {
+        assert!(ws.mailroom(&["import", file.to_str().expect("utf-8 path")]).success());
+    }
+    let run = ws.mailroom(&["--json", "status", "spring"]);
+    assert_eq!(run.code, Some(1));
+    let error: serde_json::Value = serde_json::from_str(&run.stderr).expect("JSON error");
+    assert_eq!(error["error"]["kind"], "ambiguous_campaign");
+    let message = error["error"]["message"].as_str().expect("a message");
+    assert!(
+        message.contains("#3 \"spring\" (draft, made ") && message.contains("#1 \"spring\" (draft, made "),
+        "{message}"
+    );
+    let run = ws.mailroom(&["status", "1"]);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("#2 \"1\"") && run.stderr.contains("#1 \"spring\""),
+        "{}",
+        run.stderr
+    );
+    let by_number = ws.mailroom(&["--json", "status", "#1"]).json();
+    assert_eq!(
+        (by_number["id"].as_i64(), by_number["name"].as_str()),
+        (Some(1), Some("spring"))
+    );
+    let by_name = ws.mailroom(&["--json", "status", "#2"]).json();
+    assert_eq!(by_name["name"], "1");
+}
+
+#[test]
+fn replacing_a_campaign_that_is_no_longer_a_draft_is_refused_naming_its_state() {
+    let ws = Workspace::new();
+    let list = ws.file("spring.csv", LIST);
+    let list = list.to_str().expect("utf-8 path");
+    assert!(ws.mailroom(&["import", list]).success());
+    // As a finished run leaves it.
+    let db = rusqlite::Connection::open(ws.db()).expect("open");
+    db.execute("UPDATE campaigns SET status = 'completed' WHERE id = 1", [])
+        .expect("complete it");
+    drop(db);
+    let run = ws.mailroom(&["import", list, "--replace", "1"]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(
+        run.stderr,
+        "mailroom: campaign spring is completed; --replace replaces only a draft; import without it to make a new campaign\n"
+    );
+    let campaigns = ws.mailroom(&["--json", "campaigns"]).json();
+    assert_eq!(campaigns.as_array().map(Vec::len), Some(1), "{campaigns}");
+    assert_eq!(campaigns[0]["status"], "completed");
+}
+
+#[test]
+fn a_read_only_folder_or_file_can_still_be_looked_at_but_not_changed() {
+    let ws = Workspace::new();
+    let list = ws.file("spring.csv", LIST);
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    // Closed cleanly, as a quit app leaves it: no -wal or -shm beside it,
+    // and none can be made in a read-only folder.
+    drop(rusqlite::Connection::open(ws.db()).expect("open"));
+    let folder = ws.db().parent().expect("a folder").to_owned();
+    let mut wal = ws.db().into_os_string();
+    wal.push("-wal");
+    assert!(!std::path::Path::new(&wal).exists());
+    let export = ws.dir.path().join("skipped.csv");
+    let export = export.to_str().expect("utf-8 path");
+    let reads: [&[&str]; 5] = [
+        &["--json", "status", "spring"],
+        &["--json", "recipients", "spring"],
+        &["--json", "campaigns"],
+        &["--json", "smtp", "list"],
+        &["--json", "export", "spring", "--status", "skipped", "-o", export],
+    ];
+
+    for (what, path, mode) in [("folder", &folder, 0o555), ("file", &ws.db(), 0o444)] {
+        set_mode(path, mode);
+        let Some(status) = mailroom_unprivileged(&ws, reads[0]) else {
+            set_mode(path, if what == "folder" { 0o755 } else { 0o644 });
+            return;
+        };
+        assert!(status.success(), "status with a read-only {what}: {}", status.stderr);
+        assert_eq!(status.json()["counts"]["pending"], 2);
+        for args in &reads[1..] {
+            let run = mailroom_unprivileged(&ws, args).expect("ran before");
+            assert!(run.success(), "{args:?} with a read-only {what}: {}", run.stderr);
+        }
+        // A change is refused at once, saying why.
+        let run = mailroom_unprivileged(&ws, &["import", list.to_str().expect("utf-8 path")]).expect("ran");
+        assert_eq!(run.code, Some(1), "an import into a read-only {what}");
+        assert!(run.stderr.contains("it is read-only"), "{}", run.stderr);
+        set_mode(path, if what == "folder" { 0o755 } else { 0o644 });
+    }
+    let written = std::fs::read_to_string(ws.dir.path().join("skipped.csv")).expect("the export");
+    assert!(written.contains("bob-at-example.com"), "{written}");
+    let campaigns = ws.mailroom(&["--json", "campaigns"]).json();
+    assert_eq!(campaigns.as_array().map(Vec::len), Some(1), "nothing was imported");
+}
+
+/// A read-only folder whose database has changes still in its `-wal` (a
+/// process has it open): read through the `-wal`, not the file alone.
+#[test]
+fn a_read_only_folder_reads_what_is_still_in_the_wal() {
+    let ws = Workspace::new();
+    let list = ws.file("spring.csv", LIST);
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let writer = rusqlite::Connection::open(ws.db()).expect("open");
+    writer
+        .pragma_update(None, "wal_autocheckpoint", 0)
+        .expect("no checkpoint");
+    writer
+        .execute("UPDATE campaigns SET name = 'renamed' WHERE id = 1", [])
+        .expect("rename");
+    let folder = ws.db().parent().expect("a folder").to_owned();
+    set_mode(&folder, 0o555);
+    let run = mailroom_unprivileged(&ws, &["--json", "status", "#1"]);
+    set_mode(&folder, 0o755);
+    drop(writer);
+    let Some(run) = run else { return };
+    assert!(run.success(), "{}", run.stderr);
+    assert_eq!(run.json()["name"], "renamed");
+}
+
+/// Runs `mailroom --db <workspace db> args` under a 2 GB address-space limit
+/// and a minute's timeout (where `prlimit` and `timeout` exist), so a memory
+/// bomb ends in an abort of this one process, never the machine's memory.
+fn mailroom_bounded(ws: &Workspace, args: &[&str]) -> Run {
+    let have = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(
+        have("prlimit") && have("timeout"),
+        "these tests run the CLI under prlimit and timeout (util-linux, coreutils)"
+    );
+    let mut command = std::process::Command::new("prlimit");
+    command
+        .args(["--as=2000000000", "timeout", "60"])
+        .arg(mailroom_e2e::mailroom_binary())
+        .arg("--db")
+        .arg(ws.db())
+        .args(args);
+    ws.isolate(&mut command);
+    command.output().expect("run mailroom").into()
+}
+
+#[test]
+fn template_memory_bombs_end_in_one_line_errors_under_a_memory_limit() {
+    let ws = Workspace::new();
+    let list = ws.file(
+        "widths.csv",
+        "email,name,width\nann@example.com,Ann,2\nbob@example.com,Bob,2000000000\n",
+    );
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let body = ws.file("body.txt", "Hello {{ name }}");
+    let body = body.to_str().expect("utf-8 path");
+
+    // The issue's subject: refused when saved, before anything is evaluated.
+    let bomb = "{% set a = \"x\" * 100000000 %}{% for i in range(30) %}{{ a }}{% endfor %}";
+    let run = mailroom_bounded(&ws, &["message", "1", "--subject", bomb, "--text", body]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "mailroom: subject, line 1: * is not available in a message (it repeats text)\n"
+    );
+    let run = mailroom_bounded(
+        &ws,
+        &[
+            "message",
+            "1",
+            "--subject",
+            "{{ name | indent(2000000000) }}",
+            "--text",
+            body,
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "mailroom: row 2: subject, line 1: invalid operation: a value would be 1907.4 MB, \
+         more than the 1 MB a message allows\n"
+    );
+
+    // A message that is fine for the first recipient but not for another:
+    // saved, and that recipient's preview is the error, not an abort.
+    let subject = "Hi {{ 'x' | indent(width | int) }}";
+    let run = mailroom_bounded(&ws, &["message", "1", "--subject", subject, "--text", body]);
+    assert!(run.success(), "{}", run.stderr);
+    let run = mailroom_bounded(&ws, &["preview", "1", "--row", "3"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("mailroom: row 3: subject, line 1: invalid operation: a value would be 1907.4 MB"),
+        "{}",
+        run.stderr
+    );
+    assert!(mailroom_bounded(&ws, &["preview", "1", "--row", "2"]).success());
+}
+
+#[test]
+fn a_crafted_list_cannot_attach_files_from_outside_the_folder_or_mailroom_s_own() {
+    let ws = Workspace::new();
+    let root = ws.dir.path();
+    std::fs::create_dir_all(root.join("files")).expect("mkdir");
+    std::fs::write(root.join("secret.txt"), "the sender's secret").expect("write");
+    std::fs::write(root.join("files/invoice.txt"), "your invoice").expect("write");
+    std::os::unix::fs::symlink(root.join("secret.txt"), root.join("files/link.txt")).expect("symlink");
+    let list = ws.file(
+        "list.csv",
+        "email,code\n\
+         ann@example.com,invoice.txt\n\
+         bob@example.com,../secret.txt\n\
+         cat@example.com,/etc/hostname\n\
+         dan@example.com,link.txt\n",
+    );
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let body = ws.file("body.txt", "Hello");
+    let body = body.to_str().expect("utf-8 path");
+    let folder = root.join("files");
+    let folder = folder.to_str().expect("utf-8 path");
+
+    // Saved, with every row that cannot be attached listed with its reason.
+    let run = ws.mailroom(&[
+        "--json",
+        "message",
+        "1",
+        "--subject",
+        "Hi",
+        "--text",
+        body,
+        "--attach-column",
+        "code",
+        "--attach-folder",
+        folder,
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let check = run.json();
+    assert_eq!(check["missing_attachment_count"], 3, "{check}");
+    let listed = check["missing_attachments"].as_array().expect("a list");
+    let reason = |row: u64| {
+        listed
+            .iter()
+            .find(|m| m["row"] == row)
+            .and_then(|m| m["problem"].as_str())
+            .unwrap_or_else(|| panic!("row {row} is not listed: {check}"))
+            .to_owned()
+    };
+    assert!(
+        reason(3).contains("\"../secret.txt\" leads out of the folder"),
+        "{}",
+        reason(3)
+    );
+    assert!(
+        reason(4).contains("\"/etc/hostname\" leads out of the folder"),
+        "{}",
+        reason(4)
+    );
+    assert!(reason(5).contains("(through a link)"), "{}", reason(5));
+
+    // Each of them fails on its own, as it would when sent; Ann's is attached.
+    let ann = ws.mailroom(&["--json", "preview", "1", "--row", "2"]);
+    assert!(ann.success(), "{}", ann.stderr);
+    assert_eq!(ann.json()["message"]["attachments"], serde_json::json!(["invoice.txt"]));
+    for row in ["3", "4", "5"] {
+        let run = ws.mailroom(&["preview", "1", "--row", row]);
+        assert_eq!(run.code, Some(1), "row {row}: {}", run.stdout);
+        assert!(!run.stdout.contains("secret"), "row {row}: {}", run.stdout);
+    }
+
+    // `{{ code }}` = `../secret` in a file name template.
+    let list = ws.file("names.csv", "email,code\nbob@example.com,../secret\n");
+    assert!(ws.mailroom(&["import", list.to_str().expect("utf-8 path")]).success());
+    let run = ws.mailroom(&[
+        "message",
+        "2",
+        "--subject",
+        "Hi",
+        "--text",
+        body,
+        "--attach-name",
+        "{{ code }}.txt",
+        "--attach-folder",
+        folder,
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\"../secret.txt\" leads out of the folder"),
+        "{}",
+        run.stdout
+    );
+    let run = ws.mailroom(&["preview", "2"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("leads out of the folder"), "{}", run.stderr);
+
+    // The database and the password key beside it are never attached, even
+    // as a file for everyone.
+    std::fs::write(ws.db().with_file_name("secrets.key"), [7u8; 32]).expect("write");
+    for own in [ws.db(), ws.db().with_file_name("secrets.key")] {
+        let run = ws.mailroom(&[
+            "message",
+            "1",
+            "--subject",
+            "Hi",
+            "--text",
+            body,
+            "--attach",
+            own.to_str().expect("utf-8 path"),
+        ]);
+        assert_eq!(run.code, Some(1), "{}", run.stdout);
+        assert!(run.stderr.contains("one of Mailroom's own files"), "{}", run.stderr);
+    }
 }

@@ -44,7 +44,8 @@ fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 #[test]
 fn a_fresh_database_has_the_sandbox_account() {
     let ws = Workspace::new();
-    let run = ws.mailroom(&["--json", "smtp", "list"]);
+    // The default database is made on first use (a --db path must exist).
+    let run = ws.mailroom_raw(&["--json", "smtp", "list"]);
     assert!(run.success(), "{}", run.stderr);
     let accounts = run.json();
     assert_eq!(accounts[0]["name"], "Sandbox");
@@ -98,6 +99,186 @@ fn the_password_is_never_in_the_database_logs_or_output() {
         names.iter().any(|n| n.contains("logs") && n.contains("mailroom-cli")),
         "no log file was scanned: {names:?}"
     );
+}
+
+/// The password and every form it travels in: base64 of it (AUTH LOGIN), of
+/// `\0user\0password` (AUTH PLAIN), and the stretches of any base64 blob
+/// that encode it, at each of the three alignments.
+fn password_forms(user: &str, password: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
+    let mut forms = vec![
+        password.to_owned(),
+        encode(password.as_bytes()),
+        encode(format!("\0{user}\0{password}").as_bytes()),
+    ];
+    for offset in 0..3 {
+        let mut bytes = vec![0u8; offset];
+        bytes.extend_from_slice(password.as_bytes());
+        let encoded = encode(&bytes);
+        forms.push(encoded[(8 * offset).div_ceil(6)..(8 * bytes.len()) / 6].to_owned());
+    }
+    forms
+}
+
+#[test]
+fn a_server_echoing_the_login_leaves_the_password_in_no_file_and_no_output() {
+    use base64::Engine as _;
+    use mailroom_e2e::raw_peer::{Heard, RawPeer, Say, ordinary};
+    let user = "me@example.com";
+    let password = "Pa55-echoed-by-the-server";
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+    let user_token = base64::engine::general_purpose::STANDARD.encode(user);
+    // Every AUTH line comes back in the 535, as a careless server logs it.
+    let peer = runtime.block_on(RawPeer::start(move |heard| match heard {
+        Heard::Line(line) if line.starts_with("AUTH PLAIN") => Say::text(&format!("535 5.7.8 {line} rejected\r\n")),
+        Heard::Line(line) if line == "AUTH LOGIN" => Say::text("334 VXNlcm5hbWU6\r\n"),
+        Heard::Line(line) if *line == user_token => Say::text("334 UGFzc3dvcmQ6\r\n"),
+        Heard::Line(line) if !line.contains(' ') && line.len() > 8 && !line.eq_ignore_ascii_case("QUIT") => Say::text(
+            &format!("535-5.7.8 you sent {line}\r\n535 5.7.8 decoded: \0{user}\0{password}\r\n"),
+        ),
+        other => ordinary(other),
+    }));
+    let ws = Workspace::new();
+    let port = peer.port().to_string();
+    let mut outputs = Vec::new();
+    for (name, auth) in [("plain", "plain"), ("login", "login")] {
+        let add = ws.mailroom_with_stdin(
+            &[
+                "smtp",
+                "add",
+                name,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--security",
+                "none",
+                "--auth",
+                auth,
+                "--user",
+                user,
+                "--from",
+                user,
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        );
+        assert!(add.success(), "{}", add.stderr);
+        for args in [vec!["smtp", "test", name], vec!["--json", "smtp", "test", name]] {
+            let run = ws.mailroom(&args);
+            assert!(!run.success(), "the login was refused: {}", run.stdout);
+            assert!(run.stdout.contains("[redacted]"), "{}", run.stdout);
+            outputs.push(run);
+        }
+    }
+    // A campaign pauses on the refusal: the reason is stored and printed.
+    let list = ws.file("list.csv", "email\na@example.org\nb@example.org\n");
+    let body = ws.file("body.txt", "Hello.\n");
+    for args in [
+        vec!["import", list.to_str().unwrap_or_default()],
+        vec![
+            "message",
+            "1",
+            "--subject",
+            "Hi",
+            "--text",
+            body.to_str().unwrap_or_default(),
+        ],
+    ] {
+        let run = ws.mailroom(&args);
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    let send = ws.mailroom(&["send", "1", "--smtp", "plain"]);
+    assert!(!send.success(), "the campaign pauses: {}", send.stdout);
+    outputs.push(send);
+    for args in [
+        vec!["status", "1"],
+        vec!["--json", "status", "1"],
+        vec!["--json", "recipients", "1"],
+    ] {
+        outputs.push(ws.mailroom(&args));
+    }
+    let status = outputs.iter().rev().nth(1).map(|r| r.json()).unwrap_or_default();
+    assert!(
+        status.to_string().contains("[redacted]"),
+        "the pause reason keeps the server's words, redacted: {status}"
+    );
+    drop(peer);
+    drop(runtime);
+
+    let forms = password_forms(user, password);
+    for run in &outputs {
+        for form in &forms {
+            assert!(
+                !run.stdout.contains(form.as_str()) && !run.stderr.contains(form.as_str()),
+                "{form} in the output:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+    let files = files_under(ws.dir.path());
+    for (path, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        for form in &forms {
+            // The secret store holds the password, encrypted, by design.
+            assert!(!text.contains(form.as_str()), "{form} is in {}", path.display());
+        }
+    }
+    let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+    assert!(names.iter().any(|n| n.ends_with("mailroom.db")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.contains("logs") && n.contains("mailroom-cli")),
+        "no log file was scanned: {names:?}"
+    );
+}
+
+#[test]
+fn a_helo_name_that_would_inject_a_command_is_refused_when_the_account_is_saved() {
+    let ws = Workspace::new();
+    for helo in ["x\r\nRCPT TO:<evil@x>", "x\nRCPT TO:<evil@x>", "two words"] {
+        let run = ws.mailroom(&[
+            "smtp",
+            "add",
+            "bad",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "2525",
+            "--security",
+            "none",
+            "--helo",
+            helo,
+        ]);
+        assert!(!run.success(), "{helo:?} must be refused: {}", run.stdout);
+        assert!(
+            run.stderr.contains("helo_name") || run.stderr.contains("EHLO"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains('\r'),
+            "the error does not echo a raw CR: {:?}",
+            run.stderr
+        );
+    }
+    let listed = ws.mailroom(&["--json", "smtp", "list"]);
+    assert!(!listed.stdout.contains("evil"), "{}", listed.stdout);
+    let fine = ws.mailroom(&[
+        "smtp",
+        "add",
+        "good",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "2525",
+        "--security",
+        "none",
+        "--helo",
+        "bücher.de",
+    ]);
+    assert!(fine.success(), "{}", fine.stderr);
 }
 
 #[test]

@@ -408,11 +408,36 @@ describe('Languages', () => {
     assert.equal(await page.getByTestId('choose-file').textContent(), '选择文件…');
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
 
-    await page.getByTestId('language').selectOption('en');
-    assert.equal(await page.getByTestId('choose-file').textContent(), 'Choose file…');
+    await page.locator('[data-screen=settings]').click();
+    const language = page.getByTestId('language');
+    assert.equal(await language.inputValue(), 'system');
+    assert.equal(await language.locator('option').first().textContent(), '跟随系统（简体中文）');
+    await language.selectOption('en');
+    assert.equal(await page.locator('main h1').textContent(), 'Settings');
+    assert.deepEqual((await calls(page, 'set_language')).map((c) => c.args), [{ language: 'en' }]);
     await page.reload();
     await page.getByTestId('recipients-screen').waitFor();
     assert.equal(await page.getByTestId('choose-file').textContent(), 'Choose file…');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+
+    // Back to following the OS.
+    await page.locator('[data-screen=settings]').click();
+    await page.getByTestId('language').selectOption('system');
+    assert.equal(await page.locator('main h1').textContent(), '设置');
+    assert.deepEqual((await calls(page, 'set_language')).map((c) => c.args), [{ language: null }]);
+  });
+
+  test('a language chosen in an earlier version is carried over into the settings file', async () => {
+    context = await browser.newContext({ locale: 'en-US' });
+    const page = await context.newPage();
+    await page.addInitScript(() => {
+      window.__MAILROOM_SCENARIO__ = { results: {} };
+      localStorage.setItem('mailroom.locale', 'zh-CN');
+    });
+    await page.goto(site.url);
+    await page.getByTestId('recipients-screen').waitFor();
+    assert.equal((await page.locator('[data-screen=recipients]').textContent())?.trim(), '收件人');
+    assert.deepEqual((await calls(page, 'set_language')).map((c) => c.args), [{ language: 'zh-CN' }]);
   });
 
   test('an English OS gets English', async () => {
@@ -542,7 +567,8 @@ describe('SMTP screen', () => {
     assert.equal(await failed.getAttribute('data-stage'), 'connect');
     assert.match(await page.getByTestId('advice').textContent(), /Nothing is listening on 127\.0\.0\.1:2526/);
 
-    await page.getByTestId('language').selectOption('zh-CN');
+    await page.evaluate(() => window.__mailroom.event('menu', 'language:zh-CN'));
+    await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
     assert.match(await page.getByTestId('advice').textContent(), /127\.0\.0\.1:2526 上没有服务在监听/);
     assert.match(await failed.textContent(), /连接/);
     assert.deepEqual(errors, []);
@@ -595,8 +621,16 @@ describe('Message screen', () => {
     clean_pasted_html: '<p><b>Clean</b> words</p>',
     save_message: {
       fields: ['email', 'name', 'city'],
-      missing_attachment_count: 1,
-      missing_attachments: [{ row: 3, email: 'li@example.cn', path: '/home/ann/invoices/li.pdf' }],
+      missing_attachment_count: 2,
+      missing_attachments: [
+        { row: 3, email: 'li@example.cn', path: '/home/ann/invoices/li.pdf', problem: null },
+        {
+          row: 4,
+          email: 'bob@example.com',
+          path: '/home/ann/invoices/../secret.txt',
+          problem: 'the file name "../secret.txt" leads out of the folder /home/ann/invoices',
+        },
+      ],
       message_bytes: 250000,
     },
   };
@@ -630,7 +664,10 @@ describe('Message screen', () => {
     assert.match(saved.args.draft.html, /<b>Clean<\/b> words/);
     assert.doesNotMatch(saved.args.draft.html, /Mso|mso-|o:p/);
     assert.match(await page.getByTestId('message-size').textContent(), /250 KB/);
-    assert.match(await page.getByTestId('missing-attachments').textContent(), /li@example\.cn.*li\.pdf/s);
+    const missing = await page.getByTestId('missing-attachments').textContent();
+    assert.match(missing, /li@example\.cn.*li\.pdf/s);
+    // A refused file says why.
+    assert.match(missing, /bob@example\.com.*leads out of the folder/s);
     assert.deepEqual(errors, []);
   });
 
@@ -730,4 +767,474 @@ describe('Exports', () => {
     assert.equal(call.args.path, '/home/ann/spring-skipped.csv');
     assert.deepEqual(errors, []);
   });
+});
+
+describe('Files the operating system asks Mailroom to open', () => {
+  test('a file given at launch ("Open with") is previewed and imported on the Recipients screen', async () => {
+    const { page, errors } = await openApp({
+      results: { ...baseResults, take_opened_file: '/home/ann/lists/spring.csv' },
+    });
+    await page.getByTestId('import-report').waitFor();
+    assert.deepEqual((await calls(page, 'preview_import')).map((c) => c.args.path), ['/home/ann/lists/spring.csv']);
+    assert.deepEqual((await calls(page, 'import_recipients')).map((c) => c.args.path), ['/home/ann/lists/spring.csv']);
+    assert.equal((await calls(page, 'plugin:dialog|open')).length, 0, 'no dialog: the file was given');
+    assert.equal((await calls(page, 'take_opened_file')).length, 1, 'taken once');
+    assert.deepEqual(errors, []);
+  });
+
+  test('a file handed over later (a second launch) brings the Recipients screen forward with its preview', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, take_opened_file: null } });
+    await page.locator('[data-screen=smtp]').click();
+    await page.getByTestId('smtp-screen').waitFor();
+    // The shell keeps the file and announces it; the window takes it.
+    await page.evaluate(() => {
+      window.__MAILROOM_SCENARIO__.results.take_opened_file = '/tmp/second.csv';
+    });
+    await page.evaluate(() => window.__mailroom.event('open-file'));
+    await page.getByTestId('recipients-screen').waitFor();
+    await page.getByTestId('import-report').waitFor();
+    assert.deepEqual((await calls(page, 'import_recipients')).map((c) => c.args.path), ['/tmp/second.csv']);
+    assert.deepEqual(errors.filter((e) => !/did not mock/.test(e.message)), []);
+  });
+});
+describe('Settings screen', () => {
+  const settingsResults = {
+    ...baseResults,
+    database_info: { path: '/home/ann/.local/share/org.mailroom.desktop/mailroom.db', bytes: 1_234_567 },
+    diagnostics: 'Mailroom diagnostics\nProgram:    Mailroom (desktop app) 0.1.0\n',
+    open_logs_folder: null,
+    show_database_folder: null,
+  };
+
+  test('shows the database and changes theme, log level and database through the engine', async () => {
+    const { page, errors } = await openApp({
+      results: {
+        ...settingsResults,
+        'plugin:dialog|open': '/home/ann/work/clients.db',
+        choose_database: { path: '/home/ann/work/clients.db', bytes: 4096 },
+      },
+    });
+    await page.locator('[data-screen=settings]').click();
+    assert.equal(await page.getByTestId('database-path').textContent(), '/home/ann/.local/share/org.mailroom.desktop/mailroom.db');
+    assert.equal(await page.getByTestId('database-size').textContent(), 'Size on disk: 1.2 MB');
+    assert.equal(await page.getByTestId('log-level').inputValue(), 'info');
+    assert.equal(await page.getByTestId('theme-system').isChecked(), true);
+
+    await page.getByTestId('theme-dark').check();
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    const background = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+    assert.equal(background, 'rgb(17, 24, 33)', 'the dark palette applies on a light OS');
+    await page.getByTestId('theme-system').check();
+    await page.waitForFunction(() => document.documentElement.dataset.theme === undefined);
+    assert.deepEqual((await calls(page, 'set_theme')).map((c) => c.args), [{ theme: 'dark' }, { theme: 'system' }]);
+
+    await page.getByTestId('log-level').selectOption('debug');
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'set_log_level'));
+    assert.deepEqual((await calls(page, 'set_log_level')).map((c) => c.args), [{ level: 'debug' }]);
+
+    await page.getByTestId('show-database').click();
+    await page.getByTestId('open-logs').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'open_logs_folder'));
+    assert.equal((await calls(page, 'show_database_folder')).length, 1);
+
+    await page.getByTestId('choose-database').click();
+    await page.getByTestId('settings-done').waitFor();
+    assert.equal(await page.getByTestId('settings-done').textContent(), 'Now using /home/ann/work/clients.db.');
+    assert.deepEqual((await calls(page, 'choose_database')).map((c) => c.args), [{ path: '/home/ann/work/clients.db' }]);
+    assert.equal(await page.getByTestId('database-path').textContent(), '/home/ann/work/clients.db');
+    const [dialog] = await calls(page, 'plugin:dialog|open');
+    assert.deepEqual(dialog.args.options.filters[0].extensions, ['db', 'sqlite', 'sqlite3']);
+    // The status bar asks the engine again.
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'database_location').length === 2);
+    assert.deepEqual(errors, []);
+  });
+
+  test('the settings are kept: a reload finds the theme and log level chosen', async () => {
+    const { page } = await openApp({ results: settingsResults });
+    await page.locator('[data-screen=settings]').click();
+    await page.getByTestId('theme-light').check();
+    await page.getByTestId('log-level').selectOption('warn');
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'set_log_level'));
+    await page.reload();
+    await page.locator('[data-screen=settings]').click();
+    assert.equal(await page.getByTestId('theme-light').isChecked(), true);
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+    assert.equal(await page.getByTestId('log-level').inputValue(), 'warn');
+  });
+
+  test('copy diagnostics puts the engine report on the clipboard', async () => {
+    const { page, errors } = await openApp({ results: settingsResults });
+    await page.locator('[data-screen=settings]').click();
+    await page.getByTestId('copy-diagnostics').click();
+    await page.getByTestId('settings-done').waitFor();
+    assert.equal(await page.getByTestId('settings-done').textContent(), 'Diagnostics copied to the clipboard.');
+    const [written] = await calls(page, 'plugin:clipboard-manager|write_text');
+    assert.equal(written.args.text, settingsResults.diagnostics);
+    assert.deepEqual(errors, []);
+  });
+
+  test('choosing another database while a campaign sends is refused with the reason', async () => {
+    const { page } = await openApp({
+      results: { ...settingsResults, 'plugin:dialog|save': '/home/ann/new.db' },
+      failures: { choose_database: { kind: 'database_in_use', message: 'a campaign is sending from the database /x.db' } },
+    });
+    await page.locator('[data-screen=settings]').click();
+    await page.getByTestId('new-database').click();
+    const banner = page.getByTestId('error');
+    await banner.waitFor();
+    assert.match(await banner.textContent(), /A campaign is sending from this database; pause it first\./);
+    assert.equal(await page.getByTestId('database-path').textContent(), settingsResults.database_info.path);
+  });
+
+  test('is reached and used by keyboard alone', async () => {
+    const { page } = await openApp({ results: settingsResults });
+    // Tab from the top of the page to the Settings entry of the navigation.
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate(() => document.activeElement?.getAttribute('data-screen') === 'settings')) break;
+    }
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-screen')), 'settings');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('settings-screen').waitFor();
+    // On to the theme choice, then arrow keys move it.
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate(() => document.activeElement?.getAttribute('name') === 'theme')) break;
+    }
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'theme-system');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+    const focus = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.notEqual(focus, 'none', 'the focused control shows it');
+  });
+
+  test('holds at the smallest window, 820×560, in both languages', async () => {
+    for (const locale of ['en-US', 'zh-CN']) {
+      context = await browser.newContext({ locale, viewport: { width: 820, height: 560 } });
+      const page = await context.newPage();
+      await page.addInitScript((s) => (window.__MAILROOM_SCENARIO__ = s), { results: settingsResults });
+      await page.goto(site.url);
+      await page.locator('[data-screen=settings]').click();
+      await page.getByTestId('settings-screen').waitFor();
+      const layout = await page.evaluate(() => {
+        const main = document.querySelector('main');
+        const edge = main.getBoundingClientRect().right;
+        const outside = [...main.querySelectorAll('button, select, input, .path')]
+          .filter((el) => el.getBoundingClientRect().right > edge + 0.5)
+          .map((el) => el.outerHTML.slice(0, 80));
+        return { overflow: main.scrollWidth - main.clientWidth, outside, nav: document.querySelector('.sidebar').scrollHeight - document.querySelector('.sidebar').clientHeight };
+      });
+      assert.equal(layout.overflow, 0, `${locale}: the screen scrolls sideways`);
+      assert.deepEqual(layout.outside, [], `${locale}: controls cut off`);
+      assert.ok(layout.nav <= 0, `${locale}: the navigation does not fit`);
+      await context.close();
+      context = undefined;
+    }
+  });
+});
+
+describe('Menus', () => {
+  test('are labelled in the window language, with the language and theme checked', async () => {
+    const { page, errors } = await openApp({ results: baseResults });
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'set_menu'));
+    let [menu] = (await calls(page, 'set_menu')).slice(-1);
+    assert.equal(menu.args.labels.file, 'File');
+    assert.equal(menu.args.labels.import, 'Import…');
+    assert.equal(menu.args.labels.quit, 'Quit Mailroom');
+    assert.equal(menu.args.language, 'en');
+    assert.equal(menu.args.theme, 'system');
+    assert.deepEqual(menu.args.languages, [
+      { code: 'en', name: 'English' },
+      { code: 'zh-CN', name: '简体中文' },
+    ]);
+
+    await page.evaluate(() => window.__mailroom.event('menu', 'language:zh-CN'));
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'set_menu').at(-1)?.args.language === 'zh-CN');
+    [menu] = (await calls(page, 'set_menu')).slice(-1);
+    assert.equal(menu.args.labels.file, '文件');
+    assert.equal(menu.args.labels.import, '导入…');
+    assert.equal(menu.args.labels.theme_dark, '深色');
+    assert.equal((await page.locator('[data-screen=recipients]').textContent())?.trim(), '收件人');
+    assert.deepEqual((await calls(page, 'set_language')).map((c) => c.args), [{ language: 'zh-CN' }]);
+
+    await page.evaluate(() => window.__mailroom.event('menu', 'theme:dark'));
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'set_menu').at(-1)?.args.theme === 'dark');
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    assert.deepEqual((await calls(page, 'set_theme')).map((c) => c.args), [{ theme: 'dark' }]);
+    assert.deepEqual(errors, []);
+  });
+
+  test('File ▸ Import… opens the Recipients file chooser from any screen', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, 'plugin:dialog|open': null } });
+    await page.locator('[data-screen=results]').click();
+    await page.evaluate(() => window.__mailroom.event('menu', 'import'));
+    await page.getByTestId('recipients-screen').waitFor();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'plugin:dialog|open'));
+    const [dialog] = await calls(page, 'plugin:dialog|open');
+    assert.equal(dialog.args.options.title, 'Choose a recipient list');
+    assert.deepEqual(errors, []);
+  });
+
+  test('File ▸ Export failed… exports the failed recipients, or says there are none', async () => {
+    const failedCampaign = { ...campaign, counts: { ...counts, failed: 4 } };
+    const { page, errors } = await openApp({
+      results: { ...baseResults, list_campaigns: [failedCampaign], 'plugin:dialog|save': '/home/ann/f.csv', export_recipients: 4 },
+    });
+    await page.evaluate(() => window.__mailroom.event('menu', 'export_failed'));
+    await page.getByTestId('exported').waitFor();
+    assert.deepEqual((await calls(page, 'export_recipients')).map((c) => c.args), [
+      { campaign: 7, statuses: ['failed'], path: '/home/ann/f.csv' },
+    ]);
+
+    const { page: other } = await openApp({ results: baseResults });
+    await other.evaluate(() => window.__mailroom.event('menu', 'export_failed'));
+    await other.getByTestId('nothing-failed').waitFor();
+    assert.equal(await other.getByTestId('nothing-failed').textContent(), 'No campaign has failed recipients to export.');
+    assert.equal((await calls(other, 'plugin:dialog|save')).length, 0);
+    assert.deepEqual(errors, []);
+  });
+
+  test('Help: open logs, copy diagnostics with a notice, and About with version and licences', async () => {
+    const { page, errors } = await openApp({
+      results: { ...baseResults, open_logs_folder: null, diagnostics: 'Mailroom diagnostics\n' },
+    });
+    await page.evaluate(() => window.__mailroom.event('menu', 'open_logs'));
+    await page.evaluate(() => window.__mailroom.event('menu', 'copy_diagnostics'));
+    await page.waitForFunction(() => document.querySelector('[data-testid=notice]')?.textContent?.trim());
+    assert.equal((await page.getByTestId('notice').textContent()).trim(), 'Diagnostics copied to the clipboard.');
+    assert.equal((await calls(page, 'open_logs_folder')).length, 1);
+    assert.equal((await calls(page, 'plugin:clipboard-manager|write_text'))[0].args.text, 'Mailroom diagnostics\n');
+
+    await page.evaluate(() => window.__mailroom.event('menu', 'about'));
+    const about = page.getByTestId('about');
+    await about.waitFor();
+    assert.equal(await page.getByTestId('about-version').textContent(), 'Version 0.1.0');
+    await page.getByTestId('licences').waitFor();
+    assert.match(await about.textContent(), /MIT licence or the Apache License 2\.0/);
+    assert.match(await about.textContent(), /It is built from [\d,]+ open-source components/);
+    assert.match(await page.getByTestId('licences').textContent(), /Apache-2\.0 OR MIT: \d+/);
+    // A modal: Escape closes it.
+    await page.keyboard.press('Escape');
+    await about.waitFor({ state: 'detached' });
+
+    await page.evaluate(() => window.__mailroom.event('menu', 'settings'));
+    await page.getByTestId('settings-screen').waitFor();
+    assert.deepEqual(errors, []);
+  });
+
+  test('a failing menu action says why', async () => {
+    const { page } = await openApp({
+      results: baseResults,
+      failures: { open_logs_folder: { kind: 'internal', message: 'cannot open /home/ann/logs: no file manager' } },
+    });
+    await page.evaluate(() => window.__mailroom.event('menu', 'open_logs'));
+    await page.waitForFunction(() => document.querySelector('[data-testid=notice]')?.textContent?.trim());
+    assert.match(await page.getByTestId('notice').textContent(), /no file manager/);
+  });
+});
+
+describe('While a campaign sends', () => {
+  const running = (percent, sent, pending) => ({
+    events: [
+      {
+        type: 'progress',
+        counts: { ...counts, pending, sent, skipped: 0 },
+        percent_done: percent,
+        sent_per_second: 5,
+        rate: { configured: 5, effective: 5, reason: null },
+        eta_seconds: 10,
+        elapsed_ms: 1000,
+      },
+    ],
+    omitted: 0,
+  });
+
+  for (const [locale, title] of [
+    ['en-US', 'Mailroom — 42 % sent'],
+    ['zh-CN', 'Mailroom — 已发送 42%'],
+  ]) {
+    test(`the title and the taskbar show the percentage, cleared when it ends (${locale})`, async () => {
+      const { page, errors } = await openApp(
+        {
+          results: {
+            ...baseResults,
+            list_accounts: [sandboxAccount],
+            start_campaign: { outcome: 'paused', reason: 'paused by you', counts: { ...counts, pending: 29, sent: 21 } },
+          },
+          messages: { start_campaign: [running(42, 21, 29)] },
+          held: ['start_campaign'],
+        },
+        locale,
+      );
+      await page.locator('[data-screen=campaign]').click();
+      await page.getByTestId('start').click();
+      await page.waitForFunction(
+        (wanted) => window.__mailroom.calls.some((c) => c.command === 'plugin:window|set_title' && c.args.value === wanted),
+        title,
+      );
+      const bars = await calls(page, 'plugin:window|set_progress_bar');
+      assert.deepEqual(bars.at(-1).args.value, { status: 'normal', progress: 42 });
+
+      await page.evaluate(() => window.__mailroom.release('start_campaign'));
+      await page.waitForFunction(() => {
+        const titles = window.__mailroom.calls.filter((c) => c.command === 'plugin:window|set_title');
+        return titles.at(-1)?.args.value === 'Mailroom';
+      });
+      const cleared = await calls(page, 'plugin:window|set_progress_bar');
+      assert.deepEqual(cleared.at(-1).args.value, { status: 'none' });
+      assert.deepEqual(errors, []);
+    });
+  }
+});
+
+describe('Accessibility: WCAG AA in both themes and both languages', () => {
+  const AXE = join(import.meta.dirname, '..', 'node_modules', 'axe-core', 'axe.min.js');
+  const captured = { id: 1, received_at: Date.UTC(2026, 2, 1, 9), mail_from: 'news@example.com', rcpt_to: ['ann@example.com'], subject: 'Spring news', size: 900 };
+  const failedCampaign = { ...campaign, status: 'completed', counts: { ...counts, pending: 0, sent: 1, failed: 1 } };
+  const everything = {
+    ...smtpResults,
+    list_campaigns: [failedCampaign],
+    test_account: refusedDiagnosis,
+    list_templates: [],
+    get_message: null,
+    list_captured: [captured],
+    captured_message: {
+      ...captured,
+      from: 'News <news@example.com>',
+      to: ['ann@example.com'],
+      date: 'Sun, 1 Mar 2026 09:00:00 +0000',
+      text: 'Hello Ann',
+      html: null,
+      headers: [['Subject', 'Spring news']],
+      attachments: [],
+      source: 'Subject: Spring news\r\n\r\nHello Ann',
+    },
+    database_info: { path: '/home/ann/.local/share/org.mailroom.desktop/mailroom.db', bytes: 81920 },
+  };
+
+  /** axe-core's WCAG 2.x A and AA rules on the page as it is now. */
+  async function axe(page, where) {
+    if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+    const result = await page.evaluate(() =>
+      window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+    );
+    return result.violations.flatMap((v) =>
+      v.nodes.map((n) => `${where}: ${v.id} (${v.impact}) ${n.target.join(' ')} — ${n.failureSummary?.split('\n').slice(1).join(' ')}`),
+    );
+  }
+
+  /**
+   * WCAG 1.4.11, which axe does not check: the edge of every control (its
+   * border, or a filled button's background) has 3:1 against what is behind it.
+   */
+  async function controlEdges(page, where) {
+    const weak = await page.evaluate(() => {
+      const rgb = (css) => {
+        const m = css.match(/rgba?\(([^)]+)\)/);
+        if (!m) return null;
+        const [r, g, b, a = 1] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+        return { r, g, b, a };
+      };
+      const over = (top, bottom) => ({
+        r: top.r * top.a + bottom.r * (1 - top.a),
+        g: top.g * top.a + bottom.g * (1 - top.a),
+        b: top.b * top.a + bottom.b * (1 - top.a),
+        a: 1,
+      });
+      const backdrop = (el) => {
+        const layers = [];
+        for (let node = el; node; node = node.parentElement) {
+          const c = rgb(getComputedStyle(node).backgroundColor);
+          if (c && c.a > 0) {
+            layers.push(c);
+            if (c.a === 1) break;
+          }
+        }
+        return layers.reverse().reduce((acc, c) => over(c, acc), { r: 255, g: 255, b: 255, a: 1 });
+      };
+      const lum = ({ r, g, b }) =>
+        [r, g, b]
+          .map((v) => v / 255)
+          .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+          .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+      const contrast = (a, b) => {
+        const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+        return (x + 0.05) / (y + 0.05);
+      };
+      const controls = document.querySelectorAll(
+        'button, select, textarea, input:not([type=radio]):not([type=checkbox]):not([type=hidden]), .rich',
+      );
+      const found = [];
+      for (const el of controls) {
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || el.closest('.sidebar, .toolbar, .tabs')) continue;
+        const style = getComputedStyle(el);
+        const behind = backdrop(el.parentElement);
+        const fill = rgb(style.backgroundColor);
+        const border = rgb(style.borderTopColor);
+        const filled = fill && fill.a > 0 ? contrast(over(fill, behind), behind) : 0;
+        const edged = parseFloat(style.borderTopWidth) > 0 && border ? contrast(over(border, behind), behind) : 0;
+        if (Math.max(filled, edged) < 3) found.push(`${el.outerHTML.slice(0, 70)} (${Math.max(filled, edged).toFixed(2)}:1)`);
+      }
+      return found;
+    });
+    return weak.map((w) => `${where}: control edge below 3:1: ${w}`);
+  }
+
+  for (const theme of ['light', 'dark']) {
+    for (const locale of ['en-US', 'zh-CN']) {
+      test(`every screen in ${theme}, ${locale}`, async () => {
+        // Dark follows a dark OS; light is chosen over that same dark OS,
+        // so both ways of getting a theme are exercised.
+        context = await browser.newContext({ locale, colorScheme: 'dark', viewport: { width: 1180, height: 760 } });
+        const page = await context.newPage();
+        await page.addInitScript(
+          ([s, chosen]) => {
+            window.__MAILROOM_SCENARIO__ = s;
+            sessionStorage.setItem('mailroom.test.settings', JSON.stringify({ theme: chosen, language: null, log_level: 'info', database: null }));
+          },
+          [{ results: everything }, theme === 'light' ? 'light' : 'system'],
+        );
+        await page.goto(site.url);
+        await page.getByTestId('recipients-screen').waitFor();
+        const dark = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor === 'rgb(17, 24, 33)');
+        assert.equal(dark, theme === 'dark', `the ${theme} palette is the one showing`);
+
+        const problems = [];
+        const check = async (where) => problems.push(...(await axe(page, where)), ...(await controlEdges(page, where)));
+        await check('recipients, empty');
+        await page.getByTestId('choose-file').click();
+        await page.getByTestId('import-report').waitFor();
+        await check('recipients, imported');
+        await page.locator('[data-screen=smtp]').click();
+        await page.getByTestId('test-connection').click();
+        await page.getByTestId('verdict').waitFor();
+        await check('smtp, a failed test');
+        await page.locator('[data-screen=message]').click();
+        await page.getByTestId('message-screen').waitFor();
+        await check('message');
+        await page.locator('[data-screen=campaign]').click();
+        await page.getByTestId('campaign-state').waitFor();
+        await check('campaign');
+        await page.locator('[data-screen=results]').click();
+        await page.getByTestId('resend-failed').waitFor();
+        await check('results');
+        await page.locator('[data-screen=sandbox]').click();
+        await page.getByTestId('captured-row').first().click();
+        await page.getByTestId('captured-message').waitFor();
+        await check('sandbox, a captured message');
+        await page.locator('[data-screen=settings]').click();
+        await page.getByTestId('database-path').waitFor();
+        await check('settings');
+        await page.evaluate(() => window.__mailroom.event('menu', 'about'));
+        await page.getByTestId('licences').waitFor();
+        await check('about');
+        await page.keyboard.press('Escape');
+        await page.evaluate(() => window.__mailroom.event('close-requested'));
+        await page.getByTestId('close-dialog').waitFor();
+        await check('closing while sending');
+        assert.deepEqual(problems, []);
+      });
+    }
+  }
 });

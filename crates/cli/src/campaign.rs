@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome};
 use mailroom_engine::message::{self, MessageDraft, Unsubscribe};
-use mailroom_engine::{Error, Store};
+use mailroom_engine::{Error, ErrorKind, Store};
 
 use crate::output::Output;
 use crate::smtp::{secrets_for, shutdown_signal};
@@ -42,7 +42,10 @@ pub struct MessageArgs {
     /// Or each recipient's file name with merge fields: 'invoice-{{ code }}.pdf'.
     #[arg(long, value_name = "TEMPLATE")]
     pub attach_name: Option<String>,
-    /// The folder those file names are relative to.
+    /// The folder those files are in (needed with --attach-column or
+    /// --attach-name): a recipient's file is only ever taken from inside it,
+    /// never from elsewhere through `..`, a full path or a link, and never
+    /// one of Mailroom's own files.
     #[arg(long, value_name = "DIR")]
     pub attach_folder: Option<PathBuf>,
     /// An https unsubscribe link (merge fields allowed); enables one-click unsubscribe.
@@ -91,13 +94,14 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
         if check.missing_attachment_count > 0 {
             writeln!(
                 w,
-                "  {} recipients' attachments are missing:",
+                "  {} recipients' attachments are missing or cannot be attached:",
                 check.missing_attachment_count
             )?;
             for missing in &check.missing_attachments {
+                let problem = missing.problem.as_deref().unwrap_or("not there yet");
                 writeln!(
                     w,
-                    "  row {:>6}  {}  {}",
+                    "  row {:>6}  {}  {}  ({problem})",
                     missing.row,
                     missing.email,
                     missing.path.display()
@@ -127,7 +131,14 @@ pub async fn preview(
     db: &Path,
     out: &Output,
 ) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
+    // A preview only looks; a test send may start the sandbox, which
+    // captures into the database.
+    let access = if send_to.is_some() {
+        crate::Access::Write
+    } else {
+        crate::Access::Read
+    };
+    let store = crate::open_store(db, access).await?;
     let id = store.resolve_campaign(campaign).await?;
     let row = match row {
         Row::First => None,
@@ -163,7 +174,8 @@ pub async fn preview(
 }
 
 /// `send` and `resume`: runs until the campaign completes, pauses or stops.
-/// Ctrl-C or SIGTERM pauses cleanly (in-flight messages finish).
+/// Ctrl-C or SIGTERM pauses cleanly (in-flight messages finish). A full disk
+/// pauses it too (exit 3), also when the run could not even start.
 pub async fn send(
     campaign: &str,
     account: Option<&str>,
@@ -171,6 +183,12 @@ pub async fn send(
     db: &Path,
     out: &Output,
 ) -> Result<ExitCode, Error> {
+    // A file size limit (RLIMIT_FSIZE) that the database reaches must come
+    // back from SQLite as "disk full", which pauses the campaign, and not as
+    // SIGXFSZ, whose default ends the process mid-send: a listener replaces
+    // that default for the life of the process.
+    #[cfg(unix)]
+    let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
     let store = Store::open(db).await?;
     let secrets = secrets_for(db).await;
     let id = store.resolve_campaign(campaign).await?;
@@ -190,7 +208,22 @@ pub async fn send(
     let report = campaign::send(&store, &secrets, id, account, options, control, sink).await;
     signals.abort();
     store.close().await;
-    let report = report?;
+    let report = match report {
+        Ok(report) => report,
+        Err(e) if e.kind() == ErrorKind::DiskFull => {
+            out.error(&e);
+            return Ok(ExitCode::from(EXIT_PAUSED));
+        }
+        Err(e) => return Err(e),
+    };
+    if report.counts.uncertain > 0 && !json {
+        eprintln!(
+            "{} recipients are uncertain (the server may have their message): \
+             `mailroom uncertain {campaign} --resend` sends them again with the same Message-ID, \
+             `--mark-sent` counts them as sent.",
+            report.counts.uncertain
+        );
+    }
     Ok(match report.outcome {
         RunOutcome::Completed => ExitCode::SUCCESS,
         RunOutcome::Paused => ExitCode::from(EXIT_PAUSED),
@@ -231,6 +264,7 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
         }
         CampaignEvent::Progress {
             counts,
+            percent_done,
             sent_per_second,
             eta_seconds,
             rate,
@@ -242,7 +276,7 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
                 .map_or_else(String::new, |r| format!(" (limit {r:.1}/s)"));
             write!(
                 err,
-                "\r  sent {}  failed {}  retrying {}  pending {}  {sent_per_second:.1}/s{limit}{eta}   ",
+                "\r  {percent_done:>3} %  sent {}  failed {}  retrying {}  pending {}  {sent_per_second:.1}/s{limit}{eta}   ",
                 counts.sent, counts.failed, counts.retry_wait, counts.pending
             )
         }

@@ -5,14 +5,16 @@
 mod campaign;
 mod mailbox;
 mod output;
+mod settings;
 mod smtp;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::model::RecipientStatus;
+use mailroom_engine::model::{CampaignStatus, RecipientStatus};
+use mailroom_engine::settings::SettingsFile;
 use mailroom_engine::{Error, Store, paths};
 
 use crate::output::Output;
@@ -21,10 +23,18 @@ use crate::output::Output;
 #[command(
     name = "mailroom",
     version,
-    about = "Bulk mail with nothing lost: import, send, resume."
+    about = "Bulk mail with nothing lost: import, send, resume.",
+    after_help = "A CAMPAIGN is its exact name or its number; #7 is always campaign 7. A name that more \
+                  than one campaign answers to (two imports of one file, or a campaign named \"1\" besides \
+                  campaign 1) is refused with the candidates listed."
 )]
 struct Cli {
     /// The database file (default: the desktop app's own, in your data folder).
+    /// Only `import`, `smtp add` and `sandbox` start a new one at a path given
+    /// here or in $MAILROOM_DB; every other command refuses a path where
+    /// there is none, so a mistyped path is not a new, empty database. A
+    /// read-only database (or folder) can still be looked at: status,
+    /// recipients, campaigns, export, preview, smtp list and show.
     #[arg(long, global = true, value_name = "PATH")]
     db: Option<PathBuf>,
 
@@ -64,8 +74,9 @@ enum Command {
         /// sheets, email column, first rows); nothing is saved.
         #[arg(long)]
         preview: bool,
-        /// A draft campaign (id or name) this import replaces: its message
-        /// moves to the new campaign and it is deleted.
+        /// A draft campaign this import replaces: its message moves to the
+        /// new campaign and it is deleted. A campaign that is no longer a
+        /// draft is refused (its history would be lost).
         #[arg(long, value_name = "CAMPAIGN", conflicts_with = "preview")]
         replace: Option<String>,
     },
@@ -175,6 +186,12 @@ enum Command {
         #[arg(long, default_value_t = mailroom_engine::smtp::sandbox::DEFAULT_PORT)]
         port: u16,
     },
+    /// The desktop app's settings (theme, language, log level, database):
+    /// shown, or changed with the options.
+    Settings(settings::SettingsArgs),
+    /// What the app's "Copy diagnostics" gives: versions, OS, the database,
+    /// the logs and their latest warnings and errors (addresses hidden).
+    Diagnostics,
     /// Messages the sandbox captured: the list, or one message's source.
     Captured {
         id: Option<i64>,
@@ -186,7 +203,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _log_guard = paths::log_dir().and_then(|dir| mailroom_engine::logging::init_file_logging(&dir, "mailroom-cli"));
+    let level = SettingsFile::default_location()
+        .map(|f| f.load().log_level)
+        .unwrap_or_default();
+    let _log =
+        paths::log_dir().and_then(|dir| mailroom_engine::logging::init_file_logging(&dir, "mailroom-cli", level));
     let out = Output::new(cli.json);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -200,9 +221,56 @@ fn main() -> ExitCode {
     }
 }
 
+/// How a command uses the database.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Access {
+    /// Only looks: a read-only database will do.
+    Read,
+    /// Changes it (and creates it at the default path).
+    Write,
+}
+
+/// Opens `db` for `access`. Reading opens read-only where the file cannot be
+/// written; a database that does not exist yet is created (only at the
+/// default path: [`run`] refuses a missing path that was given).
+pub(crate) async fn open_store(db: &Path, access: Access) -> Result<Store, Error> {
+    match access {
+        Access::Read if db.exists() => Store::open_to_read(db).await,
+        _ => Store::open(db).await,
+    }
+}
+
+/// Whether `command` may run where there is no database yet: the commands
+/// that put the first things in one, and those that never open it (`import
+/// --preview`, `smtp presets`).
+fn runs_without_a_database(command: &Command) -> bool {
+    match command {
+        Command::Import { .. } => true,
+        Command::Smtp(smtp) => matches!(**smtp, smtp::SmtpCommand::Add(_) | smtp::SmtpCommand::Presets),
+        Command::Sandbox { .. } => true,
+        _ => false,
+    }
+}
+
 async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
+    // Settings need no database (they may be choosing one).
+    let command = match cli.command {
+        Command::Settings(args) => return settings::settings(args, out).await,
+        other => other,
+    };
+    let chosen = cli.db.is_some() || std::env::var_os(paths::DATABASE_ENV).is_some_and(|v| !v.is_empty());
     let db = paths::database_path(cli.db)?;
-    match cli.command {
+    if chosen && !db.exists() && !runs_without_a_database(&command) {
+        return Err(Error::DatabaseUnavailable {
+            path: db,
+            reason: "there is no such file; check the path (only import, smtp add and sandbox start a new database)"
+                .to_owned(),
+        });
+    }
+    match command {
+        Command::Settings(args) => return settings::settings(args, out).await,
+        Command::Diagnostics => return settings::diagnostics(&db, out).await,
+        Command::Smtp(command) if matches!(*command, smtp::SmtpCommand::Presets) => return smtp::presets(out),
         Command::Smtp(command) => return smtp::run(*command, &db, out).await,
         Command::Mailbox(command) => return mailbox::mailbox(*command, &db, out).await,
         Command::Bounces(command) => return mailbox::bounces(command, &db, out).await,
@@ -270,7 +338,19 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
                 let source = RecipientSource::open(&file, &options).await?;
                 let store = Store::open(&db).await?;
                 if let Some(old) = replace {
-                    options.replaces = Some(store.resolve_campaign(&old).await?);
+                    let old = store.resolve_campaign(&old).await?;
+                    // Said before the file is read; the import checks it
+                    // again in its own transaction.
+                    let summary = store.campaign_summary(old).await?;
+                    if summary.status != CampaignStatus::Draft {
+                        return Err(Error::CampaignState {
+                            campaign: summary.name,
+                            status: summary.status.as_str().to_owned(),
+                            action: "--replace replaces only a draft; import without it to make a new campaign"
+                                .to_owned(),
+                        });
+                    }
+                    options.replaces = Some(old);
                 }
                 let report = import::import(&store, source, &options).await?;
                 store.close().await;
@@ -278,7 +358,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             }
         }
         Command::Status { campaign } => {
-            let store = Store::open(&db).await?;
+            let store = open_store(&db, Access::Read).await?;
             let id = store.resolve_campaign(&campaign).await?;
             out.summary(&mailroom_engine::campaign::summary(&store, id).await?)
         }
@@ -288,12 +368,12 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             offset,
             limit,
         } => {
-            let store = Store::open(&db).await?;
+            let store = open_store(&db, Access::Read).await?;
             let id = store.resolve_campaign(&campaign).await?;
             out.recipients(&store.recipients(id, status, offset, limit).await?)
         }
         Command::Campaigns => {
-            let store = Store::open(&db).await?;
+            let store = open_store(&db, Access::Read).await?;
             out.campaigns(&mailroom_engine::campaign::list(&store).await?)
         }
         Command::Export {
@@ -301,7 +381,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             status,
             output,
         } => {
-            let store = Store::open(&db).await?;
+            let store = open_store(&db, Access::Read).await?;
             let id = store.resolve_campaign(&campaign).await?;
             let written = mailroom_engine::export::export_recipients(&store, id, &status, &output).await?;
             out.print(&serde_json::json!({ "written": written, "path": output }), |w| {

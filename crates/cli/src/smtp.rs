@@ -21,6 +21,10 @@ use crate::output::Output;
 pub enum SmtpCommand {
     /// Add an account (from a provider preset, or from scratch).
     Add(Box<AddArgs>),
+    /// Change an account's settings: only the options given change
+    /// (--preset starts again from the preset's). A running campaign keeps
+    /// the settings it started with.
+    Edit(Box<AddArgs>),
     /// Every account, with its warnings.
     List,
     /// One account's settings.
@@ -101,17 +105,41 @@ pub struct AddArgs {
     /// Accept any TLS certificate (self-hosted servers only).
     #[arg(long)]
     accept_invalid_certs: bool,
+    /// When a message's content went out and no answer came (the server may
+    /// have it): true sends it again on its own with the same Message-ID (at
+    /// least once: the recipient may get it twice, and its history says so);
+    /// false (the default) marks the recipient uncertain for you to decide.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    retry_ambiguous: Option<bool>,
 }
 
 impl AddArgs {
+    /// A new account's settings: the preset's, or the defaults, with the options given.
     fn settings(self) -> Result<AccountSettings, Error> {
-        let mut settings = match &self.preset {
+        let base = match &self.preset {
             Some(id) => account::preset(id)?.settings(&self.name, self.region.as_deref()),
             None => AccountSettings {
                 name: self.name.clone(),
                 ..AccountSettings::default()
             },
         };
+        self.apply(base, true)
+    }
+
+    /// An existing account's settings `current`, with the options given
+    /// (from the preset's again with --preset).
+    fn edited(self, current: AccountSettings) -> Result<AccountSettings, Error> {
+        let base = match &self.preset {
+            Some(id) => account::preset(id)?.settings(&self.name, self.region.as_deref()),
+            None => current,
+        };
+        self.apply(base, false)
+    }
+
+    /// `base` with every option given; `new` for an account being added
+    /// (no login unless a user is given).
+    fn apply(self, base: AccountSettings, new: bool) -> Result<AccountSettings, Error> {
+        let mut settings = base;
         let seconds = |field: &str, s: f64| -> Result<u64, Error> {
             if s.is_finite() && s > 0.0 {
                 Ok((s * 1000.0).round() as u64)
@@ -136,7 +164,7 @@ impl AddArgs {
         }
         settings.auth = match (self.auth, &settings.username) {
             (Some(auth), _) => auth,
-            (None, None) if self.preset.is_none() => AuthMethod::None,
+            (None, None) if new && self.preset.is_none() => AuthMethod::None,
             (None, _) => settings.auth,
         };
         settings.from_address = self.from.or(settings.from_address);
@@ -151,6 +179,9 @@ impl AddArgs {
         settings.per_day = self.per_day.or(settings.per_day);
         settings.retries = self.retries.unwrap_or(settings.retries);
         settings.accept_invalid_certs |= self.accept_invalid_certs;
+        if let Some(retry) = self.retry_ambiguous {
+            settings.retry_ambiguous = retry;
+        }
         if let Some(s) = self.connect_timeout {
             settings.connect_timeout_ms = seconds("connect_timeout_ms", s)?;
         }
@@ -164,22 +195,31 @@ impl AddArgs {
     }
 }
 
+/// The password given on stdin, without its line end.
+fn read_password() -> Result<String, Error> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|e| Error::Internal(format!("cannot read the password from stdin: {e}")))?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 /// The secret store for the database at `db`: beside it, when no keychain.
 pub(crate) async fn secrets_for(db: &Path) -> SecretStore {
     SecretStore::open(db.parent().unwrap_or(Path::new("."))).await
 }
 
 pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
+    let access = match command {
+        SmtpCommand::List | SmtpCommand::Show { .. } => crate::Access::Read,
+        _ => crate::Access::Write,
+    };
+    let store = crate::open_store(db, access).await?;
     let secrets = secrets_for(db).await;
     match command {
         SmtpCommand::Add(args) => {
             let password = if args.password_stdin {
-                let mut password = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut password)
-                    .map_err(|e| Error::Internal(format!("cannot read the password from stdin: {e}")))?;
-                Some(password.trim_end_matches(['\r', '\n']).to_owned())
+                Some(read_password()?)
             } else {
                 None
             };
@@ -187,6 +227,17 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
             if let Some(notice) = secrets.notice().filter(|_| account.has_password) {
                 eprintln!("mailroom: note: {notice}");
             }
+            out.print(&account, |w| write_account(w, &account))?;
+        }
+        SmtpCommand::Edit(args) => {
+            let (id, current) = store.account(&args.name).await?;
+            let password = if args.password_stdin {
+                manage::PasswordChange::Set(read_password()?)
+            } else {
+                manage::PasswordChange::Keep
+            };
+            let settings = (*args).edited(current)?;
+            let account = manage::update_account(&store, &secrets, id, settings, password).await?;
             out.print(&account, |w| write_account(w, &account))?;
         }
         SmtpCommand::List => {
@@ -209,14 +260,7 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
             })?;
         }
         SmtpCommand::Presets => {
-            let presets = account::presets();
-            out.print(presets, |w| {
-                for p in presets {
-                    writeln!(w, "{:<18} {} — {}:{} ({})", p.id, p.name, p.host, p.port, p.security)?;
-                    writeln!(w, "{:<18} {}", "", p.note)?;
-                }
-                Ok(())
-            })?;
+            presets(out)?;
         }
         SmtpCommand::Test { name, send_to } => {
             let (_, settings) = store.account(&name).await?;
@@ -242,6 +286,19 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
         }
     }
     store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mailroom smtp presets`: needs no database.
+pub fn presets(out: &Output) -> Result<ExitCode, Error> {
+    let presets = account::presets();
+    out.print(presets, |w| {
+        for p in presets {
+            writeln!(w, "{:<18} {} — {}:{} ({})", p.id, p.name, p.host, p.port, p.security)?;
+            writeln!(w, "{:<18} {}", "", p.note)?;
+        }
+        Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -280,6 +337,12 @@ fn write_account(w: &mut dyn Write, account: &Account) -> std::io::Result<()> {
         }
     }
     writeln!(w, "  limits {}", limits.join(", "))?;
+    if s.retry_ambiguous {
+        writeln!(
+            w,
+            "  a message that got no answer after its content is sent again (same Message-ID; may arrive twice)"
+        )?;
+    }
     for warning in &account.warnings {
         writeln!(w, "  warning: {warning}")?;
     }

@@ -5,7 +5,9 @@
 
 use std::time::Instant;
 
-use mailroom_engine::message::{CampaignIdentity, CompiledMessage, MessageDraft, RecipientData, Sender};
+use mailroom_engine::message::{
+    CampaignIdentity, CompiledMessage, MessageDraft, ProtectedFiles, RecipientData, Sender,
+};
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
@@ -29,7 +31,9 @@ fn main() {
         name: Some("Example News".to_owned()),
         reply_to: None,
     };
-    let message = match CompiledMessage::compile(&draft, &columns, &sender, CampaignIdentity { id: 1, created_at: 0 }) {
+    let identity = CampaignIdentity { id: 1, created_at: 0 };
+    let protected = ProtectedFiles::default();
+    let message = match CompiledMessage::compile(&draft, &columns, &sender, identity, &protected) {
         Ok(message) => message,
         Err(e) => {
             eprintln!("{e}");

@@ -26,10 +26,20 @@
 //! - A recipient is `sending` in the file before its message goes out; after a
 //!   crash exactly those become `uncertain`, at most one per connection.
 //! - A recipient the server accepted is `sent` and is never picked again.
-//! - The campaign is `completed` only when no recipient is pending, sending or
-//!   waiting to retry; otherwise the run ends `paused` (with a reason) or `stopped`.
+//! - A send whose content went out without an answer is *ambiguous*: the
+//!   recipient becomes `uncertain` (a person decides), or with the account's
+//!   `retry_ambiguous` it is sent again with the same Message-ID and message
+//!   version, and its history says it may have it twice. Never `failed`,
+//!   never silently retried. Several in a row pause the campaign.
+//! - The campaign is `completed` only when no recipient is pending, sending,
+//!   waiting to retry or uncertain; otherwise the run ends `paused` (with a
+//!   reason) or `stopped`.
 //! - Failures that are not a recipient's (a wrong password, a server that
-//!   cannot be reached) pause the campaign; nobody is marked failed for them.
+//!   cannot be reached, a full disk) pause the campaign; nobody is marked
+//!   failed for them. Only recipients that end `failed` count toward "N
+//!   failures in a row"; transient replies do not.
+//! - Every recipient's record names the message version it was sent; a
+//!   running campaign's message cannot be changed (pause it first).
 
 pub mod coalesce;
 pub mod throttle;
@@ -42,6 +52,7 @@ mod pool;
 mod worker;
 mod writer;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,7 +61,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::message::{CampaignIdentity, CompiledMessage, Sender};
+use crate::message::{CampaignIdentity, CompiledMessage, ProtectedFiles, Sender};
 use crate::model::{CampaignId, CampaignStatus, CampaignSummary, RecipientStatus, StatusCounts, string_enum};
 use crate::secrets::SecretStore;
 use crate::smtp::manage::ensure_sandbox;
@@ -105,6 +116,8 @@ pub enum CampaignEvent {
     /// A periodic snapshot.
     Progress {
         counts: StatusCounts,
+        /// [`StatusCounts::percent_done`], for the taskbar and the window title.
+        percent_done: u8,
         /// Messages accepted per second, over the last interval.
         sent_per_second: f64,
         rate: RateState,
@@ -173,8 +186,18 @@ pub struct RunOptions {
     /// Failed attempts to open a connection, in a row, before the campaign
     /// pauses with "cannot reach the server".
     pub connect_attempts: u32,
-    /// Recipients failing in a row (any reason) before the campaign pauses.
+    /// Recipients failing for good in a row (different recipients, each
+    /// ending `failed`) before the campaign pauses. Transient replies do not
+    /// count: they are retried.
     pub consecutive_failures: u32,
+    /// Messages in a row whose content got no answer (ambiguous) before the
+    /// campaign pauses. 3: a healthy server answers every message, and one
+    /// or two lost connections happen; three in a row are a pattern (a
+    /// message timeout shorter than the server needs, a frozen server), and
+    /// each one is a recipient a person must decide about (or, retried, one
+    /// who may get the mail twice), so the run stops there, with the
+    /// messages already in flight on other connections the only others.
+    pub ambiguous_in_a_row: u32,
     pub progress_interval: Duration,
 }
 
@@ -185,6 +208,7 @@ impl Default for RunOptions {
             retry_cap: Duration::from_secs(30 * 60),
             connect_attempts: 8,
             consecutive_failures: 20,
+            ambiguous_in_a_row: 3,
             progress_interval: Duration::from_millis(250),
         }
     }
@@ -207,7 +231,17 @@ struct Run {
     account: crate::smtp::AccountSettings,
     connection: Arc<crate::smtp::client::ConnectionSettings>,
     envelope_from: String,
-    message: CompiledMessage,
+    /// The message version this run sends, compiled.
+    version: i64,
+    message: Arc<CompiledMessage>,
+    /// Earlier versions a recipient must get again (see
+    /// [`QueuedRecipient::version_to_send`](crate::store::QueuedRecipient::version_to_send)),
+    /// compiled on first use.
+    older: tokio::sync::Mutex<HashMap<i64, Arc<CompiledMessage>>>,
+    /// What a message is compiled against.
+    columns: Vec<String>,
+    sender: Sender,
+    identity: CampaignIdentity,
     options: RunOptions,
     /// The account's rate and quotas, shared with any other run on it.
     limits: Arc<throttle::AccountLimits>,
@@ -217,6 +251,7 @@ struct Run {
     halt: CancellationToken,
     halt_reason: Mutex<Option<String>>,
     failures_in_a_row: AtomicU32,
+    ambiguous_in_a_row: AtomicU32,
     /// Messages per connection: the account's setting, lowered to what a
     /// server that closes connections after N messages allows.
     per_connection: AtomicU32,
@@ -257,6 +292,32 @@ impl Run {
             .clone()
     }
 
+    /// Version `version` of the message, compiled: this run's, or an
+    /// earlier one kept in the store.
+    async fn message_for(&self, version: i64) -> Result<Arc<CompiledMessage>> {
+        if version == self.version {
+            return Ok(self.message.clone());
+        }
+        let mut older = self.older.lock().await;
+        if let Some(message) = older.get(&version) {
+            return Ok(message.clone());
+        }
+        let draft = self
+            .store
+            .message_version(self.campaign, version)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("version {version} of the campaign's message is not kept")))?;
+        let message = Arc::new(CompiledMessage::compile(
+            &draft,
+            &self.columns,
+            &self.sender,
+            self.identity.clone(),
+            &ProtectedFiles::for_database(self.store.path()),
+        )?);
+        older.insert(version, message.clone());
+        Ok(message)
+    }
+
     /// Exponential backoff with jitter for the `attempt`-th failure (1-based):
     /// between half and all of base × 2^(attempt-1), capped.
     fn backoff(&self, attempt: u32) -> Duration {
@@ -287,8 +348,15 @@ pub async fn list(store: &Store) -> Result<Vec<CampaignSummary>> {
     Ok(campaigns)
 }
 
-/// Fills `sent_by` for a campaign marked running: the holder of its lease,
-/// unless that is this process (whose own runs the caller knows about).
+/// Why a campaign marked running that no Mailroom is sending is shown paused.
+pub const INTERRUPTED: &str = "interrupted: no Mailroom is sending it any more (it was closed or killed, \
+     or could not record its pause on a full disk); resume continues where it stopped";
+
+/// For a campaign marked running: fills `sent_by` with the holder of its
+/// lease, unless that is this process (whose own runs the caller knows
+/// about); and when nobody holds it, says what is true: it is not running
+/// but paused, interrupted. (The file says running when a run was killed,
+/// or could not write its end on a full disk; the next run writes over it.)
 fn note_sender(store: &Store, summary: &mut CampaignSummary) {
     if summary.status != CampaignStatus::Running {
         return;
@@ -297,7 +365,52 @@ fn note_sender(store: &Store, summary: &mut CampaignSummary) {
         id: summary.id,
         name: &summary.name,
     };
-    summary.sent_by = lease::holder_of(store.path(), resource).filter(|holder| *holder != lease::holder());
+    match lease::holder_of(store.path(), resource) {
+        Some(holder) => summary.sent_by = Some(holder).filter(|holder| *holder != lease::holder()),
+        None => {
+            summary.status = CampaignStatus::Paused;
+            summary.interrupted = true;
+            summary.pause_reason = Some(INTERRUPTED.to_owned());
+        }
+    }
+}
+
+/// Refuses to change the message of a campaign another run is sending
+/// right now: "pause it first". (A change that slips in as a run starts is
+/// still safe: it becomes the next version, see `Store::save_message_draft`.)
+pub async fn refuse_while_sending(store: &Store, campaign: CampaignId, change: &str) -> Result<()> {
+    let summary = store.campaign_summary(campaign).await?;
+    if summary.status != CampaignStatus::Running {
+        return Ok(());
+    }
+    let resource = lease::Resource::Campaign {
+        id: campaign,
+        name: &summary.name,
+    };
+    match lease::holder_of(store.path(), resource) {
+        None => Ok(()),
+        Some(holder) => Err(Error::CampaignState {
+            campaign: summary.name,
+            status: format!("being sent (by {holder})"),
+            action: format!(
+                "pause it first, then {change}: every recipient of a run gets the message the run started with"
+            ),
+        }),
+    }
+}
+
+/// Holds account `name` (id `profile`) so that no run can start on it, for
+/// as long as the returned lease lives; refused while a run (in this
+/// process or another) is sending on it. Deleting an account takes it
+/// first: a run never loses its account (and its send counts) mid-send.
+pub fn hold_idle_account(store: &Store, profile: i64, name: &str) -> Result<impl std::fmt::Debug + use<>> {
+    lease::take(store.path(), lease::Resource::Account { id: profile, name }).map_err(|e| match e {
+        Error::SendingElsewhere { holder, .. } => Error::AccountInUse {
+            account: name.to_owned(),
+            holder,
+        },
+        other => other,
+    })
 }
 
 /// Runs campaign `campaign` on SMTP account `account` (or the one it last
@@ -347,14 +460,18 @@ pub async fn send(
         name: settings.from_name.clone(),
         reply_to: settings.reply_to.clone(),
     };
-    let message = CompiledMessage::compile(
+    let identity = CampaignIdentity {
+        id: campaign,
+        created_at: summary.created_at,
+    };
+    // Checked now, before anything is claimed; the run sends the message as
+    // `begin_run` finds it (the same, unless it changed in between).
+    let checked = CompiledMessage::compile(
         &draft,
         &summary.columns,
         &sender,
-        CampaignIdentity {
-            id: campaign,
-            created_at: summary.created_at,
-        },
+        identity.clone(),
+        &ProtectedFiles::for_database(store.path()),
     )?;
     // Keeps the built-in sandbox listening for the run when nothing else does.
     let _sandbox = ensure_sandbox(store, &settings).await?;
@@ -396,7 +513,37 @@ pub async fn send(
             .await?;
         *quotas = Quotas::new(settings.per_minute, settings.per_hour, settings.per_day, &sent_before);
     }
-    let uncertain_recovered = store.begin_run(campaign, profile).await?;
+    let start = store
+        .begin_run(campaign, profile, &account)
+        .await
+        .map_err(|e| disk_full_or(store, e))?;
+    let uncertain_recovered = start.uncertain_recovered;
+    let (version, message) = match start.message {
+        Some((version, sent)) if sent == draft => (version, checked),
+        other => {
+            // Changed (or gone) between the check and the start: check again.
+            let compiled = match other {
+                Some((version, sent)) => CompiledMessage::compile(
+                    &sent,
+                    &summary.columns,
+                    &sender,
+                    identity.clone(),
+                    &ProtectedFiles::for_database(store.path()),
+                )
+                .map(|m| (version, m)),
+                None => Err(Error::NoMessage(name.clone())),
+            };
+            match compiled {
+                Ok(compiled) => compiled,
+                Err(e) => {
+                    store
+                        .set_campaign_status(campaign, CampaignStatus::Paused, Some(&e.to_string()))
+                        .await?;
+                    return Err(e);
+                }
+            }
+        }
+    };
     let counts = store.status_counts(campaign).await?;
     let connection = settings.connection_settings(password);
     let run = Arc::new(Run {
@@ -406,12 +553,18 @@ pub async fn send(
         limits,
         connection,
         envelope_from,
-        message,
+        version,
+        message: Arc::new(message),
+        older: tokio::sync::Mutex::new(HashMap::new()),
+        columns: summary.columns.clone(),
+        sender,
+        identity,
         options,
         halt: control.pause.child_token(),
         control,
         halt_reason: Mutex::new(None),
         failures_in_a_row: AtomicU32::new(0),
+        ambiguous_in_a_row: AtomicU32::new(0),
         per_connection: AtomicU32::new(settings.per_connection.max(1)),
         sink,
         counts: Mutex::new(counts.clone()),
@@ -458,7 +611,10 @@ pub async fn send(
         (RunOutcome::Paused, Some("paused by you".to_owned()))
     } else {
         let counts = store.status_counts(campaign).await?;
-        if counts.pending + counts.sending + counts.retry_wait == 0 {
+        if counts.pending + counts.sending + counts.retry_wait == 0 && counts.uncertain > 0 {
+            // Nothing left to send, but not done: a person decides about these.
+            (RunOutcome::Paused, Some(uncertain_left(counts.uncertain)))
+        } else if counts.pending + counts.sending + counts.retry_wait == 0 {
             (RunOutcome::Completed, None)
         } else {
             // The dispatcher ran dry while the file says otherwise: never
@@ -477,7 +633,7 @@ pub async fn send(
         RunOutcome::Paused => CampaignStatus::Paused,
         RunOutcome::Stopped => CampaignStatus::Stopped,
     };
-    store.set_campaign_status(campaign, status, reason.as_deref()).await?;
+    record_end(store, campaign, status, reason.as_deref()).await?;
     if let Some(error) = failure {
         return Err(error);
     }
@@ -493,6 +649,44 @@ pub async fn send(
         reason,
         counts,
     })
+}
+
+/// Why a run that has nothing left to send is paused, not completed.
+fn uncertain_left(uncertain: u64) -> String {
+    format!(
+        "{uncertain} recipients are uncertain: their message went out and no answer came, so the server may \
+         have it. Decide for them: send them again (same Message-ID, so most providers drop a duplicate) or \
+         count them as sent"
+    )
+}
+
+/// A database error that is a full disk, as [`Error::DiskFull`].
+fn disk_full_or(store: &Store, error: Error) -> Error {
+    if error.is_disk_full() {
+        Error::DiskFull {
+            path: store.path().to_owned(),
+        }
+    } else {
+        error
+    }
+}
+
+/// Writes how the run ended. On a full disk, once more after the log
+/// starts over (reusing its space, see `Store::restart_log`); if even that
+/// fails, the run still ends as it did: nobody holds the campaign's lease
+/// any more, so `summary` and `list` show it paused (interrupted), not
+/// running, and the next run writes over it.
+async fn record_end(store: &Store, campaign: CampaignId, status: CampaignStatus, reason: Option<&str>) -> Result<()> {
+    match store.set_campaign_status(campaign, status, reason).await {
+        Err(e) if e.is_disk_full() => {
+            store.restart_log().await;
+            if let Err(again) = store.set_campaign_status(campaign, status, reason).await {
+                tracing::error!(campaign, error = %again, "the end of the run could not be recorded (disk full)");
+            }
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Says at once that a pause was heard; the run ends when in-flight messages are done.
@@ -522,6 +716,7 @@ async fn report_progress(run: Arc<Run>) {
         let remaining = counts.pending + counts.retry_wait + counts.sending;
         let eta_seconds = (sent_per_second > 0.0).then(|| (remaining as f64 / sent_per_second).ceil() as u64);
         run.sink.event(&CampaignEvent::Progress {
+            percent_done: counts.percent_done(),
             counts,
             sent_per_second: (sent_per_second * 10.0).round() / 10.0,
             rate: run.limits.rate.state(),
@@ -531,12 +726,33 @@ async fn report_progress(run: Arc<Run>) {
     }
 }
 
-/// Consecutive failures feed the "N in a row" rule; a success resets it.
+/// A recipient that ends `failed` feeds the "N in a row" rule; a message
+/// the server accepts resets it. Transient replies are retried and do not
+/// count (bursts of them are the server pacing us, not the list going bad).
 fn count_failure(run: &Run, reason: &str) {
     let in_a_row = run.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
     if in_a_row >= run.options.consecutive_failures {
         run.halt_with(format!(
             "{in_a_row} recipients failed in a row, so the campaign paused to spare your list; the last: {reason}"
+        ));
+    }
+}
+
+/// A message whose content got no answer feeds the "ambiguous in a row"
+/// rule; a definite answer to a content resets it.
+fn count_ambiguous(run: &Run, failure: &crate::smtp::Failure) {
+    let in_a_row = run.ambiguous_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+    if in_a_row >= run.options.ambiguous_in_a_row {
+        let what = if run.account.retry_ambiguous {
+            "they are sent again with the same Message-ID, and may arrive twice"
+        } else {
+            "they are marked uncertain for you to decide"
+        };
+        run.halt_with(format!(
+            "{in_a_row} messages in a row got no answer after their content (the last: {failure}), so the \
+             campaign paused: the server may have them, and {what}. If the server is slow to accept messages, \
+             give the account a longer message timeout than {}; then resume",
+            crate::smtp::failure::describe_duration(Duration::from_millis(run.account.data_timeout_ms))
         ));
     }
 }

@@ -128,6 +128,13 @@ pub enum Error {
     #[error("no campaign {0}")]
     CampaignNotFound(String),
 
+    #[error(
+        "\"{reference}\" could mean more than one campaign: {}; name one by its number, as #{}",
+        .candidates.join("; "),
+        .candidates.first().and_then(|c| c.strip_prefix('#')).and_then(|c| c.split(' ').next()).unwrap_or("1")
+    )]
+    AmbiguousCampaign { reference: String, candidates: Vec<String> },
+
     #[error("{problem} ({field})")]
     InvalidAccount { field: String, problem: String },
 
@@ -202,6 +209,28 @@ pub enum Error {
     )]
     SendingElsewhere { what: String, holder: String },
 
+    #[error(
+        "disk full: {} cannot grow (no space left, or a size limit reached); free space, then resume",
+        .path.display()
+    )]
+    DiskFull { path: PathBuf },
+
+    #[error(
+        "the account \"{account}\" is sending a campaign now (in {holder}); pause the campaign first, \
+         then delete the account"
+    )]
+    AccountInUse { account: String, holder: String },
+
+    #[error("cannot save the settings in {}: {}", .path.display(), describe_io(.source))]
+    SettingsUnwritable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("a campaign is sending from the database {}; pause it before choosing another file", .path.display())]
+    DatabaseInUse { path: PathBuf },
+
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
@@ -239,6 +268,7 @@ pub enum ErrorKind {
     DatabaseUnavailable,
     DatabaseTooNew,
     CampaignNotFound,
+    AmbiguousCampaign,
     InvalidAccount,
     AccountExists,
     AccountNotFound,
@@ -256,6 +286,10 @@ pub enum ErrorKind {
     ExportFailed,
     CampaignState,
     SendingElsewhere,
+    DiskFull,
+    AccountInUse,
+    SettingsUnwritable,
+    DatabaseInUse,
     Database,
     Internal,
 }
@@ -283,6 +317,7 @@ impl Error {
             Error::DatabaseUnavailable { .. } => ErrorKind::DatabaseUnavailable,
             Error::DatabaseTooNew { .. } => ErrorKind::DatabaseTooNew,
             Error::CampaignNotFound(_) => ErrorKind::CampaignNotFound,
+            Error::AmbiguousCampaign { .. } => ErrorKind::AmbiguousCampaign,
             Error::InvalidAccount { .. } => ErrorKind::InvalidAccount,
             Error::AccountExists(_) => ErrorKind::AccountExists,
             Error::AccountNotFound(_) => ErrorKind::AccountNotFound,
@@ -300,8 +335,33 @@ impl Error {
             Error::ExportFailed { .. } => ErrorKind::ExportFailed,
             Error::CampaignState { .. } => ErrorKind::CampaignState,
             Error::SendingElsewhere { .. } => ErrorKind::SendingElsewhere,
+            Error::DiskFull { .. } => ErrorKind::DiskFull,
+            Error::AccountInUse { .. } => ErrorKind::AccountInUse,
+            Error::SettingsUnwritable { .. } => ErrorKind::SettingsUnwritable,
+            Error::DatabaseInUse { .. } => ErrorKind::DatabaseInUse,
             Error::Database(_) | Error::StateFile(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// Whether SQLite could not make the database grow, from either
+    /// connection. The campaign runner pauses on it ([`Error::DiskFull`])
+    /// instead of failing.
+    ///
+    /// SQLite says `SQLITE_FULL` for a full disk (ENOSPC), but a quota
+    /// (EDQUOT), a file size limit (EFBIG, RLIMIT_FSIZE) and the ENOSPC some
+    /// file systems report only when syncing come back as a failed write or
+    /// sync (`SQLITE_IOERR_WRITE`, `SQLITE_IOERR_FSYNC`); SQLite keeps the
+    /// errno to itself. Those are counted too: a failing disk would read as
+    /// full, and pausing is right for it as well.
+    pub fn is_disk_full(&self) -> bool {
+        use rusqlite::ffi::{SQLITE_FULL, SQLITE_IOERR_FSYNC, SQLITE_IOERR_WRITE};
+        let full = |code: i32| [SQLITE_FULL, SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC].contains(&code);
+        match self {
+            Error::DiskFull { .. } => true,
+            Error::Database(sqlx::Error::Database(db)) => db.code().and_then(|c| c.parse().ok()).is_some_and(full),
+            Error::StateFile(rusqlite::Error::SqliteFailure(failure, _)) => full(failure.extended_code),
+            _ => false,
         }
     }
 

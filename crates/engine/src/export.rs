@@ -2,6 +2,13 @@
 //! check, fix or send elsewhere) and the skipped ones (invalid, duplicate,
 //! suppressed: to correct in the source list), with the reason and every
 //! imported column.
+//!
+//! The file is written beside its target and renamed into place, and only
+//! ever over a regular file of one name: a device, a FIFO, a folder, a
+//! symbolic link (a rename would replace the link, and a write would follow
+//! it wherever it leads) or a file with other names (hard links: a rename
+//! would part them silently, a write in place would change what the other
+//! names hold) is refused before anything is written.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -11,7 +18,7 @@ use rust_xlsxwriter::Workbook;
 use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
-use crate::model::{CampaignId, RecipientStatus};
+use crate::model::{BounceKind, CampaignId, RecipientStatus};
 use crate::store::Store;
 
 /// Recipients read per query while writing.
@@ -30,18 +37,21 @@ pub async fn export_recipients(
     path: &Path,
 ) -> Result<u64> {
     let summary = store.campaign_summary(campaign).await?;
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let cannot = |source: std::io::Error| Error::ExportFailed {
         path: path.to_owned(),
         source,
     };
+    let target = Target::of(path).map_err(cannot)?;
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let file = file_beside(folder).map_err(cannot)?;
     let xlsx = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("xlsx"));
     let mut out = if xlsx { Table::xlsx(file) } else { Table::csv(file) }.map_err(cannot)?;
-    let mut header: Vec<Cell<'_>> = ["row", "email", "status", "reason", "attempts"]
+    // `bounce` is hard or soft for a bounced recipient (issue 20), whose
+    // `reason` is the bounce's diagnostic.
+    let mut header: Vec<Cell<'_>> = ["row", "email", "status", "reason", "attempts", "bounce"]
         .into_iter()
         .map(|name| Cell::Text(name.into()))
         .collect();
@@ -59,6 +69,7 @@ pub async fn export_recipients(
                     Cell::Text(r.status.as_str().into()),
                     Cell::Text(r.reason.as_deref().unwrap_or_default().into()),
                     Cell::Number(u64::from(r.attempts)),
+                    Cell::Text(r.bounce.map(BounceKind::as_str).unwrap_or_default().into()),
                 ];
                 record.extend(r.fields.values().map(|v| Cell::Text(v.as_str().into())));
                 out.write(&record).map_err(cannot)?;
@@ -70,11 +81,92 @@ pub async fn export_recipients(
             offset += PAGE;
         }
     }
-    out.finish()
-        .map_err(cannot)?
-        .persist(path)
-        .map_err(|e| cannot(e.error))?;
+    let file = out.finish().map_err(cannot)?;
+    match target {
+        // Something may have appeared there meanwhile: it is not replaced.
+        Target::New => file.persist_noclobber(path),
+        // Checked again right before the rename; a rename never writes
+        // through a link that appears after this check, it replaces it.
+        Target::Replace => match Target::of(path) {
+            Ok(_) => file.persist(path),
+            Err(error) => Err(tempfile::PersistError { error, file }),
+        },
+    }
+    .map_err(|e| cannot(e.error))?;
     Ok(written)
+}
+
+/// What is at the export's path before it is written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    /// Nothing: the export is a new file.
+    New,
+    /// A regular file with no other name, replaced whole.
+    Replace,
+}
+
+impl Target {
+    /// Refuses anything but nothing or a regular file of one name, with the
+    /// reason (see the module's doc).
+    fn of(path: &Path) -> std::io::Result<Target> {
+        use std::io::{Error, ErrorKind};
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Target::New),
+            Err(e) => return Err(e),
+        };
+        let kind = meta.file_type();
+        let refuse = |what: &str| {
+            Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("it is {what}, not a regular file; choose a file name"),
+            ))
+        };
+        if kind.is_symlink() {
+            return refuse("a symbolic link (an export does not follow links)");
+        }
+        if kind.is_dir() {
+            return Err(Error::new(ErrorKind::IsADirectory, "a folder"));
+        }
+        if !kind.is_file() {
+            return refuse(special_kind(&meta));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if meta.nlink() > 1 {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "it has {} names (hard links), and an export would part them or change them all; \
+                         choose another file name",
+                        meta.nlink()
+                    ),
+                ));
+            }
+        }
+        Ok(Target::Replace)
+    }
+}
+
+/// What a file that is neither a regular file, a folder nor a link is.
+fn special_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = meta;
+    "a special file"
 }
 
 /// The temporary file an export is written into, in the target's folder so
@@ -192,7 +284,187 @@ fn spreadsheet_safe(value: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::spreadsheet_safe;
+    use super::*;
+    use crate::ErrorKind;
+    use crate::store::{NewCampaign, NewRecipient};
+
+    /// A store with one campaign of two skipped recipients.
+    async fn campaign_with_skipped(dir: &Path) -> (Store, CampaignId) {
+        let store = Store::open(&dir.join("m.db")).await.expect("open");
+        let columns = vec!["email".to_owned()];
+        let mut writer = store
+            .begin_import(&NewCampaign {
+                name: "list",
+                source_file: "list.csv",
+                columns: &columns,
+                email_column: "email",
+            })
+            .await
+            .expect("import");
+        let rows: Vec<NewRecipient> = ["a-at-example.com", "b-at-example.com"]
+            .iter()
+            .enumerate()
+            .map(|(i, email)| {
+                NewRecipient::new(
+                    i as u64 + 2,
+                    (*email).to_owned(),
+                    &[(*email).to_owned()],
+                    RecipientStatus::Skipped,
+                    Some("invalid".to_owned()),
+                )
+                .expect("row")
+            })
+            .collect();
+        writer.write(&rows).await.expect("write");
+        let id = writer.commit().await.expect("commit");
+        (store, id)
+    }
+
+    async fn export_to(store: &Store, id: CampaignId, path: &Path) -> Result<u64> {
+        export_recipients(store, id, &[RecipientStatus::Skipped], path).await
+    }
+
+    /// Nothing but the target's own entries in `dir`: no temporary file left.
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_new_file_is_written_and_a_regular_one_replaced_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, id) = campaign_with_skipped(dir.path()).await;
+        let out = tempfile::tempdir().expect("temp dir");
+        let path = out.path().join("skipped.csv");
+        assert_eq!(export_to(&store, id, &path).await.expect("new file"), 2);
+        std::fs::write(&path, "old contents, longer than the export will be: ".repeat(100)).expect("write");
+        assert_eq!(export_to(&store, id, &path).await.expect("replaced"), 2);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            text.contains("b-at-example.com") && !text.contains("old contents"),
+            "{text}"
+        );
+        assert_eq!(entries(out.path()), ["skipped.csv"]);
+    }
+
+    #[tokio::test]
+    async fn a_folder_a_link_and_special_files_are_refused_untouched() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, id) = campaign_with_skipped(dir.path()).await;
+        let out = tempfile::tempdir().expect("temp dir");
+
+        let folder = out.path().join("folder.csv");
+        std::fs::create_dir(&folder).expect("mkdir");
+        let err = export_to(&store, id, &folder).await.expect_err("a folder");
+        assert_eq!(err.kind(), ErrorKind::ExportFailed);
+        assert!(err.to_string().contains("folder"), "{err}");
+        assert!(folder.is_dir());
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            // A link, even to a file the export could write: not followed,
+            // not replaced.
+            let real = out.path().join("real.csv");
+            std::fs::write(&real, "mine").expect("write");
+            let link = out.path().join("link.csv");
+            std::os::unix::fs::symlink(&real, &link).expect("symlink");
+            let err = export_to(&store, id, &link).await.expect_err("a link");
+            assert!(err.to_string().contains("symbolic link"), "{err}");
+            assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
+            assert_eq!(std::fs::read_to_string(&real).expect("read"), "mine");
+
+            let to_stdout = out.path().join("stdout.csv");
+            std::os::unix::fs::symlink("/proc/self/fd/1", &to_stdout).expect("symlink");
+            let err = export_to(&store, id, &to_stdout).await.expect_err("a link to stdout");
+            assert!(err.to_string().contains("symbolic link"), "{err}");
+
+            // A second name for `real`: replacing would part the two.
+            let second = out.path().join("second.csv");
+            std::fs::hard_link(&real, &second).expect("hard link");
+            let err = export_to(&store, id, &second).await.expect_err("a hard link");
+            assert!(err.to_string().contains("2 names (hard links)"), "{err}");
+            assert_eq!(std::fs::read_to_string(&second).expect("read"), "mine");
+
+            let fifo = out.path().join("fifo.csv");
+            let made = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .expect("mkfifo");
+            assert!(made.success());
+            let err = export_to(&store, id, &fifo).await.expect_err("a FIFO");
+            assert!(
+                err.to_string().contains("a named pipe (FIFO), not a regular file"),
+                "{err}"
+            );
+            assert!(std::fs::symlink_metadata(&fifo).expect("fifo").file_type().is_fifo());
+
+            // A device: a null device made here, never the system's own
+            // (a test of a broken export must not replace /dev/null).
+            // Only root may make one.
+            let device = out.path().join("null.csv");
+            let made = std::process::Command::new("mknod")
+                .arg(&device)
+                .args(["c", "1", "3"])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if made {
+                let err = export_to(&store, id, &device).await.expect_err("a device");
+                assert!(err.to_string().contains("a device, not a regular file"), "{err}");
+                assert!(
+                    std::fs::symlink_metadata(&device)
+                        .expect("device")
+                        .file_type()
+                        .is_char_device()
+                );
+                std::fs::remove_file(&device).expect("remove the device");
+            }
+        }
+        // Nothing was written beside any of them.
+        let mut expected = vec!["folder.csv"];
+        if cfg!(unix) {
+            expected.extend(["fifo.csv", "link.csv", "real.csv", "second.csv", "stdout.csv"]);
+        }
+        expected.sort_unstable();
+        assert_eq!(entries(out.path()), expected);
+    }
+
+    /// Issue 20: a bounced recipient is exported as `bounced`, with hard or
+    /// soft and the bounce's diagnostic; a sent one has an empty `bounce`.
+    #[tokio::test]
+    async fn bounced_recipients_are_exported_with_their_kind_and_diagnostic() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, id) = campaign_with_skipped(dir.path()).await;
+        sqlx::query(
+            "UPDATE recipients SET status = 'sent', sent_at = 1,
+                 bounce = CASE row_number WHEN 2 THEN 'hard' END,
+                 reason = CASE row_number WHEN 2 THEN '550 5.1.1 <a@example.com>: Recipient address rejected' END
+             WHERE campaign_id = ?1",
+        )
+        .bind(id)
+        .execute(store.test_pool())
+        .await
+        .expect("sent and bounced");
+        let path = dir.path().join("out.csv");
+        let statuses = [RecipientStatus::Bounced, RecipientStatus::Sent];
+        assert_eq!(
+            export_recipients(&store, id, &statuses, &path).await.expect("export"),
+            2
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(lines[0], "row,email,status,reason,attempts,bounce,email");
+        assert_eq!(
+            lines[1],
+            "2,a-at-example.com,bounced,550 5.1.1 <a@example.com>: Recipient address rejected,0,hard,a-at-example.com"
+        );
+        assert_eq!(lines[2], "3,b-at-example.com,sent,,0,,b-at-example.com");
+    }
 
     #[test]
     fn values_that_start_like_formulas_are_kept_as_text() {

@@ -29,12 +29,17 @@
 //!   reply, an unsubscribe request; [`mailbox`] holds the IMAP accounts,
 //!   their Test connection and the bounce scan.
 //! - [`paths`], [`clock`] and [`logging`] are the cross-cutting pieces: where
-//!   files live, what time it is (injectable for tests), and the rotating log.
+//!   files live, what time it is (injectable for tests), and the rotating log
+//!   (its level changeable while running).
+//! - [`settings`] keeps a person's preferences (theme, language, log level,
+//!   the database file) in a small file both front ends share;
+//!   [`diagnostics`] is the report "copy diagnostics" makes, addresses hidden.
 
 pub mod address;
 pub mod bounce;
 pub mod campaign;
 pub mod clock;
+pub mod diagnostics;
 pub mod error;
 pub mod export;
 pub mod import;
@@ -44,6 +49,7 @@ pub mod message;
 pub mod model;
 pub mod paths;
 pub mod secrets;
+pub mod settings;
 pub mod smtp;
 pub mod store;
 

@@ -6,12 +6,17 @@
 //! Everything that can be known before sending is checked by [`CompiledMessage::compile`]:
 //! syntax errors and unknown fields are errors with their line, so a sent mail
 //! never shows a blank or a literal `{{`. Rendering is sandboxed: no loader (a
-//! template cannot read files), a fuel limit (it cannot loop forever), and field
-//! values are HTML-escaped in the HTML body.
+//! template cannot read files), a fuel limit (it cannot loop forever), bounds
+//! on every value it makes and on its output (see [`merge`]: it cannot take
+//! the memory of the machine), and field values are HTML-escaped in the HTML
+//! body.
 //!
-//! Headers are built by lettre, which MIME-encodes non-ASCII names and subjects.
-//! Field values never reach a header unfiltered: line breaks are replaced, so a
-//! value cannot start a header of its own.
+//! Headers are built by lettre, which MIME-encodes non-ASCII names and subjects
+//! (RFC 2047). Addresses in headers have their domains in ASCII (IDNA), so the
+//! header block is ASCII unless a local part is not: such a mail goes only to
+//! a server that offers SMTPUTF8 (the client refuses it otherwise), where RFC
+//! 6532 allows the UTF-8. Field values never reach a header unfiltered: line
+//! breaks are replaced, so a value cannot start a header of its own.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -19,22 +24,22 @@ use std::path::{Path, PathBuf};
 
 use lettre::message::header::{self, ContentType, Header, HeaderName, HeaderValue, Headers};
 use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
-use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+use minijinja::{Environment, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod attach;
 mod compose;
+pub mod merge;
 mod paste;
 mod quoted_printable;
+pub use attach::ProtectedFiles;
 pub use compose::{
     MessageCheck, MissingAttachment, find_recipient_row, preview_message, save_message, send_test_message,
 };
 pub use paste::clean_pasted_html;
 
-/// Instructions a single render may execute: generous for any real message,
-/// small enough that `{% for i in range(10**9) %}` ends in an error quickly.
-const FUEL: u64 = 200_000;
 /// Width of the plain-text part derived from HTML.
 const TEXT_WIDTH: usize = 78;
 
@@ -51,11 +56,13 @@ pub struct MessageDraft {
     /// Files attached for everyone.
     #[cfg_attr(feature = "ts-bindings", ts(type = "Array<string>"))]
     pub attachments: Vec<PathBuf>,
-    /// A column naming a file per recipient (a path, or a name inside `attachment_folder`).
+    /// A column naming a file per recipient, inside `attachment_folder`.
     pub attachment_column: Option<String>,
     /// Or a file name with merge fields (`invoice-{{ code }}.pdf`), inside
     /// `attachment_folder`; instead of a column.
     pub attachment_name: Option<String>,
+    /// The folder each recipient's file is in; needed with a column or a
+    /// file name, and a recipient's file is never taken from outside it.
     #[cfg_attr(feature = "ts-bindings", ts(type = "string | null"))]
     pub attachment_folder: Option<PathBuf>,
     pub unsubscribe: Unsubscribe,
@@ -243,29 +250,34 @@ pub struct CompiledMessage {
     /// The Date header line and the second it is for: formatting a date
     /// costs more than copying one, and it changes once a second.
     date_line: std::sync::Mutex<(u64, String)>,
+    /// The `mailto:` URI of List-Unsubscribe, encoded once.
     unsubscribe_mailto: Option<String>,
     attachments: Vec<LoadedAttachment>,
     attachment_column: Option<usize>,
     has_attachment_name: bool,
     attachment_folder: Option<PathBuf>,
+    protected: ProtectedFiles,
     identity: CampaignIdentity,
     domain: String,
 }
 
 const SUBJECT: &str = "subject";
 const TEXT: &str = "text";
-const HTML: &str = "html";
+const HTML: &str = merge::HTML_PART;
 const UNSUBSCRIBE_URL: &str = "unsubscribe_url";
 const ATTACHMENT_NAME: &str = "attachment_name";
 
 impl CompiledMessage {
     /// Checks `draft` against `columns` (syntax, unknown fields, the sender,
-    /// shared attachments) and prepares it for rendering.
+    /// shared attachments) and prepares it for rendering. No file among
+    /// `protected` (Mailroom's own, see [`ProtectedFiles::for_database`]) is
+    /// ever attached.
     pub fn compile(
         draft: &MessageDraft,
         columns: &[String],
         sender: &Sender,
         identity: CampaignIdentity,
+        protected: &ProtectedFiles,
     ) -> Result<CompiledMessage> {
         let field_names = field_names(columns);
         let text = draft.text.as_deref().filter(|t| !t.trim().is_empty());
@@ -277,20 +289,7 @@ impl CompiledMessage {
             return Err(template_error(TEXT, None, "the message has no body".to_owned()));
         }
 
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_fuel(Some(FUEL));
-        env.set_auto_escape_callback(|name| {
-            if name == HTML {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_keep_trailing_newline(true);
-        // Jinja's `default` ignores empty strings; a spreadsheet's empty cell is
-        // exactly what a person means to replace.
-        env.add_filter("default", default_filter);
+        let mut env = merge::environment();
 
         let unsubscribe_url = if draft.unsubscribe.enabled {
             draft
@@ -326,31 +325,9 @@ impl CompiledMessage {
             (UNSUBSCRIBE_URL, unsubscribe_url),
             (ATTACHMENT_NAME, attachment_name),
         ];
-        let known: HashSet<&str> = field_names.iter().map(String::as_str).chain(["email", "row"]).collect();
         for (name, source) in parts {
             let Some(source) = source else { continue };
-            env.add_template_owned(name, source.to_owned())
-                .map_err(|e| template_error(name, e.line(), describe(&e)))?;
-            let template = env
-                .get_template(name)
-                .map_err(|e| template_error(name, e.line(), describe(&e)))?;
-            let mut unknown: Vec<String> = template
-                .undeclared_variables(false)
-                .into_iter()
-                .filter(|v| !known.contains(v.as_str()) && !GLOBALS.contains(&v.as_str()))
-                .collect();
-            unknown.sort();
-            if let Some(field) = unknown.first() {
-                let line = source.lines().position(|l| l.contains(field.as_str())).map(|i| i + 1);
-                return Err(template_error(
-                    name,
-                    line,
-                    format!(
-                        "there is no merge field \"{field}\" (the fields are: {})",
-                        available_fields(&field_names).join(", ")
-                    ),
-                ));
-            }
+            add_part(&mut env, name, source, &field_names)?;
         }
 
         let sender_mailbox = mailbox(sender.name.as_deref(), &sender.address, "the sender address")?;
@@ -378,16 +355,33 @@ impl CompiledMessage {
                 .unwrap_or(&sender.address)
                 .to_owned()
         });
-        if let Some(address) = &unsubscribe_mailto {
-            mailbox(None, address, "the unsubscribe address")?;
-        }
+        let unsubscribe_mailto = match unsubscribe_mailto {
+            Some(address) => {
+                mailbox(None, &address, "the unsubscribe address")?;
+                Some(mailto_uri(&address))
+            }
+            None => None,
+        };
 
+        let attachment_folder = draft.attachment_folder.clone().filter(|f| !f.as_os_str().is_empty());
+        let per_recipient =
+            attachment_name.is_some() || draft.attachment_column.as_deref().is_some_and(|c| !c.is_empty());
+        if per_recipient && attachment_folder.is_none() {
+            return Err(template_error(
+                "attachment_folder",
+                None,
+                "choose the folder that holds each recipient's file: a recipient's file is only ever taken from it"
+                    .to_owned(),
+            ));
+        }
         let mut attachments = Vec::with_capacity(draft.attachments.len());
         for path in &draft.attachments {
-            let bytes = std::fs::read(path).map_err(|source| Error::AttachmentUnreadable {
+            let unreadable = |source| Error::AttachmentUnreadable {
                 path: path.clone(),
                 source,
-            })?;
+            };
+            let real = attach::check_shared_file(path, protected).map_err(unreadable)?;
+            let bytes = attach::read_checked(&real).map_err(unreadable)?;
             attachments.push(LoadedAttachment {
                 name: file_name(path),
                 content_type: content_type_of(path),
@@ -409,9 +403,10 @@ impl CompiledMessage {
         };
         let domain = sender
             .address
+            .trim()
             .rsplit_once('@')
-            .map_or("mailroom.local", |(_, d)| d)
-            .to_owned();
+            .and_then(|(_, d)| crate::address::ascii_domain(d))
+            .map_or_else(|| "mailroom.local".to_owned(), std::borrow::Cow::into_owned);
 
         Ok(CompiledMessage {
             env,
@@ -426,7 +421,8 @@ impl CompiledMessage {
             attachments,
             attachment_column,
             has_attachment_name: attachment_name.is_some(),
-            attachment_folder: draft.attachment_folder.clone(),
+            attachment_folder,
+            protected: protected.clone(),
             identity,
             domain,
         })
@@ -447,46 +443,76 @@ impl CompiledMessage {
     }
 
     /// The per-recipient attachment's path, when the draft names a column (or
-    /// a file name with merge fields) and this recipient's is not empty.
+    /// a file name with merge fields) and this recipient's is not empty: a
+    /// path inside the attachment folder, or the reason it cannot be (an
+    /// absolute name, or one that climbs out with `..`). What is on disk
+    /// there is checked by [`CompiledMessage::check_recipient_file`].
     pub fn recipient_attachment(&self, recipient: &RecipientData<'_>) -> Result<Option<PathBuf>, String> {
-        let name = if self.has_attachment_name {
-            one_line(&self.render_part(ATTACHMENT_NAME, &self.context(recipient))?)
-        } else {
-            match self.attachment_column.and_then(|c| recipient.values.get(c)) {
-                Some(value) => value.trim().to_owned(),
-                None => return Ok(None),
-            }
+        let Some(name) = self.recipient_file_name(recipient)? else {
+            return Ok(None);
         };
         if name.is_empty() {
             return Ok(None);
         }
-        let path = Path::new(&name);
-        Ok(Some(match &self.attachment_folder {
-            Some(folder) if path.is_relative() => folder.join(path),
-            _ => path.to_owned(),
-        }))
+        let Some(folder) = &self.attachment_folder else {
+            return Err("no folder is chosen for the recipients' files".to_owned());
+        };
+        attach::inside_folder(folder, &name).map(Some)
+    }
+
+    /// The file name a recipient's row gives (from the column, or the file
+    /// name template), as written.
+    fn recipient_file_name(&self, recipient: &RecipientData<'_>) -> Result<Option<String>, String> {
+        if self.has_attachment_name {
+            return Ok(Some(one_line(
+                &self.render_part(ATTACHMENT_NAME, &self.context(recipient))?,
+            )));
+        }
+        Ok(self
+            .attachment_column
+            .and_then(|c| recipient.values.get(c))
+            .map(|value| value.trim().to_owned()))
+    }
+
+    /// Checks a recipient's file (a path [`CompiledMessage::recipient_attachment`]
+    /// gave) on disk: still inside the folder once links are followed, a
+    /// regular file, none of Mailroom's own. The path to read.
+    pub fn check_recipient_file(&self, path: &Path) -> Result<PathBuf, attach::AttachmentProblem> {
+        let Some(folder) = &self.attachment_folder else {
+            return Err(attach::AttachmentProblem::Refused(
+                "no folder is chosen for the recipients' files".to_owned(),
+            ));
+        };
+        attach::check_recipient_file(folder, path, &self.protected)
     }
 
     /// A recipient's values as the templates see them.
     fn context(&self, recipient: &RecipientData<'_>) -> Value {
-        Value::from_iter(
-            self.field_keys
-                .iter()
-                .cloned()
-                .zip(recipient.values.iter().map(|v| Value::from(v.as_str())))
-                .chain([
-                    (Value::from("email"), Value::from(recipient.email)),
-                    (Value::from("row"), Value::from(recipient.row)),
-                ]),
-        )
+        context(&self.field_keys, recipient)
     }
 
     fn render_part(&self, name: &str, context: &Value) -> Result<String, String> {
-        let template = self.env.get_template(name).map_err(|e| describe(&e))?;
-        template.render(context).map_err(|e| {
-            let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
-            format!("{name}{line}: {}", describe(&e))
-        })
+        merge::render(&self.env, name, context)
+    }
+
+    /// Renders every template part for `recipient` (nothing else: no file
+    /// is read), for a save to find a template that cannot be made at all
+    /// (over a limit) before anyone is sent it.
+    pub fn render_templates(&self, recipient: RecipientData<'_>) -> Result<(), String> {
+        let context = self.context(&recipient);
+        let parts = [
+            (SUBJECT, true),
+            (TEXT, self.has_text),
+            (HTML, self.has_html),
+            (UNSUBSCRIBE_URL, self.has_unsubscribe_url),
+            (ATTACHMENT_NAME, self.has_attachment_name),
+        ];
+        for (name, present) in parts {
+            if present {
+                self.render_part(name, &context)?;
+            }
+        }
+        Ok(())
     }
 
     /// Renders and builds one recipient's mail. An error is that recipient's
@@ -504,10 +530,7 @@ impl CompiledMessage {
         };
         // An address, not a "Name <address>" mailbox: `Address` checks it
         // without the full mailbox grammar, which costs more than the template.
-        let to_address = recipient
-            .email
-            .trim()
-            .parse::<lettre::Address>()
+        let to_address = header_address(recipient.email)
             .map_err(|e| format!("the address {} cannot be used: {e}", recipient.email))?;
         let message_id = self.message_id(recipient.row);
         // The mail is assembled here from lettre's parts rather than by its
@@ -518,7 +541,7 @@ impl CompiledMessage {
         headers.set(header::Subject::from(subject.clone()));
         headers.set(header::MessageId::from(message_id.clone()));
         if let Some(mailto) = &self.unsubscribe_mailto {
-            let mut value = format!("<mailto:{mailto}?subject=unsubscribe>");
+            let mut value = format!("<{mailto}?subject=unsubscribe>");
             if self.has_unsubscribe_url {
                 let url = one_line(&render(UNSUBSCRIBE_URL)?);
                 value = format!("{value}, <{}>", url.trim());
@@ -536,8 +559,11 @@ impl CompiledMessage {
             );
         }
         if let Some(path) = self.recipient_attachment(&recipient)? {
-            let bytes =
-                std::fs::read(&path).map_err(|e| format!("the attachment {} cannot be read: {e}", path.display()))?;
+            let real = self
+                .check_recipient_file(&path)
+                .map_err(|problem| problem.to_string())?;
+            let bytes = attach::read_checked(&real)
+                .map_err(|e| format!("the attachment {} cannot be read: {e}", path.display()))?;
             let name = file_name(&path);
             names.push(name.clone());
             attachments.push(Attachment::new(name).body(bytes, content_type_of(&path)));
@@ -646,18 +672,85 @@ impl CompiledMessage {
     }
 }
 
-/// Functions and names minijinja provides that are not merge fields.
-const GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "loop", "self"];
+/// Checks the part `name`'s template `source` (its size, syntax, what a
+/// message may use, unknown fields) and compiles it into `env`.
+fn add_part(env: &mut Environment<'static>, name: &'static str, source: &str, field_names: &[String]) -> Result<()> {
+    // Before minijinja compiles it: compiling folds constants, which can be
+    // a memory bomb of its own.
+    merge::check_template(source, merge::part_limit(name))
+        .map_err(|refusal| template_error(name, refusal.line, refusal.problem))?;
+    env.add_template_owned(name, source.to_owned())
+        .map_err(|e| template_error(name, e.line(), describe(&e)))?;
+    let template = env
+        .get_template(name)
+        .map_err(|e| template_error(name, e.line(), describe(&e)))?;
+    let known: HashSet<&str> = field_names.iter().map(String::as_str).chain(["email", "row"]).collect();
+    let mut unknown: Vec<String> = template
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !known.contains(v.as_str()) && !GLOBALS.contains(&v.as_str()))
+        .collect();
+    unknown.sort();
+    if let Some(field) = unknown.first() {
+        let line = source.lines().position(|l| l.contains(field.as_str())).map(|i| i + 1);
+        return Err(template_error(
+            name,
+            line,
+            format!(
+                "there is no merge field \"{field}\" (the fields are: {})",
+                available_fields(field_names).join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
 
-/// `default(value, fallback)`: the fallback for undefined, none and empty text.
-fn default_filter(value: &Value, fallback: Option<Value>) -> Value {
-    let empty = value.is_undefined() || value.is_none() || value.as_str().is_some_and(|s| s.trim().is_empty());
-    if empty {
-        fallback.unwrap_or_else(|| Value::from(""))
-    } else {
-        value.clone()
+/// A recipient's values as the templates see them.
+fn context(field_keys: &[Value], recipient: &RecipientData<'_>) -> Value {
+    Value::from_iter(
+        field_keys
+            .iter()
+            .cloned()
+            .zip(recipient.values.iter().map(|v| Value::from(v.as_str())))
+            .chain([
+                (Value::from("email"), Value::from(recipient.email)),
+                (Value::from("row"), Value::from(recipient.row)),
+            ]),
+    )
+}
+
+/// One template on its own, checked and compiled as a message's plain-text
+/// body is, and rendered under the same limits: the template compiler's
+/// entry point for fuzzing, and for trying a template outside a campaign.
+#[derive(Debug)]
+pub struct MergeTemplate {
+    env: Environment<'static>,
+    field_keys: Vec<Value>,
+}
+
+impl MergeTemplate {
+    /// Checks `source` against a list's `columns` (its size, syntax, what a
+    /// message may use, unknown fields) and compiles it.
+    pub fn compile(source: &str, columns: &[String]) -> Result<MergeTemplate> {
+        let field_names = field_names(columns);
+        let mut env = merge::environment();
+        add_part(&mut env, TEXT, source, &field_names)?;
+        Ok(MergeTemplate {
+            env,
+            field_keys: field_names.iter().map(|n| Value::from(n.as_str())).collect(),
+        })
+    }
+
+    /// The text for one recipient (`values` in column order); an error is
+    /// that recipient's, as a sentence naming the line.
+    pub fn render(&self, email: &str, values: &[String]) -> Result<String, String> {
+        let recipient = RecipientData { row: 2, email, values };
+        merge::render(&self.env, TEXT, &context(&self.field_keys, &recipient))
     }
 }
+
+/// Names a template may use that are not merge fields.
+const GLOBALS: &[&str] = &["range", "loop"];
 
 fn template_error(part: &str, line: Option<usize>, problem: String) -> Error {
     Error::Template {
@@ -684,11 +777,34 @@ fn one_line(value: &str) -> String {
 }
 
 fn mailbox(name: Option<&str>, address: &str, what: &str) -> Result<Mailbox> {
-    let address = address
-        .trim()
-        .parse()
+    let address = header_address(address)
         .map_err(|e| template_error("sender", None, format!("{what} {address} is not valid: {e}")))?;
     Ok(Mailbox::new(name.map(one_line).filter(|n| !n.is_empty()), address))
+}
+
+/// An address as headers carry it: its domain in ASCII (IDNA), its local
+/// part as it is (see the module docs).
+fn header_address(address: &str) -> std::result::Result<lettre::Address, String> {
+    let wire = crate::address::for_wire(address.trim()).map_err(|reason| reason.to_string())?;
+    wire.text.parse::<lettre::Address>().map_err(|e| e.to_string())
+}
+
+/// A `mailto:` URI for `address` (RFC 6068): the domain in ASCII, and every
+/// byte but the unreserved and the sub-delimiters percent-encoded (a `%`,
+/// `?` or `#` in the local part, or UTF-8, would otherwise change the URI).
+fn mailto_uri(address: &str) -> String {
+    let address = address.trim();
+    let wire = crate::address::for_wire(address).map_or_else(|_| address.to_owned(), |w| w.text);
+    let mut uri = String::with_capacity(wire.len() + 7);
+    uri.push_str("mailto:");
+    for byte in wire.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$'()*+,;=:@".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
 }
 
 fn file_name(path: &Path) -> String {

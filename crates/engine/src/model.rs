@@ -127,6 +127,22 @@ impl StatusCounts {
         }
     }
 
+    /// How far sending has got, 0 to 100: the recipients with an outcome
+    /// (sent, failed, cancelled, uncertain) out of those there were to send
+    /// (everyone but the skipped rows). Rounded down, and 100 only when
+    /// nobody is left to send, so a window never reads "100 %" while a mail
+    /// is still on its way.
+    pub fn percent_done(&self) -> u8 {
+        let left = self.pending + self.sending + self.retry_wait;
+        let done = self.sent + self.failed + self.cancelled + self.uncertain;
+        let to_send = left + done;
+        if left == 0 {
+            return 100;
+        }
+        let percent = (u128::from(done) * 100 / u128::from(to_send)).min(99);
+        u8::try_from(percent).unwrap_or(99)
+    }
+
     pub fn total(&self) -> u64 {
         self.pending
             + self.sending
@@ -165,6 +181,10 @@ pub struct CampaignSummary {
     /// "mailroom (process 4242)"), so it is not offered for resume here.
     /// Filled by the engine's `campaign::summary` and `campaign::list`.
     pub sent_by: Option<String>,
+    /// Marked running in the file, but no Mailroom is sending it (killed, or
+    /// it could not record its pause on a full disk): shown as `paused`,
+    /// with this set. Filled like `sent_by`.
+    pub interrupted: bool,
 }
 
 /// One recipient row with the values it was imported with.
@@ -184,6 +204,14 @@ pub struct Recipient {
     /// For a bounced recipient, whether the bounce was hard or soft (its
     /// diagnostic is the `reason`).
     pub bounce: Option<BounceKind>,
+    /// Attempts whose content may have reached the server without an answer.
+    /// A `sent` recipient with any may have the message more than once (its
+    /// reason says so).
+    pub unanswered: u32,
+    /// The version of the campaign's message it was last sent (or may have
+    /// got); `None` before it was ever sent.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number | null"))]
+    pub message_version: Option<i64>,
     /// Every source column, in file order, with its value as imported.
     #[cfg_attr(feature = "ts-bindings", ts(type = "Record<string, string>"))]
     pub fields: IndexMap<String, String>,
@@ -286,4 +314,35 @@ pub struct ImportReport {
     pub email_column: String,
     /// The first rows of the file, as imported, for a preview table.
     pub preview: Vec<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatusCounts;
+
+    #[test]
+    fn percent_done_counts_outcomes_among_those_to_send() {
+        let counts = |pending, sending, sent, retry_wait, failed, skipped| StatusCounts {
+            pending,
+            sending,
+            sent,
+            retry_wait,
+            failed,
+            skipped,
+            ..StatusCounts::default()
+        };
+        // Skipped rows were never to be sent: 2 of 4 sendable done.
+        assert_eq!(counts(2, 0, 1, 0, 1, 6).percent_done(), 50);
+        // Rounded down: 1 of 3 is 33 %.
+        assert_eq!(counts(2, 0, 1, 0, 0, 0).percent_done(), 33);
+        // Nearly done is not done while a mail is on its way or waits to retry.
+        assert_eq!(counts(0, 1, 999, 0, 0, 0).percent_done(), 99);
+        assert_eq!(counts(0, 0, 999, 1, 0, 0).percent_done(), 99);
+        assert_eq!(counts(0, 0, 1000, 0, 0, 3).percent_done(), 100);
+        // Nothing to send (every row skipped) is done.
+        assert_eq!(counts(0, 0, 0, 0, 0, 5).percent_done(), 100);
+        assert_eq!(counts(7, 0, 0, 0, 0, 0).percent_done(), 0);
+        // No overflow at the largest counts.
+        assert_eq!(counts(u64::MAX / 4, 0, u64::MAX / 4, 0, 0, 0).percent_done(), 50);
+    }
 }

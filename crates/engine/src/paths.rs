@@ -32,21 +32,55 @@ pub fn log_dir() -> Option<PathBuf> {
     }
 }
 
+/// The settings file ([`crate::settings`]): `settings.json` in the per-user
+/// config folder (`~/.config/org.mailroom.desktop` on Linux,
+/// `~/Library/Application Support/org.mailroom.desktop` on macOS,
+/// `%APPDATA%\org.mailroom.desktop` on Windows), beside the window's
+/// remembered size and position.
+pub fn settings_path() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|dirs| dirs.config_dir().join(APP_IDENTIFIER).join(SETTINGS_FILE))
+}
+
+const SETTINGS_FILE: &str = "settings.json";
+
 /// The database a front end should open: an explicit path wins, then
-/// `$MAILROOM_DB`, then `mailroom.db` in [`data_dir`]. Fails only on a system
-/// with no home folder and neither of the others.
+/// `$MAILROOM_DB`, then the file chosen in Settings, then `mailroom.db` in
+/// [`data_dir`]. Fails only on a system with no home folder and none of the
+/// others.
 pub fn database_path(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    explicit
-        .or_else(|| {
+    first_database_of(
+        explicit,
+        || {
             std::env::var_os(DATABASE_ENV)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
-        })
-        .or_else(|| data_dir().map(|dir| dir.join(DATABASE_FILE)))
+        },
+        || crate::settings::SettingsFile::default_location().and_then(|file| file.load().database),
+        default_database_path,
+    )
+}
+
+/// The order [`database_path`] asks in; each later source is only looked at
+/// when the ones before it gave nothing.
+fn first_database_of(
+    explicit: Option<PathBuf>,
+    env: impl FnOnce() -> Option<PathBuf>,
+    chosen: impl FnOnce() -> Option<PathBuf>,
+    default: impl FnOnce() -> Option<PathBuf>,
+) -> Result<PathBuf> {
+    explicit
+        .or_else(env)
+        .or_else(chosen)
+        .or_else(default)
         .ok_or_else(|| Error::DatabaseUnavailable {
             path: PathBuf::from("(default)"),
             reason: format!("there is no home folder to keep it in; choose a file with --db or ${DATABASE_ENV}"),
         })
+}
+
+/// `mailroom.db` in [`data_dir`]: the database when none is chosen.
+pub fn default_database_path() -> Option<PathBuf> {
+    data_dir().map(|dir| dir.join(DATABASE_FILE))
 }
 
 #[cfg(test)]
@@ -61,12 +95,29 @@ mod tests {
 
     #[test]
     fn default_path_is_under_the_data_dir() {
-        let (Some(dir), Ok(db)) = (data_dir(), database_path(None)) else {
+        let Some(db) = default_database_path() else {
             return; // no home directory in this environment: nothing to compare
         };
-        if std::env::var_os(DATABASE_ENV).is_none() {
-            assert_eq!(db, dir.join("mailroom.db"));
-            assert!(dir.ends_with(APP_IDENTIFIER));
-        }
+        assert!(
+            db.ends_with(format!("{APP_IDENTIFIER}/mailroom.db")),
+            "{}",
+            db.display()
+        );
+    }
+
+    #[test]
+    fn the_environment_beats_the_settings_which_beat_the_default() {
+        let path = |p: &str| Some(PathBuf::from(p));
+        let first = |explicit, env, chosen, default| first_database_of(explicit, || env, || chosen, || default).ok();
+        let all = first(path("/a.db"), path("/env.db"), path("/chosen.db"), path("/default.db"));
+        assert_eq!(all, path("/a.db"));
+        let no_explicit = first(None, path("/env.db"), path("/chosen.db"), path("/default.db"));
+        assert_eq!(no_explicit, path("/env.db"));
+        assert_eq!(
+            first(None, None, path("/chosen.db"), path("/default.db")),
+            path("/chosen.db")
+        );
+        assert_eq!(first(None, None, None, path("/default.db")), path("/default.db"));
+        assert_eq!(first(None, None, None, None), None);
     }
 }

@@ -24,8 +24,8 @@ pub const SECRETS_ENV: &str = "MAILROOM_SECRETS";
 /// locked D-Bus must not freeze the window.
 const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-const FILE_NAME: &str = "secrets.json";
-const KEY_FILE_NAME: &str = "secrets.key";
+pub(crate) const FILE_NAME: &str = "secrets.json";
+pub(crate) const KEY_FILE_NAME: &str = "secrets.key";
 
 /// Whose password: an SMTP account's, or the mailbox of one (both keyed by
 /// the account's name, apart: `smtp:NAME` and `imap:NAME` in the keychain,
@@ -126,6 +126,10 @@ impl SecretStore {
                 })
                 .await
             }
+            // Reading makes nothing: with no file there is no password, and
+            // no key is made for it (a database in a read-only folder can
+            // still list its accounts).
+            SecretStore::EncryptedFile { dir } if !dir.join(FILE_NAME).exists() => Ok(None),
             SecretStore::EncryptedFile { dir } => SecretFile::load(dir)?.get(kind, account),
         }
     }
@@ -364,6 +368,17 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0, "the key file must be private");
         }
+    }
+
+    #[tokio::test]
+    async fn asking_for_a_password_that_was_never_kept_writes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SecretStore::EncryptedFile {
+            dir: dir.path().to_owned(),
+        };
+        assert_eq!(store.get("work").await.expect("get"), None);
+        let made: Vec<_> = std::fs::read_dir(dir.path()).expect("read dir").collect();
+        assert!(made.is_empty(), "{made:?}");
     }
 
     #[tokio::test]

@@ -3,7 +3,9 @@
 //! (`CompiledMessage::compile`) and rendered for one recipient. Errors are
 //! fine; a panic, a hang or memory past the limit is a finding.
 
-use mailroom_engine::message::{CampaignIdentity, CompiledMessage, MessageDraft, RecipientData, Sender};
+use mailroom_engine::message::{
+    CampaignIdentity, CompiledMessage, MessageDraft, ProtectedFiles, RecipientData, Sender,
+};
 
 /// Separates the subject, the text and the HTML in an input.
 const PART: u8 = 0x1f;
@@ -102,7 +104,7 @@ pub fn run(input: &[u8]) -> Result<(), String> {
         reply_to: None,
     };
     let identity = CampaignIdentity { id: 1, created_at: 0 };
-    let Ok(message) = CompiledMessage::compile(&draft, &columns, &sender, identity) else {
+    let Ok(message) = CompiledMessage::compile(&draft, &columns, &sender, identity, &ProtectedFiles::default()) else {
         return Ok(());
     };
     let values = ["ann@example.com", "Ann Lee", "X-42", "Oslo"].map(str::to_owned);

@@ -28,6 +28,14 @@ import type { MailboxSettings } from './bindings/MailboxSettings';
 import type { MailboxDiagnosis } from './bindings/MailboxDiagnosis';
 import type { MailboxStageReport } from './bindings/MailboxStageReport';
 import type { ScanReport } from './bindings/ScanReport';
+import type { ScanProgress } from './bindings/ScanProgress';
+import type { Suppression } from './bindings/Suppression';
+import type { Settings } from './bindings/Settings';
+import type { Theme } from './bindings/Theme';
+import type { LogLevel } from './bindings/LogLevel';
+import type { DatabaseInfo } from './bindings/DatabaseInfo';
+import type { MenuLabels } from './bindings/MenuLabels';
+import type { MenuLanguage } from './bindings/MenuLanguage';
 
 function isIpcError(value: unknown): value is IpcError {
   return (
@@ -70,7 +78,7 @@ function choiceArgs(choices: ImportChoices) {
 }
 
 export { isIpcError };
-export type { IpcError };
+export type { IpcError, Settings, Theme, LogLevel, DatabaseInfo };
 
 export const api = {
   /** How the file would be imported and its first rows; saves nothing. */
@@ -100,7 +108,9 @@ export const api = {
   },
   cancelImport: (importId: number) => call<null>('cancel_import', { importId }),
   /** Puts the campaign's failed recipients back to pending; returns how many. */
-  resendFailed: (campaign: number) => call<number>('resend_failed', { campaign }),
+  /** Failed recipients back to pending; bounced ones too only when `includeBounced`. */
+  resendFailed: (campaign: number, includeBounced = false) =>
+    call<number>('resend_failed', { campaign, includeBounced }),
   campaignSummary: (campaign: number) => call<CampaignSummary>('campaign_summary', { campaign }),
   /** A page of recipients in file order: those in `status`, or all. */
   listRecipients: (campaign: number, status: RecipientStatus | null, offset: number, limit: number) =>
@@ -110,6 +120,8 @@ export const api = {
   exportRecipients: (campaign: number, statuses: RecipientStatus[], path: string) =>
     call<number>('export_recipients', { campaign, statuses, path }),
   databaseLocation: () => call<string>('database_location'),
+  /** The file the OS asked Mailroom to open ("Open with", a second launch), once; null if none. */
+  takeOpenedFile: () => call<string | null>('take_opened_file'),
 
   listAccounts: () => call<Account[]>('list_accounts'),
   smtpPresets: () => call<Preset[]>('smtp_presets'),
@@ -170,6 +182,31 @@ export const api = {
     channel.onmessage = onStage;
     return call<MailboxDiagnosis>('test_mailbox', { account, testId, onStage: channel });
   },
-  /** Scans the account's mailbox now (every mailbox when null). */
-  scanBounces: (account: string | null) => call<ScanReport[]>('scan_bounces', { account }),
+  /** Scans the account's mailbox now (every mailbox when null); `onProgress` sees how far it read. */
+  scanBounces: (account: string | null, onProgress: (progress: ScanProgress) => void) => {
+    const channel = new Channel<ScanProgress>();
+    channel.onmessage = onProgress;
+    return call<ScanReport[]>('scan_bounces', { account, onProgress: channel });
+  },
+  /** A page of the suppression list, newest first. */
+  listSuppressions: (offset: number, limit: number) => call<Suppression[]>('list_suppressions', { offset, limit }),
+
+  /** The settings the engine keeps (theme, language, log level, database). */
+  getSettings: () => call<Settings>('get_settings'),
+  setTheme: (theme: Theme) => call<Settings>('set_theme', { theme }),
+  /** `null` follows the OS. */
+  setLanguage: (language: string | null) => call<Settings>('set_language', { language }),
+  setLogLevel: (level: LogLevel) => call<Settings>('set_log_level', { level }),
+  databaseInfo: () => call<DatabaseInfo>('database_info'),
+  /** Uses the database at `path` from now on (an existing one, or a new file). */
+  chooseDatabase: (path: string) => call<DatabaseInfo>('choose_database', { path }),
+  /** The "copy diagnostics" report (addresses hidden, no passwords). */
+  diagnostics: () => call<string>('diagnostics'),
+  openLogsFolder: () => call<null>('open_logs_folder'),
+  showDatabaseFolder: () => call<null>('show_database_folder'),
+  /** Builds the native menus with these labels, `language` and `theme` checked. */
+  setMenu: (labels: MenuLabels, languages: MenuLanguage[], language: string, theme: Theme) =>
+    call<null>('set_menu', { labels, languages, language, theme }),
+  /** Quit as the menu does: asks first while a campaign sends. */
+  quit: () => call<null>('quit'),
 };

@@ -15,6 +15,8 @@ export const live = $state<{
   running: boolean;
   pausing: boolean;
   counts: StatusCounts | null;
+  /** How far the run has got (0–100, from the engine), for the title and taskbar. */
+  percentDone: number | null;
   sentPerSecond: number;
   rate: RateState | null;
   eta: number | null;
@@ -28,6 +30,7 @@ export const live = $state<{
   running: false,
   pausing: false,
   counts: null,
+  percentDone: null,
   sentPerSecond: 0,
   rate: null,
   eta: null,
@@ -58,6 +61,7 @@ function apply(event: CampaignEvent) {
       break;
     case 'progress':
       live.counts = event.counts;
+      live.percentDone = event.percent_done;
       live.sentPerSecond = event.sent_per_second;
       live.rate = event.rate;
       live.eta = event.eta_seconds === null ? null : Number(event.eta_seconds);
@@ -113,6 +117,7 @@ export async function start(campaignId: number, account: string | null, name: st
   live.campaignId = campaignId;
   live.running = true;
   live.pausing = false;
+  live.percentDone = null;
   live.outcome = null;
   live.error = null;
   try {

@@ -5,7 +5,7 @@ import type { ImportChoices } from './api';
 import type { ImportPreview } from './bindings/ImportPreview';
 import type { ImportReport } from './bindings/ImportReport';
 
-export type Screen = 'recipients' | 'smtp' | 'message' | 'campaign' | 'results' | 'mailbox' | 'sandbox';
+export type Screen = 'recipients' | 'smtp' | 'message' | 'campaign' | 'results' | 'mailbox' | 'sandbox' | 'settings';
 
 export const session = $state<{
   screen: Screen;
@@ -16,6 +16,14 @@ export const session = $state<{
   /** The first preview, with nothing chosen: what Mailroom detected by itself. */
   importDetected: ImportPreview | null;
   lastImport: ImportReport | null;
+  /** A file the operating system asked Mailroom to open (lib/launch.ts), for the Recipients screen. */
+  openRequest: string | null;
+  /** File ▸ Import… was chosen: the Recipients screen opens its file chooser. */
+  chooseFileRequested: boolean;
+  /** File ▸ Export failed… was chosen: the Results screen exports. */
+  exportFailedRequested: boolean;
+  /** Counts the databases chosen in Settings, so views of the old one refresh. */
+  databaseChanged: number;
 }>({
   screen: 'recipients',
   importFile: null,
@@ -23,4 +31,8 @@ export const session = $state<{
   importPreview: null,
   importDetected: null,
   lastImport: null,
+  openRequest: null,
+  chooseFileRequested: false,
+  exportFailedRequested: false,
+  databaseChanged: 0,
 });

@@ -17,8 +17,8 @@ type Scenario = {
 type Harness = {
   calls: { command: string; args: unknown }[];
   drop: (paths: string[]) => Promise<void>;
-  /** Plays an event the shell would send (e.g. `close-requested`). */
-  event: (name: string) => Promise<void>;
+  /** Plays an event the shell would send (`close-requested`, `menu` with an item's id). */
+  event: (name: string, payload?: unknown) => Promise<void>;
   /** Lets a held command answer. */
   release: (command: string) => void;
 };
@@ -43,6 +43,34 @@ function channelOf(args: unknown): ((message: unknown) => void) | undefined {
   return channel?.onmessage;
 }
 
+/**
+ * What every test gets unless its scenario says otherwise: the desktop around
+ * the window (menus, title, taskbar, clipboard), and settings kept like the
+ * engine's settings file, here in sessionStorage so they outlive a reload.
+ */
+const SETTINGS_KEY = 'mailroom.test.settings';
+type SettingsShape = { theme: string; language: string | null; log_level: string; database: string | null };
+function savedSettings(): SettingsShape {
+  const saved = sessionStorage.getItem(SETTINGS_KEY);
+  return saved ? (JSON.parse(saved) as SettingsShape) : { theme: 'system', language: null, log_level: 'info', database: null };
+}
+function changeSettings(change: Partial<SettingsShape>): SettingsShape {
+  const settings = { ...savedSettings(), ...change };
+  sessionStorage.setItem(SETTINGS_KEY, JSON.stringify(settings));
+  return settings;
+}
+const defaults: Record<string, (args: Record<string, unknown>) => unknown> = {
+  get_settings: () => savedSettings(),
+  set_theme: (args) => changeSettings({ theme: args.theme as string }),
+  set_language: (args) => changeSettings({ language: args.language as string | null }),
+  set_log_level: (args) => changeSettings({ log_level: args.level as string }),
+  set_menu: () => null,
+  'plugin:window|set_title': () => null,
+  'plugin:window|set_progress_bar': () => null,
+  'plugin:clipboard-manager|write_text': () => null,
+  'plugin:app|version': () => '0.1.0',
+};
+
 mockIPC(
   async (command, args) => {
     calls.push({ command, args });
@@ -51,6 +79,8 @@ mockIPC(
     const failure = scenario.failures?.[command];
     if (failure) throw failure;
     if (scenario.results && command in scenario.results) return scenario.results[command];
+    const fallback = defaults[command];
+    if (fallback) return fallback((args ?? {}) as Record<string, unknown>);
     throw { kind: 'internal', message: `the test did not mock "${command}"` };
   },
   { shouldMockEvents: true },
@@ -59,7 +89,7 @@ mockIPC(
 window.__mailroom = {
   calls,
   drop: (paths) => emit('tauri://drag-drop', { paths, position: { x: 100, y: 100 } }),
-  event: (name) => emit(name),
+  event: (name, payload) => emit(name, payload),
   release: (command) => releases.get(command)?.(),
 };
 

@@ -17,6 +17,14 @@
 //! per message instead of two. The next recipient is claimed only after
 //! that answer, with this message's outcome, so still one commit per
 //! message and one uncertain recipient per connection at most.
+//!
+//! Once a message's content has gone out, only the server's answer says
+//! what became of it. Without one (a timeout, a lost connection, an answer
+//! that is not SMTP) the send is *ambiguous*: the server may have it. The
+//! recipient is then never failed and never silently sent again: it becomes
+//! `uncertain` for a person to decide, or, with the account's
+//! `retry_ambiguous`, waits to be sent again with the same Message-ID and
+//! message version, its history saying it may get it twice.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,9 +34,9 @@ use std::time::Duration;
 
 use super::dispatch::Job;
 use super::writer::{Outcome, PendingClaim, Writer};
-use super::{CampaignEvent, Run, count_failure};
+use super::{CampaignEvent, Run, count_ambiguous, count_failure};
 use crate::error::Result;
-use crate::message::{RecipientData, RenderedMessage};
+use crate::message::{CompiledMessage, RecipientData, RenderedMessage};
 use crate::model::RecipientStatus;
 use crate::smtp::client::Connection;
 use crate::smtp::{Failure, FailureClass, Problem, Stage};
@@ -119,32 +127,54 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
             }
         }
 
-        let (job, prepared) = match opened.take() {
+        let (job, version, message, prepared) = match opened.take() {
             Some(Opened {
                 job,
                 rendered,
                 envelope,
                 ..
-            }) => (job, Some((rendered, envelope))),
+            }) => (job, run.version, run.message.clone(), Some((rendered, envelope))),
             None => {
                 let Some(job) = unless_waiting(run.dispatch.next(&run.halt), writer, finished).await?? else {
                     break;
+                };
+                // The version it must get: the one the server may already
+                // have, if an attempt went unanswered; else this run's.
+                let version = job.recipient.version_to_send(run.version);
+                let message = match unless_waiting(run.message_for(version), writer, finished).await? {
+                    Ok(message) => message,
+                    Err(e) => {
+                        run.halt_with(format!(
+                            "row {} may already have version {version} of the message, which cannot be made \
+                             again ({e}); nothing was sent to it",
+                            job.recipient.row
+                        ));
+                        run.dispatch.give_back(job).await;
+                        break;
+                    }
                 };
                 if !unless_waiting(wait_for_slot(run), writer, finished).await? {
                     run.dispatch.give_back(job).await;
                     break;
                 }
-                (job, None)
+                (job, version, message, None)
             }
         };
-        let claim = writer.claim(&job, finished.take())?;
+        let claim = writer.claim(&job, version, finished.take())?;
         let Some(current) = held.as_mut() else {
             // Unreachable: a connection is opened above. Keep the recipient safe anyway.
-            claim.durable().await?;
-            writer.record(unclaim(&job, None))?;
+            if claim.durable().await.is_ok() {
+                writer.record(unclaim(&job, None))?;
+            }
             continue;
         };
-        let (keep, outcome, next) = send_one(run, &job, current, claim, prepared).await?;
+        let Some((keep, outcome, next)) = send_one(run, &job, &message, current, claim, prepared).await else {
+            // The claim is not in the file (the run pauses: the file cannot
+            // be written), so nothing of the message went out. An envelope
+            // may be open on the connection: drop it, as on a pause.
+            drop(held.take());
+            break;
+        };
         *finished = Some(outcome);
         if let Some(next) = next {
             if keep {
@@ -247,11 +277,11 @@ async fn wait_for_slot(run: &Run) -> bool {
     }
 }
 
-/// Renders and sends to one recipient whose claim is on its way into the
-/// file. Returns whether the connection is still good for the next message,
-/// the outcome to record, and the next recipient when its envelope went out
-/// with this content; an error if the claim could not be recorded (then
-/// nothing of the message was sent).
+/// Renders `message` for one recipient whose claim is on its way into the
+/// file, and sends it. Returns whether the connection is still good for the
+/// next message, the outcome to record, and the next recipient when its
+/// envelope went out with this content; `None` if the claim could not be
+/// recorded (then nothing of the message was sent, and the run is pausing).
 ///
 /// The claim's commit (a disk sync) runs while the message is made and its
 /// envelope (MAIL, RCPT, DATA) goes out; only the content waits for it (and
@@ -263,10 +293,11 @@ async fn wait_for_slot(run: &Run) -> bool {
 async fn send_one(
     run: &Run,
     job: &Job,
+    message: &CompiledMessage,
     held: &mut Held,
     claim: PendingClaim,
     prepared: Option<(RenderedMessage, std::result::Result<(), Failure>)>,
-) -> Result<(bool, Outcome, Option<Opened>)> {
+) -> Option<(bool, Outcome, Option<Opened>)> {
     let recipient = &job.recipient;
     let attempts = recipient.attempts + 1;
     let started_at = run.store.now_ms();
@@ -276,11 +307,11 @@ async fn send_one(
     // wait for `durable` before the content.
     let (rendered, opened) = match prepared {
         Some((rendered, envelope)) => {
-            claim.durable().await?;
+            claim.durable().await.ok()?;
             (rendered, envelope)
         }
         None => {
-            let rendered = match run.message.render(RecipientData::from(recipient)) {
+            let rendered = match message.render(RecipientData::from(recipient)) {
                 Ok(rendered) => rendered,
                 Err(problem) => {
                     let reason = format!("the message could not be made for this recipient: {problem}");
@@ -293,9 +324,9 @@ async fn send_one(
                         enhanced_code: None,
                         text: problem,
                     };
-                    claim.durable().await?;
+                    claim.durable().await.ok()?;
                     count_failure(run, &reason);
-                    return Ok((true, fail(job, reason, attempt), None));
+                    return Some((true, fail(job, reason, attempt), None));
                 }
             };
             let to = [recipient.email.trim()];
@@ -303,12 +334,13 @@ async fn send_one(
                 claim.durable(),
                 held.connection.begin(&run.envelope_from, &to, rendered.bytes.len())
             );
-            durable?;
+            durable.ok()?;
             (rendered, opened)
         }
     };
     let mut next = None;
-    // Only a failure after this point can leave the server with the message.
+    // From here on the content goes out: a failure without the server's
+    // answer may leave the server with the message (ambiguous).
     let content_sent = opened.is_ok();
     let sent = match opened {
         Ok(()) => {
@@ -348,19 +380,25 @@ async fn send_one(
         Ok(reply) => {
             held.sent += 1;
             run.failures_in_a_row.store(0, Ordering::SeqCst);
+            run.ambiguous_in_a_row.store(0, Ordering::SeqCst);
+            // An earlier attempt went unanswered: the server may have kept
+            // that copy too.
+            let note = (recipient.unanswered > 0).then(|| MAYBE_TWICE.to_owned());
             let sent = outcome(
                 job,
                 StateChange::Sent {
                     id: recipient.id,
                     reply: reply.to_string(),
+                    note: note.clone(),
                 },
                 RecipientStatus::Sent,
-                None,
+                note,
                 attempts,
             );
-            Ok((true, sent, next))
+            Some((true, sent, next))
         }
         Err(failure) => {
+            let ambiguous = is_ambiguous(&failure, content_sent);
             let attempt = AttemptRecord {
                 started_at,
                 duration_ms,
@@ -370,6 +408,15 @@ async fn send_one(
                 enhanced_code: failure.enhanced_code.clone(),
                 text: failure.text.clone(),
             };
+            if ambiguous {
+                // Nothing more is read on a connection whose last answer is
+                // missing: the next reply could be this one's, late.
+                return Some((false, handle_ambiguous(run, job, &failure, attempt), next));
+            }
+            if content_sent {
+                // The server answered the content: it is not adrift.
+                run.ambiguous_in_a_row.store(0, Ordering::SeqCst);
+            }
             let keep = connection_survives(&failure);
             // "421 too many messages" on a connection that already carried
             // some is a per-connection limit, not a rate: open fresh
@@ -384,13 +431,74 @@ async fn send_one(
                     );
                 }
             }
-            Ok((
+            Some((
                 keep,
                 handle_failure(run, job, &failure, attempt, connection_limit),
                 next,
             ))
         }
     }
+}
+
+/// The reason a recipient sent after an unanswered attempt keeps.
+const MAYBE_TWICE: &str = "sent; an earlier attempt got no answer after its content, so this recipient may have \
+     received the message more than once (same Message-ID, which most providers de-duplicate)";
+
+/// The content went out and no answer came: the server may have the
+/// message. By default the recipient is `uncertain`, for a person to
+/// decide; with the account's `retry_ambiguous` it is sent again (same
+/// Message-ID, same message version) while it has attempts left. Never
+/// `failed`.
+fn handle_ambiguous(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecord) -> Outcome {
+    let recipient = &job.recipient;
+    let attempts = recipient.attempts + 1;
+    if failure.class() == FailureClass::PermanentForCampaign {
+        // An answer that is not SMTP: nothing more is sent to this server
+        // until a person looks.
+        run.halt_with(describe(failure, run));
+    }
+    count_ambiguous(run, failure);
+    let allowed = run.account.retries.max(1);
+    if run.account.retry_ambiguous && attempts < allowed {
+        let reason = format!(
+            "no answer after the content was sent ({failure}); sending it again with the same Message-ID, so \
+             this recipient may receive it twice"
+        );
+        let wait = run.backoff(attempts);
+        let next_attempt_at = run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+        return outcome(
+            job,
+            StateChange::Retry {
+                id: recipient.id,
+                next_attempt_at,
+                reason: reason.clone(),
+                attempt,
+            },
+            RecipientStatus::RetryWait,
+            Some(reason),
+            attempts,
+        );
+    }
+    let reason = format!(
+        "the server may have it: no answer after the content was sent ({failure}); send it again (same \
+         Message-ID) or count it as sent"
+    );
+    uncertain(job, reason, attempt)
+}
+
+/// `job`'s recipient may or may not have the message: a person decides.
+fn uncertain(job: &Job, reason: String, attempt: AttemptRecord) -> Outcome {
+    outcome(
+        job,
+        StateChange::Uncertain {
+            id: job.recipient.id,
+            reason: reason.clone(),
+            attempt,
+        },
+        RecipientStatus::Uncertain,
+        Some(reason),
+        job.recipient.attempts + 1,
+    )
 }
 
 /// Takes this connection's next recipient, when it can travel with the
@@ -406,6 +514,11 @@ async fn look_ahead(run: &Run, held: &Held) -> Option<Ahead> {
         return None;
     }
     let job = run.dispatch.try_next()?;
+    if job.recipient.version_to_send(run.version) != run.version {
+        // It must get an earlier version, which may need loading: its own round.
+        run.dispatch.give_back(job).await;
+        return None;
+    }
     let slot_at = run.store.now_ms();
     let slot = run.limits.rate.check().is_none() && run.limits.quotas.lock().await.take(slot_at).is_ok();
     if !slot {
@@ -445,6 +558,11 @@ fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecor
         FailureClass::PermanentForRecipient => {
             let suppress = failure.is_unknown_mailbox().then(|| recipient.email.clone());
             count_failure(run, &reason);
+            let reason = if recipient.unanswered > 0 {
+                format!("{reason} (an earlier attempt got no answer after its content and may have delivered it)")
+            } else {
+                reason
+            };
             fail_with(job, reason, attempt, suppress)
         }
         FailureClass::Transient => {
@@ -454,17 +572,26 @@ fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecor
             {
                 run.sink.event(&CampaignEvent::RateChanged { rate });
             }
-            // Throttling is the server pacing us, not the list going bad.
-            if failure.problem != Problem::Throttled && !connection_limit {
-                count_failure(run, &reason);
-            }
+            // A transient reply is retried, so it is not a failure of the
+            // list: only recipients that end `failed` count toward "N in a
+            // row" (a burst of 4xx or of resets before the content must not
+            // pause the campaign).
             let allowed = run.account.retries.max(1);
-            if attempts >= allowed {
-                fail(
+            if attempts >= allowed && recipient.unanswered > 0 {
+                // Given up, but an earlier attempt may have delivered it.
+                uncertain(
                     job,
-                    format!("gave up after {attempts} attempts; the last: {reason}"),
+                    format!(
+                        "gave up after {attempts} attempts (the last: {reason}); an earlier attempt got no answer \
+                         after its content, so the server may have it: send it again (same Message-ID) or count \
+                         it as sent"
+                    ),
                     attempt,
                 )
+            } else if attempts >= allowed {
+                let reason = format!("gave up after {attempts} attempts; the last: {reason}");
+                count_failure(run, &reason);
+                fail(job, reason, attempt)
             } else {
                 let wait = run.backoff(attempts);
                 let next_attempt_at = run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
@@ -539,18 +666,25 @@ fn connection_survives(failure: &Failure) -> bool {
         && !matches!(failure.problem, Problem::ConnectionLost | Problem::TimedOut)
 }
 
-/// How an attempt ended. `Ambiguous` when the server may have the message:
-/// the connection died or went silent after the content was sent. Before
-/// that (waiting for the 354, say) it has nothing to deliver: `Transient`.
+/// Whether the server may have the message: its content went out (`content_sent`)
+/// and no answer to it came: a timeout, a lost or closed connection, or an
+/// answer that is not SMTP, at any point after the content began to go out.
+/// Before that (waiting for the 354, say) the server has nothing to
+/// deliver; after an answer it said what it did.
+/// The client marks failures after the content itself too (a reply that
+/// broke the protocol once the content was out: [`Failure::is_ambiguous`]).
+fn is_ambiguous(failure: &Failure, content_sent: bool) -> bool {
+    (content_sent && failure.code.is_none()) || failure.is_ambiguous()
+}
+
+/// How an attempt ended (see [`is_ambiguous`]).
 fn attempt_outcome(failure: &Failure, content_sent: bool) -> AttemptOutcome {
-    match (failure.stage, failure.problem) {
-        (Stage::Data, Problem::ConnectionLost | Problem::TimedOut) if content_sent && failure.code.is_none() => {
-            AttemptOutcome::Ambiguous
-        }
-        _ => match failure.class() {
-            FailureClass::Transient => AttemptOutcome::Transient,
-            _ => AttemptOutcome::Permanent,
-        },
+    if is_ambiguous(failure, content_sent) {
+        return AttemptOutcome::Ambiguous;
+    }
+    match failure.class() {
+        FailureClass::Transient => AttemptOutcome::Transient,
+        _ => AttemptOutcome::Permanent,
     }
 }
 
@@ -597,5 +731,10 @@ mod tests {
         assert_eq!(attempt_outcome(&refused, true), AttemptOutcome::Permanent);
         let lost_at_rcpt = Failure::lost(Stage::Rcpt, "connection reset by peer");
         assert_eq!(attempt_outcome(&lost_at_rcpt, false), AttemptOutcome::Transient);
+        // An answer that is not SMTP after the content says nothing of it either.
+        let garbled = Failure::new(Stage::Data, Problem::NotSmtp, "unexpected answer: HTTP/1.1 400");
+        assert!(is_ambiguous(&garbled, true));
+        assert_eq!(attempt_outcome(&garbled, true), AttemptOutcome::Ambiguous);
+        assert_eq!(attempt_outcome(&garbled, false), AttemptOutcome::Permanent);
     }
 }

@@ -6,6 +6,14 @@
 //! A plain thread, not a task: it owns its SQLite connection
 //! ([`StateFile`]) and blocks in it, so a batch costs one wake-up each way
 //! instead of two per statement.
+//!
+//! When a batch cannot be written the run pauses (on a full disk with
+//! [`Error::DiskFull`]'s reason, "free space, then resume"). Nothing of that
+//! batch is in the file, so its claims are refused: those messages never go
+//! out. The writer keeps going until the workers are done, refusing every
+//! claim and writing what outcomes it still can: a message in flight when
+//! the disk filled may yet be answered, and a recorded answer is one
+//! recipient fewer left `sending` (which the next run must call uncertain).
 
 use std::sync::Arc;
 
@@ -35,6 +43,7 @@ pub(super) struct Outcome {
 enum Op {
     Claim {
         id: i64,
+        version: i64,
         from: RecipientStatus,
         committed: oneshot::Sender<bool>,
     },
@@ -55,7 +64,8 @@ impl Writer {
     /// outcome of this connection's last message, when the worker held it
     /// back: it goes into the same commit as the claim, so one `fsync` covers
     /// both (see [`super::worker`]).
-    pub fn claim(&self, job: &Job, previous: Option<Outcome>) -> Result<PendingClaim> {
+    /// `version` is the message version it is sent.
+    pub fn claim(&self, job: &Job, version: i64, previous: Option<Outcome>) -> Result<PendingClaim> {
         if let Some(previous) = previous {
             self.record(previous)?;
         }
@@ -63,6 +73,7 @@ impl Writer {
         self.ops
             .send(Op::Claim {
                 id: job.recipient.id,
+                version,
                 from: job.from,
                 committed,
             })
@@ -82,12 +93,17 @@ impl Writer {
 #[derive(Debug)]
 pub(super) struct PendingClaim(oneshot::Receiver<bool>);
 
+/// A claim that is not in the file: the run is pausing because the file
+/// cannot be written (the reason is the run's). Nothing of its message may go out.
+#[derive(Debug)]
+pub(super) struct Refused;
+
 impl PendingClaim {
     /// Waits until the claim is committed.
-    pub async fn durable(self) -> Result<()> {
+    pub async fn durable(self) -> std::result::Result<(), Refused> {
         match self.0.await {
             Ok(true) => Ok(()),
-            _ => Err(Error::Internal("the state writer could not record a claim".to_owned())),
+            _ => Err(Refused),
         }
     }
 }
@@ -114,31 +130,78 @@ fn write(run: &Run, mut file: StateFile, mut receiver: mpsc::UnboundedReceiver<O
     // For the log: how well group commit shares each fsync.
     let (mut commits, mut committed) = (0_u64, 0_u64);
     let mut busy = std::time::Duration::ZERO;
+    // The first error that stopped a batch; from then on claims are refused.
+    let mut failed: Option<Error> = None;
     loop {
         if receiver.blocking_recv_many(&mut ops, BATCH) == 0 {
             let busy_ms = u64::try_from(busy.as_millis()).unwrap_or(u64::MAX);
             tracing::info!(commits, changes = committed, busy_ms, "state writer finished");
-            return Ok(());
+            return match failed {
+                // A full disk pauses the run with its reason; not an error of the run.
+                Some(e) if e.is_disk_full() => Ok(()),
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
+        }
+        if failed.is_some() {
+            refuse_claims(&mut ops);
         }
         changes.clear();
         changes.extend(ops.iter().map(|op| match op {
-            Op::Claim { id, .. } => StateChange::Claim { id: *id },
+            Op::Claim { id, version, .. } => StateChange::Claim {
+                id: *id,
+                version: *version,
+            },
             Op::Outcome(outcome) => outcome.change.clone(),
         }));
         let started = std::time::Instant::now();
-        let applied = file.apply(&changes);
-        busy += started.elapsed();
+        let mut applied = if changes.is_empty() {
+            Ok(())
+        } else {
+            file.apply(&changes)
+        };
         if let Err(e) = applied {
-            // Nothing of this batch is in the file: no claim may proceed, and
-            // the outcomes were not recorded (those recipients stay `sending`
-            // and become `uncertain` on the next run, as after a crash).
-            for op in ops.drain(..) {
-                if let Op::Claim { committed, .. } = op {
-                    let _ignored = committed.send(false);
-                }
+            // Nothing of this batch is in the file: no claim may proceed.
+            // The outcomes are tried again on their own, after the log
+            // starts over (on a full disk that reuses its space): those
+            // recipients' claims are in the file, and an outcome not
+            // recorded leaves one `sending`, for the next run to call
+            // uncertain.
+            let disk_full = e.is_disk_full();
+            tracing::error!(error = %e, disk_full, "a batch of recipient states could not be written");
+            refuse_claims(&mut ops);
+            if failed.is_none() {
+                let reason = if disk_full {
+                    Error::DiskFull {
+                        path: run.store.path().to_owned(),
+                    }
+                    .to_string()
+                } else {
+                    format!("the database could not be written: {e}")
+                };
+                run.halt_with(reason);
             }
-            run.halt_with(format!("the database could not be written: {e}"));
-            return Err(e);
+            failed.get_or_insert(e);
+            changes.clear();
+            changes.extend(ops.iter().filter_map(|op| match op {
+                Op::Outcome(outcome) => Some(outcome.change.clone()),
+                Op::Claim { .. } => None,
+            }));
+            file.restart_log();
+            applied = if changes.is_empty() {
+                Ok(())
+            } else {
+                file.apply(&changes)
+            };
+            if let Err(again) = &applied {
+                tracing::error!(error = %again, outcomes = changes.len(), "outcomes not recorded; those recipients stay sending");
+            }
+        }
+        busy += started.elapsed();
+        if applied.is_err() {
+            // Not recorded: not reported, and not settled (the run is ending).
+            ops.clear();
+            continue;
         }
         commits += 1;
         committed += changes.len() as u64;
@@ -176,12 +239,19 @@ fn write(run: &Run, mut file: StateFile, mut receiver: mpsc::UnboundedReceiver<O
     }
 }
 
+/// Takes the claims out of `ops`; dropping each one's sender tells its
+/// worker that the claim is not in the file (so its message must not go out).
+fn refuse_claims(ops: &mut Vec<Op>) {
+    ops.retain(|op| matches!(op, Op::Outcome(_)));
+}
+
 fn id_of(change: &StateChange) -> i64 {
     match change {
-        StateChange::Claim { id }
+        StateChange::Claim { id, .. }
         | StateChange::Sent { id, .. }
         | StateChange::Retry { id, .. }
         | StateChange::Failed { id, .. }
-        | StateChange::Unclaim { id, .. } => *id,
+        | StateChange::Unclaim { id, .. }
+        | StateChange::Uncertain { id, .. } => *id,
     }
 }

@@ -446,8 +446,12 @@ async fn importing_again_with_other_choices_replaces_the_draft_and_keeps_its_mes
         replaces: Some(second.campaign.id),
         ..ImportOptions::default()
     };
-    fx.import(&path, &third).await.expect("third import");
-    assert_eq!(fx.store.list_campaigns().await.expect("list").len(), 2);
+    // Nor is it silently kept beside a new campaign: the import is refused,
+    // naming its state, and saves nothing.
+    let err = fx.import(&path, &third).await.expect_err("third import");
+    assert_eq!(err.kind(), ErrorKind::CampaignState);
+    assert!(err.to_string().contains("is paused"), "{err}");
+    assert_eq!(fx.store.list_campaigns().await.expect("list").len(), 1);
     assert!(
         fx.store
             .message_draft(second.campaign.id)

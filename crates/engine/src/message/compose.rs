@@ -1,11 +1,13 @@
 //! The Message screen's engine calls: save a campaign's draft (checked first),
-//! preview it for any row, and list recipients whose own attachment is missing.
+//! preview it for any row, and list recipients whose own attachment is
+//! missing or cannot be attached.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{CampaignIdentity, CompiledMessage, MessageDraft, RecipientData, RenderedMessage, Sender};
+use super::attach::AttachmentProblem;
+use super::{CampaignIdentity, CompiledMessage, MessageDraft, ProtectedFiles, RecipientData, RenderedMessage, Sender};
 use crate::error::{Error, Result};
 use crate::model::CampaignId;
 use crate::secrets::SecretStore;
@@ -20,15 +22,20 @@ const PAGE: i64 = 1000;
 /// Missing attachments listed at most (the count is exact).
 const MAX_LISTED: usize = 1000;
 
-/// A recipient whose per-recipient attachment is not there.
+/// A recipient whose per-recipient attachment is not there, or cannot be
+/// attached.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 pub struct MissingAttachment {
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub row: u64,
     pub email: String,
+    /// The file looked for (the name from the list, when no path could be made of it).
     #[cfg_attr(feature = "ts-bindings", ts(type = "string"))]
     pub path: PathBuf,
+    /// Why it cannot be attached (outside the folder, not a regular file,
+    /// one of Mailroom's own); none when it is only not there yet.
+    pub problem: Option<String>,
 }
 
 /// What saving a draft found.
@@ -48,9 +55,24 @@ pub struct MessageCheck {
 
 /// Checks `draft` against the campaign (syntax, fields, shared attachments)
 /// and saves it. Per-recipient files that are missing are listed, not
-/// refused: a person may still be copying them.
+/// refused: a person may still be copying them; so are those that cannot be
+/// attached (outside the folder, one of Mailroom's own), with the reason,
+/// and those recipients fail with it if the campaign is sent as it is.
 pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDraft) -> Result<MessageCheck> {
+    crate::campaign::refuse_while_sending(store, campaign, "change its message").await?;
     let compiled = compile_for(store, campaign, draft, None).await?;
+    let first = store.recipient_at(campaign, None).await?;
+    // A template that cannot be made for the first recipient (a value or
+    // the text over its limit) is refused now, not found by the campaign.
+    if let Some(first) = &first {
+        compiled
+            .render_templates(RecipientData::from(first))
+            .map_err(|problem| Error::Template {
+                part: format!("row {}", first.row),
+                line: None,
+                problem,
+            })?;
+    }
     store.save_message_draft(campaign, draft).await?;
     let mut missing = Vec::new();
     let mut count = 0_u64;
@@ -61,27 +83,31 @@ pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDr
             let Some(last) = page.last() else { break };
             after = last.id;
             for recipient in &page {
-                let own = compiled.recipient_attachment(&RecipientData::from(recipient));
-                // A name that cannot be made counts as missing, with the reason.
-                let missing_path = match own {
-                    Ok(Some(path)) if !path.is_file() => Some(path),
-                    Ok(_) => None,
-                    Err(problem) => Some(PathBuf::from(problem)),
+                let data = RecipientData::from(recipient);
+                let unusable = match compiled.recipient_attachment(&data) {
+                    Ok(Some(path)) => match compiled.check_recipient_file(&path) {
+                        Ok(_) => None,
+                        Err(AttachmentProblem::Missing(_)) => Some((path, None)),
+                        Err(AttachmentProblem::Refused(reason)) => Some((path, Some(reason))),
+                    },
+                    Ok(None) => None,
+                    // A name that cannot be made into a path inside the folder.
+                    Err(reason) => Some((PathBuf::from(own_name(&compiled, &data)), Some(reason))),
                 };
-                if let Some(path) = missing_path {
+                if let Some((path, problem)) = unusable {
                     count += 1;
                     if missing.len() < MAX_LISTED {
                         missing.push(MissingAttachment {
                             row: recipient.row,
                             email: recipient.email.clone(),
                             path,
+                            problem,
                         });
                     }
                 }
             }
         }
     }
-    let first = store.recipient_at(campaign, None).await?;
     let message_bytes = first
         .and_then(|r| render_row(&compiled, &r, &r.email).ok())
         .map(|m| m.bytes.len() as u64);
@@ -91,6 +117,16 @@ pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDr
         missing_attachments: missing,
         message_bytes,
     })
+}
+
+/// The name a recipient's row gives its file, as written (for listing one
+/// that cannot be attached).
+fn own_name(compiled: &CompiledMessage, recipient: &RecipientData<'_>) -> String {
+    compiled
+        .recipient_file_name(recipient)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 /// The campaign's message as the recipient on spreadsheet row `row` gets it
@@ -222,5 +258,6 @@ async fn compile_for(
             id: campaign,
             created_at: summary.created_at,
         },
+        &ProtectedFiles::for_database(store.path()),
     )
 }

@@ -33,7 +33,7 @@ fn draft(subject: &str, text: Option<&str>, html: Option<&str>) -> MessageDraft 
 }
 
 fn compile(draft: &MessageDraft) -> Result<CompiledMessage> {
-    CompiledMessage::compile(draft, &columns(), &sender(), identity())
+    CompiledMessage::compile(draft, &columns(), &sender(), identity(), &ProtectedFiles::default())
 }
 
 fn values(first: &str) -> Vec<String> {
@@ -270,7 +270,8 @@ fn attachments_shared_and_per_recipient_and_missing_ones_are_named() {
     with_files.attachment_folder = Some(folder.path().to_owned());
     let mut columns = columns();
     columns[3] = "Code".to_owned();
-    let message = CompiledMessage::compile(&with_files, &columns, &sender(), identity()).expect("test step");
+    let message = CompiledMessage::compile(&with_files, &columns, &sender(), identity(), &ProtectedFiles::default())
+        .expect("test step");
     let values = vec![
         "a@example.org".to_owned(),
         "Lei".to_owned(),
@@ -307,7 +308,7 @@ fn attachments_shared_and_per_recipient_and_missing_ones_are_named() {
     let mut gone = with_files;
     gone.attachments = vec![PathBuf::from("/no/such/file.pdf")];
     assert!(matches!(
-        CompiledMessage::compile(&gone, &columns, &sender(), identity()),
+        CompiledMessage::compile(&gone, &columns, &sender(), identity(), &ProtectedFiles::default()),
         Err(Error::AttachmentUnreadable { .. })
     ));
 }
@@ -424,5 +425,384 @@ fn bodies_are_7bit_quoted_printable_or_base64_and_decode_to_the_text() {
             rendered.text.trim_end_matches('\n'),
             "{encoding}"
         );
+    }
+}
+
+/// The template problem `compile` reports for a text body `source`: its
+/// line and what it says.
+fn refused(source: &str) -> (Option<usize>, String) {
+    match compile(&draft("Hi", Some(source), None)) {
+        Err(Error::Template { part, line, problem }) => {
+            assert_eq!(part, "text", "{source}");
+            (line, problem)
+        }
+        other => panic!("{source}: expected a template error, got {other:?}"),
+    }
+}
+
+/// Renders a text body `source` for a recipient whose first name is `first`.
+fn render_text(source: &str, first: &str) -> Result<String, String> {
+    let message = compile(&draft("Hi", Some(source), None)).unwrap_or_else(|e| panic!("{source}: {e}"));
+    let values = values(first);
+    message
+        .render(RecipientData {
+            row: 2,
+            email: "a@example.org",
+            values: &values,
+        })
+        .map(|m| m.text)
+}
+
+#[test]
+fn memory_bombs_are_refused_with_their_line_before_anything_is_evaluated() {
+    for (source, line, says) in [
+        // The issue's own: 100 MB in one instruction, then 30 copies.
+        (
+            "Dear {{ first_name }},\n{% set a = \"x\" * 100000000 %}{% for i in range(30) %}{{ a }}{% endfor %}",
+            2,
+            "* is not available",
+        ),
+        ("{{ \"x\" * 10000000000 }}", 1, "* is not available"),
+        // Compiling alone would fold this into gigabytes.
+        (
+            "\n\n{{ ((\"x\" * 100000000) ~ (\"x\" * 100000000)) ~ ((\"x\" * 100000000) ~ (\"x\" * 100000000)) }}",
+            3,
+            "is not available",
+        ),
+        ("{{ first_name ~ first_name }}", 1, "~ is not available"),
+        ("{{ first_name + first_name }}", 1, "+ adds a number"),
+        ("{{ [first_name] + [first_name] }}", 1, "+ adds a number"),
+        ("{{ first_name[0:] }}", 1, "slices"),
+        (
+            "{% set ns = namespace(a='x') %}{% for i in range(40) %}{% set ns.a = ns.a %}{% endfor %}",
+            1,
+            "only range() can be called",
+        ),
+        (
+            "{% set a %}{{ first_name }}{{ first_name }}{% endset %}",
+            1,
+            "{% set %}…{% endset %} blocks",
+        ),
+        (
+            "{% filter upper %}{{ first_name }}{% endfilter %}",
+            1,
+            "{% filter %} blocks",
+        ),
+        (
+            "{% macro twice(s) %}{{ twice(s) }}{{ twice(s) }}{% endmacro %}{{ twice(first_name) }}",
+            1,
+            "macros",
+        ),
+        ("{% include \"text\" %}", 1, "{% include %}"),
+        (
+            "{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}",
+            1,
+            "recursive loops",
+        ),
+        (
+            "{{ first_name | center(1000000000) }}",
+            1,
+            "there is no filter \"center\"",
+        ),
+        ("{{ first_name | format(1) }}", 1, "there is no filter \"format\""),
+        (
+            "{% if first_name is filter %}{% endif %}",
+            1,
+            "there is no test \"filter\"",
+        ),
+        ("{{ debug() }}", 1, "only range() can be called"),
+        ("{{ loop.cycle(1, 2) }}", 1, "only range() can be called"),
+    ] {
+        let (at, problem) = refused(source);
+        assert_eq!(at, Some(line), "{source}: {problem}");
+        assert!(problem.contains(says), "{source}: {problem}");
+    }
+    // A part longer than its limit is refused before it is parsed.
+    let long_subject = "x".repeat(merge::MAX_LINE_BYTES + 1);
+    let err = compile(&draft(&long_subject, Some("Hi"), None)).expect_err("a 16 KB subject");
+    assert_eq!(
+        err.to_string(),
+        "subject: it is 16.1 KB long; this part of a message may be at most 16 KB"
+    );
+}
+
+#[test]
+fn filters_that_could_make_a_large_value_stop_at_the_limit_before_making_it() {
+    // Each of these would ask for gigabytes at once without the checks.
+    for source in [
+        "{{ first_name | indent(2000000000) }}",
+        "{{ first_name | indent(width=2000000000, first=true) }}",
+        "{% set big = code | indent(1000000, true) %}{{ big | replace('', big) }}",
+        "{% set big = code | indent(1000000, true) %}{{ big | replace('0', big) }}",
+        "{{ range(100000) | join(code | indent(100, true)) }}",
+    ] {
+        let err = render_text(source, "Lei").expect_err(source);
+        assert!(err.starts_with("text, line 1: "), "{source}: {err}");
+        assert!(err.contains("more than the 1 MB a message allows"), "{source}: {err}");
+    }
+    // Values under the limit each, but too many of them together.
+    let err = render_text(
+        "{% for i in range(40) %}{% set v = code | indent(900000, true) %}{% endfor %}",
+        "Lei",
+    )
+    .expect_err("36 MB in all");
+    assert!(
+        err.contains("all the values made for this recipient would be 16.4 MB, more than the 16 MB"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_rendered_text_of_each_part_stops_at_its_limit() {
+    let long_name = "x".repeat(100_000);
+    let loop_of_names = "{% for i in range(200) %}{{ first_name }}{% endfor %}";
+    let err = render_text(loop_of_names, &long_name).expect_err("20 MB of text");
+    assert_eq!(
+        err,
+        "text: the text would be longer than 10 MB, the most this part of a message may be"
+    );
+    let message = compile(&draft(loop_of_names, Some("Hi"), None)).expect("compiles");
+    let values = values(&long_name);
+    let err = message
+        .render(RecipientData {
+            row: 2,
+            email: "a@example.org",
+            values: &values,
+        })
+        .expect_err("a 20 MB subject");
+    assert_eq!(
+        err,
+        "subject: the text would be longer than 16 KB, the most this part of a message may be"
+    );
+}
+
+#[test]
+fn ordinary_templates_still_work() {
+    for (source, expected) in [
+        ("{{ first_name | default('there') }}", "Lei"),
+        (
+            "{{ 公司 | upper }} {{ first_name | lower }} {{ 'ann smith' | title }}",
+            "晨光 lei Ann Smith",
+        ),
+        (
+            "{{ '  x ' | trim }}|{{ 'hello' | capitalize }}|{{ code | replace('0', 'o') }}",
+            "x|Hello|o1234",
+        ),
+        (
+            "{{ code | length }} {{ code | first }} {{ code | last }} {{ code | int + 1 }}",
+            "5 0 4 1235",
+        ),
+        ("{{ (code | float / 3) | round(2) }} {{ -3 | abs }}", "411.33 3"),
+        ("{{ 'a;b;c' | split(';') | join(', ') }}", "a, b, c"),
+        (
+            "{% for x in 'a;b' | split(';') %}{{ loop.index }}:{{ x }} {% endfor %}",
+            "1:a 2:b ",
+        ),
+        (
+            "{% for i in range(3) %}{{ i + 1 }}{% if not loop.last %}-{% endif %}{% endfor %}",
+            "1-2-3",
+        ),
+        (
+            "{% if first_name is defined and first_name != '' %}Dear {{ first_name }}{% elif email %}Hi{% else %}x{% endif %}",
+            "Dear Lei",
+        ),
+        (
+            "{% set greeting = 'Hello' %}{% with n = first_name %}{{ greeting }}, {{ n }}{% endwith %}",
+            "Hello, Lei",
+        ),
+        ("{{ email | urlencode }} {{ row }}", "a%40example.org 2"),
+        ("{{ 'a\nb' | indent(2) }}", "a\n  b"),
+        ("{{ 'a\n\nb' | indent(2, true, true) }}", "  a\n  \n  b"),
+        (
+            "{{ 'yes' if code | int > 100 else 'no' }} {{ 2 ** 10 }} {{ 7 // 2 }} {{ 7 % 4 }}",
+            "yes 1024 3 3",
+        ),
+        (
+            "{{ [1, 2] | length }} {{ code in '01234' }} {{ code | reverse }}",
+            "2 True 43210",
+        ),
+        ("{{ first_name | default('there', true) }}", "Lei"),
+    ] {
+        assert_eq!(render_text(source, "Lei").as_deref(), Ok(expected), "{source}");
+    }
+    // Empty cells still take the default, and HTML still escapes fields.
+    assert_eq!(
+        render_text("Dear {{ first_name | d('friend') }}", "").as_deref(),
+        Ok("Dear friend")
+    );
+    let html = compile(&draft(
+        "Hi",
+        None,
+        Some("<p>{{ first_name | replace('a', '<b>') }} {{ ['<i>', first_name] | join('&') }}</p>"),
+    ))
+    .expect("compiles");
+    let values = values("Sam & <Ann>");
+    let rendered = html
+        .render(RecipientData {
+            row: 2,
+            email: "a@example.org",
+            values: &values,
+        })
+        .expect("renders");
+    assert_eq!(
+        rendered.html.as_deref(),
+        Some("<p>S&lt;b&gt;m &amp; &lt;Ann&gt; &lt;i&gt;&amp;Sam &amp; &lt;Ann&gt;</p>")
+    );
+}
+
+#[test]
+fn a_template_alone_compiles_and_renders_under_the_same_rules() {
+    let columns = columns();
+    let template =
+        MergeTemplate::compile("Hello {{ first_name | default('you') }} from {{ 公司 }}", &columns).expect("compiles");
+    let values = values("Lei");
+    assert_eq!(
+        template.render("a@example.org", &values).as_deref(),
+        Ok("Hello Lei from 晨光")
+    );
+    let err = MergeTemplate::compile("{{ 'x' * 100000000 }}", &columns).expect_err("a bomb");
+    assert_eq!(err.kind(), crate::ErrorKind::Template);
+    let err = MergeTemplate::compile("{{ nobody }}", &columns).expect_err("no such field");
+    assert!(err.to_string().contains("there is no merge field \"nobody\""), "{err}");
+    let indent = MergeTemplate::compile("{{ code | indent(2000000000) }}", &columns).expect("compiles");
+    assert!(indent.render("a@example.org", &values).is_err());
+}
+
+/// A sender's files as a crafted list would reach for them: `secret.txt`
+/// beside the attachment folder, a database folder with the password key,
+/// and in the folder a good file, a link out and a FIFO.
+struct Files {
+    root: tempfile::TempDir,
+}
+
+impl Files {
+    fn new() -> Files {
+        let root = tempfile::tempdir().expect("temp dir");
+        let files = root.path().join("files");
+        std::fs::create_dir_all(&files).expect("mkdir");
+        std::fs::create_dir_all(root.path().join("data")).expect("mkdir");
+        std::fs::write(root.path().join("secret.txt"), b"the sender's secret").expect("write");
+        std::fs::write(root.path().join("data/secrets.key"), [7u8; 32]).expect("write");
+        std::fs::write(root.path().join("data/m.db"), b"SQLite format 3").expect("write");
+        std::fs::write(files.join("ok.txt"), b"for you").expect("write");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root.path().join("secret.txt"), files.join("out.txt")).expect("symlink");
+            let made = std::process::Command::new("mkfifo")
+                .arg(files.join("pipe.txt"))
+                .status()
+                .expect("mkfifo");
+            assert!(made.success());
+        }
+        Files { root }
+    }
+
+    fn folder(&self) -> PathBuf {
+        self.root.path().join("files")
+    }
+
+    fn protected(&self) -> ProtectedFiles {
+        ProtectedFiles::for_database(&self.root.path().join("data/m.db"))
+    }
+
+    /// The message with `draft`'s per-recipient file from the `Code` column.
+    fn compile(&self, mut draft: MessageDraft, folder: PathBuf) -> Result<CompiledMessage> {
+        draft.attachment_folder = Some(folder);
+        let mut columns = columns();
+        columns[3] = "Code".to_owned();
+        CompiledMessage::compile(&draft, &columns, &sender(), identity(), &self.protected())
+    }
+}
+
+/// Renders for a recipient whose `Code` is `code`: the names of the files
+/// attached, or why the mail cannot be made.
+fn attached(message: &CompiledMessage, code: &str) -> Result<Vec<String>, String> {
+    let mut values = values("Lei");
+    values[3] = code.to_owned();
+    message
+        .render(RecipientData {
+            row: 2,
+            email: "a@example.org",
+            values: &values,
+        })
+        .map(|m| m.attachments)
+}
+
+#[test]
+fn a_recipients_file_is_only_ever_taken_from_inside_the_chosen_folder() {
+    let files = Files::new();
+    let mut by_column = draft("Hi", Some("body"), None);
+    by_column.attachment_column = Some("Code".to_owned());
+    let message = files.compile(by_column.clone(), files.folder()).expect("compiles");
+
+    assert_eq!(attached(&message, "ok.txt"), Ok(vec!["ok.txt".to_owned()]));
+    for (code, says) in [
+        ("../secret.txt", "leads out of the folder"),
+        ("sub/../../secret.txt", "leads out of the folder"),
+        ("/etc/hostname", "leads out of the folder"),
+    ] {
+        let err = attached(&message, code).expect_err(code);
+        assert!(err.contains(says) && err.contains(code), "{code}: {err}");
+    }
+    #[cfg(unix)]
+    {
+        let err = attached(&message, "out.txt").expect_err("a link out");
+        assert!(err.contains("(through a link)"), "{err}");
+        // Refused, not read: reading a FIFO would wait forever.
+        let err = attached(&message, "pipe.txt").expect_err("a FIFO");
+        assert!(err.contains("is not a regular file"), "{err}");
+    }
+
+    // A file name with merge fields: `{{ code }}` = `../secret`.
+    let mut by_name = draft("Hi", Some("body"), None);
+    by_name.attachment_name = Some("{{ code }}.txt".to_owned());
+    let message = files.compile(by_name, files.folder()).expect("compiles");
+    assert_eq!(attached(&message, "ok"), Ok(vec!["ok.txt".to_owned()]));
+    let err = attached(&message, "../secret").expect_err("climbs out");
+    assert!(err.contains("\"../secret.txt\" leads out of the folder"), "{err}");
+
+    // Without a folder, a column of full paths is no longer a way out.
+    let mut no_folder = by_column;
+    no_folder.attachment_folder = None;
+    let mut columns = columns();
+    columns[3] = "Code".to_owned();
+    let err = CompiledMessage::compile(&no_folder, &columns, &sender(), identity(), &files.protected())
+        .expect_err("no folder");
+    assert!(
+        err.to_string().starts_with("attachment_folder: choose the folder"),
+        "{err}"
+    );
+}
+
+#[test]
+fn mailroom_s_own_files_are_never_attached() {
+    let files = Files::new();
+    // A folder that holds the database's folder: everything else in it may go.
+    let mut by_column = draft("Hi", Some("body"), None);
+    by_column.attachment_column = Some("Code".to_owned());
+    let message = files
+        .compile(by_column, files.root.path().to_owned())
+        .expect("compiles");
+    assert_eq!(attached(&message, "secret.txt"), Ok(vec!["secret.txt".to_owned()]));
+    for own in ["data/secrets.key", "data/m.db", "data/./m.db"] {
+        let err = attached(&message, own).expect_err(own);
+        assert!(err.contains("one of Mailroom's own files"), "{own}: {err}");
+    }
+
+    // Nor as a file for everyone.
+    let mut shared = draft("Hi", Some("body"), None);
+    shared.attachments = vec![files.root.path().join("data/secrets.key")];
+    let err =
+        CompiledMessage::compile(&shared, &columns(), &sender(), identity(), &files.protected()).expect_err("the key");
+    assert_eq!(err.kind(), crate::ErrorKind::AttachmentUnreadable);
+    assert!(err.to_string().contains("one of Mailroom's own files"), "{err}");
+    #[cfg(unix)]
+    {
+        let link = files.root.path().join("innocent.pdf");
+        std::os::unix::fs::symlink(files.root.path().join("data/secrets.key"), &link).expect("symlink");
+        shared.attachments = vec![link];
+        let err = CompiledMessage::compile(&shared, &columns(), &sender(), identity(), &files.protected())
+            .expect_err("a link to the key");
+        assert!(err.to_string().contains("one of Mailroom's own files"), "{err}");
     }
 }

@@ -47,6 +47,12 @@ pub struct AccountSettings {
     pub retries: u32,
     /// Accept any certificate (self-hosted servers); shown as a warning everywhere.
     pub accept_invalid_certs: bool,
+    /// When a message's content went out and no answer came (a timeout or a
+    /// lost connection after it), send it again on its own with the same
+    /// Message-ID (at least once: the recipient may get it twice, which
+    /// their history then says). Off: the recipient becomes `uncertain`
+    /// and a person decides.
+    pub retry_ambiguous: bool,
 }
 
 impl Default for AccountSettings {
@@ -74,6 +80,7 @@ impl Default for AccountSettings {
             per_day: None,
             retries: 5,
             accept_invalid_certs: false,
+            retry_ambiguous: false,
         }
     }
 }
@@ -115,7 +122,12 @@ impl AccountSettings {
                 "enter the server's host name, e.g. smtp.example.com".into(),
             ));
         }
-        if host.contains("://") || host.contains('/') || host.contains(char::is_whitespace) || host.contains('@') {
+        if host.contains("://")
+            || host.contains('/')
+            || host.contains(char::is_whitespace)
+            || host.contains(char::is_control)
+            || host.contains('@')
+        {
             return Err(invalid(
                 "host",
                 format!("\"{host}\" is not a host name: enter just the name, e.g. smtp.example.com"),
@@ -133,6 +145,26 @@ impl AccountSettings {
         if self.auth != AuthMethod::None && self.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
             return Err(invalid("username", "enter the user name, or choose no login".into()));
         }
+        // Values that reach an SMTP command line: a line break in one would
+        // start a command of its own (the client checks again before writing).
+        if let Some(user) = &self.username
+            && (user.len() > 255 || user.contains(char::is_control))
+        {
+            return Err(invalid(
+                "username",
+                "use at most 255 characters, without line breaks or control characters".into(),
+            ));
+        }
+        if let Some(helo) = self.helo_name.as_deref().filter(|h| !h.trim().is_empty())
+            && let Err(problem) = super::client::ehlo_argument(helo)
+        {
+            return Err(invalid(
+                "helo_name",
+                format!(
+                    "the EHLO name {problem}: use this computer's host name, e.g. mail.example.com, or leave it empty"
+                ),
+            ));
+        }
         for (field, value) in [("from_address", &self.from_address), ("reply_to", &self.reply_to)] {
             if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty())
                 && let Err(reason) = address::validate(value)
@@ -144,9 +176,12 @@ impl AccountSettings {
             }
         }
         if let Some(name) = &self.from_name
-            && name.chars().any(|c| c == '\r' || c == '\n')
+            && name.chars().any(char::is_control)
         {
-            return Err(invalid("from_name", "the sender name must be one line".into()));
+            return Err(invalid(
+                "from_name",
+                "the sender name must be one line, without control characters".into(),
+            ));
         }
         for (field, value) in [
             ("connect_timeout_ms", self.connect_timeout_ms),

@@ -68,21 +68,38 @@ pub struct TestMessage {
 
 impl TestMessage {
     /// "Send test message": a short plain-text message from the account's
-    /// sender to `to`, with proper MIME encoding of any non-ASCII name.
+    /// sender to `to`, with proper MIME encoding of any non-ASCII name and
+    /// the addresses' domains in ASCII (IDNA), as campaign mail has them.
     pub fn new(from_name: Option<&str>, from: &str, to: &str) -> Result<TestMessage, String> {
-        let from_mailbox = lettre::message::Mailbox::new(
-            from_name.map(str::to_owned),
-            from.parse()
-                .map_err(|e| format!("the sender address {from} is not valid: {e}"))?,
-        );
+        let in_ascii = |mailbox: lettre::message::Mailbox, what: &str, given: &str| {
+            let wire = crate::address::for_wire(mailbox.email.as_ref())
+                .map_err(|e| format!("{what} {given} is not valid: {e}"))?;
+            let email = wire
+                .text
+                .parse()
+                .map_err(|e| format!("{what} {given} is not valid: {e}"))?;
+            Ok::<_, String>(lettre::message::Mailbox::new(mailbox.name, email))
+        };
+        let from_mailbox = in_ascii(
+            lettre::message::Mailbox::new(
+                from_name.map(str::to_owned),
+                from.parse()
+                    .map_err(|e| format!("the sender address {from} is not valid: {e}"))?,
+            ),
+            "the sender address",
+            from,
+        )?;
         let to_mailbox: lettre::message::Mailbox = to
             .parse()
             .map_err(|e| format!("the test address {to} is not valid: {e}"))?;
+        // The envelope takes the bare address, however it was written.
+        let to_address = to_mailbox.email.to_string();
+        let to_mailbox = in_ascii(to_mailbox, "the test address", to)?;
         // A fresh Message-ID per test (campaign messages get stable ones).
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let domain = from.rsplit_once('@').map_or("mailroom.local", |(_, d)| d);
+        let domain = from_mailbox.email.domain().to_owned();
         let message = lettre::Message::builder()
             .message_id(Some(format!("<test.{nanos:x}.{}@{domain}>", std::process::id())))
             .from(from_mailbox)
@@ -96,7 +113,7 @@ impl TestMessage {
             .map_err(|e| format!("cannot build the test message: {e}"))?;
         Ok(TestMessage {
             from: from.to_owned(),
-            to: to.to_owned(),
+            to: to_address,
             bytes: message.formatted(),
         })
     }

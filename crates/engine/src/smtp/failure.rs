@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::reply::Reply;
+use super::reply::{Reply, cut};
 use crate::model::string_enum;
 
 string_enum! {
@@ -46,6 +46,18 @@ string_enum! {
         Rejected => "rejected",
         MessageTooBig => "message_too_big",
         Cancelled => "cancelled",
+        /// The server broke the protocol: a reply nobody asked for, one that
+        /// does not fit the command, or one past the reader's limits. The
+        /// connection is closed; nothing it said is taken as acceptance.
+        ProtocolError => "protocol_error",
+        /// The server agreed to STARTTLS, then did not start TLS.
+        StarttlsFailed => "starttls_failed",
+        /// A value that would go into a command line (the EHLO name, an
+        /// address) has characters SMTP cannot carry; nothing was sent.
+        InvalidValue => "invalid_value",
+        /// An address needs SMTPUTF8 (non-ASCII before the @) and the server
+        /// does not offer it.
+        Smtputf8Unavailable => "smtputf8_unavailable",
     }
 }
 
@@ -70,8 +82,13 @@ pub struct Failure {
     /// The SMTP reply code, when the server answered.
     pub code: Option<u16>,
     pub enhanced_code: Option<String>,
-    /// The server's words, or the system's description of a network error.
+    /// The server's words (cut to a readable length, credentials
+    /// redacted), or the system's description of a network error.
     pub text: String,
+    /// The message's content had gone out whole when this happened, so the
+    /// server may have it: without a reply ([`Failure::is_ambiguous`]) no
+    /// one knows whether it will be delivered.
+    pub after_content: bool,
 }
 
 impl Failure {
@@ -82,6 +99,7 @@ impl Failure {
             code: None,
             enhanced_code: None,
             text: text.into(),
+            after_content: false,
         }
     }
 
@@ -99,8 +117,33 @@ impl Failure {
             problem,
             code: Some(reply.code),
             enhanced_code: reply.enhanced_code().map(str::to_owned),
-            text: reply.text(),
+            text: cut(&reply.text(), MAX_TEXT),
+            after_content: false,
         }
+    }
+
+    /// The server broke the protocol at `stage`; `what` says how.
+    pub(crate) fn protocol(stage: Stage, what: impl fmt::Display) -> Failure {
+        Failure::new(
+            stage,
+            Problem::ProtocolError,
+            cut(&format!("the server sent {what}"), MAX_TEXT),
+        )
+    }
+
+    /// The same failure, happening after the message's content went out.
+    pub(crate) fn after_content(self) -> Failure {
+        Failure {
+            after_content: true,
+            ..self
+        }
+    }
+
+    /// The content went out and no reply says what became of it: the
+    /// server may deliver the message or not (the connection broke, went
+    /// silent, or broke the protocol).
+    pub fn is_ambiguous(&self) -> bool {
+        self.after_content && self.code.is_none()
     }
 
     pub(crate) fn timed_out(stage: Stage, after: Duration) -> Failure {
@@ -143,7 +186,15 @@ impl Failure {
             | Problem::TlsMismatch
             | Problem::StarttlsUnavailable
             | Problem::NotSmtp
+            | Problem::ProtocolError
+            | Problem::StarttlsFailed
             | Problem::DnsFailed => FailureClass::PermanentForCampaign,
+            // A recipient's own address: that recipient; the sender's or
+            // the EHLO name: every message.
+            Problem::InvalidValue | Problem::Smtputf8Unavailable => match self.stage {
+                Stage::Rcpt => FailureClass::PermanentForRecipient,
+                _ => FailureClass::PermanentForCampaign,
+            },
             // Refused before sending, against the server's advertised SIZE.
             Problem::MessageTooBig if self.code.is_none() => FailureClass::PermanentForRecipient,
             Problem::Rejected | Problem::MessageTooBig => match self.code {
@@ -209,7 +260,7 @@ impl Failure {
                 advice
             }
             Problem::AuthRequired => "The server wants a login before it accepts mail: choose PLAIN or LOGIN and enter the user name and password.".to_owned(),
-            Problem::AuthUnsupported => "The server offers no login method Mailroom can use on this connection. It may only offer login after STARTTLS: choose STARTTLS or TLS.".to_owned(),
+            Problem::AuthUnsupported => "The server offers no login method Mailroom can use on this connection. Many servers offer login only on an encrypted connection: if this account sends unencrypted, choose STARTTLS or TLS.".to_owned(),
             Problem::Throttled => "The server asks Mailroom to slow down. Lower the rate in this account's settings; campaigns slow down by themselves.".to_owned(),
             Problem::Rejected => match self.stage {
                 Stage::Mail => "The server refused the sender address. Use an address this account may send as.".to_owned(),
@@ -219,6 +270,12 @@ impl Failure {
             },
             Problem::MessageTooBig => "The message is larger than the server accepts. Make the attachments smaller, or put them online and send a link.".to_owned(),
             Problem::Cancelled => "Cancelled.".to_owned(),
+            Problem::ProtocolError => "The server broke the SMTP protocol: it answered out of turn, or with a reply too long or malformed to trust. Mailroom closed the connection and took nothing it said as acceptance. If it keeps happening, ask the provider, or check that nothing on the network (an antivirus or firewall that inspects mail) is in the way.".to_owned(),
+            Problem::StarttlsFailed => format!(
+                "{host}:{port} agreed to encrypt the connection (STARTTLS) but did not start TLS. The server may be misconfigured, or something on the network path (an antivirus or firewall that inspects mail) interferes. Try port 465 with \"TLS\", or ask the provider."
+            ),
+            Problem::InvalidValue => "A value Mailroom would send to the server (the EHLO name or an address) contains characters SMTP cannot carry, such as a line break; nothing of it was sent. Correct it in the account settings or the recipient list.".to_owned(),
+            Problem::Smtputf8Unavailable => "This address has non-ASCII characters before the @, which needs a server with SMTPUTF8, and this server does not offer it. Ask the recipient for an ASCII address, or send through a server that supports SMTPUTF8.".to_owned(),
         }
     }
 }
@@ -235,6 +292,10 @@ impl fmt::Display for Failure {
         f.write_str(&self.text)
     }
 }
+
+/// How much of a server's words a failure keeps: enough to read, not a
+/// screenful of whatever a hostile server sends.
+pub(crate) const MAX_TEXT: usize = 500;
 
 pub(crate) fn describe_duration(d: Duration) -> String {
     if d.as_millis() < 1000 {
@@ -271,6 +332,36 @@ mod tests {
         assert_eq!(
             Failure::timed_out(Stage::Greeting, Duration::from_secs(5)).problem,
             Problem::NoGreeting
+        );
+    }
+
+    #[test]
+    fn protocol_and_value_failures_are_classified() {
+        let protocol = Failure::protocol(Stage::Data, "a reply nobody asked for: 250 ok");
+        assert_eq!(protocol.class(), FailureClass::PermanentForCampaign);
+        assert!(protocol.code.is_none() && !protocol.is_ambiguous());
+        assert!(protocol.after_content().is_ambiguous());
+        let refused = Failure::from_reply(Stage::Data, &Reply::new(554, "no")).after_content();
+        assert!(!refused.is_ambiguous(), "a reply says what happened");
+        let recipient = Failure::new(Stage::Rcpt, Problem::Smtputf8Unavailable, "x");
+        assert_eq!(recipient.class(), FailureClass::PermanentForRecipient);
+        let sender = Failure::new(Stage::Mail, Problem::Smtputf8Unavailable, "x");
+        assert_eq!(sender.class(), FailureClass::PermanentForCampaign);
+        let helo = Failure::new(Stage::Ehlo, Problem::InvalidValue, "x");
+        assert_eq!(helo.class(), FailureClass::PermanentForCampaign);
+        let long = Failure::from_reply(Stage::Rcpt, &Reply::new(550, "x".repeat(5000)));
+        assert!(long.text.chars().count() <= MAX_TEXT + 1);
+    }
+
+    #[test]
+    fn starttls_advice_never_says_to_choose_starttls() {
+        let failed = Failure::new(Stage::Tls, Problem::StarttlsFailed, "x");
+        assert!(!failed.advice("h", 587).contains("Choose \"STARTTLS\""));
+        let unsupported = Failure::new(Stage::Auth, Problem::AuthUnsupported, "x");
+        assert!(
+            unsupported
+                .advice("h", 587)
+                .contains("if this account sends unencrypted")
         );
     }
 

@@ -94,8 +94,13 @@ pub async fn get_account(store: &Store, secrets: &SecretStore, name: &str) -> Re
     account_view(secrets, id, settings).await
 }
 
-/// Removes an account, its password and its mailbox's.
+/// Removes an account, its password and its mailbox's; refused while a run
+/// (in this process or another) sends on it. Campaigns that ran on it keep
+/// their results and ask for an account when they are resumed.
 pub async fn remove_account(store: &Store, secrets: &SecretStore, name: &str) -> Result<()> {
+    let (id, _) = store.account(name).await?;
+    // Held until the account is gone: no run can start on it meanwhile.
+    let _idle = crate::campaign::hold_idle_account(store, id, name)?;
     store.delete_account(name).await?;
     secrets.delete(name).await?;
     // Its mailbox went with it (ON DELETE CASCADE); so does that password.

@@ -10,8 +10,9 @@
 //! - [`diagnose`] — Test connection: runs the client's steps one at a time,
 //!   times them, stops at the first failure and says what to try.
 //! - [`manage`] — the calls front ends make: add, edit, list, remove, test.
-//! - [`reply`] and [`failure`] — what servers answer, and what a failure means
-//!   for retrying (SPEC "Error taxonomy").
+//! - [`reply`] and [`failure`] — what servers answer (read whole, within
+//!   limits), and what a failure means for retrying (SPEC "Error taxonomy").
+//! - [`redact`] — credentials taken out of whatever a server says back.
 //! - [`tls`] — certificate verification, its per-account opt-out, summaries.
 //! - [`server`] — an ESMTP server whose behaviour comes from a [`server::Policy`];
 //!   [`sandbox`] is the capturing policy behind `mailroom sandbox`.
@@ -21,6 +22,7 @@ pub mod client;
 pub mod diagnose;
 pub mod failure;
 pub mod manage;
+pub mod redact;
 pub mod reply;
 pub mod sandbox;
 pub mod server;

@@ -37,6 +37,10 @@ pub enum Action {
     Silence,
     /// Wait, then do the inner action.
     Delay(Duration, Box<Action>),
+    /// Answer as [`Action::Proceed`] would, one byte at a time, this long
+    /// apart (a server whose answer is late however long one waits for a
+    /// byte; a test server's fault).
+    Trickle(Duration),
 }
 
 /// The envelope and content of one received message.
@@ -48,6 +52,8 @@ pub struct Envelope {
     pub mail_from: String,
     pub rcpt_to: Vec<String>,
     pub authenticated_as: Option<String>,
+    /// MAIL FROM carried SMTPUTF8 (RFC 6531).
+    pub smtputf8: bool,
 }
 
 /// A point in the conversation where the policy may step in.
@@ -175,6 +181,7 @@ enum Flow {
 struct Transaction {
     mail_from: Option<String>,
     rcpt_to: Vec<String>,
+    smtputf8: bool,
 }
 
 impl<P: Policy> Session<P> {
@@ -202,6 +209,7 @@ impl<P: Policy> Session<P> {
             transaction: Transaction {
                 mail_from: None,
                 rcpt_to: Vec::new(),
+                smtputf8: false,
             },
         };
         loop {
@@ -220,6 +228,7 @@ impl<P: Policy> Session<P> {
                     state.transaction = Transaction {
                         mail_from: None,
                         rcpt_to: Vec::new(),
+                        smtputf8: false,
                     };
                 }
             }
@@ -319,6 +328,11 @@ impl<P: Policy> Session<P> {
                 {
                     return reply(io, 552, "5.3.4 Message size exceeds fixed limit").await;
                 }
+                let smtputf8 = has_parameter(rest, "SMTPUTF8");
+                if !smtputf8 && !address.is_ascii() {
+                    return reply(io, 553, "5.6.7 Non-ASCII address needs SMTPUTF8").await;
+                }
+                state.transaction.smtputf8 = smtputf8;
                 state.transaction.mail_from = Some(address);
                 state.transaction.rcpt_to.clear();
                 reply(io, 250, "2.1.0 Ok").await
@@ -329,6 +343,9 @@ impl<P: Policy> Session<P> {
                 };
                 if state.transaction.mail_from.is_none() {
                     return reply(io, 503, "5.5.1 Need MAIL before RCPT").await;
+                }
+                if !state.transaction.smtputf8 && !address.is_ascii() {
+                    return reply(io, 553, "5.6.7 Non-ASCII address needs SMTPUTF8").await;
                 }
                 let action = without_delay(self.policy.on_event(self.id, &Event::RcptTo { address: &address })).await;
                 if action != Action::Proceed {
@@ -357,6 +374,7 @@ impl<P: Policy> Session<P> {
                     mail_from: state.transaction.mail_from.take().unwrap_or_default(),
                     rcpt_to: std::mem::take(&mut state.transaction.rcpt_to),
                     authenticated_as: state.authenticated_as.clone(),
+                    smtputf8: state.transaction.smtputf8,
                 };
                 let Ok(data) = data else {
                     return reply(io, 552, "5.3.4 Message size exceeds fixed limit").await;
@@ -464,6 +482,11 @@ fn path_argument(rest: &str, prefix: &str) -> Option<String> {
     Some(inner.to_owned())
 }
 
+/// Whether MAIL FROM's parameters include `keyword` (no value).
+fn has_parameter(rest: &str, keyword: &str) -> bool {
+    rest.split_whitespace().skip(1).any(|p| p.eq_ignore_ascii_case(keyword))
+}
+
 fn size_parameter(rest: &str) -> Option<usize> {
     rest.split_whitespace()
         .skip(1)
@@ -569,6 +592,17 @@ where
                 std::future::pending::<()>().await;
                 return Flow::End;
             }
+            Action::Trickle(pause) => {
+                let line = format!("{code} {text}\r\n");
+                for byte in line.as_bytes() {
+                    tokio::time::sleep(pause).await;
+                    let stream = io.get_mut();
+                    if stream.write_all(&[*byte]).await.is_err() || stream.flush().await.is_err() {
+                        return Flow::End;
+                    }
+                }
+                return Flow::Continue;
+            }
         }
     }
 }
@@ -609,5 +643,7 @@ mod tests {
         assert_eq!(path_argument("TO:a@b.c", "TO:"), None);
         assert_eq!(size_parameter("FROM:<a@b.c> SIZE=1234"), Some(1234));
         assert_eq!(size_parameter("FROM:<a@b.c> BODY=8BITMIME"), None);
+        assert!(has_parameter("FROM:<a@b.c> SIZE=1 smtputf8", "SMTPUTF8"));
+        assert!(!has_parameter("FROM:<SMTPUTF8@b.c>", "SMTPUTF8"));
     }
 }

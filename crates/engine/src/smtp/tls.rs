@@ -13,6 +13,7 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStor
 use serde::Serialize;
 
 use super::failure::{Failure, Problem, Stage};
+use super::reply::{cut, printable};
 
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
@@ -126,12 +127,20 @@ pub(crate) fn summarise(connection: &rustls::ClientConnection) -> TlsSummary {
         expires: None,
         days_left: None,
     };
-    let Some(cert) = connection.peer_certificates().and_then(|certs| certs.first()) else {
-        return summary;
-    };
-    if let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) {
-        summary.subject = Some(parsed.subject().to_string());
-        summary.issuer = Some(parsed.issuer().to_string());
+    if let Some(cert) = connection.peer_certificates().and_then(|certs| certs.first()) {
+        describe_certificate(cert.as_ref(), &mut summary);
+    }
+    summary
+}
+
+/// Fills in `summary` from a certificate (DER): subject, issuer, expiry.
+fn describe_certificate(der: &[u8], summary: &mut TlsSummary) {
+    if let Ok((_, parsed)) = x509_parser::parse_x509_certificate(der) {
+        // The server chose these words (any self-signed certificate can):
+        // shown as text, never as terminal controls, and at a readable length.
+        let shown = |name: String| cut(&printable(&name), 200);
+        summary.subject = Some(shown(parsed.subject().to_string()));
+        summary.issuer = Some(shown(parsed.issuer().to_string()));
         let not_after = parsed.validity().not_after;
         let timestamp = not_after.timestamp();
         summary.expires = Some(format_date(timestamp));
@@ -140,7 +149,6 @@ pub(crate) fn summarise(connection: &rustls::ClientConnection) -> TlsSummary {
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         summary.days_left = Some((timestamp - now).div_euclid(86_400));
     }
-    summary
 }
 
 /// `YYYY-MM-DD` for a Unix time (UTC), by the civil-from-days algorithm.
@@ -214,6 +222,27 @@ pub fn self_signed_server_config(names: &[&str]) -> Result<Arc<ServerConfig>, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_cannot_put_terminal_controls_into_the_summary() {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("test step");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "evil\u{1b}[2J\u{202e}name");
+        let key = rcgen::KeyPair::generate().expect("test step");
+        let cert = params.self_signed(&key).expect("test step");
+        let mut summary = TlsSummary {
+            protocol: "TLSv1.3".into(),
+            subject: None,
+            issuer: None,
+            expires: None,
+            days_left: None,
+        };
+        describe_certificate(cert.der(), &mut summary);
+        let subject = summary.subject.expect("test step");
+        assert!(subject.contains("evil"), "{subject}");
+        assert!(!subject.contains(['\u{1b}', '\u{202e}']), "{subject:?}");
+    }
 
     #[test]
     fn dates_are_civil() {

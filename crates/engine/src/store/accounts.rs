@@ -47,6 +47,7 @@ struct AccountRow {
     per_day: Option<i64>,
     retries: i64,
     accept_invalid_certs: i64,
+    retry_ambiguous: i64,
 }
 
 impl AccountRow {
@@ -75,6 +76,7 @@ impl AccountRow {
             per_day: self.per_day.and_then(int),
             retries: int(self.retries).ok_or_else(|| corrupt("retries"))?,
             accept_invalid_certs: self.accept_invalid_certs != 0,
+            retry_ambiguous: self.retry_ambiguous != 0,
             name: self.name,
         };
         Ok((self.id, settings))
@@ -100,9 +102,9 @@ impl Store {
             "INSERT INTO smtp_profiles (name, preset, host, port, security, auth, username, from_address, from_name,
                  reply_to, helo_name, connect_timeout_ms, command_timeout_ms, data_timeout_ms, connections,
                  per_connection, rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs,
-                 created_at, updated_at)
+                 retry_ambiguous, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                     ?21, ?22, ?23, ?23)
+                     ?21, ?22, ?23, ?24, ?24)
              RETURNING id",
             settings.name,
             settings.preset,
@@ -126,6 +128,7 @@ impl Store {
             limits.per_day,
             limits.retries,
             settings.accept_invalid_certs,
+            settings.retry_ambiguous,
             now,
         )
         .fetch_one(&self.pool)
@@ -152,7 +155,7 @@ impl Store {
                  username = ?8, from_address = ?9, from_name = ?10, reply_to = ?11, helo_name = ?12,
                  connect_timeout_ms = ?13, command_timeout_ms = ?14, data_timeout_ms = ?15, connections = ?16,
                  per_connection = ?17, rate_per_second = ?18, per_minute = ?19, per_hour = ?20, per_day = ?21,
-                 retries = ?22, accept_invalid_certs = ?23, updated_at = ?24
+                 retries = ?22, accept_invalid_certs = ?23, retry_ambiguous = ?24, updated_at = ?25
              WHERE id = ?1",
             id,
             settings.name,
@@ -177,6 +180,7 @@ impl Store {
             limits.per_day,
             limits.retries,
             settings.accept_invalid_certs,
+            settings.retry_ambiguous,
             now,
         )
         .execute(&self.pool)
@@ -195,7 +199,7 @@ impl Store {
             AccountRow,
             "SELECT id AS \"id!\", name, preset, host, port, security, auth, username, from_address, from_name, reply_to,
                     helo_name, connect_timeout_ms, command_timeout_ms, data_timeout_ms, connections, per_connection,
-                    rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs
+                    rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs, retry_ambiguous
              FROM smtp_profiles ORDER BY name COLLATE NOCASE"
         )
         .fetch_all(&self.pool)
@@ -209,7 +213,7 @@ impl Store {
             AccountRow,
             "SELECT id AS \"id!\", name, preset, host, port, security, auth, username, from_address, from_name, reply_to,
                     helo_name, connect_timeout_ms, command_timeout_ms, data_timeout_ms, connections, per_connection,
-                    rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs
+                    rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs, retry_ambiguous
              FROM smtp_profiles WHERE name = ?1",
             name
         )

@@ -118,17 +118,22 @@ impl ImportWriter {
         self.campaign_id
     }
 
-    /// Replaces `old`, if it is still a draft that never sent: its message
-    /// moves to the campaign being imported and `old` is deleted with its
-    /// recipients. Whether it was replaced.
-    pub async fn supersede(&mut self, old: CampaignId) -> Result<bool> {
-        let is_draft = sqlx::query_scalar!("SELECT status FROM campaigns WHERE id = ?1", old)
+    /// Replaces `old`, which must still be a draft that never sent: its
+    /// message moves to the campaign being imported and `old` is deleted with
+    /// its recipients. A campaign that is no longer a draft (it was sent from
+    /// elsewhere meanwhile) is an error naming its state, and the import is
+    /// not saved: replacing it would lose its history.
+    pub async fn supersede(&mut self, old: CampaignId) -> Result<()> {
+        let found = sqlx::query!("SELECT name, status FROM campaigns WHERE id = ?1", old)
             .fetch_optional(&mut *self.tx)
             .await?
-            .is_some_and(|status| status == CampaignStatus::Draft.as_str());
-        if !is_draft {
-            tracing::info!(old, "not replaced: no longer a draft");
-            return Ok(false);
+            .ok_or_else(|| Error::CampaignNotFound(format!("#{old}")))?;
+        if found.status != CampaignStatus::Draft.as_str() {
+            return Err(Error::CampaignState {
+                campaign: found.name,
+                status: found.status,
+                action: "an import replaces only a draft; import the list as a new campaign instead".to_owned(),
+            });
         }
         sqlx::query!(
             "UPDATE messages SET campaign_id = ?2 WHERE campaign_id = ?1",
@@ -140,7 +145,7 @@ impl ImportWriter {
         sqlx::query!("DELETE FROM campaigns WHERE id = ?1", old)
             .execute(&mut *self.tx)
             .await?;
-        Ok(true)
+        Ok(())
     }
 
     /// Makes the import durable; until now nothing of it is visible.
@@ -190,23 +195,47 @@ impl Store {
         Ok(())
     }
 
-    /// Finds a campaign by id, or by name (the newest of that name).
+    /// Finds a campaign by a person's reference: `#7` is campaign 7; any
+    /// other text is a campaign's exact name, or its id when it is a number.
+    /// A reference more than one campaign answers to (two campaigns named
+    /// "spring", or a campaign named "1" besides campaign 1) is an error that
+    /// lists them, never a silent choice.
     pub async fn resolve_campaign(&self, reference: &str) -> Result<CampaignId> {
-        if let Ok(id) = reference.trim().parse::<i64>() {
-            let found = sqlx::query_scalar!("SELECT id FROM campaigns WHERE id = ?1", id)
+        let trimmed = reference.trim();
+        if let Some(id) = trimmed.strip_prefix('#').and_then(|n| n.parse::<i64>().ok()) {
+            return sqlx::query_scalar!("SELECT id FROM campaigns WHERE id = ?1", id)
                 .fetch_optional(&self.pool)
-                .await?;
-            if let Some(id) = found {
-                return Ok(id);
-            }
+                .await?
+                .ok_or_else(|| Error::CampaignNotFound(format!("#{id}")));
         }
-        sqlx::query_scalar!(
-            "SELECT id FROM campaigns WHERE name = ?1 ORDER BY created_at DESC, id DESC LIMIT 1",
+        let as_id = trimmed.parse::<i64>().ok();
+        let candidates = sqlx::query!(
+            r#"SELECT id AS "id!", name, status, created_at FROM campaigns
+               WHERE id = ?1 OR name = ?2 ORDER BY created_at DESC, id DESC"#,
+            as_id,
             reference
         )
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| Error::CampaignNotFound(format!("\"{reference}\"")))
+        .fetch_all(&self.pool)
+        .await?;
+        match candidates.as_slice() {
+            [] => Err(Error::CampaignNotFound(format!("\"{reference}\""))),
+            [one] => Ok(one.id),
+            many => Err(Error::AmbiguousCampaign {
+                reference: reference.to_owned(),
+                candidates: many
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "#{} \"{}\" ({}, made {})",
+                            c.id,
+                            c.name,
+                            c.status,
+                            utc_minute(c.created_at)
+                        )
+                    })
+                    .collect(),
+            }),
+        }
     }
 
     /// A campaign with its counts per recipient state.
@@ -236,6 +265,7 @@ impl Store {
             total: counts.total(),
             counts,
             sent_by: None,
+            interrupted: false,
         })
     }
 
@@ -275,7 +305,7 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = sqlx::query!(
-            r#"SELECT row_number, email, status, reason, sent_reply, attempts, fields, bounce
+            r#"SELECT row_number, email, status, reason, sent_reply, attempts, unanswered, message_version, fields, bounce
                FROM recipients
                WHERE campaign_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?5 IS NULL OR (bounce IS NOT NULL) = ?5)
                ORDER BY row_number
@@ -310,11 +340,29 @@ impl Store {
                     reason: row.reason,
                     reply: row.sent_reply,
                     attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+                    unanswered: u32::try_from(row.unanswered).unwrap_or(u32::MAX),
+                    message_version: row.message_version,
                     bounce,
                     fields: columns.iter().cloned().zip(values).collect::<IndexMap<_, _>>(),
                 })
             })
             .collect()
+    }
+}
+
+/// `ms` (Unix milliseconds) as `2025-03-14 09:26 UTC`, for telling
+/// campaigns apart.
+fn utc_minute(ms: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        Err(_) => format!("at {ms} ms"),
     }
 }
 

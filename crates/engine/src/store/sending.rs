@@ -22,6 +22,25 @@ pub struct QueuedRecipient {
     pub values: Vec<String>,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// Attempts whose content may have reached the server without an answer
+    /// (see [`AttemptOutcome::Ambiguous`]); after one, a send may deliver a
+    /// second copy.
+    pub unanswered: u32,
+    /// The message version of its last claim, if it was ever claimed.
+    pub message_version: Option<i64>,
+}
+
+impl QueuedRecipient {
+    /// The message version this recipient must get: the one the server may
+    /// already have (its last claim's) when an attempt went unanswered, so a
+    /// second copy is the same message under the same Message-ID; else the
+    /// run's `current`.
+    pub fn version_to_send(&self, current: i64) -> i64 {
+        match self.message_version {
+            Some(version) if self.unanswered > 0 => version,
+            _ => current,
+        }
+    }
 }
 
 /// One attempt that did not end in a send (a sent message's reply is kept on
@@ -44,7 +63,8 @@ pub struct AttemptRecord {
 pub enum AttemptOutcome {
     Transient,
     Permanent,
-    /// The connection died after the content was sent: the server may have it.
+    /// The content went out and no answer came (a timeout, a lost or closed
+    /// connection, an answer that is not SMTP): the server may have it.
     Ambiguous,
 }
 
@@ -106,12 +126,20 @@ impl AttemptStage {
 /// A change to one recipient's state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateChange {
-    /// `pending`/`retry_wait` → `sending`, counting the attempt; committed
-    /// before the message is sent.
-    Claim { id: i64 },
+    /// `pending`/`retry_wait` → `sending`, counting the attempt, with the
+    /// version of the message it is sent; committed before the message is sent.
+    Claim { id: i64, version: i64 },
     /// Accepted: `reply` is the server's answer to the content, as one line
-    /// (`250 2.0.0 Ok: queued as …`), kept on the recipient's row.
-    Sent { id: i64, reply: String },
+    /// (`250 2.0.0 Ok: queued as …`), kept on the recipient's row. `note`
+    /// becomes its reason: that an earlier unanswered attempt may have
+    /// delivered it too.
+    Sent {
+        id: i64,
+        reply: String,
+        note: Option<String>,
+    },
+    /// Waits to be sent again. An ambiguous `attempt` (the at-least-once
+    /// account setting) counts as unanswered.
     Retry {
         id: i64,
         next_attempt_at: i64,
@@ -130,7 +158,27 @@ pub enum StateChange {
     /// Back to `pending` without counting the attempt: the campaign paused for
     /// a reason that is not this recipient's (wrong password, say).
     Unclaim { id: i64, attempt: Option<AttemptRecord> },
+    /// The server may or may not have the message (its content went out and
+    /// no answer came): nobody sends it again until a person decides. An
+    /// ambiguous `attempt` counts as unanswered.
+    Uncertain {
+        id: i64,
+        reason: String,
+        attempt: AttemptRecord,
+    },
 }
+
+/// What [`Store::begin_run`] found and recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStart {
+    /// Recipients left `sending` by a run that never finished, now `uncertain`.
+    pub uncertain_recovered: u64,
+    /// The message this run sends and its version, now kept for good.
+    pub message: Option<(i64, MessageDraft)>,
+}
+
+/// Why a recipient left `sending` by a run that never finished is uncertain.
+pub const IN_FLIGHT_AT_STOP: &str = "in flight when Mailroom stopped: the server may or may not have accepted it";
 
 impl Store {
     /// The campaign's message, if one was written.
@@ -138,17 +186,24 @@ impl Store {
         let json = sqlx::query_scalar!("SELECT draft FROM messages WHERE campaign_id = ?1", campaign)
             .fetch_optional(&self.pool)
             .await?;
-        json.map(|json| serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored message: {e}"))))
-            .transpose()
+        json.map(|json| parse_draft(&json)).transpose()
     }
 
-    /// Saves (replaces) the campaign's message.
+    /// Saves (replaces) the campaign's message. A message some run already
+    /// sent with is kept as it was: the new one is the next version, so every
+    /// recipient's record keeps saying which one it got. One statement, so a
+    /// run starting at the same moment ([`Store::begin_run`]) sees either
+    /// message whole, and keeps whichever it sends.
     pub async fn save_message_draft(&self, campaign: CampaignId, draft: &MessageDraft) -> Result<()> {
         let json = serde_json::to_string(draft).map_err(|e| Error::Internal(e.to_string()))?;
         let now = self.now_ms();
         sqlx::query!(
-            "INSERT INTO messages (campaign_id, draft, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (campaign_id) DO UPDATE SET draft = excluded.draft, updated_at = excluded.updated_at",
+            "INSERT INTO messages (campaign_id, draft, updated_at, version) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (campaign_id) DO UPDATE SET
+                 version = messages.version + (messages.draft != excluded.draft AND EXISTS (
+                     SELECT 1 FROM message_versions v
+                     WHERE v.campaign_id = messages.campaign_id AND v.version = messages.version)),
+                 draft = excluded.draft, updated_at = excluded.updated_at",
             campaign,
             json,
             now
@@ -158,24 +213,57 @@ impl Store {
         Ok(())
     }
 
-    /// Starts (or restarts) a run: recipients left `sending` by a run that
-    /// never finished become `uncertain` (the server may have their message),
-    /// and the campaign is `running` on `profile`. Returns how many became
-    /// uncertain.
-    pub async fn begin_run(&self, campaign: CampaignId, profile: i64) -> Result<u64> {
+    /// The campaign's message and its version, if one was written.
+    pub async fn message_with_version(&self, campaign: CampaignId) -> Result<Option<(i64, MessageDraft)>> {
+        let row = sqlx::query!("SELECT version, draft FROM messages WHERE campaign_id = ?1", campaign)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.version, parse_draft(&r.draft)?))).transpose()
+    }
+
+    /// Version `version` of the campaign's message, as a run sent it.
+    pub async fn message_version(&self, campaign: CampaignId, version: i64) -> Result<Option<MessageDraft>> {
+        let json = sqlx::query_scalar!(
+            "SELECT draft FROM message_versions WHERE campaign_id = ?1 AND version = ?2",
+            campaign,
+            version
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        json.map(|json| parse_draft(&json)).transpose()
+    }
+
+    /// Starts (or restarts) a run on account `profile`: recipients left
+    /// `sending` by a run that never finished become `uncertain` (the server
+    /// may have their message; it counts as an unanswered attempt), the
+    /// campaign is `running` on `profile`, and the message as it is now is
+    /// kept as the version this run sends. One transaction: a message saved
+    /// at the same moment is either this run's or the next version.
+    pub async fn begin_run(&self, campaign: CampaignId, profile: i64, account: &str) -> Result<RunStart> {
         let now = self.now_ms();
         let mut tx = self.pool.begin().await?;
-        let uncertain = sqlx::query!(
+        // Write first, so the transaction holds the write lock from its first
+        // statement (a read first could not become a write once another
+        // connection has written).
+        let uncertain_recovered = sqlx::query!(
             "UPDATE recipients
-             SET status = 'uncertain', updated_at = ?2,
-                 reason = 'in flight when Mailroom stopped: the server may or may not have accepted it'
+             SET status = 'uncertain', updated_at = ?2, reason = ?3, unanswered = unanswered + 1
              WHERE campaign_id = ?1 AND status = 'sending'",
             campaign,
-            now
+            now,
+            IN_FLIGHT_AT_STOP
         )
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        // The account may have been deleted since the caller read it: say so,
+        // instead of SQLite's "FOREIGN KEY constraint failed".
+        let exists = sqlx::query_scalar!("SELECT id FROM smtp_profiles WHERE id = ?1", profile)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(Error::AccountNotFound(account.to_owned()));
+        }
         sqlx::query!(
             "UPDATE campaigns SET status = 'running', pause_reason = NULL, smtp_profile_id = ?2, updated_at = ?3
              WHERE id = ?1",
@@ -185,8 +273,24 @@ impl Store {
         )
         .execute(&mut *tx)
         .await?;
+        sqlx::query!(
+            "INSERT OR IGNORE INTO message_versions (campaign_id, version, draft, created_at)
+             SELECT campaign_id, version, draft, ?2 FROM messages WHERE campaign_id = ?1",
+            campaign,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        let message = sqlx::query!("SELECT version, draft FROM messages WHERE campaign_id = ?1", campaign)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| Ok::<_, Error>((r.version, parse_draft(&r.draft)?)))
+            .transpose()?;
         tx.commit().await?;
-        Ok(uncertain)
+        Ok(RunStart {
+            uncertain_recovered,
+            message,
+        })
     }
 
     /// Up to `limit` pending recipients with an id above `after`, in id (file) order.
@@ -197,7 +301,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<QueuedRecipient>> {
         let rows = sqlx::query!(
-            r#"SELECT id AS "id!", row_number, email, fields, attempts FROM recipients
+            r#"SELECT id AS "id!", row_number, email, fields, attempts, unanswered, message_version FROM recipients
                WHERE campaign_id = ?1 AND status = 'pending' AND id > ?2
                ORDER BY id LIMIT ?3"#,
             campaign,
@@ -207,7 +311,17 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|r| queued(r.id, r.row_number, r.email, &r.fields, r.attempts))
+            .map(|r| {
+                queued(
+                    r.id,
+                    r.row_number,
+                    r.email,
+                    &r.fields,
+                    r.attempts,
+                    r.unanswered,
+                    r.message_version,
+                )
+            })
             .collect()
     }
 
@@ -218,23 +332,33 @@ impl Store {
             Some(row) => {
                 let row = i64::try_from(row).unwrap_or(i64::MAX);
                 sqlx::query!(
-                    r#"SELECT id AS "id!", row_number, email, fields, attempts FROM recipients
+                    r#"SELECT id AS "id!", row_number, email, fields, attempts, unanswered, message_version FROM recipients
                        WHERE campaign_id = ?1 AND row_number = ?2"#,
                     campaign,
                     row
                 )
                 .fetch_optional(&self.pool)
                 .await?
-                .map(|r| queued(r.id, r.row_number, r.email, &r.fields, r.attempts))
+                .map(|r| queued(r.id, r.row_number, r.email, &r.fields, r.attempts, r.unanswered, r.message_version))
             }
             None => sqlx::query!(
-                r#"SELECT id AS "id!", row_number, email, fields, attempts FROM recipients
+                r#"SELECT id AS "id!", row_number, email, fields, attempts, unanswered, message_version FROM recipients
                    WHERE campaign_id = ?1 AND status != 'skipped' ORDER BY id LIMIT 1"#,
                 campaign
             )
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| queued(r.id, r.row_number, r.email, &r.fields, r.attempts)),
+            .map(|r| {
+                queued(
+                    r.id,
+                    r.row_number,
+                    r.email,
+                    &r.fields,
+                    r.attempts,
+                    r.unanswered,
+                    r.message_version,
+                )
+            }),
         };
         found.transpose()
     }
@@ -265,7 +389,7 @@ impl Store {
     /// Up to `limit` recipients waiting to retry whose time has come.
     pub async fn due_retries(&self, campaign: CampaignId, now: i64, limit: i64) -> Result<Vec<QueuedRecipient>> {
         let rows = sqlx::query!(
-            r#"SELECT id AS "id!", row_number, email, fields, attempts FROM recipients
+            r#"SELECT id AS "id!", row_number, email, fields, attempts, unanswered, message_version FROM recipients
                WHERE campaign_id = ?1 AND status = 'retry_wait' AND next_attempt_at <= ?2
                ORDER BY next_attempt_at, id LIMIT ?3"#,
             campaign,
@@ -275,7 +399,17 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|r| queued(r.id, r.row_number, r.email, &r.fields, r.attempts))
+            .map(|r| {
+                queued(
+                    r.id,
+                    r.row_number,
+                    r.email,
+                    &r.fields,
+                    r.attempts,
+                    r.unanswered,
+                    r.message_version,
+                )
+            })
             .collect()
     }
 
@@ -361,17 +495,25 @@ impl Store {
     }
 
     /// The person's decision about uncertain recipients: send them again
-    /// (`pending`; the same Message-ID lets providers drop a duplicate) or
-    /// count them as sent.
+    /// (`pending`; the same Message-ID and message version let providers drop
+    /// a duplicate) or count them as sent. How many changed.
+    ///
+    /// A campaign that ended with only this decision left is completed once
+    /// they count as sent; one with them to send again waits, paused, for a
+    /// resume (a completed or stopped one too, as [`Store::requeue_failed`]).
     pub async fn settle_uncertain(&self, campaign: CampaignId, resend: bool) -> Result<u64> {
         let now = self.now_ms();
-        let query = if resend {
+        let mut tx = self.pool.begin().await?;
+        let changed = if resend {
             sqlx::query!(
-                "UPDATE recipients SET status = 'pending', reason = NULL, updated_at = ?2
+                "UPDATE recipients SET status = 'pending', reason = NULL, next_attempt_at = NULL, updated_at = ?2
                  WHERE campaign_id = ?1 AND status = 'uncertain'",
                 campaign,
                 now
             )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
         } else {
             sqlx::query!(
                 "UPDATE recipients SET status = 'sent', reason = 'marked as sent by you', sent_at = ?2, updated_at = ?2
@@ -379,8 +521,35 @@ impl Store {
                 campaign,
                 now
             )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
         };
-        Ok(query.execute(&self.pool).await?.rows_affected())
+        if changed > 0 && resend {
+            let reason = format!("{changed} uncertain recipients to send again (same Message-ID); resume to send them");
+            sqlx::query!(
+                "UPDATE campaigns SET status = 'paused', pause_reason = ?2, updated_at = ?3
+                 WHERE id = ?1 AND status IN ('paused', 'completed', 'stopped')",
+                campaign,
+                reason,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
+        } else if changed > 0 {
+            sqlx::query!(
+                "UPDATE campaigns SET status = 'completed', pause_reason = NULL, updated_at = ?2
+                 WHERE id = ?1 AND status = 'paused' AND NOT EXISTS (
+                     SELECT 1 FROM recipients
+                     WHERE campaign_id = ?1 AND status IN ('pending', 'sending', 'retry_wait', 'uncertain'))",
+                campaign,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// Resend failed: every failed recipient of `campaign` back to `pending`
@@ -425,6 +594,17 @@ impl Store {
         .await?)
     }
 
+    /// Copies the write-ahead log into the database and has the next write
+    /// start it over, reusing the space it has (see
+    /// [`StateFile::restart_log`](super::StateFile::restart_log)): what lets
+    /// a full disk still take a campaign's paused state. Whether it completed.
+    pub async fn restart_log(&self) -> bool {
+        sqlx::query_scalar::<_, i64>("PRAGMA wal_checkpoint(RESTART)")
+            .fetch_one(&self.pool)
+            .await
+            .is_ok_and(|busy| busy == 0)
+    }
+
     /// Why the campaign is paused, if it is.
     pub async fn pause_reason(&self, campaign: CampaignId) -> Result<Option<String>> {
         Ok(
@@ -436,14 +616,28 @@ impl Store {
     }
 }
 
-fn queued(id: i64, row: i64, email: String, fields: &str, attempts: i64) -> Result<QueuedRecipient> {
+fn queued(
+    id: i64,
+    row: i64,
+    email: String,
+    fields: &str,
+    attempts: i64,
+    unanswered: i64,
+    message_version: Option<i64>,
+) -> Result<QueuedRecipient> {
     Ok(QueuedRecipient {
         id,
         row: u64::try_from(row).unwrap_or(0),
         email,
         values: serde_json::from_str(fields).map_err(|e| Error::Internal(format!("stored fields: {e}")))?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        unanswered: u32::try_from(unanswered).unwrap_or(u32::MAX),
+        message_version,
     })
+}
+
+fn parse_draft(json: &str) -> Result<MessageDraft> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored message: {e}")))
 }
 
 /// A saved message template, as listed.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
-use super::sending::{AttemptRecord, StateChange};
+use super::sending::{AttemptOutcome, AttemptRecord, StateChange};
 use super::{BUSY_TIMEOUT, Store};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -53,6 +53,8 @@ impl StateFile {
         // the disk before it returns, so before anything reports it.
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
+        // As the pool (store/mod.rs): freed space is zeroed.
+        connection.pragma_update(None, "secure_delete", "ON")?;
         // The schema's CHECKs are `status IN (...)` lists, and SQLite builds a
         // temporary table to test each one: with them, every statement here
         // cost twice as much (a fifth of all CPU while sending). What this
@@ -86,21 +88,22 @@ impl StateFile {
         let mut claims = 0_i64;
         for change in changes {
             match change {
-                StateChange::Claim { id } => {
+                StateChange::Claim { id, version } => {
                     claims += 1;
                     tx.prepare_cached(
-                        "UPDATE recipients SET status = 'sending', attempts = attempts + 1, updated_at = ?2
+                        "UPDATE recipients SET status = 'sending', attempts = attempts + 1, updated_at = ?2,
+                                message_version = ?3
                          WHERE id = ?1",
                     )?
-                    .execute(params![id, now])?;
+                    .execute(params![id, now, version])?;
                 }
-                StateChange::Sent { id, reply } => {
+                StateChange::Sent { id, reply, note } => {
                     tx.prepare_cached(
-                        "UPDATE recipients SET status = 'sent', reason = NULL, next_attempt_at = NULL,
+                        "UPDATE recipients SET status = 'sent', reason = ?4, next_attempt_at = NULL,
                                 sent_at = ?2, updated_at = ?2, sent_reply = ?3
                          WHERE id = ?1",
                     )?
-                    .execute(params![id, now, reply])?;
+                    .execute(params![id, now, reply, note])?;
                 }
                 StateChange::Retry {
                     id,
@@ -109,10 +112,20 @@ impl StateFile {
                     attempt,
                 } => {
                     tx.prepare_cached(
-                        "UPDATE recipients SET status = 'retry_wait', reason = ?2, next_attempt_at = ?3, updated_at = ?4
+                        "UPDATE recipients SET status = 'retry_wait', reason = ?2, next_attempt_at = ?3, updated_at = ?4,
+                                unanswered = unanswered + ?5
                          WHERE id = ?1",
                     )?
-                    .execute(params![id, reason, next_attempt_at, now])?;
+                    .execute(params![id, reason, next_attempt_at, now, unanswered(attempt)])?;
+                    insert_attempt(&tx, *id, attempt)?;
+                }
+                StateChange::Uncertain { id, reason, attempt } => {
+                    tx.prepare_cached(
+                        "UPDATE recipients SET status = 'uncertain', reason = ?2, next_attempt_at = NULL, updated_at = ?3,
+                                unanswered = unanswered + ?4
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, reason, now, unanswered(attempt)])?;
                     insert_attempt(&tx, *id, attempt)?;
                 }
                 StateChange::Failed {
@@ -159,6 +172,34 @@ impl StateFile {
         tx.commit()?;
         Ok(())
     }
+
+    /// Keeps the database at the pages it has (`max_page_count`), as a full
+    /// disk would: a batch that needs one more fails with `SQLITE_FULL`.
+    #[cfg(test)]
+    pub(crate) fn stop_growing(&mut self) -> Result<()> {
+        let pages: i64 = self.connection.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+        let _limit: i64 = self
+            .connection
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| row.get(0))?;
+        Ok(())
+    }
+
+    /// Copies the write-ahead log into the database and has the next write
+    /// start it over (`wal_checkpoint(RESTART)`): on a full disk, a log that
+    /// starts over reuses the space it already has instead of growing, so
+    /// the outcomes still waiting (and the campaign's paused state) can be
+    /// written. Whether the checkpoint completed.
+    pub fn restart_log(&mut self) -> bool {
+        let busy: std::result::Result<i64, _> =
+            self.connection
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get(0));
+        matches!(busy, Ok(0))
+    }
+}
+
+/// 1 when `attempt` may have delivered the message without an answer.
+fn unanswered(attempt: &AttemptRecord) -> i64 {
+    i64::from(attempt.outcome == AttemptOutcome::Ambiguous)
 }
 
 fn insert_attempt(tx: &rusqlite::Transaction<'_>, recipient: i64, attempt: &AttemptRecord) -> Result<()> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::*;
 use crate::ErrorKind;
 use crate::clock::ManualClock;
-use crate::model::RecipientStatus;
+use crate::model::{CampaignId, RecipientStatus};
 use crate::store::{NewCampaign, NewRecipient};
 
 #[tokio::test]
@@ -149,7 +149,7 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
     let columns = vec!["email".to_owned()];
     let campaign = email_campaign(&columns);
     let mut writer = store.begin_import(&campaign).await.expect("begin");
-    let rows: Vec<NewRecipient> = (2..7).map(email_row).collect();
+    let rows: Vec<NewRecipient> = (2..8).map(email_row).collect();
     writer.write(&rows).await.expect("write");
     let campaign = writer.commit().await.expect("commit");
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM recipients ORDER BY row_number")
@@ -166,17 +166,19 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
         text: text.to_owned(),
     };
 
-    let claims: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id }).collect();
+    let claims: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id, version: 3 }).collect();
     let mut file = store.state_file(1).expect("state file");
     file.apply(&claims).expect("claims");
     let outcomes = vec![
         StateChange::Sent {
             id: ids[0],
             reply: "250 2.0.0 queued as 1".to_owned(),
+            note: None,
         },
         StateChange::Sent {
             id: ids[1],
             reply: "250 ok \"quoted\" 中文".to_owned(),
+            note: Some("may have it twice".to_owned()),
         },
         StateChange::Failed {
             id: ids[2],
@@ -192,6 +194,7 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
         StateChange::Sent {
             id: ids[3],
             reply: "250 ok".to_owned(),
+            note: None,
         },
         StateChange::Retry {
             id: ids[4],
@@ -199,20 +202,36 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
             reason: "454 throttled".to_owned(),
             attempt: attempt(AttemptOutcome::Transient, Some(454), Some("4.7.0"), "throttled"),
         },
+        StateChange::Uncertain {
+            id: ids[5],
+            reason: "no answer after the content".to_owned(),
+            attempt: attempt(AttemptOutcome::Ambiguous, None, None, "no answer within 2 s"),
+        },
     ];
     file.apply(&outcomes).expect("outcomes");
 
     let page = store.recipients(campaign, None, 0, 10).await.expect("recipients");
-    let states: Vec<(RecipientStatus, u32)> = page.iter().map(|r| (r.status, r.attempts)).collect();
+    let states: Vec<(RecipientStatus, u32, u32)> = page.iter().map(|r| (r.status, r.attempts, r.unanswered)).collect();
     assert_eq!(
         states,
         [
-            (RecipientStatus::Sent, 1),
-            (RecipientStatus::Sent, 1),
-            (RecipientStatus::Failed, 1),
-            (RecipientStatus::Sent, 1),
-            (RecipientStatus::RetryWait, 1),
+            (RecipientStatus::Sent, 1, 0),
+            (RecipientStatus::Sent, 1, 0),
+            (RecipientStatus::Failed, 1, 0),
+            (RecipientStatus::Sent, 1, 0),
+            (RecipientStatus::RetryWait, 1, 0),
+            // Its content got no answer: the one unanswered attempt.
+            (RecipientStatus::Uncertain, 1, 1),
         ]
+    );
+    assert!(
+        page.iter().all(|r| r.message_version == Some(3)),
+        "each claim names the version sent"
+    );
+    assert_eq!(
+        page[1].reason.as_deref(),
+        Some("may have it twice"),
+        "a send's note is its reason"
     );
     // A send's reply stays on its recipient; the attempts table holds the rest.
     let replies: Vec<Option<String>> = sqlx::query_scalar("SELECT sent_reply FROM recipients ORDER BY id")
@@ -226,6 +245,7 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
             Some("250 ok \"quoted\" 中文".to_owned()),
             None,
             Some("250 ok".to_owned()),
+            None,
             None
         ]
     );
@@ -239,6 +259,7 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
     let expected = [
         (ids[2], "permanent", "rcpt", Some(550), Some("5.1.1"), "User unknown"),
         (ids[4], "transient", "rcpt", Some(454), Some("4.7.0"), "throttled"),
+        (ids[5], "ambiguous", "rcpt", None, None, "no answer within 2 s"),
     ];
     assert_eq!(attempts.len(), expected.len());
     for (row, want) in attempts.iter().zip(expected) {
@@ -259,7 +280,51 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
         .fetch_one(&store.pool)
         .await
         .expect("send counts");
-    assert_eq!(counted, 5, "each claim counts once against the account's quotas");
+    assert_eq!(counted, 6, "each claim counts once against the account's quotas");
+}
+
+/// A batch the disk cannot take is refused whole, as a full disk (here the
+/// database held at the pages it has, which SQLite reports as SQLITE_FULL,
+/// as it does ENOSPC): the runner pauses on it instead of failing.
+#[tokio::test]
+async fn a_batch_the_disk_cannot_take_is_refused_whole_as_a_full_disk() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let columns = vec!["email".to_owned()];
+    let mut writer = store.begin_import(&email_campaign(&columns)).await.expect("begin");
+    let rows: Vec<NewRecipient> = (2..12).map(email_row).collect();
+    writer.write(&rows).await.expect("write");
+    let campaign = writer.commit().await.expect("commit");
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM recipients ORDER BY row_number")
+        .fetch_all(&store.pool)
+        .await
+        .expect("ids");
+    let mut file = store.state_file(1).expect("state file");
+    file.stop_growing().expect("page limit");
+    let mut changes: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id, version: 1 }).collect();
+    // Long server texts: more than the pages there are room for.
+    changes.extend(ids.iter().map(|&id| StateChange::Failed {
+        id,
+        reason: "550 no".to_owned(),
+        attempt: Some(AttemptRecord {
+            started_at: 0,
+            duration_ms: 0,
+            outcome: AttemptOutcome::Permanent,
+            stage: AttemptStage::Rcpt,
+            code: Some(550),
+            enhanced_code: None,
+            text: "x".repeat(20_000),
+        }),
+        suppress: None,
+    }));
+    let refused = file.apply(&changes).expect_err("the database may not grow");
+    assert!(refused.is_disk_full(), "{refused:?}");
+    let page = store.recipients(campaign, None, 0, 100).await.expect("recipients");
+    assert!(
+        page.iter()
+            .all(|r| r.status == RecipientStatus::Pending && r.attempts == 0),
+        "nothing of the batch is in the file"
+    );
 }
 
 /// The state writer skips the schema's CHECK constraints (they cost a
@@ -295,4 +360,115 @@ async fn every_attempt_outcome_and_stage_passes_the_schema_checks() {
     // The checks are on for the pool, so the loop above proves something.
     assert!(insert("lost", "data").await.is_err());
     assert!(insert("sent", "teleport").await.is_err());
+}
+
+/// A campaign named `name` with one pending recipient, committed.
+async fn campaign_named(store: &Store, name: &str) -> CampaignId {
+    let columns = vec!["email".to_owned()];
+    let mut writer = store
+        .begin_import(&NewCampaign {
+            name,
+            ..email_campaign(&columns)
+        })
+        .await
+        .expect("begin");
+    writer.write(&[email_row(2)]).await.expect("write");
+    writer.commit().await.expect("commit")
+}
+
+#[tokio::test]
+async fn a_reference_more_than_one_campaign_answers_to_is_refused_with_them_all() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let spring = campaign_named(&store, "spring").await;
+    let named_one = campaign_named(&store, "1").await;
+    let spring_again = campaign_named(&store, "spring").await;
+    assert_eq!((spring, named_one, spring_again), (1, 2, 3));
+
+    // "1" is campaign 1 and the campaign named "1": neither silently.
+    let err = store.resolve_campaign("1").await.expect_err("ambiguous");
+    assert_eq!(err.kind(), ErrorKind::AmbiguousCampaign);
+    let message = err.to_string();
+    assert!(
+        message.contains("#2 \"1\" (draft, made 2023-11-14 22:13 UTC)"),
+        "{message}"
+    );
+    assert!(message.contains("#1 \"spring\" (draft"), "{message}");
+    assert!(message.contains("as #2"), "{message}");
+    // Two imports named alike: both listed, not the newest picked.
+    let err = store.resolve_campaign("spring").await.expect_err("ambiguous");
+    assert!(
+        err.to_string().contains("#3 \"spring\"") && err.to_string().contains("#1 \"spring\""),
+        "{err}"
+    );
+
+    // `#N` is always the id; a number nothing else is named is the id too.
+    assert_eq!(store.resolve_campaign("#1").await.expect("#1"), spring);
+    assert_eq!(store.resolve_campaign(" #3 ").await.expect("#3"), spring_again);
+    assert_eq!(store.resolve_campaign("2").await.expect("2"), named_one);
+    for unknown in ["#9", "9", "summer"] {
+        let err = store.resolve_campaign(unknown).await.expect_err(unknown);
+        assert_eq!(err.kind(), ErrorKind::CampaignNotFound, "{unknown}");
+    }
+}
+
+#[tokio::test]
+async fn an_import_does_not_replace_a_campaign_that_is_no_longer_a_draft() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let old = campaign_named(&store, "spring").await;
+    sqlx::query("UPDATE campaigns SET status = 'completed' WHERE id = ?1")
+        .bind(old)
+        .execute(&store.pool)
+        .await
+        .expect("complete it");
+    let columns = vec!["email".to_owned()];
+    let mut writer = store.begin_import(&email_campaign(&columns)).await.expect("begin");
+    writer.write(&[email_row(2)]).await.expect("write");
+    let err = writer.supersede(old).await.expect_err("not a draft");
+    assert_eq!(err.kind(), ErrorKind::CampaignState);
+    assert!(err.to_string().contains("is completed"), "{err}");
+    drop(writer);
+    let left = store.list_campaigns().await.expect("list");
+    assert_eq!(left.len(), 1, "neither replaced nor a second campaign saved");
+    assert_eq!(left[0].id, old);
+}
+
+#[tokio::test]
+async fn opening_to_read_never_creates_a_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("typo.db");
+    let err = Store::open_to_read(&path).await.expect_err("no such file");
+    assert_eq!(err.kind(), ErrorKind::DatabaseUnavailable);
+    assert!(err.to_string().contains("no such file"), "{err}");
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn opening_read_only_refuses_a_schema_it_cannot_bring_up_to_date() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("m.db");
+    let store = Store::open(&path).await.expect("open");
+    let id = campaign_named(&store, "spring").await;
+    store.close().await;
+
+    let options = SqliteConnectOptions::new().filename(&path).read_only(true);
+    let read = Store::connect_read_only(&path, options.clone(), Arc::new(SystemClock))
+        .await
+        .expect("current schema");
+    assert_eq!(read.resolve_campaign("spring").await.expect("resolve"), id);
+    let refused = sqlx::query("DELETE FROM campaigns").execute(&read.pool).await;
+    assert!(refused.is_err(), "a read-only store changed the file");
+    read.close().await;
+
+    let writable = Store::open(&path).await.expect("open");
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+        .execute(&writable.pool)
+        .await
+        .expect("forget a migration");
+    writable.close().await;
+    let err = Store::connect_read_only(&path, options, Arc::new(SystemClock))
+        .await
+        .expect_err("older schema");
+    assert!(err.to_string().contains("older Mailroom"), "{err}");
 }

@@ -25,4 +25,12 @@ retries: number,
 /**
  * Accept any certificate (self-hosted servers); shown as a warning everywhere.
  */
-accept_invalid_certs: boolean, };
+accept_invalid_certs: boolean, 
+/**
+ * When a message's content went out and no answer came (a timeout or a
+ * lost connection after it), send it again on its own with the same
+ * Message-ID (at least once: the recipient may get it twice, which
+ * their history then says). Off: the recipient becomes `uncertain`
+ * and a person decides.
+ */
+retry_ambiguous: boolean, };

@@ -13,6 +13,10 @@ export type CampaignEvent = { "type": "started", campaign: number, account: stri
  */
 uncertain_recovered: number, rate: RateState, } | { "type": "recipient", row: number, email: string, status: RecipientStatus, reason: string | null, attempts: number, } | { "type": "progress", counts: StatusCounts, 
 /**
+ * [`StatusCounts::percent_done`], for the taskbar and the window title.
+ */
+percent_done: number, 
+/**
  * Messages accepted per second, over the last interval.
  */
 sent_per_second: number, rate: RateState, eta_seconds: number | null, elapsed_ms: number, } | { "type": "rate_changed", rate: RateState, } | { "type": "quota_wait", until: number, window: string, limit: number, } | { "type": "connection_trouble", reason: string, advice: string, retry_in_ms: number, } | { "type": "pausing", reason: string, } | { "type": "finished", outcome: RunOutcome, reason: string | null, counts: StatusCounts, };

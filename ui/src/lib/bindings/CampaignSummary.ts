@@ -23,4 +23,10 @@ created_at: number, total: number, counts: StatusCounts,
  * "mailroom (process 4242)"), so it is not offered for resume here.
  * Filled by the engine's `campaign::summary` and `campaign::list`.
  */
-sent_by: string | null, };
+sent_by: string | null, 
+/**
+ * Marked running in the file, but no Mailroom is sending it (killed, or
+ * it could not record its pause on a full disk): shown as `paused`,
+ * with this set. Filled like `sent_by`.
+ */
+interrupted: boolean, };

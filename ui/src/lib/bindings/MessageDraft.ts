@@ -18,11 +18,16 @@ html: string | null,
  */
 attachments: Array<string>, 
 /**
- * A column naming a file per recipient (a path, or a name inside `attachment_folder`).
+ * A column naming a file per recipient, inside `attachment_folder`.
  */
 attachment_column: string | null, 
 /**
  * Or a file name with merge fields (`invoice-{{ code }}.pdf`), inside
  * `attachment_folder`; instead of a column.
  */
-attachment_name: string | null, attachment_folder: string | null, unsubscribe: Unsubscribe, };
+attachment_name: string | null, 
+/**
+ * The folder each recipient's file is in; needed with a column or a
+ * file name, and a recipient's file is never taken from outside it.
+ */
+attachment_folder: string | null, unsubscribe: Unsubscribe, };

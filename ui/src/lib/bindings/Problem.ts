@@ -3,4 +3,4 @@
 /**
  * What kind of failure it was; front ends pick their translated advice by it.
  */
-export type Problem = "dns_failed" | "refused" | "unreachable" | "timed_out" | "no_greeting" | "connection_lost" | "not_smtp" | "tls_mismatch" | "starttls_unavailable" | "certificate_invalid" | "tls_failed" | "auth_failed" | "auth_required" | "auth_unsupported" | "throttled" | "rejected" | "message_too_big" | "cancelled";
+export type Problem = "dns_failed" | "refused" | "unreachable" | "timed_out" | "no_greeting" | "connection_lost" | "not_smtp" | "tls_mismatch" | "starttls_unavailable" | "certificate_invalid" | "tls_failed" | "auth_failed" | "auth_required" | "auth_unsupported" | "throttled" | "rejected" | "message_too_big" | "cancelled" | "protocol_error" | "starttls_failed" | "invalid_value" | "smtputf8_unavailable";

@@ -21,6 +21,17 @@ reply: string | null, attempts: number,
  */
 bounce: BounceKind | null, 
 /**
+ * Attempts whose content may have reached the server without an answer.
+ * A `sent` recipient with any may have the message more than once (its
+ * reason says so).
+ */
+unanswered: number, 
+/**
+ * The version of the campaign's message it was last sent (or may have
+ * got); `None` before it was ever sent.
+ */
+message_version: number | null, 
+/**
  * Every source column, in file order, with its value as imported.
  */
 fields: Record<string, string>, };

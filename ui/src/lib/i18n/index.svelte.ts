@@ -1,6 +1,7 @@
 // The message catalog in use: which language, and `t()` to look a message up.
 // The language follows the OS (the WebView's navigator.languages) until the
-// person picks one, which is remembered.
+// person picks one; the choice is kept in the engine's settings file
+// (lib/desktop.svelte.ts saves it), which main.ts reads before the first paint.
 import { en, type MessageKey, type Messages } from './en';
 import { zhCN } from './zh-CN';
 
@@ -8,10 +9,11 @@ export const LOCALES = { en, 'zh-CN': zhCN } as const satisfies Record<string, M
 export type Locale = keyof typeof LOCALES;
 export const LOCALE_NAMES: Record<Locale, string> = { en: 'English', 'zh-CN': '简体中文' };
 
-const STORAGE_KEY = 'mailroom.locale';
+/** Where earlier versions kept the choice, read once to carry it over. */
+export const LEGACY_STORAGE_KEY = 'mailroom.locale';
 
-function isLocale(value: string | null): value is Locale {
-  return value !== null && Object.hasOwn(LOCALES, value);
+export function isLocale(value: string | null | undefined): value is Locale {
+  return typeof value === 'string' && Object.hasOwn(LOCALES, value);
 }
 
 /** The saved choice, else the first OS language we have a catalog for. */
@@ -25,18 +27,28 @@ export function detectLocale(saved: string | null, preferred: readonly string[])
   return 'en';
 }
 
-const initial = detectLocale(localStorage.getItem(STORAGE_KEY), navigator.languages ?? [navigator.language]);
-let current = $state<Locale>(initial);
-document.documentElement.lang = initial;
+/** The language the OS asks for. */
+export function systemLocale(): Locale {
+  return detectLocale(null, navigator.languages ?? [navigator.language]);
+}
+
+let current = $state<Locale>(systemLocale());
+let chosen = $state(false);
+document.documentElement.lang = current;
 
 export const i18n = {
   get locale(): Locale {
     return current;
   },
-  set locale(locale: Locale) {
-    current = locale;
-    localStorage.setItem(STORAGE_KEY, locale);
-    document.documentElement.lang = locale;
+  /** Whether the person chose the language (else it follows the OS). */
+  get chosen(): boolean {
+    return chosen;
+  },
+  /** Shows `locale`, or the OS's language when null. */
+  use(locale: Locale | null) {
+    chosen = locale !== null;
+    current = locale ?? systemLocale();
+    document.documentElement.lang = current;
   },
 };
 
@@ -56,4 +68,21 @@ export function formatNumber(n: number): string {
 /** A Unix-millisecond time as a local date and time. */
 export function formatTime(ms: number): string {
   return new Intl.DateTimeFormat(current, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+}
+
+/** A file size as the OS's file manager shows it (decimal units: 1.2 MB). */
+export function formatBytes(bytes: number): string {
+  const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'] as const;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return new Intl.NumberFormat(current, {
+    style: 'unit',
+    unit: units[unit],
+    unitDisplay: 'short',
+    maximumFractionDigits: unit === 0 ? 0 : 1,
+  }).format(value);
 }
