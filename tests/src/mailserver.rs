@@ -321,8 +321,11 @@ userdb {{
             std::fs::create_dir_all(self.maildir().join(sub)).unwrap_or_else(|e| panic!("mkdir: {e}"));
         }
         for i in 0..count {
-            let name = format!("{}.M{i}P1.bench,S=0:2,S", 1_700_000_000 + i);
-            std::fs::write(cur.join(name), make(i)).unwrap_or_else(|e| panic!("write: {e}"));
+            let message = make(i);
+            // S= is the file's size: Dovecot trusts it, and a wrong one is a
+            // broken mailbox it drops the connection over mid-FETCH.
+            let name = format!("{}.M{i}P1.bench,S={}:2,S", 1_700_000_000 + i, message.len());
+            std::fs::write(cur.join(name), message).unwrap_or_else(|e| panic!("write: {e}"));
         }
         if !self.mail_owner.is_empty() {
             chown(&self.maildir(), &self.mail_owner);

@@ -630,10 +630,10 @@ fn scan_of_a_100000_message_mailbox_then_a_rescan() {
                 .into_bytes()
         } else {
             format!(
-                "From: Person {i} <person{i}@example.org>\r\nTo: {SENDER}\r\nSubject: Re: spring {i}\r\n\
-                 Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <m{i}@example.org>\r\n\
-                 Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
-                "Thanks for the newsletter, see you in spring.\r\n".repeat(20)
+                "From: Person {i} <person{i}@example.org>\nTo: {SENDER}\nSubject: Re: spring {i}\n\
+                 Date: Tue, 1 Dec 2026 10:00:00 +0000\nMessage-ID: <m{i}@example.org>\n\
+                 Content-Type: text/plain; charset=utf-8\n\n{}\n",
+                "Thanks for the newsletter, see you in spring.\n".repeat(20)
             )
             .into_bytes()
         }

@@ -2177,6 +2177,8 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
     assert_eq!(listed[0]["has_password"], true, "{listed}");
 
     step("testing the connection");
+    // In view inside the screen (not under the status bar) before clicking.
+    scroll_to(&client, "[data-testid=test-mailbox]").await;
     click(&client, "[data-testid=test-mailbox]").await;
     let verdict = element(&client, "[data-testid=mailbox-verdict]").await;
     assert_eq!(verdict.attr("data-ok").await.ok().flatten().as_deref(), Some("true"));
@@ -2189,14 +2191,17 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
         names.push(stage.attr("data-stage").await.ok().flatten().unwrap_or_default());
     }
     assert_eq!(names, ["dns", "connect", "tls", "greeting", "login", "select"]);
+    scroll_to(&client, "[data-testid=mailbox-verdict]").await;
     screenshot(&client, "mailbox-tested.png").await;
 
     step("scanning");
+    scroll_to(&client, "[data-testid=scan-now]").await;
     click(&client, "[data-testid=scan-now]").await;
     let report = element(&client, "[data-testid=scan-report]").await;
     assert_eq!(report.attr("data-hard").await.ok().flatten().as_deref(), Some("1"));
     let suppressed = text(&client, "[data-testid=scan-suppressed]").await;
     assert!(suppressed.contains("bob@example.test"), "{suppressed}");
+    scroll_to(&client, "[data-testid=scan-report]").await;
     screenshot(&client, "mailbox-scanned.png").await;
 
     step("reading Results");
@@ -2225,6 +2230,7 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
     let row = text(&client, "[data-testid=suppression][data-email='bob@example.test']").await;
     assert!(row.contains("bounce scan of relay"), "{row}");
     assert!(row.contains("5.1.1"), "the diagnostic is the reason: {row}");
+    scroll_to(&client, "[data-testid=suppression-list]").await;
     screenshot(&client, "mailbox-suppression-list.png").await;
 
     step("简体中文");
@@ -2233,6 +2239,7 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
     go_to(&client, "mailbox").await;
     assert_eq!(text(&client, "[data-screen=mailbox]").await, "邮箱");
     click(&client, "[data-testid=mailbox-account][data-name=relay]").await;
+    scroll_to(&client, "[data-testid=test-mailbox]").await;
     click(&client, "[data-testid=test-mailbox]").await;
     element(&client, "[data-testid=mailbox-verdict]").await;
     wait_for_text(&client, "[data-testid=suppression-source]", "扫描 relay 的退信").await;
