@@ -45,7 +45,8 @@ if cargo tree -p mailroom-engine --edges normal,build | grep -q tauri; then
 fi
 
 step "Rust tests (engine, CLI end to end, app; regenerates the TypeScript bindings)"
-cargo test --workspace
+# --no-fail-fast: one run names every failing test, not only the first binary's.
+cargo test --workspace --no-fail-fast
 
 if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- ui/src/lib/bindings; then
   git --no-pager diff --stat -- ui/src/lib/bindings

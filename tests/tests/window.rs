@@ -485,9 +485,9 @@ async fn test_connection_through_the_window() {
     // never meets another sandbox; and an account where nothing listens.
     let sandbox_port = free_port().to_string();
     let refused_port = free_port().to_string();
+    // `smtp add` first: it makes the database (with its Sandbox account);
+    // `smtp remove` changes only a database that exists.
     for args in [
-        vec!["smtp", "remove", "Sandbox"],
-        vec!["smtp", "add", "Sandbox", "--preset", "sandbox", "--port", &sandbox_port],
         vec![
             "smtp",
             "add",
@@ -499,6 +499,8 @@ async fn test_connection_through_the_window() {
             "--security",
             "none",
         ],
+        vec!["smtp", "remove", "Sandbox"],
+        vec!["smtp", "add", "Sandbox", "--preset", "sandbox", "--port", &sandbox_port],
     ] {
         let run = ws.mailroom(&args);
         assert!(run.success(), "{args:?}: {}", run.stderr);

@@ -577,7 +577,8 @@ describe('SMTP screen', () => {
 
 describe('Campaign screen', () => {
   test('a campaign left running by a closed app is offered for resume at start', async () => {
-    const interrupted = { ...campaign, status: 'running', account: 'Sandbox' };
+    // As the engine lists a run nobody is sending any more: paused, interrupted.
+    const interrupted = { ...campaign, status: 'paused', interrupted: true, account: 'Sandbox' };
     const { page, errors } = await openApp({
       results: { ...baseResults, list_campaigns: [interrupted], list_accounts: [] },
     }, 'en-US', 'campaign');

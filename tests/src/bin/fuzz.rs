@@ -260,7 +260,9 @@ fn worker(options: &Options) -> ExitCode {
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         started_at.store((epoch.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| fuzz::run_one(target, &mut context, &input)));
-        let took = epoch.elapsed().as_millis() as u64 - started_at.load(Ordering::Relaxed);
+        // Saturating: the first input can finish within the process's first
+        // millisecond, when the start was stored as 1 (0 means idle).
+        let took = (epoch.elapsed().as_millis() as u64).saturating_sub(started_at.load(Ordering::Relaxed));
         started_at.store(0, Ordering::Relaxed);
         runs += 1;
         let peak = status_kb("VmHWM:");
