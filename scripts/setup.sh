@@ -33,6 +33,9 @@ TEST_PACKAGES=(
   # the installed-app test: reading the built .rpm (rpm -qip), checking the
   # desktop entry and registering it for its file types ("Open with")
   rpm cpio desktop-file-utils
+  # real mail servers for the bounce tests (tests/src/mailserver.rs): each
+  # test starts its own in a temporary folder; none runs as a service
+  dovecot-imapd dovecot-lmtpd postfix
 )
 APT_PACKAGES=("${BUILD_PACKAGES[@]}")
 [ "$mode" = --package ] || APT_PACKAGES+=("${TEST_PACKAGES[@]}")
@@ -57,6 +60,8 @@ if ((${#missing[@]})); then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
+  # Postfix unconfigured: the tests give it a configuration of their own.
+  echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

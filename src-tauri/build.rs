@@ -50,6 +50,13 @@ fn main() {
         "show_database_folder",
         "set_menu",
         "quit",
+        "list_mailboxes",
+        "suggested_mailbox",
+        "save_mailbox",
+        "remove_mailbox",
+        "test_mailbox",
+        "scan_bounces",
+        "list_suppressions",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         eprintln!("tauri-build failed: {e:#}");

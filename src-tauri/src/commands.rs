@@ -110,8 +110,20 @@ pub async fn import_recipients(
 /// Resend failed: the campaign's failed recipients back to pending, ready for
 /// `start_campaign`; how many.
 #[tauri::command]
-pub async fn resend_failed(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<u64> {
-    Ok(state.store().await?.requeue_failed(campaign).await?)
+pub async fn resend_failed(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    include_bounced: Option<bool>,
+) -> IpcResult<u64> {
+    let store = state.store().await?;
+    // Bounced recipients only when the person chooses them (issue 20): a
+    // hard bounce is an address that takes no mail.
+    let bounced = if include_bounced.unwrap_or(false) {
+        store.requeue_bounced(campaign).await?
+    } else {
+        0
+    };
+    Ok(store.requeue_failed(campaign).await? + bounced)
 }
 
 /// Cancels an import in progress; nothing of it is saved.
@@ -351,6 +363,12 @@ pub async fn start_campaign(
     )
     .await;
     state.runs.lock().await.remove(&campaign);
+    // Bounces come minutes to a day later: the timer scans the account's mailbox.
+    if let (Ok(report), Some(timer), Some(name)) = (&report, state.scan_timer.get(), &account_name)
+        && report.outcome == campaign::RunOutcome::Completed
+    {
+        timer.campaign_finished(name);
+    }
     Ok(report?)
 }
 

@@ -5,6 +5,7 @@
 //! - [`commands`]: the IPC commands the window may call (granted in
 //!   `capabilities/main-window.json`, listed in `build.rs`).
 //! - [`ipc`]: what crosses IPC besides engine types: the `{kind, message}` error.
+//! - [`mailbox`]: the Mailbox screen's commands and the bounce scan timer.
 //! - [`state`]: the engine handles the app keeps (the store, opened lazily).
 //! - [`launch`]: files the OS asks the app to open, and the single instance.
 //! - [`settings`]: the Settings screen's commands (theme, language, log
@@ -14,6 +15,7 @@
 pub mod commands;
 pub mod ipc;
 pub mod launch;
+pub mod mailbox;
 pub mod menu;
 pub mod settings;
 pub mod state;
@@ -48,6 +50,9 @@ pub fn run() {
         .manage(opened)
         .setup(move |app| {
             app.handle().set_theme(settings::window_theme(saved.theme));
+            // Bounce scans on a timer and after campaigns (the engine times them).
+            let timer = mailbox::start_timer(app.handle());
+            let _ = app.state::<state::AppState>().scan_timer.set(timer);
             Ok(())
         })
         .on_menu_event(menu::on_event)
@@ -111,6 +116,13 @@ pub fn run() {
             settings::show_database_folder,
             menu::set_menu,
             menu::quit,
+            mailbox::list_mailboxes,
+            mailbox::suggested_mailbox,
+            mailbox::save_mailbox,
+            mailbox::remove_mailbox,
+            mailbox::test_mailbox,
+            mailbox::scan_bounces,
+            mailbox::list_suppressions,
         ])
         .build(tauri::generate_context!())
         .map(|app| app.run(launch::on_run_event));

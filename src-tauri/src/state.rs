@@ -36,6 +36,8 @@ pub struct AppState {
     pub settings: Option<SettingsFile>,
     /// The running log's level (none if the log could not be opened).
     pub log: Option<LogControl>,
+    /// The bounce scan timer, told when a campaign finishes (set at start-up).
+    pub scan_timer: std::sync::OnceLock<mailroom_engine::mailbox::schedule::ScanTimer>,
 }
 
 impl AppState {

@@ -2,9 +2,11 @@
 //! against a database and files in a temporary directory.
 //!
 //! [`smtp_server`] is the scripted SMTP test server (fault injection);
-//! [`fuzz`] the fuzz harness (docs/FUZZING.md).
+//! [`fuzz`] the fuzz harness (docs/FUZZING.md); [`mailserver`] starts real
+//! Dovecot and Postfix servers for the bounce tests.
 
 pub mod fuzz;
+pub mod mailserver;
 pub mod raw_peer;
 pub mod smtp_server;
 

@@ -314,7 +314,9 @@ fn skipped_and_failed_rows_export_to_a_csv_excel_opens() {
     let header: Vec<String> = rows.headers().expect("a header").iter().map(str::to_owned).collect();
     assert_eq!(
         header,
-        ["row", "email", "status", "reason", "attempts", "name", "email", "city"]
+        [
+            "row", "email", "status", "reason", "attempts", "bounce", "name", "email", "city"
+        ]
     );
     let records: Vec<Vec<String>> = rows
         .records()
@@ -333,7 +335,7 @@ fn skipped_and_failed_rows_export_to_a_csv_excel_opens() {
         "a duplicate names the row it repeats: {:?}",
         records[1][3]
     );
-    assert_eq!(records[1][5..], ["Ann twice", "ANN@example.com", "Oslo"]);
+    assert_eq!(records[1][6..], ["Ann twice", "ANN@example.com", "Oslo"]);
 
     // Nothing failed yet: the default export is a header only, not an error.
     let failed = ws.db().with_file_name("failed.csv");
@@ -401,19 +403,21 @@ fn an_export_to_xlsx_is_a_workbook_with_typed_cells() {
     let header: Vec<String> = rows[0].iter().map(text).collect();
     assert_eq!(
         header,
-        ["row", "email", "status", "reason", "attempts", "name", "email", "code"]
+        [
+            "row", "email", "status", "reason", "attempts", "bounce", "name", "email", "code"
+        ]
     );
     assert_eq!(rows[1][0], Data::Float(2.0), "the row number is a number");
     assert_eq!(text(&rows[1][2]), "skipped");
     assert_eq!(rows[1][4], Data::Float(0.0), "attempts are a number");
-    assert_eq!(text(&rows[1][5]), "李雷");
-    assert_eq!(text(&rows[1][7]), "01234", "an imported code keeps its leading zero");
+    assert_eq!(text(&rows[1][6]), "李雷");
+    assert_eq!(text(&rows[1][8]), "01234", "an imported code keeps its leading zero");
     assert_eq!(
-        text(&rows[2][5]),
+        text(&rows[2][6]),
         "=HYPERLINK(\"http://evil.example\")",
         "text, not a formula"
     );
-    assert_eq!(text(&rows[2][7]), "-3.5", "imported values stay as imported");
+    assert_eq!(text(&rows[2][8]), "-3.5", "imported values stay as imported");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -461,7 +465,7 @@ fn an_export_never_hands_a_spreadsheet_a_formula() {
         .map(|r| r.expect("a record").iter().map(str::to_owned).collect())
         .collect();
     assert_eq!(
-        records[0][5..],
+        records[0][6..],
         [
             "'=HYPERLINK(\"http://evil.example\",\"Click\")",
             "not-an-address",
@@ -469,7 +473,7 @@ fn an_export_never_hands_a_spreadsheet_a_formula() {
         ],
         "a formula becomes text; a negative number stays a number"
     );
-    assert_eq!(records[1][5..], ["'@SUM(A1)", "also-not", "'+cmd"]);
+    assert_eq!(records[1][6..], ["'@SUM(A1)", "also-not", "'+cmd"]);
 }
 
 #[test]

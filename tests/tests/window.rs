@@ -2088,3 +2088,206 @@ async fn quit_from_the_menu_while_sending_asks_first() {
     assert_eq!(status["status"], "paused", "{status}");
     assert_eq!(status["counts"]["sending"], 0, "{status}");
 }
+
+/// Types `value` into the field at `css`, replacing what it held.
+async fn fill(client: &Client, css: &str, value: &str) {
+    let field = element(client, css).await;
+    field
+        .clear()
+        .await
+        .unwrap_or_else(|e| panic!("cannot clear {css}: {e}"));
+    field
+        .send_keys(value)
+        .await
+        .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+}
+
+/// Issue 20: a mailbox added on the Mailbox screen, tested step by step,
+/// scanned; the bounce a real Dovecot holds shows in Results.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
+    use mailroom_e2e::mailserver::Dovecot;
+    use mailroom_e2e::smtp_server::{Script, ScriptedServer};
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let dovecot = Dovecot::start("sender@mailroom.test", "mailbox-pw");
+    let ws = Workspace::new();
+    // A campaign sent (through the scripted test server) to two people.
+    let server = ScriptedServer::start(Script::default()).await;
+    let list = ws.file("list.csv", "email\nbob@example.test\nfine@example.org\n");
+    let body = ws.file("body.txt", "Hello.\n");
+    let port = server.port().to_string();
+    for args in [
+        vec!["import", list.to_str().unwrap_or_default(), "--name", "spring"],
+        vec![
+            "smtp",
+            "add",
+            "relay",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--security",
+            "none",
+            "--auth",
+            "none",
+            "--from",
+            "sender@mailroom.test",
+        ],
+        vec![
+            "message",
+            "spring",
+            "--subject",
+            "Spring",
+            "--text",
+            body.to_str().unwrap_or_default(),
+        ],
+        vec!["send", "spring", "--smtp", "relay"],
+    ] {
+        let run = ws.mailroom(&args);
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    let to_bob = server
+        .received()
+        .into_iter()
+        .find(|m| m.rcpt_to == ["bob@example.test"])
+        .expect("bob's message");
+    let message = String::from_utf8_lossy(&to_bob.data).into_owned();
+    let id = message
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .expect("a Message-ID")
+        .trim()
+        .to_owned();
+    // Postfix's own notice for bob (from the corpus), returning that message.
+    let notice = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/engine/testdata/bounces/postfix-debian-user-unknown.eml"),
+    )
+    .expect("corpus")
+    .replace("<mailroom.7.2.18f2a1b2c3d@mailroom.test>", &id);
+    dovecot.deliver(notice.as_bytes());
+
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+    step("adding the mailbox");
+    go_to(&client, "mailbox").await;
+    click(&client, "[data-testid=mailbox-account][data-name=relay]").await;
+    assert_eq!(
+        element(&client, "[data-testid=mailbox-username]")
+            .await
+            .prop("value")
+            .await
+            .ok()
+            .flatten()
+            .as_deref(),
+        Some("sender@mailroom.test"),
+        "the user name comes from the account"
+    );
+    fill(&client, "[data-testid=mailbox-host]", "127.0.0.1").await;
+    fill(&client, "[data-testid=mailbox-port]", &dovecot.imaps_port.to_string()).await;
+    click(&client, "[data-testid=mailbox-security] option[value=tls]").await;
+    fill(&client, "[data-testid=mailbox-password]", "mailbox-pw").await;
+    click(&client, "form.account-form details summary").await;
+    click(&client, "[data-testid=mailbox-accept-invalid]").await;
+    click(&client, "[data-testid=save-mailbox]").await;
+    element(&client, "[data-testid=mailbox-saved]").await;
+    let listed = ws.mailroom(&["--json", "mailbox", "list"]).json();
+    assert_eq!(listed[0]["has_password"], true, "{listed}");
+
+    step("testing the connection");
+    // In view inside the screen (not under the status bar) before clicking.
+    scroll_to(&client, "[data-testid=test-mailbox]").await;
+    click(&client, "[data-testid=test-mailbox]").await;
+    let verdict = element(&client, "[data-testid=mailbox-verdict]").await;
+    assert_eq!(verdict.attr("data-ok").await.ok().flatten().as_deref(), Some("true"));
+    let stages = client
+        .find_all(Locator::Css("[data-testid=mailbox-stage]"))
+        .await
+        .unwrap_or_default();
+    let mut names = Vec::new();
+    for stage in &stages {
+        names.push(stage.attr("data-stage").await.ok().flatten().unwrap_or_default());
+    }
+    assert_eq!(names, ["dns", "connect", "tls", "greeting", "login", "select"]);
+    scroll_to(&client, "[data-testid=mailbox-verdict]").await;
+    screenshot(&client, "mailbox-tested.png").await;
+
+    step("scanning");
+    scroll_to(&client, "[data-testid=scan-now]").await;
+    click(&client, "[data-testid=scan-now]").await;
+    let report = element(&client, "[data-testid=scan-report]").await;
+    assert_eq!(report.attr("data-hard").await.ok().flatten().as_deref(), Some("1"));
+    let suppressed = text(&client, "[data-testid=scan-suppressed]").await;
+    assert!(suppressed.contains("bob@example.test"), "{suppressed}");
+    scroll_to(&client, "[data-testid=scan-report]").await;
+    screenshot(&client, "mailbox-scanned.png").await;
+
+    step("reading Results");
+    go_to(&client, "results").await;
+    assert_eq!(text(&client, "[data-testid=status-bounced] dd").await, "1");
+    assert_eq!(text(&client, "[data-testid=status-sent] dd").await, "1");
+    assert!(
+        text(&client, "[data-testid=status-bounced] dt")
+            .await
+            .contains("Bounced")
+    );
+    screenshot(&client, "results-bounced.png").await;
+
+    step("Resend failed leaves the bounced out unless chosen");
+    let resend_buttons = client
+        .find_all(Locator::Css("[data-testid=resend-failed]"))
+        .await
+        .unwrap_or_default();
+    assert!(resend_buttons.is_empty(), "nothing failed, the bounced are left out");
+    click(&client, "[data-testid=include-bounced]").await;
+    wait_for_text(&client, "[data-testid=resend-failed]", "Resend 0 failed and 1 bounced").await;
+    element(&client, "[data-testid=export-bounced]").await;
+
+    step("The suppression list: the hard bounce, with its reason and source");
+    go_to(&client, "mailbox").await;
+    let row = text(&client, "[data-testid=suppression][data-email='bob@example.test']").await;
+    assert!(row.contains("bounce scan of relay"), "{row}");
+    assert!(row.contains("5.1.1"), "the diagnostic is the reason: {row}");
+    scroll_to(&client, "[data-testid=suppression-list]").await;
+    screenshot(&client, "mailbox-suppression-list.png").await;
+
+    step("简体中文");
+    go_to(&client, "settings").await;
+    select(&client, "[data-testid=language]", "zh-CN").await;
+    go_to(&client, "mailbox").await;
+    assert_eq!(text(&client, "[data-screen=mailbox]").await, "邮箱");
+    click(&client, "[data-testid=mailbox-account][data-name=relay]").await;
+    scroll_to(&client, "[data-testid=test-mailbox]").await;
+    click(&client, "[data-testid=test-mailbox]").await;
+    element(&client, "[data-testid=mailbox-verdict]").await;
+    wait_for_text(&client, "[data-testid=suppression-source]", "扫描 relay 的退信").await;
+    scroll_to_top(&client).await;
+    screenshot(&client, "mailbox-zh.png").await;
+
+    step("The smallest window, 820×560: the Mailbox screen still fits");
+    let window = app_window();
+    xdotool(&["windowsize", &window, "820", "560"]);
+    wait_until("the window to shrink", || geometry(&window).2 == 820);
+    go_to(&client, "results").await;
+    go_to(&client, "mailbox").await;
+    click(&client, "[data-testid=mailbox-account][data-name=relay]").await;
+    element(&client, "[data-testid=mailbox-host]").await;
+    scroll_to_top(&client).await;
+    let overflow = client
+        .execute(
+            "const main = document.querySelector('main'); return main.scrollWidth - main.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("measure the screen: {e}"));
+    assert_eq!(
+        overflow,
+        serde_json::json!(0),
+        "the Mailbox screen scrolls sideways at 820×560"
+    );
+    screenshot(&client, "mailbox-820x560.png").await;
+    let _ = client.close().await;
+    drop(server);
+}

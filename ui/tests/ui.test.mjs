@@ -28,7 +28,7 @@ async function serve(root) {
   return { server, url: `http://127.0.0.1:${port}/tests/harness/index.html` };
 }
 
-const counts = { pending: 2, sending: 0, sent: 0, retry_wait: 0, failed: 0, skipped: 3, cancelled: 0, uncertain: 0 };
+const counts = { pending: 2, sending: 0, sent: 0, retry_wait: 0, failed: 0, skipped: 3, cancelled: 0, uncertain: 0, bounced: 0 };
 const campaign = {
   id: 7,
   name: 'spring',
@@ -724,6 +724,30 @@ describe('Exports', () => {
     assert.deepEqual(errors, []);
   });
 
+  test('Resend failed leaves bounced recipients out unless the person ticks them in', async () => {
+    const bounced = { ...campaign, status: 'completed', counts: { ...counts, pending: 0, sent: 5, failed: 2, bounced: 3 } };
+    const { page, errors } = await openApp({
+      results: {
+        ...baseResults,
+        list_campaigns: [bounced],
+        list_accounts: [],
+        resend_failed: 5,
+        start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 7, failed: 0, bounced: 3 } },
+        'plugin:notification|notify': null,
+      },
+    });
+    await page.locator('[data-screen=results]').click();
+    assert.equal(await page.getByTestId('status-bounced').locator('dd').textContent(), '3');
+    const resend = page.getByTestId('resend-failed');
+    assert.equal(await resend.textContent(), 'Resend 2 failed');
+    await page.getByTestId('include-bounced').check();
+    assert.equal(await resend.textContent(), 'Resend 2 failed and 3 bounced');
+    await resend.click();
+    await page.getByTestId('campaign-screen').waitFor();
+    assert.deepEqual((await calls(page, 'resend_failed')).map((c) => c.args), [{ campaign: 7, includeBounced: true }]);
+    assert.deepEqual(errors, []);
+  });
+
   test('Resend failed puts the failed recipients back and starts a run on the Campaign screen', async () => {
     const failedCampaign = { ...campaign, status: 'completed', counts: { ...counts, pending: 0, sent: 1, failed: 4 } };
     const { page, errors } = await openApp({
@@ -742,7 +766,7 @@ describe('Exports', () => {
     await resend.click();
     await page.getByTestId('campaign-screen').waitFor();
     await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'start_campaign'));
-    assert.deepEqual((await calls(page, 'resend_failed')).map((c) => c.args), [{ campaign: 7 }]);
+    assert.deepEqual((await calls(page, 'resend_failed')).map((c) => c.args), [{ campaign: 7, includeBounced: false }]);
     const [started] = await calls(page, 'start_campaign');
     assert.equal(started.args.campaign, 7);
     assert.equal(started.args.account, null, 'the account it last ran on');

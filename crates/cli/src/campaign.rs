@@ -356,6 +356,7 @@ fn clear(live: bool) -> &'static str {
 /// then a run like `send` over exactly them.
 pub async fn resend_failed(
     campaign: &str,
+    include_bounced: bool,
     smtp: Option<&str>,
     retry_base: Option<f64>,
     db: &Path,
@@ -363,7 +364,14 @@ pub async fn resend_failed(
 ) -> Result<ExitCode, Error> {
     let store = Store::open(db).await?;
     let id = store.resolve_campaign(campaign).await?;
-    let requeued = store.requeue_failed(id).await?;
+    // Bounced recipients only when chosen (issue 20): a hard bounce is an
+    // address that takes no mail.
+    let bounced = if include_bounced {
+        store.requeue_bounced(id).await?
+    } else {
+        0
+    };
+    let requeued = store.requeue_failed(id).await? + bounced;
     store.close().await;
     // With --json this is the first line of the run's JSON lines.
     out.print(&serde_json::json!({ "requeued": requeued }), |w| {

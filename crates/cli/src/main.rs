@@ -3,6 +3,7 @@
 //! errors go to stderr as one line with a non-zero exit.
 
 mod campaign;
+mod mailbox;
 mod output;
 mod settings;
 mod smtp;
@@ -151,6 +152,10 @@ enum Command {
     /// Send a campaign's failed recipients again: a new run over exactly them.
     ResendFailed {
         campaign: String,
+        /// Also its bounced recipients (left out unless chosen: a hard bounce
+        /// is an address that does not take mail).
+        #[arg(long)]
+        include_bounced: bool,
         /// The SMTP account (default: the one the campaign last ran on).
         #[arg(long, value_name = "NAME")]
         smtp: Option<String>,
@@ -170,6 +175,12 @@ enum Command {
     /// SMTP accounts: add, list, show, remove, test; provider presets.
     #[command(subcommand)]
     Smtp(Box<smtp::SmtpCommand>),
+    /// Mailboxes (IMAP) of SMTP accounts, for bounces and unsubscribe replies: add, edit, list, remove, test.
+    #[command(subcommand)]
+    Mailbox(Box<mailbox::MailboxCommand>),
+    /// Bounces: scan the mailboxes now; the suppression list.
+    #[command(subcommand)]
+    Bounces(mailbox::BouncesCommand),
     /// Run the built-in sandbox: an SMTP server on 127.0.0.1 that captures mail.
     Sandbox {
         #[arg(long, default_value_t = mailroom_engine::smtp::sandbox::DEFAULT_PORT)]
@@ -261,6 +272,8 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         Command::Diagnostics => return settings::diagnostics(&db, out).await,
         Command::Smtp(command) if matches!(*command, smtp::SmtpCommand::Presets) => return smtp::presets(out),
         Command::Smtp(command) => return smtp::run(*command, &db, out).await,
+        Command::Mailbox(command) => return mailbox::mailbox(*command, &db, out).await,
+        Command::Bounces(command) => return mailbox::bounces(command, &db, out).await,
         Command::Sandbox { port } => return smtp::serve_sandbox(&db, port, out).await,
         Command::Captured { id, clear } => return smtp::captured(&db, id, clear, out).await,
         Command::Message(args) => return campaign::message(*args, &db, out).await,
@@ -290,9 +303,10 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         }
         Command::ResendFailed {
             campaign,
+            include_bounced,
             smtp,
             retry_base,
-        } => return campaign::resend_failed(&campaign, smtp.as_deref(), retry_base, &db, out).await,
+        } => return campaign::resend_failed(&campaign, include_bounced, smtp.as_deref(), retry_base, &db, out).await,
         Command::Uncertain { campaign, resend, .. } => {
             return campaign::settle_uncertain(&campaign, resend, &db, out).await;
         }

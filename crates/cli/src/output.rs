@@ -171,6 +171,7 @@ fn write_summary(w: &mut dyn Write, s: &CampaignSummary) -> io::Result<()> {
         ("skipped", c.skipped),
         ("cancelled", c.cancelled),
         ("uncertain", c.uncertain),
+        ("bounced", c.bounced),
     ] {
         if n > 0 {
             writeln!(w, "  {label:<11} {n}")?;

@@ -147,6 +147,14 @@ pub enum Error {
     #[error("cannot keep the password: {0}")]
     SecretStore(String),
 
+    #[error(
+        "the account \"{0}\" has no mailbox yet (add one with `mailroom mailbox add {0}`, or on the Mailbox screen)"
+    )]
+    MailboxNotFound(String),
+
+    #[error("the account \"{0}\" already has a mailbox (change it with `mailroom mailbox edit`)")]
+    MailboxExists(String),
+
     #[error("the sandbox cannot listen on 127.0.0.1:{port}: {reason}")]
     SandboxUnavailable { port: u16, reason: String },
 
@@ -265,6 +273,8 @@ pub enum ErrorKind {
     AccountExists,
     AccountNotFound,
     SecretStore,
+    MailboxNotFound,
+    MailboxExists,
     SandboxUnavailable,
     CapturedMessageNotFound,
     Template,
@@ -312,6 +322,8 @@ impl Error {
             Error::AccountExists(_) => ErrorKind::AccountExists,
             Error::AccountNotFound(_) => ErrorKind::AccountNotFound,
             Error::SecretStore(_) => ErrorKind::SecretStore,
+            Error::MailboxNotFound(_) => ErrorKind::MailboxNotFound,
+            Error::MailboxExists(_) => ErrorKind::MailboxExists,
             Error::SandboxUnavailable { .. } => ErrorKind::SandboxUnavailable,
             Error::CapturedMessageNotFound(_) => ErrorKind::CapturedMessageNotFound,
             Error::Template { .. } => ErrorKind::Template,

@@ -18,7 +18,7 @@ use rust_xlsxwriter::Workbook;
 use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
-use crate::model::{CampaignId, RecipientStatus};
+use crate::model::{BounceKind, CampaignId, RecipientStatus};
 use crate::store::Store;
 
 /// Recipients read per query while writing.
@@ -49,7 +49,9 @@ pub async fn export_recipients(
     let file = file_beside(folder).map_err(cannot)?;
     let xlsx = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("xlsx"));
     let mut out = if xlsx { Table::xlsx(file) } else { Table::csv(file) }.map_err(cannot)?;
-    let mut header: Vec<Cell<'_>> = ["row", "email", "status", "reason", "attempts"]
+    // `bounce` is hard or soft for a bounced recipient (issue 20), whose
+    // `reason` is the bounce's diagnostic.
+    let mut header: Vec<Cell<'_>> = ["row", "email", "status", "reason", "attempts", "bounce"]
         .into_iter()
         .map(|name| Cell::Text(name.into()))
         .collect();
@@ -67,6 +69,7 @@ pub async fn export_recipients(
                     Cell::Text(r.status.as_str().into()),
                     Cell::Text(r.reason.as_ref().map(ToString::to_string).unwrap_or_default().into()),
                     Cell::Number(u64::from(r.attempts)),
+                    Cell::Text(r.bounce.map(BounceKind::as_str).unwrap_or_default().into()),
                 ];
                 record.extend(r.fields.values().map(|v| Cell::Text(v.as_str().into())));
                 out.write(&record).map_err(cannot)?;
@@ -431,6 +434,38 @@ mod tests {
         }
         expected.sort_unstable();
         assert_eq!(entries(out.path()), expected);
+    }
+
+    /// Issue 20: a bounced recipient is exported as `bounced`, with hard or
+    /// soft and the bounce's diagnostic; a sent one has an empty `bounce`.
+    #[tokio::test]
+    async fn bounced_recipients_are_exported_with_their_kind_and_diagnostic() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, id) = campaign_with_skipped(dir.path()).await;
+        sqlx::query(
+            "UPDATE recipients SET status = 'sent', sent_at = 1,
+                 bounce = CASE row_number WHEN 2 THEN 'hard' END,
+                 reason = CASE row_number WHEN 2 THEN '550 5.1.1 <a@example.com>: Recipient address rejected' END
+             WHERE campaign_id = ?1",
+        )
+        .bind(id)
+        .execute(store.test_pool())
+        .await
+        .expect("sent and bounced");
+        let path = dir.path().join("out.csv");
+        let statuses = [RecipientStatus::Bounced, RecipientStatus::Sent];
+        assert_eq!(
+            export_recipients(&store, id, &statuses, &path).await.expect("export"),
+            2
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(lines[0], "row,email,status,reason,attempts,bounce,email");
+        assert_eq!(
+            lines[1],
+            "2,a-at-example.com,bounced,550 5.1.1 <a@example.com>: Recipient address rejected,0,hard,a-at-example.com"
+        );
+        assert_eq!(lines[2], "3,b-at-example.com,sent,,0,,b-at-example.com");
     }
 
     #[test]

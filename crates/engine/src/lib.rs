@@ -26,6 +26,10 @@
 //! - [`outcome`] says what happened as data: why a recipient was skipped,
 //!   failed or is uncertain, why a campaign paused; front ends render them.
 //! - [`error`] is the one error type, with a stable [`ErrorKind`] per variant.
+//! - [`bounce`] reads a message from the sender's mailbox: a delivery
+//!   status notification (hard or soft, for which recipient), an automatic
+//!   reply, an unsubscribe request; [`mailbox`] holds the IMAP accounts,
+//!   their Test connection and the bounce scan.
 //! - [`paths`], [`clock`] and [`logging`] are the cross-cutting pieces: where
 //!   files live, what time it is (injectable for tests), and the rotating log
 //!   (its level changeable while running).
@@ -34,6 +38,7 @@
 //!   [`diagnostics`] is the report "copy diagnostics" makes, addresses hidden.
 
 pub mod address;
+pub mod bounce;
 pub mod campaign;
 pub mod clock;
 pub mod diagnostics;
@@ -41,6 +46,7 @@ pub mod error;
 pub mod export;
 pub mod import;
 pub mod logging;
+pub mod mailbox;
 pub mod message;
 pub mod model;
 pub mod outcome;

@@ -73,6 +73,19 @@ string_enum! {
         Skipped => "skipped",
         Cancelled => "cancelled",
         Uncertain => "uncertain",
+        /// Sent, then a delivery status notification said it did not arrive
+        /// (stored as `sent` with the bounce marked; see store/bounces.rs).
+        Bounced => "bounced",
+    }
+}
+
+string_enum! {
+    /// How a bounce bears on the address (issue 20): hard (5.x.x: no such
+    /// user, domain gone) suppresses it at once; soft (4.x.x, mailbox full)
+    /// suppresses it after the account's soft-bounce limit.
+    BounceKind {
+        Hard => "hard",
+        Soft => "soft",
     }
 }
 
@@ -96,6 +109,8 @@ pub struct StatusCounts {
     pub cancelled: u64,
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub uncertain: u64,
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub bounced: u64,
 }
 
 impl StatusCounts {
@@ -109,6 +124,7 @@ impl StatusCounts {
             RecipientStatus::Skipped => &mut self.skipped,
             RecipientStatus::Cancelled => &mut self.cancelled,
             RecipientStatus::Uncertain => &mut self.uncertain,
+            RecipientStatus::Bounced => &mut self.bounced,
         }
     }
 
@@ -137,6 +153,7 @@ impl StatusCounts {
             + self.skipped
             + self.cancelled
             + self.uncertain
+            + self.bounced
     }
 }
 
@@ -185,6 +202,9 @@ pub struct Recipient {
     /// Ok: queued as …`): what a person quotes to the provider to trace it.
     pub reply: Option<String>,
     pub attempts: u32,
+    /// For a bounced recipient, whether the bounce was hard or soft (its
+    /// diagnostic is the `reason`).
+    pub bounce: Option<BounceKind>,
     /// Attempts whose content may have reached the server without an answer.
     /// A `sent` recipient with any may have the message more than once (its
     /// reason says so).

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::address::InvalidReason;
-use crate::model::string_enum;
+use crate::model::{BounceKind, string_enum};
 use crate::smtp::Failure;
 use crate::smtp::failure::describe_duration;
 
@@ -66,6 +66,15 @@ pub enum RecipientReason {
     Stopped,
     /// An uncertain recipient the person counted as sent.
     MarkedSent,
+    /// Sent, then a delivery status notification came back (a bounce scan):
+    /// hard or soft, its status code, the diagnostic the reporting server
+    /// wrote (its words, verbatim) and which server reported it.
+    Bounced {
+        bounce: BounceKind,
+        status: Option<String>,
+        diagnostic: String,
+        reporting_mta: Option<String>,
+    },
     /// A reason stored as text before reasons were kept as data.
     Legacy { text: String },
 }
@@ -143,6 +152,22 @@ impl fmt::Display for RecipientReason {
             ),
             RecipientReason::Stopped => f.write_str("the campaign was stopped"),
             RecipientReason::MarkedSent => f.write_str("marked as sent by you"),
+            RecipientReason::Bounced {
+                bounce,
+                status,
+                diagnostic,
+                reporting_mta,
+            } => {
+                write!(f, "{bounce} bounce")?;
+                if let Some(status) = status {
+                    write!(f, " {status}")?;
+                }
+                write!(f, ": {diagnostic}")?;
+                if let Some(mta) = reporting_mta {
+                    write!(f, " (reported by {mta})")?;
+                }
+                Ok(())
+            }
             RecipientReason::Legacy { text } => f.write_str(text),
         }
     }
@@ -214,6 +239,12 @@ pub enum PauseReason {
     },
     /// `count` failed recipients are to be sent again: resume.
     FailedToResend {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        count: u64,
+    },
+    /// `count` bounced recipients are to be sent again (chosen by the
+    /// person): resume.
+    BouncedToResend {
         #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
         count: u64,
     },
@@ -304,6 +335,7 @@ impl fmt::Display for PauseReason {
                 "{count} uncertain recipients to send again (same Message-ID); resume to send them"
             ),
             PauseReason::FailedToResend { count } => write!(f, "{count} failed recipients to send again"),
+            PauseReason::BouncedToResend { count } => write!(f, "{count} bounced recipients to send again"),
             PauseReason::Interrupted => f.write_str(
                 "interrupted: no Mailroom is sending it any more (it was closed or killed, or could not record its \
                  pause on a full disk); resume continues where it stopped",

@@ -1,4 +1,4 @@
-//! SMTP passwords: kept in the OS keychain (macOS Keychain, Windows Credential
+//! Passwords (SMTP accounts', and their mailboxes' for the bounce scan): kept in the OS keychain (macOS Keychain, Windows Credential
 //! Manager, the Secret Service on Linux), or, where there is none (a headless
 //! Linux box, CI), in an encrypted file beside the database with a notice
 //! saying so. Never in the database, logs, errors or anything sent to the UI
@@ -26,6 +26,24 @@ const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) const FILE_NAME: &str = "secrets.json";
 pub(crate) const KEY_FILE_NAME: &str = "secrets.key";
+
+/// Whose password: an SMTP account's, or the mailbox of one (both keyed by
+/// the account's name, apart: `smtp:NAME` and `imap:NAME` in the keychain,
+/// two maps in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    Smtp,
+    Mailbox,
+}
+
+impl SecretKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            SecretKind::Smtp => "smtp",
+            SecretKind::Mailbox => "imap",
+        }
+    }
+}
 
 /// Where passwords are kept on this machine.
 #[derive(Debug, Clone)]
@@ -67,24 +85,41 @@ impl SecretStore {
     }
 
     pub async fn set(&self, account: &str, password: &str) -> Result<()> {
+        self.set_kind(SecretKind::Smtp, account, password).await
+    }
+
+    pub async fn get(&self, account: &str) -> Result<Option<String>> {
+        self.get_kind(SecretKind::Smtp, account).await
+    }
+
+    pub async fn delete(&self, account: &str) -> Result<()> {
+        self.delete_kind(SecretKind::Smtp, account).await
+    }
+
+    /// Moves a password when an account is renamed.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.rename_kind(SecretKind::Smtp, from, to).await
+    }
+
+    pub async fn set_kind(&self, kind: SecretKind, account: &str, password: &str) -> Result<()> {
         match self {
             SecretStore::Keychain => {
                 let (account, password) = (account.to_owned(), password.to_owned());
-                keychain(move || entry_for(&account)?.set_password(&password)).await
+                keychain(move || entry_for(kind, &account)?.set_password(&password)).await
             }
             SecretStore::EncryptedFile { dir } => {
                 let mut file = SecretFile::load(dir)?;
-                file.set(account, password)?;
+                file.set(kind, account, password)?;
                 file.save(dir)
             }
         }
     }
 
-    pub async fn get(&self, account: &str) -> Result<Option<String>> {
+    pub async fn get_kind(&self, kind: SecretKind, account: &str) -> Result<Option<String>> {
         match self {
             SecretStore::Keychain => {
                 let account = account.to_owned();
-                keychain(move || match entry_for(&account)?.get_password() {
+                keychain(move || match entry_for(kind, &account)?.get_password() {
                     Ok(password) => Ok(Some(password)),
                     Err(keyring::Error::NoEntry) => Ok(None),
                     Err(e) => Err(e),
@@ -95,15 +130,15 @@ impl SecretStore {
             // no key is made for it (a database in a read-only folder can
             // still list its accounts).
             SecretStore::EncryptedFile { dir } if !dir.join(FILE_NAME).exists() => Ok(None),
-            SecretStore::EncryptedFile { dir } => SecretFile::load(dir)?.get(account),
+            SecretStore::EncryptedFile { dir } => SecretFile::load(dir)?.get(kind, account),
         }
     }
 
-    pub async fn delete(&self, account: &str) -> Result<()> {
+    pub async fn delete_kind(&self, kind: SecretKind, account: &str) -> Result<()> {
         match self {
             SecretStore::Keychain => {
                 let account = account.to_owned();
-                keychain(move || match entry_for(&account)?.delete_credential() {
+                keychain(move || match entry_for(kind, &account)?.delete_credential() {
                     Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
                     Err(e) => Err(e),
                 })
@@ -111,7 +146,7 @@ impl SecretStore {
             }
             SecretStore::EncryptedFile { dir } => {
                 let mut file = SecretFile::load(dir)?;
-                if file.entries.remove(account).is_some() {
+                if file.entries_mut(kind).remove(account).is_some() {
                     file.save(dir)?;
                 }
                 Ok(())
@@ -119,21 +154,21 @@ impl SecretStore {
         }
     }
 
-    /// Moves a password when an account is renamed.
-    pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
+    /// Moves a password of `kind` when its account is renamed.
+    pub async fn rename_kind(&self, kind: SecretKind, from: &str, to: &str) -> Result<()> {
         if from == to {
             return Ok(());
         }
-        if let Some(password) = self.get(from).await? {
-            self.set(to, &password).await?;
-            self.delete(from).await?;
+        if let Some(password) = self.get_kind(kind, from).await? {
+            self.set_kind(kind, to, &password).await?;
+            self.delete_kind(kind, from).await?;
         }
         Ok(())
     }
 }
 
-fn entry_for(account: &str) -> keyring::Result<keyring::Entry> {
-    keyring::Entry::new(APP_IDENTIFIER, &format!("smtp:{account}"))
+fn entry_for(kind: SecretKind, account: &str) -> keyring::Result<keyring::Entry> {
+    keyring::Entry::new(APP_IDENTIFIER, &format!("{}:{account}", kind.prefix()))
 }
 
 /// Runs a keychain call on its own thread, under [`KEYCHAIN_TIMEOUT`].
@@ -150,7 +185,7 @@ async fn keychain<T: Send + 'static>(call: impl FnOnce() -> keyring::Result<T> +
 /// Whether a keychain answers: reading an entry that is not there must give
 /// "no entry", not "no keychain".
 async fn keychain_available() -> bool {
-    let probe = keychain(|| match entry_for("(probe)")?.get_password() {
+    let probe = keychain(|| match entry_for(SecretKind::Smtp, "(probe)")?.get_password() {
         Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
         Err(e) => Err(e),
     });
@@ -167,8 +202,11 @@ async fn keychain_available() -> bool {
 /// readable only by its owner.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct SecretFile {
-    /// account name → base64(nonce ‖ ciphertext)
+    /// account name → base64(nonce ‖ ciphertext): SMTP passwords.
     entries: BTreeMap<String, String>,
+    /// The same for mailbox (IMAP) passwords; absent from older files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    mailboxes: BTreeMap<String, String>,
     #[serde(skip)]
     key: Option<[u8; 32]>,
 }
@@ -195,7 +233,14 @@ impl SecretFile {
         Ok(ChaCha20Poly1305::new(Key::from_slice(&key)))
     }
 
-    fn set(&mut self, account: &str, password: &str) -> Result<()> {
+    fn entries_mut(&mut self, kind: SecretKind) -> &mut BTreeMap<String, String> {
+        match kind {
+            SecretKind::Smtp => &mut self.entries,
+            SecretKind::Mailbox => &mut self.mailboxes,
+        }
+    }
+
+    fn set(&mut self, kind: SecretKind, account: &str, password: &str) -> Result<()> {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         let sealed = self
             .cipher()?
@@ -203,12 +248,16 @@ impl SecretFile {
             .map_err(|_| Error::Internal("encrypting a password failed".to_owned()))?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&sealed);
-        self.entries.insert(account.to_owned(), BASE64.encode(blob));
+        self.entries_mut(kind).insert(account.to_owned(), BASE64.encode(blob));
         Ok(())
     }
 
-    fn get(&self, account: &str) -> Result<Option<String>> {
-        let Some(encoded) = self.entries.get(account) else {
+    fn get(&self, kind: SecretKind, account: &str) -> Result<Option<String>> {
+        let entries = match kind {
+            SecretKind::Smtp => &self.entries,
+            SecretKind::Mailbox => &self.mailboxes,
+        };
+        let Some(encoded) = entries.get(account) else {
             return Ok(None);
         };
         let damaged = || Error::SecretStore(format!("the stored password for {account} cannot be decrypted"));
@@ -290,8 +339,25 @@ mod tests {
             store.get("office").await.expect("get").as_deref(),
             Some("s3cret-Pässword")
         );
+        // A mailbox password of the same account is kept apart.
+        store
+            .set_kind(SecretKind::Mailbox, "office", "imap-pw")
+            .await
+            .expect("set");
+        assert_eq!(
+            store.get("office").await.expect("get").as_deref(),
+            Some("s3cret-Pässword")
+        );
         store.delete("office").await.expect("delete");
         assert_eq!(store.get("office").await.expect("get"), None);
+        assert_eq!(
+            store
+                .get_kind(SecretKind::Mailbox, "office")
+                .await
+                .expect("get")
+                .as_deref(),
+            Some("imap-pw")
+        );
         assert!(store.notice().is_some_and(|n| n.contains("encrypted")));
         #[cfg(unix)]
         {

@@ -23,6 +23,13 @@ import type { RunReport } from './bindings/RunReport';
 import type { RenderedMessage } from './bindings/RenderedMessage';
 import type { TemplateSummary } from './bindings/TemplateSummary';
 import type { RecipientStatus } from './bindings/RecipientStatus';
+import type { Mailbox } from './bindings/Mailbox';
+import type { MailboxSettings } from './bindings/MailboxSettings';
+import type { MailboxDiagnosis } from './bindings/MailboxDiagnosis';
+import type { MailboxStageReport } from './bindings/MailboxStageReport';
+import type { ScanReport } from './bindings/ScanReport';
+import type { ScanProgress } from './bindings/ScanProgress';
+import type { Suppression } from './bindings/Suppression';
 import type { Settings } from './bindings/Settings';
 import type { Theme } from './bindings/Theme';
 import type { LogLevel } from './bindings/LogLevel';
@@ -101,7 +108,9 @@ export const api = {
   },
   cancelImport: (importId: number) => call<null>('cancel_import', { importId }),
   /** Puts the campaign's failed recipients back to pending; returns how many. */
-  resendFailed: (campaign: number) => call<number>('resend_failed', { campaign }),
+  /** Failed recipients back to pending; bounced ones too only when `includeBounced`. */
+  resendFailed: (campaign: number, includeBounced = false) =>
+    call<number>('resend_failed', { campaign, includeBounced }),
   campaignSummary: (campaign: number) => call<CampaignSummary>('campaign_summary', { campaign }),
   /** A page of recipients in file order: those in `status`, or all. */
   listRecipients: (campaign: number, status: RecipientStatus | null, offset: number, limit: number) =>
@@ -159,6 +168,28 @@ export const api = {
   templateDraft: (name: string) => call<MessageDraft>('template_draft', { name }),
   deleteTemplate: (name: string) => call<null>('delete_template', { name }),
   settleUncertain: (campaign: number, resend: boolean) => call<number>('settle_uncertain', { campaign, resend }),
+
+  /** Mailboxes (IMAP) of SMTP accounts, for bounces and unsubscribe replies. */
+  listMailboxes: () => call<Mailbox[]>('list_mailboxes'),
+  suggestedMailbox: (account: string) => call<MailboxSettings>('suggested_mailbox', { account }),
+  /** Adds or updates; the password only ever travels window → engine. */
+  saveMailbox: (account: string, settings: MailboxSettings, password: string | null, sameAsSmtp: boolean) =>
+    call<Mailbox>('save_mailbox', { account, settings, password, sameAsSmtp }),
+  removeMailbox: (account: string) => call<null>('remove_mailbox', { account }),
+  /** Test connection; `onStage` sees each step; `cancelTest(testId)` stops it. */
+  testMailbox: (account: string, testId: number, onStage: (stage: MailboxStageReport) => void) => {
+    const channel = new Channel<MailboxStageReport>();
+    channel.onmessage = onStage;
+    return call<MailboxDiagnosis>('test_mailbox', { account, testId, onStage: channel });
+  },
+  /** Scans the account's mailbox now (every mailbox when null); `onProgress` sees how far it read. */
+  scanBounces: (account: string | null, onProgress: (progress: ScanProgress) => void) => {
+    const channel = new Channel<ScanProgress>();
+    channel.onmessage = onProgress;
+    return call<ScanReport[]>('scan_bounces', { account, onProgress: channel });
+  },
+  /** A page of the suppression list, newest first. */
+  listSuppressions: (offset: number, limit: number) => call<Suppression[]>('list_suppressions', { offset, limit }),
 
   /** The settings the engine keeps (theme, language, log level, database). */
   getSettings: () => call<Settings>('get_settings'),

@@ -48,6 +48,15 @@ export function describeRecipientReason(reason: RecipientReason): string {
       return t(`recipientReason.${reason.kind}`, { failure: describeFailure(reason.failure) });
     case 'unrenderable':
       return t('recipientReason.unrenderable', { detail: quote(reason.detail) });
+    case 'bounced':
+    {
+      const said = t('recipientReason.bounced', {
+        bounce: t(`bounceKind.${reason.bounce}`),
+        code: reason.status ?? '',
+        diagnostic: quote(reason.diagnostic),
+      });
+      return reason.reporting_mta === null ? said : t('recipientReason.bouncedBy', { said, mta: quote(reason.reporting_mta) });
+    }
     case 'legacy':
       return t('recipientReason.legacy', { text: reason.text });
     default:
@@ -86,6 +95,7 @@ export function describePause(reason: PauseReason): string {
     case 'still_waiting':
     case 'uncertain_to_resend':
     case 'failed_to_resend':
+    case 'bounced_to_resend':
       return t(`pauseReason.${reason.kind}`, { count: formatNumber(reason.count) });
     case 'legacy':
       return t('pauseReason.legacy', { text: reason.text });

@@ -5,7 +5,7 @@ import type { ImportChoices } from './api';
 import type { ImportPreview } from './bindings/ImportPreview';
 import type { ImportReport } from './bindings/ImportReport';
 
-export type Screen = 'recipients' | 'smtp' | 'message' | 'campaign' | 'results' | 'sandbox' | 'settings';
+export type Screen = 'recipients' | 'smtp' | 'message' | 'campaign' | 'results' | 'mailbox' | 'sandbox' | 'settings';
 
 export const session = $state<{
   screen: Screen;

@@ -38,7 +38,7 @@ const silent: Failure = { stage: 'data', problem: 'timed_out', code: null, enhan
 const refused: Failure = { stage: 'connect', problem: 'refused', code: null, enhanced_code: null, text: '127.0.0.1:2526: Connection refused (os error 111)', after_content: false };
 const cancelled: Failure = { stage: 'greeting', problem: 'cancelled', code: null, enhanced_code: null, text: 'cancelled', after_content: false };
 
-const counts: StatusCounts = { pending: 3, sending: 0, sent: 4, retry_wait: 1, failed: 20, skipped: 3, cancelled: 1, uncertain: 1 };
+const counts: StatusCounts = { pending: 3, sending: 0, sent: 4, retry_wait: 1, failed: 20, skipped: 3, cancelled: 1, uncertain: 1, bounced: 1 };
 const campaign: CampaignSummary = {
   id: 7,
   name: 'spring',
@@ -64,6 +64,7 @@ const recipient = (row: number, email: string, status: Recipient['status'], reas
   reply: status === 'sent' ? '250 2.0.0 Ok: queued as 4BxQ' : null,
   attempts,
   unanswered: reason?.kind === 'sent_maybe_twice' ? 1 : 0,
+  bounce: reason?.kind === 'bounced' ? reason.bounce : null,
   message_version: status === 'skipped' ? null : 1,
   fields: fields(`Person ${row}`, email),
 });
@@ -85,6 +86,13 @@ const recipients: Recipient[] = [
   recipient(15, 'gone@example.com', 'uncertain', { kind: 'gave_up_maybe_delivered', attempts: 3, last: busy }, 3),
   recipient(16, 'again@example.com', 'retry_wait', { kind: 'no_answer_resending', failure: silent }),
   recipient(17, 'file@example.com', 'failed', { kind: 'unrenderable', detail: 'cannot read brochure.pdf' }),
+  recipient(18, 'gone-for-good@example.com', 'bounced', {
+    kind: 'bounced',
+    bounce: 'hard',
+    status: '5.1.1',
+    diagnostic: '550 5.1.1 <gone-for-good@example.com>: Recipient address rejected: User unknown',
+    reporting_mta: 'mx.example.com',
+  }),
 ];
 
 const preview: ImportPreview = {

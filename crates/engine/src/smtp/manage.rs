@@ -67,6 +67,10 @@ pub async fn update_account(
         .ok_or_else(|| Error::AccountNotFound(id.to_string()))?;
     store.update_account(id, &settings).await?;
     secrets.rename(&previous.1.name, &settings.name).await?;
+    // The account's mailbox (bounce scan) password follows its name too.
+    secrets
+        .rename_kind(crate::secrets::SecretKind::Mailbox, &previous.1.name, &settings.name)
+        .await?;
     match password {
         PasswordChange::Keep => {}
         PasswordChange::Set(password) => secrets.set(&settings.name, &password).await?,
@@ -90,15 +94,17 @@ pub async fn get_account(store: &Store, secrets: &SecretStore, name: &str) -> Re
     account_view(secrets, id, settings).await
 }
 
-/// Removes an account and its password; refused while a run (in this
-/// process or another) sends on it. Campaigns that ran on it keep their
-/// results and ask for an account when they are resumed.
+/// Removes an account, its password and its mailbox's; refused while a run
+/// (in this process or another) sends on it. Campaigns that ran on it keep
+/// their results and ask for an account when they are resumed.
 pub async fn remove_account(store: &Store, secrets: &SecretStore, name: &str) -> Result<()> {
     let (id, _) = store.account(name).await?;
     // Held until the account is gone: no run can start on it meanwhile.
     let _idle = crate::campaign::hold_idle_account(store, id, name)?;
     store.delete_account(name).await?;
-    secrets.delete(name).await
+    secrets.delete(name).await?;
+    // Its mailbox went with it (ON DELETE CASCADE); so does that password.
+    secrets.delete_kind(crate::secrets::SecretKind::Mailbox, name).await
 }
 
 /// Runs Test connection for the account called `name`, optionally sending a

@@ -10,7 +10,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::model::{CampaignId, CampaignStatus, CampaignSummary, Recipient, RecipientStatus};
+use crate::model::{BounceKind, CampaignId, CampaignStatus, CampaignSummary, Recipient, RecipientStatus};
 use crate::outcome::{PauseReason, RecipientReason};
 
 /// Rows per INSERT: 8 parameters each, well under SQLite's 32,766.
@@ -297,19 +297,26 @@ impl Store {
             .await?
             .ok_or_else(|| Error::CampaignNotFound(campaign.to_string()))?;
         let columns = parse_columns(&columns_json)?;
-        let status = status.map(RecipientStatus::as_str);
+        // A bounced recipient is stored as sent with its bounce marked
+        // (store/bounces.rs): `sent` means sent and not bounced.
+        let (stored, bounced) = match status {
+            Some(RecipientStatus::Bounced) => (Some(RecipientStatus::Sent.as_str()), Some(true)),
+            Some(RecipientStatus::Sent) => (Some(RecipientStatus::Sent.as_str()), Some(false)),
+            other => (other.map(RecipientStatus::as_str), None),
+        };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = sqlx::query!(
-            r#"SELECT row_number, email, status, reason, sent_reply, attempts, unanswered, message_version, fields
+            r#"SELECT row_number, email, status, reason, sent_reply, attempts, unanswered, message_version, fields, bounce
                FROM recipients
-               WHERE campaign_id = ?1 AND (?2 IS NULL OR status = ?2)
+               WHERE campaign_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?5 IS NULL OR (bounce IS NOT NULL) = ?5)
                ORDER BY row_number
                LIMIT ?3 OFFSET ?4"#,
             campaign,
-            status,
+            stored,
             limit,
             offset,
+            bounced,
         )
         .fetch_all(&self.pool)
         .await?;
@@ -318,15 +325,26 @@ impl Store {
             .map(|row| {
                 let values: Vec<String> =
                     serde_json::from_str(&row.fields).map_err(|e| Error::Internal(format!("stored fields: {e}")))?;
+                let bounce = row
+                    .bounce
+                    .as_deref()
+                    .map(BounceKind::from_str)
+                    .transpose()
+                    .map_err(Error::Internal)?;
+                let status = match RecipientStatus::from_str(&row.status).map_err(Error::Internal)? {
+                    RecipientStatus::Sent if bounce.is_some() => RecipientStatus::Bounced,
+                    status => status,
+                };
                 Ok(Recipient {
                     row: u64::try_from(row.row_number).unwrap_or(0),
                     email: row.email,
-                    status: RecipientStatus::from_str(&row.status).map_err(Error::Internal)?,
+                    status,
                     reason: row.reason.as_deref().map(RecipientReason::from_stored),
                     reply: row.sent_reply,
                     attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
                     unanswered: u32::try_from(row.unanswered).unwrap_or(u32::MAX),
                     message_version: row.message_version,
+                    bounce,
                     fields: columns.iter().cloned().zip(values).collect::<IndexMap<_, _>>(),
                 })
             })

@@ -6,7 +6,9 @@
 //! (the window polling counts) never block the writer.
 
 mod accounts;
+mod bounces;
 mod campaigns;
+mod mailboxes;
 mod sending;
 mod state_file;
 
@@ -21,7 +23,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 
 pub use accounts::CapturedSummary;
+pub use bounces::{BounceRecord, BounceTarget, ChunkOutcome, SuppressedAddress, Suppression};
 pub use campaigns::{ImportWriter, NewCampaign, NewRecipient};
+pub use mailboxes::StoredMailbox;
 pub use sending::{AttemptOutcome, AttemptRecord, AttemptStage, QueuedRecipient, StateChange, TemplateSummary};
 pub use state_file::StateFile;
 
@@ -304,3 +308,12 @@ fn describe_open_error(err: &sqlx::Error) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+impl Store {
+    /// The pool, for tests elsewhere in the crate that set up rows no public
+    /// call makes directly.
+    pub(crate) fn test_pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}

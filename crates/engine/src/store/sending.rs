@@ -473,6 +473,10 @@ impl Store {
             let status = RecipientStatus::from_str(&group.status).map_err(Error::Internal)?;
             *counts.get_mut(status) = u64::try_from(group.count).unwrap_or(0);
         }
+        // Bounced recipients are stored as sent with the bounce marked
+        // (store/bounces.rs); they are shown as their own state.
+        counts.bounced = self.bounced_count(campaign).await?;
+        counts.sent = counts.sent.saturating_sub(counts.bounced);
         Ok(counts)
     }
 

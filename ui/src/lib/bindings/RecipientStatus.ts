@@ -3,4 +3,4 @@
 /**
  * Where one recipient is (SPEC.md, "Recipient states").
  */
-export type RecipientStatus = "pending" | "sending" | "sent" | "retry_wait" | "failed" | "skipped" | "cancelled" | "uncertain";
+export type RecipientStatus = "pending" | "sending" | "sent" | "retry_wait" | "failed" | "skipped" | "cancelled" | "uncertain" | "bounced";

@@ -3,4 +3,4 @@
 /**
  * How many recipients of a campaign are in each state.
  */
-export type StatusCounts = { pending: number, sending: number, sent: number, retry_wait: number, failed: number, skipped: number, cancelled: number, uncertain: number, };
+export type StatusCounts = { pending: number, sending: number, sent: number, retry_wait: number, failed: number, skipped: number, cancelled: number, uncertain: number, bounced: number, };

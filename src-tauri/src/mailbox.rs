@@ -1,0 +1,157 @@
+//! The Mailbox screen's commands (each one engine call): mailboxes, Test
+//! connection, Scan now with its progress, the suppression list; and the
+//! bounce scan timer: started here, timed by the engine (`mailbox::schedule`).
+
+use std::time::Duration;
+
+use mailroom_engine::mailbox::diagnose::{MailboxDiagnosis, MailboxStageReport};
+use mailroom_engine::mailbox::manage::{self, MailboxPassword};
+use mailroom_engine::mailbox::scan::{ScanProgress, ScanReport};
+use mailroom_engine::mailbox::schedule::{self, ScanTimer};
+use mailroom_engine::mailbox::{Mailbox, MailboxSettings};
+use mailroom_engine::store::Suppression;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Emitter, Manager, State};
+use tokio_util::sync::CancellationToken;
+
+use crate::ipc::IpcResult;
+use crate::state::AppState;
+
+/// Every mailbox (never with its password).
+#[tauri::command]
+pub async fn list_mailboxes(state: State<'_, AppState>) -> IpcResult<Vec<Mailbox>> {
+    Ok(manage::list_mailboxes(&state.store().await?, &state.secrets().await?).await?)
+}
+
+/// A new mailbox's settings for `account`, from its provider's preset.
+#[tauri::command]
+pub async fn suggested_mailbox(state: State<'_, AppState>, account: String) -> IpcResult<MailboxSettings> {
+    Ok(manage::suggested_settings(&state.store().await?, &account).await?)
+}
+
+/// Adds or updates `account`'s mailbox. The password travels only this way.
+#[tauri::command]
+pub async fn save_mailbox(
+    state: State<'_, AppState>,
+    account: String,
+    settings: MailboxSettings,
+    password: Option<String>,
+    same_as_smtp: bool,
+) -> IpcResult<Mailbox> {
+    let (store, secrets) = (&state.store().await?, &state.secrets().await?);
+    let password = match (same_as_smtp, password.filter(|p| !p.is_empty())) {
+        (true, _) => MailboxPassword::SameAsSmtp,
+        (false, Some(p)) => MailboxPassword::Set(p),
+        (false, None) => MailboxPassword::Keep,
+    };
+    let exists = store.mailbox(&account).await.is_ok();
+    Ok(if exists {
+        manage::update_mailbox(store, secrets, &account, settings, password).await?
+    } else {
+        manage::add_mailbox(store, secrets, &account, settings, password).await?
+    })
+}
+
+#[tauri::command]
+pub async fn remove_mailbox(state: State<'_, AppState>, account: String) -> IpcResult<()> {
+    Ok(manage::remove_mailbox(&state.store().await?, &state.secrets().await?, &account).await?)
+}
+
+/// Test connection; each step arrives on `on_stage`; `cancel_test(test_id)` stops it.
+#[tauri::command]
+pub async fn test_mailbox(
+    state: State<'_, AppState>,
+    account: String,
+    test_id: u32,
+    on_stage: Channel<MailboxStageReport>,
+) -> IpcResult<MailboxDiagnosis> {
+    let cancel = CancellationToken::new();
+    state.tests.lock().await.insert(test_id, cancel.clone());
+    let result = manage::test_mailbox(
+        &state.store().await?,
+        &state.secrets().await?,
+        &account,
+        cancel,
+        |stage| {
+            let _ignored = on_stage.send(stage.clone());
+        },
+    )
+    .await;
+    state.tests.lock().await.remove(&test_id);
+    Ok(result?)
+}
+
+/// Scans `account`'s mailbox now (every mailbox when `None`); how far it
+/// has read arrives on `on_progress`.
+#[tauri::command]
+pub async fn scan_bounces(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    account: Option<String>,
+    on_progress: Channel<ScanProgress>,
+) -> IpcResult<Vec<ScanReport>> {
+    let reports = manage::scan_mailboxes(
+        &state.store().await?,
+        &state.secrets().await?,
+        account.as_deref(),
+        CancellationToken::new(),
+        |_, progress| {
+            let _ignored = on_progress.send(progress);
+        },
+    )
+    .await?;
+    let _ignored = app.emit("bounces-scanned", ());
+    Ok(reports)
+}
+
+/// A page of the suppression list, newest first, each with its reason and
+/// where it came from.
+#[tauri::command]
+pub async fn list_suppressions(state: State<'_, AppState>, offset: i64, limit: i64) -> IpcResult<Vec<Suppression>> {
+    Ok(state.store().await?.suppressions(offset, limit).await?)
+}
+
+/// Starts the scan timer for the app's life; returns its handle.
+pub fn start_timer(app: &AppHandle) -> ScanTimer {
+    let (timer, finished) = ScanTimer::new();
+    let (list_app, scan_app) = (app.clone(), app.clone());
+    let list: schedule::ListMailboxes = Box::new(move || {
+        let app = list_app.clone();
+        Box::pin(async move {
+            let state = app.state::<AppState>();
+            let Ok(store) = state.store().await else {
+                return Vec::new();
+            };
+            store
+                .mailboxes()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| {
+                    let every = m.settings.scan_every_minutes;
+                    (
+                        m.account,
+                        (every > 0).then(|| Duration::from_secs(u64::from(every) * 60)),
+                    )
+                })
+                .collect()
+        })
+    });
+    let scan: schedule::ScanOne = Box::new(move |account| {
+        let app = scan_app.clone();
+        Box::pin(async move {
+            let state = app.state::<AppState>();
+            let (Ok(store), Ok(secrets)) = (state.store().await, state.secrets().await) else {
+                return;
+            };
+            match manage::scan_mailboxes(&store, &secrets, Some(&account), CancellationToken::new(), |_, _| {}).await {
+                Ok(_) => {
+                    let _ignored = app.emit("bounces-scanned", ());
+                }
+                Err(e) => tracing::warn!(%account, error = %e, "scheduled bounce scan failed"),
+            }
+        })
+    });
+    tauri::async_runtime::spawn(schedule::run(finished, list, scan, CancellationToken::new()));
+    timer
+}
