@@ -5,7 +5,8 @@
 //! - [`commands`]: the IPC commands the window may call (granted in
 //!   `capabilities/main-window.json`, listed in `build.rs`).
 //! - [`ipc`]: what crosses IPC besides engine types: the `{kind, message}` error.
-//! - [`state`]: the engine handles the app keeps (the store, opened lazily).
+//! - [`state`]: the engine handles the app keeps (the store, opened in the
+//!   background as the app starts).
 //! - [`launch`]: files the OS asks the app to open, and the single instance.
 //! - [`settings`]: the Settings screen's commands (theme, language, log
 //!   level, the database file, logs, diagnostics).
@@ -48,6 +49,7 @@ pub fn run() {
         .manage(opened)
         .setup(move |app| {
             app.handle().set_theme(settings::window_theme(saved.theme));
+            state::open_store_in_background(app.handle().clone());
             Ok(())
         })
         .on_menu_event(menu::on_event)
