@@ -62,4 +62,19 @@ fn main() {
         eprintln!("tauri-build failed: {e:#}");
         std::process::exit(1);
     }
+    fold_identical_code();
+}
+
+/// Release builds of the app on x86-64 Linux, where rustc links with its own
+/// lld, fold functions whose machine code is identical into one (lld's
+/// `--icf=all`): Rust's generics leave many such copies, and the installed
+/// size is a target (docs/BENCHMARKS.md, "The installed app"). Rust promises
+/// no distinct addresses for distinct functions, so folding them is sound.
+/// Only the final link changes; debug builds link as before.
+fn fold_identical_code() {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    if var("PROFILE") == "release" && var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ARCH") == "x86_64"
+    {
+        println!("cargo:rustc-link-arg-bins=-Wl,--icf=all");
+    }
 }

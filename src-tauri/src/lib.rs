@@ -6,7 +6,8 @@
 //!   `capabilities/main-window.json`, listed in `build.rs`).
 //! - [`ipc`]: what crosses IPC besides engine types: the `{kind, message}` error.
 //! - [`mailbox`]: the Mailbox screen's commands and the bounce scan timer.
-//! - [`state`]: the engine handles the app keeps (the store, opened lazily).
+//! - [`state`]: the engine handles the app keeps (the store, opened in the
+//!   background as the app starts).
 //! - [`launch`]: files the OS asks the app to open, and the single instance.
 //! - [`settings`]: the Settings screen's commands (theme, language, log
 //!   level, the database file, logs, diagnostics).
@@ -53,6 +54,7 @@ pub fn run() {
             // Bounce scans on a timer and after campaigns (the engine times them).
             let timer = mailbox::start_timer(app.handle());
             let _ = app.state::<state::AppState>().scan_timer.set(timer);
+            state::open_store_in_background(app.handle().clone());
             Ok(())
         })
         .on_menu_event(menu::on_event)

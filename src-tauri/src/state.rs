@@ -1,5 +1,6 @@
-//! What the app keeps between commands: the store and the secret store,
-//! opened on first use so a problem is shown in the window rather than
+//! What the app keeps between commands: the store (opened in the background
+//! as the app starts, see [`open_store_in_background`]) and the secret store
+//! (opened on first use), so a problem is shown in the window rather than
 //! stopping the app, and replaced when another database is chosen in
 //! Settings; the sandbox once started; running connection tests; the
 //! settings file and the log's level control.
@@ -136,6 +137,21 @@ impl AppState {
         *slot = Some(secrets.clone());
         Ok(secrets)
     }
+}
+
+/// Opens the store while the WebView starts, so that the first screen's
+/// first question (where the database is) finds it open: creating the
+/// database and running its migrations on a first start is a tenth of a
+/// second or more of fsyncs, off the critical path this way. A failure is
+/// only logged: the window's first command opens the store again and shows
+/// the error, as it would have without this.
+pub fn open_store_in_background(app: tauri::AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        use tauri::Manager as _;
+        if let Err(e) = app.state::<AppState>().store().await {
+            tracing::warn!(error = %e, "the database could not be opened at start");
+        }
+    });
 }
 
 #[cfg(test)]
