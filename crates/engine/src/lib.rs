@@ -13,6 +13,11 @@
 //! - [`import`] turns a recipient file into a draft campaign: it reads the file
 //!   on a blocking thread, validates each row and streams batches to the store
 //!   inside one transaction, so a failed import leaves nothing behind.
+//! - [`campaign`] runs a campaign: the throttled connection pool, claiming
+//!   and concluding each recipient in the store, pause/stop/resume, and the
+//!   progress a caller's sink receives.
+//! - [`message`] is a campaign's message: the template with merge fields, its
+//!   versions, attachments, and the MIME message made for each recipient.
 //! - [`address`] decides whether a string is a usable email address and how two
 //!   addresses compare (the duplicate rule).
 //! - [`smtp`] talks SMTP: accounts and provider presets, a client with a

@@ -309,24 +309,16 @@ impl Store {
         .await?
         .rows_affected();
         if requeued > 0 {
-            // As requeue_failed: a finished campaign is ready to run again.
-            let reason = PauseReason::BouncedToResend { count: requeued }.to_json();
-            sqlx::query!(
-                "UPDATE campaigns SET status = 'paused', pause_reason = ?2, updated_at = ?3
-                 WHERE id = ?1 AND status IN ('completed', 'stopped')",
-                campaign,
-                reason,
-                now
-            )
-            .execute(&mut *tx)
-            .await?;
+            let reason = PauseReason::BouncedToResend { count: requeued };
+            super::sending::ready_to_run_again(&mut tx, campaign, &reason, now).await?;
         }
         tx.commit().await?;
         Ok(requeued)
     }
 }
 
-/// "hard bounce 5.1.1: 550 5.1.1 <bob@…>: User unknown (reported by mx.example.com)".
+/// The recipient's reason for a bounce, as data (in English: "hard bounce
+/// 5.1.1: 550 5.1.1 <bob@…>: User unknown (reported by mx.example.com)").
 fn describe(bounce: &BounceRecord) -> RecipientReason {
     RecipientReason::Bounced {
         bounce: bounce.kind,

@@ -573,16 +573,7 @@ impl Store {
         .await?
         .rows_affected();
         if requeued > 0 {
-            let reason = PauseReason::FailedToResend { count: requeued }.to_json();
-            sqlx::query!(
-                "UPDATE campaigns SET status = 'paused', pause_reason = ?2, updated_at = ?3
-                 WHERE id = ?1 AND status IN ('completed', 'stopped')",
-                campaign,
-                reason,
-                now
-            )
-            .execute(&mut *tx)
-            .await?;
+            ready_to_run_again(&mut tx, campaign, &PauseReason::FailedToResend { count: requeued }, now).await?;
         }
         tx.commit().await?;
         Ok(requeued)
@@ -715,4 +706,26 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Recipients of `campaign` were put back to `pending` in `tx` (a resend the
+/// person chose): a completed or stopped campaign becomes paused with
+/// `reason`, ready to run again; a paused or draft one stays as it is.
+pub(super) async fn ready_to_run_again(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    campaign: CampaignId,
+    reason: &PauseReason,
+    now: i64,
+) -> Result<()> {
+    let reason = reason.to_json();
+    sqlx::query!(
+        "UPDATE campaigns SET status = 'paused', pause_reason = ?2, updated_at = ?3
+                 WHERE id = ?1 AND status IN ('completed', 'stopped')",
+        campaign,
+        reason,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
