@@ -36,6 +36,9 @@ TEST_PACKAGES=(
   # real mail servers for the bounce tests (tests/src/mailserver.rs): each
   # test starts its own in a temporary folder; none runs as a service
   dovecot-imapd dovecot-lmtpd postfix
+  # IANA time zones for schedules and send windows (jiff reads the system's
+  # database; the schedule tests use Europe/Paris and America/New_York)
+  tzdata
 )
 APT_PACKAGES=("${BUILD_PACKAGES[@]}")
 [ "$mode" = --package ] || APT_PACKAGES+=("${TEST_PACKAGES[@]}")

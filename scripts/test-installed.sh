@@ -9,7 +9,7 @@
 #      entry's Exec line under Xvfb with an empty data folder, over WebDriver
 #      (tests/tests/window.rs, the_installed_app_started_from_its_desktop_entry);
 #   4. uninstalls it and checks nothing of it is left in /usr.
-# It also holds the sizes: installers <= 10 MB, installed <= 18.5 MB.
+# It also holds the sizes: installers <= 10 MB, installed <= 20 MB.
 # Installs into this machine (root, or sudo): CI's is thrown away after the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,12 +100,14 @@ install() { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "
 install || { "${sudo[@]}" apt-get update -qq && install; }
 dpkg-query -W -f='${Status} ${Version}\n' mailroom
 # Sizes (docs/BENCHMARKS.md): each installer within the 10 MB target; the
-# installed files within 18.5 MB, which holds today's 17.9 MB (with the
-# bounce scanner's IMAP client and the typed outcomes) from growing unseen
+# installed files within 20 MB, which holds today's 19.5 MB (with the
+# bounce scanner's IMAP client, the typed outcomes, Results, the
+# suppression list, provider rules, schedules, the tray and several
+# accounts per campaign) from growing unseen
 # (the target, 15 MB, is not met: docs/BENCHMARKS.md says what is left).
 installed_bytes=$(dpkg -L mailroom | while read -r f; do if [ -f "$f" ]; then stat -c %s "$f"; fi; done | awk '{s += $1} END {print s}')
 echo "installed: $installed_bytes bytes; .deb $(stat -c %s "$deb") bytes, .rpm $(stat -c %s "$rpm") bytes"
-[ "$installed_bytes" -le 18500000 ] || fail "installed, Mailroom takes $installed_bytes bytes, over 18.5 MB"
+[ "$installed_bytes" -le 20000000 ] || fail "installed, Mailroom takes $installed_bytes bytes, over 20 MB"
 for installer in "$deb" "$rpm"; do
   [ "$(stat -c %s "$installer")" -le 10000000 ] || fail "$installer is over 10 MB"
 done

@@ -8,16 +8,17 @@ use std::time::{Duration, Instant};
 
 use mailroom_engine::campaign::coalesce::{CoalescingSink, EventBatch};
 use mailroom_engine::campaign::{self, RunControl, RunOptions, RunReport};
-use mailroom_engine::message::{self, MessageCheck, MessageDraft, RenderedMessage};
+use mailroom_engine::message::{self, MessageCheck, MessageDraft, RenderedMessage, RowPreview, SkippedRow};
 use serde::Serialize;
 
-use mailroom_engine::import::{self, ImportOptions, RecipientSource};
+use mailroom_engine::import::{self, ImportChoice, ImportChoices, ImportOptions, RecipientSource};
 use mailroom_engine::model::{
     CampaignId, CampaignSummary, ImportPreview, ImportProgress, ImportReport, Recipient, RecipientStatus,
 };
 use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
 use mailroom_engine::smtp::manage::{self, PasswordChange};
+use mailroom_engine::smtp::rules::AppliedRule;
 use mailroom_engine::smtp::sandbox::{CapturedMessage, parse_captured};
 use mailroom_engine::store::{CapturedSummary, TemplateSummary};
 use tauri::State;
@@ -28,12 +29,45 @@ use crate::ipc::IpcResult;
 use crate::launch::OpenedFile;
 use crate::state::AppState;
 
-/// A previewed message and its raw source.
+/// A previewed message and its raw source, or the row's reason for being skipped.
 #[derive(Debug, Serialize, ts_rs::TS)]
 #[ts(export)]
 pub struct Preview {
-    pub message: RenderedMessage,
-    pub source: String,
+    /// None when the row was skipped at import (`skipped` says why).
+    pub message: Option<RenderedMessage>,
+    pub source: Option<String>,
+    pub skipped: Option<SkippedRow>,
+}
+
+/// The extensions of the files the window offers to import (its file
+/// chooser's filter; which of several dropped files it reads).
+#[tauri::command]
+pub fn import_extensions() -> Vec<&'static str> {
+    import::accepted_extensions()
+}
+
+/// The import choices after the person changed one on the preview (another
+/// sheet or reading forgets the chosen email column).
+#[tauri::command]
+pub fn choose_import(choices: ImportChoices, change: ImportChoice) -> ImportChoices {
+    choices.choose(change)
+}
+
+/// The options of a preview or an import from the window's choices.
+fn import_options(
+    email_column: Option<String>,
+    encoding: Option<String>,
+    delimiter: Option<String>,
+    sheet: Option<String>,
+    literal_quotes: Option<bool>,
+) -> ImportOptions {
+    ImportOptions::from(ImportChoices {
+        email_column,
+        encoding,
+        delimiter,
+        sheet,
+        literal_quotes: literal_quotes.unwrap_or(false),
+    })
 }
 
 /// How a file would be imported, and its first rows; nothing is saved.
@@ -46,14 +80,7 @@ pub async fn preview_import(
     sheet: Option<String>,
     literal_quotes: Option<bool>,
 ) -> IpcResult<ImportPreview> {
-    let options = ImportOptions {
-        email_column,
-        encoding,
-        delimiter,
-        sheet,
-        literal_quotes: literal_quotes.unwrap_or(false),
-        ..ImportOptions::default()
-    };
+    let options = import_options(email_column, encoding, delimiter, sheet, literal_quotes);
     Ok(RecipientSource::preview(&path, &options).await?)
 }
 
@@ -76,13 +103,8 @@ pub async fn import_recipients(
     on_progress: Channel<ImportProgress>,
 ) -> IpcResult<ImportReport> {
     let options = ImportOptions {
-        name: None,
-        email_column,
-        encoding,
-        delimiter,
-        sheet,
-        literal_quotes: literal_quotes.unwrap_or(false),
         replaces,
+        ..import_options(email_column, encoding, delimiter, sheet, literal_quotes)
     };
     let cancel = CancellationToken::new();
     state.imports.lock().await.insert(import_id, cancel.clone());
@@ -107,23 +129,26 @@ pub async fn import_recipients(
     Ok(result?)
 }
 
-/// Resend failed: the campaign's failed recipients back to pending, ready for
-/// `start_campaign`; how many.
+/// Resend failed with the defaults: the campaign's failed recipients back to
+/// pending, ready for `start_campaign`, leaving out "no such user" failures
+/// and suppressed addresses (`resend_chosen` takes other choices); bounced
+/// ones too when `include_bounced`. How many.
 #[tauri::command]
 pub async fn resend_failed(
     state: State<'_, AppState>,
     campaign: CampaignId,
     include_bounced: Option<bool>,
 ) -> IpcResult<u64> {
-    let store = state.store().await?;
-    // Bounced recipients only when the person chooses them (issue 20): a
-    // hard bounce is an address that takes no mail.
-    let bounced = if include_bounced.unwrap_or(false) {
-        store.requeue_bounced(campaign).await?
-    } else {
-        0
+    let choice = mailroom_engine::results::ResendChoice {
+        include_bounced: include_bounced.unwrap_or(false),
+        ..mailroom_engine::results::ResendChoice::default()
     };
-    Ok(store.requeue_failed(campaign).await? + bounced)
+    Ok(state
+        .store()
+        .await?
+        .requeue_for_resend(campaign, &choice)
+        .await?
+        .to_send)
 }
 
 /// Cancels an import in progress; nothing of it is saved.
@@ -178,6 +203,12 @@ pub async fn list_accounts(state: State<'_, AppState>) -> IpcResult<Vec<Account>
     Ok(manage::list_accounts(&state.store().await?, &state.secrets().await?).await?)
 }
 
+/// The rules that apply to an account, in the order they are tried (issue 19).
+#[tauri::command]
+pub async fn account_rules(state: State<'_, AppState>, name: String) -> IpcResult<Vec<AppliedRule>> {
+    Ok(manage::account_rules(&state.store().await?, &name).await?)
+}
+
 /// The provider presets, for the SMTP screen's picker.
 #[tauri::command]
 pub fn smtp_presets() -> Vec<Preset> {
@@ -220,6 +251,18 @@ pub async fn save_account(
     })
 }
 
+/// Ends an account's suspension now ("Resume now"); whether it was suspended.
+#[tauri::command]
+pub async fn resume_account(state: State<'_, AppState>, name: String) -> IpcResult<bool> {
+    Ok(manage::resume_account(&state.store().await?, &name).await?)
+}
+
+/// A campaign's accounts in order (its list, else the one it last ran on).
+#[tauri::command]
+pub async fn campaign_accounts(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<Vec<String>> {
+    Ok(campaign::accounts(&state.store().await?, campaign).await?)
+}
+
 #[tauri::command]
 pub async fn remove_account(state: State<'_, AppState>, name: String) -> IpcResult<()> {
     Ok(manage::remove_account(&state.store().await?, &state.secrets().await?, &name).await?)
@@ -248,7 +291,8 @@ pub async fn test_account(
     Ok(result?)
 }
 
-/// Cancels a running test; it ends with a "cancelled" stage at once.
+/// Cancels a running test (Test connection, or a test message); a test
+/// connection ends with a "cancelled" stage at once.
 #[tauri::command]
 pub async fn cancel_test(state: State<'_, AppState>, test_id: u32) -> IpcResult<()> {
     if let Some(cancel) = state.tests.lock().await.get(&test_id) {
@@ -299,11 +343,26 @@ pub async fn preview_message(
     row: Option<u64>,
     account: Option<String>,
 ) -> IpcResult<Preview> {
-    let message = message::preview_message(&state.store().await?, campaign, row, account.as_deref()).await?;
-    Ok(Preview {
-        source: message.source(),
-        message,
-    })
+    Ok(
+        match message::preview_message(&state.store().await?, campaign, row, account.as_deref()).await? {
+            RowPreview::Message(message) => Preview {
+                source: Some(message.source()),
+                message: Some(message),
+                skipped: None,
+            },
+            RowPreview::Skipped(skipped) => Preview {
+                message: None,
+                source: None,
+                skipped: Some(skipped),
+            },
+        },
+    )
+}
+
+/// The merge fields the campaign's message may use (`email` first).
+#[tauri::command]
+pub async fn merge_fields(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<Vec<String>> {
+    Ok(message::merge_fields(&state.store().await?, campaign).await?)
 }
 
 /// The spreadsheet row of the first recipient whose address contains `query`.
@@ -334,16 +393,22 @@ pub fn clean_pasted_html(html: &str) -> String {
 #[tauri::command]
 pub async fn start_campaign(
     state: State<'_, AppState>,
+    background: State<'_, crate::background::Background>,
     campaign: CampaignId,
-    account: Option<String>,
+    accounts: Vec<String>,
     on_events: Channel<EventBatch>,
 ) -> IpcResult<RunReport> {
+    // Mailroom in the background stays until this run has ended and the
+    // window has told its end (background.rs).
+    let _claim = background.claim(campaign);
     let store = state.store().await?;
-    let account_name = match &account {
-        Some(name) => Some(name.clone()),
-        None => store.campaign_profile(campaign).await?,
+    // Empty: the campaign's accounts (its list, else the one it last ran on).
+    let names = if accounts.is_empty() {
+        campaign::accounts(&store, campaign).await?
+    } else {
+        accounts.clone()
     };
-    if let Some(name) = &account_name {
+    for name in &names {
         state.keep_sandbox_for(name).await?;
     }
     let control = RunControl::default();
@@ -352,11 +417,12 @@ pub async fn start_campaign(
         let _ignored = on_events.send(batch);
     });
     let secrets = state.secrets().await?;
+    let given: Vec<&str> = accounts.iter().map(String::as_str).collect();
     let report = campaign::send(
         &store,
         &secrets,
         campaign,
-        account.as_deref(),
+        &given,
         RunOptions::default(),
         control,
         Arc::new(sink),
@@ -364,10 +430,12 @@ pub async fn start_campaign(
     .await;
     state.runs.lock().await.remove(&campaign);
     // Bounces come minutes to a day later: the timer scans the account's mailbox.
-    if let (Ok(report), Some(timer), Some(name)) = (&report, state.scan_timer.get(), &account_name)
+    if let (Ok(report), Some(timer)) = (&report, state.scan_timer.get())
         && report.outcome == campaign::RunOutcome::Completed
     {
-        timer.campaign_finished(name);
+        for name in &names {
+            timer.campaign_finished(name);
+        }
     }
     Ok(report?)
 }
@@ -390,13 +458,33 @@ pub async fn pause_all_and_quit(app: tauri::AppHandle, state: State<'_, AppState
     Ok(())
 }
 
-/// Stops a running campaign: the recipients not yet sent are cancelled.
+/// Stops a campaign, running here or paused: the recipients not yet sent
+/// are cancelled.
 #[tauri::command]
 pub async fn stop_campaign(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<()> {
     if let Some(control) = state.runs.lock().await.get(&campaign) {
         control.stop();
+        return Ok(());
     }
+    campaign::stop_idle(&state.store().await?, campaign).await?;
     Ok(())
+}
+
+/// What starting `campaign` on `account` would do: how many, through which
+/// account, from whom, at what pace, about how long.
+#[tauri::command]
+pub async fn send_plan(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    account: Option<String>,
+) -> IpcResult<campaign::SendPlan> {
+    Ok(campaign::send_plan(&state.store().await?, campaign, account.as_deref()).await?)
+}
+
+/// The account offered first: the last used, the sandbox on a fresh install.
+#[tauri::command]
+pub async fn default_account(state: State<'_, AppState>) -> IpcResult<Option<String>> {
+    Ok(manage::default_account(&state.store().await?).await?)
 }
 
 /// The person's decision about uncertain recipients: send again, or count as sent.
@@ -426,7 +514,8 @@ pub async fn delete_template(state: State<'_, AppState>, name: String) -> IpcRes
     Ok(state.store().await?.delete_template(&name).await?)
 }
 
-/// Sends row `row`'s message to `to` through `account`, as a test.
+/// Sends row `row`'s message to `to` through `account`, as a test;
+/// `test_id` lets [`cancel_test`] give up on it.
 #[tauri::command]
 pub async fn send_test_message(
     state: State<'_, AppState>,
@@ -434,8 +523,14 @@ pub async fn send_test_message(
     row: Option<u64>,
     account: String,
     to: String,
+    test_id: u32,
 ) -> IpcResult<RenderedMessage> {
     let store = state.store().await?;
     state.keep_sandbox_for(&account).await?;
-    Ok(message::send_test_message(&store, &state.secrets().await?, campaign, row, &account, &to).await?)
+    let cancel = CancellationToken::new();
+    state.tests.lock().await.insert(test_id, cancel.clone());
+    let secrets = state.secrets().await?;
+    let result = message::send_test_message(&store, &secrets, campaign, row, &account, &to, &cancel).await;
+    state.tests.lock().await.remove(&test_id);
+    Ok(result?)
 }

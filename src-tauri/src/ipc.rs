@@ -1,7 +1,9 @@
-//! The error every command returns across IPC: `{kind, message}`, where
-//! `kind` picks the window's translated sentence and `message` is the engine's
-//! own detail (paths, row numbers).
+//! The error every command returns across IPC: `{kind, message, template}`,
+//! where `kind` picks the window's translated sentence, `message` is the
+//! engine's own detail (paths, row numbers) and `template`, for a template
+//! error, the typed problem the window says in its own language.
 
+use mailroom_engine::message::TemplateError;
 use mailroom_engine::{Error, ErrorKind};
 use serde::Serialize;
 
@@ -10,6 +12,10 @@ use serde::Serialize;
 pub struct IpcError {
     pub kind: ErrorKind,
     pub message: String,
+    /// What is wrong with a message's template, typed (template errors only).
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<Box<TemplateError>>,
 }
 
 impl From<Error> for IpcError {
@@ -18,6 +24,7 @@ impl From<Error> for IpcError {
         IpcError {
             kind: err.kind(),
             message: err.to_string(),
+            template: err.template().cloned().map(Box::new),
         }
     }
 }

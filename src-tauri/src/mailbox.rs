@@ -1,5 +1,5 @@
 //! The Mailbox screen's commands (each one engine call): mailboxes, Test
-//! connection, Scan now with its progress, the suppression list; and the
+//! connection, Scan now with its progress; and the
 //! bounce scan timer: started here, timed by the engine (`mailbox::schedule`).
 
 use std::time::Duration;
@@ -9,7 +9,6 @@ use mailroom_engine::mailbox::manage::{self, MailboxPassword};
 use mailroom_engine::mailbox::scan::{ScanProgress, ScanReport};
 use mailroom_engine::mailbox::schedule::{self, ScanTimer};
 use mailroom_engine::mailbox::{Mailbox, MailboxSettings};
-use mailroom_engine::store::Suppression;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, State};
 use tokio_util::sync::CancellationToken;
@@ -102,13 +101,6 @@ pub async fn scan_bounces(
     .await?;
     let _ignored = app.emit("bounces-scanned", ());
     Ok(reports)
-}
-
-/// A page of the suppression list, newest first, each with its reason and
-/// where it came from.
-#[tauri::command]
-pub async fn list_suppressions(state: State<'_, AppState>, offset: i64, limit: i64) -> IpcResult<Vec<Suppression>> {
-    Ok(state.store().await?.suppressions(offset, limit).await?)
 }
 
 /// Starts the scan timer for the app's life; returns its handle.

@@ -11,12 +11,11 @@
 
 use serde::Deserialize;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
-use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use mailroom_engine::settings::Theme;
 
 use crate::ipc::IpcResult;
-use crate::state::AppState;
 
 /// Every label the menus show, in the window's language.
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
@@ -84,30 +83,19 @@ pub fn set_menu(
     Ok(())
 }
 
-/// Quit from the menu: asks the window first while a campaign sends, the
-/// same question as closing the window; otherwise quits.
+/// Quit from the menu: asks the window first while a campaign sends or
+/// waits for its scheduled start, the same question as closing the window
+/// (`background::request_close`); otherwise quits.
 #[tauri::command]
-pub fn quit(app: AppHandle, state: State<'_, AppState>) {
-    request_quit(&app, &state);
-}
-
-/// Asks the window about quitting while a campaign sends (it offers "pause
-/// and quit" or to keep sending); otherwise quits at once.
-pub fn request_quit<R: Runtime>(app: &AppHandle<R>, state: &AppState) {
-    if state.sending() {
-        if let Err(e) = app.emit("close-requested", ()) {
-            tracing::warn!(error = %e, "could not ask the window about quitting");
-        }
-    } else {
-        app.exit(0);
-    }
+pub fn quit(app: AppHandle) {
+    crate::background::request_close(&app);
 }
 
 /// What a menu choice does.
 pub fn on_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     let id = event.id().as_ref();
     if id == QUIT {
-        request_quit(app, &app.state::<AppState>());
+        crate::background::request_close(app);
     } else if let Some(command) = id.strip_prefix(EDIT_PREFIX) {
         edit(app, command);
     } else if let Err(e) = app.emit(MENU_EVENT, id) {

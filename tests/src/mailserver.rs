@@ -4,7 +4,11 @@
 //! Postfix, which accepts every recipient from Mailroom, relays to a second
 //! listener of its own that refuses unknown users (`550 5.1.1 … User unknown
 //! in virtual mailbox table`, as a final hop does), and delivers its RFC 3464
-//! notices to the Dovecot user by LMTP.
+//! notices to the Dovecot user by LMTP. [`ThrottlingPostfix`] is a relay that
+//! limits each client's message rate with anvil
+//! (`smtpd_client_message_rate_limit` per `anvil_rate_time_unit`, answering
+//! `450 4.7.1 Error: too much mail from …` above it) and discards what it
+//! accepts, for the rate tests (issue 19).
 //!
 //! Dovecot runs as the test's user when that is not root, and drops to
 //! `nobody` for mail and to its own `dovecot`/`dovenull` users when it is.
@@ -516,20 +520,187 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     }
 }
 
+/// A running Postfix relay that lets each client make at most `limit`
+/// message delivery requests (MAIL FROMs, refused ones included) per anvil
+/// window, and discards every message it accepts, logging each recipient.
+///
+/// anvil's window is counted in whole seconds: it opens at the second S of
+/// the first request after the last one closed and closes after second
+/// S + `unit` (`start + unit < now`), so it spans `unit + 1` seconds. A
+/// client sending evenly gets `limit / (unit + 1)` messages a second.
+#[derive(Debug)]
+pub struct ThrottlingPostfix {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub limit: u32,
+    pub unit_seconds: u32,
+}
+
+impl ThrottlingPostfix {
+    pub fn start(limit: u32, unit_seconds: u32) -> ThrottlingPostfix {
+        assert!(
+            is_root(),
+            "Postfix's master runs as root: run the rate tests as root (CI does)"
+        );
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let root = dir.path();
+        let (config, queue, data) = (root.join("etc"), root.join("queue"), root.join("data"));
+        for d in [&config, &queue, &data] {
+            std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        }
+        chown(&data, "postfix");
+        let port = free_port();
+        // Loopback is in mynetworks, which anvil's limits exempt by default
+        // (smtpd_client_event_limit_exceptions): emptied, so they apply.
+        let main = format!(
+            "compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.relay.test
+mydomain = relay.test
+myorigin = relay.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_client_event_limit_exceptions =
+smtpd_client_message_rate_limit = {limit}
+anvil_rate_time_unit = {unit_seconds}s
+default_transport = discard:
+relay_transport = discard:
+smtp_dns_support_level = disabled
+maillog_file = {root}/maillog
+maillog_file_prefixes = {root}
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+",
+            queue = queue.display(),
+            data = data.display(),
+            root = root.display(),
+        );
+        std::fs::write(config.join("main.cf"), main).unwrap_or_else(|e| panic!("write: {e}"));
+        let master = format!(
+            "127.0.0.1:{port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"
+        );
+        std::fs::write(config.join("master.cf"), master).unwrap_or_else(|e| panic!("write: {e}"));
+        let out = Command::new("postfix")
+            .arg("-c")
+            .arg(&config)
+            .arg("start")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run postfix ({e}); install Debian's postfix (scripts/setup.sh)"));
+        let postfix = ThrottlingPostfix {
+            dir,
+            port,
+            limit,
+            unit_seconds,
+        };
+        let log = postfix.dir.path().join("maillog");
+        assert!(
+            out.status.success(),
+            "postfix start failed: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        wait_for_greeting(port, "220", &log, "Postfix");
+        postfix
+    }
+
+    /// The messages a second it allows a client sending evenly.
+    pub fn allowed_per_second(&self) -> f64 {
+        f64::from(self.limit) / f64::from(self.unit_seconds + 1)
+    }
+
+    /// Postfix's mail log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
+    }
+
+    /// How many `450 4.7.1 Error: too much mail` replies it gave (smtpd
+    /// logs each as a warning before it answers).
+    pub fn throttle_replies(&self) -> usize {
+        self.log()
+            .matches("Message delivery request rate limit exceeded")
+            .count()
+    }
+
+    /// How many times each recipient's message was accepted and discarded,
+    /// once the log shows at least `expected` (waiting up to 60 s for the
+    /// queue to drain).
+    pub fn discarded_per_recipient(&self, expected: usize) -> std::collections::HashMap<String, usize> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut counts = std::collections::HashMap::new();
+            for line in self
+                .log()
+                .lines()
+                .filter(|l| l.contains("status=sent") && l.contains("relay=none"))
+            {
+                if let Some(to) = line.split("to=<").nth(1).and_then(|rest| rest.split('>').next()) {
+                    *counts.entry(to.to_owned()).or_default() += 1;
+                }
+            }
+            if counts.values().sum::<usize>() >= expected || Instant::now() > deadline {
+                return counts;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for ThrottlingPostfix {
+    fn drop(&mut self) {
+        stop_postfix(self.dir.path());
+    }
+}
+
 impl Drop for Postfix {
     fn drop(&mut self) {
-        let config = self.dir.path().join("etc");
-        // `abort` stops master and its children at once; the queue is thrown away with the folder.
-        let _ = Command::new("postfix").arg("-c").arg(&config).arg("abort").output();
-        let pid_file = self.dir.path().join("queue/pid/master.pid");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
-            let pid = pid.trim();
-            if pid.is_empty() || !Path::new(&format!("/proc/{pid}")).exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        stop_postfix(self.dir.path());
+    }
+}
+
+/// Stops the Postfix whose folder is `dir` and waits for its master to go.
+fn stop_postfix(dir: &Path) {
+    let config = dir.join("etc");
+    // `abort` stops master and its children at once; the queue is thrown away with the folder.
+    let _ = Command::new("postfix").arg("-c").arg(&config).arg("abort").output();
+    let pid_file = dir.join("queue/pid/master.pid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        let pid = pid.trim();
+        if pid.is_empty() || !Path::new(&format!("/proc/{pid}")).exists() {
+            return;
         }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use mailroom_engine::smtp::Stage;
 use mailroom_engine::smtp::server::{self, Action, Envelope, Event, Policy, ServerConfig};
 use mailroom_engine::smtp::tls::self_signed_server_config;
 use tokio::net::TcpListener;
@@ -22,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 /// What the server does wrong. `Script::default()` is a well-behaved server.
 #[derive(Debug, Clone, Default)]
 pub struct Script {
-    /// Answer `454 Throttling failure` to MAIL FROM when more than this many
-    /// messages were accepted in the last second.
+    /// Answer `454 Throttling failure` to MAIL FROM when this many MAIL
+    /// FROMs were accepted in the last second: at most N a second get through.
     pub throttle_above_per_second: Option<usize>,
     /// Answer `421` and close after this many messages on one connection.
     pub close_after_messages: Option<u32>,
@@ -57,6 +58,23 @@ pub struct Script {
     /// Answer `451 4.3.0` (a temporary local problem, not throttling) to the
     /// first this many RCPTs.
     pub busy_rcpt_first: Option<usize>,
+    /// Once this many messages were received, answer the next MAIL FROMs
+    /// with these replies ("CODE TEXT", as a provider says them), one each,
+    /// in order; then behave again. For replaying providers' real replies.
+    pub replay_at_mail: Option<(usize, Vec<String>)>,
+    /// Answer the first connections at `stage` (the greeting, EHLO or
+    /// AUTH) with these replies ("CODE TEXT"), one connection each, in
+    /// order; then behave again. A reply at the greeting, and any 421,
+    /// closes the connection, as providers do. For replaying providers'
+    /// refusals of a connection as it opens.
+    pub replay_at_open: Option<(Stage, Vec<String>)>,
+    /// Answer these recipients' RCPTs with these replies, one per attempt
+    /// in order (a 421 also closes the connection); once a list is used up,
+    /// that recipient is accepted.
+    pub rcpt_sequence: HashMap<String, Vec<(u16, String)>>,
+    /// Answer every RCPT of these recipients with this reply (a 4xx that
+    /// never clears, a 5xx that is not "no such user").
+    pub answer_recipients: HashMap<String, (u16, String)>,
 }
 
 /// A message the server received: accepted, or kept without an answer in
@@ -112,6 +130,8 @@ impl ScriptedServer {
             max_message_size: script.max_message_size.unwrap_or(config.max_message_size),
             ..config
         };
+        let replays = script.replay_at_mail.clone().map(|(_, r)| r.into()).unwrap_or_default();
+        let open_replays = script.replay_at_open.clone().map(|(_, r)| r.into()).unwrap_or_default();
         let state = Arc::new(ScriptState {
             seed: Mutex::new(script.reset_after_data.map_or(1, |(_, seed)| seed.max(1))),
             script,
@@ -119,6 +139,10 @@ impl ScriptedServer {
             recent: Mutex::new(VecDeque::new()),
             per_session: Mutex::new(HashMap::new()),
             rcpts: Mutex::new(0),
+            replays: Mutex::new(replays),
+            open_replays: Mutex::new(open_replays),
+            rcpts_of: Mutex::new(HashMap::new()),
+            throttle_replies: Mutex::new(0),
         });
         let shutdown = CancellationToken::new();
         tokio::spawn(server::serve(listener, config, state.clone(), shutdown.clone()));
@@ -132,6 +156,11 @@ impl ScriptedServer {
     /// Every message received so far, in order.
     pub fn received(&self) -> Vec<Received> {
         lock(&self.state.received).clone()
+    }
+
+    /// How many times it answered `454 Throttling failure`.
+    pub fn throttle_replies(&self) -> usize {
+        *lock(&self.state.throttle_replies)
     }
 }
 
@@ -159,12 +188,20 @@ struct ScriptState {
     script: Script,
     seed: Mutex<u64>,
     received: Mutex<Vec<Received>>,
-    /// When recent messages were accepted, for the throttle.
+    /// When recent MAIL FROMs were accepted, for the throttle.
     recent: Mutex<VecDeque<Instant>>,
     /// Messages per session, for "421 after N".
     per_session: Mutex<HashMap<u64, u32>>,
     /// RCPTs seen, for the busy burst.
     rcpts: Mutex<usize>,
+    /// The replies still to replay at MAIL FROM.
+    replays: Mutex<VecDeque<String>>,
+    /// The replies still to replay as connections open.
+    open_replays: Mutex<VecDeque<String>>,
+    /// RCPTs seen per address, for `rcpt_sequence`.
+    rcpts_of: Mutex<HashMap<String, usize>>,
+    /// 454 throttling replies given.
+    throttle_replies: Mutex<usize>,
 }
 
 /// A poisoned lock only means another test thread panicked; the data is fine.
@@ -195,9 +232,34 @@ impl ScriptState {
 impl Policy for ScriptState {
     fn on_event(&self, session: u64, event: &Event<'_>) -> Action {
         let script = &self.script;
+        let at_open = match event {
+            Event::Connect { .. } => Some(Stage::Greeting),
+            Event::Ehlo { .. } => Some(Stage::Ehlo),
+            Event::Command { line } if line.to_ascii_uppercase().starts_with("AUTH") => Some(Stage::Auth),
+            _ => None,
+        };
+        if let (Some(stage), Some((replay_stage, _))) = (at_open, &script.replay_at_open)
+            && stage == *replay_stage
+            && let Some(reply) = lock(&self.open_replays).pop_front()
+        {
+            let (code, text) = reply.split_once(' ').unwrap_or((reply.as_str(), ""));
+            let code = code.parse().unwrap_or(421);
+            return if code == 421 || stage == Stage::Greeting {
+                Action::ReplyAndClose(code, text.to_owned())
+            } else {
+                Action::Reply(code, text.to_owned())
+            };
+        }
         let action = match event {
             Event::Connect { .. } if script.black_hole => return Action::Silence,
             Event::MailFrom { .. } => {
+                if let Some((after, _)) = &script.replay_at_mail
+                    && lock(&self.received).len() >= *after
+                    && let Some(reply) = lock(&self.replays).pop_front()
+                {
+                    let (code, text) = reply.split_once(' ').unwrap_or((reply.as_str(), ""));
+                    return Action::Reply(code.parse().unwrap_or(451), text.to_owned());
+                }
                 if let Some(limit) = script.close_after_messages
                     && lock(&self.per_session).get(&session).copied().unwrap_or(0) >= limit
                 {
@@ -216,13 +278,34 @@ impl Policy for ScriptState {
                         recent.pop_front();
                     }
                     if recent.len() >= limit {
+                        *lock(&self.throttle_replies) += 1;
                         return self.slow(Action::Reply(
                             454,
                             "4.7.0 Throttling failure: Maximum sending rate exceeded.".to_owned(),
                         ));
                     }
+                    // Counted when its MAIL is accepted, as Postfix's anvil
+                    // and SES count a message: counted on delivery, a client
+                    // that pipelines the next MAIL with this content would
+                    // meet a limit one message lower than N/s.
+                    recent.push_back(now);
                 }
                 Action::Proceed
+            }
+            Event::RcptTo { address } if script.answer_recipients.contains_key(*address) => {
+                let (code, text) = script.answer_recipients[*address].clone();
+                Action::Reply(code, text)
+            }
+            Event::RcptTo { address } if script.rcpt_sequence.contains_key(*address) => {
+                let mut seen = lock(&self.rcpts_of);
+                let count = seen.entry((*address).to_owned()).or_default();
+                let reply = script.rcpt_sequence[*address].get(*count).cloned();
+                *count += 1;
+                match reply {
+                    Some((421, text)) => Action::ReplyAndClose(421, text),
+                    Some((code, text)) => Action::Reply(code, text),
+                    None => Action::Proceed,
+                }
             }
             Event::RcptTo { address } if script.reject_recipients.contains(*address) => Action::Reply(
                 550,
@@ -268,9 +351,6 @@ impl Policy for ScriptState {
             (None, Some(frozen)) => Some(Action::Delay(frozen, Box::new(Action::Proceed))),
             (None, None) => None,
         };
-        if !reset {
-            lock(&self.recent).push_back(Instant::now());
-        }
         *lock(&self.per_session).entry(envelope.session).or_default() += 1;
         lock(&self.received).push(Received {
             session: envelope.session,

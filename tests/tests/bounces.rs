@@ -201,7 +201,11 @@ fn postfix_notices_bounce_exactly_the_unknown_recipients() {
     }
     let list = run_ok(&ws, &["--json", "bounces", "suppressed"]);
     for entry in list.as_array().expect("list") {
-        assert_eq!(entry["source"], "bounce scan of relay", "{entry}");
+        assert_eq!(
+            entry["source"],
+            json!({ "kind": "bounce", "account": "relay" }),
+            "{entry}"
+        );
     }
 
     // A rescan reads nothing new and changes nothing.
@@ -264,7 +268,7 @@ fn postfix_notices_bounce_exactly_the_unknown_recipients() {
         .iter()
         .find(|s| s["email"] == "user003@example.test")
         .expect("user003 suppressed");
-    assert_eq!(entry["source"], "unsubscribe reply to relay");
+    assert_eq!(entry["source"], json!({ "kind": "unsubscribe", "account": "relay" }));
     // A new import of the list skips all 21.
     let reimport = run_ok(&ws, &["--json", "import", list_path(&ws).as_str(), "--name", "summer"]);
     assert_eq!(reimport["suppressed"].as_array().map(Vec::len), Some(21));

@@ -315,7 +315,7 @@ fn skipped_and_failed_rows_export_to_a_csv_excel_opens() {
     assert_eq!(
         header,
         [
-            "row", "email", "status", "reason", "attempts", "bounce", "name", "email", "city"
+            "row", "email", "status", "reason", "attempts", "bounce", "account", "name", "email", "city"
         ]
     );
     let records: Vec<Vec<String>> = rows
@@ -335,7 +335,7 @@ fn skipped_and_failed_rows_export_to_a_csv_excel_opens() {
         "a duplicate names the row it repeats: {:?}",
         records[1][3]
     );
-    assert_eq!(records[1][6..], ["Ann twice", "ANN@example.com", "Oslo"]);
+    assert_eq!(records[1][7..], ["Ann twice", "ANN@example.com", "Oslo"]);
 
     // Nothing failed yet: the default export is a header only, not an error.
     let failed = ws.db().with_file_name("failed.csv");
@@ -404,20 +404,20 @@ fn an_export_to_xlsx_is_a_workbook_with_typed_cells() {
     assert_eq!(
         header,
         [
-            "row", "email", "status", "reason", "attempts", "bounce", "name", "email", "code"
+            "row", "email", "status", "reason", "attempts", "bounce", "account", "name", "email", "code"
         ]
     );
     assert_eq!(rows[1][0], Data::Float(2.0), "the row number is a number");
     assert_eq!(text(&rows[1][2]), "skipped");
     assert_eq!(rows[1][4], Data::Float(0.0), "attempts are a number");
-    assert_eq!(text(&rows[1][6]), "李雷");
-    assert_eq!(text(&rows[1][8]), "01234", "an imported code keeps its leading zero");
+    assert_eq!(text(&rows[1][7]), "李雷");
+    assert_eq!(text(&rows[1][9]), "01234", "an imported code keeps its leading zero");
     assert_eq!(
-        text(&rows[2][6]),
+        text(&rows[2][7]),
         "=HYPERLINK(\"http://evil.example\")",
         "text, not a formula"
     );
-    assert_eq!(text(&rows[2][8]), "-3.5", "imported values stay as imported");
+    assert_eq!(text(&rows[2][9]), "-3.5", "imported values stay as imported");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -465,7 +465,7 @@ fn an_export_never_hands_a_spreadsheet_a_formula() {
         .map(|r| r.expect("a record").iter().map(str::to_owned).collect())
         .collect();
     assert_eq!(
-        records[0][6..],
+        records[0][7..],
         [
             "'=HYPERLINK(\"http://evil.example\",\"Click\")",
             "not-an-address",
@@ -473,7 +473,7 @@ fn an_export_never_hands_a_spreadsheet_a_formula() {
         ],
         "a formula becomes text; a negative number stays a number"
     );
-    assert_eq!(records[1][6..], ["'@SUM(A1)", "also-not", "'+cmd"]);
+    assert_eq!(records[1][7..], ["'@SUM(A1)", "also-not", "'+cmd"]);
 }
 
 #[test]
@@ -820,7 +820,7 @@ fn template_memory_bombs_end_in_one_line_errors_under_a_memory_limit() {
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert_eq!(
         run.stderr,
-        "mailroom: row 2: subject, line 1: invalid operation: a value would be 1907.4 MB, \
+        "mailroom: row 2, subject, line 1: a value would be 1907.4 MB, \
          more than the 1 MB a message allows\n"
     );
 
@@ -833,7 +833,7 @@ fn template_memory_bombs_end_in_one_line_errors_under_a_memory_limit() {
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(
         run.stderr
-            .starts_with("mailroom: row 3: subject, line 1: invalid operation: a value would be 1907.4 MB"),
+            .starts_with("mailroom: row 3, subject, line 1: a value would be 1907.4 MB"),
         "{}",
         run.stderr
     );

@@ -472,3 +472,177 @@ fn test_connection_and_a_test_message_work_against_aiosmtpd() {
         );
     }
 }
+
+/// Issue 19: an account's provider rules, listed in the order they are
+/// tried, with an added rule first, a removed shipped rule gone, and reset
+/// back to the shipped ones; the outage limit is an account setting.
+#[test]
+fn an_accounts_provider_rules_are_listed_added_removed_and_reset() {
+    let ws = Workspace::new();
+    let added = ws.mailroom(&[
+        "--json",
+        "smtp",
+        "add",
+        "Mail",
+        "--preset",
+        "gmail",
+        "--user",
+        "me@gmail.com",
+        "--from",
+        "me@gmail.com",
+        "--outage-limit",
+        "120",
+    ]);
+    assert!(added.success(), "{}", added.stderr);
+    assert_eq!(added.json()["outage_limit_ms"], 120_000, "{}", added.stdout);
+    let ids = |listed: &serde_json::Value| -> Vec<String> {
+        listed
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list: {listed}"))
+            .iter()
+            .map(|r| r["id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let listed = ws.mailroom(&["--json", "smtp", "rules", "Mail"]).json();
+    let shipped = ids(&listed);
+    assert_eq!(listed[0]["origin"], "provider", "{listed}");
+    assert!(shipped.contains(&"gmail.daily_limit".to_owned()), "{shipped:?}");
+    assert!(
+        !shipped.iter().any(|id| id.starts_with("amazon_ses.")),
+        "only Gmail's and the generic: {shipped:?}"
+    );
+    assert_eq!(shipped.last().map(String::as_str), Some("generic.sender_refused"));
+    let text = ws.mailroom(&["smtp", "rules", "Mail"]);
+    assert!(
+        text.stdout.contains("gmail.daily_limit (provider)")
+            && text.stdout.contains("https://support.google.com/a/answer/166852"),
+        "{}",
+        text.stdout
+    );
+
+    let mine = r#"{"id":"mine.night","codes":[451],"pattern":"night","means":"my relay rests at night","action":{"do":"retry_later","after_s":600}}"#;
+    let with_mine = ws.mailroom(&["--json", "smtp", "rules", "Mail", "add", mine]);
+    assert!(with_mine.success(), "{}", with_mine.stderr);
+    let with_mine = with_mine.json();
+    assert_eq!(
+        (with_mine[0]["id"].as_str(), with_mine[0]["origin"].as_str()),
+        (Some("mine.night"), Some("account"))
+    );
+    let bad = ws.mailroom(&[
+        "smtp",
+        "rules",
+        "Mail",
+        "add",
+        r#"{"id":"x","pattern":"(","means":"","action":{"do":"retry"}}"#,
+    ]);
+    assert!(
+        !bad.success() && bad.stderr.contains("regular expression"),
+        "{}",
+        bad.stderr
+    );
+
+    let removed = ws
+        .mailroom(&["--json", "smtp", "rules", "Mail", "remove", "gmail.daily_limit"])
+        .json();
+    assert!(!ids(&removed).contains(&"gmail.daily_limit".to_owned()), "{removed}");
+    let unknown = ws.mailroom(&["smtp", "rules", "Mail", "remove", "no.such.rule"]);
+    assert!(!unknown.success(), "{}", unknown.stdout);
+
+    let reset = ws.mailroom(&["--json", "smtp", "rules", "Mail", "reset"]).json();
+    assert_eq!(ids(&reset), shipped);
+}
+
+/// Issue 19: the rate a throttling server let an account hold, found by its
+/// last campaign, is shown by `smtp list` and `smtp show`, with its date.
+#[test]
+fn smtp_list_and_show_say_the_rate_that_held_and_when() {
+    let ws = Workspace::new();
+    let added = ws.mailroom(&["--json", "smtp", "add", "relay", "--preset", "sandbox"]);
+    assert!(added.success(), "{}", added.stderr);
+    assert_eq!(added.json()["held_rate"], serde_json::Value::Null);
+    // As a campaign through a throttling server leaves it (3 Dec 2026, 10:00 UTC).
+    let db = rusqlite::Connection::open(ws.db()).expect("test step");
+    db.execute(
+        "INSERT INTO held_rates (profile_id, rate, held_at)
+         SELECT id, 14.2, 1796292000000 FROM smtp_profiles WHERE name = 'relay'",
+        [],
+    )
+    .expect("test step");
+    drop(db);
+    let listed = ws.mailroom(&["--json", "smtp", "list"]).json();
+    let relay = listed
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["name"] == "relay"))
+        .expect("test step");
+    assert_eq!(relay["held_rate"]["rate"], 14.2);
+    assert_eq!(relay["held_rate"]["at"], 1_796_292_000_000_i64);
+    let shown = ws.mailroom(&["smtp", "show", "relay"]);
+    assert!(
+        shown
+            .stdout
+            .contains("held 14.2/s on 3 Dec 2026 (UTC) without throttle replies"),
+        "{}",
+        shown.stdout
+    );
+    let listed = ws.mailroom(&["smtp", "list"]);
+    assert!(listed.stdout.contains("held 14.2/s on 3 Dec 2026"), "{}", listed.stdout);
+}
+
+/// Issue 18: `mailroom send` says what it is about to do before it sends
+/// (how many, through which account, from whom, at what pace, how long); a
+/// skipped row's preview says it is skipped and why; `mailroom stop` stops
+/// only a paused campaign.
+#[test]
+fn send_prints_its_plan_first_and_a_skipped_row_previews_as_skipped() {
+    let ws = Workspace::new();
+    let port = free_port().to_string();
+    let add = ws.mailroom(&[
+        "smtp", "add", "local", "--preset", "sandbox", "--port", &port, "--rate", "5",
+    ]);
+    assert!(add.success(), "{}", add.stderr);
+    let list = ws.file(
+        "plan.csv",
+        "email,name\na@example.org,A\nnot-an-address,B\nc@example.org,C\n",
+    );
+    let import = ws.mailroom(&["import", list.to_str().unwrap_or_default()]);
+    assert!(import.success(), "{}", import.stderr);
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    let message = ws.mailroom(&[
+        "message",
+        "1",
+        "--subject",
+        "Hi",
+        "--text",
+        body.to_str().unwrap_or_default(),
+    ]);
+    assert!(message.success(), "{}", message.stderr);
+
+    let skipped = ws.mailroom(&["preview", "1", "--row", "3"]);
+    assert!(skipped.success(), "{}", skipped.stderr);
+    assert!(
+        skipped
+            .stdout
+            .contains("Row 3 (not-an-address) is skipped and gets no message: invalid address"),
+        "{}",
+        skipped.stdout
+    );
+    let as_json = ws.mailroom(&["--json", "preview", "1", "--row", "3"]).json();
+    assert_eq!(as_json["skipped"]["reason"]["kind"], "invalid_address", "{as_json}");
+
+    let send = ws.mailroom(&["send", "1", "--smtp", "local"]);
+    assert!(send.success(), "{}", send.stderr);
+    assert!(
+        send.stderr.lines().next().is_some_and(|first| first
+            .starts_with("Sending 2 recipients through \"local\", from ")
+            && first.ends_with(", at 5/s: under a minute.")),
+        "the plan comes first: {}",
+        send.stderr
+    );
+    let stop = ws.mailroom(&["stop", "1"]);
+    assert!(!stop.success(), "a completed campaign is not stopped");
+    assert!(
+        stop.stderr.contains("only a paused campaign can be stopped"),
+        "{}",
+        stop.stderr
+    );
+}

@@ -674,7 +674,7 @@ async fn run(fixture: &Fixture) -> RunReport {
             &fixture.store,
             &fixture.secrets,
             fixture.campaign,
-            Some("test"),
+            &["test"],
             options,
             RunControl::default(),
             sink,

@@ -463,6 +463,46 @@ async fn scroll_to_top(client: &Client) {
         .await;
 }
 
+/// The window at its smallest, 820×560, speaking `language` ("en" or
+/// "zh-CN"): each new view of issue 18 is checked and shot this way in both
+/// languages. Leaves the Settings screen open.
+async fn smallest_in(client: &Client, language: &str) {
+    let window = app_window();
+    xdotool(&["windowsize", "--sync", &window, "820", "560"]);
+    wait_until("the window to shrink", || geometry(&window).2 == 820);
+    go_to(client, "settings").await;
+    select(client, "[data-testid=language]", language).await;
+}
+
+/// Nothing on screen is cut off at the window's edge: neither the screen nor
+/// a table on it scrolls sideways (the Results list's Delete once sat past
+/// the edge at 820×560), an open dialog lies inside the window and does not
+/// scroll sideways either, and no row's button is squeezed onto two lines
+/// ("移除" once stood one character per line).
+async fn assert_fits(client: &Client, what: &str) {
+    let script = "const m = document.querySelector('main'); \
+                  const d = document.querySelector('dialog[open]'); \
+                  const r = d?.getBoundingClientRect(); \
+                  const squeezed = [...m.querySelectorAll('td button:not(.compact, .row-open)')] \
+                    .filter(b => b.getBoundingClientRect().height > 44).map(b => b.textContent.trim()); \
+                  const tables = [...document.querySelectorAll('.table-wrap')] \
+                    .filter(w => w.scrollWidth > w.clientWidth).map(w => w.querySelector('table')?.dataset.testid ?? 'a table'); \
+                  return { screen: m.scrollWidth - m.clientWidth, \
+                           dialog: d ? d.scrollWidth - d.clientWidth : 0, \
+                           outside: r ? Math.max(0, Math.ceil(r.right - innerWidth), Math.ceil(-r.left), \
+                                                 Math.ceil(r.bottom - innerHeight), Math.ceil(-r.top)) : 0, \
+                           squeezed, tables }";
+    let measured = client
+        .execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("measure {what}: {e}"));
+    assert_eq!(
+        measured,
+        serde_json::json!({ "screen": 0, "dialog": 0, "outside": 0, "squeezed": [], "tables": [] }),
+        "{what} does not fit the window"
+    );
+}
+
 /// Waits for the test on screen to finish and returns its verdict's `data-ok`.
 async fn verdict(client: &Client) -> String {
     element(client, "[data-testid=verdict]")
@@ -727,7 +767,7 @@ async fn compose_and_send_a_campaign_through_the_window() {
         xdotool(&["getwindowname", &window]).ends_with(" % sent")
     });
 
-    step("Closing the window while it sends asks first; Keep sending goes on");
+    step("Closing the window while it sends asks first; Cancel, and it goes on sending");
     close_like_a_window_manager(&window);
     element(&client, "[data-testid=close-dialog]").await;
     assert!(
@@ -737,7 +777,7 @@ async fn compose_and_send_a_campaign_through_the_window() {
         "the close dialog explains itself"
     );
     screenshot(&client, "close-while-sending.png").await;
-    click(&client, "[data-testid=keep-sending]").await;
+    click(&client, "[data-testid=close-cancel]").await;
     wait_for_text(&client, "[data-testid=campaign-state]", "Completed").await;
     assert_eq!(text(&client, "[data-testid=status-sent] dd").await, "30");
     wait_for_text(
@@ -2057,7 +2097,7 @@ async fn settings_themes_and_the_window_kept_across_a_restart() {
 }
 
 /// Quit from the menu (Ctrl+Q) while a campaign sends asks as closing the
-/// window does: Keep sending goes on, Pause and quit pauses and quits.
+/// window does: Cancel goes on sending, Pause and quit pauses and quits.
 #[tokio::test]
 async fn quit_from_the_menu_while_sending_asks_first() {
     assert!(
@@ -2090,10 +2130,10 @@ async fn quit_from_the_menu_while_sending_asks_first() {
         xdotool(&["getwindowname", &window]).ends_with(" % sent")
     });
 
-    step("Ctrl+Q while sending asks; Keep sending goes on");
+    step("Ctrl+Q while sending asks; Cancel goes on sending");
     press("ctrl+q");
     element(&client, "[data-testid=close-dialog]").await;
-    click(&client, "[data-testid=keep-sending]").await;
+    click(&client, "[data-testid=close-cancel]").await;
     assert_eq!(app_windows().len(), 1, "the app is still open");
     let status = ws.mailroom(&["--json", "status", "1"]).json();
     assert_eq!(status["status"], "running", "{status}");
@@ -2230,8 +2270,6 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
         names.push(stage.attr("data-stage").await.ok().flatten().unwrap_or_default());
     }
     assert_eq!(names, ["dns", "connect", "tls", "greeting", "login", "select"]);
-    scroll_to(&client, "[data-testid=mailbox-verdict]").await;
-    screenshot(&client, "mailbox-tested.png").await;
 
     step("scanning");
     scroll_to(&client, "[data-testid=scan-now]").await;
@@ -2254,23 +2292,25 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
     );
     screenshot(&client, "results-bounced.png").await;
 
-    step("Resend failed leaves the bounced out unless chosen");
-    let resend_buttons = client
-        .find_all(Locator::Css("[data-testid=resend-failed]"))
-        .await
-        .unwrap_or_default();
-    assert!(resend_buttons.is_empty(), "nothing failed, the bounced are left out");
-    click(&client, "[data-testid=include-bounced]").await;
-    wait_for_text(&client, "[data-testid=resend-failed]", "Resend 0 failed and 1 bounced").await;
+    step("Resend leaves the bounced out unless chosen, and can send them alone");
     element(&client, "[data-testid=export-bounced]").await;
+    click(&client, "[data-testid=resend-failed]").await;
+    wait_for_text(&client, "[data-testid=resend-left-out]", "1 bounced").await;
+    click(&client, "[data-testid=include-bounced]").await;
+    wait_for_text(
+        &client,
+        "[data-testid=resend-summary]",
+        "1 recipients will be sent again",
+    )
+    .await;
+    // The dialog also holds the account order's buttons: its own Cancel.
+    click(&client, "[data-testid=resend-cancel]").await;
 
     step("The suppression list: the hard bounce, with its reason and source");
     go_to(&client, "mailbox").await;
     let row = text(&client, "[data-testid=suppression][data-email='bob@example.test']").await;
     assert!(row.contains("bounce scan of relay"), "{row}");
     assert!(row.contains("5.1.1"), "the diagnostic is the reason: {row}");
-    scroll_to(&client, "[data-testid=suppression-list]").await;
-    screenshot(&client, "mailbox-suppression-list.png").await;
 
     step("简体中文");
     go_to(&client, "settings").await;
@@ -2309,4 +2349,755 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
     screenshot(&client, "mailbox-820x560.png").await;
     let _ = client.close().await;
     drop(server);
+}
+
+/// Issue 18: a campaign against the scripted server with two `550 5.1.1`
+/// and two `450 4.2.0` (no retries, so they fail at once): open it in
+/// Results, filter failed, open one recipient's history, Resend failed (the
+/// 5.1.1s left out, as the dialog says), and see the resend complete.
+#[tokio::test(flavor = "multi_thread")]
+async fn results_filter_history_and_resend_failed_through_the_window() {
+    use std::collections::{HashMap, HashSet};
+
+    use mailroom_e2e::smtp_server::{Script, ScriptedServer};
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let unknown: HashSet<String> = ["r0@example.org", "r1@example.org"].map(str::to_owned).into();
+    let busy = ["r2@example.org", "r3@example.org"];
+    let server = ScriptedServer::start(Script {
+        reject_recipients: unknown.clone(),
+        rcpt_sequence: busy
+            .iter()
+            .map(|a| ((*a).to_owned(), vec![(450, "4.2.0 Mailbox busy, try later".to_owned())]))
+            .collect::<HashMap<_, _>>(),
+        ..Script::default()
+    })
+    .await;
+    let ws = Workspace::new();
+    let mut csv = String::from("email,name\n");
+    for i in 0..8 {
+        csv.push_str(&format!("r{i}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("results.csv", csv);
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    let port = server.port().to_string();
+    for args in [
+        vec!["import", list.to_str().unwrap_or_default()],
+        vec![
+            "smtp",
+            "add",
+            "Scripted",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--security",
+            "none",
+            "--auth",
+            "none",
+            "--from",
+            "news@example.com",
+            "--retries",
+            "0",
+        ],
+        vec![
+            "message",
+            "1",
+            "--subject",
+            "Hi {{ name }}",
+            "--text",
+            body.to_str().unwrap_or_default(),
+        ],
+    ] {
+        let run = ws.mailroom(&args);
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    // The server runs on this runtime's other threads while the CLI sends.
+    let sent = tokio::task::block_in_place(|| ws.mailroom(&["send", "1", "--smtp", "Scripted"]));
+    assert_eq!(sent.code, Some(0), "{}", sent.stderr);
+
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+
+    step("Open the campaign in Results and filter failed");
+    go_to(&client, "results").await;
+    click(&client, "[data-testid=open-campaign]").await;
+    wait_for_text(&client, "[data-testid=filter-failed]", "4").await;
+    click(&client, "[data-testid=filter-failed]").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let rows = client
+            .find_all(Locator::Css("[data-testid=recipient-rows] tbody tr"))
+            .await
+            .unwrap_or_default();
+        let mut states = Vec::new();
+        for row in &rows {
+            states.push(row.attr("data-status").await.ok().flatten().unwrap_or_default());
+        }
+        if states.len() == 4 && states.iter().all(|s| s == "failed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the failed filter showed {states:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(&client, "results-recipients-failed.png").await;
+
+    step("Open the first failed recipient's history");
+    click(&client, "[data-testid=open-history]").await;
+    let history = text(&client, "[data-testid=history-attempts]").await;
+    assert!(
+        history.contains("550") && history.contains("5.1.1") && history.contains("Scripted"),
+        "{history}"
+    );
+    screenshot(&client, "results-history.png").await;
+    click(&client, "[data-testid=history-close]").await;
+
+    step("Resend failed: the 5.1.1s are left out, as the dialog says");
+    click(&client, "[data-testid=open-resend]").await;
+    wait_for_text(&client, "[data-testid=resend-left-out]", "2 No such user").await;
+    let summary = text(&client, "[data-testid=resend-summary]").await;
+    assert!(summary.contains("2 recipients will be sent again"), "{summary}");
+    screenshot(&client, "results-resend.png").await;
+    click(&client, "[data-testid=resend-confirm]").await;
+    element(&client, "[data-testid=campaign-screen]").await;
+    wait_for_text(&client, "[data-testid=campaign-state]", "Completed").await;
+
+    step("The resend was a run of its own over exactly the two 4xx recipients");
+    let runs = ws.mailroom(&["--json", "runs", "1"]).json();
+    let kinds: Vec<&str> = runs
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {runs}"))
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["first", "resend_failed"], "{runs}");
+    assert_eq!(runs[1]["outcome_counts"]["sent"], 2, "{runs}");
+    let failed = ws.mailroom(&["--json", "recipients", "1", "--state", "failed"]).json();
+    let failed: HashSet<String> = failed
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {failed}"))
+        .iter()
+        .map(|r| r["email"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        failed, unknown,
+        "only the unknown users are still failed, and were not sent again"
+    );
+    let accepted: HashSet<String> = server.received().iter().flat_map(|m| m.rcpt_to.clone()).collect();
+    assert!(busy.iter().all(|b| accepted.contains(*b)), "{accepted:?}");
+
+    for language in ["en", "zh-CN"] {
+        step(&format!(
+            "820×560 in {language}: the failed recipients, a history and Resend fit"
+        ));
+        smallest_in(&client, language).await;
+        go_to(&client, "results").await;
+        click(&client, "[data-testid=open-campaign]").await;
+        click(&client, "[data-testid=filter-failed]").await;
+        wait_for_text(&client, "[data-testid=filter-failed][aria-pressed=true]", "2").await;
+        assert_fits(&client, &format!("the failed recipients in {language}")).await;
+        screenshot(&client, &format!("small-{language}-results-failed.png")).await;
+        click(&client, "[data-testid=open-history]").await;
+        element(&client, "[data-testid=history-attempts]").await;
+        assert_fits(&client, &format!("a history in {language}")).await;
+        screenshot(&client, &format!("small-{language}-results-history.png")).await;
+        click(&client, "[data-testid=history-close]").await;
+        wait_gone(&client, "[data-testid=history]").await;
+        click(&client, "[data-testid=open-resend]").await;
+        element(&client, "[data-testid=resend-left-out]").await;
+        assert_fits(&client, &format!("the Resend dialog in {language}")).await;
+        screenshot(&client, &format!("small-{language}-resend.png")).await;
+        press("Escape");
+        wait_gone(&client, "[data-testid=resend-dialog]").await;
+    }
+}
+
+/// Issue 18: an address added to the suppression list on its screen and
+/// removed again (after the question), as the CLI then sees the list.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_is_added_to_and_removed_from_the_suppression_list() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+    go_to(&client, "suppression").await;
+    element(&client, "[data-testid=suppression-empty]").await;
+
+    step("Add an address with a reason");
+    fill(&client, "[data-testid=suppression-new-email]", "Ann@Example.com").await;
+    fill(&client, "[data-testid=suppression-new-reason]", "asked by phone").await;
+    click(&client, "[data-testid=suppression-add-button]").await;
+    wait_for_text(
+        &client,
+        "[data-testid=suppression-notice]",
+        "is on the suppression list",
+    )
+    .await;
+    let row = "[data-testid=suppression-row][data-email='ann@example.com']";
+    let shown = text(&client, row).await;
+    assert!(
+        shown.contains("asked by phone") && shown.contains("added by hand"),
+        "{shown}"
+    );
+    let listed = ws.mailroom(&["--json", "suppression", "list"]).json();
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["entries"][0]["email"], "ann@example.com", "{listed}");
+    assert_eq!(listed["entries"][0]["source"]["kind"], "manual", "{listed}");
+    screenshot(&client, "suppression-list.png").await;
+
+    for language in ["en", "zh-CN"] {
+        step(&format!("820×560 in {language}: the list fits"));
+        smallest_in(&client, language).await;
+        go_to(&client, "suppression").await;
+        element(&client, row).await;
+        assert_fits(&client, &format!("the suppression list in {language}")).await;
+        screenshot(&client, &format!("small-{language}-suppression.png")).await;
+    }
+    go_to(&client, "settings").await;
+    select(&client, "[data-testid=language]", "en").await;
+    go_to(&client, "suppression").await;
+
+    step("Remove it: asked first, then gone");
+    click(&client, &format!("{row} [data-testid=suppression-remove]")).await;
+    element(&client, "[data-testid=confirm-dialog]").await;
+    click(&client, "[data-testid=confirm-ok]").await;
+    wait_for_text(
+        &client,
+        "[data-testid=suppression-empty]",
+        "Nobody is on the suppression list",
+    )
+    .await;
+    let listed = ws.mailroom(&["--json", "suppression", "list"]).json();
+    assert_eq!(listed["total"], 0, "{listed}");
+    let _ = client.close().await;
+    drop(driver);
+}
+
+/// Issue 19: a start that passed while the app was closed is offered (send
+/// now / reschedule / leave), never run; the Campaign screen shows the plan
+/// before Start: 5,400 recipients on 2,000 a day over three days.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missed_schedule_is_offered_and_the_plan_shows_before_start() {
+    use mailroom_engine::campaign::schedule::Schedule;
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let mut csv = String::from("email,name\n");
+    for i in 0..5_400 {
+        csv.push_str(&format!("p{i:05}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("plan.csv", csv);
+    let run = ws.mailroom(&["import", list.to_str().unwrap_or_default()]);
+    assert!(run.success(), "{}", run.stderr);
+    // Nothing listens there: the test never sends.
+    ws.add_local_account("daily", free_port(), &["--per-day", "2000", "--rate", "50"]);
+    let store = mailroom_engine::Store::open(&ws.db())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let an_hour_ago = store.now_ms() - 3_600_000;
+    let missed = Schedule {
+        start_at: Some(an_hour_ago),
+        time_zone: "UTC".to_owned(),
+        windows: Vec::new(),
+        account: Some("daily".to_owned()),
+    };
+    store
+        .set_schedule(1, &missed, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store.close().await;
+
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+    step("the missed start is offered, not run");
+    let offer = text(&client, "[data-testid=missed-schedule]").await;
+    assert!(offer.contains("plan") && offer.contains("was scheduled for"), "{offer}");
+    click(&client, "[data-testid=missed-leave]").await;
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    assert_eq!(status["counts"]["sent"], 0, "{status}");
+    let schedules = ws.mailroom(&["--json", "schedule", "list"]).json();
+    assert_eq!(
+        schedules[0]["schedule"]["start_at"], an_hour_ago,
+        "left as it was: {schedules}"
+    );
+
+    step("the plan before Start, on the account with the daily quota");
+    go_to(&client, "campaign").await;
+    // A fresh install offers the Sandbox first (issue 18): the account with
+    // the quota takes its place in the campaign's accounts.
+    select(&client, "[data-testid=account-add-choice]", "daily").await;
+    click(&client, "[data-testid=account-add]").await;
+    click(&client, "[data-testid=account-remove-0]").await;
+    wait_for_text(&client, "[data-testid=plan]", "5,400 recipients on 2,000 a day").await;
+    let days = text(&client, "[data-testid=plan-days]").await;
+    let counts: Vec<&str> = days
+        .split(" · ")
+        .map(|d| d.rsplit(' ').next().unwrap_or_default())
+        .collect();
+    assert_eq!(counts, ["2,000", "2,000", "1,400"], "{days}");
+    element(&client, "[data-testid=plan-finish]").await;
+    element(&client, "[data-testid=start]").await;
+    screenshot(&client, "plan-before-start.png").await;
+
+    for language in ["en", "zh-CN"] {
+        step(&format!("820×560 in {language}: the plan before Start fits"));
+        smallest_in(&client, language).await;
+        go_to(&client, "campaign").await;
+        // The order chosen on the screen is the campaign's only once it
+        // starts: back on the screen, the account with the quota again.
+        if text(&client, "[data-testid=account-name]").await != "daily" {
+            select(&client, "[data-testid=account-add-choice]", "daily").await;
+            click(&client, "[data-testid=account-add]").await;
+            click(&client, "[data-testid=account-remove-0]").await;
+        }
+        element(&client, "[data-testid=plan-days]").await;
+        assert_fits(&client, &format!("the plan in {language}")).await;
+        screenshot(&client, &format!("small-{language}-plan.png")).await;
+    }
+}
+
+/// Issue 19: closing the window while a campaign waits for its scheduled
+/// start asks; "keep running" keeps Mailroom alive without its window (here
+/// minimised: Xvfb has no tray), the campaign starts on time and finishes,
+/// and Mailroom then quits by itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_with_a_scheduled_campaign_it_keeps_running_sends_and_then_quits_by_itself() {
+    use mailroom_engine::campaign::schedule::Schedule;
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let mut csv = String::from("email,name\n");
+    for i in 0..5 {
+        csv.push_str(&format!("b{i}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("background.csv", csv);
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    campaign_on_a_slow_sandbox(&ws, &list);
+    let run = ws.mailroom(&[
+        "message",
+        "1",
+        "--subject",
+        "Hi {{ name }}",
+        "--text",
+        body.to_str().unwrap_or_default(),
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    // Far enough ahead that the app is up and the question answered first.
+    let store = mailroom_engine::Store::open(&ws.db())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start_at = store.now_ms() + 45_000;
+    let schedule = Schedule {
+        start_at: Some(start_at),
+        time_zone: "UTC".to_owned(),
+        windows: Vec::new(),
+        account: Some("Sandbox".to_owned()),
+    };
+    // As the Schedule form sets it: on the Sandbox account.
+    mailroom_engine::campaign::schedule::set(&store, 1, &schedule)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store.close().await;
+
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+    let app = std::fs::canonicalize(app_binary()).unwrap_or_else(|e| panic!("the app binary: {e}"));
+    let window = app_window();
+
+    step("closing asks: the campaign is scheduled; keep running (minimised: no tray here)");
+    ask_to_close(&client, &window).await;
+    let question = text(&client, "[data-testid=close-dialog]").await;
+    assert!(
+        question.contains("A campaign is scheduled") && question.contains("is scheduled to start at"),
+        "{question}"
+    );
+    assert_eq!(
+        text(&client, "[data-testid=pause-and-quit]").await,
+        "Quit; the schedule waits"
+    );
+    assert!(
+        text(&client, "[data-testid=close-away]").await.contains("minimised"),
+        "no tray under Xvfb: the window is minimised instead"
+    );
+    screenshot(&client, "close-while-scheduled.png").await;
+    click(&client, "[data-testid=keep-running]").await;
+    wait_gone(&client, "[data-testid=close-dialog]").await;
+    assert_eq!(pids_of(&app).len(), 1, "Mailroom runs on");
+    assert!(app_log(&ws).contains("running in the background"), "{}", app_log(&ws));
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    assert_eq!(status["counts"]["sent"], 0, "nothing before its time: {status}");
+
+    step("the campaign starts at its time and finishes");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let status = ws.mailroom(&["--json", "status", "1"]).json();
+        if status["status"] == "completed" {
+            assert_eq!(status["counts"]["sent"], 5, "{status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled campaign never finished: {status}"
+        );
+        assert_eq!(
+            pids_of(&app).len(),
+            1,
+            "Mailroom quit before its campaign finished: {status}\n{}\n{}",
+            app_log(&ws),
+            std::fs::read_to_string(ws.dir.path().join("tauri-driver.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let sent_at = ws.mailroom(&["--json", "runs", "1"]).json();
+    let started = sent_at[0]["started_at"].as_i64().unwrap_or_default();
+    assert!(started >= start_at, "started before its time: {sent_at}");
+
+    step("nothing left: Mailroom quits by itself");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !pids_of(&app).is_empty() {
+        assert!(Instant::now() < deadline, "Mailroom stayed with nothing left to send");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        app_log(&ws).contains("nothing left to send or scheduled: quitting"),
+        "{}",
+        app_log(&ws)
+    );
+    drop(driver);
+    let captured = ws.mailroom(&["--json", "captured"]).json();
+    assert_eq!(captured.as_array().map(Vec::len), Some(5), "{captured}");
+}
+
+/// Issue 19: a campaign whose server is not there shows "waiting for the
+/// server — next try in …" instead of a live rate while it tries, then
+/// pauses within a few tries with Test connection's advice, not after half
+/// an hour of "Running · 0.0 sent/s".
+#[tokio::test]
+async fn a_server_that_is_not_there_shows_waiting_for_the_server_then_pauses_with_advice() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let mut csv = String::from("email,name\n");
+    for i in 0..10 {
+        csv.push_str(&format!("w{i:02}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("down.csv", csv);
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    // Nothing listens on this port: every connection is refused.
+    let port = free_port().to_string();
+    for args in [
+        vec!["import", list.to_str().unwrap_or_default()],
+        vec!["smtp", "remove", "Sandbox"],
+        vec![
+            "smtp",
+            "add",
+            "Down",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--security",
+            "none",
+            "--from",
+            "news@example.com",
+            "--connections",
+            "1",
+        ],
+        vec![
+            "message",
+            "1",
+            "--subject",
+            "Hi {{ name }}",
+            "--text",
+            body.to_str().unwrap_or_default(),
+        ],
+    ] {
+        let run = ws.mailroom(&args);
+        assert!(run.success(), "{args:?}: {}", run.stderr);
+    }
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+    go_to(&client, "campaign").await;
+    click(&client, "[data-testid=start]").await;
+
+    step("While it tries, the window waits for the server instead of showing a rate");
+    let waiting = text(&client, "[data-testid=server-wait]").await;
+    assert!(
+        waiting.contains("Waiting for the server — next try in") && waiting.contains("of 3"),
+        "{waiting}"
+    );
+    assert!(waiting.contains("refused"), "the last try's failure is said: {waiting}");
+    screenshot(&client, "campaign-waiting-for-the-server.png").await;
+
+    step("Then it pauses with the reason and Test connection's advice");
+    wait_for_text(
+        &client,
+        "[data-testid=pause-reason]",
+        "Nothing is listening on 127.0.0.1",
+    )
+    .await;
+    let reason = text(&client, "[data-testid=pause-reason]").await;
+    assert!(reason.contains("could not be reached 3 times"), "{reason}");
+    drop(driver);
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    assert_eq!(status["status"], "paused", "{status}");
+    assert_eq!(status["pause_reason"]["kind"], "unreachable", "{status}");
+    assert_eq!(status["counts"]["pending"], 10, "nobody was failed or sent: {status}");
+}
+
+/// Whether the focused element matches `css`.
+async fn focus_is(client: &Client, css: &str) -> bool {
+    client
+        .execute(
+            "return !!document.activeElement && document.activeElement.matches(arguments[0])",
+            vec![serde_json::Value::from(css)],
+        )
+        .await
+        .map(|v| v.as_bool() == Some(true))
+        .unwrap_or(false)
+}
+
+/// What has focus, for messages: its test id, navigation target or tag.
+async fn focused(client: &Client) -> String {
+    let script = "const a = document.activeElement; if (!a) return 'nothing'; \
+                  return a.getAttribute('data-testid') || (a.dataset.screen ? 'nav ' + a.dataset.screen : a.tagName.toLowerCase())";
+    client
+        .execute(script, vec![])
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Presses `key` (Tab, or shift+Tab) in the window, as a person does, until
+/// `css` has focus; panics after `limit` presses.
+async fn key_to(client: &Client, key: &str, css: &str, limit: usize) {
+    let mut seen = Vec::new();
+    for _ in 0..limit {
+        press(key);
+        if focus_is(client, css).await {
+            return;
+        }
+        seen.push(focused(client).await);
+    }
+    panic!("{key} never reached {css}; focus went through {seen:?}");
+}
+
+/// The status the CLI reads from the database: running, paused, stopped...
+fn status_of(ws: &Workspace) -> String {
+    let status = ws.mailroom(&["--json", "status", "1"]).json();
+    status["status"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Issue 18: the window from the keyboard alone. "Skip to content" is the
+/// first Tab stop; Tab reaches each screen's main controls and Enter or
+/// Space operates them; the closing question holds Tab, Enter on its focused
+/// button answers it (and never presses Pause behind it), Esc keeps
+/// sending; Stop is offered from paused and asks first. Then the smallest
+/// window, 820×560, in English and 简体中文 (screenshots when asked), where
+/// Latin punctuation stays in a Latin font.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_from_the_keyboard_alone() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
+    );
+    let ws = Workspace::new();
+    let mut csv = String::from("email,name\n");
+    // At the sandbox's 5 a second, long enough to still be sending while
+    // the keyboard closes, answers and pauses.
+    for i in 0..400 {
+        csv.push_str(&format!("k{i:03}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("keys.csv", csv);
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    campaign_on_a_slow_sandbox(&ws, &list);
+    let run = ws.mailroom(&[
+        "message",
+        "1",
+        "--subject",
+        "Hi {{ name }}",
+        "--text",
+        body.to_str().unwrap_or_default(),
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let driver = Driver::start(&ws);
+    let client = connect(&driver).await;
+    element(&client, "[data-testid=recipients-screen]").await;
+
+    step("The first Tab is \"Skip to content\"; Enter on it, then Tab, is the screen's first control");
+    key_to(&client, "Tab", "[data-testid=skip-link]", 1).await;
+    press("Return");
+    key_to(&client, "Tab", "[data-testid=choose-file]", 1).await;
+
+    step("SMTP: back to the navigation, Enter opens the screen, Tab reaches Test connection, Enter runs it");
+    key_to(&client, "shift+Tab", "[data-screen=smtp]", 12).await;
+    press("Return");
+    element(&client, "[data-testid=smtp-screen]").await;
+    key_to(&client, "Tab", "[data-testid=test-connection]", 60).await;
+    press("Return");
+    element(&client, "[data-testid=verdict]").await;
+
+    step("Message: Space on Preview shows the first recipient's mail");
+    key_to(&client, "shift+Tab", "[data-screen=message]", 80).await;
+    press("Return");
+    element(&client, "[data-testid=message-screen]").await;
+    key_to(&client, "Tab", "[data-testid=preview]", 80).await;
+    press("space");
+    wait_for_text(&client, "[data-testid=preview-to]", "k000@example.org").await;
+
+    step("Campaign: the plan is there before Start; Enter on Start sends");
+    key_to(&client, "shift+Tab", "[data-screen=campaign]", 100).await;
+    press("Return");
+    wait_for_text(&client, "[data-testid=send-plan]", "400 recipients").await;
+    key_to(&client, "Tab", "[data-testid=start]", 20).await;
+    press("Return");
+    element(&client, "[data-testid=pause]").await;
+    let window = app_window();
+    wait_until("the campaign to send (the title shows it)", || {
+        xdotool(&["getwindowname", &window]).ends_with(" % sent")
+    });
+
+    step("Closing asks; Tab stays in the question; Enter on Cancel keeps sending (Pause behind it is not pressed)");
+    ask_to_close(&client, &window).await;
+    for _ in 0..6 {
+        press("Tab");
+        let inside = client
+            .execute(
+                "return !!document.activeElement?.closest('[data-testid=close-dialog]')",
+                vec![],
+            )
+            .await
+            .map(|v| v.as_bool() == Some(true))
+            .unwrap_or(false);
+        assert!(inside, "Tab left the closing question for {}", focused(&client).await);
+    }
+    key_to(&client, "Tab", "[data-testid=close-cancel]", 3).await;
+    press("Return");
+    wait_gone(&client, "[data-testid=close-dialog]").await;
+    assert_eq!(status_of(&ws), "running", "Enter answered the question, not Pause");
+    assert_eq!(app_windows().len(), 1, "the app is still open");
+
+    step("Esc on the closing question keeps sending too");
+    ask_to_close(&client, &window).await;
+    press("Escape");
+    wait_gone(&client, "[data-testid=close-dialog]").await;
+    assert_eq!(status_of(&ws), "running", "Esc paused nothing");
+
+    step("Pause from the keyboard; from paused, Stop asks first and stops");
+    key_to(&client, "Tab", "[data-testid=pause]", 30).await;
+    press("Return");
+    wait_for_text(&client, "[data-testid=campaign-state]", "Paused").await;
+    let rate = text(&client, "[data-testid=rate]").await;
+    assert!(!rate.contains("sent/s"), "a paused campaign shows no live rate: {rate}");
+    key_to(&client, "Tab", "[data-testid=stop]", 30).await;
+    press("Return");
+    element(&client, "[data-testid=confirm-dialog]").await;
+    key_to(&client, "Tab", "[data-testid=confirm-ok]", 3).await;
+    press("Return");
+    wait_for_text(&client, "[data-testid=campaign-state]", "Stopped").await;
+    assert_eq!(status_of(&ws), "stopped");
+
+    step("Sandbox: Tab reaches a captured message, Enter opens it");
+    key_to(&client, "shift+Tab", "[data-screen=sandbox]", 60).await;
+    press("Return");
+    element(&client, "[data-testid=sandbox-screen]").await;
+    key_to(&client, "Tab", "[data-testid=open-captured]", 20).await;
+    press("Return");
+    element(&client, "[data-testid=captured-message]").await;
+
+    step("Settings: Tab reaches the language");
+    key_to(&client, "shift+Tab", "[data-screen=settings]", 80).await;
+    press("Return");
+    element(&client, "[data-testid=settings-screen]").await;
+    key_to(&client, "Tab", "[data-testid=language]", 20).await;
+
+    step("820×560, in English and 简体中文");
+    xdotool(&["windowsize", "--sync", &window, "820", "560"]);
+    for language in ["en", "zh-CN"] {
+        go_to(&client, "settings").await;
+        select(&client, "[data-testid=language]", language).await;
+        for screen in ["recipients", "smtp", "campaign", "results", "sandbox"] {
+            go_to(&client, screen).await;
+            let overflow = client
+                .execute(
+                    "const m = document.querySelector('main'); return m.scrollWidth - m.clientWidth",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_i64())
+                .unwrap_or(-1);
+            assert_eq!(overflow, 0, "{screen} in {language} overflows sideways at 820×560");
+            // Nor does a table inside it.
+            assert_fits(&client, &format!("{screen} in {language} at 820×560")).await;
+            screenshot(&client, &format!("small-{language}-{screen}.png")).await;
+        }
+        let badge = client
+            .execute(
+                "return [...document.querySelectorAll('main .badge')].map(b => b.getBoundingClientRect().height)",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("measure the badges: {e}"));
+        let heights: Vec<f64> = badge
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+            .unwrap_or_default();
+        assert!(
+            heights.iter().all(|h| *h < 24.0),
+            "a status badge wraps in {language}: {heights:?}"
+        );
+        // A curly apostrophe as WebKit draws it here: Latin, not a full-width CJK glyph.
+        let widths = client
+            .execute(
+                "const p = document.createElement('span'); p.style.fontSize = '40px'; \
+                 document.querySelector('main').append(p); p.textContent = '\u{2019}'; \
+                 const curly = p.getBoundingClientRect().width; p.textContent = '\u{4e2d}'; \
+                 const han = p.getBoundingClientRect().width; p.remove(); return [curly, han]",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("measure the apostrophe: {e}"));
+        let (curly, han) = (widths[0].as_f64().unwrap_or(0.0), widths[1].as_f64().unwrap_or(0.0));
+        assert!(curly < han * 0.5, "’ is {curly}px wide beside 中 {han}px in {language}");
+    }
+}
+
+/// Closes `window` as a window manager does until the closing question
+/// shows (a close message sent while the window is busy with input can be
+/// lost under Xvfb, so it is sent again).
+async fn ask_to_close(client: &Client, window: &str) {
+    for _ in 0..10 {
+        close_like_a_window_manager(window);
+        let shown = client
+            .wait()
+            .at_most(Duration::from_secs(5))
+            .for_element(Locator::Css("[data-testid=close-dialog]"))
+            .await;
+        if shown.is_ok() {
+            return;
+        }
+    }
+    panic!("closing the window never asked");
+}
+
+/// Waits until nothing matches `css` (a dialog closed).
+async fn wait_gone(client: &Client, css: &str) {
+    let deadline = Instant::now() + WAIT;
+    while client.find(Locator::Css(css)).await.is_ok() {
+        assert!(Instant::now() < deadline, "{css} stayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -115,6 +115,30 @@ async function walk(page, look) {
   await page.locator('[data-screen=message]').click();
   await page.getByTestId('message-screen').waitFor();
   await look('message');
+  await page.getByTestId('preview').click();
+  await page.getByTestId('preview-pane').waitFor();
+  await look('message, a preview');
+  await page.evaluate(() => window.__mailroom.answer('preview_message', window.__mailroom.cases.previewSkipped));
+  await page.getByTestId('preview').click();
+  await page.getByTestId('preview-skipped').waitFor();
+  await look('message, the preview of a skipped row');
+  // Every kind of template problem, said where it is (part, line, row).
+  const problems = await page.evaluate(() => window.__mailroom.cases.templateErrors.length);
+  let shown = '';
+  for (let i = 0; i < problems; i++) {
+    await page.evaluate((i) => window.__mailroom.fail('save_message', window.__mailroom.cases.templateErrors[i]), i);
+    await page.getByTestId('preview').click();
+    await page.waitForFunction(
+      (before) => {
+        const now = document.querySelector('[data-testid=template-problem]')?.textContent;
+        return now !== undefined && now !== before;
+      },
+      shown,
+    );
+    shown = await page.getByTestId('template-problem').textContent();
+    await look(`message, template problem ${i + 1}: ${shown}`);
+  }
+  await page.evaluate(() => window.__mailroom.fail('save_message', null));
   await page.locator('[data-screen=campaign]').click();
   await page.getByTestId('start').click();
   await page.getByTestId('events').waitFor();
@@ -123,6 +147,13 @@ async function walk(page, look) {
   await page.locator('[data-screen=results]').click();
   await page.getByTestId('resend-failed').waitFor();
   await look('results');
+  await page.locator('[data-screen=suppression]').click();
+  await page.getByTestId('suppression-table').waitFor();
+  await look('suppression');
+  await page.getByTestId('suppression-remove').first().click();
+  await page.getByTestId('confirm-dialog').waitFor();
+  await look('suppression, removing an address');
+  await page.keyboard.press('Escape');
   await page.locator('[data-screen=sandbox]').click();
   await page.getByTestId('captured-row').first().click();
   await page.getByTestId('captured-message').waitFor();
@@ -130,9 +161,25 @@ async function walk(page, look) {
   await page.locator('[data-screen=settings]').click();
   await page.getByTestId('database-path').waitFor();
   await look('settings');
-  await page.evaluate(() => window.__mailroom.event('close-requested'));
+  await page.evaluate(() =>
+    window.__mailroom.event('close-requested', {
+      sending: ['spring'],
+      next: { campaign: 8, name: 'autumn', start_at: Date.UTC(2026, 11, 3, 8, 0), time_zone: 'Europe/Berlin' },
+      away: 'minimised',
+    }),
+  );
   await page.getByTestId('close-dialog').waitFor();
   await look('closing');
+  await page.keyboard.press('Escape');
+  await page.evaluate(() =>
+    window.__mailroom.event('close-requested', {
+      sending: [],
+      next: { campaign: 8, name: 'autumn', start_at: Date.UTC(2026, 11, 3, 8, 0), time_zone: 'Europe/Berlin' },
+      away: 'tray',
+    }),
+  );
+  await page.getByTestId('close-dialog').waitFor();
+  await look('closing with only a schedule');
 }
 
 describe('One language at a time', () => {
@@ -161,6 +208,52 @@ describe('One language at a time', () => {
     });
   }
 
+  test('a template problem and an account warning are said in each language, with the part and line', async () => {
+    for (const [locale, field, filter, warning] of [
+      ['en-US', /^Subject, line 1: There is no merge field “nmae”\. Did you mean “name”\? The fields are: email, name, city$/, /^Plain-text body, line 4: There is no filter “uper” in a message\. Did you mean “upper”\?$/, /^No encryption: .* Certificates are not checked: /],
+      ['zh-CN', /^主题第 1 行：没有合并字段 “nmae”。是不是 “name”？可用的字段：email, name, city$/, /^纯文本正文第 4 行：邮件中没有过滤器 “uper”。是不是 “upper”？$/, /^未加密：.*不检查证书：/],
+    ]) {
+      const context = await browser.newContext({ locale, viewport: { width: 1180, height: 900 } });
+      const page = await context.newPage();
+      await page.addInitScript(() => {
+        window.__MAILROOM_SCENARIO__ = { use: 'outcomes' };
+        sessionStorage.removeItem('mailroom.test.settings');
+      });
+      await page.goto(site.url);
+      await page.locator('[data-screen=message]').click();
+      await page.getByTestId('message-screen').waitFor();
+      for (const [index, expected] of [[2, field], [3, filter]]) {
+        await page.evaluate((i) => window.__mailroom.fail('save_message', window.__mailroom.cases.templateErrors[i]), index);
+        await page.getByTestId('preview').click();
+        await page.waitForFunction((source) => new RegExp(source).test(document.querySelector('[data-testid=template-problem]')?.textContent ?? ''), expected.source);
+        // The engine's English detail is not what the window shows.
+        assert.doesNotMatch(await page.getByTestId('error').textContent(), /for the log/);
+      }
+      await page.locator('[data-screen=smtp]').click();
+      assert.match(await page.locator('[data-testid=account-warnings]').getAttribute('title'), warning);
+      await context.close();
+    }
+  });
+
+  test('the rate an account held on its server is shown with its date in each language', async () => {
+    for (const [locale, expected] of [
+      ['en-US', /held 14\.2\/s on Dec 3/],
+      ['zh-CN', /12月3日 保持 每秒 14\.2 封/],
+    ]) {
+      const context = await browser.newContext({ locale, viewport: { width: 1180, height: 900 } });
+      const page = await context.newPage();
+      await page.addInitScript(() => {
+        window.__MAILROOM_SCENARIO__ = { use: 'outcomes' };
+        sessionStorage.removeItem('mailroom.test.settings');
+      });
+      await page.goto(site.url);
+      await page.locator('[data-screen=smtp]').click();
+      assert.match(await page.getByTestId('held-rate').textContent(), expected);
+      assert.match(await page.getByTestId('held-rate-note').textContent(), expected);
+      await context.close();
+    }
+  });
+
   test('switching the language says the run and the reasons again in the new one', async () => {
     const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1180, height: 900 } });
     const page = await context.newPage();
@@ -179,6 +272,9 @@ describe('One language at a time', () => {
     await page.getByTestId('pause-reason').waitFor();
     const chinese = await page.getByTestId('events').textContent();
     assert.match(chinese, /通过 Sandbox 发送/);
+    // Each event says when it happened (issue 18), as the locale writes a time.
+    const times = await page.locator('[data-testid=events] li time').allTextContents();
+    assert.ok(times.length > 0 && times.every((time) => /^\d{1,2}:\d{2}:\d{2}$/.test(time)), times.join(' | '));
     assert.match(chinese, /账户每分钟 300 封的配额已用完/);
     assert.match(await page.getByTestId('pause-reason').textContent(), /连续 20 位收件人发送失败/);
 

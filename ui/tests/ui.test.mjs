@@ -46,7 +46,7 @@ const report = {
   valid: 2,
   invalid: [{ row: 4, value: 'bob-at-example.com', reason: 'missing_at' }],
   duplicates: [{ row: 5, email: 'ANN@example.com', first_row: 2 }],
-  suppressed: [{ row: 6, email: 'blocked@example.com' }],
+  suppressed: [{ row: 6, email: 'blocked@example.com', reason: '550 5.1.1 User unknown' }],
   format: 'csv',
   encoding: 'UTF-8',
   delimiter: ',',
@@ -91,6 +91,10 @@ const baseResults = {
   import_recipients: report,
   list_recipients: recipients(2, 5),
   cancel_import: null,
+  merge_fields: ['name', 'email', 'city'],
+  default_account: 'Sandbox',
+  campaign_accounts: [],
+  send_plan: { campaign: 'spring', recipients: 2, account: 'Sandbox', from: 'sender@sandbox.mailroom.local', per_second: null, seconds: null },
 };
 /** The arguments of an import call that say what to import and how. */
 const importArgs = ({ path, emailColumn, encoding, delimiter, sheet, replaces }) => ({
@@ -187,7 +191,7 @@ describe('Recipients screen', () => {
     assert.deepEqual(problems, [
       '4bob-at-example.comThe address has no @',
       '5ANN@example.comDuplicate of row 2',
-      '6blocked@example.comOn the suppression list',
+      '6blocked@example.comOn the suppression list: “550 5.1.1 User unknown”',
     ]);
     assert.match(await page.locator('.statusbar').textContent(), /org\.mailroom\.desktop\/mailroom\.db/);
     assert.deepEqual(errors, []);
@@ -215,6 +219,22 @@ describe('Recipients screen', () => {
     await page.getByTestId('import-report').waitFor();
     const imports = await calls(page, 'import_recipients');
     assert.deepEqual(imports.map((c) => c.args.path), ['/tmp/dropped.csv']);
+  });
+
+  test('of several dropped files, the first the engine accepts is imported', async () => {
+    const { page } = await openApp({ results: { ...baseResults, import_extensions: ['csv', 'ods'] } });
+    await page.evaluate(() => window.__mailroom.drop(['/tmp/photo.png', '/tmp/notes.xlsx', '/tmp/Lists.ODS', '/tmp/b.csv']));
+    await page.getByTestId('import-report').waitFor();
+    const imports = await calls(page, 'import_recipients');
+    assert.deepEqual(imports.map((c) => c.args.path), ['/tmp/Lists.ODS']);
+  });
+
+  test('the file chooser offers the extensions the engine accepts', async () => {
+    const { page } = await openApp({ results: { ...baseResults, import_extensions: ['csv', 'ods'] } });
+    await page.getByTestId('choose-file').click();
+    await page.getByTestId('import-report').waitFor();
+    const [dialog] = await calls(page, 'plugin:dialog|open');
+    assert.deepEqual(dialog.args.options.filters.map((f) => f.extensions), [['csv', 'ods']]);
   });
 
   test('an engine error is shown as its translated sentence with the detail', async () => {
@@ -312,12 +332,29 @@ describe('Recipients screen', () => {
       'Customers',
     ]);
 
+    // The person takes the only column of Notes as the email column first.
+    await page.getByTestId('choice-email-column').selectOption('Spring mailing');
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'preview_import').length === 2);
+    assert.equal((await calls(page, 'preview_import'))[1].args.emailColumn, 'Spring mailing');
+
+    // What the engine answers for another sheet: the chosen column is forgotten.
     await page.evaluate(
-      (customers) => (window.__MAILROOM_SCENARIO__.results.preview_import = customers),
-      { ...workbook, sheet: 'Customers', columns: ['姓名', '电子邮件'], fields: ['姓名', '电子邮件'], email_column: '电子邮件', rows: [['王芳', 'wang.fang@example.com']] },
+      ([customers, choices]) => {
+        window.__MAILROOM_SCENARIO__.results.preview_import = customers;
+        window.__MAILROOM_SCENARIO__.results.choose_import = choices;
+      },
+      [
+        { ...workbook, sheet: 'Customers', columns: ['姓名', '电子邮件'], fields: ['姓名', '电子邮件'], email_column: '电子邮件', rows: [['王芳', 'wang.fang@example.com']] },
+        { email_column: null, encoding: null, delimiter: null, sheet: 'Customers', literal_quotes: false },
+      ],
     );
     await page.getByTestId('choice-sheet').selectOption('Customers');
     await page.getByTestId('import-report').waitFor();
+    const chosen = await calls(page, 'choose_import');
+    assert.deepEqual(chosen.at(-1).args, {
+      choices: { email_column: 'Spring mailing', encoding: null, delimiter: null, sheet: null, literal_quotes: false },
+      change: { choice: 'sheet', value: 'Customers' },
+    });
     const [imported] = await calls(page, 'import_recipients');
     assert.equal(imported.args.sheet, 'Customers');
     assert.equal(imported.args.emailColumn, null, 'the new sheet finds its own column');
@@ -494,6 +531,8 @@ const sandboxAccount = {
   per_day: null,
   retries: 5,
   accept_invalid_certs: false,
+  outage_limit_ms: 600_000,
+  rules: { added: [], removed: [] },
   has_password: false,
   warnings: [],
 };
@@ -664,11 +703,32 @@ describe('Message screen', () => {
     assert.deepEqual(saved.args.draft.attachments, ['/home/ann/brochure.pdf']);
     assert.match(saved.args.draft.html, /<b>Clean<\/b> words/);
     assert.doesNotMatch(saved.args.draft.html, /Mso|mso-|o:p/);
-    assert.match(await page.getByTestId('message-size').textContent(), /250 KB/);
+    assert.match(await page.getByTestId('message-size').textContent(), /250 kB/);
     const missing = await page.getByTestId('missing-attachments').textContent();
     assert.match(missing, /li@example\.cn.*li\.pdf/s);
     // A refused file says why.
     assert.match(missing, /bob@example\.com.*leads out of the folder/s);
+    assert.deepEqual(errors, []);
+  });
+
+  test('Save as template asks for the name in an in-app dialog: Esc cancels, Enter saves', async () => {
+    const { page, errors } = await openApp({ results: { ...results, save_template: null } });
+    await page.locator('[data-screen=message]').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=rich-editor]')?.textContent === 'Old body');
+    await page.getByRole('button', { name: 'Save as template…' }).click();
+    const dialog = page.getByTestId('text-dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.textContent(), /Template name/);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await calls(page, 'save_template')).length, 0);
+
+    await page.getByRole('button', { name: 'Save as template…' }).click();
+    await page.getByTestId('text-dialog-input').fill('  Spring offer ');
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'detached' });
+    const [saved] = await calls(page, 'save_template');
+    assert.equal(saved.args.name, 'Spring offer');
     assert.deepEqual(errors, []);
   });
 
@@ -687,20 +747,336 @@ describe('Message screen', () => {
 });
 
 describe('Closing the window', () => {
-  test('while a campaign sends, closing asks; Keep sending stays, Pause and quit pauses everything', async () => {
+  // What the shell asks with (background.rs: CloseQuestion).
+  const whileSending = { sending: ['spring'], next: null, away: 'tray' };
+  // Thursday 2026-12-03 09:00 in Berlin.
+  const autumn = { campaign: 8, name: 'autumn', start_at: Date.UTC(2026, 11, 3, 8, 0), time_zone: 'Europe/Berlin' };
+
+  test('while a campaign sends, closing asks; Cancel stays, Pause and quit pauses everything', async () => {
     const { page, errors } = await openApp({ results: { ...baseResults, pause_all_and_quit: null } });
-    await page.evaluate(() => window.__mailroom.event('close-requested'));
+    await page.evaluate((q) => window.__mailroom.event('close-requested', q), whileSending);
     const dialog = page.getByTestId('close-dialog');
     await dialog.waitFor();
     assert.match(await dialog.textContent(), /A campaign is sending/);
-    await page.getByTestId('keep-sending').click();
+    assert.match(await dialog.textContent(), /“spring” is sending\./);
+    await page.getByTestId('close-cancel').click();
     await dialog.waitFor({ state: 'detached' });
     assert.equal((await calls(page, 'pause_all_and_quit')).length, 0);
+    assert.equal((await calls(page, 'keep_running_in_background')).length, 0);
 
-    await page.evaluate(() => window.__mailroom.event('close-requested'));
+    await page.evaluate((q) => window.__mailroom.event('close-requested', q), whileSending);
+    assert.equal(await page.getByTestId('keep-running').textContent(), 'Keep running in the background');
+    assert.equal(await page.getByTestId('pause-and-quit').textContent(), 'Pause and quit');
     await page.getByTestId('pause-and-quit').click();
     await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'pause_all_and_quit'));
     assert.deepEqual(errors, []);
+  });
+
+  test('with a scheduled start, closing offers to keep running in the tray, with the menu in the window\'s words', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, keep_running_in_background: 'tray' } });
+    await page.evaluate((q) => window.__mailroom.event('close-requested', q), { sending: [], next: autumn, away: 'tray' });
+    const dialog = page.getByTestId('close-dialog');
+    await dialog.waitFor();
+    const text = await dialog.textContent();
+    assert.match(text, /A campaign is scheduled/);
+    assert.match(text, /“autumn” is scheduled to start at Thu, Dec 3, 2026, 09:00/);
+    assert.match(await page.getByTestId('close-away').textContent(), /stays in the tray/);
+    assert.equal(await page.getByTestId('pause-and-quit').textContent(), 'Quit; the schedule waits');
+    // The first control has the focus: Enter keeps it running.
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'detached' });
+    const [asked] = await calls(page, 'keep_running_in_background');
+    assert.deepEqual(asked.args.labels, {
+      tooltip: 'Mailroom',
+      show: 'Show Mailroom',
+      quit: 'Quit Mailroom',
+      sending: 'Sending “{name}”',
+      next: 'Next: “{name}” at {time}',
+      idle: 'Nothing left to send',
+    });
+    assert.equal((await calls(page, 'pause_all_and_quit')).length, 0);
+    assert.deepEqual(errors, []);
+  });
+
+  test('where no tray can be shown, the choice says the window is minimised; a failure is shown and the question stays', async () => {
+    const { page, errors } = await openApp({
+      results: baseResults,
+      failures: { keep_running_in_background: { kind: 'internal', message: 'no window to put away' } },
+    });
+    await page.evaluate((q) => window.__mailroom.event('close-requested', q), { sending: ['spring'], next: autumn, away: 'minimised' });
+    const dialog = page.getByTestId('close-dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.textContent(), /“autumn” is scheduled to start at .*; it waits too if Mailroom quits\./);
+    assert.match(await page.getByTestId('close-away').textContent(), /minimised instead/);
+    assert.equal(await page.getByTestId('keep-running').textContent(), 'Keep running (minimised)');
+    await page.getByTestId('keep-running').click();
+    await page.getByText('no window to put away').waitFor();
+    assert.ok(await dialog.isVisible(), 'the question stays after a failure');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.deepEqual(errors, []);
+  });
+
+  test('a run that ends tells the shell after its notification, so Mailroom in the background may quit', async () => {
+    const { page, errors } = await openApp({
+      results: {
+        ...baseResults,
+        list_accounts: [sandboxAccount],
+        start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 5, skipped: 0 } },
+        'plugin:notification|notify': null,
+      },
+      held: ['plugin:notification|notify'],
+    });
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('start').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'plugin:notification|notify'));
+    assert.equal((await calls(page, 'run_settled')).length, 0, 'told before the notification was out');
+    await page.evaluate(() => window.__mailroom.release('plugin:notification|notify'));
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'run_settled'));
+    assert.deepEqual((await calls(page, 'run_settled')).map((c) => c.args), [{ needsAttention: false }]);
+    assert.deepEqual(errors, []);
+  });
+
+  test('a run that pauses by itself or fails asks the shell to bring the window back', async () => {
+    for (const [scenario, wanted] of [
+      [{ results: { start_campaign: { outcome: 'paused', reason: null, counts } } }, true],
+      [{ failures: { start_campaign: { kind: 'campaign_state', message: 'choose the SMTP account' } } }, true],
+    ]) {
+      const { page, errors } = await openApp({
+        results: { ...baseResults, list_accounts: [sandboxAccount], ...scenario.results },
+        failures: scenario.failures,
+      });
+      await page.locator('[data-screen=campaign]').click();
+      await page.getByTestId('start').click();
+      await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'run_settled'));
+      assert.deepEqual((await calls(page, 'run_settled')).map((c) => c.args), [{ needsAttention: wanted }]);
+      assert.deepEqual(errors, []);
+    }
+  });
+});
+
+describe('Dialogs hold the keyboard', () => {
+  test('the closing question keeps Tab inside it, and Esc answers Cancel', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, pause_all_and_quit: null } });
+    await page.evaluate(() => window.__mailroom.event('close-requested', { sending: ['spring'], next: null, away: 'tray' }));
+    const dialog = page.getByTestId('close-dialog');
+    await dialog.waitFor();
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      const inside = await page.evaluate(() => !!document.activeElement?.closest('[data-testid=close-dialog]'));
+      assert.ok(inside, `Tab ${i + 1} left the dialog`);
+    }
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await calls(page, 'pause_all_and_quit')).length, 0);
+    assert.deepEqual(errors, []);
+  });
+
+  test('Delete all in the Sandbox asks first; Cancel deletes nothing', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, list_captured: [{ id: 1, received_at: Date.UTC(2026, 2, 1, 9), mail_from: 'news@example.com', rcpt_to: ['ann@example.com'], subject: 'Spring news', size: 900 }], clear_captured: null } });
+    await page.locator('[data-screen=sandbox]').click();
+    await page.getByTestId('captured-row').first().waitFor();
+    await page.getByRole('button', { name: 'Delete all' }).click();
+    const dialog = page.getByTestId('confirm-dialog');
+    await dialog.waitFor();
+    await page.getByTestId('confirm-cancel').click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await calls(page, 'clear_captured')).length, 0);
+    await page.getByRole('button', { name: 'Delete all' }).click();
+    await page.getByTestId('confirm-ok').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'clear_captured'));
+    assert.deepEqual(errors, []);
+  });
+});
+
+/** A page of the suppression list as the engine sends it. */
+const suppressionPage = {
+  total: 3,
+  entries: [
+    { email: 'gone@example.com', reason: '550 5.1.1 User unknown', source: { kind: 'no_such_user' }, created_at: Date.UTC(2026, 10, 20, 8) },
+    { email: 'full@example.org', reason: 'hard bounce 5.2.2', source: { kind: 'bounce', account: 'work' }, created_at: Date.UTC(2026, 10, 19, 8) },
+    { email: 'li@example.cn', reason: 'asked by phone', source: { kind: 'imported', file: 'old.xlsx' }, created_at: Date.UTC(2026, 10, 18, 8) },
+  ],
+};
+const suppressionResults = {
+  ...baseResults,
+  list_suppressions: suppressionPage,
+  add_suppression: true,
+  remove_suppression: null,
+  'plugin:dialog|open': '/home/ann/lists/unsubscribed.xlsx',
+  'plugin:dialog|save': '/home/ann/suppressed.csv',
+  import_suppressions: {
+    file: 'unsubscribed.xlsx',
+    rows: 12,
+    added: 9,
+    already: 1,
+    duplicates: 1,
+    invalid: [{ row: 7, value: 'nobody', reason: 'missing_at' }],
+    saved: false,
+  },
+  export_suppressions: 3,
+};
+
+describe('Suppression screen', () => {
+  test('lists every address with its reason, source and date, and searches in the engine', async () => {
+    const { page, errors } = await openApp({ results: suppressionResults });
+    await page.locator('[data-screen=suppression]').click();
+    await page.getByTestId('suppression-table').waitFor();
+    assert.equal(await page.locator('main h1').textContent(), 'Suppression list');
+    const rows = page.getByTestId('suppression-row');
+    assert.equal(await rows.count(), 3);
+    const cells = await rows.nth(1).locator('td').allTextContents();
+    assert.deepEqual(cells.slice(0, 3), ['full@example.org', '“hard bounce 5.2.2”', 'bounce scan of work']);
+    assert.match(cells[3], /2026/);
+    assert.equal(await rows.nth(0).locator('td').nth(2).textContent(), 'a send (no such user)');
+    assert.equal(await rows.nth(2).locator('td').nth(2).textContent(), 'imported from old.xlsx');
+    assert.equal(await page.getByTestId('suppression-count').textContent(), '3 of 3');
+
+    await page.getByTestId('suppression-search').fill('example.org');
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'list_suppressions' && c.args.search === 'example.org'));
+    const searches = await calls(page, 'list_suppressions');
+    assert.deepEqual(searches.at(-1).args, { search: 'example.org', offset: 0, limit: 50 });
+    assert.deepEqual(errors, []);
+  });
+
+  test('an address is added by keyboard alone, and removed only after the person confirms', async () => {
+    const { page, errors } = await openApp({ results: suppressionResults });
+    await page.locator('[data-screen=suppression]').click();
+    await page.getByTestId('suppression-table').waitFor();
+    await page.getByTestId('suppression-new-email').focus();
+    await page.keyboard.type('ann@example.com');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('asked by phone');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('suppression-notice').waitFor();
+    assert.equal(await page.getByTestId('suppression-notice').textContent(), 'ann@example.com is on the suppression list.');
+    const [added] = await calls(page, 'add_suppression');
+    assert.deepEqual(added.args, { email: 'ann@example.com', reason: 'asked by phone' });
+
+    const remove = page.getByRole('button', { name: 'Remove gone@example.com' });
+    await remove.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByTestId('confirm-dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.textContent(), /Remove gone@example\.com from the suppression list\?/);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await calls(page, 'remove_suppression')).length, 0, 'Esc removes nothing');
+    await remove.click();
+    await page.getByTestId('confirm-ok').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'remove_suppression'));
+    const [removed] = await calls(page, 'remove_suppression');
+    assert.deepEqual(removed.args, { email: 'gone@example.com' });
+    assert.deepEqual(errors, []);
+  });
+
+  test('an import says its counts before anything is added; the list exports to the chosen file', async () => {
+    const { page, errors } = await openApp({ results: suppressionResults });
+    await page.locator('[data-screen=suppression]').click();
+    await page.getByTestId('suppression-table').waitFor();
+    await page.getByTestId('suppression-import').click();
+    const dialog = page.getByTestId('confirm-dialog');
+    await dialog.waitFor();
+    const text = await dialog.textContent();
+    assert.match(text, /Add 9 addresses from unsubscribed\.xlsx\?/);
+    assert.match(text, /12 rows: 9 new, 1 already on the list, 1 repeated, 1 not addresses/);
+    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args), [{ path: '/home/ann/lists/unsubscribed.xlsx', save: false }]);
+    await page.getByTestId('confirm-ok').click();
+    await page.getByTestId('suppression-notice').waitFor();
+    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args.save), [false, true]);
+    const [opened] = await calls(page, 'plugin:dialog|open');
+    assert.deepEqual(opened.args.options.filters[0].extensions, ['csv', 'tsv', 'txt', 'xlsx', 'xlsm', 'xlsb', 'xls', 'ods']);
+
+    await page.getByTestId('suppression-export').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=suppression-notice]')?.textContent?.startsWith('Wrote'));
+    assert.equal(await page.getByTestId('suppression-notice').textContent(), 'Wrote 3 addresses to /home/ann/suppressed.csv.');
+    const [exported] = await calls(page, 'export_suppressions');
+    assert.deepEqual(exported.args, { path: '/home/ann/suppressed.csv' });
+    assert.deepEqual(errors, []);
+  });
+
+  for (const locale of ['en-US', 'zh-CN']) {
+    test(`holds its layout at the smallest window, 820×560, in ${locale}`, async () => {
+      const { page } = await openApp({ results: suppressionResults }, locale);
+      await page.setViewportSize({ width: 820, height: 560 });
+      await page.locator('[data-screen=suppression]').click();
+      await page.getByTestId('suppression-table').waitFor();
+      const overflow = await page.evaluate(() => {
+        const main = document.querySelector('main');
+        const wide = [...document.querySelectorAll('[data-testid=suppression-screen] *')].filter(
+          (el) => el.getBoundingClientRect().right > (main?.getBoundingClientRect().right ?? 0) + 1 && !el.closest('.table-wrap'),
+        );
+        return { page: document.documentElement.scrollWidth - document.documentElement.clientWidth, wide: wide.map((el) => el.outerHTML.slice(0, 60)) };
+      });
+      assert.deepEqual(overflow, { page: 0, wide: [] });
+    });
+  }
+
+  test('a refused address shows the engine’s reason', async () => {
+    const { page } = await openApp({
+      results: suppressionResults,
+      failures: { add_suppression: { kind: 'not_an_address', message: '"nobody" cannot go on the suppression list: the address has no @' } },
+    });
+    await page.locator('[data-screen=suppression]').click();
+    await page.getByTestId('suppression-new-email').fill('nobody@x');
+    await page.getByTestId('suppression-add-button').click();
+    await page.getByTestId('error').waitFor();
+    assert.equal(await page.getByTestId('error').getAttribute('data-kind'), 'not_an_address');
+  });
+});
+
+describe('Deleting a campaign', () => {
+  const finished = { ...campaign, status: 'completed', counts: { ...counts, pending: 0, sent: 2 }, sent_by: null, interrupted: false };
+
+  test('asks, hides the campaign with Undo, and deletes it only when Undo has passed', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, list_campaigns: [finished], delete_campaign: null } });
+    await page.clock.install();
+    await page.locator('[data-screen=results]').click();
+    const rows = page.getByTestId('campaigns').locator('tbody tr');
+    await rows.first().waitFor();
+    await page.getByRole('button', { name: 'Delete campaign “spring”' }).click();
+    await page.getByTestId('confirm-cancel').click();
+    assert.equal(await rows.count(), 1, 'Cancel keeps it');
+
+    await page.getByTestId('delete-campaign').click();
+    assert.match(await page.getByTestId('confirm-dialog').textContent(), /Its 5 recipients/);
+    await page.getByTestId('confirm-ok').click();
+    await page.getByTestId('deleted-notice').waitFor();
+    assert.equal(await rows.count(), 0, 'hidden at once');
+    await page.getByTestId('undo-delete').click();
+    assert.equal(await rows.count(), 1, 'Undo brings it back');
+    await page.clock.runFor(10_000);
+    assert.equal((await calls(page, 'delete_campaign')).length, 0, 'an undone deletion never reaches the engine');
+
+    await page.getByTestId('delete-campaign').click();
+    await page.getByTestId('confirm-ok').click();
+    await page.clock.runFor(5_000);
+    assert.equal((await calls(page, 'delete_campaign')).length, 0, 'Undo is still offered');
+    await page.clock.runFor(2_000);
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'delete_campaign'));
+    assert.deepEqual((await calls(page, 'delete_campaign')).map((c) => c.args), [{ campaign: 7 }]);
+    await page.getByTestId('deleted-notice').waitFor({ state: 'detached' });
+    assert.equal(await rows.count(), 0);
+    assert.deepEqual(errors, []);
+  });
+
+  test('a campaign being sent cannot be deleted; a refusal brings the row back with the reason', async () => {
+    const sending = { ...finished, id: 8, name: 'busy', status: 'running', sent_by: 'mailroom (process 4242)' };
+    const { page } = await openApp({
+      results: { ...baseResults, list_campaigns: [sending, finished] },
+      failures: { delete_campaign: { kind: 'campaign_state', message: 'campaign spring is being sent (by mailroom (process 9)); stop it first, then delete it' } },
+    });
+    await page.clock.install();
+    await page.locator('[data-screen=results]').click();
+    const buttons = page.getByTestId('delete-campaign');
+    await buttons.first().waitFor();
+    assert.equal(await buttons.nth(0).isDisabled(), true);
+    await buttons.nth(1).click();
+    await page.getByTestId('confirm-ok').click();
+    await page.clock.runFor(7_000);
+    await page.getByTestId('error').waitFor();
+    assert.equal(await page.getByTestId('error').getAttribute('data-kind'), 'campaign_state');
+    assert.equal(await page.getByTestId('campaigns').locator('tbody tr').count(), 2);
   });
 });
 
@@ -726,50 +1102,76 @@ describe('Exports', () => {
 
   test('Resend failed leaves bounced recipients out unless the person ticks them in', async () => {
     const bounced = { ...campaign, status: 'completed', counts: { ...counts, pending: 0, sent: 5, failed: 2, bounced: 3 } };
+    const plan = (includeBounced) => ({
+      choice: { reasons: null, include_suppressed: false, include_uncertain: false, include_bounced: includeBounced },
+      failed: [{ reason: 'gave_up', count: 2 }],
+      suppressed: 0,
+      uncertain: 0,
+      bounced: 3,
+      to_send: includeBounced ? 5 : 2,
+      left_out: includeBounced ? [] : [{ why: { why: 'bounced' }, count: 3 }],
+    });
     const { page, errors } = await openApp({
       results: {
         ...baseResults,
         list_campaigns: [bounced],
         list_accounts: [],
-        resend_failed: 5,
+        resend_plan: plan(false),
+        resend_chosen: plan(true),
         start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 7, failed: 0, bounced: 3 } },
         'plugin:notification|notify': null,
       },
     });
     await page.locator('[data-screen=results]').click();
     assert.equal(await page.getByTestId('status-bounced').locator('dd').textContent(), '3');
-    const resend = page.getByTestId('resend-failed');
-    assert.equal(await resend.textContent(), 'Resend 2 failed');
+    await page.getByTestId('resend-failed').click();
+    await page.getByTestId('resend-dialog').waitFor();
+    assert.match(await page.getByTestId('resend-summary').textContent(), /2 recipients will be sent again\.\s*Left out: 3 bounced\./);
     await page.getByTestId('include-bounced').check();
-    assert.equal(await resend.textContent(), 'Resend 2 failed and 3 bounced');
-    await resend.click();
+    await page.getByTestId('resend-confirm').click();
     await page.getByTestId('campaign-screen').waitFor();
-    assert.deepEqual((await calls(page, 'resend_failed')).map((c) => c.args), [{ campaign: 7, includeBounced: true }]);
+    const [chosen] = await calls(page, 'resend_chosen');
+    assert.deepEqual(chosen.args, {
+      campaign: 7,
+      choice: { reasons: null, include_suppressed: false, include_uncertain: false, include_bounced: true },
+    });
     assert.deepEqual(errors, []);
   });
 
   test('Resend failed puts the failed recipients back and starts a run on the Campaign screen', async () => {
     const failedCampaign = { ...campaign, status: 'completed', counts: { ...counts, pending: 0, sent: 1, failed: 4 } };
+    const plan = {
+      choice: { reasons: null, include_suppressed: false, include_uncertain: false, include_bounced: false },
+      failed: [{ reason: 'smtp', count: 4 }],
+      suppressed: 0,
+      uncertain: 0,
+      bounced: 0,
+      to_send: 4,
+      left_out: [],
+    };
     const { page, errors } = await openApp({
       results: {
         ...baseResults,
         list_campaigns: [failedCampaign],
         list_accounts: [],
-        resend_failed: 4,
+        resend_plan: plan,
+        resend_chosen: plan,
         start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 5, failed: 0 } },
         'plugin:notification|notify': null,
       },
     });
     await page.locator('[data-screen=results]').click();
-    const resend = page.getByTestId('resend-failed');
-    assert.equal(await resend.textContent(), 'Resend 4 failed');
-    await resend.click();
+    await page.getByTestId('resend-failed').click();
+    const confirm = page.getByTestId('resend-confirm');
+    await page.getByTestId('resend-summary').waitFor();
+    assert.equal(await confirm.textContent(), 'Resend 4');
+    await confirm.click();
     await page.getByTestId('campaign-screen').waitFor();
     await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'start_campaign'));
-    assert.deepEqual((await calls(page, 'resend_failed')).map((c) => c.args), [{ campaign: 7, includeBounced: false }]);
+    assert.deepEqual((await calls(page, 'resend_chosen')).map((c) => c.args.campaign), [7]);
     const [started] = await calls(page, 'start_campaign');
     assert.equal(started.args.campaign, 7);
-    assert.equal(started.args.account, null, 'the account it last ran on');
+    assert.deepEqual(started.args.accounts, [], 'the campaign’s own accounts');
     // A completed run is announced on the desktop, once.
     await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'plugin:notification|notify'));
     const notices = await calls(page, 'plugin:notification|notify');
@@ -1112,6 +1514,476 @@ describe('While a campaign sends', () => {
   }
 });
 
+describe('The window, finished: the keyboard', () => {
+  const captured = { id: 1, received_at: Date.UTC(2026, 2, 1, 9), mail_from: 'news@example.com', rcpt_to: ['ann@example.com'], subject: 'Spring news', size: 900 };
+  const capturedMessage = {
+    ...captured,
+    from: 'News <news@example.com>',
+    to: ['ann@example.com'],
+    date: 'Sun, 1 Mar 2026 09:00:00 +0000',
+    text: 'Hello Ann',
+    html: null,
+    headers: [['Subject', 'Spring news']],
+    attachments: [],
+    source: 'Subject: Spring news\r\n\r\nHello Ann',
+  };
+  const withFailures = { ...campaign, status: 'completed', counts: { ...counts, pending: 0, sent: 1, failed: 1 } };
+  const everything = {
+    ...smtpResults,
+    list_campaigns: [withFailures],
+    list_templates: [],
+    get_message: null,
+    list_captured: [captured],
+    captured_message: capturedMessage,
+    list_mailboxes: [],
+    list_suppressions: [],
+    database_info: { path: '/home/ann/.local/share/org.mailroom.desktop/mailroom.db', bytes: 81920 },
+  };
+
+  /** Presses Tab until `matches` holds for the focused element; how many presses it took. */
+  async function tabTo(page, matches, limit = 40) {
+    for (let i = 1; i <= limit; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate(matches)) return i;
+    }
+    throw new Error(`not reached in ${limit} presses of Tab`);
+  }
+
+  test('"Skip to content" is the first Tab stop on every screen, shown when focused, and Enter jumps past the navigation', async () => {
+    const { page, errors } = await openApp({ results: everything });
+    // As the window opens: the first Tab.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'skip-link');
+    const box = await page.getByTestId('skip-link').boundingBox();
+    assert.ok(box && box.y >= 0, 'the focused skip link is on screen');
+    for (const screen of ['recipients', 'smtp', 'message', 'campaign', 'results', 'mailbox', 'sandbox', 'settings']) {
+      await page.locator(`[data-screen=${screen}]`).click();
+      await page.getByTestId(`${screen}-screen`).waitFor();
+      // The first Tab stop in the document, whatever the screen.
+      const first = await page.evaluate(() => {
+        const stops = [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')].filter(
+          (el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length > 0,
+        );
+        return stops[0]?.getAttribute('data-testid');
+      });
+      assert.equal(first, 'skip-link', `on ${screen} the first Tab stop is ${first}`);
+      await page.getByTestId('skip-link').focus();
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Tab');
+      const inScreen = await page.evaluate(() => !!document.activeElement?.closest('main') && !document.activeElement?.closest('nav'));
+      assert.ok(inScreen, `after the skip link, Tab lands in the ${screen} screen`);
+    }
+    assert.deepEqual(errors, []);
+  });
+
+  test('Sandbox messages are reached with Tab and opened with Enter or Space', async () => {
+    const second = { ...captured, id: 2, subject: 'Autumn news' };
+    const { page, errors } = await openApp({ results: { ...everything, list_captured: [captured, second] } });
+    await page.locator('[data-screen=sandbox]').click();
+    await page.getByTestId('captured-row').first().waitFor();
+    await page.getByTestId('skip-link').focus();
+    await tabTo(page, () => document.activeElement?.getAttribute('data-testid') === 'open-captured');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('captured-message').waitFor();
+    let opened = await calls(page, 'captured_message');
+    assert.deepEqual(opened.map((c) => c.args.id), [1]);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Autumn news');
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'captured_message').length === 2);
+    opened = await calls(page, 'captured_message');
+    assert.deepEqual(opened.map((c) => c.args.id), [1, 2]);
+    // The focused control shows it: a ring of 3 px.
+    const ring = await page.evaluate(() => getComputedStyle(document.activeElement).outlineWidth);
+    assert.equal(ring, '3px');
+    assert.deepEqual(errors, []);
+  });
+
+  test('"Choose file…" clicked twice opens one dialog', async () => {
+    const { page, errors } = await openApp({ results: baseResults, held: ['plugin:dialog|open'] });
+    await page.getByTestId('choose-file').click();
+    await page.getByTestId('choose-file').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'plugin:dialog|open'));
+    assert.equal((await calls(page, 'plugin:dialog|open')).length, 1);
+    await page.evaluate(() => window.__mailroom.release('plugin:dialog|open'));
+    await page.getByTestId('import-report').waitFor();
+    assert.equal((await calls(page, 'import_recipients')).length, 1);
+    assert.deepEqual(errors, []);
+  });
+});
+
+describe('The window, finished: Message screen', () => {
+  const draft = {
+    subject: 'Spring news',
+    text: null,
+    html: '<p>Old body</p>',
+    attachments: [],
+    attachment_column: null,
+    attachment_name: null,
+    attachment_folder: null,
+    unsubscribe: { enabled: true, mailto: null, url: null },
+  };
+  const blackHole = { ...sandboxAccount, id: 2, name: 'Black hole', preset: null, host: '192.0.2.1' };
+  const results = {
+    ...baseResults,
+    list_accounts: [blackHole, sandboxAccount],
+    list_templates: [],
+    get_message: draft,
+    save_message: { fields: ['name', 'email', 'city'], missing_attachment_count: 0, missing_attachments: [], message_bytes: 900 },
+  };
+  const chips = (page) => page.getByTestId('fields').locator('button').allTextContents();
+
+  test('the merge-field chips show the imported columns from the start, and after a failed save', async () => {
+    const { page, errors } = await openApp({
+      results,
+      failures: { save_message: { kind: 'template', message: 'html, line 1: there is no merge field "nme"' } },
+    });
+    await page.locator('[data-screen=message]').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=fields] button').length === 3);
+    assert.deepEqual(await chips(page), ['name', 'email', 'city']);
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByTestId('error').waitFor();
+    assert.deepEqual(await chips(page), ['name', 'email', 'city']);
+    assert.deepEqual(errors.filter((e) => !/merge field/.test(e.message)), []);
+  });
+
+  test('the rich-text body keeps the lines typed, so an error names the line it is on', async () => {
+    const { page, errors } = await openApp({ results: { ...results, get_message: { ...draft, html: null } } });
+    await page.locator('[data-screen=message]').click();
+    const editor = page.getByTestId('rich-editor');
+    await editor.waitFor();
+    await editor.click();
+    await page.keyboard.type('Hello there');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('Dear {{ nme }}');
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('third line');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'save_message'));
+    const [saved] = await calls(page, 'save_message');
+    const lines = saved.args.draft.html.split('\n');
+    assert.equal(lines.findIndex((l) => l.includes('nme')) + 1, 2, `line 2 of ${JSON.stringify(saved.args.draft.html)}`);
+    assert.equal(lines.findIndex((l) => l.includes('third line')) + 1, 3);
+    // Read back and saved again, the text is the same (no line added each time).
+    await page.getByTestId('mode-source').click();
+    await page.getByTestId('mode-rich').click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'save_message').length === 2);
+    const again = (await calls(page, 'save_message'))[1];
+    assert.equal(again.args.draft.html, saved.args.draft.html);
+    assert.deepEqual(errors, []);
+  });
+
+  test('previewing a skipped row says it is skipped and why, in the window language', async () => {
+    const skipped = { message: null, source: null, skipped: { row: 4, email: 'bob-at-example.com', reason: { kind: 'invalid_address', problem: 'missing_at' } } };
+    for (const [locale, wanted] of [
+      ['en-US', /Row 4 \(bob-at-example\.com\) is skipped and gets no message: .*no @/],
+      ['zh-CN', /第 4 行（bob-at-example\.com）已被跳过/],
+    ]) {
+      const { page, errors } = await openApp({ results: { ...results, preview_message: skipped } }, locale);
+      await page.locator('[data-screen=message]').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=rich-editor]')?.textContent === 'Old body');
+      await page.locator('input[name=preview-row]').fill('4');
+      await page.getByTestId('preview').click();
+      await page.getByTestId('preview-skipped').waitFor();
+      assert.match(await page.getByTestId('preview-skipped').textContent(), wanted);
+      assert.equal(await page.getByTestId('error').count(), 0, 'not an error');
+      assert.deepEqual(errors, []);
+    }
+  });
+
+  test('Send test offers the last account used, shows progress, can be cancelled, and says the outcome beside the button', async () => {
+    const { page, errors } = await openApp({
+      results: { ...results, send_test_message: null, cancel_test: null },
+      held: ['send_test_message'],
+    });
+    await page.locator('[data-screen=message]').click();
+    await page.waitForFunction(() => document.querySelector('select[name=test-account]')?.value === 'Sandbox');
+    await page.locator('input[name=test-to]').fill('me@example.org');
+    await page.getByTestId('send-test').click();
+    await page.getByTestId('test-sending').waitFor();
+    assert.match(await page.getByTestId('test-sending').textContent(), /Sending the test through Sandbox/);
+    assert.ok(await page.getByTestId('send-test').isDisabled(), 'one test at a time');
+    await page.getByTestId('cancel-test').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'cancel_test'));
+    const [sent] = await calls(page, 'send_test_message');
+    const [cancel] = await calls(page, 'cancel_test');
+    assert.equal(cancel.args.testId, sent.args.testId);
+    assert.equal(sent.args.account, 'Sandbox');
+    await page.evaluate(() => window.__mailroom.release('send_test_message'));
+    await page.getByTestId('test-cancelled').waitFor();
+    assert.equal(await page.getByTestId('error').count(), 0);
+    assert.deepEqual(errors, []);
+  });
+
+  test('a failed test send is told next to its button, in view', async () => {
+    const { page, errors } = await openApp({
+      results,
+      failures: { send_test_message: { kind: 'test_send_failed', message: 'connect: timed out after 15 s' } },
+    });
+    await page.setViewportSize({ width: 820, height: 560 });
+    await page.locator('[data-screen=message]').click();
+    await page.waitForFunction(() => document.querySelector('select[name=test-account]')?.value === 'Sandbox');
+    await page.locator('input[name=test-to]').fill('me@example.org');
+    await page.getByTestId('send-test').click();
+    const banner = page.getByTestId('test-result').getByTestId('error');
+    await banner.waitFor();
+    assert.match(await banner.textContent(), /timed out after 15 s/);
+    const inView = await banner.evaluate((el) => {
+      const box = el.getBoundingClientRect();
+      return box.top >= 0 && box.bottom <= window.innerHeight;
+    });
+    assert.ok(inView, 'the error is where the person is looking');
+    assert.deepEqual(errors, []);
+  });
+});
+
+describe('The window, finished: Campaign screen', () => {
+  const blackHole = { ...sandboxAccount, id: 2, name: 'Black hole', preset: null, host: '192.0.2.1' };
+  const plan = { campaign: 'spring', recipients: 1988, account: 'Sandbox', from: 'news@example.org', per_second: 5, seconds: 398 };
+
+  test('the first campaign offers the last account used, and the summary before Start comes from the engine', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, list_accounts: [blackHole, sandboxAccount], send_plan: plan } });
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('send-plan').waitFor();
+    assert.deepEqual(await page.getByTestId('account-name').allTextContents(), ['Sandbox']);
+    assert.match(await page.getByTestId('send-plan').textContent(), /1,988 recipients through “Sandbox”, from news@example\.org, at 5\.0\/s: about 7 min/);
+    const planned = await calls(page, 'send_plan');
+    assert.deepEqual(planned.at(-1).args, { campaign: 7, account: 'Sandbox' });
+    await page.getByTestId('account-add-choice').selectOption('Black hole');
+    await page.getByTestId('account-add').click();
+    await page.getByTestId('account-up-1').click();
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'send_plan').some((c) => c.args.account === 'Black hole'));
+    assert.deepEqual(errors, []);
+  });
+
+  test('a daily quota spread over the day is said as its rate, not "0.0/s"', async () => {
+    const daily = { ...plan, account: 'daily', per_second: 2000 / 86_400, seconds: 233_280 };
+    for (const [locale, rate] of [['en-US', /at 0\.023\/s: about 64 hr/], ['zh-CN', /每秒 0\.023 封/]]) {
+      const { page, errors } = await openApp({ results: { ...baseResults, list_accounts: [sandboxAccount], send_plan: daily } }, locale);
+      await page.locator('[data-screen=campaign]').click();
+      await page.getByTestId('send-plan').waitFor();
+      assert.match(await page.getByTestId('send-plan').textContent(), rate);
+      assert.deepEqual(errors, []);
+    }
+  });
+
+  test('the account order is kept with the keyboard: add, move up and down, remove; Start sends the list in order', async () => {
+    const backup = { ...sandboxAccount, id: 3, name: 'Backup', preset: null, host: 'smtp.example.org' };
+    const suspended = {
+      ...blackHole,
+      suspension: { until: Date.UTC(2026, 11, 4, 9), since: Date.UTC(2026, 11, 3, 9), reason: { kind: 'quota', window: 'day', limit: 500 } },
+    };
+    const { page, errors } = await openApp({
+      results: {
+        ...baseResults,
+        list_accounts: [suspended, sandboxAccount, backup],
+        campaign_accounts: ['Sandbox'],
+        send_plan: plan,
+        start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 2 } },
+        'plugin:notification|notify': null,
+      },
+    });
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('send-plan').waitFor();
+    const names = () => page.getByTestId('account-name').allTextContents();
+    assert.deepEqual(await names(), ['Sandbox'], 'the campaign’s own accounts');
+    // Only one account: it cannot be removed or moved.
+    assert.equal(await page.getByTestId('account-remove-0').isDisabled(), true);
+    // Add both others, by keyboard: choose in the select, press Enter on Add.
+    await page.getByTestId('account-add-choice').selectOption('Backup');
+    await page.getByTestId('account-add').focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('account-add-choice').selectOption('Black hole');
+    await page.getByTestId('account-add').focus();
+    await page.keyboard.press('Enter');
+    assert.deepEqual(await names(), ['Sandbox', 'Backup', 'Black hole']);
+    assert.equal(await page.getByTestId('account-add').count(), 0, 'nothing left to add');
+    // A suspended account says until when.
+    assert.match(await page.getByTestId('account-suspended').textContent(), /suspended until/);
+    // Black hole up twice: the focus stays on its Up button while it moves.
+    await page.getByTestId('account-up-2').focus();
+    await page.keyboard.press('Enter');
+    assert.deepEqual(await names(), ['Sandbox', 'Black hole', 'Backup']);
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'account-up-1');
+    await page.keyboard.press('Enter');
+    assert.deepEqual(await names(), ['Black hole', 'Sandbox', 'Backup']);
+    // Its Up button is now disabled: the focus moves to another button of it.
+    assert.equal(await page.getByTestId('account-up-0').isDisabled(), true);
+    await page.getByTestId('account-down-0').focus();
+    await page.keyboard.press('Enter');
+    assert.deepEqual(await names(), ['Sandbox', 'Black hole', 'Backup']);
+    await page.getByTestId('account-remove-1').focus();
+    await page.keyboard.press('Enter');
+    assert.deepEqual(await names(), ['Sandbox', 'Backup']);
+    assert.match(await page.getByTestId('account-order').textContent(), /the next one sends/);
+    await page.getByTestId('start').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'start_campaign'));
+    const [started] = await calls(page, 'start_campaign');
+    assert.deepEqual(started.args.accounts, ['Sandbox', 'Backup']);
+    assert.deepEqual(errors, []);
+  });
+
+  test('nothing is counted as done before anything is sent: skipped rows are shown apart', async () => {
+    const { page, errors } = await openApp({ results: { ...baseResults, list_accounts: [sandboxAccount] } });
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('rate').waitFor();
+    const figures = await page.getByTestId('rate').textContent();
+    assert.doesNotMatch(figures, /\d+ \/ \d+/, `no "3 / 5" before a send: ${figures}`);
+    assert.match(figures, /3 skipped at import/);
+    assert.equal(await page.locator('progress').count(), 0);
+    assert.deepEqual(errors, []);
+  });
+
+  test('a paused campaign shows no live rate, offers Stop with a confirmation, and stops', async () => {
+    const paused = { ...campaign, status: 'paused', account: 'Sandbox', counts: { ...counts, pending: 1, sent: 12, skipped: 3 } };
+    const { page, errors } = await openApp({ results: { ...baseResults, list_campaigns: [paused], list_accounts: [sandboxAccount], stop_campaign: null } });
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('stop').waitFor();
+    const figures = await page.getByTestId('rate').textContent();
+    assert.match(figures, /12 \/ 13 done/);
+    assert.doesNotMatch(figures, /sent\/s/);
+    assert.equal(await page.getByTestId('live-rate').count(), 0);
+    await page.getByTestId('stop').click();
+    await page.getByTestId('confirm-dialog').waitFor();
+    await page.getByTestId('confirm-cancel').click();
+    assert.equal((await calls(page, 'stop_campaign')).length, 0);
+    await page.getByTestId('stop').click();
+    await page.getByTestId('confirm-ok').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'stop_campaign'));
+    assert.deepEqual((await calls(page, 'stop_campaign'))[0].args, { campaign: 7 });
+    await page.waitForFunction(() => document.querySelector('[data-testid=campaign-state]')?.textContent?.trim() === 'Stopped');
+    assert.equal(await page.getByTestId('start').count(), 0, 'a stopped campaign is not offered to resume');
+    assert.deepEqual(errors, []);
+  });
+
+  test('after a crash the badge and the banner agree: interrupted', async () => {
+    const interrupted = { ...campaign, status: 'paused', interrupted: true, pause_reason: { kind: 'interrupted' }, account: 'Sandbox' };
+    const { page, errors } = await openApp({ results: { ...baseResults, list_campaigns: [interrupted], list_accounts: [sandboxAccount] } }, 'en-US', 'campaign');
+    await page.getByTestId('interrupted').waitFor();
+    assert.equal(await page.getByTestId('campaign-state').textContent(), 'Interrupted');
+    assert.deepEqual(errors, []);
+  });
+
+  test('the chart never reads above the limit in force, and says why when it caught a reading above it', async () => {
+    const progress = (rate, limit) => ({
+      type: 'progress',
+      counts: { ...counts, pending: 1, sent: 4, skipped: 0 },
+      percent_done: 80,
+      sent_per_second: rate,
+      rate: { configured: 20, effective: limit, reason: null },
+      eta_seconds: 1,
+      elapsed_ms: 1000,
+    });
+    const { page, errors } = await openApp({
+      results: { ...baseResults, list_accounts: [sandboxAccount], start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 5, skipped: 0 } } },
+      messages: { start_campaign: [{ events: [progress(19.8, 20), progress(20.4, 20), progress(19.9, 20)], omitted: 0 }] },
+      held: ['start_campaign'],
+    });
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('start').click();
+    await page.getByTestId('chart-caption').waitFor();
+    const caption = await page.getByTestId('chart-caption').textContent();
+    assert.match(caption, /peak 20\.0\/s/);
+    assert.doesNotMatch(caption, /20\.4/);
+    await page.getByTestId('chart-clamped').waitFor();
+    assert.match(await page.getByTestId('live-rate').textContent(), /limit 20\.0\/s/);
+    // Completed: the figures stop being live.
+    await page.evaluate(() => window.__mailroom.release('start_campaign'));
+    await page.getByTestId('live-rate').waitFor({ state: 'detached' });
+    assert.deepEqual(errors, []);
+  });
+});
+
+describe('The window, finished: SMTP timeouts in seconds', () => {
+  test('timeouts are shown and typed in seconds and saved in milliseconds; a bad one is refused in the window language', async () => {
+    for (const [locale, refusal] of [
+      ['en-US', /Timeouts are in seconds/],
+      ['zh-CN', /超时以秒为单位/],
+    ]) {
+      const { page, errors } = await openApp({ results: { ...smtpResults, save_account: sandboxAccount } }, locale);
+      await page.locator('[data-screen=smtp]').click();
+      await page.getByTestId('field-connect-timeout').waitFor({ state: 'attached' });
+      assert.equal(await page.getByTestId('field-connect-timeout').inputValue(), '15');
+      assert.equal(await page.getByTestId('field-data-timeout').inputValue(), '120');
+      await page.locator('summary').first().click();
+      await page.getByTestId('field-connect-timeout').fill('0');
+      await page.getByTestId('save-account').click();
+      await page.getByTestId('timeout-invalid').waitFor();
+      assert.match(await page.getByTestId('timeout-invalid').textContent(), refusal);
+      assert.equal((await calls(page, 'save_account')).length, 0);
+      await page.getByTestId('field-connect-timeout').fill('2.5');
+      await page.getByTestId('save-account').click();
+      await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'save_account'));
+      const [saved] = await calls(page, 'save_account');
+      assert.equal(saved.args.settings.connect_timeout_ms, 2500);
+      assert.equal(saved.args.settings.data_timeout_ms, 120000);
+      assert.deepEqual(errors, []);
+    }
+  });
+});
+
+describe('The window, finished: 820×560 in both languages', () => {
+  for (const locale of ['en-US', 'zh-CN']) {
+    test(`badges stay on one line, tiles and forms fit, and Latin punctuation is Latin (${locale})`, async () => {
+      context = await browser.newContext({ locale, viewport: { width: 820, height: 560 } });
+      const page = await context.newPage();
+      await page.addInitScript(() => {
+        window.__MAILROOM_SCENARIO__ = { use: 'outcomes' };
+        sessionStorage.removeItem('mailroom.test.settings');
+      });
+      await page.goto(site.url);
+      await page.getByTestId('recipients-screen').waitFor();
+      const sideways = () => page.evaluate(() => {
+        const main = document.querySelector('main');
+        return main.scrollWidth - main.clientWidth;
+      });
+      await page.getByTestId('choose-file').click();
+      await page.getByTestId('import-report').waitFor();
+      assert.equal(await sideways(), 0, 'the Recipients tiles do not overflow sideways');
+
+      const badgesOnOneLine = () =>
+        page.evaluate(() =>
+          [...document.querySelectorAll('main .badge')].map((el) => ({ text: el.textContent, height: el.getBoundingClientRect().height })),
+        );
+      await page.locator('[data-screen=campaign]').click();
+      await page.getByTestId('campaign-state').waitFor();
+      await page.locator('[data-screen=results]').click();
+      await page.getByTestId('resend-failed').waitFor();
+      const badges = await badgesOnOneLine();
+      assert.ok(badges.length > 0 && badges.every((b) => b.height < 24), `status badges are one line high: ${JSON.stringify(badges)}`);
+
+      await page.locator('[data-screen=smtp]').click();
+      await page.getByTestId('save-account').waitFor();
+      assert.equal(await sideways(), 0, 'the SMTP form is not cut off at the side');
+      await page.getByTestId('save-account').scrollIntoViewIfNeeded();
+      const save = await page.getByTestId('save-account').boundingBox();
+      assert.ok(save && save.y + save.height <= 560, 'the SMTP form scrolls to its Save button');
+
+      // Latin punctuation in a Latin font: the stack names Latin fonts
+      // first and CJK ones after, with system-ui (which a Chinese window's
+      // WebKit resolves to a CJK font, full-width ’) only after both.
+      const stack = await page.evaluate(() => getComputedStyle(document.body).fontFamily.split(',').map((f) => f.trim().replace(/['"]/g, '')));
+      const firstCjk = stack.findIndex((f) => /CJK|PingFang|YaHei|Han Sans|Hei/.test(f));
+      assert.ok(firstCjk > 0 && stack.slice(0, firstCjk).includes('DejaVu Sans'), `Latin fonts first: ${stack.join(', ')}`);
+      assert.ok(stack.indexOf('system-ui') > firstCjk, `system-ui after the CJK fonts: ${stack.join(', ')}`);
+      // And, here, a curly apostrophe is as narrow as in Latin text.
+      const widths = await page.evaluate(() => {
+        const probe = document.createElement('span');
+        probe.style.fontSize = '40px';
+        document.querySelector('main').append(probe);
+        probe.textContent = '’';
+        const curly = probe.getBoundingClientRect().width;
+        probe.textContent = '中';
+        const han = probe.getBoundingClientRect().width;
+        probe.remove();
+        return { curly, han };
+      });
+      assert.ok(widths.curly < widths.han * 0.5, `’ is ${widths.curly}px wide, 中 ${widths.han}px`);
+    });
+  }
+});
+
 describe('Accessibility: WCAG AA in both themes and both languages', () => {
   const AXE = join(import.meta.dirname, '..', 'node_modules', 'axe-core', 'axe.min.js');
   const captured = { id: 1, received_at: Date.UTC(2026, 2, 1, 9), mail_from: 'news@example.com', rcpt_to: ['ann@example.com'], subject: 'Spring news', size: 900 };
@@ -1135,6 +2007,7 @@ describe('Accessibility: WCAG AA in both themes and both languages', () => {
       source: 'Subject: Spring news\r\n\r\nHello Ann',
     },
     database_info: { path: '/home/ann/.local/share/org.mailroom.desktop/mailroom.db', bytes: 81920 },
+    list_suppressions: suppressionPage,
   };
 
   /** axe-core's WCAG 2.x A and AA rules on the page as it is now. */
@@ -1218,7 +2091,7 @@ describe('Accessibility: WCAG AA in both themes and both languages', () => {
             window.__MAILROOM_SCENARIO__ = s;
             sessionStorage.setItem('mailroom.test.settings', JSON.stringify({ theme: chosen, language: null, log_level: 'info', database: null }));
           },
-          [{ results: everything }, theme === 'light' ? 'light' : 'system'],
+          [{ use: 'results', results: everything }, theme === 'light' ? 'light' : 'system'],
         );
         await page.goto(site.url);
         await page.getByTestId('recipients-screen').waitFor();
@@ -1238,16 +2111,48 @@ describe('Accessibility: WCAG AA in both themes and both languages', () => {
         await page.locator('[data-screen=message]').click();
         await page.getByTestId('message-screen').waitFor();
         await check('message');
+        await page.getByRole('button', { name: /Save as template|存为模板|另存为模板/ }).click();
+        await page.getByTestId('text-dialog').waitFor();
+        await check('message, the template name dialog');
+        await page.keyboard.press('Escape');
+        await page.getByTestId('text-dialog').waitFor({ state: 'detached' });
         await page.locator('[data-screen=campaign]').click();
         await page.getByTestId('campaign-state').waitFor();
         await check('campaign');
         await page.locator('[data-screen=results]').click();
         await page.getByTestId('resend-failed').waitFor();
         await check('results');
+        await page.getByTestId('open-campaign').click();
+        await page.getByTestId('recipient-rows').waitFor();
+        await check('results, a campaign\'s recipients');
+        await page.getByTestId('open-history').last().click();
+        await page.getByTestId('history-attempts').waitFor();
+        await check('results, a recipient\'s history');
+        await page.keyboard.press('Escape');
+        await page.getByTestId('tab-runs').click();
+        await page.getByTestId('runs').waitFor();
+        await check('results, runs');
+        await page.getByTestId('open-resend').click();
+        await page.getByTestId('resend-summary').waitFor();
+        await check('results, the Resend dialog');
+        await page.keyboard.press('Escape');
+        await page.getByTestId('results-back').click();
+        await page.locator('[data-screen=suppression]').click();
+        await page.getByTestId('suppression-table').waitFor();
+        await check('suppression');
+        await page.getByTestId('suppression-remove').first().click();
+        await page.getByTestId('confirm-dialog').waitFor();
+        await check('suppression, removing an address');
+        await page.keyboard.press('Escape');
         await page.locator('[data-screen=sandbox]').click();
         await page.getByTestId('captured-row').first().click();
         await page.getByTestId('captured-message').waitFor();
         await check('sandbox, a captured message');
+        await page.getByTestId('clear-captured').click();
+        await page.getByTestId('confirm-dialog').waitFor();
+        await check('sandbox, the delete-all question');
+        await page.keyboard.press('Escape');
+        await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' });
         await page.locator('[data-screen=settings]').click();
         await page.getByTestId('database-path').waitFor();
         await check('settings');
@@ -1255,11 +2160,312 @@ describe('Accessibility: WCAG AA in both themes and both languages', () => {
         await page.getByTestId('licences').waitFor();
         await check('about');
         await page.keyboard.press('Escape');
-        await page.evaluate(() => window.__mailroom.event('close-requested'));
+        await page.evaluate(() => window.__mailroom.event('close-requested', { sending: ['spring'], next: null, away: 'tray' }));
         await page.getByTestId('close-dialog').waitFor();
         await check('closing while sending');
         assert.deepEqual(problems, []);
       });
     }
   }
+});
+
+describe('Schedules and plans', () => {
+  // Monday 2026-12-07 09:00 UTC, and the days after it.
+  const monday = Date.UTC(2026, 11, 7, 9, 0);
+  const plan = {
+    remaining: 5400,
+    rate_per_second: 2,
+    per_day: 2000,
+    sent_today: 0,
+    time_zone: 'UTC',
+    starts_at: monday,
+    days: [
+      { date: '2026-12-07', weekday: 'mon', count: 2000 },
+      { date: '2026-12-08', weekday: 'tue', count: 2000 },
+      { date: '2026-12-09', weekday: 'wed', count: 1400 },
+    ],
+    finishes_at: monday + 2 * 86_400_000 + 703_000,
+    duration_ms: 2 * 86_400_000 + 703_000,
+  };
+  const missed = {
+    campaign: 7,
+    name: 'spring',
+    schedule: { start_at: Date.UTC(2026, 11, 6, 8, 0), time_zone: 'Europe/Paris', windows: [], account: 'work' },
+    missed: true,
+  };
+
+  for (const [locale, days, finish, offer] of [
+    ['en-US', 'Mon 2,000 · Tue 2,000 · Wed 1,400', 'finishing about Wed 09:11', '“spring” was scheduled for'],
+    ['zh-CN', '周一 2,000 · 周二 2,000 · 周三 1,400', '预计约 周三09:11 完成', '“spring”原定于'],
+  ]) {
+    test(`a missed start is offered, not run, and the plan shows before Start (${locale})`, async () => {
+      const { page, errors } = await openApp(
+        {
+          results: {
+            list_campaigns: [campaign],
+            list_accounts: [],
+            list_schedules: [missed],
+            plan_campaign: plan,
+            take_scheduled_start: 'work',
+            start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 2 } },
+            'plugin:notification|notify': null,
+          },
+        },
+        locale,
+      );
+      const dialog = page.getByTestId('missed-schedule');
+      await dialog.waitFor();
+      assert.match(await dialog.textContent(), new RegExp(offer));
+      assert.deepEqual(await calls(page, 'start_campaign'), [], 'never run silently');
+      // Leave it: the dialog closes and nothing starts.
+      await page.getByTestId('missed-leave').click();
+      await dialog.waitFor({ state: 'detached' });
+      assert.deepEqual(await calls(page, 'start_campaign'), []);
+
+      await page.locator('[data-screen=campaign]').click();
+      await page.getByTestId('plan').waitFor();
+      assert.equal(await page.getByTestId('plan-days').textContent(), days);
+      assert.equal(await page.getByTestId('plan-finish').textContent(), finish);
+      const [asked] = await calls(page, 'plan_campaign');
+      assert.equal(asked.args.campaign, 7);
+      assert.deepEqual(errors.filter((e) => !/did not mock/.test(e.message)), []);
+    });
+  }
+
+  test('the pace under the plan: the rate, what went today and the time zone, with no stray separator', async () => {
+    const unthrottled = { ...plan, rate_per_second: null, per_day: null, finishes_at: null, duration_ms: null };
+    for (const [shown, pace] of [
+      [plan, 'at 2.0 a second · UTC'],
+      [{ ...plan, sent_today: 120 }, 'at 2.0 a second · 120 already sent by the account in the last 24 hours · UTC'],
+      // An account without a rate once showed "· UTC".
+      [unthrottled, 'UTC'],
+    ]) {
+      const { page } = await openApp({ results: { list_campaigns: [campaign], list_accounts: [], plan_campaign: shown } });
+      await page.locator('[data-screen=campaign]').click();
+      await page.getByTestId('plan').waitFor();
+      assert.equal((await page.getByTestId('plan-pace').textContent()).trim(), pace);
+    }
+  });
+
+  test('Send now takes the missed start and runs it on its account', async () => {
+    const { page } = await openApp({
+      results: {
+        list_campaigns: [campaign],
+        list_accounts: [],
+        list_schedules: [missed],
+        take_scheduled_start: 'work',
+        start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 2 } },
+        'plugin:notification|notify': null,
+      },
+    });
+    await page.getByTestId('missed-send').click();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'start_campaign'));
+    assert.deepEqual((await calls(page, 'take_scheduled_start')).map((c) => c.args), [{ campaign: 7 }]);
+    const [started] = await calls(page, 'start_campaign');
+    assert.deepEqual([started.args.campaign, started.args.accounts], [7, ['work']]);
+  });
+
+  test('a start that comes due while the app is open runs on its account, after the run in progress', async () => {
+    const { page } = await openApp({
+      results: {
+        list_campaigns: [campaign, { ...campaign, id: 8, name: 'summer' }],
+        list_accounts: [],
+        start_campaign: { outcome: 'completed', reason: null, counts: { ...counts, pending: 0, sent: 2 } },
+        'plugin:notification|notify': null,
+      },
+      held: ['start_campaign'],
+    });
+    await page.evaluate(() => window.__mailroom.event('schedule-due', { campaign: 7, account: 'work' }));
+    await page.evaluate(() => window.__mailroom.event('schedule-due', { campaign: 8, account: null }));
+    await page.getByTestId('campaign-screen').waitFor();
+    await page.waitForFunction(() => window.__mailroom.calls.some((c) => c.command === 'start_campaign'));
+    // The second waits while the first sends.
+    assert.deepEqual((await calls(page, 'start_campaign')).map((c) => [c.args.campaign, c.args.accounts]), [[7, ['work']]]);
+    await page.evaluate(() => window.__mailroom.release('start_campaign'));
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'start_campaign').length === 2);
+    assert.deepEqual(
+      (await calls(page, 'start_campaign')).map((c) => [c.args.campaign, c.args.accounts]),
+      [[7, ['work']], [8, []]],
+    );
+  });
+
+  test('Schedule… saves a start time, zone and a send window through the engine', async () => {
+    const { page, errors } = await openApp(
+      { results: { list_campaigns: [campaign], list_accounts: [{ id: 1, name: 'work' }], set_schedule: null } },
+      'en-US',
+    );
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('schedule-open').click();
+    await page.getByTestId('schedule-form').waitFor();
+    await page.getByTestId('schedule-date').fill('2026-12-07');
+    await page.getByTestId('schedule-time').fill('09:30');
+    await page.getByTestId('schedule-zone').selectOption('Europe/Paris');
+    await page.getByTestId('schedule-add-window').click();
+    await page.getByTestId('schedule-save').click();
+    await page.getByTestId('schedule-form').waitFor({ state: 'detached' });
+    const [saved] = await calls(page, 'set_schedule');
+    assert.equal(saved.args.start, '2026-12-07 09:30');
+    assert.deepEqual(saved.args.schedule.windows, [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start_minute: 540, end_minute: 1020 }]);
+    assert.equal(saved.args.schedule.time_zone, 'Europe/Paris');
+    assert.deepEqual(errors.filter((e) => !/did not mock/.test(e.message)), []);
+  });
+});
+
+describe('Results: recipients, histories, runs and Resend', () => {
+  test('a campaign opens into its recipients: uncertain first, state chips, reason filter, search, paging', async () => {
+    const { page, errors } = await openApp({ use: 'results' }, 'en-US');
+    await page.locator('[data-screen=results]').click();
+    await page.getByTestId('open-campaign').click();
+    await page.getByTestId('campaign-results').waitFor();
+    // Uncertain recipients first, with what they mean.
+    const notice = page.getByTestId('uncertain-notice');
+    assert.match(await notice.textContent(), /1 uncertain recipients/);
+    assert.match(await notice.textContent(), /may or may not have it/);
+    // Chips with counts; choosing one asks the engine for that state.
+    assert.match(await page.getByTestId('filter-failed').textContent(), /Failed\s*5/);
+    assert.match(await page.getByTestId('filter-suppressed').textContent(), /Suppressed\s*1/);
+    await page.getByTestId('filter-failed').click();
+    assert.equal(await page.getByTestId('filter-failed').getAttribute('aria-pressed'), 'true');
+    await page.waitForFunction(() =>
+      window.__mailroom.calls.some((c) => c.command === 'recipient_page' && c.args.query.state === 'failed'),
+    );
+    const facets = await calls(page, 'recipient_facets');
+    assert.equal(facets.at(-1).args.filter, 'failed', 'the reason counts follow the state');
+    // Reasons come from the typed catalog, with their counts.
+    const options = await page.getByTestId('reason-filter').locator('option').allTextContents();
+    assert.deepEqual(options, ['Any reason', 'No such user (5.1.x) (3)', 'Refused by the server (1)', 'Gave up after retries (1)']);
+    await page.getByTestId('reason-filter').selectOption('no_such_user');
+    await page.waitForFunction(() =>
+      window.__mailroom.calls.some((c) => c.command === 'recipient_page' && c.args.query.reason === 'no_such_user'),
+    );
+    // Rows say their reason through the outcome catalog.
+    const first = page.getByTestId('recipient-rows').locator('tbody tr').first();
+    assert.match(await first.textContent(), /user2@example\.org.*Failed.*550 5\.1\.1.*User unknown/s);
+    // Search waits for the typing to pause, then asks once.
+    await page.getByTestId('recipient-search').fill('City 4');
+    await page.waitForFunction(() =>
+      window.__mailroom.calls.some((c) => c.command === 'recipient_page' && c.args.query.search === 'City 4'),
+    );
+    // Next page by cursor.
+    assert.match(await page.getByTestId('page-range').textContent(), /Rows 1–6/);
+    await page.getByTestId('page-next').click();
+    await page.waitForFunction(() =>
+      window.__mailroom.calls.some((c) => c.command === 'recipient_page' && c.args.query.after === 7),
+    );
+    assert.match(await page.getByTestId('page-range').textContent(), /Rows 7–12/);
+    assert.deepEqual(errors, []);
+  });
+
+  test('a row opens its history: every attempt with time, account, step, code, words and duration', async () => {
+    const { page, errors } = await openApp({ use: 'results' }, 'en-US');
+    await page.locator('[data-screen=results]').click();
+    await page.getByTestId('open-campaign').click();
+    await page.getByTestId('open-history').last().focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByTestId('history');
+    await dialog.waitFor();
+    const [asked] = await calls(page, 'recipient_history');
+    assert.deepEqual(asked.args, { campaign: 9, row: 7 });
+    const rows = await page.getByTestId('history-attempts').locator('tbody tr').allTextContents();
+    assert.equal(rows.length, 3);
+    assert.match(rows[0], /Sandbox.*Recipient.*Temporary refusal.*454 4\.7\.0.*Throttling failure.*42 ms/s);
+    assert.match(rows[1], /421 4\.3\.2/);
+    assert.match(rows[2], /Message.*Sent.*250 2\.0\.0.*queued as 4Bx9/s);
+    // Esc closes it, and focus returns to the row.
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'open-history');
+    // The Runs tab: each run with its kind, account, end and figures.
+    await page.getByTestId('tab-runs').click();
+    const runs = await page.getByTestId('runs').locator('tbody tr').allTextContents();
+    assert.match(runs[0], /First send.*Sandbox.*Completed.*6 sent · 5 failed · 1 uncertain/s);
+    assert.match(runs[1], /Resend failed.*Paused.*Sent again 1; left out 5/s);
+    assert.deepEqual(errors, []);
+  });
+
+  test('uncertain recipients are resent or counted as sent, one or all', async () => {
+    const inFlight = {
+      recipient: {
+        row: 6, email: 'user6@example.org', status: 'uncertain', reason: { kind: 'in_flight_at_stop' }, reply: null, attempts: 1,
+        bounce: null, unanswered: 1, message_version: 1, fields: { email: 'user6@example.org', city: 'City 6' },
+      },
+      updated_at: Date.UTC(2026, 10, 23, 9, 31),
+      attempts: [{ started_at: Date.UTC(2026, 10, 23, 9, 31), duration_ms: null, result: 'ambiguous', stage: 'data', code: null, enhanced_code: null, text: 'in flight when Mailroom stopped: no answer was recorded', account: 'Sandbox', run: 1 }],
+      bounces: [],
+    };
+    const { page, errors } = await openApp({ use: 'results', results: { recipient_history: inFlight } }, 'en-US');
+    await page.locator('[data-screen=results]').click();
+    await page.getByTestId('open-campaign').click();
+    await page.getByTestId('open-history').nth(4).click();
+    const attempt = await page.getByTestId('history-attempts').locator('tbody tr').textContent();
+    assert.match(attempt, /Message.*No answer.*in flight when Mailroom stopped.*—/s, 'no code, duration unknown');
+    await page.getByTestId('history-resend').click();
+    await page.getByTestId('history').waitFor({ state: 'detached' });
+    await page.getByTestId('mark-uncertain-sent').click();
+    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'settle_uncertain_rows').length === 2);
+    const settled = (await calls(page, 'settle_uncertain_rows')).map((c) => c.args);
+    assert.deepEqual(settled, [
+      { campaign: 9, rows: [6], resend: true },
+      { campaign: 9, rows: null, resend: false },
+    ]);
+    assert.deepEqual(errors, []);
+  });
+
+  test('Resend says what it leaves out, sends the chosen reasons on the chosen account, and starts a run', async () => {
+    const { page, errors } = await openApp({ use: 'results', held: ['start_campaign'] }, 'en-US');
+    await page.locator('[data-screen=results]').click();
+    await page.getByTestId('resend-failed').click();
+    const dialog = page.getByTestId('resend-dialog');
+    await dialog.waitFor();
+    assert.match(
+      await page.getByTestId('resend-left-out').textContent(),
+      /Left out: 3 No such user \(5\.1\.x\), 1 on the suppression list, 1 uncertain\./,
+    );
+    // No such user is left out unless chosen; the rest are in.
+    assert.equal(await page.getByTestId('resend-reason-no_such_user').isChecked(), false);
+    assert.equal(await page.getByTestId('resend-reason-smtp').isChecked(), true);
+    await page.getByTestId('resend-reason-smtp').uncheck();
+    await page.getByTestId('resend-uncertain').check();
+    await page.waitForFunction(() =>
+      window.__mailroom.calls.some((c) => c.command === 'resend_plan' && c.args.choice.include_uncertain),
+    );
+    const last = (await calls(page, 'resend_plan')).at(-1).args.choice;
+    assert.deepEqual(last, { reasons: ['gave_up'], include_suppressed: false, include_uncertain: true, include_bounced: false });
+    await page.getByTestId('resend-confirm').click();
+    await page.getByTestId('campaign-screen').waitFor();
+    const [chosen] = await calls(page, 'resend_chosen');
+    assert.deepEqual(chosen.args.choice, last);
+    const [started] = await calls(page, 'start_campaign');
+    assert.deepEqual(started.args.accounts, ['Sandbox'], 'the campaign’s accounts, as the dialog offered them');
+    assert.deepEqual(errors, []);
+  });
+
+  test('the bounced checkbox lives in the Resend dialog, so bounced recipients can be resent alone', async () => {
+    const campaignBounced = { ...campaign, status: 'completed', counts: { ...counts, pending: 0, sent: 1, bounced: 2 }, account: null, pause_reason: null, sent_by: null, interrupted: false };
+    const plan = { choice: { reasons: null, include_suppressed: false, include_uncertain: false, include_bounced: false }, failed: [], suppressed: 0, uncertain: 0, bounced: 2, to_send: 0, left_out: [{ why: { why: 'bounced' }, count: 2 }] };
+    const { page, errors } = await openApp({ use: 'results', results: { list_campaigns: [campaignBounced], resend_plan: plan } }, 'en-US');
+    await page.locator('[data-screen=results]').click();
+    // Nothing failed, yet Resend is offered: the bounced can be chosen in it.
+    await page.getByTestId('resend-failed').click();
+    await page.getByTestId('resend-dialog').waitFor();
+    assert.equal(await page.getByTestId('resend-confirm').isDisabled(), true, 'nothing chosen yet');
+    await page.getByTestId('include-bounced').check();
+    await page.waitForFunction(() =>
+      window.__mailroom.calls.some((c) => c.command === 'resend_plan' && c.args.choice.include_bounced),
+    );
+    assert.equal(await page.getByTestId('campaigns').getByTestId('include-bounced').count(), 0, 'no checkbox in the row');
+    assert.deepEqual(errors, []);
+  });
+
+  test('in 简体中文 the views say 发送任务 and every label is translated', async () => {
+    const { page, errors } = await openApp({ use: 'results' }, 'zh-CN');
+    await page.locator('[data-screen=results]').click();
+    await page.getByTestId('open-campaign').click();
+    await page.getByTestId('campaign-results').waitFor();
+    assert.match(await page.getByTestId('results-back').textContent(), /所有发送任务/);
+    assert.match(await page.getByTestId('filter-failed').textContent(), /失败\s*5/);
+    const options = await page.getByTestId('reason-filter').locator('option').allTextContents();
+    assert.ok(options.includes('用户不存在（5.1.x）（3）'), options.join(' | '));
+    assert.deepEqual(errors, []);
+  });
 });

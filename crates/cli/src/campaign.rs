@@ -148,11 +148,30 @@ pub async fn preview(
     let rendered = match (send_to, account) {
         (Some(to), Some(account)) => {
             let secrets = secrets_for(db).await;
-            let sent = message::send_test_message(&store, &secrets, id, row, account, to).await?;
+            // Ctrl-C ends the process; nothing else cancels a test here.
+            let never = tokio_util::sync::CancellationToken::new();
+            let sent = message::send_test_message(&store, &secrets, id, row, account, to, &never).await?;
             eprintln!("Test message sent to {to} through \"{account}\".");
             sent
         }
-        _ => message::preview_message(&store, id, row, account).await?,
+        _ => match message::preview_message(&store, id, row, account).await? {
+            message::RowPreview::Message(rendered) => rendered,
+            message::RowPreview::Skipped(skipped) => {
+                store.close().await;
+                let json = serde_json::json!({ "skipped": &skipped });
+                out.print(&json, |w| {
+                    let why = skipped.reason.as_ref().map(ToString::to_string);
+                    writeln!(
+                        w,
+                        "Row {} ({}) is skipped and gets no message: {}.",
+                        skipped.row,
+                        skipped.email,
+                        why.as_deref().unwrap_or("skipped at import")
+                    )
+                })?;
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
     };
     store.close().await;
     let json = serde_json::json!({ "message": &rendered, "source": rendered.source() });
@@ -178,7 +197,7 @@ pub async fn preview(
 /// pauses it too (exit 3), also when the run could not even start.
 pub async fn send(
     campaign: &str,
-    account: Option<&str>,
+    accounts: &[String],
     retry_base: Option<f64>,
     db: &Path,
     out: &Output,
@@ -205,7 +224,13 @@ pub async fn send(
     let json = out.is_json();
     let live = !json && std::io::stderr().is_terminal();
     let sink: Arc<dyn campaign::ProgressSink> = Arc::new(move |event: &CampaignEvent| print_event(event, json, live));
-    let report = campaign::send(&store, &secrets, id, account, options, control, sink).await;
+    // What is about to happen, before anything is sent (on stderr: stdout
+    // carries the events with --json).
+    let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    if !json && let Ok(plan) = campaign::send_plan(&store, id, accounts.first().copied()).await {
+        eprintln!("Sending {plan}.");
+    }
+    let report = campaign::send(&store, &secrets, id, &accounts, options, control, sink).await;
     signals.abort();
     store.close().await;
     let report = match report {
@@ -265,6 +290,23 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
         CampaignEvent::Progress {
             counts,
             percent_done,
+            server_wait: Some(wait),
+            ..
+        } if live => {
+            let in_s = wait.next_try_in_ms as f64 / 1000.0;
+            write!(
+                err,
+                "\r  {percent_done:>3} %  sent {}  failed {}  pending {}  waiting for the server: next try in {in_s:.0} s ({} of {})   ",
+                counts.sent,
+                counts.failed,
+                counts.pending + counts.retry_wait,
+                wait.attempt + 1,
+                wait.of
+            )
+        }
+        CampaignEvent::Progress {
+            counts,
+            percent_done,
             sent_per_second,
             eta_seconds,
             rate,
@@ -301,14 +343,48 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
             clear(live),
             until / 1000
         ),
+        CampaignEvent::Suspended { until, rule, failure } => writeln!(
+            err,
+            "{}The server said {failure} (rule {rule}): the account is suspended; sending resumes {} (local time).",
+            clear(live),
+            campaign::schedule::describe_time(*until, &campaign::schedule::local_time_zone())
+        ),
+        CampaignEvent::AccountChanged { from, to, why } => writeln!(
+            err,
+            "{}Sending moves from account \"{from}\" to \"{to}\": {why}.",
+            clear(live)
+        ),
+        CampaignEvent::AccountWait { account, until, reason } => writeln!(
+            err,
+            "{}Every account of the campaign is suspended; sending resumes on \"{account}\" {} (local time): {reason}.",
+            clear(live),
+            campaign::schedule::describe_time(*until, &campaign::schedule::local_time_zone())
+        ),
+        CampaignEvent::ConnectionsReduced {
+            connections,
+            rule,
+            failure,
+        } => writeln!(
+            err,
+            "{}The server said {failure} (rule {rule}): sending on {connections} connections from now on.",
+            clear(live)
+        ),
+        CampaignEvent::WindowWait { opens_at, time_zone } => writeln!(
+            err,
+            "{}Outside the send windows: waiting; the next opens {} ({time_zone}).",
+            clear(live),
+            campaign::schedule::describe_time(*opens_at, time_zone)
+        ),
         CampaignEvent::ConnectionTrouble {
             failure,
             host,
             port,
             retry_in_ms,
+            attempt,
+            of,
         } => writeln!(
             err,
-            "{}Cannot connect: {failure}. {} Trying again in {:.1} s.",
+            "{}Cannot connect (try {attempt} of {of}): {failure}. {} Trying again in {:.1} s.",
             clear(live),
             failure.advice(host, *port),
             *retry_in_ms as f64 / 1000.0
@@ -352,56 +428,19 @@ fn clear(live: bool) -> &'static str {
     if live { "\r\x1b[2K" } else { "" }
 }
 
-/// `mailroom resend-failed CAMPAIGN`: the failed recipients back to pending,
-/// then a run like `send` over exactly them.
-pub async fn resend_failed(
-    campaign: &str,
-    include_bounced: bool,
-    smtp: Option<&str>,
-    retry_base: Option<f64>,
-    db: &Path,
-    out: &Output,
-) -> Result<ExitCode, Error> {
+/// `mailroom stop`: stops a paused campaign (a running one stops with
+/// Ctrl-C then this, or from the window); its unsent recipients are cancelled.
+pub async fn stop(campaign: &str, db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let store = Store::open(db).await?;
     let id = store.resolve_campaign(campaign).await?;
-    // Bounced recipients only when chosen (issue 20): a hard bounce is an
-    // address that takes no mail.
-    let bounced = if include_bounced {
-        store.requeue_bounced(id).await?
-    } else {
-        0
-    };
-    let requeued = store.requeue_failed(id).await? + bounced;
+    let counts = campaign::stop_idle(&store, id).await?;
     store.close().await;
-    // With --json this is the first line of the run's JSON lines.
-    out.print(&serde_json::json!({ "requeued": requeued }), |w| {
-        if requeued == 0 {
-            writeln!(w, "No failed recipients to send again.")
-        } else {
-            writeln!(w, "Sending {requeued} failed recipients again.")
-        }
-    })?;
-    if requeued == 0 {
-        return Ok(ExitCode::SUCCESS);
-    }
-    send(campaign, smtp, retry_base, db, out).await
-}
-
-/// `mailroom uncertain CAMPAIGN --resend|--mark-sent`.
-pub async fn settle_uncertain(campaign: &str, resend: bool, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
-    let id = store.resolve_campaign(campaign).await?;
-    let changed = store.settle_uncertain(id, resend).await?;
-    store.close().await;
-    out.print(&serde_json::json!({ "changed": changed, "resend": resend }), |w| {
-        if resend {
-            writeln!(
-                w,
-                "{changed} uncertain recipients will be sent again by `mailroom resume` (same Message-ID)."
-            )
-        } else {
-            writeln!(w, "{changed} uncertain recipients are now counted as sent.")
-        }
+    out.print(&serde_json::json!({ "counts": counts }), |w| {
+        writeln!(
+            w,
+            "Stopped; {} recipients not sent were cancelled ({} sent).",
+            counts.cancelled, counts.sent
+        )
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -43,7 +43,7 @@ pub enum BouncesCommand {
     /// The suppression list, newest first, with each entry's reason and source.
     Suppressed {
         #[arg(long, default_value_t = 1000)]
-        limit: i64,
+        limit: u64,
     },
 }
 
@@ -246,16 +246,10 @@ pub async fn bounces(command: BouncesCommand, db: &Path, out: &Output) -> Result
             }
         }
         BouncesCommand::Suppressed { limit } => {
-            let list = store.suppressions(0, limit).await?;
+            let list = store.suppressions("", 0, limit).await?.entries;
             out.print(&list, |w| {
                 for s in &list {
-                    writeln!(
-                        w,
-                        "{}  {}{}",
-                        s.email,
-                        s.reason,
-                        s.source.as_ref().map(|src| format!(" [{src}]")).unwrap_or_default()
-                    )?;
+                    writeln!(w, "{}  {} [{}]", s.email, s.reason, s.source)?;
                 }
                 Ok(())
             })?;

@@ -5,8 +5,11 @@
 mod campaign;
 mod mailbox;
 mod output;
+mod results;
+mod schedule;
 mod settings;
 mod smtp;
+mod suppression;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,19 +96,12 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: PathBuf,
     },
-    /// A campaign's recipients with their fields, state and reason.
-    Recipients {
-        campaign: String,
-        /// Only recipients in this state (pending, sent, failed, skipped, ...).
-        #[arg(long, value_name = "STATE")]
-        status: Option<RecipientStatus>,
-        /// Skip this many rows first.
-        #[arg(long, default_value_t = 0)]
-        offset: u64,
-        /// Show at most this many rows.
-        #[arg(long, default_value_t = u64::MAX)]
-        limit: u64,
-    },
+    /// A campaign's recipients with their fields, state and reason: filtered
+    /// by state, reason and text, a page at a time; or one recipient's history.
+    Recipients(results::RecipientsArgs),
+    /// Each run of a campaign (first send, resumes, resends): start, end,
+    /// account, what it sent and failed, why it ended.
+    Runs { campaign: String },
     /// Every campaign in the database, newest first.
     Campaigns,
     /// Write a campaign's message: subject, text and/or HTML body, attachments.
@@ -136,12 +132,37 @@ enum Command {
     /// Exits 0 when completed, 3 when paused, 4 when stopped. Ctrl-C pauses.
     Send {
         campaign: String,
-        /// The SMTP account (default: the one the campaign last ran on).
+        /// The SMTP account (default: the campaign's accounts, else the one it
+        /// last ran on). Repeat for several, in order of priority: when one is
+        /// suspended (a provider's limit, its quota) or cannot log in, the
+        /// next sends, and sending moves back when the earlier one frees.
         #[arg(long, value_name = "NAME")]
-        smtp: Option<String>,
+        smtp: Vec<String>,
         /// Seconds before the first retry of a recipient (doubling after, with jitter).
         #[arg(long, value_name = "SECONDS")]
         retry_base: Option<f64>,
+        /// Start at this date and time ("2026-12-03 09:00", in --tz) instead
+        /// of now: kept as the campaign's schedule, waited for, then sent.
+        #[arg(long, value_name = "DATE TIME")]
+        at: Option<String>,
+        /// The IANA time zone of --at and --window (default: this computer's).
+        #[arg(long, value_name = "ZONE", requires = "at")]
+        tz: Option<String>,
+        /// With --at, a send window ("Mon-Fri 09:00-17:00"); repeat for several.
+        #[arg(long, value_name = "DAYS HH:MM-HH:MM", requires = "at")]
+        window: Vec<String>,
+    },
+    /// Schedules: a campaign's start time and send windows (list, set, clear),
+    /// and `schedule run`, which sends scheduled campaigns as they come due.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
+    /// How a campaign's remaining recipients would go out: per day, from the
+    /// account's rate and quotas, what it sent in the last day, the schedule.
+    Plan {
+        campaign: String,
+        /// The SMTP account (default: the schedule's, else the campaign's last).
+        #[arg(long, value_name = "NAME")]
+        smtp: Option<String>,
     },
     /// Continue a paused or interrupted campaign on its account.
     Resume {
@@ -149,19 +170,12 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         retry_base: Option<f64>,
     },
-    /// Send a campaign's failed recipients again: a new run over exactly them.
-    ResendFailed {
-        campaign: String,
-        /// Also its bounced recipients (left out unless chosen: a hard bounce
-        /// is an address that does not take mail).
-        #[arg(long)]
-        include_bounced: bool,
-        /// The SMTP account (default: the one the campaign last ran on).
-        #[arg(long, value_name = "NAME")]
-        smtp: Option<String>,
-        #[arg(long, value_name = "SECONDS")]
-        retry_base: Option<f64>,
-    },
+    /// Send a campaign's failed recipients again: a new run over exactly the
+    /// chosen ones. By default it leaves out "no such user" failures (5.1.x)
+    /// and suppressed addresses, and says how many it left out and why.
+    ResendFailed(results::ResendArgs),
+    /// Stop a paused campaign: its recipients not yet sent are cancelled.
+    Stop { campaign: String },
     /// Decide about recipients that were in flight when Mailroom was killed.
     Uncertain {
         campaign: String,
@@ -171,6 +185,9 @@ enum Command {
         /// Count them as sent.
         #[arg(long)]
         mark_sent: bool,
+        /// Only the recipient on this spreadsheet row (repeatable; default: all).
+        #[arg(long = "row", value_name = "ROW")]
+        rows: Vec<u64>,
     },
     /// SMTP accounts: add, list, show, remove, test; provider presets.
     #[command(subcommand)]
@@ -181,6 +198,12 @@ enum Command {
     /// Bounces: scan the mailboxes now; the suppression list.
     #[command(subcommand)]
     Bounces(mailbox::BouncesCommand),
+    /// The suppression list: list, add, remove, import, export.
+    #[command(subcommand)]
+    Suppression(suppression::SuppressionCommand),
+    /// A campaign as a whole: delete it and its data.
+    #[command(subcommand)]
+    Campaign(suppression::CampaignCommand),
     /// Run the built-in sandbox: an SMTP server on 127.0.0.1 that captures mail.
     Sandbox {
         #[arg(long, default_value_t = mailroom_engine::smtp::sandbox::DEFAULT_PORT)]
@@ -241,13 +264,17 @@ pub(crate) async fn open_store(db: &Path, access: Access) -> Result<Store, Error
 }
 
 /// Whether `command` may run where there is no database yet: the commands
-/// that put the first things in one, and those that never open it (`import
-/// --preview`, `smtp presets`).
+/// that put the first things in one (an import, an account, a suppressed
+/// address), and those that never open it (`import --preview`, `smtp presets`).
 fn runs_without_a_database(command: &Command) -> bool {
     match command {
         Command::Import { .. } => true,
         Command::Smtp(smtp) => matches!(**smtp, smtp::SmtpCommand::Add(_) | smtp::SmtpCommand::Presets),
         Command::Sandbox { .. } => true,
+        Command::Suppression(command) => matches!(
+            command,
+            suppression::SuppressionCommand::Add { .. } | suppression::SuppressionCommand::Import { .. }
+        ),
         _ => false,
     }
 }
@@ -263,7 +290,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
     if chosen && !db.exists() && !runs_without_a_database(&command) {
         return Err(Error::DatabaseUnavailable {
             path: db,
-            reason: "there is no such file; check the path (only import, smtp add and sandbox start a new database)"
+            reason: "there is no such file; check the path (only import, smtp add, sandbox, suppression add and suppression import start a new database)"
                 .to_owned(),
         });
     }
@@ -274,6 +301,8 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         Command::Smtp(command) => return smtp::run(*command, &db, out).await,
         Command::Mailbox(command) => return mailbox::mailbox(*command, &db, out).await,
         Command::Bounces(command) => return mailbox::bounces(command, &db, out).await,
+        Command::Suppression(command) => return suppression::suppression(command, &db, out).await,
+        Command::Campaign(command) => return suppression::campaign(command, &db, out).await,
         Command::Sandbox { port } => return smtp::serve_sandbox(&db, port, out).await,
         Command::Captured { id, clear } => return smtp::captured(&db, id, clear, out).await,
         Command::Message(args) => return campaign::message(*args, &db, out).await,
@@ -297,19 +326,40 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             campaign,
             smtp,
             retry_base,
-        } => return campaign::send(&campaign, smtp.as_deref(), retry_base, &db, out).await,
-        Command::Resume { campaign, retry_base } => {
-            return campaign::send(&campaign, None, retry_base, &db, out).await;
+            at: Some(at),
+            tz,
+            window,
+        } => {
+            let args = schedule::ScheduleArgs {
+                campaign,
+                at: Some(at),
+                tz,
+                window,
+                smtp,
+            };
+            return schedule::send_at(args, retry_base, &db, out).await;
         }
-        Command::ResendFailed {
+        Command::Send {
             campaign,
-            include_bounced,
             smtp,
             retry_base,
-        } => return campaign::resend_failed(&campaign, include_bounced, smtp.as_deref(), retry_base, &db, out).await,
-        Command::Uncertain { campaign, resend, .. } => {
-            return campaign::settle_uncertain(&campaign, resend, &db, out).await;
+            at: None,
+            ..
+        } => return campaign::send(&campaign, &smtp, retry_base, &db, out).await,
+        Command::Schedule(command) => return schedule::run(command, &db, out).await,
+        Command::Plan { campaign, smtp } => return schedule::plan(&campaign, smtp.as_deref(), &db, out).await,
+        Command::Resume { campaign, retry_base } => {
+            return campaign::send(&campaign, &[], retry_base, &db, out).await;
         }
+        Command::ResendFailed(args) => return results::resend_failed(args, &db, out).await,
+        Command::Stop { campaign } => return campaign::stop(&campaign, &db, out).await,
+        Command::Uncertain {
+            campaign, resend, rows, ..
+        } => {
+            return results::settle_uncertain(&campaign, &rows, resend, &db, out).await;
+        }
+        Command::Recipients(args) => return results::recipients(args, &db, out).await,
+        Command::Runs { campaign } => return results::runs(&campaign, &db, out).await,
         Command::Import {
             file,
             email_column,
@@ -361,16 +411,6 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             let store = open_store(&db, Access::Read).await?;
             let id = store.resolve_campaign(&campaign).await?;
             out.summary(&mailroom_engine::campaign::summary(&store, id).await?)
-        }
-        Command::Recipients {
-            campaign,
-            status,
-            offset,
-            limit,
-        } => {
-            let store = open_store(&db, Access::Read).await?;
-            let id = store.resolve_campaign(&campaign).await?;
-            out.recipients(&store.recipients(id, status, offset, limit).await?)
         }
         Command::Campaigns => {
             let store = open_store(&db, Access::Read).await?;

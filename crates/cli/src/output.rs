@@ -58,7 +58,11 @@ impl Output {
                 )?;
             }
             for row in &report.suppressed {
-                writeln!(w, "  row {:>6}  suppressed  {}", row.row, row.email)?;
+                if row.reason.is_empty() {
+                    writeln!(w, "  row {:>6}  suppressed  {}", row.row, row.email)?;
+                } else {
+                    writeln!(w, "  row {:>6}  suppressed  {} ({})", row.row, row.email, row.reason)?;
+                }
             }
             Ok(())
         })
@@ -69,16 +73,16 @@ impl Output {
             writeln!(
                 w,
                 "Would import {} ({} bytes); nothing saved",
-                preview.format, preview.file_bytes
+                preview.source.format, preview.file_bytes
             )?;
-            if let Some(sheet) = &preview.sheet {
+            if let Some(sheet) = &preview.source.sheet {
                 writeln!(w, "  sheet         {sheet} (of: {})", preview.sheets.join(", "))?;
             }
-            if let (Some(encoding), Some(delimiter)) = (&preview.encoding, &preview.delimiter) {
+            if let (Some(encoding), Some(delimiter)) = (&preview.source.encoding, &preview.source.delimiter) {
                 writeln!(w, "  encoding      {encoding}")?;
                 writeln!(w, "  delimiter     {delimiter}")?;
             }
-            if preview.literal_quotes == Some(true) {
+            if preview.source.literal_quotes == Some(true) {
                 writeln!(w, "  quotes        read literally")?;
             }
             match &preview.email_column {

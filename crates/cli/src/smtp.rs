@@ -31,6 +31,9 @@ pub enum SmtpCommand {
     Show { name: String },
     /// Delete an account and its stored password.
     Remove { name: String },
+    /// End the account's suspension now (a provider's limit or its quota
+    /// suspended it): campaigns send on it again.
+    Resume { name: String },
     /// Test connection: DNS, TCP, TLS, greeting, EHLO, AUTH, one by one.
     Test {
         name: String,
@@ -40,6 +43,31 @@ pub enum SmtpCommand {
     },
     /// The provider presets and their published limits.
     Presets,
+    /// What the server's replies mean for this account and what a campaign
+    /// does about them: the account's own rules, its provider's, the
+    /// generic classes, in the order they are tried.
+    Rules {
+        name: String,
+        #[command(subcommand)]
+        action: Option<RulesAction>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// The rules that apply, in order (the default).
+    List,
+    /// Add a rule of the account's own, tried first: a JSON object as in
+    /// `--json smtp rules NAME` (id, codes, enhanced, pattern, means, action).
+    Add {
+        /// The rule, as JSON.
+        #[arg(value_name = "JSON")]
+        rule: String,
+    },
+    /// Remove the account's own rule, or stop a shipped rule applying to it.
+    Remove { id: String },
+    /// Back to the shipped rules.
+    Reset,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +139,12 @@ pub struct AddArgs {
     /// false (the default) marks the recipient uncertain for you to decide.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     retry_ambiguous: Option<bool>,
+    /// Seconds a campaign waits for a server that went away after it
+    /// accepted mail, before it pauses (default 600). A server that cannot
+    /// be reached at the start pauses the campaign within a few connection
+    /// timeouts whatever this says.
+    #[arg(long, value_name = "S")]
+    outage_limit: Option<f64>,
 }
 
 impl AddArgs {
@@ -191,6 +225,9 @@ impl AddArgs {
         if let Some(s) = self.data_timeout {
             settings.data_timeout_ms = seconds("data_timeout_ms", s)?;
         }
+        if let Some(s) = self.outage_limit {
+            settings.outage_limit_ms = seconds("outage_limit_ms", s)?;
+        }
         Ok(settings)
     }
 }
@@ -211,7 +248,12 @@ pub(crate) async fn secrets_for(db: &Path) -> SecretStore {
 
 pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let access = match command {
-        SmtpCommand::List | SmtpCommand::Show { .. } => crate::Access::Read,
+        SmtpCommand::List
+        | SmtpCommand::Show { .. }
+        | SmtpCommand::Rules {
+            action: None | Some(RulesAction::List),
+            ..
+        } => crate::Access::Read,
         _ => crate::Access::Write,
     };
     let store = crate::open_store(db, access).await?;
@@ -259,8 +301,38 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
                 writeln!(w, "Removed the account \"{name}\" and its password.")
             })?;
         }
+        SmtpCommand::Resume { name } => {
+            let resumed = manage::resume_account(&store, &name).await?;
+            out.print(&serde_json::json!({ "account": name, "resumed": resumed }), |w| {
+                if resumed {
+                    writeln!(
+                        w,
+                        "The account \"{name}\" is no longer suspended; campaigns send on it again."
+                    )
+                } else {
+                    writeln!(w, "The account \"{name}\" was not suspended.")
+                }
+            })?;
+        }
         SmtpCommand::Presets => {
             presets(out)?;
+        }
+        SmtpCommand::Rules { name, action } => {
+            let applied = match action.unwrap_or(RulesAction::List) {
+                RulesAction::List => manage::account_rules(&store, &name).await?,
+                RulesAction::Add { rule } => {
+                    let rule = serde_json::from_str(&rule).map_err(|e| Error::InvalidAccount {
+                        field: "rules".to_owned(),
+                        problem: format!("the rule is not valid JSON for a rule: {e}"),
+                    })?;
+                    manage::change_rules(&store, &name, manage::RuleChange::Add(Box::new(rule))).await?
+                }
+                RulesAction::Remove { id } => {
+                    manage::change_rules(&store, &name, manage::RuleChange::Remove(id)).await?
+                }
+                RulesAction::Reset => manage::change_rules(&store, &name, manage::RuleChange::Reset).await?,
+            };
+            out.print(&applied, |w| write_rules(w, &applied))?;
         }
         SmtpCommand::Test { name, send_to } => {
             let (_, settings) = store.account(&name).await?;
@@ -337,6 +409,30 @@ fn write_account(w: &mut dyn Write, account: &Account) -> std::io::Result<()> {
         }
     }
     writeln!(w, "  limits {}", limits.join(", "))?;
+    writeln!(
+        w,
+        "  waits {} for a server that went away mid-campaign, then pauses",
+        mailroom_engine::smtp::diagnose::format_duration_ms(s.outage_limit_ms)
+    )?;
+    if let Some(suspension) = &account.suspension {
+        writeln!(
+            w,
+            "  suspended until {} (local time): {}; `mailroom smtp resume {}` ends it now",
+            mailroom_engine::campaign::schedule::describe_time(
+                suspension.until,
+                &mailroom_engine::campaign::schedule::local_time_zone()
+            ),
+            suspension.reason,
+            s.name
+        )?;
+    }
+    if let Some(held) = &account.held_rate {
+        // Found by the last campaign on a throttling server: the next starts there.
+        writeln!(
+            w,
+            "  held {held} without throttle replies; the next campaign starts there"
+        )?;
+    }
     if s.retry_ambiguous {
         writeln!(
             w,
@@ -345,6 +441,39 @@ fn write_account(w: &mut dyn Write, account: &Account) -> std::io::Result<()> {
     }
     for warning in &account.warnings {
         writeln!(w, "  warning: {warning}")?;
+    }
+    Ok(())
+}
+
+/// The rules in the order they are tried: id, where from, what they match and do.
+fn write_rules(w: &mut dyn Write, rules: &[mailroom_engine::smtp::rules::AppliedRule]) -> std::io::Result<()> {
+    for applied in rules {
+        let rule = &applied.rule;
+        let mut matches = Vec::new();
+        if !rule.stages.is_empty() {
+            matches.push(rule.stages.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("/"));
+        }
+        if !rule.codes.is_empty() {
+            matches.push(rule.codes.iter().map(u16::to_string).collect::<Vec<_>>().join("/"));
+        } else if let Some(class) = rule.class {
+            matches.push(format!("{class}xx"));
+        }
+        if let Some(enhanced) = &rule.enhanced {
+            matches.push(enhanced.clone());
+        }
+        if let Some(pattern) = &rule.pattern {
+            matches.push(format!("/{pattern}/"));
+        }
+        let origin = match applied.origin {
+            mailroom_engine::smtp::rules::RuleOrigin::Account => "account",
+            mailroom_engine::smtp::rules::RuleOrigin::Provider => "provider",
+            mailroom_engine::smtp::rules::RuleOrigin::Generic => "generic",
+        };
+        writeln!(w, "{} ({origin}): {} → {:?}", rule.id, matches.join(" "), rule.action)?;
+        writeln!(w, "  {}", rule.means)?;
+        if !rule.source.is_empty() {
+            writeln!(w, "  source: {}", rule.source)?;
+        }
     }
     Ok(())
 }

@@ -17,6 +17,9 @@
 //! - `worker` holds one SMTP connection and sends on it: wait for the rate and
 //!   the quotas, claim the recipient (durably), render, send, classify. With a
 //!   pipelining server the next envelope rides with the current content.
+//! - `gate` is the last look before a claim: after every wait for the rate
+//!   or a quota, a pause, a suspension or a closed send window keeps the
+//!   message back.
 //! - [`throttle`] owns the rate (an even pacer, adaptive) and the quotas.
 //! - [`coalesce`] batches events for a window: ≤ 10 deliveries a second at any rate.
 //! - `awake` keeps the computer from sleeping while a run sends.
@@ -42,18 +45,24 @@
 //!   running campaign's message cannot be changed (pause it first).
 
 pub mod coalesce;
+pub(crate) mod failover;
+pub mod plan;
+pub mod schedule;
 pub mod throttle;
 
 mod awake;
 mod dispatch;
-mod lease;
+mod gate;
+pub(crate) mod lease;
 mod meter;
+mod outage;
 mod pool;
+mod send_plan;
 mod worker;
 mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,11 +72,13 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::message::{CampaignIdentity, CompiledMessage, ProtectedFiles, Sender};
 use crate::model::{CampaignId, CampaignStatus, CampaignSummary, RecipientStatus, StatusCounts, string_enum};
-pub use crate::outcome::{PauseReason, QuotaWindow, RecipientReason};
+pub use crate::outcome::{AccountChange, PauseReason, QuotaWindow, RecipientReason, SuspensionReason};
 use crate::secrets::SecretStore;
 use crate::smtp::Failure;
 use crate::smtp::manage::ensure_sandbox;
 use crate::store::Store;
+pub use failover::{accounts, set_accounts};
+pub use send_plan::{SendPlan, send_plan};
 use throttle::{AdaptiveRate, Quotas, RateState};
 
 /// Receives a run's events. Called from the runner's tasks: keep it quick
@@ -127,6 +138,9 @@ pub enum CampaignEvent {
         eta_seconds: Option<u64>,
         #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
         elapsed_ms: u64,
+        /// Set while no connection can be opened: the run waits for the
+        /// server, and the window shows this instead of a live rate.
+        server_wait: Option<ServerWait>,
     },
     /// The effective rate changed (the server throttled, or it recovered).
     RateChanged { rate: RateState },
@@ -138,6 +152,14 @@ pub enum CampaignEvent {
         #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
         limit: u64,
     },
+    /// Outside the campaign's send windows: nothing new starts until the
+    /// next one opens at `opens_at` (Unix ms), read in `time_zone` (IANA).
+    /// Messages in flight finish; the run resumes by itself.
+    WindowWait {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        opens_at: i64,
+        time_zone: String,
+    },
     /// A connection to `host:port` could not be opened; it is tried again
     /// after `retry_in_ms`. Advice is the front end's, by the failure's problem.
     ConnectionTrouble {
@@ -146,6 +168,41 @@ pub enum CampaignEvent {
         port: u16,
         #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
         retry_in_ms: u64,
+        /// This was try `attempt` (in a row) of `of` the run will make
+        /// before it pauses, as planned now (see `campaign::outage`).
+        attempt: u32,
+        of: u32,
+    },
+    /// A provider rule suspended the account: nothing is sent until
+    /// `until` (Unix ms); the recipient that drew the reply waits without
+    /// using an attempt. `rule` names the rule, `failure` the reply.
+    Suspended {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        until: i64,
+        rule: String,
+        failure: Failure,
+    },
+    /// Sending moved from account `from` to account `to` of the campaign's
+    /// accounts (the next one, or back to an earlier one), for `why`:
+    /// messages in flight on `from` finished; a new run sends on `to`.
+    AccountChanged {
+        from: String,
+        to: String,
+        why: AccountChange,
+    },
+    /// Every account the campaign may use is suspended: sending waits for
+    /// `account`, the first to free, until `until` (Unix ms).
+    AccountWait {
+        account: String,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        until: i64,
+        reason: SuspensionReason,
+    },
+    /// A provider rule asked for fewer connections: `connections` from now on.
+    ConnectionsReduced {
+        connections: u32,
+        rule: String,
+        failure: Failure,
     },
     /// A pause or stop was asked for (`reason` is [`PauseReason::ByYou`]),
     /// or the campaign pauses itself: in-flight messages finish, nothing
@@ -190,8 +247,15 @@ pub struct RunOptions {
     pub retry_base: Duration,
     pub retry_cap: Duration,
     /// Failed attempts to open a connection, in a row, before the campaign
-    /// pauses with "cannot reach the server".
+    /// pauses with "cannot reach the server" (an outage later in a run
+    /// also ends at the account's `outage_limit_ms`, see `outage`).
     pub connect_attempts: u32,
+    /// Before the server accepted any message of this run: tries to open a
+    /// connection before the campaign pauses (at most `connect_attempts`),
+    /// `first_contact_wait` × n apart. A server that is not there at Start
+    /// pauses the campaign within a few connection timeouts.
+    pub first_contact_attempts: u32,
+    pub first_contact_wait: Duration,
     /// Recipients failing for good in a row (different recipients, each
     /// ending `failed`) before the campaign pauses. Transient replies do not
     /// count: they are retried.
@@ -205,6 +269,10 @@ pub struct RunOptions {
     /// messages already in flight on other connections the only others.
     pub ambiguous_in_a_row: u32,
     pub progress_interval: Duration,
+    /// While waiting for a send window, the wall clock is read again at
+    /// least this often (tokio's clock stands still while the computer
+    /// sleeps, and the system clock can be changed).
+    pub window_recheck: Duration,
 }
 
 impl Default for RunOptions {
@@ -213,11 +281,29 @@ impl Default for RunOptions {
             retry_base: Duration::from_secs(30),
             retry_cap: Duration::from_secs(30 * 60),
             connect_attempts: 8,
+            first_contact_attempts: 3,
+            first_contact_wait: Duration::from_secs(2),
             consecutive_failures: 20,
             ambiguous_in_a_row: 3,
             progress_interval: Duration::from_millis(250),
+            window_recheck: Duration::from_secs(30),
         }
     }
+}
+
+/// The run waits for a server it cannot connect to: "waiting for the
+/// server — next try in 27 s (3rd of 6)".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct ServerWait {
+    /// The next try is made this long after the snapshot.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub next_try_in_ms: u64,
+    /// The last failed try was the `attempt`-th in a row, of `of` planned.
+    pub attempt: u32,
+    pub of: u32,
+    /// How the last try failed.
+    pub failure: Failure,
 }
 
 /// How a run ended.
@@ -234,6 +320,8 @@ struct Run {
     store: Store,
     campaign: CampaignId,
     profile: i64,
+    /// This run's row in the store's `runs`.
+    run_id: i64,
     account: crate::smtp::AccountSettings,
     connection: Arc<crate::smtp::client::ConnectionSettings>,
     envelope_from: String,
@@ -261,9 +349,32 @@ struct Run {
     /// Messages per connection: the account's setting, lowered to what a
     /// server that closes connections after N messages allows.
     per_connection: AtomicU32,
+    /// The server accepted a message in this run: an outage from now on is
+    /// waited out up to the account's limit (see `outage`).
+    reached: AtomicBool,
+    /// When the current outage began (the first failed connection since
+    /// one last opened), on tokio's clock.
+    outage_began: Mutex<Option<tokio::time::Instant>>,
+    /// The account's rules (its own, its provider's, the generic classes).
+    rules: crate::smtp::rules::RuleSet,
+    /// Connections the workers may hold: the account's, lowered by a rule.
+    connections_allowed: AtomicU32,
+    /// A rule suspended the account until then (store clock, Unix ms).
+    suspended_until: Mutex<Option<i64>>,
+    /// What the run waits for while no connection opens, for progress:
+    /// until when (tokio's clock), and what [`ServerWait`] says besides.
+    server_wait: Mutex<Option<(tokio::time::Instant, ServerWait)>>,
     sink: Arc<dyn ProgressSink>,
+    /// The campaign's send windows (none: any time).
+    windows: schedule::Windows,
+    /// The opening last announced by a [`CampaignEvent::WindowWait`], so
+    /// that N workers waiting for one window say it once.
+    window_announced: AtomicI64,
     counts: Mutex<StatusCounts>,
     dispatch: dispatch::Dispatch,
+    /// The campaign's other accounts, and whether this run hands over to
+    /// one of them (see `failover`).
+    failover: failover::Link,
 }
 
 impl Run {
@@ -276,8 +387,13 @@ impl Run {
         self.halt.cancelled().await;
     }
 
-    /// Pauses the campaign for a reason that is not one recipient's.
+    /// Pauses the campaign for a reason that is not one recipient's (or,
+    /// when the account cannot log in and another of the campaign's
+    /// accounts can send, hands over to it: see `failover`).
     fn halt_with(&self, reason: PauseReason) {
+        if failover::instead_of_pause(self, &reason) {
+            return;
+        }
         let mut slot = self
             .halt_reason
             .lock()
@@ -292,6 +408,103 @@ impl Run {
         }
         drop(slot);
         self.halt.cancel();
+    }
+
+    /// When the current outage began; a failure with none under way begins one now.
+    fn outage_began(&self) -> tokio::time::Instant {
+        *self
+            .outage_began
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert_with(tokio::time::Instant::now)
+    }
+
+    /// The run waits `wait` for the next try, after try `attempt` of `of` failed with `failure`.
+    fn waiting_for_server(&self, wait: Duration, attempt: u32, of: u32, failure: Failure) {
+        let until = tokio::time::Instant::now() + wait;
+        let said = ServerWait {
+            next_try_in_ms: 0,
+            attempt,
+            of,
+            failure,
+        };
+        *self
+            .server_wait
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((until, said));
+    }
+
+    /// A connection opened, or the run stopped trying for a while (a send
+    /// window closed, a rule suspended the account): whatever outage there
+    /// was is over, as far as the outage limit and the window are concerned.
+    fn server_back(&self) {
+        *self
+            .outage_began
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self
+            .server_wait
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// What the run waits for now, if it waits for the server.
+    fn server_wait(&self) -> Option<ServerWait> {
+        let waiting = self
+            .server_wait
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        waiting.map(|(until, said)| ServerWait {
+            next_try_in_ms: u64::try_from(until.saturating_duration_since(tokio::time::Instant::now()).as_millis())
+                .unwrap_or(u64::MAX),
+            ..said
+        })
+    }
+
+    /// Until when a rule suspended the account, if it still is.
+    fn suspended_until(&self) -> Option<i64> {
+        let until = *self
+            .suspended_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        until.filter(|&until| until > self.store.now_ms())
+    }
+
+    /// Suspends the account until `until` (the later of this and any
+    /// suspension under way); says so once per new end.
+    fn suspend(&self, until: i64, rule: &str, failure: &Failure) {
+        let mut slot = self
+            .suspended_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_some_and(|current| current >= until) {
+            return;
+        }
+        *slot = Some(until);
+        drop(slot);
+        tracing::info!(
+            campaign = self.campaign,
+            until,
+            rule,
+            "a provider rule suspends the account"
+        );
+        self.sink.event(&CampaignEvent::Suspended {
+            until,
+            rule: rule.to_owned(),
+            failure: failure.clone(),
+        });
+    }
+
+    fn outage_policy(&self) -> outage::OutagePolicy {
+        outage::OutagePolicy {
+            first_contact_attempts: self.options.first_contact_attempts,
+            first_contact_wait: self.options.first_contact_wait,
+            retry_base: self.options.retry_base,
+            retry_cap: self.options.retry_cap,
+            max_attempts: self.options.connect_attempts,
+            limit: Duration::from_millis(self.account.outage_limit_ms),
+        }
     }
 
     fn counts(&self) -> StatusCounts {
@@ -404,6 +617,65 @@ pub async fn refuse_while_sending(store: &Store, campaign: CampaignId, change: &
     }
 }
 
+/// Deletes a campaign and all its data (see `store/deletion.rs`). Refused
+/// while a run, in this process or another, is sending it: the campaign's
+/// lease is held through the delete, so no run can start meanwhile either.
+/// A campaign left `running` by a run that died is not being sent, and can
+/// be deleted.
+pub async fn delete(store: &Store, campaign: CampaignId) -> Result<()> {
+    let summary = store.campaign_summary(campaign).await?;
+    let resource = lease::Resource::Campaign {
+        id: campaign,
+        name: &summary.name,
+    };
+    let lease = lease::take(store.path(), resource).map_err(|e| match e {
+        Error::SendingElsewhere { holder, .. } => Error::CampaignState {
+            campaign: summary.name.clone(),
+            status: format!("being sent (by {holder})"),
+            action: "stop it first, then delete it".to_owned(),
+        },
+        other => other,
+    })?;
+    store.delete_campaign(campaign).await?;
+    drop(lease);
+    tracing::info!(campaign, name = %summary.name, "campaign deleted");
+    Ok(())
+}
+
+/// Stops a campaign that is not sending (paused, or interrupted by a crash):
+/// every recipient not yet sent is cancelled and the campaign is stopped,
+/// as Stop does during a run. Refused while a run (here or in another
+/// process) sends it, which is stopped through its own control instead,
+/// and for a draft (nothing to stop) or a finished campaign.
+pub async fn stop_idle(store: &Store, campaign: CampaignId) -> Result<StatusCounts> {
+    let summary = store.campaign_summary(campaign).await?;
+    // Held while it stops: no run can start on it meanwhile.
+    let _lease = lease::take(
+        store.path(),
+        lease::Resource::Campaign {
+            id: campaign,
+            name: &summary.name,
+        },
+    )?;
+    if !matches!(summary.status, CampaignStatus::Paused | CampaignStatus::Running) {
+        return Err(Error::CampaignState {
+            campaign: summary.name,
+            status: summary.status.as_str().to_owned(),
+            action: "only a paused campaign can be stopped".to_owned(),
+        });
+    }
+    // A killed run's in-flight recipients are uncertain, as a resume would
+    // make them: whether they were sent is not known, so they are not cancelled.
+    store.recover_interrupted(campaign).await?;
+    store.cancel_unfinished(campaign).await?;
+    // A stopped campaign sends nothing more: no schedule is left to start it.
+    store.clear_schedule(campaign).await?;
+    store
+        .set_campaign_status(campaign, CampaignStatus::Stopped, None)
+        .await?;
+    store.status_counts(campaign).await
+}
+
 /// Holds account `name` (id `profile`) so that no run can start on it, for
 /// as long as the returned lease lives; refused while a run (in this
 /// process or another) is sending on it. Deleting an account takes it
@@ -418,14 +690,17 @@ pub fn hold_idle_account(store: &Store, profile: i64, name: &str) -> Result<impl
     })
 }
 
-/// Runs campaign `campaign` on SMTP account `account` (or the one it last
-/// ran on) until it completes, pauses or stops. A campaign interrupted by a
-/// crash continues: its in-flight recipients become `uncertain` first.
+/// Runs campaign `campaign` on its SMTP accounts until it completes, pauses
+/// or stops. `accounts`, when given, become the campaign's accounts, in
+/// order (the first that is not suspended sends; see `failover`); else the
+/// ones it was given before, else the one it last ran on. A campaign
+/// interrupted by a crash continues: its in-flight recipients become
+/// `uncertain` first.
 pub async fn send(
     store: &Store,
     secrets: &SecretStore,
     campaign: CampaignId,
-    account: Option<&str>,
+    accounts: &[&str],
     options: RunOptions,
     control: RunControl,
     sink: Arc<dyn ProgressSink>,
@@ -439,51 +714,58 @@ pub async fn send(
             action: "a stopped campaign sends nothing more (resend its failed recipients instead)".to_owned(),
         });
     }
-    let account = match account {
-        Some(account) => account.to_owned(),
-        None => store
-            .campaign_profile(campaign)
-            .await?
-            .ok_or_else(|| Error::CampaignState {
-                campaign: name.clone(),
-                status: summary.status.as_str().to_owned(),
-                action: "choose the SMTP account to send with (--smtp NAME)".to_owned(),
-            })?,
-    };
-    let (profile, settings) = store.account(&account).await?;
-    let password = secrets.get(&account).await?;
+    let names = failover::account_names(store, campaign, &summary, accounts).await?;
+    // Every account is checked before anything is claimed: its settings,
+    // its password, its sender, and the message against its sender.
     let draft = store
         .message_draft(campaign)
         .await?
         .ok_or_else(|| Error::NoMessage(name.clone()))?;
-    let envelope_from = settings.sender_address().ok_or_else(|| Error::InvalidAccount {
-        field: "from_address".to_owned(),
-        problem: format!("set the sender address of \"{account}\" before sending"),
-    })?;
-    let sender = Sender {
-        address: envelope_from.clone(),
-        name: settings.from_name.clone(),
-        reply_to: settings.reply_to.clone(),
-    };
     let identity = CampaignIdentity {
         id: campaign,
         created_at: summary.created_at,
     };
-    // Checked now, before anything is claimed; the run sends the message as
-    // `begin_run` finds it (the same, unless it changed in between).
-    let checked = CompiledMessage::compile(
-        &draft,
-        &summary.columns,
-        &sender,
-        identity.clone(),
-        &ProtectedFiles::for_database(store.path()),
-    )?;
-    // Keeps the built-in sandbox listening for the run when nothing else does.
-    let _sandbox = ensure_sandbox(store, &settings).await?;
+    let mut candidates = Vec::with_capacity(names.len());
+    for account in &names {
+        let (profile, settings) = store.account(account).await?;
+        let password = secrets.get(account).await?;
+        let envelope_from = settings.sender_address().ok_or_else(|| Error::InvalidAccount {
+            field: "from_address".to_owned(),
+            problem: format!("set the sender address of \"{account}\" before sending"),
+        })?;
+        let sender = Sender {
+            address: envelope_from.clone(),
+            name: settings.from_name.clone(),
+            reply_to: settings.reply_to.clone(),
+        };
+        // Checked now; the run sends the message as `begin_run` finds it
+        // (the same, unless it changed in between).
+        let checked = CompiledMessage::compile(
+            &draft,
+            &summary.columns,
+            &sender,
+            identity.clone(),
+            &ProtectedFiles::for_database(store.path()),
+        )?;
+        candidates.push(failover::Candidate {
+            name: account.clone(),
+            profile,
+            settings,
+            password,
+            envelope_from,
+            sender,
+            checked: Some(checked),
+        });
+    }
+    // The send windows, checked before anything is claimed.
+    let windows = match store.schedule(campaign).await? {
+        Some(schedule) => schedule.windows()?,
+        None => schedule::Windows::always(),
+    };
     let _awake = awake::keep_awake(&name).await;
 
     // Before anything is recovered or claimed: no other process may be
-    // sending this campaign, or on this account (see `lease`).
+    // sending this campaign (see `lease`).
     let _campaign_lease = lease::take(
         store.path(),
         lease::Resource::Campaign {
@@ -491,6 +773,144 @@ pub async fn send(
             name: &name,
         },
     )?;
+    let mut blocked = std::collections::HashSet::new();
+    let mut moved: Option<(usize, i64, AccountChange)> = None;
+    let mut control_for_segment = Some(control);
+    let mut announced = false;
+    loop {
+        let suspensions = store.account_suspensions().await?;
+        let Some(choice) = failover::choose(&candidates, &suspensions, &blocked) else {
+            // Unreachable: an account is set aside only when another can send.
+            return Err(Error::Internal(
+                "no account of the campaign is left to send on".to_owned(),
+            ));
+        };
+        let index = choice.index;
+        if let Some((from, run_id, why)) = moved.take() {
+            let reason = PauseReason::MovedToAccount {
+                account: candidates[index].name.clone(),
+                why: why.clone(),
+            };
+            store
+                .end_run(run_id, crate::results::RunEnd::Paused, Some(&reason))
+                .await?;
+            tracing::info!(campaign, from = %candidates[from].name, to = %candidates[index].name, %why, "sending moves to another account");
+            sink.event(&CampaignEvent::AccountChanged {
+                from: candidates[from].name.clone(),
+                to: candidates[index].name.clone(),
+                why,
+            });
+        }
+        if let Some(suspension) = &choice.waiting {
+            sink.event(&CampaignEvent::AccountWait {
+                account: candidates[index].name.clone(),
+                until: suspension.until,
+                reason: suspension.reason.clone(),
+            });
+        }
+        if choice.waiting.is_none() {
+            // This account can send: whoever waited for a suspension (of
+            // this account or another) goes now.
+            store.due_after_suspension(campaign).await?;
+        }
+        let Some(control) = control_for_segment.take() else {
+            return Err(Error::Internal("a run's control was lost between accounts".to_owned()));
+        };
+        let link = failover::Link::new(
+            &candidates,
+            index,
+            &blocked,
+            &suspensions,
+            choice.waiting.as_ref().map(|s| s.until),
+        );
+        let first = !announced;
+        announced = true;
+        let checked = candidates[index].checked.take();
+        let segment = Segment {
+            store,
+            campaign,
+            summary: &summary,
+            draft: &draft,
+            identity: &identity,
+            candidate: &candidates[index],
+            checked,
+            windows: windows.clone(),
+            options: options.clone(),
+            sink: sink.clone(),
+            announce_start: first,
+            link,
+        };
+        // Boxed: a run's future is large, and `send`'s would hold it inline.
+        match Box::pin(send_on(segment, control)).await? {
+            Ended::Finished(report) => return Ok(report),
+            Ended::Moved { run_id, why, control } => {
+                if matches!(why, AccountChange::AuthFailed { .. }) {
+                    blocked.insert(index);
+                }
+                moved = Some((index, run_id, why));
+                control_for_segment = Some(control);
+            }
+        }
+    }
+}
+
+/// What one run on one of the campaign's accounts needs.
+struct Segment<'a> {
+    store: &'a Store,
+    campaign: CampaignId,
+    summary: &'a CampaignSummary,
+    draft: &'a crate::message::MessageDraft,
+    identity: &'a CampaignIdentity,
+    candidate: &'a failover::Candidate,
+    /// The message compiled for this account's sender at the check, if not used yet.
+    checked: Option<CompiledMessage>,
+    windows: schedule::Windows,
+    options: RunOptions,
+    sink: Arc<dyn ProgressSink>,
+    /// The first run of this `send`: it says `Started`.
+    announce_start: bool,
+    link: failover::Link,
+}
+
+/// How a run on one account ended.
+enum Ended {
+    /// The campaign completed, paused or stopped.
+    Finished(RunReport),
+    /// Its account was set aside (`why`) for another of the campaign's:
+    /// run `run_id` is still to be ended, naming the next account.
+    Moved {
+        run_id: i64,
+        why: AccountChange,
+        control: RunControl,
+    },
+}
+
+/// One run (a row of `runs`) on one account of the campaign.
+async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
+    let Segment {
+        store,
+        campaign,
+        summary,
+        draft,
+        identity,
+        candidate,
+        checked,
+        windows,
+        options,
+        sink,
+        announce_start,
+        link,
+    } = segment;
+    let name = summary.name.clone();
+    let account = candidate.name.clone();
+    let profile = candidate.profile;
+    let settings = candidate.settings.clone();
+    let sender = candidate.sender.clone();
+    let envelope_from = candidate.envelope_from.clone();
+    // Keeps the built-in sandbox listening for the run when nothing else does.
+    let _sandbox = ensure_sandbox(store, &settings).await?;
+    // Where the server's limit was found last time: the run starts there.
+    let remembered = store.held_rate(profile).await?.map(|held| held.rate);
     let (limits, first) = throttle::account_limits(store.path(), profile, || {
         Ok(throttle::AccountLimits {
             sending: lease::take(
@@ -500,7 +920,7 @@ pub async fn send(
                     name: &account,
                 },
             )?,
-            rate: AdaptiveRate::new(settings.rate_per_second),
+            rate: AdaptiveRate::new(settings.rate_per_second, remembered),
             quotas: tokio::sync::Mutex::new(Quotas::new(
                 settings.per_minute,
                 settings.per_hour,
@@ -522,11 +942,18 @@ pub async fn send(
         .begin_run(campaign, profile, &account)
         .await
         .map_err(|e| disk_full_or(store, e))?;
+    // A run begun by hand (Start, Resend, "send now") uses up a pending
+    // scheduled start: the timer must not start the campaign again later.
+    // A scheduled run took it already; its windows stay either way.
+    if let Err(e) = store.take_scheduled_start(campaign).await {
+        tracing::warn!(campaign, error = %e, "the pending scheduled start could not be cleared");
+    }
     let uncertain_recovered = start.uncertain_recovered;
-    let (version, message) = match start.message {
-        Some((version, sent)) if sent == draft => (version, checked),
-        other => {
-            // Changed (or gone) between the check and the start: check again.
+    let (version, message) = match (start.message, checked) {
+        (Some((version, sent)), Some(checked)) if sent == *draft => (version, checked),
+        (other, _) => {
+            // Changed (or gone) between the check and the start, or a later
+            // account's run: compile again.
             let compiled = match other {
                 Some((version, sent)) => CompiledMessage::compile(
                     &sent,
@@ -541,6 +968,13 @@ pub async fn send(
             match compiled {
                 Ok(compiled) => compiled,
                 Err(e) => {
+                    let reason = PauseReason::Error {
+                        error: e.kind(),
+                        detail: e.to_string(),
+                    };
+                    store
+                        .end_run(start.run, crate::results::RunEnd::Paused, Some(&reason))
+                        .await?;
                     store
                         .set_campaign_status(
                             campaign,
@@ -557,11 +991,13 @@ pub async fn send(
         }
     };
     let counts = store.status_counts(campaign).await?;
-    let connection = settings.connection_settings(password);
+    let connection = settings.connection_settings(candidate.password.clone());
+    let suspended_until = link.waiting_until();
     let run = Arc::new(Run {
         store: store.clone(),
         campaign,
         profile,
+        run_id: start.run,
         limits,
         connection,
         envelope_from,
@@ -570,7 +1006,7 @@ pub async fn send(
         older: tokio::sync::Mutex::new(HashMap::new()),
         columns: summary.columns.clone(),
         sender,
-        identity,
+        identity: identity.clone(),
         options,
         halt: control.pause.child_token(),
         control,
@@ -578,23 +1014,35 @@ pub async fn send(
         failures_in_a_row: AtomicU32::new(0),
         ambiguous_in_a_row: AtomicU32::new(0),
         per_connection: AtomicU32::new(settings.per_connection.max(1)),
+        reached: AtomicBool::new(false),
+        rules: crate::smtp::rules::RuleSet::new(settings.preset.as_deref(), &settings.rules),
+        connections_allowed: AtomicU32::new(settings.connections.max(1)),
+        suspended_until: Mutex::new(suspended_until),
+        outage_began: Mutex::new(None),
+        server_wait: Mutex::new(None),
         sink,
+        windows,
+        window_announced: AtomicI64::new(i64::MIN),
         counts: Mutex::new(counts.clone()),
         dispatch: dispatch::Dispatch::new(store.clone(), campaign),
         account: settings,
+        failover: link,
     });
     tracing::info!(campaign, account = %account, uncertain_recovered, "campaign run starts");
-    run.sink.event(&CampaignEvent::Started {
-        campaign,
-        account: account.clone(),
-        counts,
-        uncertain_recovered,
-        rate: run.limits.rate.state(),
-    });
+    if announce_start {
+        run.sink.event(&CampaignEvent::Started {
+            campaign,
+            account: account.clone(),
+            counts,
+            uncertain_recovered,
+            rate: run.limits.rate.state(),
+        });
+    }
 
     let (writer, writer_done) = writer::start(run.clone())?;
     let progress = tokio::spawn(report_progress(run.clone()));
     let acknowledge = tokio::spawn(acknowledge_pause(run.clone()));
+    let watch = tokio::spawn(failover::watch(run.clone()));
     let mut failure = pool::run(run.clone(), writer).await;
     // Every worker is gone, so the writer's channel is closed: it drains and ends.
     match writer_done.await {
@@ -608,14 +1056,31 @@ pub async fn send(
     }
     progress.abort();
     acknowledge.abort();
+    watch.abort();
+    remember_held_rate(&run).await;
 
     let halted = run
         .halt_reason
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
+    if failure.is_none()
+        && halted.is_none()
+        && !run.control.pause.is_cancelled()
+        && let Some(why) = run.failover.handed_off()
+    {
+        // Nothing of this run is in flight any more: the next account's run
+        // takes over (the caller ends this one, naming it).
+        return Ok(Ended::Moved {
+            run_id: run.run_id,
+            why,
+            control: run.control.clone(),
+        });
+    }
     let (outcome, reason) = if run.control.stop.is_cancelled() {
         store.cancel_unfinished(campaign).await?;
+        // A stopped campaign sends nothing more: no schedule is left to start it.
+        store.clear_schedule(campaign).await?;
         (RunOutcome::Stopped, None)
     } else if let Some(reason) = halted {
         (RunOutcome::Paused, Some(reason))
@@ -650,6 +1115,11 @@ pub async fn send(
         RunOutcome::Stopped => CampaignStatus::Stopped,
     };
     record_end(store, campaign, status, reason.as_ref()).await?;
+    if let Err(e) = store.end_run(run.run_id, outcome.into(), reason.as_ref()).await {
+        // The campaign's own state is written; a run left without its end
+        // reads as interrupted, which the next run also writes.
+        tracing::error!(campaign, error = %e, "the end of the run could not be recorded in its history");
+    }
     if let Some(error) = failure {
         return Err(error);
     }
@@ -660,11 +1130,23 @@ pub async fn send(
         reason: reason.clone(),
         counts: counts.clone(),
     });
-    Ok(RunReport {
+    Ok(Ended::Finished(RunReport {
         outcome,
         reason,
         counts,
-    })
+    }))
+}
+
+/// Keeps the rate that held on the account without throttle replies, when
+/// its server throttled (in this run or an earlier one), for the next run to
+/// start at. A failure to write it costs only that head start: logged.
+async fn remember_held_rate(run: &Run) {
+    let Some(rate) = run.limits.rate.held() else {
+        return;
+    };
+    if let Err(error) = run.store.set_held_rate(run.profile, rate).await {
+        tracing::warn!(%error, "the rate that held could not be kept");
+    }
 }
 
 /// A database error that is a full disk, as [`Error::DiskFull`].
@@ -730,6 +1212,7 @@ async fn report_progress(run: Arc<Run>) {
             rate: run.limits.rate.state(),
             eta_seconds,
             elapsed_ms: u64::try_from(now.duration_since(started).as_millis()).unwrap_or(u64::MAX),
+            server_wait: run.server_wait(),
         });
     }
 }

@@ -42,3 +42,29 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A clock that starts at a given wall time and then follows tokio's clock,
+/// so that code sleeping on tokio time and reading the wall clock (the
+/// schedule timer, send windows) runs on tokio's paused clock in tests.
+#[derive(Debug, Clone)]
+pub struct TokioClock {
+    start_ms: i64,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// Reads `ms` now; moves as tokio's clock moves.
+    pub fn at(ms: i64) -> Self {
+        Self {
+            start_ms: ms,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now_ms(&self) -> i64 {
+        let elapsed = tokio::time::Instant::now().duration_since(self.start).as_millis();
+        self.start_ms.saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX))
+    }
+}

@@ -161,12 +161,10 @@ pub enum Error {
     #[error("the sandbox has no message {0}")]
     CapturedMessageNotFound(i64),
 
-    #[error("{part}{}: {problem}", .line.map(|l| format!(", line {l}")).unwrap_or_default())]
-    Template {
-        part: String,
-        line: Option<usize>,
-        problem: String,
-    },
+    /// A message's template cannot be compiled, or made for a row: typed,
+    /// for front ends to say in their language ([`Error::template`]).
+    #[error("{0}")]
+    Template(#[from] crate::message::TemplateError),
 
     #[error("campaign {0} has no message yet (write one on the Message screen or with `mailroom message`)")]
     NoMessage(String),
@@ -192,6 +190,15 @@ pub enum Error {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+
+    #[error("\"{address}\" cannot go on the suppression list: {problem}")]
+    NotAnAddress {
+        address: String,
+        problem: crate::address::InvalidReason,
+    },
+
+    #[error("{0} is not on the suppression list")]
+    NotSuppressed(String),
 
     #[error("campaign {campaign} has no recipient whose address contains \"{query}\"")]
     NoRecipientMatches { campaign: String, query: String },
@@ -230,6 +237,9 @@ pub enum Error {
 
     #[error("a campaign is sending from the database {}; pause it before choosing another file", .path.display())]
     DatabaseInUse { path: PathBuf },
+
+    #[error("the schedule cannot be used: {problem}")]
+    InvalidSchedule { problem: String },
 
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -284,12 +294,15 @@ pub enum ErrorKind {
     TemplateNotFound,
     RowNotFound,
     ExportFailed,
+    NotAnAddress,
+    NotSuppressed,
     CampaignState,
     SendingElsewhere,
     DiskFull,
     AccountInUse,
     SettingsUnwritable,
     DatabaseInUse,
+    InvalidSchedule,
     Database,
     Internal,
 }
@@ -326,19 +339,22 @@ impl Error {
             Error::MailboxExists(_) => ErrorKind::MailboxExists,
             Error::SandboxUnavailable { .. } => ErrorKind::SandboxUnavailable,
             Error::CapturedMessageNotFound(_) => ErrorKind::CapturedMessageNotFound,
-            Error::Template { .. } => ErrorKind::Template,
+            Error::Template(_) => ErrorKind::Template,
             Error::NoMessage(_) => ErrorKind::NoMessage,
             Error::AttachmentUnreadable { .. } => ErrorKind::AttachmentUnreadable,
             Error::TestSendFailed(_) => ErrorKind::TestSendFailed,
             Error::TemplateNotFound(_) => ErrorKind::TemplateNotFound,
             Error::RowNotFound { .. } | Error::NoRecipientMatches { .. } => ErrorKind::RowNotFound,
             Error::ExportFailed { .. } => ErrorKind::ExportFailed,
+            Error::NotAnAddress { .. } => ErrorKind::NotAnAddress,
+            Error::NotSuppressed(_) => ErrorKind::NotSuppressed,
             Error::CampaignState { .. } => ErrorKind::CampaignState,
             Error::SendingElsewhere { .. } => ErrorKind::SendingElsewhere,
             Error::DiskFull { .. } => ErrorKind::DiskFull,
             Error::AccountInUse { .. } => ErrorKind::AccountInUse,
             Error::SettingsUnwritable { .. } => ErrorKind::SettingsUnwritable,
             Error::DatabaseInUse { .. } => ErrorKind::DatabaseInUse,
+            Error::InvalidSchedule { .. } => ErrorKind::InvalidSchedule,
             Error::Database(_) | Error::StateFile(_) => ErrorKind::Database,
             Error::Internal(_) => ErrorKind::Internal,
         }
@@ -362,6 +378,15 @@ impl Error {
             Error::Database(sqlx::Error::Database(db)) => db.code().and_then(|c| c.parse().ok()).is_some_and(full),
             Error::StateFile(rusqlite::Error::SqliteFailure(failure, _)) => full(failure.extended_code),
             _ => false,
+        }
+    }
+
+    /// The typed template problem, for a front end to say in its own
+    /// language (the window gets it beside `{kind, message}`).
+    pub fn template(&self) -> Option<&crate::message::TemplateError> {
+        match self {
+            Error::Template(problem) => Some(problem),
+            _ => None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Writing a campaign's recipients out as CSV or XLSX: the failed ones (to
 //! check, fix or send elsewhere) and the skipped ones (invalid, duplicate,
 //! suppressed: to correct in the source list), with the reason and every
-//! imported column.
+//! imported column; and the suppression list, with each address's reason,
+//! source and date.
 //!
 //! The file is written beside its target and renamed into place, and only
 //! ever over a regular file of one name: a device, a FIFO, a folder, a
@@ -37,31 +38,25 @@ pub async fn export_recipients(
     path: &Path,
 ) -> Result<u64> {
     let summary = store.campaign_summary(campaign).await?;
-    let cannot = |source: std::io::Error| Error::ExportFailed {
-        path: path.to_owned(),
-        source,
-    };
-    let target = Target::of(path).map_err(cannot)?;
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file = file_beside(folder).map_err(cannot)?;
-    let xlsx = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("xlsx"));
-    let mut out = if xlsx { Table::xlsx(file) } else { Table::csv(file) }.map_err(cannot)?;
+    let mut out = Destination::open(path, "Recipients")?;
     // `bounce` is hard or soft for a bounced recipient (issue 20), whose
-    // `reason` is the bounce's diagnostic.
-    let mut header: Vec<Cell<'_>> = ["row", "email", "status", "reason", "attempts", "bounce"]
+    // `reason` is the bounce's diagnostic; `account` the account that sent
+    // it (a campaign may send on several, issue 19), else that of its last try.
+    let mut header: Vec<Cell<'_>> = ["row", "email", "status", "reason", "attempts", "bounce", "account"]
         .into_iter()
         .map(|name| Cell::Text(name.into()))
         .collect();
     header.extend(summary.columns.iter().map(|c| Cell::Text(c.into())));
-    out.write(&header).map_err(cannot)?;
+    out.write(&header)?;
     let mut written = 0_u64;
     for &status in statuses {
         let mut offset = 0;
         loop {
             let page = store.recipients(campaign, Some(status), offset, PAGE).await?;
+            let accounts = match (page.first(), page.last()) {
+                (Some(first), Some(last)) => store.accounts_by_row(campaign, first.row, last.row).await?,
+                _ => std::collections::HashMap::new(),
+            };
             for r in &page {
                 let mut record = vec![
                     Cell::Number(r.row),
@@ -70,9 +65,10 @@ pub async fn export_recipients(
                     Cell::Text(r.reason.as_ref().map(ToString::to_string).unwrap_or_default().into()),
                     Cell::Number(u64::from(r.attempts)),
                     Cell::Text(r.bounce.map(BounceKind::as_str).unwrap_or_default().into()),
+                    Cell::Text(accounts.get(&r.row).map(String::as_str).unwrap_or_default().into()),
                 ];
                 record.extend(r.fields.values().map(|v| Cell::Text(v.as_str().into())));
-                out.write(&record).map_err(cannot)?;
+                out.write(&record)?;
             }
             written += page.len() as u64;
             if (page.len() as u64) < PAGE {
@@ -81,19 +77,116 @@ pub async fn export_recipients(
             offset += PAGE;
         }
     }
-    let file = out.finish().map_err(cannot)?;
-    match target {
-        // Something may have appeared there meanwhile: it is not replaced.
-        Target::New => file.persist_noclobber(path),
-        // Checked again right before the rename; a rename never writes
-        // through a link that appears after this check, it replaces it.
-        Target::Replace => match Target::of(path) {
-            Ok(_) => file.persist(path),
-            Err(error) => Err(tempfile::PersistError { error, file }),
-        },
-    }
-    .map_err(|e| cannot(e.error))?;
+    out.finish()?;
     Ok(written)
+}
+
+/// Writes the whole suppression list (newest first) to `path`, CSV or XLSX
+/// as [`export_recipients`] does, and returns how many addresses: `email`,
+/// `reason`, `source` (in English) and `added` (UTC). The recipient
+/// importer reads it back as it is: its `email` and `reason` columns are
+/// what a suppression import takes.
+pub async fn export_suppressions(store: &Store, path: &Path) -> Result<u64> {
+    let mut out = Destination::open(path, "Suppressed")?;
+    let header: Vec<Cell<'_>> = ["email", "reason", "source", "added"]
+        .into_iter()
+        .map(|name| Cell::Text(name.into()))
+        .collect();
+    out.write(&header)?;
+    let mut written = 0_u64;
+    loop {
+        let page = store.suppressions("", written, PAGE).await?;
+        for s in &page.entries {
+            out.write(&[
+                Cell::Text(s.email.as_str().into()),
+                Cell::Text(s.reason.as_str().into()),
+                Cell::Text(s.source.to_string().into()),
+                Cell::Text(utc_second(s.created_at).into()),
+            ])?;
+        }
+        written += page.entries.len() as u64;
+        if (page.entries.len() as u64) < PAGE {
+            break;
+        }
+    }
+    out.finish()?;
+    Ok(written)
+}
+
+/// `ms` (Unix milliseconds) as `2026-03-14 09:26:53 UTC`.
+pub fn utc_second(ms: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// An export on its way to `path`: written into a file beside it, which
+/// replaces (or becomes) `path` only when complete.
+struct Destination<'p> {
+    path: &'p Path,
+    target: Target,
+    table: Table,
+}
+
+impl<'p> Destination<'p> {
+    /// Checks what is at `path` and starts the file beside it; `sheet` names
+    /// a workbook's sheet. A path ending in `.xlsx` gets a workbook, anything
+    /// else CSV.
+    fn open(path: &'p Path, sheet: &str) -> Result<Destination<'p>> {
+        let cannot = |source| cannot_write(path, source);
+        let target = Target::of(path).map_err(cannot)?;
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file = file_beside(folder).map_err(cannot)?;
+        let xlsx = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("xlsx"));
+        let table = if xlsx {
+            Table::xlsx(file, sheet)
+        } else {
+            Table::csv(file)
+        }
+        .map_err(cannot)?;
+        Ok(Destination { path, target, table })
+    }
+
+    fn write(&mut self, cells: &[Cell<'_>]) -> Result<()> {
+        self.table.write(cells).map_err(|e| cannot_write(self.path, e))
+    }
+
+    /// Completes the file and puts it in place.
+    fn finish(self) -> Result<()> {
+        let path = self.path;
+        let file = self.table.finish().map_err(|e| cannot_write(path, e))?;
+        match self.target {
+            // Something may have appeared there meanwhile: it is not replaced.
+            Target::New => file.persist_noclobber(path),
+            // Checked again right before the rename; a rename never writes
+            // through a link that appears after this check, it replaces it.
+            Target::Replace => match Target::of(path) {
+                Ok(_) => file.persist(path),
+                Err(error) => Err(tempfile::PersistError { error, file }),
+            },
+        }
+        .map_err(|e| cannot_write(path, e.error))?;
+        Ok(())
+    }
+}
+
+fn cannot_write(path: &Path, source: std::io::Error) -> Error {
+    Error::ExportFailed {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// What is at the export's path before it is written.
@@ -208,10 +301,10 @@ impl Table {
         Ok(Table::Csv(Box::new(csv::Writer::from_writer(file))))
     }
 
-    fn xlsx(file: NamedTempFile) -> std::io::Result<Table> {
+    fn xlsx(file: NamedTempFile, sheet: &str) -> std::io::Result<Table> {
         let mut book = Box::new(Workbook::new());
         book.add_worksheet_with_constant_memory()
-            .and_then(|sheet| sheet.set_name("Recipients"))
+            .and_then(|worksheet| worksheet.set_name(sheet))
             .map_err(std::io::Error::other)?;
         Ok(Table::Xlsx { book, file, rows: 0 })
     }
@@ -460,12 +553,12 @@ mod tests {
         );
         let text = std::fs::read_to_string(&path).expect("read");
         let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
-        assert_eq!(lines[0], "row,email,status,reason,attempts,bounce,email");
+        assert_eq!(lines[0], "row,email,status,reason,attempts,bounce,account,email");
         assert_eq!(
             lines[1],
-            "2,a-at-example.com,bounced,550 5.1.1 <a@example.com>: Recipient address rejected,0,hard,a-at-example.com"
+            "2,a-at-example.com,bounced,550 5.1.1 <a@example.com>: Recipient address rejected,0,hard,,a-at-example.com"
         );
-        assert_eq!(lines[2], "3,b-at-example.com,sent,,0,,b-at-example.com");
+        assert_eq!(lines[2], "3,b-at-example.com,sent,,0,,,b-at-example.com");
     }
 
     #[test]

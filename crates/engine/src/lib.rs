@@ -10,19 +10,34 @@
 //! - [`store`] owns the SQLite file: opening it (WAL, foreign keys, busy
 //!   timeout), the embedded migrations, and every query. Nothing else writes SQL.
 //! - [`export`] writes a campaign's failed or skipped recipients to CSV.
+//! - [`results`] is what happened to each recipient of a campaign: pages of
+//!   recipients filtered by state, reason and text, each one's history of
+//!   attempts, the runs, and what Resend failed would include or leave out.
+//! - [`suppression`] is the list of addresses never written to again: added
+//!   by hand, imported through [`import`], exported, honoured by every import
+//!   and run.
 //! - [`import`] turns a recipient file into a draft campaign: it reads the file
 //!   on a blocking thread, validates each row and streams batches to the store
-//!   inside one transaction, so a failed import leaves nothing behind.
+//!   inside one transaction, so a failed import leaves nothing behind. Its
+//!   parts: `import::csv` (the CSV reader, with `import::dialect` and
+//!   `import::records`), `import::sheet` (workbooks, bounded by
+//!   `import::container`), `import::columns` (the email column),
+//!   `import::classify` (each row's fate), `import::options` (the person's
+//!   choices), `import::file`, `import::limits` and `import::guard`.
 //! - [`campaign`] runs a campaign: the throttled connection pool, claiming
 //!   and concluding each recipient in the store, pause/stop/resume, and the
-//!   progress a caller's sink receives.
+//!   progress a caller's sink receives; also its schedule and send windows
+//!   (`campaign::schedule`), the plans before Start (`campaign::plan`,
+//!   `campaign::send_plan`) and how long it waits for a server it cannot
+//!   reach (`campaign::outage`).
 //! - [`message`] is a campaign's message: the template with merge fields, its
 //!   versions, attachments, and the MIME message made for each recipient.
 //! - [`address`] decides whether a string is a usable email address and how two
 //!   addresses compare (the duplicate rule).
 //! - [`smtp`] talks SMTP: accounts and provider presets, a client with a
 //!   timeout on every step, Test connection's staged diagnosis, and a small
-//!   server behind the built-in sandbox (and the test server in `tests/`).
+//!   server behind the built-in sandbox (and the test server in `tests/`);
+//!   `smtp::rules` says what a provider's reply means (rules as data).
 //! - [`secrets`] keeps SMTP passwords in the OS keychain, or an encrypted file
 //!   where there is none; never in the database.
 //! - [`model`] holds the types front ends display: campaigns, recipients, counts,
@@ -56,10 +71,12 @@ pub mod message;
 pub mod model;
 pub mod outcome;
 pub mod paths;
+pub mod results;
 pub mod secrets;
 pub mod settings;
 pub mod smtp;
 pub mod store;
+pub mod suppression;
 
 pub use error::{Error, ErrorKind, Result};
 pub use store::Store;

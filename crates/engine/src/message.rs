@@ -33,12 +33,15 @@ pub mod attach;
 mod compose;
 pub mod merge;
 mod paste;
+mod problem;
 mod quoted_printable;
 pub use attach::ProtectedFiles;
 pub use compose::{
-    MessageCheck, MissingAttachment, find_recipient_row, preview_message, save_message, send_test_message,
+    MessageCheck, MissingAttachment, RowPreview, SkippedRow, find_recipient_row, merge_fields, preview_message,
+    save_message, send_test_message,
 };
 pub use paste::clean_pasted_html;
+pub use problem::{AddressRole, Construct, Made, TemplateCause, TemplateError, TemplatePart, TemplateProblem};
 
 /// Width of the plain-text part derived from HTML.
 const TEXT_WIDTH: usize = 78;
@@ -261,11 +264,11 @@ pub struct CompiledMessage {
     domain: String,
 }
 
-const SUBJECT: &str = "subject";
-const TEXT: &str = "text";
-const HTML: &str = merge::HTML_PART;
-const UNSUBSCRIBE_URL: &str = "unsubscribe_url";
-const ATTACHMENT_NAME: &str = "attachment_name";
+const SUBJECT: TemplatePart = TemplatePart::Subject;
+const TEXT: TemplatePart = TemplatePart::Text;
+const HTML: TemplatePart = TemplatePart::Html;
+const UNSUBSCRIBE_URL: TemplatePart = TemplatePart::UnsubscribeUrl;
+const ATTACHMENT_NAME: TemplatePart = TemplatePart::AttachmentName;
 
 impl CompiledMessage {
     /// Checks `draft` against `columns` (syntax, unknown fields, the sender,
@@ -283,10 +286,10 @@ impl CompiledMessage {
         let text = draft.text.as_deref().filter(|t| !t.trim().is_empty());
         let html = draft.html.as_deref().filter(|t| !t.trim().is_empty());
         if draft.subject.trim().is_empty() {
-            return Err(template_error(SUBJECT, None, "the subject is empty".to_owned()));
+            return Err(template_error(SUBJECT, None, TemplateProblem::EmptySubject));
         }
         if text.is_none() && html.is_none() {
-            return Err(template_error(TEXT, None, "the message has no body".to_owned()));
+            return Err(template_error(TEXT, None, TemplateProblem::NoBody));
         }
 
         let mut env = merge::environment();
@@ -307,7 +310,7 @@ impl CompiledMessage {
             return Err(template_error(
                 UNSUBSCRIBE_URL,
                 None,
-                "the unsubscribe link must start with https://".to_owned(),
+                TemplateProblem::UnsubscribeNotHttps,
             ));
         }
         let attachment_name = draft.attachment_name.as_deref().filter(|n| !n.trim().is_empty());
@@ -315,7 +318,7 @@ impl CompiledMessage {
             return Err(template_error(
                 ATTACHMENT_NAME,
                 None,
-                "choose either a column or a file name for each recipient's file, not both".to_owned(),
+                TemplateProblem::AttachmentColumnAndName,
             ));
         }
         let parts = [
@@ -330,11 +333,11 @@ impl CompiledMessage {
             add_part(&mut env, name, source, &field_names)?;
         }
 
-        let sender_mailbox = mailbox(sender.name.as_deref(), &sender.address, "the sender address")?;
+        let sender_mailbox = mailbox(sender.name.as_deref(), &sender.address, AddressRole::Sender)?;
         let reply_to = sender
             .reply_to
             .as_deref()
-            .map(|r| mailbox(None, r, "the reply-to address"))
+            .map(|r| mailbox(None, r, AddressRole::ReplyTo))
             .transpose()?;
         let mut fixed = Headers::new();
         fixed.set(header::From::from(Mailboxes::from(sender_mailbox)));
@@ -357,7 +360,7 @@ impl CompiledMessage {
         });
         let unsubscribe_mailto = match unsubscribe_mailto {
             Some(address) => {
-                mailbox(None, &address, "the unsubscribe address")?;
+                mailbox(None, &address, AddressRole::Unsubscribe)?;
                 Some(mailto_uri(&address))
             }
             None => None,
@@ -368,10 +371,9 @@ impl CompiledMessage {
             attachment_name.is_some() || draft.attachment_column.as_deref().is_some_and(|c| !c.is_empty());
         if per_recipient && attachment_folder.is_none() {
             return Err(template_error(
-                "attachment_folder",
+                TemplatePart::AttachmentFolder,
                 None,
-                "choose the folder that holds each recipient's file: a recipient's file is only ever taken from it"
-                    .to_owned(),
+                TemplateProblem::NoAttachmentFolder,
             ));
         }
         let mut attachments = Vec::with_capacity(draft.attachments.len());
@@ -392,12 +394,13 @@ impl CompiledMessage {
             None => None,
             Some(column) => Some(columns.iter().position(|c| c == column).ok_or_else(|| {
                 template_error(
-                    "attachment_column",
+                    TemplatePart::AttachmentColumn,
                     None,
-                    format!(
-                        "there is no column \"{column}\" (the columns are: {})",
-                        columns.join(", ")
-                    ),
+                    TemplateProblem::UnknownColumn {
+                        name: column.to_owned(),
+                        suggestion: problem::nearest(column, columns.iter().map(String::as_str)),
+                        columns: columns.to_vec(),
+                    },
                 )
             })?),
         };
@@ -448,7 +451,7 @@ impl CompiledMessage {
     /// absolute name, or one that climbs out with `..`). What is on disk
     /// there is checked by [`CompiledMessage::check_recipient_file`].
     pub fn recipient_attachment(&self, recipient: &RecipientData<'_>) -> Result<Option<PathBuf>, String> {
-        let Some(name) = self.recipient_file_name(recipient)? else {
+        let Some(name) = self.recipient_file_name(recipient).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
         if name.is_empty() {
@@ -462,7 +465,7 @@ impl CompiledMessage {
 
     /// The file name a recipient's row gives (from the column, or the file
     /// name template), as written.
-    fn recipient_file_name(&self, recipient: &RecipientData<'_>) -> Result<Option<String>, String> {
+    fn recipient_file_name(&self, recipient: &RecipientData<'_>) -> Result<Option<String>, TemplateError> {
         if self.has_attachment_name {
             return Ok(Some(one_line(
                 &self.render_part(ATTACHMENT_NAME, &self.context(recipient))?,
@@ -491,14 +494,14 @@ impl CompiledMessage {
         context(&self.field_keys, recipient)
     }
 
-    fn render_part(&self, name: &str, context: &Value) -> Result<String, String> {
-        merge::render(&self.env, name, context)
+    fn render_part(&self, part: TemplatePart, context: &Value) -> Result<String, TemplateError> {
+        merge::render(&self.env, part, context)
     }
 
     /// Renders every template part for `recipient` (nothing else: no file
     /// is read), for a save to find a template that cannot be made at all
     /// (over a limit) before anyone is sent it.
-    pub fn render_templates(&self, recipient: RecipientData<'_>) -> Result<(), String> {
+    pub fn render_templates(&self, recipient: RecipientData<'_>) -> Result<(), TemplateError> {
         let context = self.context(&recipient);
         let parts = [
             (SUBJECT, true),
@@ -509,7 +512,7 @@ impl CompiledMessage {
         ];
         for (name, present) in parts {
             if present {
-                self.render_part(name, &context)?;
+                self.render_part(name, &context).map_err(|e| e.for_row(recipient.row))?;
             }
         }
         Ok(())
@@ -517,21 +520,43 @@ impl CompiledMessage {
 
     /// Renders and builds one recipient's mail. An error is that recipient's
     /// (a missing per-recipient file, a render that ran out of fuel).
-    pub fn render(&self, recipient: RecipientData<'_>) -> Result<RenderedMessage, String> {
+    pub fn render(&self, recipient: RecipientData<'_>) -> Result<RenderedMessage, TemplateError> {
+        self.render_for(&recipient).map_err(|e| e.for_row(recipient.row))
+    }
+
+    fn render_for(&self, recipient: &RecipientData<'_>) -> Result<RenderedMessage, TemplateError> {
+        let recipient = *recipient;
         let context = self.context(&recipient);
-        let render = |name: &str| self.render_part(name, &context);
+        let render = |part: TemplatePart| self.render_part(part, &context);
         let subject = one_line(&render(SUBJECT)?);
         let html = if self.has_html { Some(render(HTML)?) } else { None };
         let text = match (&html, self.has_text) {
             (_, true) => render(TEXT)?,
-            (Some(html), false) => html2text::from_read(html.as_bytes(), TEXT_WIDTH)
-                .map_err(|e| format!("cannot derive the plain-text part: {e}"))?,
+            (Some(html), false) => html2text::from_read(html.as_bytes(), TEXT_WIDTH).map_err(|e| {
+                TemplateError::new(
+                    TEXT,
+                    None,
+                    TemplateProblem::Render {
+                        cause: TemplateCause::Other,
+                        detail: Some(format!("cannot derive the plain-text part: {e}")),
+                    },
+                )
+            })?,
             (None, false) => String::new(),
         };
         // An address, not a "Name <address>" mailbox: `Address` checks it
         // without the full mailbox grammar, which costs more than the template.
-        let to_address = header_address(recipient.email)
-            .map_err(|e| format!("the address {} cannot be used: {e}", recipient.email))?;
+        let to_address = header_address(recipient.email).map_err(|problem| {
+            TemplateError::new(
+                TemplatePart::Recipient,
+                None,
+                TemplateProblem::BadAddress {
+                    role: AddressRole::Recipient,
+                    address: recipient.email.trim().to_owned(),
+                    problem,
+                },
+            )
+        })?;
         let message_id = self.message_id(recipient.row);
         // The mail is assembled here from lettre's parts rather than by its
         // message builder, which parses the From header back out of what it
@@ -558,12 +583,14 @@ impl CompiledMessage {
                     .body(attachment.bytes.clone(), attachment.content_type.clone()),
             );
         }
-        if let Some(path) = self.recipient_attachment(&recipient)? {
+        let attachment_problem =
+            |detail: String| TemplateError::new(TemplatePart::Recipient, None, TemplateProblem::Attachment { detail });
+        if let Some(path) = self.recipient_attachment(&recipient).map_err(attachment_problem)? {
             let real = self
                 .check_recipient_file(&path)
-                .map_err(|problem| problem.to_string())?;
+                .map_err(|problem| attachment_problem(problem.to_string()))?;
             let bytes = attach::read_checked(&real)
-                .map_err(|e| format!("the attachment {} cannot be read: {e}", path.display()))?;
+                .map_err(|e| attachment_problem(format!("the attachment {} cannot be read: {e}", path.display())))?;
             let name = file_name(&path);
             names.push(name.clone());
             attachments.push(Attachment::new(name).body(bytes, content_type_of(&path)));
@@ -674,16 +701,17 @@ impl CompiledMessage {
 
 /// Checks the part `name`'s template `source` (its size, syntax, what a
 /// message may use, unknown fields) and compiles it into `env`.
-fn add_part(env: &mut Environment<'static>, name: &'static str, source: &str, field_names: &[String]) -> Result<()> {
+fn add_part(env: &mut Environment<'static>, part: TemplatePart, source: &str, field_names: &[String]) -> Result<()> {
+    let name = part.name();
     // Before minijinja compiles it: compiling folds constants, which can be
     // a memory bomb of its own.
     merge::check_template(source, merge::part_limit(name))
-        .map_err(|refusal| template_error(name, refusal.line, refusal.problem))?;
+        .map_err(|refusal| template_error(part, refusal.line, refusal.problem))?;
     env.add_template_owned(name, source.to_owned())
-        .map_err(|e| template_error(name, e.line(), describe(&e)))?;
+        .map_err(|e| template_error(part, e.line(), merge::syntax_problem(&e, source)))?;
     let template = env
         .get_template(name)
-        .map_err(|e| template_error(name, e.line(), describe(&e)))?;
+        .map_err(|e| template_error(part, e.line(), merge::syntax_problem(&e, source)))?;
     let known: HashSet<&str> = field_names.iter().map(String::as_str).chain(["email", "row"]).collect();
     let mut unknown: Vec<String> = template
         .undeclared_variables(false)
@@ -693,13 +721,15 @@ fn add_part(env: &mut Environment<'static>, name: &'static str, source: &str, fi
     unknown.sort();
     if let Some(field) = unknown.first() {
         let line = source.lines().position(|l| l.contains(field.as_str())).map(|i| i + 1);
+        let fields = available_fields(field_names);
         return Err(template_error(
-            name,
+            part,
             line,
-            format!(
-                "there is no merge field \"{field}\" (the fields are: {})",
-                available_fields(field_names).join(", ")
-            ),
+            TemplateProblem::UnknownField {
+                name: field.clone(),
+                suggestion: problem::nearest(field, fields.iter().map(String::as_str)),
+                fields,
+            },
         ));
     }
     Ok(())
@@ -742,8 +772,8 @@ impl MergeTemplate {
     }
 
     /// The text for one recipient (`values` in column order); an error is
-    /// that recipient's, as a sentence naming the line.
-    pub fn render(&self, email: &str, values: &[String]) -> Result<String, String> {
+    /// that recipient's, typed, with its part and line.
+    pub fn render(&self, email: &str, values: &[String]) -> Result<String, TemplateError> {
         let recipient = RecipientData { row: 2, email, values };
         merge::render(&self.env, TEXT, &context(&self.field_keys, &recipient))
     }
@@ -752,18 +782,8 @@ impl MergeTemplate {
 /// Names a template may use that are not merge fields.
 const GLOBALS: &[&str] = &["range", "loop"];
 
-fn template_error(part: &str, line: Option<usize>, problem: String) -> Error {
-    Error::Template {
-        part: part.to_owned(),
-        line,
-        problem,
-    }
-}
-
-/// minijinja's message without its own "(in template:line)" suffix; we add the line.
-fn describe(err: &minijinja::Error) -> String {
-    let detail = err.detail().map(|d| format!(": {d}")).unwrap_or_default();
-    format!("{}{detail}", err.kind())
+fn template_error(part: TemplatePart, line: Option<usize>, problem: TemplateProblem) -> Error {
+    Error::Template(TemplateError::new(part, line, problem))
 }
 
 /// A header value on one line: CR and LF (and other controls) become spaces.
@@ -776,17 +796,33 @@ fn one_line(value: &str) -> String {
         .to_owned()
 }
 
-fn mailbox(name: Option<&str>, address: &str, what: &str) -> Result<Mailbox> {
-    let address = header_address(address)
-        .map_err(|e| template_error("sender", None, format!("{what} {address} is not valid: {e}")))?;
+fn mailbox(name: Option<&str>, address: &str, role: AddressRole) -> Result<Mailbox> {
+    let address = header_address(address).map_err(|problem| {
+        template_error(
+            TemplatePart::Sender,
+            None,
+            TemplateProblem::BadAddress {
+                role,
+                address: address.trim().to_owned(),
+                problem,
+            },
+        )
+    })?;
     Ok(Mailbox::new(name.map(one_line).filter(|n| !n.is_empty()), address))
 }
 
 /// An address as headers carry it: its domain in ASCII (IDNA), its local
 /// part as it is (see the module docs).
-fn header_address(address: &str) -> std::result::Result<lettre::Address, String> {
-    let wire = crate::address::for_wire(address.trim()).map_err(|reason| reason.to_string())?;
-    wire.text.parse::<lettre::Address>().map_err(|e| e.to_string())
+fn header_address(address: &str) -> std::result::Result<lettre::Address, crate::address::InvalidReason> {
+    use crate::address::InvalidReason;
+    use lettre::address::AddressError;
+    let wire = crate::address::for_wire(address.trim())?;
+    // lettre is stricter than `for_wire` in places; its reasons, said as ours.
+    wire.text.parse::<lettre::Address>().map_err(|e| match e {
+        AddressError::MissingParts => InvalidReason::MissingAt,
+        AddressError::InvalidDomain => InvalidReason::BadDomain,
+        _ => InvalidReason::BadLocalPart,
+    })
 }
 
 /// A `mailto:` URI for `address` (RFC 6068): the domain in ASCII, and every

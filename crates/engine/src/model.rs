@@ -90,7 +90,7 @@ string_enum! {
 }
 
 /// How many recipients of a campaign are in each state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 pub struct StatusCounts {
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
@@ -246,6 +246,25 @@ pub struct SuppressedRow {
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub row: u64,
     pub email: String,
+    /// Why the address is on the list.
+    pub reason: String,
+}
+
+/// How a recipient file is read: its format and, for a text file, the
+/// encoding, delimiter and reading of quotes, or for a workbook, the sheet.
+/// What a preview shows and an import reports, built in one place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct SourceFormat {
+    /// `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
+    pub format: String,
+    /// Text files only: the encoding and delimiter it is read with.
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    /// Text files only: whether `"` is read as a character, not as quoting.
+    pub literal_quotes: Option<bool>,
+    /// Spreadsheets only: the sheet read.
+    pub sheet: Option<String>,
 }
 
 /// How a file would be read, before anything is saved: what was detected (or
@@ -254,15 +273,11 @@ pub struct SuppressedRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 pub struct ImportPreview {
-    /// `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
-    pub format: String,
-    /// Text files only: the encoding and delimiter it would be read with.
-    pub encoding: Option<String>,
-    pub delimiter: Option<String>,
-    /// Text files only: whether `"` is read as a character, not as quoting.
-    pub literal_quotes: Option<bool>,
-    /// Spreadsheets only: the sheet read, and every sheet in the workbook.
-    pub sheet: Option<String>,
+    /// How the file would be read (detected, or as chosen).
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts-bindings", ts(flatten))]
+    pub source: SourceFormat,
+    /// Spreadsheets only: every sheet in the workbook.
     pub sheets: Vec<String>,
     pub columns: Vec<String>,
     pub fields: Vec<String>,
@@ -301,13 +316,10 @@ pub struct ImportReport {
     pub invalid: Vec<InvalidRow>,
     pub duplicates: Vec<DuplicateRow>,
     pub suppressed: Vec<SuppressedRow>,
-    /// `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
-    pub format: String,
-    /// Text files only: the encoding and delimiter read with.
-    pub encoding: Option<String>,
-    pub delimiter: Option<String>,
-    /// Spreadsheets only: the sheet read.
-    pub sheet: Option<String>,
+    /// How the file was read.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts-bindings", ts(flatten))]
+    pub source: SourceFormat,
     pub columns: Vec<String>,
     /// Each column's merge-field name in a message (`E-Mail Address` →
     /// `e_mail_address`), in column order.

@@ -27,6 +27,68 @@ string_enum! {
     }
 }
 
+/// Why an account is suspended (issue 19): kept with the suspension
+/// (`account_suspensions`, migration 0013) and shown on the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub enum SuspensionReason {
+    /// A provider rule (`rule`) matched the server's reply (`failure`).
+    Rule { rule: String, failure: Failure },
+    /// The account's own quota of `limit` messages per `window` is used up.
+    Quota {
+        window: QuotaWindow,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        limit: u64,
+    },
+}
+
+/// Why a campaign's sending moved from one of its accounts to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub enum AccountChange {
+    /// The account it sent on is suspended until `until` (Unix ms).
+    Suspended {
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        until: i64,
+        reason: SuspensionReason,
+    },
+    /// The account it sent on could not log in (nothing frees that by itself).
+    AuthFailed { failure: Failure },
+    /// An earlier account of the list is no longer suspended: back to it.
+    Resumed,
+}
+
+/// English, for the CLI and the log.
+impl fmt::Display for SuspensionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SuspensionReason::Rule { rule, failure } => write!(f, "rule {rule}: \"{}\"", failure.text),
+            SuspensionReason::Quota { window, limit } => {
+                write!(f, "its quota of {limit} per {} is used up", window.as_str())
+            }
+        }
+    }
+}
+
+/// English, for the CLI and the log.
+impl fmt::Display for AccountChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountChange::Suspended { until, reason } => {
+                write!(
+                    f,
+                    "the account is suspended until {} ({reason})",
+                    crate::export::utc_second(*until)
+                )
+            }
+            AccountChange::AuthFailed { failure } => write!(f, "the account could not log in: \"{}\"", failure.text),
+            AccountChange::Resumed => f.write_str("an earlier account is no longer suspended"),
+        }
+    }
+}
+
 /// Why a recipient is where it is: skipped at import, waiting to retry,
 /// failed, uncertain, cancelled, or sent with a caveat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,8 +102,13 @@ pub enum RecipientReason {
         #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
         first_row: u64,
     },
-    /// Skipped at import: the address is on the suppression list.
-    Suppressed,
+    /// Skipped (at import, or as a run began): the address is on the
+    /// suppression list, for `reason` (the list's; `None` in campaigns
+    /// recorded before it was kept here).
+    Suppressed {
+        #[serde(default)]
+        reason: Option<String>,
+    },
     /// The server refused it for good, or a transient failure it waits to
     /// retry. `unanswered_before`: an earlier attempt got no answer after
     /// its content, so it may have been delivered anyway.
@@ -58,8 +125,14 @@ pub enum RecipientReason {
     NoAnswer { failure: Failure },
     /// It was in flight when Mailroom stopped (closed or killed).
     InFlightAtStop,
-    /// Its message could not be made (the template failed for its values).
-    Unrenderable { detail: String },
+    /// Its message could not be made (the template failed for its values):
+    /// the problem, typed (none in campaigns recorded before it was kept),
+    /// and in English for the log and exported files.
+    Unrenderable {
+        detail: String,
+        #[serde(default)]
+        problem: Option<crate::message::TemplateError>,
+    },
     /// Sent; an earlier attempt got no answer, so it may have arrived twice.
     SentMaybeTwice,
     /// Cancelled when the campaign was stopped.
@@ -111,7 +184,8 @@ impl fmt::Display for RecipientReason {
         match self {
             RecipientReason::InvalidAddress { problem } => write!(f, "invalid address: {problem}"),
             RecipientReason::Duplicate { first_row } => write!(f, "duplicate of row {first_row}"),
-            RecipientReason::Suppressed => f.write_str("on the suppression list"),
+            RecipientReason::Suppressed { reason: None } => f.write_str("on the suppression list"),
+            RecipientReason::Suppressed { reason: Some(reason) } => write!(f, "on the suppression list: {reason}"),
             RecipientReason::Smtp {
                 failure,
                 unanswered_before,
@@ -143,7 +217,7 @@ impl fmt::Display for RecipientReason {
             RecipientReason::InFlightAtStop => {
                 f.write_str("in flight when Mailroom stopped: the server may or may not have accepted it")
             }
-            RecipientReason::Unrenderable { detail } => {
+            RecipientReason::Unrenderable { detail, .. } => {
                 write!(f, "the message could not be made for this recipient: {detail}")
             }
             RecipientReason::SentMaybeTwice => f.write_str(
@@ -190,6 +264,24 @@ pub enum PauseReason {
         failure: Failure,
         host: String,
         port: u16,
+    },
+    /// The server had accepted mail in this run, then no connection could
+    /// be opened for longer than the account allows (`limit_ms`, its
+    /// `outage_limit_ms`), in `attempts` tries; the last one's failure.
+    OutageTooLong {
+        attempts: u32,
+        failure: Failure,
+        host: String,
+        port: u16,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        limit_ms: u64,
+    },
+    /// A provider rule (`rule`) says every message would get this reply:
+    /// `advice` is the rule's, in English (the window shows it quoted).
+    Rule {
+        rule: String,
+        advice: String,
+        failure: Failure,
     },
     /// `count` recipients failed in a row; the last one's reason.
     FailuresInARow { count: u32, last: Box<RecipientReason> },
@@ -251,6 +343,10 @@ pub enum PauseReason {
     /// Marked running, but no Mailroom is sending it (closed, killed, or
     /// its pause could not be recorded on a full disk).
     Interrupted,
+    /// This run's account was set aside and sending went on on `account`,
+    /// the next of the campaign's accounts, in a run of its own (a run's
+    /// end only: the campaign itself goes on).
+    MovedToAccount { account: String, why: AccountChange },
     /// A reason stored as text before reasons were kept as data.
     Legacy { text: String },
 }
@@ -287,6 +383,22 @@ impl fmt::Display for PauseReason {
                 "the server could not be reached {attempts} times in a row: {failure}. {}",
                 failure.advice(host, *port)
             ),
+            PauseReason::OutageTooLong {
+                attempts,
+                failure,
+                host,
+                port,
+                limit_ms,
+            } => write!(
+                f,
+                "the server could not be reached for longer than {} ({attempts} tries): {failure}. {} Resume \
+                 when it is back",
+                describe_duration(std::time::Duration::from_millis(*limit_ms)),
+                failure.advice(host, *port)
+            ),
+            PauseReason::Rule { rule, advice, failure } => {
+                write!(f, "{failure}. {advice} (rule {rule})")
+            }
             PauseReason::FailuresInARow { count, last } => write!(
                 f,
                 "{count} recipients failed in a row, so the campaign paused to spare your list; the last: {last}"
@@ -340,6 +452,9 @@ impl fmt::Display for PauseReason {
                 "interrupted: no Mailroom is sending it any more (it was closed or killed, or could not record its \
                  pause on a full disk); resume continues where it stopped",
             ),
+            PauseReason::MovedToAccount { account, why } => {
+                write!(f, "sending moved to account \"{account}\": {why}")
+            }
             PauseReason::Legacy { text } => f.write_str(text),
         }
     }

@@ -2,6 +2,7 @@
 // command; argument and result types come from Rust (bindings/, by ts-rs).
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { Account } from './bindings/Account';
+import type { AppliedRule } from './bindings/AppliedRule';
 import type { AccountSettings } from './bindings/AccountSettings';
 import type { CapturedMessage } from './bindings/CapturedMessage';
 import type { CapturedSummary } from './bindings/CapturedSummary';
@@ -10,6 +11,8 @@ import type { Preset } from './bindings/Preset';
 import type { StageReport } from './bindings/StageReport';
 import type { CampaignSummary } from './bindings/CampaignSummary';
 import type { ErrorKind } from './bindings/ErrorKind';
+import type { ImportChoice } from './bindings/ImportChoice';
+import type { ImportChoices } from './bindings/ImportChoices';
 import type { ImportReport } from './bindings/ImportReport';
 import type { ImportPreview } from './bindings/ImportPreview';
 import type { ImportProgress } from './bindings/ImportProgress';
@@ -19,6 +22,7 @@ import type { EventBatch } from './bindings/EventBatch';
 import type { MessageCheck } from './bindings/MessageCheck';
 import type { MessageDraft } from './bindings/MessageDraft';
 import type { Preview } from './bindings/Preview';
+import type { SendPlan } from './bindings/SendPlan';
 import type { RunReport } from './bindings/RunReport';
 import type { RenderedMessage } from './bindings/RenderedMessage';
 import type { TemplateSummary } from './bindings/TemplateSummary';
@@ -29,13 +33,27 @@ import type { MailboxDiagnosis } from './bindings/MailboxDiagnosis';
 import type { MailboxStageReport } from './bindings/MailboxStageReport';
 import type { ScanReport } from './bindings/ScanReport';
 import type { ScanProgress } from './bindings/ScanProgress';
-import type { Suppression } from './bindings/Suppression';
+import type { SuppressionPage } from './bindings/SuppressionPage';
+import type { SuppressionImport } from './bindings/SuppressionImport';
 import type { Settings } from './bindings/Settings';
 import type { Theme } from './bindings/Theme';
 import type { LogLevel } from './bindings/LogLevel';
 import type { DatabaseInfo } from './bindings/DatabaseInfo';
 import type { MenuLabels } from './bindings/MenuLabels';
 import type { MenuLanguage } from './bindings/MenuLanguage';
+import type { TrayLabels } from './bindings/TrayLabels';
+import type { Away } from './bindings/Away';
+import type { Plan } from './bindings/Plan';
+import type { Schedule } from './bindings/Schedule';
+import type { ScheduledCampaign } from './bindings/ScheduledCampaign';
+import type { RecipientQuery } from './bindings/RecipientQuery';
+import type { RecipientPage } from './bindings/RecipientPage';
+import type { RecipientFacets } from './bindings/RecipientFacets';
+import type { RecipientHistory } from './bindings/RecipientHistory';
+import type { RunRecord } from './bindings/RunRecord';
+import type { ResendChoice } from './bindings/ResendChoice';
+import type { ResendPlan } from './bindings/ResendPlan';
+import type { StateFilter } from './bindings/StateFilter';
 
 function isIpcError(value: unknown): value is IpcError {
   return (
@@ -58,22 +76,25 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 }
 
 /** What the person chose on the Recipients screen; unset means "detect". */
-export type ImportChoices = {
-  emailColumn?: string;
-  encoding?: string;
-  delimiter?: string;
-  sheet?: string;
-  /** Text files: `literal` reads " as a character, not as quoting. */
-  quotes?: 'standard' | 'literal';
+/** The choices made on the import preview; `ImportChoices.choose` in the engine changes them. */
+export type { ImportChoices, ImportChoice };
+
+/** No choice made: everything detected. */
+export const NO_IMPORT_CHOICES: ImportChoices = {
+  email_column: null,
+  encoding: null,
+  delimiter: null,
+  sheet: null,
+  literal_quotes: false,
 };
 
 function choiceArgs(choices: ImportChoices) {
   return {
-    emailColumn: choices.emailColumn ?? null,
-    encoding: choices.encoding ?? null,
-    delimiter: choices.delimiter ?? null,
-    sheet: choices.sheet ?? null,
-    literalQuotes: choices.quotes === undefined ? null : choices.quotes === 'literal',
+    emailColumn: choices.email_column,
+    encoding: choices.encoding,
+    delimiter: choices.delimiter,
+    sheet: choices.sheet,
+    literalQuotes: choices.literal_quotes,
   };
 }
 
@@ -82,7 +103,12 @@ export type { IpcError, Settings, Theme, LogLevel, DatabaseInfo };
 
 export const api = {
   /** How the file would be imported and its first rows; saves nothing. */
-  previewImport: (path: string, choices: ImportChoices = {}) =>
+  /** The extensions of the files Mailroom offers to import, lower-case, without the dot. */
+  importExtensions: () => call<string[]>('import_extensions'),
+  /** The choices after `change` (another sheet or reading forgets the chosen email column). */
+  chooseImport: (choices: ImportChoices, change: ImportChoice) =>
+    call<ImportChoices>('choose_import', { choices, change }),
+  previewImport: (path: string, choices: ImportChoices = NO_IMPORT_CHOICES) =>
     call<ImportPreview>('preview_import', { path, ...choiceArgs(choices) }),
   /**
    * Imports the file as a new draft campaign, replacing the draft `replaces`
@@ -91,7 +117,7 @@ export const api = {
    */
   importRecipients: (
     path: string,
-    choices: ImportChoices = {},
+    choices: ImportChoices = NO_IMPORT_CHOICES,
     replaces: number | null = null,
     importId = 0,
     onProgress: (progress: ImportProgress) => void = () => {},
@@ -124,6 +150,7 @@ export const api = {
   takeOpenedFile: () => call<string | null>('take_opened_file'),
 
   listAccounts: () => call<Account[]>('list_accounts'),
+  accountRules: (name: string) => call<AppliedRule[]>('account_rules', { name }),
   smtpPresets: () => call<Preset[]>('smtp_presets'),
   presetSettings: (preset: string, name: string, region: string | null) =>
     call<AccountSettings>('preset_settings', { preset, name, region }),
@@ -147,27 +174,59 @@ export const api = {
   saveMessage: (campaign: number, draft: MessageDraft) => call<MessageCheck>('save_message', { campaign, draft }),
   previewMessage: (campaign: number, row: number | null, account: string | null) =>
     call<Preview>('preview_message', { campaign, row, account }),
-  /** Runs the campaign to its end; `onEvents` gets at most ten batches a second. */
-  startCampaign: (campaign: number, account: string | null, onEvents: (batch: EventBatch) => void) => {
+  /** Runs the campaign to its end on `accounts`, in order (empty: the
+   * campaign's own); `onEvents` gets at most ten batches a second. */
+  startCampaign: (campaign: number, accounts: string[], onEvents: (batch: EventBatch) => void) => {
     const channel = new Channel<EventBatch>();
     channel.onmessage = onEvents;
-    return call<RunReport>('start_campaign', { campaign, account, onEvents: channel });
+    return call<RunReport>('start_campaign', { campaign, accounts, onEvents: channel });
   },
+  /** The campaign's accounts in order (its list, else the one it last ran on). */
+  campaignAccounts: (campaign: number) => call<string[]>('campaign_accounts', { campaign }),
+  /** Ends an account's suspension now; whether it was suspended. */
+  resumeAccount: (name: string) => call<boolean>('resume_account', { name }),
   pauseCampaign: (campaign: number) => call<null>('pause_campaign', { campaign }),
   stopCampaign: (campaign: number) => call<null>('stop_campaign', { campaign }),
   /** A desktop notification (tauri-plugin-notification; desktops ask no permission). */
   notify: (title: string, body: string) => call<null>('plugin:notification|notify', { options: { title, body } }),
   /** Pauses every sending campaign, lets in-flight mail finish, and quits. */
   pauseAllAndQuit: () => call<null>('pause_all_and_quit'),
+  /** Closing while campaigns send or wait: hide behind a tray icon (or minimise where there is none). */
+  keepRunningInBackground: (labels: TrayLabels) => call<Away>('keep_running_in_background', { labels }),
+  /** A run's end has been told (its notification is out): Mailroom in the background may quit. */
+  runSettled: (needsAttention: boolean) => call<null>('run_settled', { needsAttention }),
   findRecipientRow: (campaign: number, query: string) => call<number>('find_recipient_row', { campaign, query }),
   cleanPastedHtml: (html: string) => call<string>('clean_pasted_html', { html }),
-  sendTestMessage: (campaign: number, row: number | null, account: string, to: string) =>
-    call<RenderedMessage>('send_test_message', { campaign, row, account, to }),
+  /** Sends one row's message as a test; `cancelTest(testId)` gives up on it. */
+  sendTestMessage: (campaign: number, row: number | null, account: string, to: string, testId: number) =>
+    call<RenderedMessage>('send_test_message', { campaign, row, account, to, testId }),
+  /** The merge fields a campaign's message may use (`email` among them), before anything is saved. */
+  mergeFields: (campaign: number) => call<string[]>('merge_fields', { campaign }),
+  /** What Start would do: how many, through which account, from whom, at what pace, how long. */
+  sendPlan: (campaign: number, account: string | null) => call<SendPlan>('send_plan', { campaign, account }),
+  /** The account offered first: the last one used, the sandbox on a fresh install. */
+  defaultAccount: () => call<string | null>('default_account'),
   listTemplates: () => call<TemplateSummary[]>('list_templates'),
   saveTemplate: (name: string, draft: MessageDraft) => call<null>('save_template', { name, draft }),
   templateDraft: (name: string) => call<MessageDraft>('template_draft', { name }),
   deleteTemplate: (name: string) => call<null>('delete_template', { name }),
   settleUncertain: (campaign: number, resend: boolean) => call<number>('settle_uncertain', { campaign, resend }),
+
+  /** Results: a page of the campaign's recipients by state, reason and text (by cursor). */
+  recipientPage: (campaign: number, query: RecipientQuery) => call<RecipientPage>('recipient_page', { campaign, query }),
+  /** Counts by state, and by reason within `filter` (all when null). */
+  recipientFacets: (campaign: number, filter: StateFilter | null) =>
+    call<RecipientFacets>('recipient_facets', { campaign, filter }),
+  /** Every attempt of the recipient on spreadsheet row `row`, its send and bounces. */
+  recipientHistory: (campaign: number, row: number) => call<RecipientHistory>('recipient_history', { campaign, row }),
+  campaignRuns: (campaign: number) => call<RunRecord[]>('campaign_runs', { campaign }),
+  /** What Resend with `choice` would send and leave out; nothing changes. */
+  resendPlan: (campaign: number, choice: ResendChoice) => call<ResendPlan>('resend_plan', { campaign, choice }),
+  /** Resend as chosen: those recipients back to pending, ready for startCampaign. */
+  resendChosen: (campaign: number, choice: ResendChoice) => call<ResendPlan>('resend_chosen', { campaign, choice }),
+  /** The decision about uncertain recipients on `rows` (all when null). */
+  settleUncertainRows: (campaign: number, rows: number[] | null, resend: boolean) =>
+    call<number>('settle_uncertain_rows', { campaign, rows, resend }),
 
   /** Mailboxes (IMAP) of SMTP accounts, for bounces and unsubscribe replies. */
   listMailboxes: () => call<Mailbox[]>('list_mailboxes'),
@@ -188,8 +247,33 @@ export const api = {
     channel.onmessage = onProgress;
     return call<ScanReport[]>('scan_bounces', { account, onProgress: channel });
   },
-  /** A page of the suppression list, newest first. */
-  listSuppressions: (offset: number, limit: number) => call<Suppression[]>('list_suppressions', { offset, limit }),
+  /** A page of the suppression list, newest first: the addresses or reasons containing `search` (all when empty), and how many match. */
+  listSuppressions: (search: string, offset: number, limit: number) =>
+    call<SuppressionPage>('list_suppressions', { search, offset, limit }),
+  /** Puts an address on the suppression list by hand; whether it was new. */
+  addSuppression: (email: string, reason: string | null) => call<boolean>('add_suppression', { email, reason }),
+  removeSuppression: (email: string) => call<null>('remove_suppression', { email }),
+  /** Reads a file of addresses with the recipient importer; `save` false only counts. */
+  importSuppressions: (path: string, save: boolean) => call<SuppressionImport>('import_suppressions', { path, save }),
+  exportSuppressions: (path: string) => call<number>('export_suppressions', { path }),
+  /** Deletes a campaign and all its data (the window calls it once Undo has passed). */
+  deleteCampaign: (campaign: number) => call<null>('delete_campaign', { campaign }),
+
+  /** A campaign's start time and send windows (none: it has no schedule). */
+  getSchedule: (campaign: number) => call<Schedule | null>('get_schedule', { campaign }),
+  /** `start`: the local date and time chosen ("2026-12-03 09:00"), read in `schedule.time_zone` by the engine. */
+  setSchedule: (campaign: number, start: string | null, schedule: Schedule) =>
+    call<null>('set_schedule', { campaign, start, schedule }),
+  clearSchedule: (campaign: number) => call<null>('clear_schedule', { campaign }),
+  /** Every schedule; `missed`: its start passed while Mailroom was closed. */
+  listSchedules: () => call<ScheduledCampaign[]>('list_schedules'),
+  /** Takes a scheduled start (it begins now); the account it was to send on. */
+  takeScheduledStart: (campaign: number) => call<string | null>('take_scheduled_start', { campaign }),
+  /** How the remaining recipients would go out, per day; `rateHint`: the live rate while sending. */
+  planCampaign: (campaign: number, account: string | null, rateHint: number | null) =>
+    call<Plan>('plan_campaign', { campaign, account, rateHint }),
+  localTimeZone: () => call<string>('local_time_zone'),
+  timeZones: () => call<string[]>('time_zones'),
 
   /** The settings the engine keeps (theme, language, log level, database). */
   getSettings: () => call<Settings>('get_settings'),

@@ -2,13 +2,19 @@
 // run's events, an SMTP failure), said in the current language from the
 // catalogs. Nothing here is kept as text: the Campaign screen keeps the
 // events themselves, so switching the language re-says them all.
+import type { AccountChange } from './bindings/AccountChange';
 import type { CampaignEvent } from './bindings/CampaignEvent';
 import type { Failure } from './bindings/Failure';
 import type { PauseReason } from './bindings/PauseReason';
 import type { RecipientReason } from './bindings/RecipientReason';
 import type { RateState } from './bindings/RateState';
+import type { RuleAction } from './bindings/RuleAction';
+import type { ServerWait } from './bindings/ServerWait';
 import type { StageDetail } from './bindings/StageDetail';
-import { formatBytes, formatDuration, formatNumber, formatRate, formatTime, quote, t } from './i18n/index.svelte';
+import type { TemplateError } from './bindings/TemplateError';
+import type { TemplateProblem } from './bindings/TemplateProblem';
+import type { SuspensionReason } from './bindings/SuspensionReason';
+import { formatBytes, formatDuration, formatNumber, formatRate, formatTime, formatWeekdayTime, quote, t } from './i18n/index.svelte';
 
 /** Problems whose text is Mailroom's own wording, not the server's or the system's: the label says it all. */
 const OWN_WORDS = new Set<Failure['problem']>(['timed_out', 'no_greeting', 'cancelled']);
@@ -18,10 +24,35 @@ export function describeFailure(failure: Failure): string {
   const what = t(`failure.${failure.problem}`);
   if (failure.code !== null) {
     const code = [String(failure.code), failure.enhanced_code].filter(Boolean).join(' ');
-    return t('failure.withReply', { what, code, text: quote(failure.text) });
+    const said = t('failure.withReply', { what, code, text: quote(failure.text) });
+    return failure.rule ? t('failure.byRule', { said, rule: failure.rule }) : said;
   }
   if (OWN_WORDS.has(failure.problem) || failure.text === '') return what;
   return t('failure.withDetail', { what, detail: quote(failure.text) });
+}
+
+/** What a provider rule does, in the window's language. */
+export function describeRuleAction(action: RuleAction): string {
+  switch (action.do) {
+    case 'slow_down':
+      return action.factor === undefined
+        ? t('rules.action.slow_down_found')
+        : t('rules.action.slow_down', { factor: formatNumber(action.factor) });
+    case 'suspend':
+      return t('rules.action.suspend', { wait: formatDuration(action.for_s * 1000) });
+    case 'suspend_until':
+      return t('rules.action.suspend_until', { time: action.time, zone: action.time_zone });
+    case 'suspend_window':
+      return t('rules.action.suspend_window', { window: formatDuration(action.window_s * 1000) });
+    case 'retry_later':
+      return t('rules.action.retry_later', { wait: formatDuration(action.after_s * 1000) });
+    case 'pause':
+      return action.advice ? t('rules.action.pauseWith', { advice: quote(action.advice) }) : t('rules.action.pause');
+    case 'fail':
+      return t(action.suppress ? 'rules.action.failSuppress' : 'rules.action.fail');
+    default:
+      return t(`rules.action.${action.do}`);
+  }
 }
 
 /** What a person can do about a failure at `host:port`. */
@@ -47,7 +78,10 @@ export function describeRecipientReason(reason: RecipientReason): string {
     case 'no_answer':
       return t(`recipientReason.${reason.kind}`, { failure: describeFailure(reason.failure) });
     case 'unrenderable':
-      return t('recipientReason.unrenderable', { detail: quote(reason.detail) });
+      // Typed since the problem was kept; the English detail before that.
+      return t('recipientReason.unrenderable', {
+        detail: reason.problem ? describeTemplateError(reason.problem) : quote(reason.detail),
+      });
     case 'bounced':
     {
       const said = t('recipientReason.bounced', {
@@ -59,8 +93,33 @@ export function describeRecipientReason(reason: RecipientReason): string {
     }
     case 'legacy':
       return t('recipientReason.legacy', { text: reason.text });
+    case 'suppressed':
+      // The list's reason: a server's words or what a person wrote, quoted as given.
+      return reason.reason === null ? t('recipientReason.suppressed') : t('recipientReason.suppressedBecause', { reason: quote(reason.reason) });
     default:
       return t(`recipientReason.${reason.kind}`);
+  }
+}
+
+/** Why an account is suspended: a provider rule's reply, or its own quota. */
+export function describeSuspension(reason: SuspensionReason): string {
+  switch (reason.kind) {
+    case 'rule':
+      return describeFailure(reason.failure);
+    case 'quota':
+      return t('failover.reasonQuota', { limit: formatNumber(reason.limit), window: t(`quotaWindow.${reason.window}`) });
+  }
+}
+
+/** Why sending moved from one of the campaign's accounts to another. */
+export function describeAccountChange(why: AccountChange): string {
+  switch (why.kind) {
+    case 'suspended':
+      return t('failover.whySuspended', { at: formatTime(why.until), reason: describeSuspension(why.reason) });
+    case 'auth_failed':
+      return t('failover.whyAuthFailed', { failure: describeFailure(why.failure) });
+    case 'resumed':
+      return t('failover.whyResumed');
   }
 }
 
@@ -75,6 +134,15 @@ export function describePause(reason: PauseReason): string {
         failure: describeFailure(reason.failure),
         advice: adviceFor(reason.failure, reason.host, reason.port),
       });
+    case 'outage_too_long':
+      return t('pauseReason.outage_too_long', {
+        limit: formatDuration(reason.limit_ms),
+        attempts: formatNumber(reason.attempts),
+        failure: describeFailure(reason.failure),
+        advice: adviceFor(reason.failure, reason.host, reason.port),
+      });
+    case 'rule':
+      return t('pauseReason.rule', { failure: describeFailure(reason.failure), advice: quote(reason.advice) });
     case 'failures_in_a_row':
       return t('pauseReason.failures_in_a_row', { count: formatNumber(reason.count), last: describeRecipientReason(reason.last) });
     case 'no_answer_in_a_row':
@@ -97,11 +165,23 @@ export function describePause(reason: PauseReason): string {
     case 'failed_to_resend':
     case 'bounced_to_resend':
       return t(`pauseReason.${reason.kind}`, { count: formatNumber(reason.count) });
+    case 'moved_to_account':
+      return t('pauseReason.moved_to_account', { account: quote(reason.account), why: describeAccountChange(reason.why) });
     case 'legacy':
       return t('pauseReason.legacy', { text: reason.text });
     default:
       return t(`pauseReason.${reason.kind}`);
   }
+}
+
+/** "Waiting for the server — next try in 27 s (3rd of 8)": shown instead of a live rate while no connection opens. */
+export function describeServerWait(wait: ServerWait): string {
+  return t('campaign.waitingForServer', {
+    wait: formatDuration(Math.max(1000, Math.ceil(wait.next_try_in_ms / 1000) * 1000)),
+    attempt: formatNumber(wait.attempt + 1),
+    of: formatNumber(wait.of),
+    failure: describeFailure(wait.failure),
+  });
 }
 
 /** A rate as the Campaign screen shows it: "5.0/s", "每秒 4.9 封", or none. */
@@ -131,12 +211,28 @@ export function describeEvent(event: CampaignEvent): string | null {
         window: t(`quotaWindow.${event.window}`),
         at: formatTime(event.until),
       });
+    case 'window_wait':
+      return t('schedule.waitingWindow', { at: formatWeekdayTime(Number(event.opens_at), event.time_zone) });
     case 'connection_trouble':
-      return t('campaign.connectionTrouble', {
+      return t('campaign.connectionTrying', {
         failure: describeFailure(event.failure),
         advice: adviceFor(event.failure, event.host, event.port),
         wait: formatDuration(event.retry_in_ms),
+        attempt: formatNumber(event.attempt),
+        of: formatNumber(event.of),
       });
+    case 'suspended':
+      return t('campaign.suspended', { at: formatTime(event.until), rule: event.rule, failure: describeFailure(event.failure) });
+    case 'account_changed':
+      return t('campaign.accountChanged', { from: quote(event.from), to: quote(event.to), why: describeAccountChange(event.why) });
+    case 'account_wait':
+      return t('campaign.accountWait', {
+        account: quote(event.account),
+        at: formatTime(event.until),
+        reason: describeSuspension(event.reason),
+      });
+    case 'connections_reduced':
+      return t('campaign.connectionsReduced', { count: formatNumber(event.connections), rule: event.rule, failure: describeFailure(event.failure) });
     case 'pausing':
       if (event.reason.kind === 'by_you') return t(event.stopping ? 'campaign.stoppingNote' : 'campaign.pausingNote');
       return t('campaign.pausingBecause', { reason: describePause(event.reason) });
@@ -189,4 +285,73 @@ export function describeStage(detail: StageDetail): string {
 function formatDate(day: string): string {
   const parsed = Date.parse(`${day}T00:00:00Z`);
   return Number.isNaN(parsed) ? day : new Intl.DateTimeFormat(document.documentElement.lang, { dateStyle: 'medium', timeZone: 'UTC' }).format(parsed);
+}
+
+/** " Did you mean “x”?", or nothing when no name is near. */
+function didYouMean(suggestion: string | null): string {
+  return suggestion === null ? '' : t('template.didYouMean', { suggestion: quote(suggestion) });
+}
+
+/** What is wrong with a template, in the current language; names, code and text from the template quoted as written. */
+export function describeTemplateProblem(problem: TemplateProblem): string {
+  switch (problem.kind) {
+    case 'too_long':
+      return t('template.problem.too_long', { bytes: formatBytes(problem.bytes), limit: formatBytes(problem.limit) });
+    case 'unclosed':
+      return t('template.problem.unclosed', { text: quote(problem.text) });
+    case 'syntax': {
+      const cause = t(`template.cause.${problem.cause}`);
+      return problem.text === '' ? cause : t('template.problem.syntax', { cause, text: quote(problem.text) });
+    }
+    case 'not_available':
+      return t(`template.construct.${problem.construct}`, { code: quote(CONSTRUCT_EXAMPLE[problem.construct] ?? '') });
+    case 'unknown_field':
+      return t('template.problem.unknown_field', {
+        name: quote(problem.name),
+        didYouMean: didYouMean(problem.suggestion),
+        list: problem.fields.join(', '),
+      });
+    case 'unknown_filter':
+    case 'unknown_test':
+      return t(`template.problem.${problem.kind}`, { name: quote(problem.name), didYouMean: didYouMean(problem.suggestion) });
+    case 'unknown_column':
+      return t('template.problem.unknown_column', {
+        name: quote(problem.name),
+        didYouMean: didYouMean(problem.suggestion),
+        list: problem.columns.join(', '),
+      });
+    case 'bad_address':
+      return t('template.problem.bad_address', {
+        role: t(`template.role.${problem.role}`),
+        address: quote(problem.address),
+        problem: t(`reason.${problem.problem}`),
+      });
+    case 'output_too_long':
+      return t('template.problem.output_too_long', { limit: formatBytes(problem.limit) });
+    case 'too_large':
+      return t(`template.problem.too_large.${problem.made}`, { bytes: formatBytes(problem.bytes), limit: formatBytes(problem.limit) });
+    case 'render':
+      return t('template.problem.render', { cause: t(`template.cause.${problem.cause}`) });
+    case 'attachment':
+      return t('template.problem.attachment', { detail: quote(problem.detail) });
+    default:
+      return t(`template.problem.${problem.kind}`);
+  }
+}
+
+/** The template code a refusal suggests instead (code, so the same in every language). */
+const CONSTRUCT_EXAMPLE: Partial<Record<Extract<TemplateProblem, { kind: 'not_available' }>['construct'], string>> = {
+  set_block: '{% set name = … %}',
+  filter_block: '{{ name | upper }}',
+  set_target: '{% set name = … %}',
+  concat: '{{ a }} {{ b }}',
+  add_text: '{{ a }} {{ b }}',
+};
+
+/** A template problem with where it is: the row it was made for, the part and the line. */
+export function describeTemplateError(error: TemplateError): string {
+  const part = t(`template.part.${error.part}`);
+  let where = error.line === null ? t('template.at', { part }) : t('template.atLine', { part, line: formatNumber(error.line) });
+  if (error.row !== null) where = t('template.forRow', { row: formatNumber(error.row), where });
+  return t('template.said', { where, problem: describeTemplateProblem(error.problem) });
 }

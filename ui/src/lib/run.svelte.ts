@@ -6,6 +6,7 @@ import { api, type IpcError } from './api';
 import type { CampaignEvent } from './bindings/CampaignEvent';
 import type { EventBatch } from './bindings/EventBatch';
 import type { RateState } from './bindings/RateState';
+import type { ServerWait } from './bindings/ServerWait';
 import { describeEvent } from './outcomes';
 import type { RunOutcome } from './bindings/RunOutcome';
 import type { StatusCounts } from './bindings/StatusCounts';
@@ -20,13 +21,19 @@ export const live = $state<{
   percentDone: number | null;
   sentPerSecond: number;
   rate: RateState | null;
+  /** Set while the run waits for a server it cannot connect to: shown instead of the rate. */
+  serverWait: ServerWait | null;
   eta: number | null;
-  /** The latest events themselves, newest first: said in whatever language the window speaks when shown. */
-  log: CampaignEvent[];
+  /**
+   * The latest events themselves, newest first, each with when the window
+   * received it (batches arrive within a tenth of a second of the event):
+   * said in whatever language the window speaks when shown.
+   */
+  log: { at: number; event: CampaignEvent }[];
   outcome: RunOutcome | null;
   error: IpcError | null;
-  /** One point per progress snapshot: sent per second and failures so far, for the chart. */
-  history: { sentPerSecond: number; failed: number }[];
+  /** One point per progress snapshot: sent per second, the limit in force then (null: none) and failures so far, for the chart. */
+  history: { sentPerSecond: number; limit: number | null; failed: number }[];
 }>({
   campaignId: null,
   running: false,
@@ -35,6 +42,7 @@ export const live = $state<{
   percentDone: null,
   sentPerSecond: 0,
   rate: null,
+  serverWait: null,
   eta: null,
   log: [],
   outcome: null,
@@ -47,7 +55,7 @@ const HISTORY = 480;
 
 function note(event: CampaignEvent) {
   if (describeEvent(event) === null) return;
-  live.log = [event, ...live.log].slice(0, 50);
+  live.log = [{ at: Date.now(), event }, ...live.log].slice(0, 50);
 }
 
 function apply(event: CampaignEvent) {
@@ -62,14 +70,19 @@ function apply(event: CampaignEvent) {
       live.percentDone = event.percent_done;
       live.sentPerSecond = event.sent_per_second;
       live.rate = event.rate;
+      live.serverWait = event.server_wait;
       live.eta = event.eta_seconds === null ? null : Number(event.eta_seconds);
-      live.history = [...live.history.slice(-(HISTORY - 1)), { sentPerSecond: event.sent_per_second, failed: Number(event.counts.failed) }];
+      live.history = [
+        ...live.history.slice(-(HISTORY - 1)),
+        { sentPerSecond: event.sent_per_second, limit: event.rate?.effective ?? null, failed: Number(event.counts.failed) },
+      ];
       break;
     case 'rate_changed':
       live.rate = event.rate;
       note(event);
       break;
     case 'finished':
+      live.serverWait = null;
       live.counts = event.counts;
       live.outcome = event.outcome;
       note(event);
@@ -94,21 +107,24 @@ export function show(campaignId: number, counts: StatusCounts | null) {
   live.counts = counts;
 }
 
-/** Sends the campaign until it completes, pauses or stops. */
-export async function start(campaignId: number, account: string | null, name: string) {
+/** Sends the campaign until it completes, pauses or stops, on `accounts`
+ * in order (empty: the campaign's own). */
+export async function start(campaignId: number, accounts: string[], name: string) {
   live.campaignId = campaignId;
   live.running = true;
   live.pausing = false;
   live.percentDone = null;
+  live.serverWait = null;
   live.outcome = null;
   live.error = null;
+  let told: Promise<unknown> = Promise.resolve();
   try {
-    const report = await api.startCampaign(campaignId, account, (batch: EventBatch) => batch.events.forEach(apply));
+    const report = await api.startCampaign(campaignId, accounts, (batch: EventBatch) => batch.events.forEach(apply));
     live.counts = report.counts;
     live.outcome = report.outcome;
     if (report.outcome === 'completed') {
       // Where the desktop has no notification service, only the notice is lost.
-      api.notify('Mailroom', t('campaign.completedNotice', { name })).catch((e: IpcError) =>
+      told = api.notify('Mailroom', t('campaign.completedNotice', { name })).catch((e: IpcError) =>
         console.warn('no completion notification:', e.message),
       );
     }
@@ -117,6 +133,11 @@ export async function start(campaignId: number, account: string | null, name: st
   } finally {
     live.running = false;
     live.pausing = false;
+    // Once the end is told, Mailroom running in the background with nothing
+    // left may quit (it waits for this, so the notification is not lost); a
+    // run that failed or paused by itself brings the window back instead.
+    const needsAttention = live.error !== null || live.outcome === 'paused';
+    void told.then(() => api.runSettled(needsAttention)).catch((e: IpcError) => console.warn('run end not told to the shell:', e.message));
   }
 }
 
@@ -124,6 +145,12 @@ export async function pause() {
   if (live.campaignId === null) return;
   live.pausing = true;
   await api.pauseCampaign(live.campaignId);
+}
+
+/** A campaign that was not sending here was stopped (from paused): say so. */
+export function stoppedIdle(campaignId: number) {
+  if (live.running || live.campaignId !== campaignId) return;
+  live.outcome = 'stopped';
 }
 
 export async function stop() {

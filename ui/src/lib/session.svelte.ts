@@ -1,11 +1,11 @@
 // What the window remembers while it is open: the last import and how its
 // file is read, shared by the screens (the Recipients screen fills it;
 // Message, Campaign and Results read the campaign it made).
-import type { ImportChoices } from './api';
+import { NO_IMPORT_CHOICES, type ImportChoices } from './api';
 import type { ImportPreview } from './bindings/ImportPreview';
 import type { ImportReport } from './bindings/ImportReport';
 
-export type Screen = 'recipients' | 'smtp' | 'message' | 'campaign' | 'results' | 'mailbox' | 'sandbox' | 'settings';
+export type Screen = 'recipients' | 'smtp' | 'message' | 'campaign' | 'results' | 'mailbox' | 'suppression' | 'sandbox' | 'settings';
 
 export const session = $state<{
   screen: Screen;
@@ -27,7 +27,7 @@ export const session = $state<{
 }>({
   screen: 'recipients',
   importFile: null,
-  importChoices: {},
+  importChoices: NO_IMPORT_CHOICES,
   importPreview: null,
   importDetected: null,
   lastImport: null,

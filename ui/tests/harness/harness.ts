@@ -5,16 +5,18 @@ import { emit } from '@tauri-apps/api/event';
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import { Channel } from '@tauri-apps/api/core';
 import { outcomesScenario } from './outcomes';
+import { resultsScenario } from './results';
+import type { IpcError } from '../../src/lib/bindings/IpcError';
 
 type Scenario = {
   results?: Record<string, unknown>;
-  failures?: Record<string, { kind: string; message: string }>;
+  failures?: Record<string, IpcError>;
   /** Per command, messages sent on its channel argument before it answers. */
   messages?: Record<string, unknown[]>;
   /** Commands that answer only when the test calls `release(command)`. */
   held?: string[];
-  /** A typed scenario of the harness's own to start from (`outcomes`: ./outcomes.ts). */
-  use?: 'outcomes';
+  /** A typed scenario of the harness's own to start from (`outcomes`: ./outcomes.ts, `results`: ./results.ts). */
+  use?: 'outcomes' | 'results';
 };
 
 type Harness = {
@@ -24,6 +26,12 @@ type Harness = {
   event: (name: string, payload?: unknown) => Promise<void>;
   /** Lets a held command answer. */
   release: (command: string) => void;
+  /** From now on, `command` answers `result` (a test walking on to another case). */
+  answer: (command: string, result: unknown) => void;
+  /** From now on, `command` fails with `failure`; `null` lets it answer again. */
+  fail: (command: string, failure: IpcError | null) => void;
+  /** The typed scenario's cases, for a test to walk through. */
+  cases: Record<string, unknown>;
 };
 
 declare global {
@@ -34,14 +42,14 @@ declare global {
 }
 
 const given: Scenario = window.__MAILROOM_SCENARIO__ ?? {};
-const scenario: Scenario =
-  given.use === 'outcomes'
-    ? {
-        ...given,
-        results: { ...outcomesScenario.results, ...given.results },
-        messages: { ...outcomesScenario.messages, ...given.messages },
-      }
-    : given;
+const typed = given.use === 'outcomes' ? outcomesScenario : given.use === 'results' ? resultsScenario : null;
+const scenario: Scenario = typed
+  ? {
+      ...given,
+      results: { ...typed.results, ...given.results },
+      messages: { ...typed.messages, ...given.messages },
+    }
+  : given;
 const calls: Harness['calls'] = [];
 
 mockWindows('main');
@@ -76,10 +84,36 @@ const defaults: Record<string, (args: Record<string, unknown>) => unknown> = {
   set_language: (args) => changeSettings({ language: args.language as string | null }),
   set_log_level: (args) => changeSettings({ log_level: args.level as string }),
   set_menu: () => null,
+  run_settled: () => null,
+  account_rules: () => [],
   'plugin:window|set_title': () => null,
   'plugin:window|set_progress_bar': () => null,
   'plugin:clipboard-manager|write_text': () => null,
   'plugin:app|version': () => '0.1.0',
+  // No schedules and nothing left to plan, unless a test says otherwise.
+  get_schedule: () => null,
+  list_schedules: () => [],
+  plan_campaign: () => ({
+    remaining: 0,
+    rate_per_second: null,
+    per_day: null,
+    sent_today: 0,
+    time_zone: 'UTC',
+    starts_at: null,
+    days: [],
+    finishes_at: null,
+    duration_ms: null,
+  }),
+  // What the engine's import::accepted_extensions answers.
+  import_extensions: () => ['csv', 'tsv', 'txt', 'xlsx', 'xlsm', 'xlsb', 'xls', 'ods'],
+  // The change applied as it is; a test of what the engine decides besides
+  // (another sheet forgets the email column) gives its answer as a result.
+  choose_import: (args) => {
+    const change = args.change as { choice: string; value: unknown };
+    return { ...(args.choices as Record<string, unknown>), [change.choice]: change.value };
+  },
+  local_time_zone: () => 'UTC',
+  time_zones: () => ['Asia/Shanghai', 'Europe/Paris', 'UTC'],
 };
 
 mockIPC(
@@ -102,6 +136,16 @@ window.__mailroom = {
   drop: (paths) => emit('tauri://drag-drop', { paths, position: { x: 100, y: 100 } }),
   event: (name, payload) => emit(name, payload),
   release: (command) => releases.get(command)?.(),
+  answer: (command, result) => {
+    scenario.results = { ...scenario.results, [command]: result };
+  },
+  cases: typed && 'cases' in typed ? typed.cases : {},
+  fail: (command, failure) => {
+    const failures = { ...scenario.failures };
+    if (failure === null) delete failures[command];
+    else failures[command] = failure;
+    scenario.failures = failures;
+  },
 };
 
 await import('../../src/main');

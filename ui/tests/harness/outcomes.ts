@@ -2,8 +2,10 @@
 // generated bindings (svelte-check fails when a shape drifts from Rust's):
 // skipped rows, a failed Test connection, 4xx and 5xx failures, a quota
 // wait, a throttled rate, connection trouble, a pause of the campaign's own,
-// and the reasons stored on recipients. The language test walks every
-// screen over it (tests/language.test.mjs).
+// and the reasons stored on recipients; an account with connection
+// warnings, a previewed message and the template problems the Message
+// screen can meet. The language test walks every screen over it
+// (tests/language.test.mjs).
 import type { Account } from '../../src/lib/bindings/Account';
 import type { AccountSettings } from '../../src/lib/bindings/AccountSettings';
 import type { CampaignSummary } from '../../src/lib/bindings/CampaignSummary';
@@ -13,13 +15,19 @@ import type { DatabaseInfo } from '../../src/lib/bindings/DatabaseInfo';
 import type { Diagnosis } from '../../src/lib/bindings/Diagnosis';
 import type { EventBatch } from '../../src/lib/bindings/EventBatch';
 import type { Failure } from '../../src/lib/bindings/Failure';
+import type { IpcError } from '../../src/lib/bindings/IpcError';
+import type { MessageCheck } from '../../src/lib/bindings/MessageCheck';
+import type { Preview } from '../../src/lib/bindings/Preview';
+import type { TemplateError } from '../../src/lib/bindings/TemplateError';
 import type { ImportPreview } from '../../src/lib/bindings/ImportPreview';
 import type { ImportReport } from '../../src/lib/bindings/ImportReport';
 import type { Preset } from '../../src/lib/bindings/Preset';
 import type { Recipient } from '../../src/lib/bindings/Recipient';
 import type { RunReport } from '../../src/lib/bindings/RunReport';
+import type { SendPlan } from '../../src/lib/bindings/SendPlan';
 import type { StageReport } from '../../src/lib/bindings/StageReport';
 import type { StatusCounts } from '../../src/lib/bindings/StatusCounts';
+import type { SuppressionPage } from '../../src/lib/bindings/SuppressionPage';
 
 const at = Date.UTC(2026, 10, 23, 9, 30);
 const columns = ['name', 'email', 'city'];
@@ -74,7 +82,7 @@ const recipients: Recipient[] = [
   recipient(3, 'bob-at-example.com', 'skipped', { kind: 'invalid_address', problem: 'missing_at' }, 0),
   recipient(4, 'li@example', 'skipped', { kind: 'invalid_address', problem: 'bad_domain' }, 0),
   recipient(5, 'ANN@example.com', 'skipped', { kind: 'duplicate', first_row: 2 }, 0),
-  recipient(6, 'blocked@example.com', 'skipped', { kind: 'suppressed' }, 0),
+  recipient(6, 'blocked@example.com', 'skipped', { kind: 'suppressed', reason: '550 5.1.1 User unknown' }, 0),
   recipient(7, 'nobody@example.com', 'failed', { kind: 'smtp', failure: rejected, unanswered_before: false }),
   recipient(8, 'later@example.com', 'retry_wait', { kind: 'smtp', failure: busy, unanswered_before: false }),
   recipient(9, 'tired@example.com', 'failed', { kind: 'gave_up', attempts: 5, last: throttled }, 5),
@@ -85,7 +93,13 @@ const recipients: Recipient[] = [
   recipient(14, 'crash@example.com', 'uncertain', { kind: 'in_flight_at_stop' }),
   recipient(15, 'gone@example.com', 'uncertain', { kind: 'gave_up_maybe_delivered', attempts: 3, last: busy }, 3),
   recipient(16, 'again@example.com', 'retry_wait', { kind: 'no_answer_resending', failure: silent }),
-  recipient(17, 'file@example.com', 'failed', { kind: 'unrenderable', detail: 'cannot read brochure.pdf' }),
+  recipient(17, 'file@example.com', 'failed', {
+    kind: 'unrenderable',
+    detail: 'text, line 3: undefined value',
+    problem: { part: 'text', row: null, line: 3, problem: { kind: 'render', cause: 'undefined', detail: 'undefined value' } },
+  }),
+  // Kept before the problem was typed: its English detail, quoted.
+  recipient(19, 'old@example.com', 'failed', { kind: 'unrenderable', detail: 'cannot read brochure.pdf', problem: null }),
   recipient(18, 'gone-for-good@example.com', 'bounced', {
     kind: 'bounced',
     bounce: 'hard',
@@ -117,10 +131,11 @@ const report: ImportReport = {
     { row: 4, value: 'li@example', reason: 'bad_domain' },
   ],
   duplicates: [{ row: 5, email: 'ANN@example.com', first_row: 2 }],
-  suppressed: [{ row: 6, email: 'blocked@example.com' }],
+  suppressed: [{ row: 6, email: 'blocked@example.com', reason: '550 5.1.1 User unknown' }],
   format: 'csv',
   encoding: 'UTF-8',
   delimiter: ',',
+  literal_quotes: false,
   sheet: null,
   columns,
   fields: columns,
@@ -152,14 +167,24 @@ const account: Account = {
   per_day: null,
   retries: 5,
   accept_invalid_certs: false,
+  outage_limit_ms: 600_000,
+  rules: { added: [], removed: [] },
   retry_ambiguous: false,
   has_password: false,
   warnings: [],
+  // A throttling server's limit, found by its last campaign (issue 19).
+  held_rate: { rate: 14.2, at: Date.UTC(2026, 11, 3, 10) },
+  // Suspended by its provider's daily limit until the day frees (issue 19).
+  suspension: {
+    until: Date.UTC(2026, 11, 4, 9),
+    since: Date.UTC(2026, 11, 3, 9),
+    reason: { kind: 'quota', window: 'day', limit: 500 },
+  },
 };
 /** An account's settings, without what only a saved account has. */
 function settingsOf(saved: Account): AccountSettings {
-  const { id, has_password, warnings, ...settings } = saved;
-  void id, has_password, warnings;
+  const { id, has_password, warnings, held_rate, suspension, ...settings } = saved;
+  void id, has_password, warnings, held_rate, suspension;
   return settings;
 }
 const preset = (id: string, name: string, password_label: string | null, note: string): Preset => ({
@@ -228,18 +253,23 @@ const run: EventBatch[] = [
     omitted: 0,
     events: [
       { type: 'started', campaign: 7, account: 'Sandbox', counts, uncertain_recovered: 1, rate: { configured: 5, effective: 5, reason: null } },
-      { type: 'progress', counts, percent_done: 82, sent_per_second: 4.9, rate, eta_seconds: 86, elapsed_ms: 61_000 },
+      { type: 'progress', counts, percent_done: 82, sent_per_second: 4.9, rate, eta_seconds: 86, elapsed_ms: 61_000, server_wait: null },
       { type: 'recipient', row: 7, email: 'nobody@example.com', status: 'failed', reason: { kind: 'smtp', failure: rejected, unanswered_before: false }, attempts: 1 },
       { type: 'recipient', row: 8, email: 'later@example.com', status: 'retry_wait', reason: { kind: 'smtp', failure: busy, unanswered_before: false }, attempts: 1 },
       { type: 'rate_changed', rate: { configured: 5, effective: 2.5, reason: '454 4.7.0 Throttling failure' } },
       { type: 'rate_changed', rate: { configured: 5, effective: 5, reason: null } },
       { type: 'quota_wait', until: at + 60_000, window: 'minute', limit: 300 },
-      { type: 'connection_trouble', failure: cancelled, host: '127.0.0.1', port: 2526, retry_in_ms: 15_000 },
-      { type: 'connection_trouble', failure: refused, host: '127.0.0.1', port: 2526, retry_in_ms: 30_500 },
+      { type: 'account_changed', from: 'Sandbox', to: 'backup', why: { kind: 'suspended', until: at + 86_400_000, reason: { kind: 'rule', rule: 'gmail.daily_limit', failure: busy } } },
+      { type: 'account_changed', from: 'backup', to: 'Sandbox', why: { kind: 'resumed' } },
+      { type: 'account_changed', from: 'Sandbox', to: 'backup', why: { kind: 'auth_failed', failure: { ...rejected, stage: 'auth', problem: 'auth_failed', code: 535, enhanced_code: '5.7.8', text: 'Authentication credentials invalid' } } },
+      { type: 'account_wait', account: 'Sandbox', until: at + 3_600_000, reason: { kind: 'quota', window: 'hour', limit: 100 } },
+      { type: 'connection_trouble', failure: cancelled, host: '127.0.0.1', port: 2526, retry_in_ms: 15_000, attempt: 1, of: 3 },
+      { type: 'connection_trouble', failure: refused, host: '127.0.0.1', port: 2526, retry_in_ms: 30_500, attempt: 2, of: 6 },
       { type: 'pausing', stopping: false, reason: { kind: 'by_you' } },
       { type: 'pausing', stopping: false, reason: campaign.pause_reason ?? { kind: 'by_you' } },
       { type: 'pausing', stopping: false, reason: { kind: 'no_answer_in_a_row', count: 3, last: silent, resending: false, timeout_ms: 120_000 } },
       { type: 'pausing', stopping: false, reason: { kind: 'unreachable', attempts: 8, failure: refused, host: '127.0.0.1', port: 2526 } },
+      { type: 'pausing', stopping: false, reason: { kind: 'outage_too_long', attempts: 6, failure: refused, host: '127.0.0.1', port: 2526, limit_ms: 600_000 } },
       { type: 'pausing', stopping: false, reason: { kind: 'server', failure: { ...rejected, stage: 'auth', problem: 'auth_failed', code: 535, enhanced_code: '5.7.8', text: 'Authentication credentials invalid' }, host: 'smtp.qq.com', port: 465 } },
       { type: 'pausing', stopping: false, reason: { kind: 'disk_full' } },
       { type: 'finished', outcome: 'paused', reason: campaign.pause_reason, counts },
@@ -260,7 +290,80 @@ const capturedMessage: CapturedMessage = {
   attachments: [],
   source: 'Subject: Spring news\r\n\r\nHello Ann',
 };
+/** The suppression list with an entry from every source. */
+const suppressions: SuppressionPage = {
+  total: 5,
+  entries: [
+    { email: 'nobody@example.com', reason: '550 5.1.1 User unknown', source: { kind: 'no_such_user' }, created_at: at },
+    { email: 'gone@example.org', reason: 'hard bounce 5.1.1', source: { kind: 'bounce', account: 'Sandbox' }, created_at: at },
+    { email: 'ann@example.com', reason: 'asked to unsubscribe, by reply', source: { kind: 'unsubscribe', account: 'Sandbox' }, created_at: at },
+    { email: 'li@example.cn', reason: '', source: { kind: 'manual' }, created_at: at },
+    { email: 'old@example.com', reason: '', source: { kind: 'imported', file: 'spring.csv' }, created_at: at },
+  ],
+};
 const database: DatabaseInfo = { path: '/home/ann/.local/share/org.mailroom.desktop/mailroom.db', bytes: 81920 };
+
+/** An account whose connection others could read: its warnings are said in the window's language. */
+const exposed: Account = {
+  ...account,
+  id: 2,
+  name: 'example',
+  host: '192.0.2.10',
+  port: 25,
+  warnings: ['no_encryption', 'certificates_not_checked'],
+  held_rate: null,
+};
+
+const messageCheck: MessageCheck = { fields: ['email', 'name', 'city'], missing_attachment_count: 0, missing_attachments: [], message_bytes: 2048 };
+const previewed: Preview = {
+  message: {
+    row: 2,
+    to: 'ann@example.com',
+    subject: 'Hello Ann',
+    text: 'Hello Ann, Oslo',
+    html: null,
+    message_id: '<mailroom.1.2.abc@example.com>',
+    attachments: [],
+  },
+  source: null,
+  skipped: null,
+};
+/** A row skipped at import: the preview says why, in the window's language. */
+const previewedSkipped: Preview = {
+  message: null,
+  source: null,
+  skipped: { row: 3, email: 'bob-at-example.com', reason: { kind: 'invalid_address', problem: 'missing_at' } },
+};
+
+const templateError = (error: TemplateError): IpcError => ({ kind: 'template', message: 'the English detail, for the log', template: error });
+/** What saving or previewing a message can meet, one of each kind worth seeing. */
+const templateErrors: IpcError[] = [
+  templateError({ part: 'text', row: null, line: 2, problem: { kind: 'unclosed', text: 'Hello {{ name' } }),
+  templateError({ part: 'html', row: null, line: 3, problem: { kind: 'syntax', cause: 'syntax', text: '{{ name ) }}', detail: 'unexpected `)`' } }),
+  templateError({
+    part: 'subject',
+    row: null,
+    line: 1,
+    problem: { kind: 'unknown_field', name: 'nmae', suggestion: 'name', fields: ['email', 'name', 'city'] },
+  }),
+  templateError({ part: 'text', row: null, line: 4, problem: { kind: 'unknown_filter', name: 'uper', suggestion: 'upper' } }),
+  templateError({ part: 'text', row: null, line: 1, problem: { kind: 'not_available', construct: 'concat' } }),
+  templateError({ part: 'subject', row: null, line: null, problem: { kind: 'empty_subject' } }),
+  templateError({ part: 'text', row: null, line: null, problem: { kind: 'no_body' } }),
+  templateError({ part: 'subject', row: null, line: null, problem: { kind: 'too_long', bytes: 16_500, limit: 16_384 } }),
+  templateError({
+    part: 'attachment_column',
+    row: null,
+    line: null,
+    problem: { kind: 'unknown_column', name: 'cty', suggestion: 'city', columns: ['name', 'email', 'city'] },
+  }),
+  templateError({ part: 'sender', row: null, line: null, problem: { kind: 'bad_address', role: 'sender', address: 'news@example..com', problem: 'bad_domain' } }),
+  // The preview's "Invalid email domain": a recipient's address the mail cannot carry.
+  templateError({ part: 'recipient', row: 3, line: null, problem: { kind: 'bad_address', role: 'recipient', address: 'ann@example..com', problem: 'bad_domain' } }),
+  templateError({ part: 'text', row: 2, line: 1, problem: { kind: 'too_large', made: 'value', bytes: 2_000_000, limit: 1_048_576 } }),
+  templateError({ part: 'text', row: 2, line: 1, problem: { kind: 'render', cause: 'out_of_fuel', detail: 'engine ran out of fuel' } }),
+  templateError({ part: 'subject', row: 2, line: null, problem: { kind: 'output_too_long', limit: 16_384 } }),
+];
 
 /** What each command answers; messages sent on a command's channel before it answers. */
 export const outcomesScenario = {
@@ -272,19 +375,32 @@ export const outcomesScenario = {
     preview_import: preview,
     import_recipients: report,
     list_recipients: recipients,
-    list_accounts: [account],
+    list_accounts: [account, exposed],
+    campaign_accounts: [account.name],
+    resume_account: true,
+    default_account: account.name,
+    merge_fields: ['name', 'email', 'city'],
+    send_plan: { campaign: campaign.name, recipients: 1988, account: account.name, from: 'news@example.org', per_second: 5, seconds: 398 } satisfies SendPlan,
     smtp_presets: presets,
     secret_store_notice: null,
     test_account: diagnosis,
     preset_settings: { ...settingsOf(account), name: 'QQ Mail (QQ邮箱)', preset: 'qq', host: 'smtp.qq.com', port: 465, security: 'tls', auth: 'plain' } satisfies AccountSettings,
     list_templates: [],
     get_message: null,
+    save_message: messageCheck,
+    preview_message: previewed,
     start_campaign: runReport,
     list_captured: [captured],
     captured_message: capturedMessage,
+    list_suppressions: suppressions,
   } satisfies Record<string, unknown>,
   messages: {
     test_account: stages,
     start_campaign: run,
   } satisfies Record<string, unknown[]>,
+  /** What a test walks through one after another (`answer`, `fail`). */
+  cases: {
+    previewSkipped: previewedSkipped,
+    templateErrors,
+  },
 };

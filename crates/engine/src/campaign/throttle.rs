@@ -1,6 +1,7 @@
-//! How fast a campaign may send: the account's rate, lowered while the server
-//! throttles (multiplicative decrease, additive recovery), and its per-minute,
-//! per-hour and per-day quotas, which count what the account already sent.
+//! How fast a campaign may send: the account's rate, or the rate a
+//! throttling server allows, found by probing and held just below it (see
+//! [`AdaptiveRate`]), and its per-minute, per-hour and per-day quotas, which
+//! count what the account already sent.
 //!
 //! The rate is a pacer with an absolute schedule: slot k is `start + k × period`,
 //! so messages are spaced evenly rather than sent in bursts, and a timer that
@@ -32,15 +33,46 @@ use crate::outcome::QuotaWindow;
 
 /// The lowest rate adaptive throttling goes down to, in messages per second.
 const MIN_RATE: f64 = 0.2;
-/// How long the rate holds after a change before it recovers a step.
-const RECOVERY_INTERVAL: Duration = Duration::from_secs(10);
-/// Each recovery step adds this share of the rate to recover to.
-const RECOVERY_STEP: f64 = 0.1;
+/// A reply cuts the rate that drew it to this share (when the rule that
+/// recognised the reply names no factor of its own): just below it.
+const DECREASE: f64 = 0.95;
+/// How far back the messages the server accepted are counted to estimate
+/// what it allows: long enough to average over several of a fixed-window
+/// limiter's windows (each lets a burst through).
+const ESTIMATE_HORIZON: Duration = Duration::from_secs(10);
+/// The shortest time that count is spread over. Two seconds, so that a
+/// fixed one-second window counted in whole seconds (Postfix's anvil holds
+/// a window from second S through S + 1) is seen whole even when the run
+/// met it in its first moments.
+const ESTIMATE_WINDOW: Duration = Duration::from_secs(2);
+/// After a reply, nothing goes out for this long, so the server's window
+/// can drain: a fixed-window limiter answers every message until its window
+/// ends, whatever the rate. Doubled while the window stays closed.
+const COOLDOWN: Duration = Duration::from_secs(1);
+const MAX_COOLDOWN: Duration = Duration::from_secs(64);
+/// How long the rate holds without a reply before it rises a step.
+const INCREASE_INTERVAL: Duration = Duration::from_secs(2);
+/// A step up while far below the memory (under [`FAR_BELOW`] of it): fast,
+/// so a cut too deep costs little.
+const INCREASE: f64 = 1.15;
+const FAR_BELOW: f64 = 0.9;
+/// A step up near the memory: slow, so the rate that draws the next reply
+/// is at most this much above what the server allows.
+const CREEP: f64 = 1.015;
+/// The rate holds at this share of the lowest rate that drew a reply.
+const MEMORY_MARGIN: f64 = 0.97;
+/// Held that long at the memory without a reply, the rate probes above it
+/// (a server's limit may have risen) by [`PROBE_STEP`].
+const PROBE_AFTER: Duration = Duration::from_secs(60);
+const PROBE_STEP: f64 = 1.02;
+/// A rate that ran this long without a throttle reply held: the next run
+/// on the account starts there.
+const HOLD_PROOF: Duration = Duration::from_secs(10);
 /// How far back the measured send rate looks.
 const MEASURE_WINDOW: Duration = Duration::from_secs(2);
 
 /// Stretches the period so a slightly late send cannot crowd a 1 s window.
-const PERIOD_MARGIN: f64 = 1.005;
+pub(crate) const PERIOD_MARGIN: f64 = 1.005;
 
 /// Evenly spaced send slots at one rate.
 #[derive(Debug)]
@@ -90,36 +122,100 @@ pub struct RateState {
 #[derive(Debug)]
 struct RateInner {
     effective: Option<f64>,
-    /// The rate to recover to: the configured rate, or (unthrottled) what was
-    /// measured when the server first complained.
-    ceiling: Option<f64>,
     pacer: Option<Pacer>,
+    /// When the rate last changed (a cut, a step up, a longer pause).
     changed_at: Instant,
     reason: Option<String>,
+    /// Slots taken in the last [`MEASURE_WINDOW`]: the send rate of a run
+    /// with no rate of its own.
     recent: VecDeque<Instant>,
+    /// When each message the server accepted went out, over the last
+    /// [`ESTIMATE_HORIZON`].
+    accepted: VecDeque<Instant>,
+    /// The memory: the lowest rate that drew a throttle reply. The rate
+    /// holds just below it, and probes above it only now and then.
+    too_fast: Option<f64>,
+    /// The complaint being waited out, if any.
+    episode: Option<Episode>,
+    /// The highest rate that ran [`HOLD_PROOF`] without a reply.
+    held: Option<f64>,
+    /// The rates in force since the last reply, each from when it began
+    /// (only the one in force [`HOLD_PROOF`] ago and those after it).
+    history: VecDeque<(Instant, f64)>,
     /// When the last message's content went on the wire (or is reserved to).
     last_on_wire: Option<Instant>,
 }
 
-/// The live send rate of one run.
+/// One complaint from the server, and the pause that answers it.
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    /// Nothing goes out before this.
+    resume_at: Instant,
+    cooldown: Duration,
+    /// Whether a message sent since `resume_at` was accepted: the server's
+    /// window has opened again, so the next reply is a new complaint (the
+    /// rate is still too high), not the old window still closed.
+    reopened: bool,
+}
+
+/// The live send rate of one account, found by probing when the server
+/// throttles.
+///
+/// A throttle reply cuts the rate to just below the rate that drew it, or
+/// to what the server accepted lately ([`ESTIMATE_HORIZON`]) when that
+/// is lower (a run far above the server's rate learns it from one reply),
+/// and pauses sending for a [`COOLDOWN`] so the server's window drains.
+/// Replies to messages sent before the pause are echoes of the same
+/// complaint; a reply to the first messages after it, before any was
+/// accepted, means a fixed window is still closed: the pause doubles and
+/// the rate stays. The rate that drew the reply is remembered; without
+/// replies the rate rises every [`INCREASE_INTERVAL`], by [`INCREASE`] far
+/// below the memory and by [`CREEP`] near it, up to [`MEMORY_MARGIN`] of it,
+/// then holds there, probing a [`PROBE_STEP`] above after [`PROBE_AFTER`].
 #[derive(Debug)]
 pub struct AdaptiveRate {
     configured: Option<f64>,
     inner: Mutex<RateInner>,
 }
 
+/// The rate a run on an account starts at: the one it held last time
+/// (`remembered`) when that is lower than the setting (`configured`), else
+/// the setting; `None`: no limit. The plans before Start use it too, so
+/// they plan with the rate the run will send at.
+pub fn starting_rate(configured: Option<f64>, remembered: Option<f64>) -> Option<f64> {
+    let configured = configured.filter(|r| r.is_finite() && *r > 0.0);
+    remembered_below(configured, remembered).or(configured)
+}
+
+/// `remembered`, when it is a usable rate below `configured`.
+fn remembered_below(configured: Option<f64>, remembered: Option<f64>) -> Option<f64> {
+    remembered
+        .filter(|r| r.is_finite() && *r >= MIN_RATE)
+        .filter(|r| configured.is_none_or(|c| *r < c))
+}
+
 impl AdaptiveRate {
-    pub fn new(configured: Option<f64>) -> AdaptiveRate {
+    /// A rate at the account's setting, or at `remembered` (the rate that
+    /// held on this account last time, [`AdaptiveRate::held`]) when that is
+    /// lower: a run starts where the server's limit was found, not above it.
+    pub fn new(configured: Option<f64>, remembered: Option<f64>) -> AdaptiveRate {
         let configured = configured.filter(|r| r.is_finite() && *r > 0.0);
+        let remembered = remembered_below(configured, remembered);
+        let effective = remembered.or(configured);
         AdaptiveRate {
             configured,
             inner: Mutex::new(RateInner {
-                effective: configured,
-                ceiling: configured,
-                pacer: configured.map(Pacer::new),
+                effective,
+                pacer: effective.map(Pacer::new),
                 changed_at: Instant::now(),
                 reason: None,
                 recent: VecDeque::new(),
+                accepted: VecDeque::new(),
+                // Held just below the memory, as if it had been found now.
+                too_fast: remembered.map(|r| r / MEMORY_MARGIN),
+                episode: None,
+                held: remembered,
+                history: effective.map(|r| (Instant::now(), r)).into_iter().collect(),
                 last_on_wire: None,
             }),
         }
@@ -130,7 +226,7 @@ impl AdaptiveRate {
     pub fn check(&self) -> Option<Duration> {
         let now = Instant::now();
         let mut inner = self.lock();
-        self.recover(&mut inner, now);
+        self.adapt(&mut inner, now);
         let wait = inner.pacer.as_mut().and_then(|pacer| pacer.check(now));
         if wait.is_none() {
             inner.recent.push_back(now);
@@ -172,27 +268,121 @@ impl AdaptiveRate {
         tokio::time::sleep_until(at).await;
     }
 
-    /// The server said "slow down": halve the rate (never below [`MIN_RATE`]).
-    /// Returns the new state when the rate changed.
-    pub fn throttled(&self, reason: &str) -> Option<RateState> {
+    /// The server accepted a message that went out at `sent_at`.
+    pub fn accepted(&self, sent_at: Instant) {
         let now = Instant::now();
         let mut inner = self.lock();
-        // Several connections hear the same complaint at once; one halving
-        // per complaint burst is enough.
-        if inner.reason.is_some() && now.duration_since(inner.changed_at) < Duration::from_secs(1) {
-            return None;
+        if let Some(episode) = inner.episode.as_mut()
+            && sent_at >= episode.resume_at
+        {
+            episode.reopened = true;
         }
-        let measured = inner.recent.len() as f64 / MEASURE_WINDOW.as_secs_f64();
-        let current = inner.effective.unwrap_or(measured.max(MIN_RATE * 2.0));
-        if inner.ceiling.is_none() {
-            inner.ceiling = Some(current);
+        inner.accepted.push_back(sent_at);
+        while inner
+            .accepted
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > ESTIMATE_HORIZON)
+        {
+            inner.accepted.pop_front();
         }
-        let lowered = (current / 2.0).max(MIN_RATE);
+    }
+
+    /// The server said "slow down" to a message that went out at
+    /// `sent_at`; `factor` (0 to 1), when the reply's rule names one, is
+    /// the share of the rate to go on at. Returns the new state when the
+    /// rate changed.
+    pub fn throttled(&self, reason: &str, factor: Option<f64>, sent_at: Instant) -> Option<RateState> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if let Some(episode) = inner.episode {
+            if sent_at < episode.resume_at {
+                // Sent before the pause began: the same complaint again.
+                return None;
+            }
+            if !episode.reopened {
+                // Nothing got through since the pause: the server's window
+                // is still closed (a fixed window, longer than the pause).
+                // Wait longer; the rate was not the problem.
+                let cooldown = (episode.cooldown * 2).min(MAX_COOLDOWN);
+                inner.episode = Some(Episode {
+                    resume_at: now + cooldown,
+                    cooldown,
+                    reopened: false,
+                });
+                Self::hold_until(&mut inner, now + cooldown);
+                inner.changed_at = now;
+                return None;
+            }
+        }
+        let sending = inner.effective.unwrap_or_else(|| Self::measured(&inner, now));
+        let share = factor
+            .filter(|f| f.is_finite() && *f > 0.0 && *f < 1.0)
+            .unwrap_or(DECREASE);
+        // What the server let through lately is what it allows, seen from
+        // here: far above its rate, one reply is enough to find it.
+        let accepted: Vec<Instant> = inner
+            .accepted
+            .iter()
+            .copied()
+            .filter(|t| now.duration_since(*t) <= ESTIMATE_HORIZON)
+            .collect();
+        let span = accepted
+            .first()
+            .map_or(ESTIMATE_WINDOW, |first| now.duration_since(*first))
+            .clamp(ESTIMATE_WINDOW, ESTIMATE_HORIZON);
+        let estimate = accepted.len() as f64 / span.as_secs_f64();
+        let mut lowered = sending * share;
+        if estimate >= MIN_RATE {
+            lowered = lowered.min(estimate);
+        }
+        let lowered = lowered.max(MIN_RATE);
+        inner.too_fast = Some(inner.too_fast.map_or(sending, |t| t.min(sending)));
+        inner.held = inner.held.filter(|held| *held < sending);
+        inner.history = VecDeque::from([(now, lowered)]);
         inner.effective = Some(lowered);
         inner.pacer = Some(self.repace(&inner, lowered));
+        inner.episode = Some(Episode {
+            resume_at: now + COOLDOWN,
+            cooldown: COOLDOWN,
+            reopened: false,
+        });
+        Self::hold_until(&mut inner, now + COOLDOWN);
         inner.changed_at = now;
         inner.reason = Some(reason.to_owned());
         Some(self.state_of(&inner))
+    }
+
+    /// The rate slots were taken at over the last [`MEASURE_WINDOW`] (or
+    /// since the first of them, when sending began more recently: a run
+    /// that met the server's limit in its first moments was sending at its
+    /// full speed, not at what it managed in a whole window).
+    fn measured(inner: &RateInner, now: Instant) -> f64 {
+        let span = inner
+            .recent
+            .front()
+            .map_or(MEASURE_WINDOW, |first| now.duration_since(*first))
+            .clamp(Duration::from_millis(250), MEASURE_WINDOW);
+        (inner.recent.len() as f64 / span.as_secs_f64()).max(MIN_RATE * 2.0)
+    }
+
+    /// How long a recipient the server throttled waits before it is tried
+    /// again: until sending resumes. Its own backoff (tens of seconds)
+    /// would hold the end of a campaign back; the rate is what was wrong.
+    pub fn retry_after(&self) -> Duration {
+        let now = Instant::now();
+        let inner = self.lock();
+        inner
+            .episode
+            .map_or(COOLDOWN, |e| e.resume_at.saturating_duration_since(now))
+            .max(COOLDOWN)
+    }
+
+    /// The highest rate that held without a throttle reply, when the
+    /// server has throttled this account (now or on an earlier run): what
+    /// the next run starts at. `None` when nothing was learned.
+    pub fn held(&self) -> Option<f64> {
+        let inner = self.lock();
+        inner.too_fast.and(inner.held)
     }
 
     pub fn state(&self) -> RateState {
@@ -208,25 +398,71 @@ impl AdaptiveRate {
         }
     }
 
-    /// Additive recovery: a step up every [`RECOVERY_INTERVAL`] without complaint.
-    fn recover(&self, inner: &mut RateInner, now: Instant) {
-        let (Some(effective), Some(ceiling)) = (inner.effective, inner.ceiling) else {
+    /// The rate without a reply for a while: rises toward the memory, holds
+    /// just below it, probes above it now and then.
+    fn adapt(&self, inner: &mut RateInner, now: Instant) {
+        let Some(effective) = inner.effective else {
             return;
         };
-        if inner.reason.is_none() || now.duration_since(inner.changed_at) < RECOVERY_INTERVAL {
+        if inner.episode.is_some_and(|e| now < e.resume_at) {
             return;
         }
-        let raised = effective + ceiling * RECOVERY_STEP;
-        if raised >= ceiling {
-            inner.effective = self.configured;
-            inner.ceiling = self.configured;
-            inner.pacer = self.configured.map(|r| self.repace(inner, r));
-            inner.reason = None;
-        } else {
-            inner.effective = Some(raised);
-            inner.pacer = Some(self.repace(inner, raised));
+        // The rate in force HOLD_PROOF ago drew no reply since: it held.
+        while inner
+            .history
+            .get(1)
+            .is_some_and(|(since, _)| now.duration_since(*since) >= HOLD_PROOF)
+        {
+            inner.history.pop_front();
         }
+        if let Some(&(since, rate)) = inner.history.front()
+            && now.duration_since(since) >= HOLD_PROOF
+        {
+            inner.held = Some(inner.held.map_or(rate, |h| h.max(rate)));
+        }
+        let quiet = now.duration_since(inner.changed_at);
+        if quiet < INCREASE_INTERVAL {
+            return;
+        }
+        let cap = |too_fast: Option<f64>| match (self.configured, too_fast) {
+            (Some(c), Some(t)) => Some(c.min(t * MEMORY_MARGIN)),
+            (c, None) => c,
+            (None, t) => t.map(|t| t * MEMORY_MARGIN),
+        };
+        let Some(mut limit) = cap(inner.too_fast) else {
+            return;
+        };
+        if effective >= limit * 0.999 {
+            if inner.too_fast.is_none() || quiet < PROBE_AFTER {
+                return;
+            }
+            // Held at the memory for a long while: the server may allow
+            // more now. Probe a step above it.
+            inner.too_fast = inner.too_fast.map(|t| t * PROBE_STEP);
+            limit = cap(inner.too_fast).unwrap_or(limit);
+            if limit <= effective {
+                return;
+            }
+        }
+        let step = if effective < limit * FAR_BELOW { INCREASE } else { CREEP };
+        let mut raised = (effective * step).min(limit);
+        if self.configured.is_some_and(|c| raised >= c * 0.999) {
+            // Back to the setting: nothing to remember.
+            raised = self.configured.unwrap_or(raised);
+            inner.too_fast = None;
+            inner.reason = None;
+        }
+        inner.effective = Some(raised);
+        inner.pacer = Some(self.repace(inner, raised));
+        inner.history.push_back((now, raised));
         inner.changed_at = now;
+    }
+
+    /// No slot before `at`.
+    fn hold_until(inner: &mut RateInner, at: Instant) {
+        if let Some(pacer) = inner.pacer.as_mut() {
+            pacer.next = Some(pacer.next.map_or(at, |next| next.max(at)));
+        }
     }
 
     /// A pacer at `rate` that keeps the old one's next slot: a change of
@@ -367,7 +603,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_rate_spaces_messages_evenly_and_never_exceeds_it_in_any_second() {
-        let rate = AdaptiveRate::new(Some(12.0));
+        let rate = AdaptiveRate::new(Some(12.0), None);
         let start = Instant::now();
         let mut times = Vec::new();
         for _ in 0..120 {
@@ -393,54 +629,344 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn throttling_halves_the_rate_and_it_recovers_step_by_step() {
-        let rate = AdaptiveRate::new(Some(10.0));
+    async fn a_reply_cuts_the_rate_just_below_and_pauses_and_its_echoes_change_nothing() {
+        let rate = AdaptiveRate::new(Some(10.0), None);
         rate.acquire().await;
-        let state = rate.throttled("454 Throttling failure").expect("test step");
-        assert_eq!(state.effective, Some(5.0));
+        let sent = Instant::now();
+        let state = rate.throttled("454 Throttling failure", None, sent).expect("test step");
+        // Nothing accepted yet to estimate from: just below the rate that drew it.
+        assert_eq!(state.effective, Some(10.0 * DECREASE));
         assert_eq!(state.reason.as_deref(), Some("454 Throttling failure"));
-        assert_eq!(
-            rate.throttled("again at once"),
-            None,
-            "one halving per burst of complaints"
-        );
-        tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(rate.throttled("later").expect("test step").effective, Some(2.5));
-        for expected in [3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5] {
-            tokio::time::advance(RECOVERY_INTERVAL).await;
+        // Messages that went out before the pause say the same thing again.
+        assert_eq!(rate.throttled("again", None, sent), None);
+        // Nothing goes out during the pause.
+        assert_eq!(rate.check(), Some(COOLDOWN));
+        assert_eq!(rate.retry_after(), COOLDOWN);
+        tokio::time::advance(COOLDOWN).await;
+        assert_eq!(rate.check(), None);
+        // A rule's own factor is followed. (Accepted since: the server's
+        // window opened again, at a rate above the cut.)
+        for _ in 0..10 {
             rate.acquire().await;
-            let effective = rate.state().effective.expect("test step");
-            assert!((effective - expected).abs() < 1e-9, "{effective} != {expected}");
+            rate.accepted(Instant::now());
         }
-        tokio::time::advance(RECOVERY_INTERVAL).await;
+        let before = rate.state().effective.expect("test step");
+        let state = rate
+            .throttled("slow down", Some(0.5), Instant::now())
+            .expect("test step");
+        assert_eq!(state.effective, Some(before * 0.5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn far_above_the_servers_rate_one_reply_finds_it_from_what_was_accepted() {
+        let rate = AdaptiveRate::new(Some(100.0), None);
+        // 30 accepted in the last two seconds: the server allows 15/s.
+        for _ in 0..30 {
+            rate.acquire().await;
+            rate.accepted(Instant::now());
+        }
+        let state = rate.throttled("450 4.7.1 Error: too much mail", None, Instant::now());
+        assert_eq!(state.and_then(|s| s.effective), Some(15.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_still_closed_after_the_pause_doubles_it_and_keeps_the_rate() {
+        let rate = AdaptiveRate::new(Some(10.0), None);
         rate.acquire().await;
-        assert_eq!(
-            rate.state(),
-            RateState {
-                configured: Some(10.0),
-                effective: Some(10.0),
-                reason: None
+        rate.throttled("450", None, Instant::now()).expect("test step");
+        tokio::time::advance(COOLDOWN).await;
+        rate.acquire().await;
+        // The first message after the pause is refused too, nothing accepted.
+        assert_eq!(rate.throttled("450", None, Instant::now()), None);
+        assert_eq!(rate.state().effective, Some(10.0 * DECREASE));
+        assert_eq!(rate.check(), Some(COOLDOWN * 2));
+        tokio::time::advance(COOLDOWN * 2).await;
+        rate.acquire().await;
+        assert_eq!(rate.throttled("450", None, Instant::now()), None);
+        assert_eq!(rate.check(), Some(COOLDOWN * 4));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_rises_back_to_just_below_the_memory_holds_then_probes() {
+        let rate = AdaptiveRate::new(Some(40.0), None);
+        rate.acquire().await;
+        // A rule halves 40 first.
+        rate.throttled("454", Some(0.5), Instant::now()).expect("test step");
+        for _ in 0..30 {
+            rate.acquire().await;
+            rate.accepted(Instant::now());
+        }
+        // 30 accepted in the last two seconds: what the server took is
+        // lower than just below the rate that drew the reply.
+        let drew = rate.state().effective.expect("test step");
+        let state = rate.throttled("454", None, Instant::now()).expect("test step");
+        assert_eq!(state.effective, Some(15.0));
+        let memory = drew * MEMORY_MARGIN;
+        let mut seen = Vec::new();
+        for _ in 0..30 {
+            tokio::time::advance(INCREASE_INTERVAL).await;
+            rate.acquire().await;
+            seen.push(rate.state().effective.expect("test step"));
+        }
+        assert!(seen.iter().all(|r| *r <= memory + 1e-9), "{seen:?}");
+        assert!((seen[10] - memory).abs() < 0.05, "{seen:?}");
+        // What held (for HOLD_PROOF without a reply) is what the next run
+        // starts at.
+        let held = rate.held().expect("test step");
+        assert!((held - seen[25]).abs() < 1e-9, "{held} {seen:?}");
+        // Held at the memory without a reply for PROBE_AFTER: one step above.
+        tokio::time::advance(PROBE_AFTER).await;
+        rate.acquire().await;
+        let probed = rate.state().effective.expect("test step");
+        assert!(probed > memory && probed <= memory * PROBE_STEP + 1e-9, "{probed}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_starts_at_the_rate_that_held_last_time() {
+        let rate = AdaptiveRate::new(Some(40.0), Some(14.2));
+        assert_eq!(rate.state().effective, Some(14.2));
+        assert_eq!(rate.held(), Some(14.2));
+        // It holds there rather than climbing back to the setting.
+        for _ in 0..10 {
+            tokio::time::advance(INCREASE_INTERVAL).await;
+            rate.acquire().await;
+        }
+        assert_eq!(rate.state().effective, Some(14.2));
+        // A remembered rate above the setting is the setting.
+        assert_eq!(AdaptiveRate::new(Some(10.0), Some(14.2)).state().effective, Some(10.0));
+        assert_eq!(AdaptiveRate::new(Some(10.0), Some(14.2)).held(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unthrottled_campaign_learns_the_rate_from_the_first_reply() {
+        let rate = AdaptiveRate::new(None, None);
+        for _ in 0..40 {
+            rate.acquire().await;
+            rate.accepted(Instant::now());
+            tokio::time::advance(Duration::from_millis(50)).await;
+        }
+        // 40 sends in 2 s, all accepted: 20/s measured and allowed, so just below.
+        let state = rate
+            .throttled("421 4.7.0 slow down", None, Instant::now())
+            .expect("test step");
+        let effective = state.effective.expect("test step");
+        assert!((18.5..=19.5).contains(&effective), "{effective}");
+        assert_eq!(state.configured, None);
+    }
+
+    /// A server's rate limit, as the simulation below meets it.
+    trait Limiter {
+        /// Whether a message (its MAIL) arriving at `now` is accepted.
+        fn admit(&mut self, now: Instant) -> bool;
+        /// Messages per second it allows over a long run.
+        fn allowed(&self) -> f64;
+    }
+
+    /// At most `n` accepted in any second (the scripted test server's 454).
+    struct Sliding {
+        n: usize,
+        recent: VecDeque<Instant>,
+    }
+
+    impl Limiter for Sliding {
+        fn admit(&mut self, now: Instant) -> bool {
+            while self
+                .recent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                self.recent.pop_front();
             }
+            let ok = self.recent.len() < self.n;
+            if ok {
+                self.recent.push_back(now);
+            }
+            ok
+        }
+        fn allowed(&self) -> f64 {
+            self.n as f64
+        }
+    }
+
+    /// Postfix's anvil: a window opened by the first request in whole
+    /// second S, counting every request (refused ones too) until the first
+    /// one after second S + unit; more than `limit` in it are refused.
+    struct Anvil {
+        limit: u32,
+        unit: u64,
+        epoch: Instant,
+        start: Option<u64>,
+        count: u32,
+    }
+
+    impl Limiter for Anvil {
+        fn admit(&mut self, now: Instant) -> bool {
+            // The server's clock is not aligned to ours.
+            let second = (now.duration_since(self.epoch).as_secs_f64() + 0.37) as u64;
+            if self.start.is_none_or(|s| s + self.unit < second) {
+                self.start = Some(second);
+                self.count = 0;
+            }
+            self.count += 1;
+            self.count <= self.limit
+        }
+        fn allowed(&self) -> f64 {
+            f64::from(self.limit) / (self.unit + 1) as f64
+        }
+    }
+
+    /// What one simulated campaign did.
+    #[derive(Debug)]
+    struct Simulated {
+        seconds: f64,
+        throttled: usize,
+        /// The time at exactly the allowed rate.
+        ideal_seconds: f64,
+        achieved_share: f64,
+    }
+
+    /// Sends `messages` through `limiter` as a run does: each message at
+    /// its slot, its answer `latency` later, a throttled one tried again
+    /// after [`AdaptiveRate::retry_after`] once the rest are sent. A send
+    /// takes at least 2 ms (a connection's own pace).
+    async fn simulate(rate: Arc<AdaptiveRate>, limiter: impl Limiter + Send + 'static, messages: usize) -> Simulated {
+        let latency = Duration::from_millis(30);
+        let allowed = limiter.allowed();
+        let limiter = Arc::new(Mutex::new(limiter));
+        let start = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(bool, Instant)>();
+        let mut pending = messages;
+        let mut retries: VecDeque<Instant> = VecDeque::new();
+        let (mut delivered, mut throttled, mut in_flight) = (0, 0, 0);
+        let mut last = start;
+        let mut last_seen = None;
+        while delivered < messages {
+            while let Ok((ok, at)) = rx.try_recv() {
+                in_flight -= 1;
+                if ok {
+                    delivered += 1;
+                    last = at;
+                } else {
+                    throttled += 1;
+                    retries.push_back(Instant::now() + rate.retry_after());
+                }
+            }
+            let due = pending > 0 || retries.front().is_some_and(|t| *t <= Instant::now());
+            if !due {
+                if delivered + in_flight == messages || in_flight > 0 || retries.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                } else if let Some(at) = retries.front() {
+                    tokio::time::sleep_until(*at).await;
+                }
+                continue;
+            }
+            rate.acquire().await;
+            // MAILROOM_SIM_TRACE=1 prints each change of rate.
+            if std::env::var_os("MAILROOM_SIM_TRACE").is_some() {
+                let effective = rate.state().effective;
+                if effective != last_seen {
+                    eprintln!(
+                        "{:>8.3} s  {effective:?}/s  delivered {delivered}  throttled {throttled}",
+                        start.elapsed().as_secs_f64()
+                    );
+                    last_seen = effective;
+                }
+            }
+            if pending > 0 {
+                pending -= 1;
+            } else {
+                retries.pop_front();
+            }
+            let sent_at = Instant::now();
+            let ok = limiter.lock().expect("test step").admit(sent_at);
+            in_flight += 1;
+            let (rate, tx) = (Arc::clone(&rate), tx.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(latency).await;
+                if ok {
+                    rate.accepted(sent_at);
+                } else {
+                    rate.throttled("450 4.7.1 Error: too much mail", None, sent_at);
+                }
+                let _ = tx.send((ok, Instant::now()));
+            });
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let seconds = last.duration_since(start).as_secs_f64();
+        Simulated {
+            seconds,
+            throttled,
+            ideal_seconds: messages as f64 / allowed,
+            achieved_share: messages as f64 / seconds / allowed,
+        }
+    }
+
+    fn assert_uses_the_allowance(what: &str, sim: &Simulated, messages: usize) {
+        eprintln!("{what}: {sim:?}");
+        assert!(sim.achieved_share >= 0.90, "{what}: {sim:?}");
+        // The last message may go at the very end of the last window.
+        assert!(
+            sim.seconds >= sim.ideal_seconds - 2.0,
+            "{what}: faster than allowed: {sim:?}"
+        );
+        assert!(
+            sim.throttled as f64 <= 0.02 * messages as f64,
+            "{what}: too many throttle replies: {sim:?}"
         );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_unthrottled_campaign_drops_to_half_what_it_measured() {
-        let rate = AdaptiveRate::new(None);
-        for _ in 0..40 {
-            rate.acquire().await;
-            tokio::time::advance(Duration::from_millis(50)).await;
+    async fn against_a_sliding_limit_the_rate_found_uses_the_allowance() {
+        for (n, configured) in [(15, Some(40.0)), (100, None), (5, None), (15, None), (40, Some(100.0))] {
+            let messages = (n * 97).max(1_450);
+            let limiter = Sliding {
+                n,
+                recent: VecDeque::new(),
+            };
+            let sim = simulate(Arc::new(AdaptiveRate::new(configured, None)), limiter, messages).await;
+            assert_uses_the_allowance(&format!("{n}/s sliding, configured {configured:?}"), &sim, messages);
         }
-        // 40 sends in 2 s: 20/s measured, so 10/s.
-        let state = rate.throttled("421 4.7.0 slow down").expect("test step");
-        let effective = state.effective.expect("test step");
-        assert!((9.0..=10.5).contains(&effective), "{effective}");
-        // Recovering back up to the measured ceiling lifts the limit entirely.
-        for _ in 0..12 {
-            tokio::time::advance(RECOVERY_INTERVAL).await;
-            rate.acquire().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn against_postfix_anvil_the_rate_found_uses_the_allowance() {
+        for (limit, unit, configured) in [(30, 1, None), (30, 1, Some(50.0)), (10, 1, None), (80, 1, None)] {
+            let limiter = Anvil {
+                limit,
+                unit,
+                epoch: Instant::now(),
+                start: None,
+                count: 0,
+            };
+            let messages = ((limiter.allowed() * 97.0) as usize).max(1_450);
+            let sim = simulate(Arc::new(AdaptiveRate::new(configured, None)), limiter, messages).await;
+            assert_uses_the_allowance(
+                &format!("anvil {limit} per {unit} s, configured {configured:?}"),
+                &sim,
+                messages,
+            );
         }
-        assert_eq!(rate.state().effective, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_that_starts_at_the_remembered_rate_draws_almost_no_replies() {
+        let first = Arc::new(AdaptiveRate::new(None, None));
+        let limiter = || Anvil {
+            limit: 30,
+            unit: 1,
+            epoch: Instant::now(),
+            start: None,
+            count: 0,
+        };
+        let sim = simulate(Arc::clone(&first), limiter(), 1_450).await;
+        assert_uses_the_allowance("first run", &sim, 1_450);
+        let held = first.held().expect("test step");
+        // Paced at `held`, the run sends at held / PERIOD_MARGIN: within 15/s.
+        assert!((13.5..=15.0).contains(&(held / PERIOD_MARGIN)), "{held}");
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let second = simulate(Arc::new(AdaptiveRate::new(None, Some(held))), limiter(), 1_450).await;
+        assert_uses_the_allowance("second run", &second, 1_450);
+        assert!(second.throttled <= sim.throttled, "{second:?} vs {sim:?}");
     }
 
     #[test]

@@ -33,6 +33,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use super::dispatch::Job;
+use super::gate::{Blocked, Gate};
+use super::outage::Next;
 use super::writer::{Outcome, PendingClaim, Writer};
 use super::{CampaignEvent, Run, count_ambiguous, count_failure};
 use crate::error::Result;
@@ -40,6 +42,7 @@ use crate::message::{CompiledMessage, RecipientData, RenderedMessage};
 use crate::model::RecipientStatus;
 use crate::outcome::{PauseReason, RecipientReason};
 use crate::smtp::client::Connection;
+use crate::smtp::rules::{Rule, RuleAction};
 use crate::smtp::{Failure, FailureClass, Problem, Stage};
 use crate::store::{AttemptOutcome, AttemptRecord, AttemptStage, StateChange};
 
@@ -92,40 +95,126 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
         if run.stopping() {
             break;
         }
+        // A rule asked for fewer connections: the highest-numbered workers leave.
+        if index >= run.connections_allowed.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(until) = run.suspended_until() {
+            // A rule suspended the account: nothing goes out until then, and
+            // no connection is held open meanwhile.
+            hand_over(writer, finished)?;
+            if let Some(Opened { job, slot_at, .. }) = opened.take() {
+                give_back_with_slot(run, job, slot_at).await;
+                drop(held.take());
+            }
+            if let Some(old) = held.take() {
+                old.connection.quit().await;
+            }
+            // Not trying the server meanwhile: an outage before the wait is
+            // not one after it (its clock would pause the run at once), and
+            // the window shows the suspension, not "waiting for the server".
+            run.server_back();
+            connect_failures = 0;
+            if !wait_until(run, until).await {
+                break;
+            }
+            continue;
+        }
+        // Outside the campaign's send windows nothing new starts: the
+        // connection is closed (hours idle would lose it anyway) and the
+        // worker sleeps until the next window opens. A recipient whose
+        // envelope already went out with the last content (the window
+        // closed while that content was answered) goes back unclaimed, its
+        // transaction dropped with the connection.
+        if run.windows.closed_until(run.store.now_ms()).is_some() {
+            hand_over(writer, finished)?;
+            if let Some(Opened { job, slot_at, .. }) = opened.take() {
+                give_back_with_slot(run, job, slot_at).await;
+            }
+            drop(held.take());
+            // As for a suspension: the outage clock does not run while the
+            // window is closed.
+            run.server_back();
+            connect_failures = 0;
+            if !wait_for_window(run).await {
+                break;
+            }
+            continue;
+        }
         if held.is_none() {
             hand_over(writer, finished)?;
             match open(run).await {
                 Some(Ok(connection)) => {
                     connect_failures = 0;
+                    run.server_back();
                     held = Some(Held { connection, sent: 0 });
                 }
                 Some(Err(failure)) => {
+                    // A reply that refused the connection (at the greeting,
+                    // EHLO or AUTH) is the rules' first: the server is there
+                    // and said what it wants.
+                    let failure = match run.rules.decide(&failure) {
+                        Some(rule) => {
+                            let failure = Failure {
+                                rule: Some(rule.id.clone()),
+                                ..failure
+                            };
+                            match act_on_open_rule(run, rule, &failure).await {
+                                OpenRule::Waits => {
+                                    connect_failures = 0;
+                                    continue;
+                                }
+                                OpenRule::Paused => break,
+                                OpenRule::AsUsual => failure,
+                            }
+                        }
+                        None => failure,
+                    };
                     if failure.class() == FailureClass::PermanentForCampaign {
                         run.halt_with(server_pause(&failure, run));
                         break;
                     }
                     connect_failures += 1;
-                    if connect_failures >= run.options.connect_attempts {
-                        run.halt_with(PauseReason::Unreachable {
-                            attempts: connect_failures,
-                            failure,
-                            host: run.account.host.clone(),
-                            port: run.account.port,
-                        });
-                        break;
+                    let elapsed = run.outage_began().elapsed();
+                    let reached = run.reached.load(Ordering::SeqCst);
+                    match run.outage_policy().after_failure(connect_failures, elapsed, reached) {
+                        Next::Pause { limit_reached } => {
+                            run.halt_with(if limit_reached {
+                                PauseReason::OutageTooLong {
+                                    attempts: connect_failures,
+                                    failure,
+                                    host: run.account.host.clone(),
+                                    port: run.account.port,
+                                    limit_ms: run.account.outage_limit_ms,
+                                }
+                            } else {
+                                PauseReason::Unreachable {
+                                    attempts: connect_failures,
+                                    failure,
+                                    host: run.account.host.clone(),
+                                    port: run.account.port,
+                                }
+                            });
+                            break;
+                        }
+                        Next::Retry { wait, attempt, of } => {
+                            let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                            run.waiting_for_server(wait, attempt, of, failure.clone());
+                            run.sink.event(&CampaignEvent::ConnectionTrouble {
+                                failure,
+                                host: run.account.host.clone(),
+                                port: run.account.port,
+                                retry_in_ms,
+                                attempt,
+                                of,
+                            });
+                            tokio::select! {
+                                () = tokio::time::sleep(wait) => {}
+                                () = run.stopped() => break,
+                            }
+                            continue;
+                        }
                     }
-                    let wait = run.backoff(connect_failures);
-                    run.sink.event(&CampaignEvent::ConnectionTrouble {
-                        failure,
-                        host: run.account.host.clone(),
-                        port: run.account.port,
-                        retry_in_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                    });
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = run.stopped() => break,
-                    }
-                    continue;
                 }
                 None => break,
             }
@@ -157,10 +246,14 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
                         break;
                     }
                 };
-                if !unless_waiting(wait_for_slot(run), writer, finished).await? {
+                // A pause, a suspension or the end of a window that began
+                // while this waited (for a retry to come due, for the rate
+                // or a quota) keeps it back: not claimed, so it goes back,
+                // and the top of the loop stops or waits as it says.
+                let Ok(_) = unless_waiting(wait_for_slot(run), writer, finished).await? else {
                     run.dispatch.give_back(job).await;
-                    break;
-                }
+                    continue;
+                };
                 (job, version, message, None)
             }
         };
@@ -254,31 +347,63 @@ async fn open(run: &Run) -> Option<Result<Connection, Failure>> {
     }
 }
 
-/// Waits for the rate and every quota; `false` if the run stops meanwhile.
-async fn wait_for_slot(run: &Run) -> bool {
-    tokio::select! {
-        () = run.limits.rate.acquire() => {}
-        () = run.stopped() => return false,
-    }
+/// Waits until the campaign's send window is open; `false` if the run stops
+/// meanwhile. The wall clock is read again at least every
+/// `RunOptions::window_recheck`: tokio's clock stands still while the
+/// computer sleeps, and a person may change the system clock or zone.
+async fn wait_for_window(run: &Run) -> bool {
     loop {
         let now = run.store.now_ms();
-        let taken = run.limits.quotas.lock().await.take(now);
-        match taken {
-            Ok(()) => return true,
-            Err(wait) => {
-                run.sink.event(&CampaignEvent::QuotaWait {
-                    until: wait.until,
-                    window: wait.window,
-                    limit: wait.limit,
-                });
-                let for_ms = u64::try_from(wait.until - now).unwrap_or(0).max(1);
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_millis(for_ms)) => {}
-                    () = run.stopped() => return false,
-                }
-            }
+        let Some(opens_at) = run.windows.closed_until(now) else {
+            return true;
+        };
+        if run.window_announced.swap(opens_at, Ordering::SeqCst) != opens_at {
+            tracing::info!(campaign = run.campaign, opens_at, "waiting for the send window");
+            run.sink.event(&CampaignEvent::WindowWait {
+                opens_at,
+                time_zone: run.windows.zone_name().to_owned(),
+            });
+        }
+        let for_ms = u64::try_from(opens_at - now).unwrap_or(0).max(1);
+        let nap = Duration::from_millis(for_ms).min(run.options.window_recheck);
+        tokio::select! {
+            () = tokio::time::sleep(nap) => {}
+            () = run.stopped() => return false,
         }
     }
+}
+
+/// Waits for the rate and every quota; when the quotas' place was taken
+/// (store clock, ms), or what began meanwhile that keeps the message back
+/// (a pause, a suspension, a closed window: see [`Gate`]).
+async fn wait_for_slot(run: &Run) -> std::result::Result<i64, Blocked> {
+    let now = || run.store.now_ms();
+    let suspended = || run.suspended_until();
+    // A long quota wait suspends the account (kept), and hands over to
+    // another of the campaign's accounts when one can send (see `failover`).
+    let on_quota_wait = |wait: super::throttle::QuotaWait| -> super::gate::QuotaHook<'_> {
+        Box::pin(async move {
+            if super::failover::quota_used(run, &wait).await {
+                return true;
+            }
+            run.sink.event(&CampaignEvent::QuotaWait {
+                until: wait.until,
+                window: wait.window,
+                limit: wait.limit,
+            });
+            false
+        })
+    };
+    let gate = Gate {
+        rate: &run.limits.rate,
+        quotas: &run.limits.quotas,
+        halt: &run.halt,
+        suspended_until: &suspended,
+        windows: &run.windows,
+        now_ms: &now,
+        on_quota_wait: &on_quota_wait,
+    };
+    gate.wait_for_slot().await
 }
 
 /// Renders `message` for one recipient whose claim is on its way into the
@@ -318,8 +443,11 @@ async fn send_one(
             let rendered = match message.render(RecipientData::from(recipient)) {
                 Ok(rendered) => rendered,
                 Err(problem) => {
+                    // The row is the recipient's own, shown beside it.
+                    let problem = crate::message::TemplateError { row: None, ..problem };
                     let reason = RecipientReason::Unrenderable {
-                        detail: problem.clone(),
+                        detail: problem.to_string(),
+                        problem: Some(problem.clone()),
                     };
                     let attempt = AttemptRecord {
                         started_at,
@@ -328,7 +456,7 @@ async fn send_one(
                         stage: AttemptStage::Render,
                         code: None,
                         enhanced_code: None,
-                        text: problem,
+                        text: problem.to_string(),
                     };
                     claim.durable().await.ok()?;
                     count_failure(run, &reason);
@@ -384,7 +512,11 @@ async fn send_one(
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     match sent {
         Ok(reply) => {
+            run.limits.rate.accepted(clock);
             held.sent += 1;
+            // From now on an outage is waited out (up to the account's limit):
+            // this server does accept this run's mail.
+            run.reached.store(true, Ordering::SeqCst);
             run.failures_in_a_row.store(0, Ordering::SeqCst);
             run.ambiguous_in_a_row.store(0, Ordering::SeqCst);
             // An earlier attempt went unanswered: the server may have kept
@@ -396,6 +528,7 @@ async fn send_one(
                     id: recipient.id,
                     reply: reply.to_string(),
                     note: note.clone(),
+                    duration_ms,
                 },
                 RecipientStatus::Sent,
                 note,
@@ -437,11 +570,8 @@ async fn send_one(
                     );
                 }
             }
-            Some((
-                keep,
-                handle_failure(run, job, &failure, attempt, connection_limit),
-                next,
-            ))
+            let decided = handle_failure(run, job, &failure, attempt, connection_limit, clock).await;
+            Some((keep && !decided.close, decided.outcome, next))
         }
     }
 }
@@ -510,6 +640,7 @@ async fn look_ahead(run: &Run, held: &Held) -> Option<Ahead> {
     if !held.connection.can_begin_with_content()
         || run.stopping()
         || held.sent.saturating_add(2) > run.per_connection.load(Ordering::SeqCst)
+        || run.windows.closed_until(run.store.now_ms()).is_some()
     {
         return None;
     }
@@ -537,10 +668,276 @@ async fn look_ahead(run: &Run, held: &Held) -> Option<Ahead> {
     }
 }
 
-/// Classifies a failed send by the taxonomy; returns the outcome to record.
-fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecord, connection_limit: bool) -> Outcome {
+/// What a failed send comes to: the outcome to record, and whether the
+/// connection must close (a rule suspended the account or took a connection).
+struct Decided {
+    outcome: Outcome,
+    close: bool,
+}
+
+impl From<Outcome> for Decided {
+    fn from(outcome: Outcome) -> Decided {
+        Decided { outcome, close: false }
+    }
+}
+
+/// Waits until `until` on the store's clock, a second at a time (so a
+/// clock set forward is seen at once); `false` if the run stops meanwhile.
+async fn wait_until(run: &Run, until: i64) -> bool {
+    loop {
+        let left = until - run.store.now_ms();
+        // A person may resume the account sooner (see `failover`).
+        if left <= 0 || run.suspended_until().is_none() {
+            return true;
+        }
+        let step = Duration::from_millis(u64::try_from(left).unwrap_or(1).clamp(1, 1_000));
+        tokio::select! {
+            () = tokio::time::sleep(step) => {}
+            () = run.stopped() => return false,
+        }
+    }
+}
+
+/// Decides a failed send: by the account's rules when one matches the
+/// server's reply (the failure then names it), else by the taxonomy.
+/// `sent_at` is when this message's sending began (the throttle tells a
+/// reply to it from the echoes of one it already acted on).
+async fn handle_failure(
+    run: &Run,
+    job: &Job,
+    failure: &Failure,
+    attempt: AttemptRecord,
+    connection_limit: bool,
+    sent_at: tokio::time::Instant,
+) -> Decided {
+    if !connection_limit && let Some(rule) = run.rules.decide(failure) {
+        let failure = Failure {
+            rule: Some(rule.id.clone()),
+            ..failure.clone()
+        };
+        return act_on_rule(run, job, &failure, attempt, rule, sent_at).await;
+    }
+    by_taxonomy(run, job, failure, attempt, connection_limit, sent_at).into()
+}
+
+/// Does what `rule` says about `failure` (which names it).
+async fn act_on_rule(
+    run: &Run,
+    job: &Job,
+    failure: &Failure,
+    attempt: AttemptRecord,
+    rule: &Rule,
+    sent_at: tokio::time::Instant,
+) -> Decided {
     let recipient = &job.recipient;
-    let attempts = recipient.attempts + 1;
+    let now = run.store.now_ms();
+    let suspend_until = match &rule.action {
+        RuleAction::Fail { suppress } => {
+            let reason = RecipientReason::Smtp {
+                failure: failure.clone(),
+                unanswered_before: recipient.unanswered > 0,
+            };
+            count_failure(run, &reason);
+            let suppress = suppress.then(|| recipient.email.clone());
+            return fail_with(job, reason, attempt, suppress).into();
+        }
+        RuleAction::Pause { advice } => {
+            run.halt_with(if advice.is_empty() {
+                server_pause(failure, run)
+            } else {
+                PauseReason::Rule {
+                    rule: rule.id.clone(),
+                    advice: advice.clone(),
+                    failure: failure.clone(),
+                }
+            });
+            return unclaim(job, Some(attempt)).into();
+        }
+        RuleAction::Retry => return retry_or_give_up(run, job, failure, attempt, Wait::Backoff).into(),
+        RuleAction::SlowDown { factor } => {
+            // How much slower, and how the rate recovers, is the throttle's
+            // business (campaign::throttle: it finds the rate the server
+            // allows); the rule says it is a rate, and may name a share.
+            if let Some(rate) = run.limits.rate.throttled(&server_words(failure), *factor, sent_at) {
+                run.sink.event(&CampaignEvent::RateChanged { rate });
+            }
+            return retry_or_give_up(run, job, failure, attempt, Wait::UntilSendingResumes).into();
+        }
+        RuleAction::FewerConnections => {
+            take_a_connection(run, rule, failure);
+            now
+        }
+        RuleAction::Suspend { .. }
+        | RuleAction::RetryLater { .. }
+        | RuleAction::SuspendUntil { .. }
+        | RuleAction::SuspendWindow { .. } => suspension_end(run, &rule.action, now).await.unwrap_or(now),
+    };
+    // A suspension of the account is kept, and may move sending to another
+    // of the campaign's accounts: then this recipient goes again at once.
+    let next_attempt_at = if suspend_until <= now {
+        suspend_until
+    } else if matches!(
+        rule.action,
+        RuleAction::Suspend { .. } | RuleAction::SuspendUntil { .. } | RuleAction::SuspendWindow { .. }
+    ) {
+        super::failover::suspend(run, suspend_until, rule, failure).await
+    } else {
+        run.suspend(suspend_until, &rule.id, failure);
+        suspend_until
+    };
+    // The account waits, not this recipient: no attempt is used.
+    let reason = RecipientReason::Smtp {
+        failure: failure.clone(),
+        unanswered_before: false,
+    };
+    Decided {
+        outcome: outcome(
+            job,
+            StateChange::Postpone {
+                id: recipient.id,
+                next_attempt_at,
+                reason: reason.clone(),
+                attempt,
+            },
+            RecipientStatus::RetryWait,
+            Some(reason),
+            recipient.attempts,
+        ),
+        close: true,
+    }
+}
+
+/// What a rule about a refused connection came to.
+enum OpenRule {
+    /// The account waits (a suspension) or a connection was taken away:
+    /// not a failed try of the server, which is there and answered.
+    Waits,
+    /// The campaign pauses.
+    Paused,
+    /// Nothing of the account's changed beyond the rate: the failure is
+    /// a failed try of the server as any other.
+    AsUsual,
+}
+
+/// Does what `rule` says about `failure`, a reply that refused a connection
+/// as it opened (no recipient is involved yet).
+async fn act_on_open_rule(run: &Run, rule: &Rule, failure: &Failure) -> OpenRule {
+    match &rule.action {
+        RuleAction::Pause { advice } => {
+            run.halt_with(if advice.is_empty() {
+                server_pause(failure, run)
+            } else {
+                PauseReason::Rule {
+                    rule: rule.id.clone(),
+                    advice: advice.clone(),
+                    failure: failure.clone(),
+                }
+            });
+            OpenRule::Paused
+        }
+        RuleAction::FewerConnections => {
+            if !take_a_connection(run, rule, failure) {
+                // Down to one already: try it again as after any refusal.
+                return OpenRule::AsUsual;
+            }
+            // This worker leaves if it is now one too many (the top of its
+            // loop); one that stays gives the server a moment first.
+            let wait = run.backoff(1);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = run.stopped() => {}
+            }
+            OpenRule::Waits
+        }
+        RuleAction::Suspend { .. }
+        | RuleAction::RetryLater { .. }
+        | RuleAction::SuspendUntil { .. }
+        | RuleAction::SuspendWindow { .. } => {
+            let now = run.store.now_ms();
+            match suspension_end(run, &rule.action, now).await {
+                Some(until) if until > now => {
+                    run.suspend(until, &rule.id, failure);
+                    OpenRule::Waits
+                }
+                _ => OpenRule::AsUsual,
+            }
+        }
+        RuleAction::SlowDown { factor } => {
+            if let Some(rate) = run
+                .limits
+                .rate
+                .throttled(&server_words(failure), *factor, tokio::time::Instant::now())
+            {
+                run.sink.event(&CampaignEvent::RateChanged { rate });
+            }
+            OpenRule::AsUsual
+        }
+        // Retry the connection as usual; "fail the recipient" has no
+        // recipient here.
+        RuleAction::Retry | RuleAction::Fail { .. } => OpenRule::AsUsual,
+    }
+}
+
+/// One connection fewer for the run, as a rule asked; says so. `false`
+/// when it was down to one already.
+fn take_a_connection(run: &Run, rule: &Rule, failure: &Failure) -> bool {
+    let before = run
+        .connections_allowed
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_sub(1).max(1)))
+        .unwrap_or(1);
+    if before > 1 {
+        run.sink.event(&CampaignEvent::ConnectionsReduced {
+            connections: before - 1,
+            rule: rule.id.clone(),
+            failure: failure.clone(),
+        });
+    }
+    before > 1
+}
+
+/// Until when a suspending rule's `action` holds the account from `now`
+/// (Unix ms); `None` for an action that does not suspend.
+async fn suspension_end(run: &Run, action: &RuleAction, now: i64) -> Option<i64> {
+    let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
+    Some(match action {
+        RuleAction::Suspend { for_s } => now.saturating_add(secs(*for_s)),
+        RuleAction::RetryLater { after_s } => now.saturating_add(secs(*after_s)),
+        RuleAction::SuspendUntil { time, time_zone } => {
+            crate::smtp::rules::next_clock_time(time, time_zone, now).unwrap_or_else(|| now.saturating_add(3_600_000))
+        }
+        RuleAction::SuspendWindow { window_s } => window_frees(run, now, secs(*window_s)).await,
+        _ => return None,
+    })
+}
+
+/// When a rolling quota of `window_ms` frees up again: the oldest send of
+/// the account inside the window leaves it (nothing recorded: a whole window).
+async fn window_frees(run: &Run, now: i64, window_ms: i64) -> i64 {
+    let since_minute = (now - window_ms).div_euclid(60_000);
+    let oldest = match run.store.send_counts(run.profile, since_minute).await {
+        Ok(counts) => counts.iter().find(|(_, n)| *n > 0).map(|(minute, _)| *minute),
+        Err(e) => {
+            tracing::warn!(error = %e, "the account's sends could not be read; waiting a whole window");
+            None
+        }
+    };
+    match oldest {
+        // The minute's sends may be at its end: leave after the whole minute.
+        Some(minute) => ((minute + 1) * 60_000 + window_ms).max(now + 1_000),
+        None => now + window_ms,
+    }
+}
+
+/// Classifies a failed send by the taxonomy; returns the outcome to record.
+fn by_taxonomy(
+    run: &Run,
+    job: &Job,
+    failure: &Failure,
+    attempt: AttemptRecord,
+    connection_limit: bool,
+    sent_at: tokio::time::Instant,
+) -> Outcome {
+    let recipient = &job.recipient;
     let mut class = failure.class();
     // Too big without a file of its own: the shared part is too big, and every
     // message would be refused the same way. That is for a person to fix, not
@@ -564,57 +961,81 @@ fn handle_failure(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecor
             fail_with(job, reason, attempt, suppress)
         }
         FailureClass::Transient => {
-            if failure.problem == Problem::Throttled
-                && !connection_limit
-                && let Some(rate) = run.limits.rate.throttled(&server_words(failure))
-            {
+            let throttled = failure.problem == Problem::Throttled && !connection_limit;
+            if throttled && let Some(rate) = run.limits.rate.throttled(&server_words(failure), None, sent_at) {
                 run.sink.event(&CampaignEvent::RateChanged { rate });
             }
-            // A transient reply is retried, so it is not a failure of the
-            // list: only recipients that end `failed` count toward "N in a
-            // row" (a burst of 4xx or of resets before the content must not
-            // pause the campaign).
-            let allowed = run.account.retries.max(1);
-            if attempts >= allowed && recipient.unanswered > 0 {
-                // Given up, but an earlier attempt may have delivered it.
-                uncertain(
-                    job,
-                    RecipientReason::GaveUpMaybeDelivered {
-                        attempts,
-                        last: failure.clone(),
-                    },
-                    attempt,
-                )
-            } else if attempts >= allowed {
-                let reason = RecipientReason::GaveUp {
-                    attempts,
-                    last: failure.clone(),
-                };
-                count_failure(run, &reason);
-                fail(job, reason, attempt)
+            let wait = if throttled {
+                Wait::UntilSendingResumes
             } else {
-                let wait = run.backoff(attempts);
-                let next_attempt_at = run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-                outcome(
-                    job,
-                    StateChange::Retry {
-                        id: recipient.id,
-                        next_attempt_at,
-                        reason: RecipientReason::Smtp {
-                            failure: failure.clone(),
-                            unanswered_before: false,
-                        },
-                        attempt,
-                    },
-                    RecipientStatus::RetryWait,
-                    Some(RecipientReason::Smtp {
-                        failure: failure.clone(),
-                        unanswered_before: false,
-                    }),
-                    attempts,
-                )
-            }
+                Wait::Backoff
+            };
+            retry_or_give_up(run, job, failure, attempt, wait)
         }
+    }
+}
+
+/// When a transient failure's recipient goes again.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// After the recipient's own backoff.
+    Backoff,
+    /// Once sending resumes after a throttle reply: the rate was what the
+    /// server refused, and the rate has changed. Its own backoff would hold
+    /// the end of the campaign back.
+    UntilSendingResumes,
+}
+
+/// A transient failure: retried later while the recipient has attempts left.
+fn retry_or_give_up(run: &Run, job: &Job, failure: &Failure, attempt: AttemptRecord, wait: Wait) -> Outcome {
+    let recipient = &job.recipient;
+    let attempts = recipient.attempts + 1;
+    // A transient reply is retried, so it is not a failure of the
+    // list: only recipients that end `failed` count toward "N in a
+    // row" (a burst of 4xx or of resets before the content must not
+    // pause the campaign).
+    let allowed = run.account.retries.max(1);
+    if attempts >= allowed && recipient.unanswered > 0 {
+        // Given up, but an earlier attempt may have delivered it.
+        uncertain(
+            job,
+            RecipientReason::GaveUpMaybeDelivered {
+                attempts,
+                last: failure.clone(),
+            },
+            attempt,
+        )
+    } else if attempts >= allowed {
+        let reason = RecipientReason::GaveUp {
+            attempts,
+            last: failure.clone(),
+        };
+        count_failure(run, &reason);
+        fail(job, reason, attempt)
+    } else {
+        let wait = match wait {
+            Wait::Backoff => run.backoff(attempts),
+            Wait::UntilSendingResumes => run.limits.rate.retry_after(),
+        };
+        let next_attempt_at = run.store.now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+        outcome(
+            job,
+            StateChange::Retry {
+                id: recipient.id,
+                next_attempt_at,
+                reason: RecipientReason::Smtp {
+                    failure: failure.clone(),
+                    unanswered_before: false,
+                },
+                attempt,
+            },
+            RecipientStatus::RetryWait,
+            Some(RecipientReason::Smtp {
+                failure: failure.clone(),
+                unanswered_before: false,
+            }),
+            attempts,
+        )
     }
 }
 

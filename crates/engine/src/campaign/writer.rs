@@ -113,7 +113,7 @@ impl PendingClaim {
 /// receiver gets the thread's result once every [`Writer`] is dropped and
 /// the last batch is committed.
 pub(super) fn start(run: Arc<Run>) -> Result<(Writer, oneshot::Receiver<Result<()>>)> {
-    let file = run.store.state_file(run.profile)?;
+    let file = run.store.state_file(run.profile, run.run_id)?;
     let (ops, receiver) = mpsc::unbounded_channel();
     let (done, finished) = oneshot::channel();
     std::thread::Builder::new()
@@ -248,6 +248,7 @@ fn id_of(change: &StateChange) -> i64 {
         StateChange::Claim { id, .. }
         | StateChange::Sent { id, .. }
         | StateChange::Retry { id, .. }
+        | StateChange::Postpone { id, .. }
         | StateChange::Failed { id, .. }
         | StateChange::Unclaim { id, .. }
         | StateChange::Uncertain { id, .. } => *id,

@@ -35,6 +35,10 @@ pub enum Format {
 }
 
 impl Format {
+    /// The extensions of the workbooks Mailroom reads, lower-case: what
+    /// [`Format::of`] knows a spreadsheet by.
+    pub const EXTENSIONS: &'static [&'static str] = &["xlsx", "xlsm", "xlsb", "xls", "ods"];
+
     pub fn of(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
@@ -83,7 +87,8 @@ enum Part {
 }
 
 fn part_of(name: &str, format: Format) -> Part {
-    let name = name.to_ascii_lowercase();
+    // calamine finds parts by this name: a backslash read as `/`, any case.
+    let name = name.replace('\\', "/").to_ascii_lowercase();
     let file = name.rsplit('/').next().unwrap_or_default();
     // What calamine's `new` reads whole: relationships, the workbook, shared
     // strings, styles. Anything else (themes, drawings, a VBA project, images)
@@ -152,6 +157,11 @@ fn check_zip<R: Read + Seek>(path: &Path, reader: R, format: Format) -> Result<(
         if part == Part::Whole {
             whole_bytes += read;
         }
+        if format == Format::Xlsx && part_of_shared_strings(&name) {
+            drop(body);
+            let entry = zip.by_index(index).map_err(|e| damaged(path, e))?;
+            check_declared_shared_strings(path, &name, entry, read)?;
+        }
     }
     Ok(())
 }
@@ -171,14 +181,28 @@ impl XmlVisitor for NoVisitor {
     }
 }
 
-/// Bytes of a tag kept for a visitor: enough for its name and attributes.
-const TAG_KEPT: usize = 4096;
-
 /// Walks XML bytes in bounded memory: no tag and no text run longer than
 /// [`limits::XML_RUN_BYTES`]. Returns the bytes read.
+///
+/// Tags are split as calamine's XML reader (quick-xml) splits them: a `>`
+/// inside a quoted attribute value does not end a tag, so no attribute can
+/// hide from a visitor behind one. A visitor sees every tag whole (a longer
+/// one is refused before it is kept). Comments, CDATA and declarations end
+/// at their first `>` here: at worst their text is read as tags too, which
+/// can only count more, never less.
 fn scan_xml(path: &Path, part: &str, body: &mut impl std::io::BufRead, visitor: &mut impl XmlVisitor) -> Result<u64> {
+    #[derive(PartialEq)]
+    enum Tag {
+        /// Not in a tag, or its first byte is not read yet.
+        Unknown,
+        /// An element's tag, where quotes count.
+        Element { quote: Option<u8> },
+        /// `<!…>` or `<?…>`: ends at the first `>`.
+        Other,
+    }
     let mut total = 0_u64;
     let mut in_tag = false;
+    let mut kind = Tag::Unknown;
     let mut run = 0_u64;
     let mut tag = Vec::with_capacity(256);
     let mut text_blank = true;
@@ -190,12 +214,23 @@ fn scan_xml(path: &Path, part: &str, body: &mut impl std::io::BufRead, visitor: 
         let len = chunk.len();
         let mut rest = chunk;
         while !rest.is_empty() {
-            let wanted = if in_tag { b'>' } else { b'<' };
-            let (piece, found) = match memchr::memchr(wanted, rest) {
+            if in_tag && kind == Tag::Unknown {
+                kind = match rest[0] {
+                    b'!' | b'?' => Tag::Other,
+                    _ => Tag::Element { quote: None },
+                };
+            }
+            let at = match kind {
+                _ if !in_tag => memchr::memchr(b'<', rest),
+                Tag::Element { quote: Some(quote) } => memchr::memchr(quote, rest),
+                Tag::Element { quote: None } => memchr::memchr3(b'>', b'"', b'\'', rest),
+                _ => memchr::memchr(b'>', rest),
+            };
+            let (piece, found) = match at {
                 Some(at) => (&rest[..at], true),
                 None => (rest, false),
             };
-            run += piece.len() as u64;
+            run += piece.len() as u64 + u64::from(found);
             if run > limits::XML_RUN_BYTES {
                 let what = if in_tag { "a tag" } else { "a value" };
                 return Err(too_large(
@@ -209,30 +244,115 @@ fn scan_xml(path: &Path, part: &str, body: &mut impl std::io::BufRead, visitor: 
                 ));
             }
             if in_tag {
-                let room = TAG_KEPT.saturating_sub(tag.len());
-                tag.extend_from_slice(&piece[..piece.len().min(room)]);
+                tag.extend_from_slice(piece);
             } else if text_blank && !piece.iter().all(u8::is_ascii_whitespace) {
                 text_blank = false;
             }
-            if found {
-                if in_tag {
+            if !found {
+                rest = &[];
+                continue;
+            }
+            let byte = rest[piece.len()];
+            rest = &rest[piece.len() + 1..];
+            if !in_tag {
+                visitor.text(text_blank, run - 1);
+                text_blank = true;
+                in_tag = true;
+                run = 0;
+                continue;
+            }
+            match (&mut kind, byte) {
+                (Tag::Element { quote }, b'"' | b'\'') if quote.is_none_or(|q| q == byte) => {
+                    *quote = if quote.is_some() { None } else { Some(byte) };
+                    tag.push(byte);
+                }
+                _ => {
                     visitor.tag(path, &tag)?;
                     tag.clear();
-                } else {
-                    visitor.text(text_blank, run);
-                    text_blank = true;
+                    in_tag = false;
+                    kind = Tag::Unknown;
+                    run = 0;
                 }
-                in_tag = !in_tag;
-                run = 0;
-                rest = &rest[piece.len() + 1..];
-            } else {
-                rest = &[];
             }
         }
         total += len as u64;
         body.consume(len);
     }
     Ok(total)
+}
+
+/// The fewest bytes one shared text takes in `sharedStrings.xml` (`<si/>`).
+const SHARED_STRING_MIN_BYTES: u64 = 5;
+
+fn part_of_shared_strings(name: &str) -> bool {
+    name.replace('\\', "/")
+        .to_ascii_lowercase()
+        .ends_with("sharedstrings.xml")
+}
+
+/// An XLSX's shared strings part: calamine reserves room for the
+/// `uniqueCount` texts its `<sst>` tag declares before it reads one, and a
+/// refused allocation aborts the process (no panic that [`super::guard`]
+/// could contain). The tag is read here as calamine reads it (quick-xml,
+/// with calamine's settings: a `>` inside a quoted value does not end it),
+/// and a count the part's `bytes` cannot hold is a damaged file.
+fn check_declared_shared_strings(path: &Path, part: &str, body: impl Read, bytes: u64) -> Result<()> {
+    use quick_xml::events::Event;
+    let mut xml = quick_xml::Reader::from_reader(BufReader::new(body));
+    let config = xml.config_mut();
+    config.check_end_names = false;
+    config.trim_text(false);
+    config.check_comments = false;
+    config.expand_empty_elements = true;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(tag) | Event::Empty(tag)) if tag.local_name().as_ref() == "sst" => {
+                let declared = attribute_values(tag.attributes_raw().as_bytes(), b"uniqueCount")
+                    .map(lenient_count)
+                    .max()
+                    .unwrap_or(0);
+                let room = bytes / SHARED_STRING_MIN_BYTES + 1;
+                if declared > room {
+                    return Err(damaged(
+                        path,
+                        format!("{part} declares {declared} shared texts, more than its {bytes} bytes can hold"),
+                    ));
+                }
+                return Ok(());
+            }
+            // No `<sst>`, or XML calamine cannot read either: it says so.
+            Ok(Event::Eof) | Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Every value given to attribute `name` in a tag's bytes, with the
+/// spacing XML allows around `=`; over-inclusive on purpose (a name inside
+/// another attribute's value counts too), as it only guards.
+fn attribute_values<'t>(tag: &'t [u8], name: &'t [u8]) -> impl Iterator<Item = &'t [u8]> + 't {
+    memchr::memmem::find_iter(tag, name).filter_map(move |at| {
+        let rest = tag[at + name.len()..].trim_ascii_start();
+        let rest = rest.strip_prefix(b"=")?.trim_ascii_start();
+        let quote = *rest.first().filter(|q| matches!(q, b'"' | b'\''))?;
+        let value = &rest[1..];
+        let end = memchr::memchr(quote, value).unwrap_or(value.len());
+        Some(&value[..end])
+    })
+}
+
+/// A count as any integer parser might read it: blanks, a `+` and leading
+/// zeros skipped, digits until the first other byte, saturating at
+/// `u64::MAX` (so an overlong number reads as huge, not as nothing).
+fn lenient_count(value: &[u8]) -> u64 {
+    let value = value.trim_ascii();
+    let value = value.strip_prefix(b"+").unwrap_or(value);
+    value
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0_u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')))
 }
 
 /// The value of attribute `name` in a tag's bytes (`name="value"`).
@@ -746,6 +866,43 @@ mod tests {
         assert_eq!(attribute(tag, b"style-name"), None, "only whole names");
     }
 
+    fn check_shared_strings(xml: &str) -> Result<()> {
+        check_declared_shared_strings(
+            Path::new("t.xlsx"),
+            "xl/sharedStrings.xml",
+            xml.as_bytes(),
+            xml.len() as u64,
+        )
+    }
+
+    #[test]
+    fn a_shared_string_count_the_part_cannot_hold_is_refused_before_calamine_reserves_it() {
+        let honest = r#"<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="2" uniqueCount="2"><si><t>a</t></si><si><t>b</t></si></sst>"#;
+        assert!(check_shared_strings(honest).is_ok());
+        assert!(check_shared_strings(r#"<sst><si/></sst>"#).is_ok(), "no count declared");
+        for lie in [
+            r#"<sst uniqueCount="4294967296"><si><t>a</t></si></sst>"#,
+            r#"<x:sst xmlns:x="m" uniqueCount = '+0004294967296'><x:si/></x:sst>"#,
+            r#"<sst uniqueCount="99999999999999999999999999"><si/></sst>"#,
+            // A `>` inside a quoted value does not end the tag for calamine.
+            r#"<sst xmlns="m</t></si>" count="2" uniqueCount="4294967296"><si/></sst>"#,
+        ] {
+            let error = check_shared_strings(lie).expect_err(lie);
+            assert_eq!(error.kind(), crate::error::ErrorKind::DamagedFile, "{lie}: {error}");
+        }
+    }
+
+    #[test]
+    fn counts_are_read_as_leniently_as_any_parser_would() {
+        assert_eq!(lenient_count(b" +007 "), 7);
+        assert_eq!(lenient_count(b"12x"), 12);
+        assert_eq!(lenient_count(b"x"), 0);
+        assert_eq!(lenient_count(b"184467440737095516150"), u64::MAX);
+        let tag = br#"sst a="1" uniqueCount ="5" b='uniqueCount="9"'"#;
+        let values: Vec<_> = attribute_values(tag, b"uniqueCount").collect();
+        assert_eq!(values, [&b"5"[..], &b"9"[..]]);
+    }
+
     fn ods_content(rows: &str) -> String {
         format!(
             r#"<?xml version="1.0"?><office:document-content><office:body><office:spreadsheet><table:table table:name="People">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
@@ -775,6 +932,25 @@ mod tests {
             err.to_string(),
             "t.ods, sheet \"People\", row 1,048,577: a value lies below row 1,048,576, the last a sheet has"
         );
+    }
+
+    #[test]
+    fn an_attribute_behind_a_quoted_gt_or_a_long_value_is_still_read() {
+        // quick-xml (calamine) reads both rows' repeats: a `>` inside quotes
+        // does not end a tag, and a tag may be longer than a few KB.
+        let cell = r#"<table:table-cell office:value-type="string"><text:p>a@example.com</text:p></table:table-cell>"#;
+        for style in ["a>b".to_owned(), "x".repeat(20_000)] {
+            let past = format!(
+                r#"<table:table-row table:style-name="{style}" table:number-rows-repeated="1048576">{cell}</table:table-row><table:table-row>{cell}</table:table-row>"#
+            );
+            let err = scan_ods(&ods_content(&past)).expect_err("past the last row");
+            assert_eq!(err.kind(), crate::ErrorKind::FileTooLarge, "{err}");
+        }
+        // Quotes of the other kind inside a value, and quotes in text, are plain bytes.
+        let quoted = format!(
+            r#"<table:table-row table:style-name='say "hi">' table:number-rows-repeated="2">{cell}</table:table-row><table:table-row><table:table-cell office:value-type="string"><text:p>it's "x"</text:p></table:table-cell></table:table-row>"#
+        );
+        scan_ods(&ods_content(&quoted)).expect("three rows");
     }
 
     #[test]

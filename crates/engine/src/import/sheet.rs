@@ -19,12 +19,16 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use calamine::{Data, Ods, Reader, Xls, Xlsb, Xlsx};
+use calamine::{Cell, Data, DataRef, Dimensions, Ods, Reader, Xls, Xlsb, Xlsx};
 
+use super::columns::{self, CONTENT_SAMPLE_ROWS};
 use super::container::{self, Format};
+use super::file::{Row, open_regular_file};
+use super::guard;
 use super::limits::{self, column_letters, excerpt, grouped};
-use super::{CONTENT_SAMPLE_ROWS, ImportOptions, Row, guard, name_blank_and_repeated, resolve_email_column};
+use super::options::ImportOptions;
 use crate::error::{Error, Result};
+use crate::model::SourceFormat;
 
 /// Rows on their way from the reading thread.
 const ROWS_IN_FLIGHT: usize = 256;
@@ -63,7 +67,7 @@ pub struct SheetSource {
     /// Every sheet in the workbook, in order, to choose from.
     sheets: Vec<String>,
     columns: Vec<String>,
-    /// `None` when no column could be found (see [`super::resolve_email_column`]).
+    /// `None` when no column could be found (see [`columns::resolve_email_column`]).
     email_index: Option<usize>,
     /// The first column of the table (0-based): the leftmost column with a
     /// value in the header or the rows read ahead.
@@ -86,7 +90,7 @@ impl SheetSource {
     }
 
     fn open_blocking(path: PathBuf, options: &ImportOptions) -> Result<SheetSource> {
-        let file = super::open_regular_file(&path)?;
+        let file = open_regular_file(&path)?;
         let format = Format::of(&path).ok_or_else(|| Error::UnsupportedFormat { path: path.clone() })?;
         let not_for_sheets = [
             (options.encoding.is_some(), "an encoding"),
@@ -155,10 +159,11 @@ impl SheetSource {
         // makes its row one with more values than columns.
         let width = header.cells.last().map_or(1, |&(c, _)| c + 1 - source.origin) as usize;
         let (_, header_values) = dense(header, source.origin, width);
-        source.columns = name_blank_and_repeated(header_values.into_iter().map(|c| c.trim().to_owned()).collect());
+        source.columns =
+            columns::name_blank_and_repeated(header_values.into_iter().map(|c| c.trim().to_owned()).collect());
         let sample: Vec<Vec<String>> = source.first_rows(CONTENT_SAMPLE_ROWS);
         let sample_refs: Vec<&Vec<String>> = sample.iter().collect();
-        source.email_index = resolve_email_column(
+        source.email_index = columns::resolve_email_column(
             &source.path,
             &source.columns,
             options.email_column.as_deref(),
@@ -187,6 +192,17 @@ impl SheetSource {
 
     pub fn sheet(&self) -> &str {
         &self.sheet
+    }
+
+    /// How the workbook is read: its format and the sheet.
+    pub fn source_format(&self) -> SourceFormat {
+        SourceFormat {
+            format: self.format.clone(),
+            encoding: None,
+            delimiter: None,
+            literal_quotes: None,
+            sheet: Some(self.sheet.clone()),
+        }
     }
 
     pub fn columns(&self) -> &[String] {
@@ -315,30 +331,18 @@ fn read_workbook(
             let mut workbook: Xlsx<_> = Xlsx::new(reader).map_err(|e| bad(&e))?;
             let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted)?;
             let mut cells = workbook.worksheet_cells_reader(&sheet).map_err(|e| bad(&e))?;
-            let declared = u64::from(cells.dimensions().end.0) + 1;
-            if !rows.opened(sheets, sheet, declared) {
+            let dimensions = cells.dimensions();
+            if !send_streamed(&mut rows, (sheets, sheet, dimensions), || cells.next_cell(), &bad)? {
                 return Ok(());
-            }
-            while let Some(cell) = cells.next_cell().map_err(|e| bad(&e))? {
-                let (row, column) = cell.get_position();
-                if !rows.cell(row, column, &Data::from(cell.get_value().clone()))? {
-                    return Ok(());
-                }
             }
         }
         Format::Xlsb => {
             let mut workbook: Xlsb<_> = Xlsb::new(reader).map_err(|e| bad(&e))?;
             let (sheets, sheet) = choose_sheet(path, workbook.sheet_names(), wanted)?;
             let mut cells = workbook.worksheet_cells_reader(&sheet).map_err(|e| bad(&e))?;
-            let declared = u64::from(cells.dimensions().end.0) + 1;
-            if !rows.opened(sheets, sheet, declared) {
+            let dimensions = cells.dimensions();
+            if !send_streamed(&mut rows, (sheets, sheet, dimensions), || cells.next_cell(), &bad)? {
                 return Ok(());
-            }
-            while let Some(cell) = cells.next_cell().map_err(|e| bad(&e))? {
-                let (row, column) = cell.get_position();
-                if !rows.cell(row, column, &Data::from(cell.get_value().clone()))? {
-                    return Ok(());
-                }
             }
         }
         Format::Xls | Format::Ods => {
@@ -370,6 +374,29 @@ fn read_workbook(
     }
     rows.finish();
     Ok(())
+}
+
+/// Sends the cells of a sheet calamine streams (XLSX and XLSB, whose cell
+/// readers are alike but of two types) as they are read: the workbook's
+/// sheets, the sheet chosen and its declared size, then `next_cell` until
+/// the end. `false` when the receiver has gone (nothing more to send).
+fn send_streamed<'a, E: std::fmt::Display>(
+    rows: &mut RowSender<'_>,
+    (sheets, sheet, dimensions): (Vec<String>, String, Dimensions),
+    mut next_cell: impl FnMut() -> std::result::Result<Option<Cell<DataRef<'a>>>, E>,
+    bad: &dyn Fn(&dyn std::fmt::Display) -> Error,
+) -> Result<bool> {
+    let declared = u64::from(dimensions.end.0) + 1;
+    if !rows.opened(sheets, sheet, declared) {
+        return Ok(false);
+    }
+    while let Some(cell) = next_cell().map_err(|e| bad(&e))? {
+        let (row, column) = cell.get_position();
+        if !rows.cell(row, column, &Data::from(cell.get_value().clone()))? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The sheet named `wanted` (any case), or the first; and every sheet's name.
@@ -612,5 +639,15 @@ mod tests {
         assert!(is_spreadsheet(Path::new("a.xls")));
         assert!(!is_spreadsheet(Path::new("a.csv")));
         assert!(!is_spreadsheet(Path::new("noext")));
+    }
+
+    #[test]
+    fn every_workbook_extension_offered_opens_as_a_spreadsheet() {
+        for extension in Format::EXTENSIONS {
+            assert!(is_spreadsheet(Path::new(&format!("list.{extension}"))), "{extension}");
+        }
+        for extension in crate::import::csv::TEXT_EXTENSIONS {
+            assert!(!is_spreadsheet(Path::new(&format!("list.{extension}"))), "{extension}");
+        }
     }
 }

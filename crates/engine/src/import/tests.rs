@@ -2,9 +2,13 @@
 
 use std::path::PathBuf;
 
+use std::collections::HashSet;
+
+use super::columns::{find_email_column, name_blank_and_repeated};
 use super::*;
 use crate::ErrorKind;
-use crate::model::{CampaignStatus, RecipientStatus};
+use crate::address::InvalidReason;
+use crate::model::{CampaignStatus, DuplicateRow, InvalidRow, RecipientStatus, SuppressedRow};
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -77,7 +81,8 @@ async fn every_row_is_counted_once_with_its_reason() {
         report.suppressed,
         vec![SuppressedRow {
             row: 6,
-            email: "blocked@example.com".into()
+            email: "blocked@example.com".into(),
+            reason: "unsubscribed".into()
         }]
     );
     let accounted =
@@ -268,9 +273,9 @@ async fn a_preview_shows_the_choices_and_first_rows_and_saves_nothing() {
     let preview = RecipientSource::preview(&path, &ImportOptions::default())
         .await
         .expect("preview");
-    assert_eq!(preview.format, "csv");
-    assert_eq!(preview.encoding.as_deref(), Some("windows-1252"));
-    assert_eq!(preview.delimiter.as_deref(), Some(";"));
+    assert_eq!(preview.source.format, "csv");
+    assert_eq!(preview.source.encoding.as_deref(), Some("windows-1252"));
+    assert_eq!(preview.source.delimiter.as_deref(), Some(";"));
     assert_eq!(preview.email_column.as_deref(), Some("E-Mail"));
     assert_eq!(preview.fields, ["name", "e_mail", "betrag"]);
     assert_eq!(
@@ -321,10 +326,10 @@ async fn a_spreadsheet_preview_lists_its_sheets_and_shows_the_chosen_one() {
     let first = RecipientSource::preview(&fixture, &ImportOptions::default())
         .await
         .expect("preview");
-    assert_eq!(first.format, "xlsx");
+    assert_eq!(first.source.format, "xlsx");
     assert_eq!(first.sheets, ["Notes", "Customers"]);
-    assert_eq!(first.sheet.as_deref(), Some("Notes"));
-    assert_eq!(first.encoding, None);
+    assert_eq!(first.source.sheet.as_deref(), Some("Notes"));
+    assert_eq!(first.source.encoding, None);
     assert_eq!(first.email_column, None, "the notes sheet has no addresses");
 
     let chosen = ImportOptions {
@@ -332,7 +337,7 @@ async fn a_spreadsheet_preview_lists_its_sheets_and_shows_the_chosen_one() {
         ..ImportOptions::default()
     };
     let second = RecipientSource::preview(&fixture, &chosen).await.expect("preview");
-    assert_eq!(second.sheet.as_deref(), Some("Customers"));
+    assert_eq!(second.source.sheet.as_deref(), Some("Customers"));
     assert_eq!(second.email_column.as_deref(), Some("电子邮件"));
     assert_eq!(second.rows[0], ["王芳", "wang.fang@example.com", "上海"]);
     assert_eq!(second.rows.len(), 3);
@@ -496,8 +501,8 @@ async fn excel_unicode_text_is_utf16_with_tabs() {
     let text = "Name\tE-Mail\tCity\r\n李雷\tli@example.cn\t北京\r\nZoë\tzoe@example.fr\tParis\r\n";
     let path = fx.file("unicode.txt", &utf16le_with_bom(text));
     let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
-    assert_eq!(report.encoding.as_deref(), Some("UTF-16LE"));
-    assert_eq!(report.delimiter.as_deref(), Some("tab"));
+    assert_eq!(report.source.encoding.as_deref(), Some("UTF-16LE"));
+    assert_eq!(report.source.delimiter.as_deref(), Some("tab"));
     assert_eq!(report.valid, 2);
     assert_eq!(report.preview[0], ["李雷", "li@example.cn", "北京"]);
     assert_eq!(report.columns, ["Name", "E-Mail", "City"]);
@@ -511,7 +516,7 @@ async fn chinese_excel_csv_is_gbk() {
     );
     let path = fx.file("gbk.csv", &bytes);
     let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
-    assert_eq!(report.encoding.as_deref(), Some("GBK"));
+    assert_eq!(report.source.encoding.as_deref(), Some("GBK"));
     assert_eq!(report.email_column, "邮箱");
     assert_eq!(report.preview[2], ["王小明", "wang@example.cn", "广州市天河区"]);
 }
@@ -527,8 +532,8 @@ async fn european_excel_csv_is_windows_1252_with_semicolons() {
     );
     let path = fx.file("europe.csv", &bytes);
     let report = fx.import(&path, &ImportOptions::default()).await.expect("import");
-    assert_eq!(report.encoding.as_deref(), Some("windows-1252"));
-    assert_eq!(report.delimiter.as_deref(), Some(";"));
+    assert_eq!(report.source.encoding.as_deref(), Some("windows-1252"));
+    assert_eq!(report.source.delimiter.as_deref(), Some(";"));
     assert_eq!(report.valid, 3);
     assert_eq!(report.preview[0], ["René Müller", "rene@example.de", "1.234,56"]);
     assert_eq!(report.preview[2], ["Françoise Légère", "f@example.fr", "7,25"]);
@@ -546,8 +551,8 @@ async fn the_person_can_choose_encoding_and_delimiter() {
         ..ImportOptions::default()
     };
     let report = fx.import(&path, &options).await.expect("import");
-    assert_eq!(report.encoding.as_deref(), Some("windows-1252"));
-    assert_eq!(report.delimiter.as_deref(), Some("|"));
+    assert_eq!(report.source.encoding.as_deref(), Some("windows-1252"));
+    assert_eq!(report.source.delimiter.as_deref(), Some("|"));
     assert_eq!(report.preview[0], ["a@example.com", "René"]);
 
     let unknown = ImportOptions {
@@ -660,7 +665,7 @@ async fn a_stray_quote_is_an_error_before_anything_is_saved_unless_quotes_are_li
         ..ImportOptions::default()
     };
     let preview = RecipientSource::preview(&path, &literal).await.expect("preview");
-    assert_eq!(preview.literal_quotes, Some(true));
+    assert_eq!(preview.source.literal_quotes, Some(true));
     assert_eq!(preview.rows.len(), 4);
     let report = fx.import(&path, &literal).await.expect("literal");
     assert_eq!(report.rows, 4);

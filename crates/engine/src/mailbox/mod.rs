@@ -37,7 +37,7 @@ pub use failure::{MailboxFailure, MailboxProblem, MailboxStage};
 use crate::error::{Error, Result};
 use crate::model::string_enum;
 use crate::smtp::Security;
-use crate::smtp::account::AccountSettings;
+use crate::smtp::account::{AccountSettings, ConnectionWarning};
 
 string_enum! {
     /// What the scan does to a notice it has recorded. Mailroom never deletes mail.
@@ -122,7 +122,7 @@ pub struct Mailbox {
     pub account: String,
     pub settings: MailboxSettings,
     pub has_password: bool,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<ConnectionWarning>,
     pub scan: ScanState,
 }
 
@@ -239,20 +239,8 @@ impl MailboxSettings {
     }
 
     /// What a person must see wherever this mailbox is shown.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        let loopback =
-            self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if self.security == Security::None && !loopback {
-            warnings.push(
-                "No encryption: the password and the mailbox's messages cross the network in clear text.".to_owned(),
-            );
-        }
-        if self.accept_invalid_certs {
-            warnings
-                .push("Certificates are not checked: anyone on the network path could read this mailbox.".to_owned());
-        }
-        warnings
+    pub fn warnings(&self) -> Vec<ConnectionWarning> {
+        ConnectionWarning::for_connection(self.security, &self.host, self.accept_invalid_certs)
     }
 
     pub fn connect_timeout(&self) -> Duration {

@@ -1,15 +1,18 @@
 //! The Message screen's engine calls: save a campaign's draft (checked first),
-//! preview it for any row, and list recipients whose own attachment is
+//! preview it for any row (a skipped row says why it gets nothing), the
+//! merge fields it may use, send a row as a test, and list recipients whose own attachment is
 //! missing or cannot be attached.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use super::attach::AttachmentProblem;
 use super::{CampaignIdentity, CompiledMessage, MessageDraft, ProtectedFiles, RecipientData, RenderedMessage, Sender};
 use crate::error::{Error, Result};
 use crate::model::CampaignId;
+use crate::outcome::RecipientReason;
 use crate::secrets::SecretStore;
 use crate::smtp::client::Connection;
 use crate::smtp::manage::ensure_sandbox;
@@ -67,11 +70,7 @@ pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDr
     if let Some(first) = &first {
         compiled
             .render_templates(RecipientData::from(first))
-            .map_err(|problem| Error::Template {
-                part: format!("row {}", first.row),
-                line: None,
-                problem,
-            })?;
+            .map_err(Error::Template)?;
     }
     store.save_message_draft(campaign, draft).await?;
     let mut missing = Vec::new();
@@ -129,17 +128,48 @@ fn own_name(compiled: &CompiledMessage, recipient: &RecipientData<'_>) -> String
         .unwrap_or_default()
 }
 
+/// The merge fields a campaign's message may use, in column order (`email`
+/// first): the same list saving the message reports, known before anything
+/// is saved.
+pub async fn merge_fields(store: &Store, campaign: CampaignId) -> Result<Vec<String>> {
+    let summary = store.campaign_summary(campaign).await?;
+    Ok(super::available_fields(&super::field_names(&summary.columns)))
+}
+
+/// A row that was skipped at import: it gets no message, and this says why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct SkippedRow {
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub row: u64,
+    pub email: String,
+    /// None only for a row skipped by a version that kept no reason.
+    pub reason: Option<RecipientReason>,
+}
+
+/// What previewing a row shows: its message, or that it is skipped and why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowPreview {
+    Message(RenderedMessage),
+    Skipped(SkippedRow),
+}
+
 /// The campaign's message as the recipient on spreadsheet row `row` gets it
 /// (the first recipient when `None`), from `account`'s sender or the
-/// campaign's last account.
+/// campaign's last account; a row skipped at import says so, with its reason.
 pub async fn preview_message(
     store: &Store,
     campaign: CampaignId,
     row: Option<u64>,
     account: Option<&str>,
-) -> Result<RenderedMessage> {
+) -> Result<RowPreview> {
+    if let Some(row) = row
+        && let Some((email, reason)) = store.skipped_at(campaign, row).await?
+    {
+        return Ok(RowPreview::Skipped(SkippedRow { row, email, reason }));
+    }
     let (compiled, recipient) = message_for_row(store, campaign, row, account).await?;
-    render_row(&compiled, &recipient, &recipient.email)
+    render_row(&compiled, &recipient, &recipient.email).map(RowPreview::Message)
 }
 
 /// The row of the first recipient whose address contains `query`, for the
@@ -156,6 +186,7 @@ pub async fn find_recipient_row(store: &Store, campaign: CampaignId, query: &str
 
 /// Sends row `row`'s message (its merge values) to `to` through `account`,
 /// as "Send a test" on the Message screen does. `{{ email }}` is `to` in it.
+/// Cancelling `cancel` gives up at once (the connection is dropped).
 pub async fn send_test_message(
     store: &Store,
     secrets: &SecretStore,
@@ -163,6 +194,7 @@ pub async fn send_test_message(
     row: Option<u64>,
     account: &str,
     to: &str,
+    cancel: &CancellationToken,
 ) -> Result<RenderedMessage> {
     let (compiled, recipient) = message_for_row(store, campaign, row, Some(account)).await?;
     let to = to.trim();
@@ -175,11 +207,20 @@ pub async fn send_test_message(
     let _sandbox = ensure_sandbox(store, &settings).await?;
     let failed =
         |f: crate::smtp::Failure| Error::TestSendFailed(format!("{f}. {}", f.advice(&settings.host, settings.port)));
-    let mut connection = Connection::open(settings.connection_settings(password))
-        .await
-        .map_err(failed)?;
-    connection.send(&from, &[to], &rendered.bytes).await.map_err(failed)?;
-    connection.quit().await;
+    let deliver = async {
+        let mut connection = Connection::open(settings.connection_settings(password))
+            .await
+            .map_err(failed)?;
+        connection.send(&from, &[to], &rendered.bytes).await.map_err(failed)?;
+        connection.quit().await;
+        Ok::<(), Error>(())
+    };
+    // Each step is bounded by the account's own timeouts; a person may
+    // also give up sooner.
+    tokio::select! {
+        sent = deliver => sent?,
+        () = cancel.cancelled() => return Err(Error::TestSendFailed("cancelled".to_owned())),
+    }
     Ok(rendered)
 }
 
@@ -215,11 +256,7 @@ fn render_row(compiled: &CompiledMessage, recipient: &QueuedRecipient, to: &str)
             email: to,
             values: &recipient.values,
         })
-        .map_err(|problem| Error::Template {
-            part: format!("row {}", recipient.row),
-            line: None,
-            problem,
-        })
+        .map_err(Error::Template)
 }
 
 async fn compile_for(

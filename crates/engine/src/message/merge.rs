@@ -42,6 +42,8 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Kwargs, Rest, Value};
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
 
+use super::problem::{Construct, Made, TemplateCause, TemplateError, TemplatePart, TemplateProblem};
+
 /// Instructions a single render may execute: generous for any real message,
 /// small enough that `{% for i in range(10**9) %}` ends in an error quickly.
 const FUEL: u64 = 200_000;
@@ -265,7 +267,7 @@ pub(super) fn environment() -> Environment<'static> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
     pub line: Option<usize>,
-    pub problem: String,
+    pub problem: TemplateProblem,
 }
 
 /// Checks a part's template: its size against `limit`, its syntax, and that
@@ -275,11 +277,10 @@ pub fn check_template(source: &str, limit: usize) -> Result<(), Refusal> {
     if source.len() > limit {
         return Err(Refusal {
             line: None,
-            problem: format!(
-                "it is {} long; this part of a message may be at most {}",
-                describe_size(source.len()),
-                describe_size(limit)
-            ),
+            problem: TemplateProblem::TooLong {
+                bytes: source.len() as u64,
+                limit: limit as u64,
+            },
         });
     }
     let whitespace = WhitespaceConfig {
@@ -292,16 +293,57 @@ pub fn check_template(source: &str, limit: usize) -> Result<(), Refusal> {
     let syntax = SyntaxConfig::default();
     let template = parse(source, "message", syntax, whitespace).map_err(|e| Refusal {
         line: e.line(),
-        problem: super::describe(&e),
+        problem: syntax_problem(&e, source),
     })?;
     check_stmt(&template)
 }
 
-fn refuse<T>(span: minijinja::machinery::Span, problem: impl Into<String>) -> Result<T, Refusal> {
+/// A syntax error minijinja found in `source`, typed: a tag or block left
+/// open (the parser reached the end still inside one), or any other with
+/// its cause; both quote the offending line.
+pub(super) fn syntax_problem(err: &minijinja::Error, source: &str) -> TemplateProblem {
+    // minijinja has no kind of its own for an unclosed tag: its parser
+    // reports every one as reaching the end of the input.
+    let unclosed =
+        err.kind() == ErrorKind::SyntaxError && err.detail().is_some_and(|d| d.starts_with("unexpected end of input"));
+    let mut text = super::problem::source_line(source, err.line());
+    if unclosed {
+        if text.is_empty() {
+            text = super::problem::source_line(source, Some(source.lines().count()));
+        }
+        return TemplateProblem::Unclosed { text };
+    }
+    match err.kind() {
+        ErrorKind::UnknownFilter => TemplateProblem::UnknownFilter {
+            name: err.detail().map(unknown_name).unwrap_or_default(),
+            suggestion: None,
+        },
+        ErrorKind::UnknownTest => TemplateProblem::UnknownTest {
+            name: err.detail().map(unknown_name).unwrap_or_default(),
+            suggestion: None,
+        },
+        kind => TemplateProblem::Syntax {
+            cause: TemplateCause::of(kind),
+            text,
+            detail: err.detail().map(str::to_owned),
+        },
+    }
+}
+
+/// The name in minijinja's "filter x is unknown" detail (or the detail).
+fn unknown_name(detail: &str) -> String {
+    detail.split_whitespace().nth(1).unwrap_or(detail).to_owned()
+}
+
+fn refuse<T>(span: minijinja::machinery::Span, problem: TemplateProblem) -> Result<T, Refusal> {
     Err(Refusal {
         line: Some(usize::from(span.start_line)),
-        problem: problem.into(),
+        problem,
     })
+}
+
+fn not_available<T>(span: minijinja::machinery::Span, construct: Construct) -> Result<T, Refusal> {
+    refuse(span, TemplateProblem::NotAvailable { construct })
 }
 
 fn check_stmts(stmts: &[ast::Stmt<'_>]) -> Result<(), Refusal> {
@@ -316,7 +358,7 @@ fn check_stmt(stmt: &ast::Stmt<'_>) -> Result<(), Refusal> {
         Stmt::EmitRaw(_) => Ok(()),
         Stmt::ForLoop(l) => {
             if l.recursive {
-                return refuse(l.span(), "recursive loops are not available in a message");
+                return not_available(l.span(), Construct::RecursiveLoop);
             }
             check_target(&l.target)?;
             check_expr(&l.iter)?;
@@ -344,40 +386,33 @@ fn check_stmt(stmt: &ast::Stmt<'_>) -> Result<(), Refusal> {
             check_expr(&a.enabled)?;
             check_stmts(&a.body)
         }
-        Stmt::SetBlock(s) => refuse(
-            s.span(),
-            "{% set %}…{% endset %} blocks are not available in a message; use {% set name = … %}",
-        ),
-        Stmt::FilterBlock(f) => refuse(
-            f.span(),
-            "{% filter %} blocks are not available in a message; apply the filter to a value: {{ name | upper }}",
-        ),
-        Stmt::Macro(m) => refuse(m.span(), "macros are not available in a message"),
-        Stmt::CallBlock(c) => refuse(c.span(), "{% call %} is not available in a message"),
-        Stmt::Do(d) => refuse(d.span(), "{% do %} is not available in a message"),
-        Stmt::Block(b) => refuse(b.span(), NO_OTHER_TEMPLATES),
-        Stmt::Import(i) => refuse(i.span(), NO_OTHER_TEMPLATES),
-        Stmt::FromImport(i) => refuse(i.span(), NO_OTHER_TEMPLATES),
-        Stmt::Extends(e) => refuse(e.span(), NO_OTHER_TEMPLATES),
-        Stmt::Include(i) => refuse(i.span(), NO_OTHER_TEMPLATES),
+        Stmt::SetBlock(s) => not_available(s.span(), Construct::SetBlock),
+        Stmt::FilterBlock(f) => not_available(f.span(), Construct::FilterBlock),
+        Stmt::Macro(m) => not_available(m.span(), Construct::Macro),
+        Stmt::CallBlock(c) => not_available(c.span(), Construct::CallBlock),
+        Stmt::Do(d) => not_available(d.span(), Construct::Do),
+        Stmt::Block(b) => not_available(b.span(), Construct::OtherTemplates),
+        Stmt::Import(i) => not_available(i.span(), Construct::OtherTemplates),
+        Stmt::FromImport(i) => not_available(i.span(), Construct::OtherTemplates),
+        Stmt::Extends(e) => not_available(e.span(), Construct::OtherTemplates),
+        Stmt::Include(i) => not_available(i.span(), Construct::OtherTemplates),
         // Anything a later minijinja adds is refused until it is looked at.
         #[allow(unreachable_patterns)]
         _ => Err(Refusal {
             line: None,
-            problem: "the template uses a statement that is not available in a message".to_owned(),
+            problem: TemplateProblem::NotAvailable {
+                construct: Construct::UnknownStatement,
+            },
         }),
     }
 }
-
-const NO_OTHER_TEMPLATES: &str =
-    "{% include %}, {% import %}, {% extends %} and {% block %} are not available in a message";
 
 /// What a `for`, `set` or `with` assigns to: a name, or names to unpack.
 fn check_target(target: &ast::Expr<'_>) -> Result<(), Refusal> {
     match target {
         ast::Expr::Var(_) => Ok(()),
         ast::Expr::List(l) => l.items.iter().try_for_each(check_target),
-        other => refuse(other.span(), "only a name can be set: {% set name = … %}"),
+        other => not_available(other.span(), Construct::SetTarget),
     }
 }
 
@@ -402,25 +437,18 @@ fn check_expr(expr: &ast::Expr<'_>) -> Result<(), Refusal> {
     use ast::{BinOpKind, Expr};
     match expr {
         Expr::Var(_) | Expr::Const(_) => Ok(()),
-        Expr::Slice(s) => refuse(s.span(), "slices ([a:b]) are not available in a message"),
+        Expr::Slice(s) => not_available(s.span(), Construct::Slice),
         Expr::UnaryOp(u) => check_expr(&u.expr),
         Expr::BinOp(b) => {
             match b.op {
                 BinOpKind::Mul => {
-                    return refuse(b.span(), "* is not available in a message (it repeats text)");
+                    return not_available(b.span(), Construct::Repeat);
                 }
                 BinOpKind::Concat => {
-                    return refuse(
-                        b.span(),
-                        "~ is not available in a message; write the parts one after the other: {{ a }} {{ b }}",
-                    );
+                    return not_available(b.span(), Construct::Concat);
                 }
                 BinOpKind::Add if !is_number_literal(&b.left) && !is_number_literal(&b.right) => {
-                    return refuse(
-                        b.span(),
-                        "+ adds a number written in the message to another ({{ loop.index + 1 }}); \
-                         to join text write the parts one after the other: {{ a }} {{ b }}",
-                    );
+                    return not_available(b.span(), Construct::AddText);
                 }
                 _ => {}
             }
@@ -440,11 +468,10 @@ fn check_expr(expr: &ast::Expr<'_>) -> Result<(), Refusal> {
             if !FILTERS.contains(&f.name) {
                 return refuse(
                     f.span(),
-                    format!(
-                        "there is no filter \"{}\" in a message (the filters are: {})",
-                        f.name,
-                        FILTERS.join(", ")
-                    ),
+                    TemplateProblem::UnknownFilter {
+                        name: f.name.to_owned(),
+                        suggestion: super::problem::nearest(f.name, FILTERS.iter().copied()),
+                    },
                 );
             }
             f.expr.as_ref().map_or(Ok(()), check_expr)?;
@@ -454,11 +481,10 @@ fn check_expr(expr: &ast::Expr<'_>) -> Result<(), Refusal> {
             if !TESTS.contains(&t.name) {
                 return refuse(
                     t.span(),
-                    format!(
-                        "there is no test \"{}\" in a message (the tests are: {})",
-                        t.name,
-                        TESTS.join(", ")
-                    ),
+                    TemplateProblem::UnknownTest {
+                        name: t.name.to_owned(),
+                        suggestion: super::problem::nearest(t.name, TESTS.iter().copied()),
+                    },
                 );
             }
             check_expr(&t.expr)?;
@@ -471,7 +497,7 @@ fn check_expr(expr: &ast::Expr<'_>) -> Result<(), Refusal> {
         }
         Expr::Call(c) => match &c.expr {
             Expr::Var(v) if FUNCTIONS.contains(&v.id) => check_args(&c.args),
-            _ => refuse(c.span(), "only range() can be called in a message"),
+            _ => not_available(c.span(), Construct::Call),
         },
         Expr::List(l) => l.items.iter().try_for_each(check_expr),
         Expr::Map(m) => m.keys.iter().chain(&m.values).try_for_each(check_expr),
@@ -500,21 +526,27 @@ fn size_of(value: &Value) -> usize {
     }
 }
 
-fn too_large(what: &str, bytes: usize, limit: usize) -> minijinja::Error {
-    minijinja::Error::new(
-        ErrorKind::InvalidOperation,
-        format!(
-            "{what} would be {}, more than the {} a message allows",
-            describe_size(bytes),
-            describe_size(limit)
-        ),
-    )
+thread_local! {
+    /// What the last filter refused as too large, on this thread: minijinja
+    /// carries a filter's error as text, so [`render`] reads the typed
+    /// problem from here.
+    static REFUSED: Cell<Option<(Made, usize, usize)>> = const { Cell::new(None) };
+}
+
+fn too_large(made: Made, bytes: usize, limit: usize) -> minijinja::Error {
+    REFUSED.with(|refused| refused.set(Some((made, bytes, limit))));
+    let problem = TemplateProblem::TooLarge {
+        made,
+        bytes: bytes as u64,
+        limit: limit as u64,
+    };
+    minijinja::Error::new(ErrorKind::InvalidOperation, problem.to_string())
 }
 
 /// Refuses a value a filter would make that is over [`MAX_VALUE_BYTES`].
 fn check_size(bytes: usize) -> Result<(), minijinja::Error> {
     if bytes > MAX_VALUE_BYTES {
-        return Err(too_large("a value", bytes, MAX_VALUE_BYTES));
+        return Err(too_large(Made::Value, bytes, MAX_VALUE_BYTES));
     }
     Ok(())
 }
@@ -529,11 +561,7 @@ fn count_made(value: &Value) -> Result<(), minijinja::Error> {
         total
     });
     if total > MAX_MADE_BYTES {
-        return Err(too_large(
-            "all the values made for this recipient",
-            total,
-            MAX_MADE_BYTES,
-        ));
+        return Err(too_large(Made::AllValues, total, MAX_MADE_BYTES));
     }
     Ok(())
 }
@@ -710,10 +738,12 @@ impl io::Write for Bounded {
     }
 }
 
-/// Renders the part `name` of `env` for `context`, its text at most
-/// [`part_limit`] long. The error is a sentence naming the part and line.
-pub(super) fn render(env: &Environment<'_>, name: &str, context: &Value) -> Result<String, String> {
-    let template = env.get_template(name).map_err(|e| super::describe(&e))?;
+/// Renders the part `part` of `env` for `context`, its text at most
+/// [`part_limit`] long. The error names the part and line.
+pub(super) fn render(env: &Environment<'_>, part: TemplatePart, context: &Value) -> Result<String, TemplateError> {
+    let name = part.name();
+    let failed = |line, problem| TemplateError::new(part, line, problem);
+    let template = env.get_template(name).map_err(|e| failed(None, render_problem(&e)))?;
     let limit = part_limit(name);
     let mut out = Bounded {
         out: Vec::new(),
@@ -721,15 +751,37 @@ pub(super) fn render(env: &Environment<'_>, name: &str, context: &Value) -> Resu
         over: false,
     };
     MADE.with(|made| made.set(0));
+    REFUSED.with(|refused| refused.set(None));
     match template.render_captured_to(context, &mut out) {
-        Ok(_) => String::from_utf8(out.out).map_err(|e| format!("{name}: {e}")),
-        Err(_) if out.over => Err(format!(
-            "{name}: the text would be longer than {}, the most this part of a message may be",
-            describe_size(limit)
-        )),
+        // The buffer holds only what minijinja wrote from `&str`s.
+        Ok(_) => String::from_utf8(out.out).map_err(|_| {
+            failed(
+                None,
+                TemplateProblem::Render {
+                    cause: TemplateCause::Other,
+                    detail: None,
+                },
+            )
+        }),
+        Err(_) if out.over => Err(failed(None, TemplateProblem::OutputTooLong { limit: limit as u64 })),
         Err(e) => {
-            let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
-            Err(format!("{name}{line}: {}", super::describe(&e)))
+            let problem = match REFUSED.with(Cell::take) {
+                Some((made, bytes, limit)) => TemplateProblem::TooLarge {
+                    made,
+                    bytes: bytes as u64,
+                    limit: limit as u64,
+                },
+                None => render_problem(&e),
+            };
+            Err(failed(e.line(), problem))
         }
+    }
+}
+
+/// A render's error from minijinja: its cause, and its words for the curious.
+fn render_problem(err: &minijinja::Error) -> TemplateProblem {
+    TemplateProblem::Render {
+        cause: TemplateCause::of(err.kind()),
+        detail: err.detail().map(str::to_owned),
     }
 }

@@ -102,32 +102,58 @@ fn fields_fill_the_subject_and_body_and_empty_cells_take_the_default() {
 fn an_unknown_field_is_an_error_naming_the_part_line_and_fields() {
     let err =
         compile(&draft("Hi", Some("line one\nHello {{ frist_name }}\n"), None)).expect_err("the test expects an error");
-    let Error::Template { part, line, problem } = &err else {
+    let Error::Template(template) = &err else {
         panic!("wrong error {err:?}")
     };
-    assert_eq!(part, "text");
-    assert_eq!(*line, Some(2));
-    assert!(
-        problem.contains("frist_name") && problem.contains("first_name"),
-        "{problem}"
+    assert_eq!(template.part, TemplatePart::Text);
+    assert_eq!(template.line, Some(2));
+    let TemplateProblem::UnknownField {
+        name,
+        suggestion,
+        fields,
+    } = &template.problem
+    else {
+        panic!("wrong problem {template:?}")
+    };
+    assert_eq!(name, "frist_name");
+    assert_eq!(
+        suggestion.as_deref(),
+        Some("first_name"),
+        "the nearest column is suggested"
     );
+    assert!(fields.contains(&"first_name".to_owned()), "{fields:?}");
+    assert!(err.to_string().contains("did you mean \"first_name\""), "{err}");
     assert_eq!(err.kind(), crate::ErrorKind::Template);
 }
 
 #[test]
 fn a_syntax_error_is_reported_with_its_line() {
     let err = compile(&draft("Hi", None, Some("<p>\n\n{{ first_name </p>"))).expect_err("the test expects an error");
-    let Error::Template { part, line, .. } = &err else {
+    let Error::Template(template) = &err else {
         panic!("wrong error {err:?}")
     };
-    assert_eq!(part, "html");
-    assert_eq!(*line, Some(3));
+    assert_eq!(template.part, TemplatePart::Html);
+    assert_eq!(template.line, Some(3));
 }
 
 #[test]
 fn an_empty_subject_or_body_is_refused() {
-    assert!(matches!(compile(&draft(" ", Some("x"), None)), Err(Error::Template { part, .. }) if part == "subject"));
-    assert!(matches!(compile(&draft("Hi", Some(" "), None)), Err(Error::Template { part, .. }) if part == "text"));
+    assert!(matches!(
+        compile(&draft(" ", Some("x"), None)),
+        Err(Error::Template(TemplateError {
+            part: TemplatePart::Subject,
+            problem: TemplateProblem::EmptySubject,
+            ..
+        }))
+    ));
+    assert!(matches!(
+        compile(&draft("Hi", Some(" "), None)),
+        Err(Error::Template(TemplateError {
+            part: TemplatePart::Text,
+            problem: TemplateProblem::NoBody,
+            ..
+        }))
+    ));
 }
 
 #[test]
@@ -254,7 +280,16 @@ fn a_runaway_template_runs_out_of_fuel_instead_of_hanging() {
             values: &values,
         })
         .expect_err("the test expects an error");
-    assert!(err.contains("fuel"), "{err}");
+    assert!(
+        matches!(
+            err.problem,
+            TemplateProblem::Render {
+                cause: TemplateCause::OutOfFuel,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -303,7 +338,7 @@ fn attachments_shared_and_per_recipient_and_missing_ones_are_named() {
             values: &missing,
         })
         .expect_err("the test expects an error");
-    assert!(err.contains("nope.txt"), "{err}");
+    assert!(err.to_string().contains("nope.txt"), "{err}");
 
     let mut gone = with_files;
     gone.attachments = vec![PathBuf::from("/no/such/file.pdf")];
@@ -384,7 +419,7 @@ fn a_file_name_with_merge_fields_finds_each_recipients_file_and_is_checked_like_
         Ok(Some(folder.path().join("invoice-99999.pdf")))
     );
     let err = message.render(data).expect_err("Bo's invoice is not there");
-    assert!(err.contains("invoice-99999.pdf"), "{err}");
+    assert!(err.to_string().contains("invoice-99999.pdf"), "{err}");
 
     named.attachment_name = Some("invoice-{{ number }}.pdf".to_owned());
     let err = compile(&named).expect_err("an unknown field in the file name is refused");
@@ -432,9 +467,9 @@ fn bodies_are_7bit_quoted_printable_or_base64_and_decode_to_the_text() {
 /// line and what it says.
 fn refused(source: &str) -> (Option<usize>, String) {
     match compile(&draft("Hi", Some(source), None)) {
-        Err(Error::Template { part, line, problem }) => {
-            assert_eq!(part, "text", "{source}");
-            (line, problem)
+        Err(Error::Template(template)) => {
+            assert_eq!(template.part, TemplatePart::Text, "{source}");
+            (template.line, template.problem.to_string())
         }
         other => panic!("{source}: expected a template error, got {other:?}"),
     }
@@ -451,6 +486,7 @@ fn render_text(source: &str, first: &str) -> Result<String, String> {
             values: &values,
         })
         .map(|m| m.text)
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -537,7 +573,7 @@ fn filters_that_could_make_a_large_value_stop_at_the_limit_before_making_it() {
         "{{ range(100000) | join(code | indent(100, true)) }}",
     ] {
         let err = render_text(source, "Lei").expect_err(source);
-        assert!(err.starts_with("text, line 1: "), "{source}: {err}");
+        assert!(err.starts_with("row 2, text, line 1: "), "{source}: {err}");
         assert!(err.contains("more than the 1 MB a message allows"), "{source}: {err}");
     }
     // Values under the limit each, but too many of them together.
@@ -559,7 +595,7 @@ fn the_rendered_text_of_each_part_stops_at_its_limit() {
     let err = render_text(loop_of_names, &long_name).expect_err("20 MB of text");
     assert_eq!(
         err,
-        "text: the text would be longer than 10 MB, the most this part of a message may be"
+        "row 2, text: the text would be longer than 10 MB, the most this part of a message may be"
     );
     let message = compile(&draft(loop_of_names, Some("Hi"), None)).expect("compiles");
     let values = values(&long_name);
@@ -570,9 +606,10 @@ fn the_rendered_text_of_each_part_stops_at_its_limit() {
             values: &values,
         })
         .expect_err("a 20 MB subject");
+    assert_eq!(err.problem, TemplateProblem::OutputTooLong { limit: 16 << 10 });
     assert_eq!(
-        err,
-        "subject: the text would be longer than 16 KB, the most this part of a message may be"
+        err.to_string(),
+        "row 2, subject: the text would be longer than 16 KB, the most this part of a message may be"
     );
 }
 
@@ -726,6 +763,7 @@ fn attached(message: &CompiledMessage, code: &str) -> Result<Vec<String>, String
             values: &values,
         })
         .map(|m| m.attachments)
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -805,4 +843,130 @@ fn mailroom_s_own_files_are_never_attached() {
             .expect_err("a link to the key");
         assert!(err.to_string().contains("one of Mailroom's own files"), "{err}");
     }
+}
+
+/// The typed problem `compile` reports for a text body `source`.
+fn problem_of(source: &str) -> TemplateError {
+    match compile(&draft("Hi", Some(source), None)) {
+        Err(Error::Template(template)) => template,
+        other => panic!("{source}: expected a template error, got {other:?}"),
+    }
+}
+
+#[test]
+fn template_problems_are_data_a_front_end_can_say_in_its_language() {
+    // A tag left open: the offending line, verbatim.
+    let open = problem_of("Dear {{ first_name }},\nyour code is {{ code");
+    assert_eq!(open.line, Some(2));
+    assert_eq!(
+        open.problem,
+        TemplateProblem::Unclosed {
+            text: "your code is {{ code".to_owned()
+        }
+    );
+    let open_block = problem_of("{% if code %}\nyes\n");
+    assert!(
+        matches!(open_block.problem, TemplateProblem::Unclosed { .. }),
+        "{open_block:?}"
+    );
+
+    // Another syntax error: minijinja's kind, by Mailroom's name, and the line.
+    let syntax = problem_of("one\n{{ first_name ) }}");
+    assert_eq!(syntax.line, Some(2));
+    let TemplateProblem::Syntax { cause, text, .. } = &syntax.problem else {
+        panic!("wrong problem {syntax:?}")
+    };
+    assert_eq!(*cause, TemplateCause::Syntax);
+    assert_eq!(text, "{{ first_name ) }}");
+
+    // A filter that does not exist, with the one nearest it.
+    let filter = problem_of("{{ first_name | uper }}");
+    assert_eq!(
+        filter.problem,
+        TemplateProblem::UnknownFilter {
+            name: "uper".to_owned(),
+            suggestion: Some("upper".to_owned())
+        }
+    );
+    // Nothing near: no suggestion.
+    let far = problem_of("{{ first_name | frobnicate }}");
+    assert!(
+        matches!(&far.problem, TemplateProblem::UnknownFilter { suggestion: None, .. }),
+        "{far:?}"
+    );
+
+    // What a message may not use.
+    assert_eq!(
+        problem_of("{{ first_name * 3 }}").problem,
+        TemplateProblem::NotAvailable {
+            construct: Construct::Repeat
+        }
+    );
+}
+
+#[test]
+fn address_and_column_problems_are_typed_too() {
+    let sender = Sender {
+        address: "me@example..org".to_owned(),
+        name: None,
+        reply_to: None,
+    };
+    let err = CompiledMessage::compile(
+        &draft("Hi", Some("x"), None),
+        &columns(),
+        &sender,
+        identity(),
+        &ProtectedFiles::default(),
+    )
+    .expect_err("the sender's domain is not valid");
+    let Error::Template(template) = &err else {
+        panic!("wrong error {err:?}")
+    };
+    assert_eq!(
+        template.problem,
+        TemplateProblem::BadAddress {
+            role: AddressRole::Sender,
+            address: "me@example..org".to_owned(),
+            problem: crate::address::InvalidReason::BadDomain,
+        }
+    );
+
+    let mut by_column = draft("Hi", Some("x"), None);
+    by_column.attachment_column = Some("cdoe".to_owned());
+    by_column.attachment_folder = Some(PathBuf::from("/tmp"));
+    let err = compile(&by_column).expect_err("no such column");
+    let Error::Template(template) = &err else {
+        panic!("wrong error {err:?}")
+    };
+    let TemplateProblem::UnknownColumn { name, suggestion, .. } = &template.problem else {
+        panic!("wrong problem {template:?}")
+    };
+    assert_eq!((name.as_str(), suggestion.as_deref()), ("cdoe", Some("Code")));
+}
+
+#[test]
+fn a_value_too_large_is_typed_with_its_size_and_limit() {
+    let err = render_typed("{{ first_name | indent(2000000000) }}", "Lei").expect_err("2 GB");
+    assert_eq!(err.part, TemplatePart::Text);
+    assert_eq!(err.row, Some(2));
+    assert!(
+        matches!(
+            err.problem,
+            TemplateProblem::TooLarge { made: Made::Value, limit, .. } if limit == merge::MAX_VALUE_BYTES as u64
+        ),
+        "{err:?}"
+    );
+}
+
+/// As [`render_text`], with the typed error.
+fn render_typed(source: &str, first: &str) -> Result<String, TemplateError> {
+    let message = compile(&draft("Hi", Some(source), None)).unwrap_or_else(|e| panic!("{source}: {e}"));
+    let values = values(first);
+    message
+        .render(RecipientData {
+            row: 2,
+            email: "a@example.org",
+            values: &values,
+        })
+        .map(|m| m.text)
 }

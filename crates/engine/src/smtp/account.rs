@@ -53,6 +53,14 @@ pub struct AccountSettings {
     /// their history then says). Off: the recipient becomes `uncertain`
     /// and a person decides.
     pub retry_ambiguous: bool,
+    /// How long a campaign waits for a server that stops answering after it
+    /// accepted mail (a restart, a network outage) before it pauses. A
+    /// server that cannot be reached at the start pauses the campaign
+    /// within a few connection timeouts whatever this says.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub outage_limit_ms: u64,
+    /// The account's changes to the shipped provider rules ([`super::rules`]).
+    pub rules: super::rules::RuleEdits,
 }
 
 impl Default for AccountSettings {
@@ -81,6 +89,8 @@ impl Default for AccountSettings {
             retries: 5,
             accept_invalid_certs: false,
             retry_ambiguous: false,
+            outage_limit_ms: DEFAULT_OUTAGE_LIMIT_MS,
+            rules: super::rules::RuleEdits::default(),
         }
     }
 }
@@ -95,11 +105,21 @@ pub struct Account {
     pub settings: AccountSettings,
     /// Whether a password is kept for it in the secret store.
     pub has_password: bool,
-    /// Plain-language warnings: no encryption, certificates not checked, ...
-    pub warnings: Vec<String>,
+    /// What a person must see: no encryption, certificates not checked.
+    pub warnings: Vec<ConnectionWarning>,
+    /// The rate its server let it hold without throttle replies, found by
+    /// its last campaign (the next one starts there), and when.
+    pub held_rate: Option<crate::store::HeldRate>,
+    /// Suspended by a provider rule or its quota, until when and why; none
+    /// when it may send ("Resume now" ends it sooner).
+    pub suspension: Option<crate::store::AccountSuspension>,
 }
 
 const MAX_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+/// How long a campaign waits out a server's outage unless the account says otherwise.
+pub const DEFAULT_OUTAGE_LIMIT_MS: u64 = 10 * 60 * 1000;
+/// The longest an account may let a campaign wait out an outage: a day.
+const MAX_OUTAGE_LIMIT_MS: u64 = 24 * 60 * 60 * 1000;
 
 impl AccountSettings {
     /// Checks every field; the error names the field and says what is wrong.
@@ -192,6 +212,15 @@ impl AccountSettings {
                 return Err(invalid(field, "choose a timeout between 0.1 and 600 seconds".into()));
             }
         }
+        if !(1_000..=MAX_OUTAGE_LIMIT_MS).contains(&self.outage_limit_ms) {
+            return Err(invalid(
+                "outage_limit_ms",
+                "choose how long to wait for a server that is down: between 1 second and 24 hours".into(),
+            ));
+        }
+        for rule in &self.rules.added {
+            rule.validate()?;
+        }
         if !(1..=64).contains(&self.connections) {
             return Err(invalid("connections", "choose between 1 and 64 connections".into()));
         }
@@ -228,15 +257,8 @@ impl AccountSettings {
     }
 
     /// The warnings a person must see wherever this account is shown.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        if self.security == Security::None && !is_loopback(&self.host) {
-            warnings.push("No encryption: the password and every message cross the network in clear text.".to_owned());
-        }
-        if self.accept_invalid_certs {
-            warnings.push("Certificates are not checked: anyone on the network path could read this mail.".to_owned());
-        }
-        warnings
+    pub fn warnings(&self) -> Vec<ConnectionWarning> {
+        ConnectionWarning::for_connection(self.security, &self.host, self.accept_invalid_certs)
     }
 
     /// The client's view of these settings, with the password from the secret store.
@@ -274,7 +296,50 @@ impl AccountSettings {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+/// What a person must see wherever an account or a mailbox is shown: a
+/// connection others on the network could read. The window says it from
+/// its catalog (`warning.` keys), the CLI from the English `Display`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub enum ConnectionWarning {
+    /// No TLS to a server that is not this machine: the password and the
+    /// mail cross the network in clear text.
+    NoEncryption,
+    /// The server's certificate is accepted whoever signed it.
+    CertificatesNotChecked,
+}
+
+impl ConnectionWarning {
+    /// The warnings for a connection to `host` with `security`, checking
+    /// certificates unless `accept_invalid_certs`.
+    pub fn for_connection(security: Security, host: &str, accept_invalid_certs: bool) -> Vec<ConnectionWarning> {
+        let mut warnings = Vec::new();
+        if security == Security::None && !is_loopback(host) {
+            warnings.push(ConnectionWarning::NoEncryption);
+        }
+        if accept_invalid_certs {
+            warnings.push(ConnectionWarning::CertificatesNotChecked);
+        }
+        warnings
+    }
+}
+
+/// English, for the CLI.
+impl std::fmt::Display for ConnectionWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnectionWarning::NoEncryption => {
+                "No encryption: the password and every message cross the network in clear text."
+            }
+            ConnectionWarning::CertificatesNotChecked => {
+                "Certificates are not checked: anyone on the network path could read this mail."
+            }
+        })
+    }
+}
+
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
@@ -492,7 +557,13 @@ mod tests {
             security: Security::None,
             ..AccountSettings::default()
         };
-        assert_eq!(remote.warnings().len(), 1);
+        assert_eq!(remote.warnings(), vec![ConnectionWarning::NoEncryption]);
+        // Data for the window, English for the CLI.
+        assert_eq!(
+            serde_json::to_string(&remote.warnings()).expect("warnings serialise"),
+            r#"["no_encryption"]"#
+        );
+        assert!(remote.warnings()[0].to_string().starts_with("No encryption"));
         let local = AccountSettings {
             host: "127.0.0.1".into(),
             security: Security::None,
@@ -503,6 +574,6 @@ mod tests {
             accept_invalid_certs: true,
             ..local
         };
-        assert_eq!(unchecked.warnings().len(), 1);
+        assert_eq!(unchecked.warnings(), vec![ConnectionWarning::CertificatesNotChecked]);
     }
 }

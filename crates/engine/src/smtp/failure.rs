@@ -90,6 +90,11 @@ pub struct Failure {
     /// server may have it: without a reply ([`Failure::is_ambiguous`]) no
     /// one knows whether it will be delivered.
     pub after_content: bool,
+    /// The provider rule that decided what this reply means
+    /// ([`super::rules`]), shown wherever the failure is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts-bindings", ts(optional))]
+    pub rule: Option<String>,
 }
 
 impl Failure {
@@ -101,6 +106,7 @@ impl Failure {
             enhanced_code: None,
             text: text.into(),
             after_content: false,
+            rule: None,
         }
     }
 
@@ -120,6 +126,7 @@ impl Failure {
             enhanced_code: reply.enhanced_code().map(str::to_owned),
             text: cut(&reply.text(), MAX_TEXT),
             after_content: false,
+            rule: None,
         }
     }
 
@@ -290,7 +297,11 @@ impl fmt::Display for Failure {
         if let Some(enhanced) = &self.enhanced_code {
             write!(f, "{enhanced} ")?;
         }
-        f.write_str(&self.text)
+        f.write_str(&self.text)?;
+        if let Some(rule) = &self.rule {
+            write!(f, " [rule {rule}]")?;
+        }
+        Ok(())
     }
 }
 

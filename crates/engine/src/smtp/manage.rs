@@ -46,7 +46,7 @@ pub async fn add_account(
             return Err(e);
         }
     }
-    account_view(secrets, id, settings).await
+    account_view(store, secrets, id, settings, None).await
 }
 
 /// Replaces account `id`'s settings; a rename carries the password along.
@@ -66,6 +66,10 @@ pub async fn update_account(
         .find(|(existing, _)| *existing == id)
         .ok_or_else(|| Error::AccountNotFound(id.to_string()))?;
     store.update_account(id, &settings).await?;
+    if (previous.1.host.as_str(), previous.1.port) != (settings.host.as_str(), settings.port) {
+        // Another server: the rate the old one allowed says nothing of it.
+        store.clear_held_rate(id).await?;
+    }
     secrets.rename(&previous.1.name, &settings.name).await?;
     // The account's mailbox (bounce scan) password follows its name too.
     secrets
@@ -76,22 +80,39 @@ pub async fn update_account(
         PasswordChange::Set(password) => secrets.set(&settings.name, &password).await?,
         PasswordChange::Clear => secrets.delete(&settings.name).await?,
     }
-    account_view(secrets, id, settings).await
+    let held_rate = store.held_rate(id).await?;
+    account_view(store, secrets, id, settings, held_rate).await
 }
 
-/// Every account, with whether a password is kept for it and its warnings.
+/// Every account, with whether a password is kept for it, its warnings and
+/// the rate that held on it.
 pub async fn list_accounts(store: &Store, secrets: &SecretStore) -> Result<Vec<Account>> {
+    let held = store.held_rates().await?;
     let mut accounts = Vec::new();
     for (id, settings) in store.accounts().await? {
-        accounts.push(account_view(secrets, id, settings).await?);
+        accounts.push(account_view(store, secrets, id, settings, held.get(&id).copied()).await?);
     }
     Ok(accounts)
+}
+
+/// The account a new run or test is offered by default: the last one used
+/// (the account of the campaign that ran most recently), else the built-in
+/// sandbox (a fresh install), else the first by name. None when there are
+/// no accounts.
+pub async fn default_account(store: &Store) -> Result<Option<String>> {
+    if let Some(last) = store.last_used_account().await? {
+        return Ok(Some(last));
+    }
+    let accounts = store.accounts().await?;
+    let sandbox = accounts.iter().find(|(_, settings)| settings.is_sandbox());
+    Ok(sandbox.or(accounts.first()).map(|(_, settings)| settings.name.clone()))
 }
 
 /// One account by name.
 pub async fn get_account(store: &Store, secrets: &SecretStore, name: &str) -> Result<Account> {
     let (id, settings) = store.account(name).await?;
-    account_view(secrets, id, settings).await
+    let held_rate = store.held_rate(id).await?;
+    account_view(store, secrets, id, settings, held_rate).await
 }
 
 /// Removes an account, its password and its mailbox's; refused while a run
@@ -155,14 +176,35 @@ pub async fn ensure_sandbox(store: &Store, settings: &AccountSettings) -> Result
     }
 }
 
-async fn account_view(secrets: &SecretStore, id: i64, settings: AccountSettings) -> Result<Account> {
+async fn account_view(
+    store: &Store,
+    secrets: &SecretStore,
+    id: i64,
+    settings: AccountSettings,
+    held_rate: Option<crate::store::HeldRate>,
+) -> Result<Account> {
     let has_password = secrets.get(&settings.name).await?.is_some();
+    let suspension = store.account_suspensions().await?.remove(&id);
     Ok(Account {
         id,
         warnings: settings.warnings(),
         has_password,
         settings,
+        held_rate,
+        suspension,
     })
+}
+
+/// Ends account `name`'s suspension now ("Resume now"): campaigns send on
+/// it again (a run waiting on it sees this within a second). Whether it
+/// was suspended.
+pub async fn resume_account(store: &Store, name: &str) -> Result<bool> {
+    let (id, _) = store.account(name).await?;
+    let resumed = store.clear_account_suspension(id).await?;
+    if resumed {
+        tracing::info!(account = name, "account resumed by hand");
+    }
+    Ok(resumed)
 }
 
 impl AccountSettings {
@@ -180,4 +222,56 @@ impl AccountSettings {
     pub fn is_sandbox(&self) -> bool {
         self.preset.as_deref() == Some("sandbox") && matches!(self.host.as_str(), "127.0.0.1" | "localhost")
     }
+}
+
+/// The rules that apply to account `name`, in the order they are tried:
+/// its own, its provider's, the generic classes (issue 19).
+pub async fn account_rules(store: &Store, name: &str) -> Result<Vec<super::rules::AppliedRule>> {
+    let (_, settings) = store.account(name).await?;
+    Ok(super::rules::applicable(settings.preset.as_deref(), &settings.rules))
+}
+
+/// A change to an account's rules.
+#[derive(Debug, Clone)]
+pub enum RuleChange {
+    /// Adds a rule of the account's own, tried before every shipped one
+    /// (replacing its own rule of the same id).
+    Add(Box<super::rules::Rule>),
+    /// Removes the account's own rule of this id, or stops a shipped one
+    /// from applying to it.
+    Remove(String),
+    /// Back to the shipped rules.
+    Reset,
+}
+
+/// Changes account `name`'s rules; returns the rules that now apply.
+pub async fn change_rules(store: &Store, name: &str, change: RuleChange) -> Result<Vec<super::rules::AppliedRule>> {
+    let (id, mut settings) = store.account(name).await?;
+    let edits = &mut settings.rules;
+    match change {
+        RuleChange::Add(rule) => {
+            rule.validate()?;
+            edits.added.retain(|r| r.id != rule.id);
+            edits.removed.retain(|r| *r != rule.id);
+            edits.added.insert(0, *rule);
+        }
+        RuleChange::Remove(rule) => {
+            let own = edits.added.len();
+            edits.added.retain(|r| r.id != rule);
+            if edits.added.len() == own {
+                if !super::rules::shipped().iter().any(|r| r.id == rule) {
+                    return Err(Error::InvalidAccount {
+                        field: "rules".to_owned(),
+                        problem: format!("no rule {rule:?} (see `mailroom smtp rules {name}`)"),
+                    });
+                }
+                if !edits.removed.contains(&rule) {
+                    edits.removed.push(rule);
+                }
+            }
+        }
+        RuleChange::Reset => *edits = super::rules::RuleEdits::default(),
+    }
+    store.update_account(id, &settings).await?;
+    Ok(super::rules::applicable(settings.preset.as_deref(), &settings.rules))
 }

@@ -24,6 +24,7 @@ pub mod failure;
 pub mod manage;
 pub mod redact;
 pub mod reply;
+pub mod rules;
 pub mod sandbox;
 pub mod server;
 pub mod tls;

@@ -23,6 +23,38 @@ pub struct CapturedSummary {
     pub size: i64,
 }
 
+/// The rate a throttling server let an account hold without throttle
+/// replies, found by its last campaign: the next one starts there.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct HeldRate {
+    /// Messages per second.
+    pub rate: f64,
+    /// When it held (Unix milliseconds).
+    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+    pub at: i64,
+}
+
+/// "14.2/s on 3 Dec 2026 (UTC)", as the command line shows it.
+impl std::fmt::Display for HeldRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1}/s", self.rate)?;
+        let when = time::OffsetDateTime::from_unix_timestamp(self.at.div_euclid(1000));
+        match when {
+            Ok(when) => {
+                const MONTHS: [&str; 12] = [
+                    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+                ];
+                let month = MONTHS
+                    .get(usize::from(u8::from(when.month())).saturating_sub(1))
+                    .unwrap_or(&"");
+                write!(f, " on {} {month} {} (UTC)", when.day(), when.year())
+            }
+            Err(_) => Ok(()),
+        }
+    }
+}
+
 struct AccountRow {
     id: i64,
     name: String,
@@ -48,6 +80,8 @@ struct AccountRow {
     retries: i64,
     accept_invalid_certs: i64,
     retry_ambiguous: i64,
+    outage_limit_ms: i64,
+    rules: Option<String>,
 }
 
 impl AccountRow {
@@ -77,6 +111,11 @@ impl AccountRow {
             retries: int(self.retries).ok_or_else(|| corrupt("retries"))?,
             accept_invalid_certs: self.accept_invalid_certs != 0,
             retry_ambiguous: self.retry_ambiguous != 0,
+            outage_limit_ms: u64::try_from(self.outage_limit_ms).map_err(|_| corrupt("outage limit"))?,
+            rules: match &self.rules {
+                Some(json) => serde_json::from_str(json).map_err(|_| corrupt("rules"))?,
+                None => crate::smtp::rules::RuleEdits::default(),
+            },
             name: self.name,
         };
         Ok((self.id, settings))
@@ -98,13 +137,18 @@ impl Store {
         );
         let (connect, command, data) = timeouts(settings);
         let limits = limits(settings);
+        let outage = i64::try_from(settings.outage_limit_ms).unwrap_or(i64::MAX);
+        let rules = (!settings.rules.is_empty())
+            .then(|| serde_json::to_string(&settings.rules))
+            .transpose()
+            .map_err(|e| Error::Internal(format!("rules: {e}")))?;
         let result = sqlx::query_scalar!(
             "INSERT INTO smtp_profiles (name, preset, host, port, security, auth, username, from_address, from_name,
                  reply_to, helo_name, connect_timeout_ms, command_timeout_ms, data_timeout_ms, connections,
                  per_connection, rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs,
-                 retry_ambiguous, created_at, updated_at)
+                 retry_ambiguous, outage_limit_ms, rules, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                     ?21, ?22, ?23, ?24, ?24)
+                     ?21, ?22, ?23, ?25, ?26, ?24, ?24)
              RETURNING id",
             settings.name,
             settings.preset,
@@ -130,6 +174,8 @@ impl Store {
             settings.accept_invalid_certs,
             settings.retry_ambiguous,
             now,
+            outage,
+            rules,
         )
         .fetch_one(&self.pool)
         .await;
@@ -150,12 +196,18 @@ impl Store {
         );
         let (connect, command, data) = timeouts(settings);
         let limits = limits(settings);
+        let outage = i64::try_from(settings.outage_limit_ms).unwrap_or(i64::MAX);
+        let rules = (!settings.rules.is_empty())
+            .then(|| serde_json::to_string(&settings.rules))
+            .transpose()
+            .map_err(|e| Error::Internal(format!("rules: {e}")))?;
         let result = sqlx::query!(
             "UPDATE smtp_profiles SET name = ?2, preset = ?3, host = ?4, port = ?5, security = ?6, auth = ?7,
                  username = ?8, from_address = ?9, from_name = ?10, reply_to = ?11, helo_name = ?12,
                  connect_timeout_ms = ?13, command_timeout_ms = ?14, data_timeout_ms = ?15, connections = ?16,
                  per_connection = ?17, rate_per_second = ?18, per_minute = ?19, per_hour = ?20, per_day = ?21,
-                 retries = ?22, accept_invalid_certs = ?23, retry_ambiguous = ?24, updated_at = ?25
+                 retries = ?22, accept_invalid_certs = ?23, retry_ambiguous = ?24, updated_at = ?25,
+                 outage_limit_ms = ?26, rules = ?27
              WHERE id = ?1",
             id,
             settings.name,
@@ -182,6 +234,8 @@ impl Store {
             settings.accept_invalid_certs,
             settings.retry_ambiguous,
             now,
+            outage,
+            rules,
         )
         .execute(&self.pool)
         .await;
@@ -193,13 +247,68 @@ impl Store {
         }
     }
 
+    /// The rate that held on account `id` without throttle replies, and when
+    /// (Unix ms), if a run learned one.
+    pub async fn held_rate(&self, id: i64) -> Result<Option<HeldRate>> {
+        let row = sqlx::query!("SELECT rate, held_at FROM held_rates WHERE profile_id = ?1", id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| HeldRate {
+            rate: r.rate,
+            at: r.held_at,
+        }))
+    }
+
+    /// Every account's held rate, by account id.
+    pub async fn held_rates(&self) -> Result<std::collections::HashMap<i64, HeldRate>> {
+        let rows = sqlx::query!("SELECT profile_id, rate, held_at FROM held_rates")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.profile_id,
+                    HeldRate {
+                        rate: r.rate,
+                        at: r.held_at,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Records the rate that held on account `id` now.
+    pub async fn set_held_rate(&self, id: i64, rate: f64) -> Result<()> {
+        let now = self.clock.now_ms();
+        sqlx::query!(
+            "INSERT INTO held_rates (profile_id, rate, held_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (profile_id) DO UPDATE SET rate = excluded.rate, held_at = excluded.held_at",
+            id,
+            rate,
+            now
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the rate that held on account `id` (its server changed).
+    pub async fn clear_held_rate(&self, id: i64) -> Result<()> {
+        sqlx::query!("DELETE FROM held_rates WHERE profile_id = ?1", id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Every account, by name.
     pub async fn accounts(&self) -> Result<Vec<(i64, AccountSettings)>> {
         let rows = sqlx::query_as!(
             AccountRow,
             "SELECT id AS \"id!\", name, preset, host, port, security, auth, username, from_address, from_name, reply_to,
                     helo_name, connect_timeout_ms, command_timeout_ms, data_timeout_ms, connections, per_connection,
-                    rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs, retry_ambiguous
+                    rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs, retry_ambiguous,
+                    outage_limit_ms, rules
              FROM smtp_profiles ORDER BY name COLLATE NOCASE"
         )
         .fetch_all(&self.pool)
@@ -213,7 +322,8 @@ impl Store {
             AccountRow,
             "SELECT id AS \"id!\", name, preset, host, port, security, auth, username, from_address, from_name, reply_to,
                     helo_name, connect_timeout_ms, command_timeout_ms, data_timeout_ms, connections, per_connection,
-                    rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs, retry_ambiguous
+                    rate_per_second, per_minute, per_hour, per_day, retries, accept_invalid_certs, retry_ambiguous,
+                    outage_limit_ms, rules
              FROM smtp_profiles WHERE name = ?1",
             name
         )

@@ -66,21 +66,12 @@ pub struct ChunkOutcome {
     pub suppressed: Vec<SuppressedAddress>,
 }
 
-/// A suppressed address, as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
-pub struct Suppression {
-    pub email: String,
-    pub reason: String,
-    /// Where it came from: "bounce scan of work", "unsubscribe reply to work";
-    /// `None` for a send's "no such user" and older entries.
-    pub source: Option<String>,
-    #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
-    pub created_at: i64,
-}
-
-const UPSERT_SUPPRESSION: &str = "INSERT INTO suppressions (email, reason, created_at, source) VALUES (?1, ?2, ?3, ?4)
-     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, source = excluded.source";
+/// A bounce's suppression: the newest reason and source replace an older
+/// entry's (a hard bounce says more than an earlier send's refusal).
+const UPSERT_SUPPRESSION: &str = "INSERT INTO suppressions (email, reason, created_at, source_kind, source_detail)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, source_kind = excluded.source_kind,
+         source_detail = excluded.source_detail";
 
 impl Store {
     /// How many of the campaign's recipients bounced.
@@ -170,8 +161,8 @@ impl Store {
         soft_limit: u32,
     ) -> Result<ChunkOutcome> {
         let now = self.now_ms();
-        let bounce_source = format!("bounce scan of {account}");
-        let unsubscribe_source = format!("unsubscribe reply to {account}");
+        let bounce_source = "bounce";
+        let unsubscribe_source = "unsubscribe";
         let mut outcome = ChunkOutcome::default();
         let mut tx = self.pool.begin().await?;
         for bounce in bounces {
@@ -241,7 +232,8 @@ impl Store {
                     .bind(&email)
                     .bind(&why)
                     .bind(now)
-                    .bind(&bounce_source)
+                    .bind(bounce_source)
+                    .bind(account)
                     .execute(&mut *tx)
                     .await?;
                 if known == 0 {
@@ -262,7 +254,8 @@ impl Store {
                 .bind(&email)
                 .bind(&why)
                 .bind(now)
-                .bind(&unsubscribe_source)
+                .bind(unsubscribe_source)
+                .bind(account)
                 .execute(&mut *tx)
                 .await?;
             outcome.suppressed.push(SuppressedAddress { email, reason: why });
@@ -278,18 +271,6 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(outcome)
-    }
-
-    /// The suppression list, newest first.
-    pub async fn suppressions(&self, offset: i64, limit: i64) -> Result<Vec<Suppression>> {
-        Ok(sqlx::query_as!(
-            Suppression,
-            "SELECT email, reason, source, created_at FROM suppressions ORDER BY created_at DESC, email LIMIT ?1 OFFSET ?2",
-            limit,
-            offset
-        )
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     /// Resend including bounces, when a person chooses it: the campaign's
@@ -437,8 +418,13 @@ mod tests {
             "{:?}",
             third.suppressed
         );
-        let list = store.suppressions(0, 10).await.expect("list");
-        assert_eq!(list[0].source.as_deref(), Some("bounce scan of work"));
+        let list = store.suppressions("", 0, 10).await.expect("list");
+        assert_eq!(
+            list.entries[0].source,
+            crate::store::SuppressionSource::Bounce {
+                account: "work".to_owned()
+            }
+        );
 
         // A hard bounce after a soft one makes the recipient hard; a soft one after stays hard.
         let hard = BounceRecord {

@@ -186,12 +186,15 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// Adds an address to the suppression list (kept in its dedup form).
+    /// Adds an address to the suppression list (kept in its dedup form) as a
+    /// person's own entry; see [`Store::add_suppressions`].
     pub async fn suppress(&self, email: &str, reason: &str) -> Result<()> {
-        sqlx::query(super::state_file::INSERT_SUPPRESSION)
+        sqlx::query(super::suppressions::INSERT_SUPPRESSION)
             .bind(crate::address::dedup_key(email))
             .bind(reason)
             .bind(self.now_ms())
+            .bind("manual")
+            .bind(None::<&str>)
             .execute(&self.pool)
             .await?;
         Ok(())

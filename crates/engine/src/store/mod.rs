@@ -8,9 +8,14 @@
 mod accounts;
 mod bounces;
 mod campaigns;
+mod deletion;
+mod history;
 mod mailboxes;
+mod schedules;
 mod sending;
 mod state_file;
+mod suppressions;
+mod suspensions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,12 +27,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 
-pub use accounts::CapturedSummary;
-pub use bounces::{BounceRecord, BounceTarget, ChunkOutcome, SuppressedAddress, Suppression};
+pub use accounts::{CapturedSummary, HeldRate};
+pub use bounces::{BounceRecord, BounceTarget, ChunkOutcome, SuppressedAddress};
 pub use campaigns::{ImportWriter, NewCampaign, NewRecipient};
 pub use mailboxes::StoredMailbox;
 pub use sending::{AttemptOutcome, AttemptRecord, AttemptStage, QueuedRecipient, StateChange, TemplateSummary};
 pub use state_file::StateFile;
+pub use suppressions::{Suppression, SuppressionPage, SuppressionSource};
+pub use suspensions::AccountSuspension;
 
 /// How long a writer waits for another (the app and the CLI share the file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -260,7 +267,9 @@ impl Store {
         self.pool.close().await;
     }
 
-    pub(crate) fn now_ms(&self) -> i64 {
+    /// What time it is by the store's clock (Unix ms): the time every
+    /// stored timestamp and schedule is compared with.
+    pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 }

@@ -138,6 +138,8 @@ pub enum StateChange {
         id: i64,
         reply: String,
         note: Option<RecipientReason>,
+        /// From the start of the attempt to the server's answer.
+        duration_ms: i64,
     },
     /// Waits to be sent again. An ambiguous `attempt` (the at-least-once
     /// account setting) counts as unanswered.
@@ -156,6 +158,15 @@ pub enum StateChange {
         attempt: Option<AttemptRecord>,
         suppress: Option<String>,
     },
+    /// Waits until `next_attempt_at` without counting the attempt: a rule
+    /// said the account, not this recipient, must wait (a daily quota, a
+    /// provider's "come back later").
+    Postpone {
+        id: i64,
+        next_attempt_at: i64,
+        reason: RecipientReason,
+        attempt: AttemptRecord,
+    },
     /// Back to `pending` without counting the attempt: the campaign paused for
     /// a reason that is not this recipient's (wrong password, say).
     Unclaim { id: i64, attempt: Option<AttemptRecord> },
@@ -172,6 +183,8 @@ pub enum StateChange {
 /// What [`Store::begin_run`] found and recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunStart {
+    /// This run's row in `runs`: its attempts and sends name it.
+    pub run: i64,
     /// Recipients left `sending` by a run that never finished, now `uncertain`.
     pub uncertain_recovered: u64,
     /// The message this run sends and its version, now kept for good.
@@ -231,6 +244,15 @@ impl Store {
         json.map(|json| parse_draft(&json)).transpose()
     }
 
+    /// Recipients left `sending` by a run that never finished become
+    /// `uncertain`, as [`Store::begin_run`] makes them; how many.
+    pub async fn recover_interrupted(&self, campaign: CampaignId) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let recovered = recover_in_flight(&mut tx, campaign, self.now_ms()).await?;
+        tx.commit().await?;
+        Ok(recovered)
+    }
+
     /// Starts (or restarts) a run on account `profile`: recipients left
     /// `sending` by a run that never finished become `uncertain` (the server
     /// may have their message; it counts as an unanswered attempt), the
@@ -239,22 +261,18 @@ impl Store {
     /// at the same moment is either this run's or the next version.
     pub async fn begin_run(&self, campaign: CampaignId, profile: i64, account: &str) -> Result<RunStart> {
         let now = self.now_ms();
-        let in_flight = RecipientReason::InFlightAtStop.to_json();
         let mut tx = self.pool.begin().await?;
         // Write first, so the transaction holds the write lock from its first
         // statement (a read first could not become a write once another
-        // connection has written).
-        let uncertain_recovered = sqlx::query!(
-            "UPDATE recipients
-             SET status = 'uncertain', updated_at = ?2, reason = ?3, unanswered = unanswered + 1
-             WHERE campaign_id = ?1 AND status = 'sending'",
-            campaign,
-            now,
-            in_flight
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        // connection has written). A run that never said how it ended died
+        // with its process; the attempts it had in flight are recorded as
+        // such (no answer, duration unknown), then their recipients become
+        // uncertain.
+        let uncertain_recovered = recover_in_flight(&mut tx, campaign, now).await?;
+        let suppressed = super::suppressions::skip_suppressed(&mut tx, campaign, now).await?;
+        if suppressed > 0 {
+            tracing::info!(campaign, suppressed, "recipients suppressed since the import skipped");
+        }
         // The account may have been deleted since the caller read it: say so,
         // instead of SQLite's "FOREIGN KEY constraint failed".
         let exists = sqlx::query_scalar!("SELECT id FROM smtp_profiles WHERE id = ?1", profile)
@@ -263,6 +281,7 @@ impl Store {
         if exists.is_none() {
             return Err(Error::AccountNotFound(account.to_owned()));
         }
+        let run = super::history::open_run(&mut tx, campaign, profile, account, now).await?;
         sqlx::query!(
             "UPDATE campaigns SET status = 'running', pause_reason = NULL, smtp_profile_id = ?2, updated_at = ?3
              WHERE id = ?1",
@@ -287,6 +306,7 @@ impl Store {
             .transpose()?;
         tx.commit().await?;
         Ok(RunStart {
+            run,
             uncertain_recovered,
             message,
         })
@@ -589,6 +609,35 @@ impl Store {
         .await?)
     }
 
+    /// The account a campaign last ran on, of the campaign that ran most
+    /// recently (the last account used), if any campaign has run.
+    pub async fn last_used_account(&self) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar!(
+            "SELECT p.name FROM campaigns c JOIN smtp_profiles p ON p.id = c.smtp_profile_id
+             ORDER BY c.updated_at DESC, c.id DESC LIMIT 1"
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The recipient on spreadsheet row `row` if it was skipped at import:
+    /// its address and why (none for a reason lost to an old file).
+    pub async fn skipped_at(
+        &self,
+        campaign: CampaignId,
+        row: u64,
+    ) -> Result<Option<(String, Option<RecipientReason>)>> {
+        let row = i64::try_from(row).unwrap_or(i64::MAX);
+        let found = sqlx::query!(
+            "SELECT email, reason FROM recipients WHERE campaign_id = ?1 AND row_number = ?2 AND status = 'skipped'",
+            campaign,
+            row
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.map(|r| (r.email, r.reason.as_deref().map(RecipientReason::from_stored))))
+    }
+
     /// Copies the write-ahead log into the database and has the next write
     /// start it over, reusing the space it has (see
     /// [`StateFile::restart_log`](super::StateFile::restart_log)): what lets
@@ -728,4 +777,29 @@ pub(super) async fn ready_to_run_again(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// In `tx`: the run of `campaign` that never said how it ended is closed as
+/// interrupted, the attempts it had in flight are recorded (no answer,
+/// duration unknown), then their recipients become `uncertain` (after that,
+/// nothing says which were in flight). How many recipients.
+async fn recover_in_flight(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    campaign: CampaignId,
+    now: i64,
+) -> Result<u64> {
+    let in_flight = RecipientReason::InFlightAtStop.to_json();
+    let previous = super::history::close_interrupted_runs(tx, campaign).await?;
+    super::history::record_in_flight_attempts(tx, campaign, previous).await?;
+    Ok(sqlx::query!(
+        "UPDATE recipients
+             SET status = 'uncertain', updated_at = ?2, reason = ?3, unanswered = unanswered + 1
+             WHERE campaign_id = ?1 AND status = 'sending'",
+        campaign,
+        now,
+        in_flight
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }

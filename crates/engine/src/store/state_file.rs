@@ -20,29 +20,26 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::outcome::RecipientReason;
 
-/// Adds an address (in its dedup form) to the suppression list, keeping the
-/// newest reason. Shared with the pool's [`Store::suppress`].
-pub(super) const INSERT_SUPPRESSION: &str = "INSERT INTO suppressions (email, reason, created_at) VALUES (?1, ?2, ?3)
-     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason";
-
 /// A connection that only writes state changes; see the module doc.
 #[derive(Debug)]
 pub struct StateFile {
     connection: Connection,
     clock: Arc<dyn Clock>,
     profile: i64,
+    /// The run (`runs.id`) whose attempts and sends this writes.
+    run: i64,
 }
 
 impl Store {
-    /// Opens the state writer's connection for a run on account `profile`.
-    /// Blocking (it opens a file); call it from the writer's own thread.
-    pub fn state_file(&self, profile: i64) -> Result<StateFile> {
-        StateFile::open(&self.path, self.clock.clone(), profile)
+    /// Opens the state writer's connection for run `run` on account
+    /// `profile`. Blocking (it opens a file); call it from the writer's own thread.
+    pub fn state_file(&self, profile: i64, run: i64) -> Result<StateFile> {
+        StateFile::open(&self.path, self.clock.clone(), profile, run)
     }
 }
 
 impl StateFile {
-    fn open(path: &Path, clock: Arc<dyn Clock>, profile: i64) -> Result<StateFile> {
+    fn open(path: &Path, clock: Arc<dyn Clock>, profile: i64, run: i64) -> Result<StateFile> {
         // The pool created the file and its schema; this connection never
         // creates either, so a path that vanished is an error, not a new file.
         let connection = Connection::open_with_flags(
@@ -74,6 +71,7 @@ impl StateFile {
             connection,
             clock,
             profile,
+            run,
         })
     }
 
@@ -83,6 +81,7 @@ impl StateFile {
     pub fn apply(&mut self, changes: &[StateChange]) -> Result<()> {
         let now = self.clock.now_ms();
         let profile = self.profile;
+        let run = self.run;
         let tx = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -98,17 +97,24 @@ impl StateFile {
                     )?
                     .execute(params![id, now, version])?;
                 }
-                StateChange::Sent { id, reply, note } => {
+                StateChange::Sent {
+                    id,
+                    reply,
+                    note,
+                    duration_ms,
+                } => {
                     tx.prepare_cached(
                         "UPDATE recipients SET status = 'sent', reason = ?4, next_attempt_at = NULL,
-                                sent_at = ?2, updated_at = ?2, sent_reply = ?3
+                                sent_at = ?2, updated_at = ?2, sent_reply = ?3, sent_run = ?5, sent_ms = ?6
                          WHERE id = ?1",
                     )?
                     .execute(params![
                         id,
                         now,
                         reply,
-                        note.as_ref().map(RecipientReason::to_json)
+                        note.as_ref().map(RecipientReason::to_json),
+                        run,
+                        duration_ms
                     ])?;
                 }
                 StateChange::Retry {
@@ -123,7 +129,21 @@ impl StateFile {
                          WHERE id = ?1",
                     )?
                     .execute(params![id, reason.to_json(), next_attempt_at, now, unanswered(attempt)])?;
-                    insert_attempt(&tx, *id, attempt)?;
+                    insert_attempt(&tx, run, *id, attempt)?;
+                }
+                StateChange::Postpone {
+                    id,
+                    next_attempt_at,
+                    reason,
+                    attempt,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE recipients SET status = 'retry_wait', reason = ?2, next_attempt_at = ?3, updated_at = ?4,
+                                attempts = MAX(attempts - 1, 0)
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, reason.to_json(), next_attempt_at, now])?;
+                    insert_attempt(&tx, run, *id, attempt)?;
                 }
                 StateChange::Uncertain { id, reason, attempt } => {
                     tx.prepare_cached(
@@ -132,7 +152,7 @@ impl StateFile {
                          WHERE id = ?1",
                     )?
                     .execute(params![id, reason.to_json(), now, unanswered(attempt)])?;
-                    insert_attempt(&tx, *id, attempt)?;
+                    insert_attempt(&tx, run, *id, attempt)?;
                 }
                 StateChange::Failed {
                     id,
@@ -146,24 +166,34 @@ impl StateFile {
                     )?
                     .execute(params![id, reason.to_json(), now])?;
                     if let Some(attempt) = attempt {
-                        insert_attempt(&tx, *id, attempt)?;
+                        insert_attempt(&tx, run, *id, attempt)?;
                     }
                     if let Some(email) = suppress {
-                        tx.prepare_cached(INSERT_SUPPRESSION)?.execute(params![
-                            crate::address::dedup_key(email),
-                            reason.to_json(),
-                            now
-                        ])?;
+                        tx.prepare_cached(super::suppressions::INSERT_SUPPRESSION)?
+                            .execute(params![
+                                crate::address::dedup_key(email),
+                                super::suppressions::reason_from_send(reason),
+                                now,
+                                "no_such_user",
+                                None::<&str>
+                            ])?;
                     }
                 }
                 StateChange::Unclaim { id, attempt } => {
+                    // Never sent, so it keeps no message version: a pending
+                    // recipient with one is one a person chose to send again,
+                    // which a run start does not skip when its address was
+                    // suppressed since (store/suppressions.rs). One whose
+                    // earlier attempt went unanswered keeps it: if it goes
+                    // again, it goes with the same Message-ID.
                     tx.prepare_cached(
-                        "UPDATE recipients SET status = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?2
+                        "UPDATE recipients SET status = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?2,
+                                message_version = CASE WHEN unanswered > 0 THEN message_version END
                          WHERE id = ?1",
                     )?
                     .execute(params![id, now])?;
                     if let Some(attempt) = attempt {
-                        insert_attempt(&tx, *id, attempt)?;
+                        insert_attempt(&tx, run, *id, attempt)?;
                     }
                 }
             }
@@ -208,10 +238,10 @@ fn unanswered(attempt: &AttemptRecord) -> i64 {
     i64::from(attempt.outcome == AttemptOutcome::Ambiguous)
 }
 
-fn insert_attempt(tx: &rusqlite::Transaction<'_>, recipient: i64, attempt: &AttemptRecord) -> Result<()> {
+fn insert_attempt(tx: &rusqlite::Transaction<'_>, run: i64, recipient: i64, attempt: &AttemptRecord) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO attempts (recipient_id, started_at, duration_ms, outcome, stage, smtp_code, enhanced_code, text)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO attempts (recipient_id, started_at, duration_ms, outcome, stage, smtp_code, enhanced_code, text, run_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         recipient,
@@ -221,7 +251,8 @@ fn insert_attempt(tx: &rusqlite::Transaction<'_>, recipient: i64, attempt: &Atte
         attempt.stage.as_str(),
         attempt.code,
         attempt.enhanced_code,
-        attempt.text
+        attempt.text,
+        run
     ])?;
     Ok(())
 }

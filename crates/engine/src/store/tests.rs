@@ -167,18 +167,20 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
     };
 
     let claims: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id, version: 3 }).collect();
-    let mut file = store.state_file(1).expect("state file");
+    let mut file = store.state_file(1, 0).expect("state file");
     file.apply(&claims).expect("claims");
     let outcomes = vec![
         StateChange::Sent {
             id: ids[0],
             reply: "250 2.0.0 queued as 1".to_owned(),
             note: None,
+            duration_ms: 40,
         },
         StateChange::Sent {
             id: ids[1],
             reply: "250 ok \"quoted\" 中文".to_owned(),
             note: Some(crate::outcome::RecipientReason::SentMaybeTwice),
+            duration_ms: 40,
         },
         StateChange::Failed {
             id: ids[2],
@@ -197,6 +199,7 @@ async fn state_changes_apply_in_order_with_a_reply_per_send_and_a_row_per_other_
             id: ids[3],
             reply: "250 ok".to_owned(),
             note: None,
+            duration_ms: 40,
         },
         StateChange::Retry {
             id: ids[4],
@@ -305,7 +308,7 @@ async fn a_batch_the_disk_cannot_take_is_refused_whole_as_a_full_disk() {
         .fetch_all(&store.pool)
         .await
         .expect("ids");
-    let mut file = store.state_file(1).expect("state file");
+    let mut file = store.state_file(1, 0).expect("state file");
     file.stop_growing().expect("page limit");
     let mut changes: Vec<StateChange> = ids.iter().map(|&id| StateChange::Claim { id, version: 1 }).collect();
     // Long server texts: more than the pages there are room for.
@@ -546,7 +549,7 @@ async fn reasons_stored_as_text_are_moved_into_their_typed_form() {
                 problem: InvalidReason::BadDomain
             }),
             Some(RecipientReason::Duplicate { first_row: 2 }),
-            Some(RecipientReason::Suppressed),
+            Some(RecipientReason::Suppressed { reason: None }),
             Some(RecipientReason::Smtp {
                 failure: refused,
                 unanswered_before: false
@@ -562,4 +565,225 @@ async fn reasons_stored_as_text_are_moved_into_their_typed_form() {
         store.pause_reason(campaign).await.expect("pause reason"),
         Some(PauseReason::FailedToResend { count: 4 })
     );
+}
+
+/// The reason class the store computes (migration 0008's generated column)
+/// agrees with the engine's own reading of a failure: "no such user" is
+/// exactly what `Failure::is_unknown_mailbox` says, so the filter and the
+/// resend leave out the recipients the send suppressed.
+#[tokio::test]
+async fn the_stored_reason_class_agrees_with_the_engines_reading_of_each_reply() {
+    use crate::results::{ReasonClass, reason_class};
+    use crate::smtp::Stage;
+    use crate::smtp::failure::Failure;
+    use crate::smtp::reply::Reply;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let columns = vec!["email".to_owned()];
+    let mut writer = store.begin_import(&email_campaign(&columns)).await.expect("begin");
+    let replies = [
+        (550, "5.1.1 <x@y>: Recipient address rejected: User unknown"),
+        (550, "5.1.10 RESOLVER.ADR.RecipientNotFound; not found"),
+        (553, "5.1.3 Bad recipient address syntax"),
+        (550, "5.2.1 The email account that you tried to reach is disabled"),
+        (550, "User unknown in virtual mailbox table"),
+        (550, "No Such User Here"),
+        (550, "mailbox does not exist"),
+        (550, "5.7.1 Message rejected as spam"),
+        (554, "5.7.1 Message refused by policy"),
+        (552, "5.2.2 Mailbox full"),
+        (554, "Transaction failed"),
+        (551, "User not local; no such user"),
+        (450, "4.1.1 Recipient address rejected: unverified address"),
+        (421, "4.7.0 Try again later"),
+    ];
+    let rows: Vec<NewRecipient> = (0..replies.len())
+        .map(|i| email_row(u64::try_from(i).expect("small") + 2))
+        .collect();
+    writer.write(&rows).await.expect("write");
+    let campaign = writer.commit().await.expect("commit");
+    let mut expected = Vec::new();
+    for (i, (code, text)) in replies.iter().enumerate() {
+        let failure = Failure::from_reply(Stage::Rcpt, &Reply::new(*code, *text));
+        let reason = crate::outcome::RecipientReason::Smtp {
+            failure,
+            unanswered_before: false,
+        };
+        expected.push(reason_class(&reason));
+        let row = i64::try_from(i).expect("small") + 2;
+        sqlx::query("UPDATE recipients SET status = 'failed', reason = ?1 WHERE row_number = ?2")
+            .bind(reason.to_json())
+            .bind(row)
+            .execute(&store.pool)
+            .await
+            .expect("update");
+    }
+    let stored: Vec<String> = sqlx::query_scalar("SELECT reason_class FROM recipients ORDER BY row_number")
+        .fetch_all(&store.pool)
+        .await
+        .expect("classes");
+    let stored: Vec<ReasonClass> = stored
+        .iter()
+        .map(|c| c.parse::<ReasonClass>().expect("a class"))
+        .collect();
+    assert_eq!(stored, expected);
+    assert_eq!(
+        expected.iter().filter(|c| **c == ReasonClass::NoSuchUser).count(),
+        7,
+        "{expected:?}"
+    );
+    let _ = campaign;
+}
+
+/// A run killed with recipients in flight: the next run records those
+/// attempts (no answer, duration unknown, the killed run's) and marks the
+/// killed run interrupted before it opens its own.
+#[tokio::test]
+async fn a_run_killed_in_flight_leaves_an_attempt_in_each_history_and_an_interrupted_run() {
+    use crate::results::{AttemptResult, RunEnd, RunKind};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let columns = vec!["email".to_owned()];
+    let mut writer = store.begin_import(&email_campaign(&columns)).await.expect("begin");
+    writer.write(&[email_row(2), email_row(3)]).await.expect("write");
+    let campaign = writer.commit().await.expect("commit");
+    let first = store.begin_run(campaign, 1, "Sandbox").await.expect("first run");
+    let id: i64 = sqlx::query_scalar("SELECT id FROM recipients WHERE row_number = 2")
+        .fetch_one(&store.pool)
+        .await
+        .expect("id");
+    let mut file = store.state_file(1, first.run).expect("state file");
+    file.apply(&[StateChange::Claim { id, version: 1 }]).expect("claim");
+    // Killed here: nothing more is written. The next run starts.
+    let second = store.begin_run(campaign, 1, "Sandbox").await.expect("second run");
+    assert_eq!(second.uncertain_recovered, 1);
+    let history = store.recipient_history(campaign, 2).await.expect("history");
+    assert_eq!(history.recipient.status, RecipientStatus::Uncertain);
+    assert_eq!(history.attempts.len(), 1, "{history:?}");
+    let attempt = &history.attempts[0];
+    assert_eq!(
+        (attempt.result, attempt.duration_ms, attempt.run),
+        (AttemptResult::Ambiguous, None, Some(first.run))
+    );
+    assert_eq!(attempt.account.as_deref(), Some("Sandbox"));
+    let runs = store.runs(campaign).await.expect("runs");
+    assert_eq!(
+        runs.iter().map(|r| (r.kind, r.end)).collect::<Vec<_>>(),
+        [(RunKind::First, Some(RunEnd::Interrupted)), (RunKind::Resume, None)]
+    );
+    store
+        .end_run(second.run, RunEnd::Paused, Some(&crate::outcome::PauseReason::ByYou))
+        .await
+        .expect("end");
+    let runs = store.runs(campaign).await.expect("runs");
+    assert_eq!(runs[1].end, Some(RunEnd::Paused));
+    assert_eq!(runs[1].reason, Some(crate::outcome::PauseReason::ByYou));
+}
+
+/// Stop from paused on a campaign whose run was killed (the window offers it:
+/// a crashed campaign shows as paused) closes that run as interrupted and
+/// keeps its in-flight attempt in the history, as a resume would.
+#[tokio::test]
+async fn recovering_a_killed_run_without_resuming_closes_it_and_keeps_its_attempt() {
+    use crate::results::{AttemptResult, RunEnd, RunKind};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let columns = vec!["email".to_owned()];
+    let mut writer = store.begin_import(&email_campaign(&columns)).await.expect("begin");
+    writer.write(&[email_row(2), email_row(3)]).await.expect("write");
+    let campaign = writer.commit().await.expect("commit");
+    let first = store.begin_run(campaign, 1, "Sandbox").await.expect("first run");
+    let id: i64 = sqlx::query_scalar("SELECT id FROM recipients WHERE row_number = 2")
+        .fetch_one(&store.pool)
+        .await
+        .expect("id");
+    let mut file = store.state_file(1, first.run).expect("state file");
+    file.apply(&[StateChange::Claim { id, version: 1 }]).expect("claim");
+    // Killed here; then stopped (campaign::stop_idle recovers first).
+    assert_eq!(store.recover_interrupted(campaign).await.expect("recover"), 1);
+    let history = store.recipient_history(campaign, 2).await.expect("history");
+    assert_eq!(history.recipient.status, RecipientStatus::Uncertain);
+    assert_eq!(
+        history.attempts.iter().map(|a| (a.result, a.run)).collect::<Vec<_>>(),
+        [(AttemptResult::Ambiguous, Some(first.run))]
+    );
+    let runs = store.runs(campaign).await.expect("runs");
+    assert_eq!(
+        runs.iter().map(|r| (r.kind, r.end)).collect::<Vec<_>>(),
+        [(RunKind::First, Some(RunEnd::Interrupted))]
+    );
+}
+
+/// Issue 19: the rate that held on an account is kept per account, replaced
+/// by the next run's, shown with its date, forgotten when the account's
+/// server changes (through `manage::update_account`) and gone with the
+/// account.
+#[tokio::test]
+async fn the_rate_that_held_is_kept_per_account_and_forgotten_with_its_server() {
+    use crate::secrets::SecretStore;
+    use crate::smtp::AccountSettings;
+    use crate::smtp::manage::{PasswordChange, add_account, get_account, list_accounts, update_account};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_at_fixed_time(&dir).await;
+    let secrets = SecretStore::EncryptedFile {
+        dir: dir.path().to_owned(),
+    };
+    let settings = |name: &str, host: &str| AccountSettings {
+        name: name.to_owned(),
+        host: host.to_owned(),
+        from_address: Some("news@example.com".to_owned()),
+        auth: crate::smtp::AuthMethod::None,
+        ..AccountSettings::default()
+    };
+    let relay = add_account(&store, &secrets, settings("relay", "smtp.example.com"), None)
+        .await
+        .expect("add");
+    let other = add_account(&store, &secrets, settings("other", "smtp.example.net"), None)
+        .await
+        .expect("add");
+    assert_eq!(relay.held_rate, None);
+    store.set_held_rate(relay.id, 12.5).await.expect("set");
+    store.set_held_rate(relay.id, 14.2).await.expect("replace");
+    let held = HeldRate {
+        rate: 14.2,
+        at: 1_700_000_000_000,
+    };
+    assert_eq!(store.held_rate(relay.id).await.expect("read"), Some(held));
+    assert_eq!(held.to_string(), "14.2/s on 14 Nov 2023 (UTC)");
+    let listed = list_accounts(&store, &secrets).await.expect("list");
+    let by_name = |name: &str| listed.iter().find(|a| a.settings.name == name).map(|a| a.held_rate);
+    assert_eq!(by_name("relay"), Some(Some(held)));
+    assert_eq!(by_name("other"), Some(None));
+    assert_eq!(
+        get_account(&store, &secrets, "relay").await.expect("get").held_rate,
+        Some(held)
+    );
+
+    // A change that keeps the server keeps what it allowed.
+    let mut renamed = settings("relay 2", "smtp.example.com");
+    renamed.connections = 2;
+    let kept = update_account(&store, &secrets, relay.id, renamed, PasswordChange::Keep)
+        .await
+        .expect("update");
+    assert_eq!(kept.held_rate, Some(held));
+    // Another server: forgotten.
+    let moved = update_account(
+        &store,
+        &secrets,
+        relay.id,
+        settings("relay 2", "smtp.example.org"),
+        PasswordChange::Keep,
+    )
+    .await
+    .expect("update");
+    assert_eq!(moved.held_rate, None);
+    assert_eq!(store.held_rate(relay.id).await.expect("read"), None);
+
+    // Gone with its account.
+    store.set_held_rate(other.id, 3.0).await.expect("set");
+    store.delete_account("other").await.expect("delete");
+    assert!(store.held_rates().await.expect("read").is_empty());
 }

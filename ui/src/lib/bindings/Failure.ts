@@ -20,4 +20,9 @@ text: string,
  * server may have it: without a reply ([`Failure::is_ambiguous`]) no
  * one knows whether it will be delivered.
  */
-after_content: boolean, };
+after_content: boolean, 
+/**
+ * The provider rule that decided what this reply means
+ * ([`super::rules`]), shown wherever the failure is.
+ */
+rule?: string, };

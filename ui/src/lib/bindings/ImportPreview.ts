@@ -7,21 +7,9 @@
  */
 export type ImportPreview = { 
 /**
- * `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
+ * Spreadsheets only: every sheet in the workbook.
  */
-format: string, 
-/**
- * Text files only: the encoding and delimiter it would be read with.
- */
-encoding: string | null, delimiter: string | null, 
-/**
- * Text files only: whether `"` is read as a character, not as quoting.
- */
-literal_quotes: boolean | null, 
-/**
- * Spreadsheets only: the sheet read, and every sheet in the workbook.
- */
-sheet: string | null, sheets: Array<string>, columns: Array<string>, fields: Array<string>, 
+sheets: Array<string>, columns: Array<string>, fields: Array<string>, 
 /**
  * `None` when no header names it and no column's values look like
  * addresses: the person has to choose one before importing.
@@ -34,4 +22,20 @@ rows: Array<Array<string>>,
 /**
  * The file's size, to judge how long the import will take.
  */
-file_bytes: number, };
+file_bytes: number, 
+/**
+ * `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
+ */
+format: string, 
+/**
+ * Text files only: the encoding and delimiter it is read with.
+ */
+encoding: string | null, delimiter: string | null, 
+/**
+ * Text files only: whether `"` is read as a character, not as quoting.
+ */
+literal_quotes: boolean | null, 
+/**
+ * Spreadsheets only: the sheet read.
+ */
+sheet: string | null, };

@@ -12,19 +12,7 @@ export type ImportReport = { campaign: CampaignSummary,
 /**
  * Data rows read (blank rows are not rows).
  */
-rows: number, valid: number, invalid: Array<InvalidRow>, duplicates: Array<DuplicateRow>, suppressed: Array<SuppressedRow>, 
-/**
- * `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
- */
-format: string, 
-/**
- * Text files only: the encoding and delimiter read with.
- */
-encoding: string | null, delimiter: string | null, 
-/**
- * Spreadsheets only: the sheet read.
- */
-sheet: string | null, columns: Array<string>, 
+rows: number, valid: number, invalid: Array<InvalidRow>, duplicates: Array<DuplicateRow>, suppressed: Array<SuppressedRow>, columns: Array<string>, 
 /**
  * Each column's merge-field name in a message (`E-Mail Address` →
  * `e_mail_address`), in column order.
@@ -33,4 +21,20 @@ fields: Array<string>, email_column: string,
 /**
  * The first rows of the file, as imported, for a preview table.
  */
-preview: Array<Array<string>>, };
+preview: Array<Array<string>>, 
+/**
+ * `csv`, `xlsx`, `xls`, `xlsb` or `ods`.
+ */
+format: string, 
+/**
+ * Text files only: the encoding and delimiter it is read with.
+ */
+encoding: string | null, delimiter: string | null, 
+/**
+ * Text files only: whether `"` is read as a character, not as quoting.
+ */
+literal_quotes: boolean | null, 
+/**
+ * Spreadsheets only: the sheet read.
+ */
+sheet: string | null, };

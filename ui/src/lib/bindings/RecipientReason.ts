@@ -2,9 +2,10 @@
 import type { BounceKind } from "./BounceKind";
 import type { Failure } from "./Failure";
 import type { InvalidReason } from "./InvalidReason";
+import type { TemplateError } from "./TemplateError";
 
 /**
  * Why a recipient is where it is: skipped at import, waiting to retry,
  * failed, uncertain, cancelled, or sent with a caveat.
  */
-export type RecipientReason = { "kind": "invalid_address", problem: InvalidReason, } | { "kind": "duplicate", first_row: number, } | { "kind": "suppressed" } | { "kind": "smtp", failure: Failure, unanswered_before: boolean, } | { "kind": "gave_up", attempts: number, last: Failure, } | { "kind": "gave_up_maybe_delivered", attempts: number, last: Failure, } | { "kind": "no_answer_resending", failure: Failure, } | { "kind": "no_answer", failure: Failure, } | { "kind": "in_flight_at_stop" } | { "kind": "unrenderable", detail: string, } | { "kind": "sent_maybe_twice" } | { "kind": "stopped" } | { "kind": "marked_sent" } | { "kind": "bounced", bounce: BounceKind, status: string | null, diagnostic: string, reporting_mta: string | null, } | { "kind": "legacy", text: string, };
+export type RecipientReason = { "kind": "invalid_address", problem: InvalidReason, } | { "kind": "duplicate", first_row: number, } | { "kind": "suppressed", reason: string | null, } | { "kind": "smtp", failure: Failure, unanswered_before: boolean, } | { "kind": "gave_up", attempts: number, last: Failure, } | { "kind": "gave_up_maybe_delivered", attempts: number, last: Failure, } | { "kind": "no_answer_resending", failure: Failure, } | { "kind": "no_answer", failure: Failure, } | { "kind": "in_flight_at_stop" } | { "kind": "unrenderable", detail: string, problem: TemplateError | null, } | { "kind": "sent_maybe_twice" } | { "kind": "stopped" } | { "kind": "marked_sent" } | { "kind": "bounced", bounce: BounceKind, status: string | null, diagnostic: string, reporting_mta: string | null, } | { "kind": "legacy", text: string, };

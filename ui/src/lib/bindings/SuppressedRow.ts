@@ -3,4 +3,8 @@
 /**
  * A row whose address is on the suppression list.
  */
-export type SuppressedRow = { row: number, email: string, };
+export type SuppressedRow = { row: number, email: string, 
+/**
+ * Why the address is on the list.
+ */
+reason: string, };

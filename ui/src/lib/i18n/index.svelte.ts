@@ -75,14 +75,25 @@ function oneDecimal(n: number): string {
   return new Intl.NumberFormat(current, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(n);
 }
 
+/**
+ * A rate's number: one decimal ("5.0"), or two significant digits under 0.1
+ * a second, where one decimal said "0.0/s" for 2,000 a day spread over the
+ * day (0.023/s), as if nothing would be sent.
+ */
+function rateDigits(perSecond: number): string {
+  return perSecond > 0 && perSecond < 0.1
+    ? new Intl.NumberFormat(current, { maximumSignificantDigits: 2 }).format(perSecond)
+    : oneDecimal(perSecond);
+}
+
 /** Messages a second: "5.0/s", "每秒 5.0 封". */
 export function formatRate(perSecond: number): string {
-  return t('format.perSecond', { rate: oneDecimal(perSecond) });
+  return t('format.perSecond', { rate: rateDigits(perSecond) });
 }
 
 /** Just the number of a rate ("5.0"), for messages that say the unit themselves. */
 export function formatRateNumber(perSecond: number): string {
-  return oneDecimal(perSecond);
+  return rateDigits(perSecond);
 }
 
 /**
@@ -116,6 +127,16 @@ export function formatTime(ms: number): string {
   return new Intl.DateTimeFormat(current, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
 }
 
+/** A Unix-millisecond time as a local time of day with seconds, for a run's events: "14:03:27". */
+export function formatClock(ms: number): string {
+  return new Intl.DateTimeFormat(current, { timeStyle: 'medium' }).format(ms);
+}
+
+/** A Unix-millisecond time as a short local date: "3 Dec", "12月3日". */
+export function formatDay(ms: number): string {
+  return new Intl.DateTimeFormat(current, { day: 'numeric', month: 'short' }).format(ms);
+}
+
 /** A file size as the OS's file manager shows it (decimal units: 1.2 MB). */
 export function formatBytes(bytes: number): string {
   const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'] as const;
@@ -131,4 +152,28 @@ export function formatBytes(bytes: number): string {
     unitDisplay: 'short',
     maximumFractionDigits: unit === 0 ? 0 : 1,
   }).format(value);
+}
+
+/** A Unix-millisecond time as a weekday and time in `zone` (IANA): "Mon 09:00", "周一 09:00". */
+export function formatWeekdayTime(ms: number, zone: string): string {
+  return new Intl.DateTimeFormat(current, { weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: zone }).format(ms);
+}
+
+/** A Unix-millisecond time as a date, weekday and time in `zone` (IANA). */
+export function formatZonedTime(ms: number, zone: string): string {
+  return new Intl.DateTimeFormat(current, {
+    weekday: 'short',
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZone: zone,
+  }).format(ms);
+}
+
+/** A local date (2026-12-07) as its short weekday: "Mon", "周一". */
+export function formatWeekday(date: string): string {
+  return new Intl.DateTimeFormat(current, { weekday: 'short', timeZone: 'UTC' }).format(new Date(`${date}T12:00:00Z`));
 }

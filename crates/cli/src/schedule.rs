@@ -1,0 +1,330 @@
+//! The CLI's schedules and plans: `send --at`, `schedule list|set|clear|run`
+//! and `plan`. A schedule set here is the one the app shows and runs; a
+//! start time that passed with nobody there to start it is reported as
+//! missed and never run silently.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use mailroom_engine::campaign::plan::plan_campaign;
+use mailroom_engine::campaign::schedule::{
+    self, Schedule, ScheduledCampaign, SendWindow, describe_time, local_time_zone, parse_local_time,
+};
+use mailroom_engine::{Error, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::output::Output;
+use crate::smtp::shutdown_signal;
+use crate::{Access, open_store};
+
+/// `mailroom schedule ...`.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Every campaign with a schedule: its start, time zone and send windows.
+    List,
+    /// Set a campaign's start time and/or send windows (replacing its schedule).
+    Set(ScheduleArgs),
+    /// Remove a campaign's schedule (start time and windows).
+    Clear { campaign: String },
+    /// Wait for scheduled starts and send each campaign as it comes due;
+    /// returns when none is left. Starts that passed before it ran are
+    /// listed as missed and not sent.
+    Run,
+}
+
+/// A schedule as given on the command line.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    pub campaign: String,
+    /// When to start: "2026-12-03 09:00" (in --tz).
+    #[arg(long, value_name = "DATE TIME")]
+    pub at: Option<String>,
+    /// The IANA time zone of --at and --window (default: this computer's).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// A send window, as "Mon-Fri 09:00-17:00"; repeat for several. Outside
+    /// them nothing new is sent (the messages in flight finish).
+    #[arg(long, value_name = "DAYS HH:MM-HH:MM")]
+    pub window: Vec<String>,
+    /// The SMTP account a scheduled start sends on (default: the campaign's
+    /// accounts, else its last). Repeat for several, in order of priority
+    /// (as `send --smtp`).
+    #[arg(long, value_name = "NAME")]
+    pub smtp: Vec<String>,
+}
+
+impl ScheduleArgs {
+    /// Keeps several `--smtp` accounts as the campaign's, in order.
+    async fn keep_accounts(&self, store: &Store, id: i64) -> Result<(), Error> {
+        if self.smtp.len() > 1 {
+            let names: Vec<&str> = self.smtp.iter().map(String::as_str).collect();
+            mailroom_engine::campaign::set_accounts(store, id, &names).await?;
+        }
+        Ok(())
+    }
+
+    /// The schedule these arguments describe; windows not given are kept
+    /// from `current`, and so is its zone when none is given.
+    fn to_schedule(&self, current: Option<&Schedule>) -> Result<Schedule, Error> {
+        let time_zone = self
+            .tz
+            .clone()
+            .or_else(|| current.map(|c| c.time_zone.clone()))
+            .unwrap_or_else(local_time_zone);
+        let windows = if self.window.is_empty() {
+            current.map(|c| c.windows.clone()).unwrap_or_default()
+        } else {
+            self.window
+                .iter()
+                .map(|w| SendWindow::parse(w))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let start_at = self
+            .at
+            .as_deref()
+            .map(|at| parse_local_time(at, &time_zone))
+            .transpose()?;
+        Ok(Schedule {
+            start_at,
+            time_zone,
+            windows,
+            // Several accounts are the campaign's list (`keep_accounts`), and
+            // the start sends on the list.
+            account: match self.smtp.as_slice() {
+                [one] => Some(one.clone()),
+                [] => current.and_then(|c| c.account.clone()),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// Runs a `schedule` subcommand.
+pub async fn run(command: ScheduleCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
+    match command {
+        ScheduleCommand::List => {
+            let store = open_store(db, Access::Read).await?;
+            let all = schedule::list(&store, store.now_ms()).await?;
+            out.print(&all, |w| {
+                if all.is_empty() {
+                    return writeln!(w, "No campaign has a schedule.");
+                }
+                for scheduled in &all {
+                    write_scheduled(w, scheduled)?;
+                }
+                Ok(())
+            })?;
+        }
+        ScheduleCommand::Set(args) => {
+            let store = open_store(db, Access::Write).await?;
+            let id = store.resolve_campaign(&args.campaign).await?;
+            let current = schedule::get(&store, id).await?;
+            let wanted = args.to_schedule(current.as_ref())?;
+            schedule::set(&store, id, &wanted).await?;
+            args.keep_accounts(&store, id).await?;
+            let scheduled = ScheduledCampaign {
+                campaign: id,
+                name: store.campaign_summary(id).await?.name,
+                schedule: wanted,
+                missed: false,
+            };
+            out.print(&scheduled, |w| write_scheduled(w, &scheduled))?;
+        }
+        ScheduleCommand::Clear { campaign } => {
+            let store = open_store(db, Access::Write).await?;
+            let id = store.resolve_campaign(&campaign).await?;
+            schedule::clear(&store, id).await?;
+            out.print(&serde_json::json!({ "cleared": id }), |w| {
+                writeln!(w, "The schedule of campaign {campaign} is removed.")
+            })?;
+        }
+        ScheduleCommand::Run => return run_due(db, out).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_scheduled(w: &mut dyn Write, scheduled: &ScheduledCampaign) -> std::io::Result<()> {
+    let s = &scheduled.schedule;
+    let start = s.start_at.map_or_else(
+        || "no start time".to_owned(),
+        |at| format!("starts {}", describe_time(at, &s.time_zone)),
+    );
+    let windows = if s.windows.is_empty() {
+        "any time".to_owned()
+    } else {
+        s.windows.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
+    writeln!(
+        w,
+        "#{} {}: {start}{} ({}); sends {windows}{}",
+        scheduled.campaign,
+        scheduled.name,
+        if scheduled.missed { " — MISSED" } else { "" },
+        s.time_zone,
+        s.account.as_ref().map_or_else(String::new, |a| format!("; on \"{a}\"")),
+    )
+}
+
+/// `mailroom plan CAMPAIGN`.
+pub async fn plan(campaign: &str, account: Option<&str>, db: &Path, out: &Output) -> Result<ExitCode, Error> {
+    let store = open_store(db, Access::Read).await?;
+    let id = store.resolve_campaign(campaign).await?;
+    let plan = plan_campaign(&store, id, account, None).await?;
+    out.print(&plan, |w| writeln!(w, "{plan}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mailroom send CAMPAIGN --at ...`: keeps the start time in the campaign's
+/// schedule (the app shows it, and runs it if this process is gone), waits
+/// for it, then sends as `send` does. Ctrl-C while waiting leaves it
+/// scheduled.
+pub async fn send_at(args: ScheduleArgs, retry_base: Option<f64>, db: &Path, out: &Output) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    let id = store.resolve_campaign(&args.campaign).await?;
+    let current = schedule::get(&store, id).await?;
+    let wanted = args.to_schedule(current.as_ref())?;
+    let Some(at) = wanted.start_at else {
+        return Err(Error::InvalidSchedule {
+            problem: "--at needs a date and time".to_owned(),
+        });
+    };
+    schedule::set(&store, id, &wanted).await?;
+    args.keep_accounts(&store, id).await?;
+    if !out.is_json() {
+        eprintln!(
+            "Scheduled for {} ({}); waiting. Ctrl-C leaves it scheduled (see `mailroom schedule list`).",
+            describe_time(at, &wanted.time_zone),
+            wanted.time_zone
+        );
+        print_plan(&store, id, wanted.account.as_deref()).await;
+    }
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    let signals = tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let due = wait_until(&store, at, &cancel).await;
+    signals.abort();
+    if !due {
+        store.close().await;
+        if !out.is_json() {
+            eprintln!("Still scheduled; nothing was sent.");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(taken) = schedule::take_due(&store, id).await? else {
+        // Started, resent or stopped meanwhile (here or in the app), or
+        // moved: this start is no longer pending.
+        store.close().await;
+        if !out.is_json() {
+            eprintln!("The scheduled start was used up or changed elsewhere; nothing was sent here.");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let account = taken.or(wanted.account);
+    store.close().await;
+    let accounts: Vec<String> = account.into_iter().collect();
+    crate::campaign::send(&args.campaign, &accounts, retry_base, db, out).await
+}
+
+/// Waits until `at` (Unix ms, the store's clock), reading the clock again
+/// at least every 30 s (tokio's clock stands still while the computer
+/// sleeps). `false` if cancelled first.
+async fn wait_until(store: &Store, at: i64, cancel: &CancellationToken) -> bool {
+    loop {
+        let left = at - store.now_ms();
+        if left <= 0 {
+            return true;
+        }
+        let nap = Duration::from_millis(u64::try_from(left).unwrap_or(0)).min(Duration::from_secs(30));
+        tokio::select! {
+            () = cancel.cancelled() => return false,
+            () = tokio::time::sleep(nap) => {}
+        }
+    }
+}
+
+async fn print_plan(store: &Store, id: i64, account: Option<&str>) {
+    match plan_campaign(store, id, account, None).await {
+        Ok(plan) => eprintln!("Plan: {plan}"),
+        Err(e) => eprintln!("(no plan: {e})"),
+    }
+}
+
+/// `mailroom schedule run`.
+async fn run_due(db: &Path, out: &Output) -> Result<ExitCode, Error> {
+    let store = Store::open(db).await?;
+    let since = store.now_ms();
+    let missed = schedule::missed(&store, since).await?;
+    for scheduled in &missed {
+        if !out.is_json() {
+            let at = scheduled.schedule.start_at.unwrap_or(since);
+            eprintln!(
+                "Missed: campaign {} was to start {}; not sent. Send it now with `mailroom send #{}`, or set another \
+                 time with `mailroom schedule set #{} --at ...`.",
+                scheduled.name,
+                describe_time(at, &scheduled.schedule.time_zone),
+                scheduled.campaign,
+                scheduled.campaign
+            );
+        }
+    }
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    let signals = tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let outcome: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
+    let failed = outcome.clone();
+    let db_path = db.to_owned();
+    let json = out.is_json();
+    let result = schedule::run_due(
+        &store,
+        since,
+        true,
+        Arc::default(),
+        cancel.clone(),
+        move |campaign, account| {
+            let db = db_path.clone();
+            let failed = failed.clone();
+            async move {
+                if !json {
+                    eprintln!("Campaign #{campaign} starts (scheduled).");
+                }
+                let out = Output::new(json);
+                if let Err(e) = crate::campaign::send(
+                    &format!("#{campaign}"),
+                    &account.into_iter().collect::<Vec<_>>(),
+                    None,
+                    &db,
+                    &out,
+                )
+                .await
+                {
+                    out.error(&e);
+                    failed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get_or_insert(e);
+                }
+            }
+        },
+    )
+    .await;
+    signals.abort();
+    store.close().await;
+    result?;
+    if let Some(e) = outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+        return Err(e);
+    }
+    if !json {
+        eprintln!("No scheduled start is left.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
