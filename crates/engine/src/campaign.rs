@@ -359,6 +359,9 @@ struct Run {
     rules: crate::smtp::rules::RuleSet,
     /// Connections the workers may hold: the account's, lowered by a rule.
     connections_allowed: AtomicU32,
+    /// "Fewer connections" replies in a row to the run's only connection as
+    /// it opened: each waits longer (see `worker::act_on_open_rule`).
+    crowded_in_a_row: AtomicU32,
     /// A rule suspended the account until then (store clock, Unix ms).
     suspended_until: Mutex<Option<i64>>,
     /// What the run waits for while no connection opens, for progress:
@@ -1017,6 +1020,7 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         reached: AtomicBool::new(false),
         rules: crate::smtp::rules::RuleSet::new(settings.preset.as_deref(), &settings.rules),
         connections_allowed: AtomicU32::new(settings.connections.max(1)),
+        crowded_in_a_row: AtomicU32::new(0),
         suspended_until: Mutex::new(suspended_until),
         outage_began: Mutex::new(None),
         server_wait: Mutex::new(None),
