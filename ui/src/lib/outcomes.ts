@@ -118,8 +118,12 @@ export function describeAccountChange(why: AccountChange): string {
       return t('failover.whySuspended', { at: formatTime(why.until), reason: describeSuspension(why.reason) });
     case 'auth_failed':
       return t('failover.whyAuthFailed', { failure: describeFailure(why.failure) });
+    case 'unreachable':
+      return t('failover.whyUnreachable', { host: why.host, port: why.port, failure: describeFailure(why.failure) });
     case 'resumed':
       return t('failover.whyResumed');
+    case 'reachable':
+      return t('failover.whyReachable');
   }
 }
 

@@ -261,6 +261,8 @@ const run: EventBatch[] = [
       { type: 'quota_wait', until: at + 60_000, window: 'minute', limit: 300 },
       { type: 'account_changed', from: 'Sandbox', to: 'backup', why: { kind: 'suspended', until: at + 86_400_000, reason: { kind: 'rule', rule: 'gmail.daily_limit', failure: busy } } },
       { type: 'account_changed', from: 'backup', to: 'Sandbox', why: { kind: 'resumed' } },
+      { type: 'account_changed', from: 'Sandbox', to: 'backup', why: { kind: 'unreachable', failure: refused, host: '127.0.0.1', port: 2526 } },
+      { type: 'account_changed', from: 'backup', to: 'Sandbox', why: { kind: 'reachable' } },
       { type: 'account_changed', from: 'Sandbox', to: 'backup', why: { kind: 'auth_failed', failure: { ...rejected, stage: 'auth', problem: 'auth_failed', code: 535, enhanced_code: '5.7.8', text: 'Authentication credentials invalid' } } },
       { type: 'account_wait', account: 'Sandbox', until: at + 3_600_000, reason: { kind: 'quota', window: 'hour', limit: 100 } },
       { type: 'connection_trouble', failure: cancelled, host: '127.0.0.1', port: 2526, retry_in_ms: 15_000, attempt: 1, of: 3 },

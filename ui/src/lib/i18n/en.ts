@@ -989,6 +989,8 @@ export const en = {
   'failover.whySuspended': 'it is suspended until {at} ({reason})',
   'failover.whyAuthFailed': 'it could not log in ({failure})',
   'failover.whyResumed': 'an earlier account of the list is no longer suspended',
+  'failover.whyUnreachable': 'its server {host}:{port} could not be used ({failure})',
+  'failover.whyReachable': 'the server of an earlier account of the list answers again',
   'campaign.accountChanged': 'Sending moved from {from} to {to}: {why}.',
   'campaign.accountWait': 'Every account of the campaign is suspended: sending resumes on {account} at {at} ({reason}).',
   'pauseReason.moved_to_account': 'Sending went on with account {account}: {why}.',

@@ -968,6 +968,8 @@ export const zhCN: Messages = {
   'failover.whySuspended': '该账户暂停发送至 {at}（{reason}）',
   'failover.whyAuthFailed': '该账户无法登录（{failure}）',
   'failover.whyResumed': '列表中排在前面的账户已恢复发送',
+  'failover.whyUnreachable': '该账户的服务器 {host}:{port} 无法使用（{failure}）',
+  'failover.whyReachable': '列表中排在前面的账户的服务器已恢复应答',
   'campaign.accountChanged': '发送已从账户 {from} 转到 {to}：{why}。',
   'campaign.accountWait': '此发送任务的所有账户都已暂停：将于 {at} 在账户 {account} 上继续发送（{reason}）。',
   'pauseReason.moved_to_account': '发送已转由账户 {account} 继续：{why}。',
