@@ -382,7 +382,7 @@ export const outcomesScenario = {
     resume_account: true,
     default_account: account.name,
     merge_fields: ['name', 'email', 'city'],
-    send_plan: { campaign: campaign.name, recipients: 1988, account: account.name, from: 'news@example.org', per_second: 5, seconds: 398 } satisfies SendPlan,
+    send_plan: { campaign: campaign.name, recipients: 1988, accounts: [account.name], from: 'news@example.org', per_second: 5, seconds: 398 } satisfies SendPlan,
     smtp_presets: presets,
     secret_store_notice: null,
     test_account: diagnosis,

@@ -66,8 +66,8 @@ use crate::store::{AccountSuspension, Store};
 
 /// A quota wait at least this long suspends the account (kept, shown on
 /// it, and a reason to move to the next account); a shorter one is waited
-/// out (a per-minute quota, say).
-const QUOTA_SUSPENDS_AFTER_MS: i64 = 60_000;
+/// out (a per-minute quota, say). The plan (`plan.rs`) works the same rule out on paper.
+pub(super) const QUOTA_SUSPENDS_AFTER_MS: i64 = 60_000;
 
 /// How often [`watch`] reads the suspensions.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
