@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 use mailroom_engine::campaign::{self, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome};
+use mailroom_engine::english::{count, is_one};
 use mailroom_engine::message::{self, MessageDraft, Unsubscribe};
 use mailroom_engine::{Error, ErrorKind, Store};
 
@@ -94,8 +95,12 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
         if check.missing_attachment_count > 0 {
             writeln!(
                 w,
-                "  {} recipients' attachments are missing or cannot be attached:",
-                check.missing_attachment_count
+                "  {} missing or cannot be attached:",
+                count(
+                    check.missing_attachment_count,
+                    "recipient's attachment is",
+                    "recipients' attachments are"
+                )
             )?;
             for missing in &check.missing_attachments {
                 let problem = missing.problem.as_deref().unwrap_or("not there yet");
@@ -242,11 +247,16 @@ pub async fn send(
         Err(e) => return Err(e),
     };
     if report.counts.uncertain > 0 && !json {
+        let (them, their) = if is_one(&report.counts.uncertain) {
+            ("it", "its")
+        } else {
+            ("them", "their")
+        };
         eprintln!(
-            "{} recipients are uncertain (the server may have their message): \
-             `mailroom uncertain {campaign} --resend` sends them again with the same Message-ID, \
-             `--mark-sent` counts them as sent.",
-            report.counts.uncertain
+            "{} uncertain (the server may have {their} message): \
+             `mailroom uncertain {campaign} --resend` sends {them} again with the same Message-ID, \
+             `--mark-sent` counts {them} as sent.",
+            count(report.counts.uncertain, "recipient is", "recipients are")
         );
     }
     Ok(match report.outcome {
@@ -366,8 +376,9 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
             failure,
         } => writeln!(
             err,
-            "{}The server said {failure} (rule {rule}): sending on {connections} connections from now on.",
-            clear(live)
+            "{}The server said {failure} (rule {rule}): sending on {} from now on.",
+            clear(live),
+            count(*connections, "connection", "connections")
         ),
         CampaignEvent::WindowWait { opens_at, time_zone } => writeln!(
             err,
@@ -438,8 +449,10 @@ pub async fn stop(campaign: &str, db: &Path, out: &Output) -> Result<ExitCode, E
     out.print(&serde_json::json!({ "counts": counts }), |w| {
         writeln!(
             w,
-            "Stopped; {} recipients not sent were cancelled ({} sent).",
-            counts.cancelled, counts.sent
+            "Stopped; {} not sent {} cancelled ({} sent).",
+            count(counts.cancelled, "recipient", "recipients"),
+            if is_one(&counts.cancelled) { "was" } else { "were" },
+            counts.sent
         )
     })?;
     Ok(ExitCode::SUCCESS)

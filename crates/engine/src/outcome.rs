@@ -14,6 +14,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::address::InvalidReason;
+use crate::english::{count, is_one};
 use crate::model::{BounceKind, string_enum};
 use crate::smtp::Failure;
 use crate::smtp::failure::describe_duration;
@@ -197,13 +198,28 @@ impl fmt::Display for RecipientReason {
                 Ok(())
             }
             RecipientReason::GaveUp { attempts, last } => {
-                write!(f, "gave up after {attempts} attempts; the last: {last}")
+                let tried = count(*attempts, "attempt", "attempts");
+                if is_one(attempts) {
+                    write!(f, "gave up after {tried}: {last}")
+                } else {
+                    write!(f, "gave up after {tried}; the last: {last}")
+                }
             }
-            RecipientReason::GaveUpMaybeDelivered { attempts, last } => write!(
-                f,
-                "gave up after {attempts} attempts (the last: {last}); an earlier attempt got no answer after its \
-                 content, so the server may have it: send it again (same Message-ID) or count it as sent"
-            ),
+            RecipientReason::GaveUpMaybeDelivered { attempts, last } => {
+                if is_one(attempts) {
+                    write!(
+                        f,
+                        "gave up after 1 attempt ({last}); it got no answer after its content"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "gave up after {attempts} attempts (the last: {last}); an earlier attempt got no answer \
+                         after its content"
+                    )?;
+                }
+                f.write_str(", so the server may have it: send it again (same Message-ID) or count it as sent")
+            }
             RecipientReason::NoAnswerResending { failure } => write!(
                 f,
                 "no answer after the content was sent ({failure}); sending it again with the same Message-ID, so \
@@ -378,11 +394,21 @@ impl fmt::Display for PauseReason {
                 failure,
                 host,
                 port,
-            } => write!(
-                f,
-                "the server could not be reached {attempts} times in a row: {failure}. {}",
-                failure.advice(host, *port)
-            ),
+            } => {
+                if is_one(attempts) {
+                    write!(
+                        f,
+                        "the server could not be reached: {failure}. {}",
+                        failure.advice(host, *port)
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the server could not be reached {attempts} times in a row: {failure}. {}",
+                        failure.advice(host, *port)
+                    )
+                }
+            }
             PauseReason::OutageTooLong {
                 attempts,
                 failure,
@@ -391,14 +417,18 @@ impl fmt::Display for PauseReason {
                 limit_ms,
             } => write!(
                 f,
-                "the server could not be reached for longer than {} ({attempts} tries): {failure}. {} Resume \
-                 when it is back",
+                "the server could not be reached for longer than {} ({}): {failure}. {} Resume when it is back",
                 describe_duration(std::time::Duration::from_millis(*limit_ms)),
+                count(*attempts, "try", "tries"),
                 failure.advice(host, *port)
             ),
             PauseReason::Rule { rule, advice, failure } => {
                 write!(f, "{failure}. {advice} (rule {rule})")
             }
+            PauseReason::FailuresInARow { count: n, last } if is_one(n) => write!(
+                f,
+                "a recipient failed, so the campaign paused to spare your list: {last}"
+            ),
             PauseReason::FailuresInARow { count, last } => write!(
                 f,
                 "{count} recipients failed in a row, so the campaign paused to spare your list; the last: {last}"
@@ -409,17 +439,28 @@ impl fmt::Display for PauseReason {
                 resending,
                 timeout_ms,
             } => {
-                let what = if *resending {
-                    "they are sent again with the same Message-ID, and may arrive twice"
-                } else {
-                    "they are marked uncertain for you to decide"
+                let (what, them) = match (*resending, is_one(count)) {
+                    (true, true) => ("it is sent again with the same Message-ID, and may arrive twice", "it"),
+                    (true, false) => (
+                        "they are sent again with the same Message-ID, and may arrive twice",
+                        "them",
+                    ),
+                    (false, true) => ("it is marked uncertain for you to decide", "it"),
+                    (false, false) => ("they are marked uncertain for you to decide", "them"),
                 };
+                let timeout = describe_duration(std::time::Duration::from_millis(*timeout_ms));
+                if is_one(count) {
+                    write!(f, "a message got no answer after its content ({last})")?;
+                } else {
+                    write!(
+                        f,
+                        "{count} messages in a row got no answer after their content (the last: {last})"
+                    )?;
+                }
                 write!(
                     f,
-                    "{count} messages in a row got no answer after their content (the last: {last}), so the \
-                     campaign paused: the server may have them, and {what}. If the server is slow to accept \
-                     messages, give the account a longer message timeout than {}; then resume",
-                    describe_duration(std::time::Duration::from_millis(*timeout_ms))
+                    ", so the campaign paused: the server may have {them}, and {what}. If the server is slow to \
+                     accept messages, give the account a longer message timeout than {timeout}; then resume"
                 )
             }
             PauseReason::VersionUnavailable { row, version, detail } => write!(
@@ -433,21 +474,43 @@ impl fmt::Display for PauseReason {
             PauseReason::DatabaseUnwritable { detail } => write!(f, "the database could not be written: {detail}"),
             PauseReason::Internal { detail } => write!(f, "Mailroom could not keep going: {detail}"),
             PauseReason::Error { detail, .. } => f.write_str(detail),
+            PauseReason::Uncertain { count: n } if is_one(n) => f.write_str(
+                "1 recipient is uncertain: the message went out and no answer came, so the server may have it. \
+                 Decide for it: send it again (same Message-ID, so most providers drop a duplicate) or count it \
+                 as sent",
+            ),
             PauseReason::Uncertain { count } => write!(
                 f,
                 "{count} recipients are uncertain: their message went out and no answer came, so the server may \
                  have it. Decide for them: send them again (same Message-ID, so most providers drop a duplicate) \
                  or count them as sent"
             ),
-            PauseReason::StillWaiting { count } => {
-                write!(f, "{count} recipients are still waiting; resume to send them")
-            }
-            PauseReason::UncertainToResend { count } => write!(
+            PauseReason::StillWaiting { count: n } => write!(
                 f,
-                "{count} uncertain recipients to send again (same Message-ID); resume to send them"
+                "{} still waiting; resume to send {}",
+                count(*n, "recipient is", "recipients are"),
+                if is_one(n) { "it" } else { "them" }
             ),
-            PauseReason::FailedToResend { count } => write!(f, "{count} failed recipients to send again"),
-            PauseReason::BouncedToResend { count } => write!(f, "{count} bounced recipients to send again"),
+            PauseReason::UncertainToResend { count: n } => write!(
+                f,
+                "{} to send again (same Message-ID); resume to send {}",
+                count(*n, "uncertain recipient", "uncertain recipients"),
+                if is_one(n) { "it" } else { "them" }
+            ),
+            PauseReason::FailedToResend { count: n } => {
+                write!(
+                    f,
+                    "{} to send again",
+                    count(*n, "failed recipient", "failed recipients")
+                )
+            }
+            PauseReason::BouncedToResend { count: n } => {
+                write!(
+                    f,
+                    "{} to send again",
+                    count(*n, "bounced recipient", "bounced recipients")
+                )
+            }
             PauseReason::Interrupted => f.write_str(
                 "interrupted: no Mailroom is sending it any more (it was closed or killed, or could not record its \
                  pause on a full disk); resume continues where it stopped",
@@ -508,6 +571,49 @@ mod tests {
             PauseReason::Legacy {
                 text: "paused by you".to_owned()
             }
+        );
+    }
+
+    #[test]
+    fn english_says_one_in_the_singular() {
+        let failure = Failure::new(Stage::Rcpt, Problem::Rejected, "5.1.1 no such user");
+        let gave_up = |attempts| RecipientReason::GaveUp {
+            attempts,
+            last: failure.clone(),
+        };
+        assert!(
+            gave_up(1).to_string().starts_with("gave up after 1 attempt: "),
+            "{}",
+            gave_up(1)
+        );
+        assert!(
+            gave_up(3)
+                .to_string()
+                .starts_with("gave up after 3 attempts; the last: "),
+            "{}",
+            gave_up(3)
+        );
+        assert_eq!(
+            PauseReason::StillWaiting { count: 1 }.to_string(),
+            "1 recipient is still waiting; resume to send it"
+        );
+        assert_eq!(
+            PauseReason::StillWaiting { count: 2 }.to_string(),
+            "2 recipients are still waiting; resume to send them"
+        );
+        assert_eq!(
+            PauseReason::FailedToResend { count: 1 }.to_string(),
+            "1 failed recipient to send again"
+        );
+        assert!(
+            PauseReason::Uncertain { count: 1 }
+                .to_string()
+                .starts_with("1 recipient is uncertain")
+        );
+        assert!(
+            PauseReason::Uncertain { count: 5 }
+                .to_string()
+                .starts_with("5 recipients are uncertain")
         );
     }
 
