@@ -667,8 +667,13 @@ describe('Message screen', () => {
         {
           row: 4,
           email: 'bob@example.com',
-          path: '/home/ann/invoices/../secret.txt',
-          problem: 'the file name "../secret.txt" leads out of the folder /home/ann/invoices',
+          path: '../secret.txt',
+          problem: {
+            part: 'recipient',
+            row: null,
+            line: null,
+            problem: { kind: 'attachment', problem: { kind: 'outside_folder', name: '../secret.txt', folder: '/home/ann/invoices' } },
+          },
         },
       ],
       message_bytes: 250000,
@@ -705,9 +710,13 @@ describe('Message screen', () => {
     assert.doesNotMatch(saved.args.draft.html, /Mso|mso-|o:p/);
     assert.match(await page.getByTestId('message-size').textContent(), /250 kB/);
     const missing = await page.getByTestId('missing-attachments').textContent();
+    assert.match(missing, /^2 recipients' attachment files are not there yet/);
     assert.match(missing, /li@example\.cn.*li\.pdf/s);
-    // A refused file says why.
-    assert.match(missing, /bob@example\.com.*leads out of the folder/s);
+    // A refused file says why, from the typed problem.
+    assert.equal(
+      await page.getByTestId('file-problem').textContent(),
+      'the file name “../secret.txt” leads out of the folder “/home/ann/invoices”: a recipient’s file must be inside it',
+    );
     assert.deepEqual(errors, []);
   });
 

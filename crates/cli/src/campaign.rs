@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use mailroom_engine::campaign::{self, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome};
 use mailroom_engine::english::{count, is_one};
-use mailroom_engine::message::{self, MessageDraft, Unsubscribe};
+use mailroom_engine::message::{self, MessageDraft, TemplateError, TemplateProblem, Unsubscribe};
 use mailroom_engine::{Error, ErrorKind, Store};
 
 use crate::output::Output;
@@ -103,7 +103,7 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
                 )
             )?;
             for missing in &check.missing_attachments {
-                let problem = missing.problem.as_deref().unwrap_or("not there yet");
+                let problem = file_problem(missing.problem.as_ref());
                 writeln!(
                     w,
                     "  row {:>6}  {}  {}  ({problem})",
@@ -116,6 +116,19 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
         Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a recipient's own file cannot be attached, in English: what is wrong
+/// with the file, or with the file name its template made.
+fn file_problem(problem: Option<&TemplateError>) -> String {
+    match problem {
+        None => "not there yet".to_owned(),
+        Some(TemplateError {
+            problem: TemplateProblem::Attachment { problem },
+            ..
+        }) => problem.to_string(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// Which recipient `preview` shows.

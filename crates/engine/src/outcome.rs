@@ -131,7 +131,7 @@ pub enum RecipientReason {
     /// and in English for the log and exported files.
     Unrenderable {
         detail: String,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "problem_if_readable")]
         problem: Option<crate::message::TemplateError>,
     },
     /// Sent; an earlier attempt got no answer, so it may have arrived twice.
@@ -151,6 +151,18 @@ pub enum RecipientReason {
     },
     /// A reason stored as text before reasons were kept as data.
     Legacy { text: String },
+}
+
+/// A stored reason's template problem, or none when it was kept in a form
+/// this version does not read (a recipient's attachment problem was English
+/// text before it was data): the reason's English `detail` still says what
+/// it was, and the reason itself stays readable.
+fn problem_if_readable<'de, D>(stored: D) -> Result<Option<crate::message::TemplateError>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = serde_json::Value::deserialize(stored)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 impl RecipientReason {
@@ -570,6 +582,48 @@ mod tests {
             PauseReason::from_stored("paused by you"),
             PauseReason::Legacy {
                 text: "paused by you".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn an_attachment_problem_is_kept_as_data_and_one_kept_as_text_still_reads() {
+        use crate::message::attach::AttachmentProblem;
+        use crate::message::{TemplateError, TemplatePart, TemplateProblem};
+        let problem = TemplateError {
+            part: TemplatePart::Recipient,
+            row: Some(3),
+            line: None,
+            problem: TemplateProblem::Attachment {
+                problem: AttachmentProblem::TooLarge {
+                    path: "/files/big.pdf".to_owned(),
+                    bytes: 200 << 20,
+                    limit: 100 << 20,
+                },
+            },
+        };
+        let reason = RecipientReason::Unrenderable {
+            detail: problem.to_string(),
+            problem: Some(problem),
+        };
+        assert_eq!(RecipientReason::from_stored(&reason.to_json()), reason);
+
+        // Stored before attachment problems were data: the reason stays
+        // itself, with its English detail, and only the typed problem is gone.
+        let stored = r#"{"kind":"unrenderable","detail":"row 3, recipient: the attachment /files/x.pdf is not a regular file","problem":{"part":"recipient","row":3,"line":null,"problem":{"kind":"attachment","detail":"the attachment /files/x.pdf is not a regular file"}}}"#;
+        assert_eq!(
+            RecipientReason::from_stored(stored),
+            RecipientReason::Unrenderable {
+                detail: "row 3, recipient: the attachment /files/x.pdf is not a regular file".to_owned(),
+                problem: None,
+            }
+        );
+        // Older still: no problem kept at all.
+        assert_eq!(
+            RecipientReason::from_stored(r#"{"kind":"unrenderable","detail":"row 3, subject: undefined value"}"#),
+            RecipientReason::Unrenderable {
+                detail: "row 3, subject: undefined value".to_owned(),
+                problem: None,
             }
         );
     }

@@ -3,6 +3,7 @@
 // catalogs. Nothing here is kept as text: the Campaign screen keeps the
 // events themselves, so switching the language re-says them all.
 import type { AccountChange } from './bindings/AccountChange';
+import type { AttachmentProblem } from './bindings/AttachmentProblem';
 import type { CampaignEvent } from './bindings/CampaignEvent';
 import type { Failure } from './bindings/Failure';
 import type { PauseReason } from './bindings/PauseReason';
@@ -333,7 +334,7 @@ export function describeTemplateProblem(problem: TemplateProblem): string {
     case 'render':
       return t('template.problem.render', { cause: t(`template.cause.${problem.cause}`) });
     case 'attachment':
-      return t('template.problem.attachment', { detail: quote(problem.detail) });
+      return t('template.problem.attachment', { detail: describeAttachmentProblem(problem.problem) });
     default:
       return t(`template.problem.${problem.kind}`);
   }
@@ -347,6 +348,39 @@ const CONSTRUCT_EXAMPLE: Partial<Record<Extract<TemplateProblem, { kind: 'not_av
   concat: '{{ a }} {{ b }}',
   add_text: '{{ a }} {{ b }}',
 };
+
+/** Why a file cannot be attached; its path or name and the system's words quoted as they came. */
+export function describeAttachmentProblem(problem: AttachmentProblem): string {
+  switch (problem.kind) {
+    case 'missing':
+    case 'own_file':
+    case 'not_a_file':
+    case 'permission_denied':
+      return t(`attachment.${problem.kind}`, { path: quote(problem.path) });
+    case 'no_folder':
+      return t('attachment.no_folder');
+    case 'outside_folder':
+      return t('attachment.outside_folder', { name: quote(problem.name), folder: quote(problem.folder) });
+    case 'link_outside_folder':
+      return t('attachment.link_outside_folder', { path: quote(problem.path), folder: quote(problem.folder) });
+    case 'too_large':
+      return t('attachment.too_large', { path: quote(problem.path), size: formatBytes(problem.bytes), limit: formatBytes(problem.limit) });
+    case 'grew_too_large':
+      return t('attachment.grew_too_large', { path: quote(problem.path), limit: formatBytes(problem.limit) });
+    case 'unreadable':
+      return t('attachment.unreadable', { path: quote(problem.path), detail: quote(problem.detail) });
+    case 'folder_unreadable':
+      return t('attachment.folder_unreadable', { folder: quote(problem.folder), detail: quote(problem.detail) });
+  }
+}
+
+/**
+ * Why a recipient's own file cannot be attached, as the Message screen lists
+ * it: what is wrong with the file, or with the file name its template made.
+ */
+export function describeFileProblem(error: TemplateError): string {
+  return error.problem.kind === 'attachment' ? describeAttachmentProblem(error.problem.problem) : describeTemplateError(error);
+}
 
 /** A template problem with where it is: the row it was made for, the part and the line. */
 export function describeTemplateError(error: TemplateError): string {

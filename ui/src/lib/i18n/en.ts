@@ -11,6 +11,7 @@ import type { QuotaWindow } from '../bindings/QuotaWindow';
 import type { RecipientReason } from '../bindings/RecipientReason';
 import type { Stage } from '../bindings/Stage';
 import type { AddressRole } from '../bindings/AddressRole';
+import type { AttachmentProblem } from '../bindings/AttachmentProblem';
 import type { ConnectionWarning } from '../bindings/ConnectionWarning';
 import type { Construct } from '../bindings/Construct';
 import type { TemplateCause } from '../bindings/TemplateCause';
@@ -312,7 +313,7 @@ export const en = {
   'campaign.completedNotice': "Campaign “{name}” completed.",
   'error.template': "The message has a problem.",
   'error.no_message': "This campaign has no message yet: write one on the Message screen.",
-  'error.attachment_unreadable': "An attachment cannot be read.",
+  'error.attachment_unreadable': "A file cannot be attached.",
   'error.row_not_found': "There is no such row in this campaign.",
   'error.campaign_state': "The campaign cannot do that now.",
   'message.templates': "Templates",
@@ -974,6 +975,18 @@ export const en = {
   'template.problem.too_large.value': 'A value would be {bytes}, more than the {limit} a message allows',
   'template.problem.too_large.all_values': 'All the values made for this recipient would be {bytes}, more than the {limit} a message allows',
   'template.problem.attachment': "The recipient's file cannot be attached: {detail}",
+  // Files that cannot be attached (AttachmentProblem): a recipient's own, or one for everyone.
+  'attachment.missing': '{path} is not there',
+  'attachment.no_folder': 'no folder is chosen for the recipients’ files',
+  'attachment.outside_folder': 'the file name {name} leads out of the folder {folder}: a recipient’s file must be inside it',
+  'attachment.link_outside_folder': '{path} leads out of the folder {folder} through a link: a recipient’s file must be inside it',
+  'attachment.own_file': '{path} is one of Mailroom’s own files (its database, passwords or logs), which are never attached',
+  'attachment.not_a_file': '{path} is not a regular file',
+  'attachment.too_large': '{path} is {size}; a mail can carry at most {limit}',
+  'attachment.grew_too_large': '{path} grew past {limit} while it was read',
+  'attachment.permission_denied': 'Mailroom may not read {path}',
+  'attachment.unreadable': '{path} cannot be read: {detail}',
+  'attachment.folder_unreadable': 'the folder {folder} cannot be read: {detail}',
   'template.role.sender': 'The sender address',
   'template.role.reply_to': 'The reply-to address',
   'template.role.unsubscribe': 'The unsubscribe address',
@@ -1028,3 +1041,4 @@ en satisfies Record<`template.construct.${Construct}`, string>;
 en satisfies Record<`template.role.${AddressRole}`, string>;
 en satisfies Record<`template.problem.${Exclude<TemplateProblem['kind'], 'too_large' | 'not_available'>}`, string>;
 en satisfies Record<`warning.${ConnectionWarning}`, string>;
+en satisfies Record<`attachment.${AttachmentProblem['kind']}`, string>;
