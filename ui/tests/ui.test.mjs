@@ -481,6 +481,61 @@ describe('Languages', () => {
     const { page } = await openApp({ results: baseResults }, 'en-GB');
     assert.equal((await page.locator('[data-screen=results]').textContent())?.trim(), 'Results');
   });
+
+  test('the catalogs write exactly the plural forms each language has', async () => {
+    const { page } = await openApp({ results: baseResults });
+    // en.ts types English's plural messages with `EnglishForms` and Chinese's with `ChineseForms`.
+    const categories = await page.evaluate(() =>
+      ['en', 'zh-CN'].map((locale) => [...new Intl.PluralRules(locale).resolvedOptions().pluralCategories].sort()),
+    );
+    assert.deepEqual(categories, [['one', 'other'], ['other']]);
+  });
+
+  test('one recipient and two recipients are said in the form each language gives them', async () => {
+    const plan = (recipients) => ({ campaign: 'spring', recipients, account: 'Sandbox', from: 'news@example.org', per_second: 5, seconds: 398 });
+    for (const [locale, count, said] of [
+      ['en-US', 1, /^1 recipient through “Sandbox”, from news@example\.org, at 5\.0\/s: about 7 min\.$/],
+      ['en-US', 2, /^2 recipients through “Sandbox”, from news@example\.org, at 5\.0\/s: about 7 min\.$/],
+      ['en-US', 1988, /^1,988 recipients through/],
+      ['zh-CN', 1, /^1 位收件人，通过 “Sandbox”/],
+      ['zh-CN', 2, /^2 位收件人，通过 “Sandbox”/],
+    ]) {
+      const { page, errors } = await openApp({ results: { ...baseResults, list_accounts: [sandboxAccount], send_plan: plan(count) } }, locale);
+      await page.locator('[data-screen=campaign]').click();
+      await page.getByTestId('send-plan').waitFor();
+      assert.match(await page.getByTestId('send-plan').textContent(), said, `${locale}, ${count}`);
+      assert.deepEqual(errors, []);
+    }
+  });
+
+  test('one recipient whose file is missing is one recipient, in each language', async () => {
+    const check = (count) => ({
+      fields: ['email', 'name', 'city'],
+      missing_attachment_count: count,
+      missing_attachments: [{ row: 3, email: 'li@example.cn', path: '/home/ann/invoices/li.pdf', problem: null }],
+      message_bytes: 900,
+    });
+    for (const [locale, count, said] of [
+      ['en-US', 1, "1 recipient's attachment file is not there yet or cannot be attached."],
+      ['en-US', 2, "2 recipients' attachment files are not there yet or cannot be attached."],
+      ['zh-CN', 1, '1 位收件人的附件文件尚不存在或无法附加。'],
+    ]) {
+      const preview_message = {
+        message: { row: 2, to: 'ann@example.com', subject: 'Hi', text: 'Hi', html: null, message_id: '<mailroom.7.2.a@example.org>', attachments: [] },
+        source: null,
+        skipped: null,
+      };
+      const { page, errors } = await openApp(
+        { results: { ...baseResults, list_accounts: [], list_templates: [], get_message: null, save_message: check(count), preview_message } },
+        locale,
+      );
+      await page.locator('[data-screen=message]').click();
+      await page.getByTestId('preview').click();
+      await page.getByTestId('missing-attachments').waitFor();
+      assert.equal(await page.getByTestId('missing-attachments').locator('p').first().textContent(), said);
+      assert.deepEqual(errors, []);
+    }
+  });
 });
 
 describe('Navigation', () => {
@@ -988,7 +1043,7 @@ describe('Suppression screen', () => {
     await dialog.waitFor();
     const text = await dialog.textContent();
     assert.match(text, /Add 9 addresses from unsubscribed\.xlsx\?/);
-    assert.match(text, /12 rows: 9 new, 1 already on the list, 1 repeated, 1 not addresses/);
+    assert.match(text, /12 rows: 9 new, 1 already on the list, 1 repeated, 1 not an address \(left out\)/);
     assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args), [{ path: '/home/ann/lists/unsubscribed.xlsx', save: false }]);
     await page.getByTestId('confirm-ok').click();
     await page.getByTestId('suppression-notice').waitFor();
@@ -2328,8 +2383,11 @@ describe('Results: recipients, histories, runs and Resend', () => {
     await page.getByTestId('campaign-results').waitFor();
     // Uncertain recipients first, with what they mean.
     const notice = page.getByTestId('uncertain-notice');
-    assert.match(await notice.textContent(), /1 uncertain recipients/);
-    assert.match(await notice.textContent(), /may or may not have it/);
+    // One recipient, said as one: "1 uncertain recipient", "1 recipient is uncertain … Resend it".
+    assert.match(await notice.textContent(), /^\s*1 uncertain recipient\s*1 recipient is uncertain: /);
+    assert.doesNotMatch(await notice.textContent(), /recipients|them/);
+    assert.match(await notice.textContent(), /may or may not have it\. Resend it /);
+    assert.deepEqual(await notice.getByRole('button').allTextContents(), ['Show it', 'Resend it', 'Count it as sent']);
     // Chips with counts; choosing one asks the engine for that state.
     assert.match(await page.getByTestId('filter-failed').textContent(), /Failed\s*5/);
     assert.match(await page.getByTestId('filter-suppressed').textContent(), /Suppressed\s*1/);

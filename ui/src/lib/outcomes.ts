@@ -74,7 +74,7 @@ export function describeRecipientReason(reason: RecipientReason): string {
     }
     case 'gave_up':
     case 'gave_up_maybe_delivered':
-      return t(`recipientReason.${reason.kind}`, { attempts: formatNumber(reason.attempts), failure: describeFailure(reason.last) });
+      return t(`recipientReason.${reason.kind}`, { count: reason.attempts, failure: describeFailure(reason.last) });
     case 'no_answer_resending':
     case 'no_answer':
       return t(`recipientReason.${reason.kind}`, { failure: describeFailure(reason.failure) });
@@ -131,26 +131,26 @@ export function describePause(reason: PauseReason): string {
       return t('pauseReason.server', { failure: describeFailure(reason.failure), advice: adviceFor(reason.failure, reason.host, reason.port) });
     case 'unreachable':
       return t('pauseReason.unreachable', {
-        attempts: formatNumber(reason.attempts),
+        count: reason.attempts,
         failure: describeFailure(reason.failure),
         advice: adviceFor(reason.failure, reason.host, reason.port),
       });
     case 'outage_too_long':
       return t('pauseReason.outage_too_long', {
         limit: formatDuration(reason.limit_ms),
-        attempts: formatNumber(reason.attempts),
+        count: reason.attempts,
         failure: describeFailure(reason.failure),
         advice: adviceFor(reason.failure, reason.host, reason.port),
       });
     case 'rule':
       return t('pauseReason.rule', { failure: describeFailure(reason.failure), advice: quote(reason.advice) });
     case 'failures_in_a_row':
-      return t('pauseReason.failures_in_a_row', { count: formatNumber(reason.count), last: describeRecipientReason(reason.last) });
+      return t('pauseReason.failures_in_a_row', { count: reason.count, last: describeRecipientReason(reason.last) });
     case 'no_answer_in_a_row':
       return t('pauseReason.no_answer_in_a_row', {
-        count: formatNumber(reason.count),
+        count: reason.count,
         failure: describeFailure(reason.last),
-        what: t(reason.resending ? 'pauseReason.resending' : 'pauseReason.markedUncertain'),
+        what: t(reason.resending ? 'pauseReason.resending' : 'pauseReason.markedUncertain', { count: reason.count }),
         timeout: formatDuration(reason.timeout_ms),
       });
     case 'version_unavailable':
@@ -165,7 +165,7 @@ export function describePause(reason: PauseReason): string {
     case 'uncertain_to_resend':
     case 'failed_to_resend':
     case 'bounced_to_resend':
-      return t(`pauseReason.${reason.kind}`, { count: formatNumber(reason.count) });
+      return t(`pauseReason.${reason.kind}`, { count: reason.count });
     case 'moved_to_account':
       return t('pauseReason.moved_to_account', { account: quote(reason.account), why: describeAccountChange(reason.why) });
     case 'legacy':
@@ -196,7 +196,7 @@ export function describeEvent(event: CampaignEvent): string | null {
     case 'started': {
       const started = t('campaign.startedNote', { account: event.account });
       const recovered = Number(event.uncertain_recovered);
-      return recovered > 0 ? `${started} ${t('campaign.recovered', { count: formatNumber(recovered) })}` : started;
+      return recovered > 0 ? `${started} ${t('campaign.recovered', { count: recovered })}` : started;
     }
     case 'recipient':
       return event.reason
@@ -233,7 +233,7 @@ export function describeEvent(event: CampaignEvent): string | null {
         reason: describeSuspension(event.reason),
       });
     case 'connections_reduced':
-      return t('campaign.connectionsReduced', { count: formatNumber(event.connections), rule: event.rule, failure: describeFailure(event.failure) });
+      return t('campaign.connectionsReduced', { count: event.connections, rule: event.rule, failure: describeFailure(event.failure) });
     case 'pausing':
       if (event.reason.kind === 'by_you') return t(event.stopping ? 'campaign.stoppingNote' : 'campaign.pausingNote');
       return t('campaign.pausingBecause', { reason: describePause(event.reason) });
@@ -258,7 +258,7 @@ export function describeStage(detail: StageDetail): string {
       let text = t('stageDetail.encrypted', { protocol: tls.protocol });
       if (tls.subject) text += t('stageDetail.certificate', { subject: tls.subject });
       if (tls.expires && tls.days_left !== null) {
-        text += t('stageDetail.expires', { date: formatDate(tls.expires), days: formatNumber(Number(tls.days_left)) });
+        text += t('stageDetail.expires', { date: formatDate(tls.expires), count: Number(tls.days_left) });
       }
       return text;
     }
