@@ -648,6 +648,30 @@ describe('SMTP screen', () => {
     assert.deepEqual(errors, []);
   });
 
+  test('the form warns of a connection others could read, from the same messages as a saved account', async () => {
+    const { page, errors } = await openApp({ results: smtpResults });
+    await page.locator('[data-screen=smtp]').click();
+    await page.getByTestId('add-account').click();
+    const warnings = () => page.locator('p.warning[data-testid^=warning-]').evaluateAll((ps) => ps.map((p) => [p.dataset.testid, p.textContent]));
+    await page.getByTestId('field-host').fill('smtp.example.org');
+    await page.getByTestId('field-security').selectOption('none');
+    assert.deepEqual(await warnings(), [['warning-no_encryption', 'No encryption: the password and every message cross the network in clear text.']]);
+    // This machine, by any of its loopback names, is not the network.
+    for (const host of ['localhost', '127.0.0.1', '127.0.0.2', '::1']) {
+      await page.getByTestId('field-host').fill(host);
+      assert.deepEqual(await warnings(), [], host);
+    }
+    await page.getByTestId('field-host').fill('127.0.0.1.example.org');
+    assert.equal((await warnings()).length, 1, 'a name that starts like an address is not one');
+    await page.locator('details summary', { hasText: 'Limits, timeouts and advanced settings' }).click();
+    await page.getByTestId('field-accept-invalid').check();
+    assert.deepEqual((await warnings()).map(([id]) => id), ['warning-no_encryption', 'warning-certificates_not_checked']);
+    await page.evaluate(() => window.__mailroom.event('menu', 'language:zh-CN'));
+    await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+    assert.deepEqual((await warnings()).map(([, text]) => text), ['未加密：密码和每封邮件都将以明文在网络上传输。', '不检查证书：网络路径上的任何人都可能读取这些邮件。']);
+    assert.deepEqual(errors, []);
+  });
+
   test('a failed test shows the failed stage and translated advice in both languages', async () => {
     const { page, errors } = await openApp({ results: { ...smtpResults, test_account: refusedDiagnosis } });
     await page.locator('[data-screen=smtp]').click();

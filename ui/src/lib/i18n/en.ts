@@ -163,8 +163,6 @@ export const en = {
   'smtp.ambiguous': 'When a message got no answer after its content (the server may have it)',
   'smtp.ambiguous.ask': 'Mark the recipient uncertain and let me decide',
   'smtp.ambiguous.retry': 'Send it again with the same Message-ID (it may arrive twice)',
-  'smtp.warning.plain': 'No encryption: the password and every message cross the network in clear text.',
-  'smtp.warning.certs': 'Certificates are not checked: anyone on the network path could read this mail.',
   'smtp.save': 'Save',
   'smtp.remove': 'Delete',
   'smtp.saved': 'Saved.',

@@ -144,8 +144,6 @@ export const zhCN: Catalog<ChineseForms> = {
   'smtp.ambiguous': '邮件内容发出后未收到回复时（服务器可能已收到）',
   'smtp.ambiguous.ask': '将收件人标记为“不确定”，由我决定',
   'smtp.ambiguous.retry': '以相同的 Message-ID 自动重发（对方可能收到两封）',
-  'smtp.warning.plain': '未加密：密码和每封邮件都将以明文在网络上传输。',
-  'smtp.warning.certs': '不检查证书：网络路径上的任何人都可能读取这些邮件。',
   'smtp.save': '保存',
   'smtp.remove': '删除',
   'smtp.saved': '已保存。',
