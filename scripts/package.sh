@@ -7,7 +7,8 @@
 #            (one app for Apple silicon and Intel)
 # with the release profile and the Tauri CLI pinned in ui/package.json. No
 # AppImage: Tauri's AppImage bundler downloads its tools while it builds.
-# Extra arguments go to `tauri build` (the release workflow passes a signing
+# MAILROOM_PACKAGE_PROFILE=debug (Linux, for scripts/test.sh) bundles the
+# debug build already made instead. Extra arguments go to `tauri build` (the release workflow passes a signing
 # config with `--config FILE`). Signing secrets are read from the environment
 # (APPLE_CERTIFICATE, APPLE_SIGNING_IDENTITY, APPLE_ID, ...); unset or empty
 # means an unsigned build (on macOS, ad-hoc signed).
@@ -45,14 +46,25 @@ if [ "$os" = macos ]; then
   export APPLE_SIGNING_IDENTITY=${APPLE_SIGNING_IDENTITY:--}
 fi
 
-say "Building the installers (release build; the UI is built first)"
-# From src-tauri/, so the CLI finds tauri.conf.json at once; the UI's build
-# command runs in ui/ (its cwd in tauri.conf.json is relative to this folder).
-(cd src-tauri && node ../ui/node_modules/@tauri-apps/cli/tauri.js build "${target_args[@]}" "$@")
+profile=${MAILROOM_PACKAGE_PROFILE:-release}
+tauri=(node ../ui/node_modules/@tauri-apps/cli/tauri.js)
+if [ "$profile" = debug ]; then
+  # For scripts/test.sh: the debug binary it has just built and tested,
+  # bundled as it is (`tauri bundle` compiles nothing), so that CI installs
+  # and drives the app without a second, release build of every crate.
+  [ "$os" = linux ] || { echo "package.sh: the debug profile is for Linux CI only" >&2; exit 1; }
+  say "Bundling the debug build already in $CARGO_TARGET_DIR/debug (no compiling)"
+  (cd src-tauri && "${tauri[@]}" bundle --debug --bundles deb,rpm "$@")
+else
+  say "Building the installers (release build; the UI is built first)"
+  # From src-tauri/, so the CLI finds tauri.conf.json at once; the UI's build
+  # command runs in ui/ (its cwd in tauri.conf.json is relative to this folder).
+  (cd src-tauri && "${tauri[@]}" build "${target_args[@]}" "$@")
+fi
 
 target_dir=$CARGO_TARGET_DIR
 if command -v cygpath >/dev/null; then target_dir=$(cygpath -u "$target_dir"); fi
-bundle="$target_dir/release/bundle"
+bundle="$target_dir/$profile/bundle"
 [ "$os" = macos ] && bundle="$target_dir/universal-apple-darwin/release/bundle"
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 

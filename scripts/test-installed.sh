@@ -9,7 +9,11 @@
 #      entry's Exec line under Xvfb with an empty data folder, over WebDriver
 #      (tests/tests/window.rs, the_installed_app_started_from_its_desktop_entry);
 #   4. uninstalls it and checks nothing of it is left in /usr.
-# It also holds the sizes: installers <= 10 MB, installed <= 20 MB.
+# It also holds the sizes: installers <= 10 MB, installed <= 20 MB, for the
+# release build. With MAILROOM_PACKAGE_PROFILE=debug (scripts/test.sh, so CI
+# stays within its time) it bundles the debug build already made and tested
+# instead, and prints the sizes without holding them: they are the release
+# profile's.
 # Installs into this machine (root, or sudo): CI's is thrown away after the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "Installers (scripts/package.sh: release build, .deb and .rpm)"
+profile=${MAILROOM_PACKAGE_PROFILE:-release}
+step "Installers (scripts/package.sh: $profile build, .deb and .rpm)"
 ./scripts/package.sh
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 deb="dist/mailroom_${version}_amd64.deb"
@@ -107,10 +112,14 @@ dpkg-query -W -f='${Status} ${Version}\n' mailroom
 # (the target, 15 MB, is not met: docs/BENCHMARKS.md says what is left).
 installed_bytes=$(dpkg -L mailroom | while read -r f; do if [ -f "$f" ]; then stat -c %s "$f"; fi; done | awk '{s += $1} END {print s}')
 echo "installed: $installed_bytes bytes; .deb $(stat -c %s "$deb") bytes, .rpm $(stat -c %s "$rpm") bytes"
-[ "$installed_bytes" -le 20000000 ] || fail "installed, Mailroom takes $installed_bytes bytes, over 20 MB"
-for installer in "$deb" "$rpm"; do
-  [ "$(stat -c %s "$installer")" -le 10000000 ] || fail "$installer is over 10 MB"
-done
+if [ "$profile" = release ]; then
+  [ "$installed_bytes" -le 20000000 ] || fail "installed, Mailroom takes $installed_bytes bytes, over 20 MB"
+  for installer in "$deb" "$rpm"; do
+    [ "$(stat -c %s "$installer")" -le 10000000 ] || fail "$installer is over 10 MB"
+  done
+else
+  echo "(a $profile build: the size limits hold for the release build only)"
+fi
 # "Open with Mailroom": the desktop database lists it for each file type.
 for mime in text/csv text/tab-separated-values text/plain application/vnd.ms-excel \
   application/vnd.openxmlformats-officedocument.spreadsheetml.sheet application/vnd.oasis.opendocument.spreadsheet; do
@@ -120,7 +129,7 @@ done
 step "The installed app, started from its desktop entry (Xvfb, tauri-driver, WebKitWebDriver)"
 MAILROOM_DESKTOP_ENTRY=/usr/share/applications/Mailroom.desktop \
   xvfb-run -a -s "-screen 0 1280x800x24" \
-  cargo test -p mailroom-e2e --features window --test window -- --ignored --exact \
+  cargo test --workspace --features mailroom-e2e/window --test window -- --ignored --exact \
   the_installed_app_started_from_its_desktop_entry
 
 step "Uninstalling: nothing of Mailroom is left in /usr"

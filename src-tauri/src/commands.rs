@@ -470,15 +470,16 @@ pub async fn stop_campaign(state: State<'_, AppState>, campaign: CampaignId) -> 
     Ok(())
 }
 
-/// What starting `campaign` on `account` would do: how many, through which
-/// account, from whom, at what pace, about how long.
+/// What starting `campaign` on `accounts` in order would do: how many,
+/// through which accounts, from whom, at what pace, about how long.
 #[tauri::command]
 pub async fn send_plan(
     state: State<'_, AppState>,
     campaign: CampaignId,
-    account: Option<String>,
+    accounts: Vec<String>,
 ) -> IpcResult<campaign::SendPlan> {
-    Ok(campaign::send_plan(&state.store().await?, campaign, account.as_deref()).await?)
+    let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    Ok(campaign::send_plan(&state.store().await?, campaign, &accounts).await?)
 }
 
 /// The account offered first: the last used, the sandbox on a fresh install.

@@ -81,9 +81,10 @@ pub async fn get_schedule(state: State<'_, AppState>, campaign: CampaignId) -> I
     Ok(schedule::get(&state.store().await?, campaign).await?)
 }
 
-/// Sets a campaign's schedule and wakes the timer. `start` is the local
-/// date and time the person chose ("2026-12-03 09:00"), read in the
-/// schedule's zone by the engine; `None`: no start time.
+/// Sets a campaign's schedule to send on `accounts` in order (the Campaign
+/// screen's; see `schedule::set_on_accounts`) and wakes the timer. `start`
+/// is the local date and time the person chose ("2026-12-03 09:00"), read
+/// in the schedule's zone by the engine; `None`: no start time.
 #[tauri::command]
 pub async fn set_schedule(
     state: State<'_, AppState>,
@@ -91,11 +92,13 @@ pub async fn set_schedule(
     campaign: CampaignId,
     start: Option<String>,
     mut schedule: Schedule,
+    accounts: Vec<String>,
 ) -> IpcResult<()> {
     schedule.start_at = start
         .map(|text| schedule::parse_local_time(&text, &schedule.time_zone))
         .transpose()?;
-    schedule::set(&state.store().await?, campaign, &schedule).await?;
+    let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    schedule::set_on_accounts(&state.store().await?, campaign, &schedule, &accounts).await?;
     schedules.changed.notify_one();
     Ok(())
 }
@@ -127,15 +130,17 @@ pub async fn take_scheduled_start(state: State<'_, AppState>, campaign: Campaign
     Ok(schedule::take_start(&state.store().await?, campaign).await?)
 }
 
-/// How the campaign's remaining recipients would go out (see `campaign::plan`).
+/// How the campaign's remaining recipients would go out on `accounts` in
+/// order (none: the schedule's, else the campaign's; see `campaign::plan`).
 #[tauri::command]
 pub async fn plan_campaign(
     state: State<'_, AppState>,
     campaign: CampaignId,
-    account: Option<String>,
+    accounts: Vec<String>,
     rate_hint: Option<f64>,
 ) -> IpcResult<Plan> {
-    Ok(plan::plan_campaign(&state.store().await?, campaign, account.as_deref(), rate_hint).await?)
+    let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    Ok(plan::plan_campaign(&state.store().await?, campaign, &accounts, rate_hint).await?)
 }
 
 /// This computer's time zone, the schedule form's default.

@@ -5,8 +5,8 @@
 //! never comes in time (a frozen server), 451 to a burst of RCPTs, a black
 //! hole that never greets, slow replies, 550 for chosen recipients, 535 for
 //! wrong credentials, STARTTLS or implicit TLS with a self-signed
-//! certificate. It records every message it received, so tests can check
-//! "everyone got it, nobody twice".
+//! certificate, a server that goes down after N messages. It records every
+//! message it received, so tests can check "everyone got it, nobody twice".
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -75,6 +75,10 @@ pub struct Script {
     /// Answer every RCPT of these recipients with this reply (a 4xx that
     /// never clears, a 5xx that is not "no such user").
     pub answer_recipients: HashMap<String, (u16, String)>,
+    /// Once this many messages were received, reset every new connection
+    /// as it opens: a server that went down between connections (nothing
+    /// is in flight, so nothing is ambiguous).
+    pub down_after_messages: Option<usize>,
 }
 
 /// A message the server received: accepted, or kept without an answer in
@@ -232,6 +236,13 @@ impl ScriptState {
 impl Policy for ScriptState {
     fn on_event(&self, session: u64, event: &Event<'_>) -> Action {
         let script = &self.script;
+        if matches!(event, Event::Connect { .. })
+            && script
+                .down_after_messages
+                .is_some_and(|after| lock(&self.received).len() >= after)
+        {
+            return Action::Reset;
+        }
         let at_open = match event {
             Event::Connect { .. } => Some(Stage::Greeting),
             Event::Ehlo { .. } => Some(Stage::Ehlo),

@@ -1,19 +1,26 @@
 //! Several accounts for one campaign (issue 19), against two scripted
 //! servers: when the first account is suspended (Gmail's real `550 5.4.5`
-//! daily limit) or cannot log in, the rest goes through the second, and back
-//! to the first when its suspension ends; a suspension outlives the run (a
-//! new `send` on the same store honours it) until its time or "Resume now".
-//! Nobody is lost, nobody gets two, nobody fails for a suspension, and every
-//! recipient's record names the account that sent it.
+//! daily limit), cannot log in, or its server cannot be reached (a closed
+//! port, before any message or later in the run), the rest goes through the
+//! second, and back to the first when its suspension ends or its server
+//! answers again; a suspension outlives the run (a new `send` on the same
+//! store honours it) until its time or "Resume now". When no account's
+//! server can be reached the campaign pauses, failing nobody. Office 365's
+//! `432 4.3.2` to the only connection as it opens is waited out, not taken
+//! for an unreachable server. Nobody is lost, nobody gets two, nobody fails
+//! for a suspension or an outage, and every recipient's record names the
+//! account that sent it.
 //!
 //! The store's clock is a `ManualClock`: a day-long suspension ends when the
 //! test moves it a day on (the run looks every second), not after a day.
+//! The run's bounds are small (`start`): tries 50 ms apart, a set-aside
+//! server tried again every 100 ms.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
+use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
 use mailroom_engine::campaign::{
     self, AccountChange, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome, RunReport, SuspensionReason,
 };
@@ -24,7 +31,7 @@ use mailroom_engine::model::RecipientStatus;
 use mailroom_engine::results::AttemptResult;
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::manage::{add_account, get_account, resume_account};
-use mailroom_engine::smtp::{AccountSettings, AuthMethod, Security};
+use mailroom_engine::smtp::{AccountSettings, AuthMethod, Problem, Security, Stage};
 use mailroom_engine::{Error, Store};
 use tempfile::TempDir;
 
@@ -121,6 +128,7 @@ fn start(
         retry_base: Duration::from_millis(50),
         retry_cap: Duration::from_millis(400),
         first_contact_wait: Duration::from_millis(50),
+        probe_every: Duration::from_millis(100),
         ..RunOptions::default()
     };
     let run = tokio::spawn(async move {
@@ -500,4 +508,358 @@ async fn resume_now_ends_a_suspension_a_run_is_waiting_on() {
     let report = finish(run).await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{report:?}");
     everyone_once_on_the_account_that_sent_it(&fixture, &first, &unused).await;
+}
+
+/// Two loopback ports where nothing listens, not the same one.
+async fn two_refused_ports() -> (u16, u16) {
+    let first = refused_port().await;
+    loop {
+        let second = refused_port().await;
+        if second != first {
+            return (first, second);
+        }
+    }
+}
+
+/// The moves of the run, in order.
+fn moves(events: &Events) -> Vec<(String, String, AccountChange)> {
+    events
+        .lock()
+        .expect("test step")
+        .iter()
+        .filter(|e| matches!(e, CampaignEvent::AccountChanged { .. }))
+        .map(moved)
+        .collect()
+}
+
+/// The account's server could not be used: which port, and how the last try failed.
+fn unreachable(why: &AccountChange) -> (u16, Problem) {
+    match why {
+        AccountChange::Unreachable { failure, port, .. } => (*port, failure.problem),
+        other => panic!("not an unreachable server: {other:?}"),
+    }
+}
+
+/// Nothing paused the campaign, even for a moment.
+fn never_paused(events: &Events) {
+    let events = events.lock().expect("test step");
+    assert!(
+        !events.iter().any(|e| matches!(e, CampaignEvent::Pausing { .. })),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_first_account_sends_everything_through_the_second() {
+    let second = ScriptedServer::start(Script::default()).await;
+    let closed = refused_port().await;
+    let fixture = fixture(10).await;
+    add_account(&fixture.store, &fixture.secrets, settings("first", closed, None), None)
+        .await
+        .expect("test step");
+    add_account(
+        &fixture.store,
+        &fixture.secrets,
+        settings("second", second.port(), None),
+        None,
+    )
+    .await
+    .expect("test step");
+    let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
+    let report = finish(run).await;
+    assert_eq!(
+        (report.outcome, report.counts.sent, report.counts.failed),
+        (RunOutcome::Completed, 10, 0),
+        "{report:?}"
+    );
+    never_paused(&events);
+    // The first-contact bound on the first account (three tries), then the move.
+    let tries: Vec<(u16, u32, u32)> = events
+        .lock()
+        .expect("test step")
+        .iter()
+        .filter_map(|e| match e {
+            CampaignEvent::ConnectionTrouble { port, attempt, of, .. } => Some((*port, *attempt, *of)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tries, [(closed, 1, 3), (closed, 2, 3)]);
+    let moves = moves(&events);
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    let (from, to, why) = &moves[0];
+    assert_eq!((from.as_str(), to.as_str()), ("first", "second"));
+    assert_eq!(unreachable(why), (closed, Problem::Refused));
+    // Every recipient's record names the second account; each got one copy.
+    let by = sent_by(&fixture).await;
+    assert!(by.values().all(|account| account == "second"), "{by:?}");
+    let copies = accepted_per_recipient(&second.received());
+    assert!((0..10).all(|i| copies.get(&address(i)) == Some(&1)), "{copies:?}");
+    let recipients = fixture
+        .store
+        .recipients(fixture.campaign, None, 0, u64::MAX)
+        .await
+        .expect("test step");
+    assert!(
+        recipients.iter().all(|r| r.attempts == 1),
+        "an unreachable server uses nobody's attempt"
+    );
+    let runs = fixture.store.runs(fixture.campaign).await.expect("test step");
+    let accounts: Vec<&str> = runs.iter().map(|r| r.account.as_str()).collect();
+    assert_eq!(accounts, ["first", "second"], "{runs:?}");
+    assert!(
+        matches!(&runs[0].reason, Some(PauseReason::MovedToAccount { account, why: AccountChange::Unreachable { port, .. } }) if account == "second" && *port == closed),
+        "{runs:?}"
+    );
+    // Setting an account aside for an outage is this send's: nothing is kept on it.
+    let first_account = get_account(&fixture.store, &fixture.secrets, "first")
+        .await
+        .expect("test step");
+    assert_eq!(first_account.suspension, None);
+}
+
+#[tokio::test]
+async fn when_no_accounts_server_can_be_reached_the_campaign_pauses_failing_nobody() {
+    let (first_port, second_port) = two_refused_ports().await;
+    let fixture = fixture(6).await;
+    add_account(
+        &fixture.store,
+        &fixture.secrets,
+        settings("first", first_port, None),
+        None,
+    )
+    .await
+    .expect("test step");
+    add_account(
+        &fixture.store,
+        &fixture.secrets,
+        settings("second", second_port, None),
+        None,
+    )
+    .await
+    .expect("test step");
+    let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
+    let report = finish(run).await;
+    assert_eq!(report.outcome, RunOutcome::Paused, "{report:?}");
+    // Test connection's verdict on the last account tried.
+    match &report.reason {
+        Some(PauseReason::Unreachable {
+            attempts,
+            failure,
+            port,
+            ..
+        }) => assert_eq!((*attempts, failure.problem, *port), (3, Problem::Refused, second_port)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        (report.counts.pending, report.counts.sent, report.counts.failed),
+        (6, 0, 0),
+        "{report:?}"
+    );
+    let moves = moves(&events);
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    assert_eq!((moves[0].0.as_str(), moves[0].1.as_str()), ("first", "second"));
+    assert_eq!(unreachable(&moves[0].2), (first_port, Problem::Refused));
+    let recipients = fixture
+        .store
+        .recipients(fixture.campaign, None, 0, u64::MAX)
+        .await
+        .expect("test step");
+    assert!(
+        recipients
+            .iter()
+            .all(|r| r.status == RecipientStatus::Pending && r.attempts == 0),
+        "{recipients:?}"
+    );
+    let runs = fixture.store.runs(fixture.campaign).await.expect("test step");
+    let accounts: Vec<&str> = runs.iter().map(|r| r.account.as_str()).collect();
+    assert_eq!(accounts, ["first", "second"], "{runs:?}");
+}
+
+#[tokio::test]
+async fn sending_moves_back_to_the_first_account_when_its_server_answers_again() {
+    // The second is slow, so that the first's server is back while it sends.
+    let second = ScriptedServer::start(Script {
+        slow_replies: Some(Duration::from_millis(40)),
+        ..Script::default()
+    })
+    .await;
+    let closed = refused_port().await;
+    let fixture = fixture(40).await;
+    add_account(&fixture.store, &fixture.secrets, settings("first", closed, None), None)
+        .await
+        .expect("test step");
+    add_account(
+        &fixture.store,
+        &fixture.secrets,
+        settings("second", second.port(), None),
+        None,
+    )
+    .await
+    .expect("test step");
+    let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
+    event(
+        &events,
+        |e| matches!(e, CampaignEvent::AccountChanged { to, .. } if to == "second"),
+    )
+    .await;
+    for _ in 0..100 {
+        if second.received().len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(second.received().len() >= 5, "the second account sends");
+    // The first account's server comes up on its port.
+    let first = ScriptedServer::start_on(Script::default(), closed).await;
+    let (from, to, why) = moved(
+        &event(
+            &events,
+            |e| matches!(e, CampaignEvent::AccountChanged { to, .. } if to == "first"),
+        )
+        .await,
+    );
+    assert_eq!(
+        (from.as_str(), to.as_str(), why),
+        ("second", "first", AccountChange::Reachable)
+    );
+    let report = finish(run).await;
+    assert_eq!(report.outcome, RunOutcome::Completed, "{report:?}");
+    never_paused(&events);
+    everyone_once_on_the_account_that_sent_it(&fixture, &first, &second).await;
+    assert!(!first.received().is_empty(), "sending moved back to the first");
+    assert!(second.received().len() < fixture.n, "the second did not send it all");
+    let runs = fixture.store.runs(fixture.campaign).await.expect("test step");
+    let accounts: Vec<&str> = runs.iter().map(|r| r.account.as_str()).collect();
+    assert_eq!(accounts, ["first", "second", "first"], "{runs:?}");
+    assert!(
+        matches!(&runs[1].reason, Some(PauseReason::MovedToAccount { account, why: AccountChange::Reachable }) if account == "first"),
+        "{runs:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_outage_later_in_the_run_that_outlasts_its_limit_moves_the_rest_to_the_second() {
+    // The first sends four messages on one connection, closes it, and is
+    // down from then on: nothing is in flight when it goes.
+    let first = ScriptedServer::start(Script {
+        down_after_messages: Some(4),
+        ..Script::default()
+    })
+    .await;
+    let second = ScriptedServer::start(Script::default()).await;
+    let fixture = fixture(12).await;
+    let mut down_later = settings("first", first.port(), None);
+    down_later.per_connection = 4;
+    down_later.outage_limit_ms = 1_000;
+    add_account(&fixture.store, &fixture.secrets, down_later, None)
+        .await
+        .expect("test step");
+    add_account(
+        &fixture.store,
+        &fixture.secrets,
+        settings("second", second.port(), None),
+        None,
+    )
+    .await
+    .expect("test step");
+    let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
+    let report = finish(run).await;
+    assert_eq!(
+        (report.outcome, report.counts.sent, report.counts.failed),
+        (RunOutcome::Completed, 12, 0),
+        "{report:?}"
+    );
+    never_paused(&events);
+    // The run waited for the server (the outage came after accepted mail),
+    // then moved when the outage outlasted the account's limit.
+    assert!(
+        events
+            .lock()
+            .expect("test step")
+            .iter()
+            .any(|e| matches!(e, CampaignEvent::ConnectionTrouble { port, .. } if *port == first.port())),
+        "the run waited for the first's server"
+    );
+    let moves = moves(&events);
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    assert_eq!((moves[0].0.as_str(), moves[0].1.as_str()), ("first", "second"));
+    assert_eq!(unreachable(&moves[0].2).0, first.port());
+    assert_eq!(first.received().len(), 4);
+    everyone_once_on_the_account_that_sent_it(&fixture, &first, &second).await;
+}
+
+/// Office 365's `432 4.3.2` (the account's connections are taken, by
+/// another program sending on it) to the run's only connection as it
+/// opens: the account waits and tries again, longer each time; the server
+/// is there and answered, so it is no failed try of it (three of which
+/// would pause the campaign as unreachable before any message).
+#[tokio::test]
+async fn office_365s_connection_limit_at_the_only_connections_opening_is_waited_out_not_taken_for_an_outage() {
+    let server = ScriptedServer::start(Script {
+        replay_at_open: Some((
+            Stage::Auth,
+            vec!["432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded".to_owned(); 4],
+        )),
+        credentials: Some(("news".to_owned(), "secret".to_owned())),
+        ..Script::default()
+    })
+    .await;
+    let fixture = fixture(5).await;
+    let mut only = settings("first", server.port(), Some("office365"));
+    only.auth = AuthMethod::Plain;
+    only.username = Some("news".to_owned());
+    add_account(&fixture.store, &fixture.secrets, only, Some("secret".to_owned()))
+        .await
+        .expect("test step");
+    // The account's waits are on the store's clock: it moves on a second
+    // every 20 ms.
+    let clock = fixture.clock.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            clock.advance_ms(1_000);
+        }
+    });
+    let (run, events) = start(&fixture, &["first"], RunControl::default());
+    let report = finish(run).await;
+    ticker.abort();
+    assert_eq!(
+        (report.outcome, report.counts.sent, report.counts.failed),
+        (RunOutcome::Completed, 5, 0),
+        "{report:?}"
+    );
+    never_paused(&events);
+    let events = events.lock().expect("test step").clone();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, CampaignEvent::ConnectionTrouble { .. })),
+        "a 432 is not a failed try of the server: {events:?}"
+    );
+    let waits: Vec<i64> = events
+        .iter()
+        .filter_map(|e| match e {
+            CampaignEvent::Suspended { until, rule, failure } => {
+                assert_eq!(rule, "office365.concurrent_connections");
+                assert_eq!((failure.code, failure.stage), (Some(432), Stage::Auth));
+                Some(*until)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits.len(), 4, "one wait for each refusal: {events:?}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, CampaignEvent::ConnectionsReduced { .. })),
+        "one connection was all it had"
+    );
+    let copies = accepted_per_recipient(&server.received());
+    assert!((0..5).all(|i| copies.get(&address(i)) == Some(&1)), "{copies:?}");
+    let recipients = fixture
+        .store
+        .recipients(fixture.campaign, None, 0, u64::MAX)
+        .await
+        .expect("test step");
+    assert!(recipients.iter().all(|r| r.attempts == 1), "{recipients:?}");
 }

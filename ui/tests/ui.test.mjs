@@ -94,7 +94,7 @@ const baseResults = {
   merge_fields: ['name', 'email', 'city'],
   default_account: 'Sandbox',
   campaign_accounts: [],
-  send_plan: { campaign: 'spring', recipients: 2, account: 'Sandbox', from: 'sender@sandbox.mailroom.local', per_second: null, seconds: null },
+  send_plan: { campaign: 'spring', recipients: 2, accounts: ['Sandbox'], from: 'sender@sandbox.mailroom.local', per_second: null, seconds: null },
 };
 /** The arguments of an import call that say what to import and how. */
 const importArgs = ({ path, emailColumn, encoding, delimiter, sheet, replaces }) => ({
@@ -1828,7 +1828,7 @@ describe('The window, finished: Message screen', () => {
 
 describe('The window, finished: Campaign screen', () => {
   const blackHole = { ...sandboxAccount, id: 2, name: 'Black hole', preset: null, host: '192.0.2.1' };
-  const plan = { campaign: 'spring', recipients: 1988, account: 'Sandbox', from: 'news@example.org', per_second: 5, seconds: 398 };
+  const plan = { campaign: 'spring', recipients: 1988, accounts: ['Sandbox'], from: 'news@example.org', per_second: 5, seconds: 398 };
 
   test('the first campaign offers the last account used, and the summary before Start comes from the engine', async () => {
     const { page, errors } = await openApp({ results: { ...baseResults, list_accounts: [blackHole, sandboxAccount], send_plan: plan } });
@@ -1837,16 +1837,18 @@ describe('The window, finished: Campaign screen', () => {
     assert.deepEqual(await page.getByTestId('account-name').allTextContents(), ['Sandbox']);
     assert.match(await page.getByTestId('send-plan').textContent(), /1,988 recipients through “Sandbox”, from news@example\.org, at 5\.0\/s: about 7 min/);
     const planned = await calls(page, 'send_plan');
-    assert.deepEqual(planned.at(-1).args, { campaign: 7, account: 'Sandbox' });
+    assert.deepEqual(planned.at(-1).args, { campaign: 7, accounts: ['Sandbox'] });
     await page.getByTestId('account-add-choice').selectOption('Black hole');
     await page.getByTestId('account-add').click();
     await page.getByTestId('account-up-1').click();
-    await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'send_plan').some((c) => c.args.account === 'Black hole'));
+    await page.waitForFunction(() =>
+      window.__mailroom.calls.filter((c) => c.command === 'send_plan').some((c) => c.args.accounts.join() === 'Black hole,Sandbox'),
+    );
     assert.deepEqual(errors, []);
   });
 
   test('a daily quota spread over the day is said as its rate, not "0.0/s"', async () => {
-    const daily = { ...plan, account: 'daily', per_second: 2000 / 86_400, seconds: 233_280 };
+    const daily = { ...plan, accounts: ['daily'], per_second: 2000 / 86_400, seconds: 233_280 };
     for (const [locale, rate] of [['en-US', /at 0\.023\/s: about 64 hr/], ['zh-CN', /每秒 0\.023 封/]]) {
       const { page, errors } = await openApp({ results: { ...baseResults, list_accounts: [sandboxAccount], send_plan: daily } }, locale);
       await page.locator('[data-screen=campaign]').click();
@@ -1854,6 +1856,102 @@ describe('The window, finished: Campaign screen', () => {
       assert.match(await page.getByTestId('send-plan').textContent(), rate);
       assert.deepEqual(errors, []);
     }
+  });
+
+  test('with two accounts the summary and the plan name both in order, each with its own figures', async () => {
+    const backup = { ...sandboxAccount, id: 3, name: 'Backup', preset: null, host: 'smtp.example.org' };
+    const monday = Date.UTC(2026, 11, 7, 9, 0);
+    // Sandbox 2,000 a day (500 already sent today), Backup 1,000: Monday
+    // 1,500 + 1,000, Tuesday 2,000 + 900.
+    const twoPlan = {
+      remaining: 5400,
+      accounts: [
+        { name: 'Sandbox', rate_per_second: 2, per_day: 2000, sent_today: 500, suspended_until: null, count: 3500 },
+        { name: 'Backup', rate_per_second: 1, per_day: 1000, sent_today: 0, suspended_until: null, count: 1900 },
+      ],
+      rate_per_second: 2,
+      per_day: 3000,
+      sent_today: 500,
+      time_zone: 'UTC',
+      starts_at: monday,
+      days: [
+        { date: '2026-12-07', weekday: 'mon', count: 2500 },
+        { date: '2026-12-08', weekday: 'tue', count: 2900 },
+      ],
+      finishes_at: monday + 86_400_000 + 1_960_000,
+      duration_ms: 86_400_000 + 1_960_000,
+    };
+    const summary = { ...plan, recipients: 5400, accounts: ['Sandbox', 'Backup'], seconds: 88_360 };
+    for (const [locale, through, header, days, items] of [
+      [
+        'en-US',
+        '5,400 recipients through “Sandbox”, then “Backup” when “Sandbox” is suspended, from news@example.org',
+        '5,400 recipients on 3,000 a day:',
+        'Mon 2,500 · Tue 2,900',
+        [
+          '“Sandbox”: 2,000 a day · at 2.0 a second · 500 sent in the last 24 hours · sends 3,500',
+          '“Backup”: 1,000 a day · at 1.0 a second · sends 1,900',
+        ],
+      ],
+      [
+        'zh-CN',
+        '5,400 位收件人，通过 “Sandbox”（“Sandbox” 暂停时改用 “Backup”），发件人 news@example.org',
+        '5,400 位收件人，每天 3,000 封：',
+        '周一 2,500 · 周二 2,900',
+        [
+          '“Sandbox”：每天 2,000 封 · 每秒 2.0 封 · 过去 24 小时内已发送 500 封 · 计划发送 3,500 封',
+          '“Backup”：每天 1,000 封 · 每秒 1.0 封 · 计划发送 1,900 封',
+        ],
+      ],
+    ]) {
+      const { page, errors } = await openApp(
+        {
+          results: {
+            ...baseResults,
+            list_accounts: [sandboxAccount, backup],
+            campaign_accounts: ['Sandbox', 'Backup'],
+            send_plan: summary,
+            plan_campaign: twoPlan,
+          },
+        },
+        locale,
+      );
+      await page.locator('[data-screen=campaign]').click();
+      await page.getByTestId('send-plan').waitFor();
+      await page.getByTestId('plan').waitFor();
+      assert.ok((await page.getByTestId('send-plan').textContent()).includes(through), locale);
+      assert.ok((await page.getByTestId('plan').textContent()).includes(header), locale);
+      assert.equal(await page.getByTestId('plan-days').textContent(), days);
+      assert.deepEqual(await page.getByTestId('plan-account').allTextContents(), items);
+      assert.equal((await page.getByTestId('plan-pace').textContent()).trim(), 'UTC', 'each account says its own pace');
+      // Both asked for with every account, in the screen's order.
+      assert.deepEqual((await calls(page, 'send_plan')).at(-1).args.accounts, ['Sandbox', 'Backup']);
+      assert.deepEqual((await calls(page, 'plan_campaign')).at(-1).args.accounts, ['Sandbox', 'Backup']);
+      assert.deepEqual(errors, []);
+    }
+    // A person changes the order: the summary and the plan are asked again in the new order.
+    const { page } = await openApp({
+      results: { ...baseResults, list_accounts: [sandboxAccount, backup], campaign_accounts: ['Sandbox', 'Backup'], send_plan: summary },
+    });
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('send-plan').waitFor();
+    await page.getByTestId('account-up-1').click();
+    await page.waitForFunction(() =>
+      ['send_plan', 'plan_campaign'].every((command) =>
+        window.__mailroom.calls.some((c) => c.command === command && c.args.accounts.join() === 'Backup,Sandbox'),
+      ),
+    );
+    // One account suspended: the plan says until when.
+    const suspended = {
+      ...twoPlan,
+      accounts: [{ ...twoPlan.accounts[0], suspended_until: Date.UTC(2026, 11, 7, 12, 0), count: 0 }, { ...twoPlan.accounts[1], count: 5400 }],
+    };
+    const { page: later } = await openApp({
+      results: { ...baseResults, list_accounts: [sandboxAccount, backup], campaign_accounts: ['Sandbox', 'Backup'], plan_campaign: suspended },
+    });
+    await later.locator('[data-screen=campaign]').click();
+    await later.getByTestId('plan').waitFor();
+    assert.match((await later.getByTestId('plan-account').allTextContents())[0], /^“Sandbox”: suspended until .*2026.* · sends 0$/);
   });
 
   test('the account order is kept with the keyboard: add, move up and down, remove; Start sends the list in order', async () => {
@@ -2262,6 +2360,7 @@ describe('Schedules and plans', () => {
   const monday = Date.UTC(2026, 11, 7, 9, 0);
   const plan = {
     remaining: 5400,
+    accounts: [{ name: 'work', rate_per_second: 2, per_day: 2000, sent_today: 0, suspended_until: null, count: 5400 }],
     rate_per_second: 2,
     per_day: 2000,
     sent_today: 0,
@@ -2279,6 +2378,7 @@ describe('Schedules and plans', () => {
     campaign: 7,
     name: 'spring',
     schedule: { start_at: Date.UTC(2026, 11, 6, 8, 0), time_zone: 'Europe/Paris', windows: [], account: 'work' },
+    accounts: ['work'],
     missed: true,
   };
 
@@ -2395,6 +2495,46 @@ describe('Schedules and plans', () => {
     assert.equal(saved.args.start, '2026-12-07 09:30');
     assert.deepEqual(saved.args.schedule.windows, [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start_minute: 540, end_minute: 1020 }]);
     assert.equal(saved.args.schedule.time_zone, 'Europe/Paris');
+    assert.deepEqual(errors.filter((e) => !/did not mock/.test(e.message)), []);
+  });
+
+  test('Schedule… sends on the accounts in order, and the schedule then says them', async () => {
+    const { page, errors } = await openApp(
+      {
+        results: {
+          list_campaigns: [campaign],
+          list_accounts: [{ id: 1, name: 'work' }, { id: 2, name: 'spare' }],
+          campaign_accounts: ['work', 'spare'],
+          set_schedule: null,
+        },
+      },
+      'en-US',
+    );
+    await page.locator('[data-screen=campaign]').click();
+    await page.getByTestId('schedule-open').click();
+    await page.getByTestId('schedule-form').waitFor();
+    assert.equal(
+      await page.getByTestId('schedule-form-accounts').textContent(),
+      'A scheduled start sends through “work”, then “spare” when “work” is suspended, the order under “Send with”.',
+    );
+    await page.getByTestId('schedule-date').fill('2026-12-07');
+    await page.getByTestId('schedule-time').fill('09:30');
+    // What the engine keeps once saved: the start, and the campaign's accounts it sends on.
+    const kept = { start_at: Date.UTC(2026, 11, 7, 9, 30), time_zone: 'UTC', windows: [], account: null };
+    await page.evaluate((schedule) => {
+      window.__mailroom.answer('get_schedule', schedule);
+      window.__mailroom.answer('list_schedules', [{ campaign: 7, name: 'spring', schedule, accounts: ['work', 'spare'], missed: false }]);
+    }, kept);
+    await page.getByTestId('schedule-save').click();
+    await page.getByTestId('schedule-form').waitFor({ state: 'detached' });
+    const [saved] = await calls(page, 'set_schedule');
+    assert.deepEqual(saved.args.accounts, ['work', 'spare']);
+    assert.equal(saved.args.schedule.account, null);
+    await page.getByTestId('schedule-accounts').waitFor();
+    assert.equal(
+      await page.getByTestId('schedule-accounts').textContent(),
+      'It sends through “work”, then “spare” when “work” is suspended.',
+    );
     assert.deepEqual(errors.filter((e) => !/did not mock/.test(e.message)), []);
   });
 });

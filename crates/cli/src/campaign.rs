@@ -245,7 +245,7 @@ pub async fn send(
     // What is about to happen, before anything is sent (on stderr: stdout
     // carries the events with --json).
     let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
-    if !json && let Ok(plan) = campaign::send_plan(&store, id, accounts.first().copied()).await {
+    if !json && let Ok(plan) = campaign::send_plan(&store, id, &accounts).await {
         eprintln!("Sending {plan}.");
     }
     let report = campaign::send(&store, &secrets, id, &accounts, options, control, sink).await;

@@ -156,13 +156,16 @@ enum Command {
     /// and `schedule run`, which sends scheduled campaigns as they come due.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
-    /// How a campaign's remaining recipients would go out: per day, from the
-    /// account's rate and quotas, what it sent in the last day, the schedule.
+    /// How a campaign's remaining recipients would go out: per day, from each
+    /// account's rate and quotas, what it sent in the last day and whether
+    /// it is suspended, the schedule.
     Plan {
         campaign: String,
-        /// The SMTP account (default: the schedule's, else the campaign's last).
+        /// The SMTP account (default: the schedule's, else the campaign's
+        /// accounts, else its last). Repeat for several, in order of
+        /// priority (as `send --smtp`).
         #[arg(long, value_name = "NAME")]
-        smtp: Option<String>,
+        smtp: Vec<String>,
     },
     /// Continue a paused or interrupted campaign on its account.
     Resume {
@@ -347,7 +350,7 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             ..
         } => return campaign::send(&campaign, &smtp, retry_base, &db, out).await,
         Command::Schedule(command) => return schedule::run(command, &db, out).await,
-        Command::Plan { campaign, smtp } => return schedule::plan(&campaign, smtp.as_deref(), &db, out).await,
+        Command::Plan { campaign, smtp } => return schedule::plan(&campaign, &smtp, &db, out).await,
         Command::Resume { campaign, retry_base } => {
             return campaign::send(&campaign, &[], retry_base, &db, out).await;
         }

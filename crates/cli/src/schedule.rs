@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use mailroom_engine::campaign::plan::plan_campaign;
+use mailroom_engine::campaign::plan::{in_turn, plan_campaign};
 use mailroom_engine::campaign::schedule::{
     self, Schedule, ScheduledCampaign, SendWindow, describe_time, local_time_zone, parse_local_time,
 };
@@ -58,17 +58,16 @@ pub struct ScheduleArgs {
 }
 
 impl ScheduleArgs {
-    /// Keeps several `--smtp` accounts as the campaign's, in order.
-    async fn keep_accounts(&self, store: &Store, id: i64) -> Result<(), Error> {
-        if self.smtp.len() > 1 {
-            let names: Vec<&str> = self.smtp.iter().map(String::as_str).collect();
-            mailroom_engine::campaign::set_accounts(store, id, &names).await?;
-        }
-        Ok(())
+    /// Sets the schedule on the `--smtp` accounts (`schedule::set_on_accounts`:
+    /// one is the schedule's own, several the campaign's list in order).
+    async fn set(&self, store: &Store, id: i64, wanted: &Schedule) -> Result<(), Error> {
+        let names: Vec<&str> = self.smtp.iter().map(String::as_str).collect();
+        schedule::set_on_accounts(store, id, wanted, &names).await
     }
 
     /// The schedule these arguments describe; windows not given are kept
-    /// from `current`, and so is its zone when none is given.
+    /// from `current`, and so is its zone when none is given; the account
+    /// is `current`'s until `set` chooses from `--smtp`.
     fn to_schedule(&self, current: Option<&Schedule>) -> Result<Schedule, Error> {
         let time_zone = self
             .tz
@@ -92,13 +91,7 @@ impl ScheduleArgs {
             start_at,
             time_zone,
             windows,
-            // Several accounts are the campaign's list (`keep_accounts`), and
-            // the start sends on the list.
-            account: match self.smtp.as_slice() {
-                [one] => Some(one.clone()),
-                [] => current.and_then(|c| c.account.clone()),
-                _ => None,
-            },
+            account: current.and_then(|c| c.account.clone()),
         })
     }
 }
@@ -124,12 +117,13 @@ pub async fn run(command: ScheduleCommand, db: &Path, out: &Output) -> Result<Ex
             let id = store.resolve_campaign(&args.campaign).await?;
             let current = schedule::get(&store, id).await?;
             let wanted = args.to_schedule(current.as_ref())?;
-            schedule::set(&store, id, &wanted).await?;
-            args.keep_accounts(&store, id).await?;
+            args.set(&store, id, &wanted).await?;
+            let kept = schedule::get(&store, id).await?.unwrap_or(wanted);
             let scheduled = ScheduledCampaign {
                 campaign: id,
                 name: store.campaign_summary(id).await?.name,
-                schedule: wanted,
+                accounts: schedule::start_accounts(&store, id, Some(&kept)).await?,
+                schedule: kept,
                 missed: false,
             };
             out.print(&scheduled, |w| write_scheduled(w, &scheduled))?;
@@ -158,22 +152,27 @@ fn write_scheduled(w: &mut dyn Write, scheduled: &ScheduledCampaign) -> std::io:
     } else {
         s.windows.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     };
+    let names: Vec<String> = scheduled.accounts.iter().map(|a| format!("\"{a}\"")).collect();
+    let through = match names.first() {
+        Some(first) => format!("; through {}", in_turn(&names, first)),
+        None => String::new(),
+    };
     writeln!(
         w,
-        "#{} {}: {start}{} ({}); sends {windows}{}",
+        "#{} {}: {start}{} ({}); sends {windows}{through}",
         scheduled.campaign,
         scheduled.name,
         if scheduled.missed { " — MISSED" } else { "" },
         s.time_zone,
-        s.account.as_ref().map_or_else(String::new, |a| format!("; on \"{a}\"")),
     )
 }
 
 /// `mailroom plan CAMPAIGN`.
-pub async fn plan(campaign: &str, account: Option<&str>, db: &Path, out: &Output) -> Result<ExitCode, Error> {
+pub async fn plan(campaign: &str, accounts: &[String], db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let store = open_store(db, Access::Read).await?;
     let id = store.resolve_campaign(campaign).await?;
-    let plan = plan_campaign(&store, id, account, None).await?;
+    let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    let plan = plan_campaign(&store, id, &accounts, None).await?;
     out.print(&plan, |w| writeln!(w, "{plan}"))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -192,15 +191,15 @@ pub async fn send_at(args: ScheduleArgs, retry_base: Option<f64>, db: &Path, out
             problem: "--at needs a date and time".to_owned(),
         });
     };
-    schedule::set(&store, id, &wanted).await?;
-    args.keep_accounts(&store, id).await?;
+    args.set(&store, id, &wanted).await?;
+    let wanted = schedule::get(&store, id).await?.unwrap_or(wanted);
     if !out.is_json() {
         eprintln!(
             "Scheduled for {} ({}); waiting. Ctrl-C leaves it scheduled (see `mailroom schedule list`).",
             describe_time(at, &wanted.time_zone),
             wanted.time_zone
         );
-        print_plan(&store, id, wanted.account.as_deref()).await;
+        print_plan(&store, id).await;
     }
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
@@ -249,8 +248,9 @@ async fn wait_until(store: &Store, at: i64, cancel: &CancellationToken) -> bool 
     }
 }
 
-async fn print_plan(store: &Store, id: i64, account: Option<&str>) {
-    match plan_campaign(store, id, account, None).await {
+/// The plan of the accounts the scheduled start sends on.
+async fn print_plan(store: &Store, id: i64) {
+    match plan_campaign(store, id, &[], None).await {
         Ok(plan) => eprintln!("Plan: {plan}"),
         Err(e) => eprintln!("(no plan: {e})"),
     }

@@ -256,6 +256,10 @@ pub struct RunOptions {
     /// pauses the campaign within a few connection timeouts.
     pub first_contact_attempts: u32,
     pub first_contact_wait: Duration,
+    /// While one of the campaign's accounts is set aside because its server
+    /// could not be used (see `failover`), that server is tried this often
+    /// in the background; when a connection opens, sending moves back.
+    pub probe_every: Duration,
     /// Recipients failing for good in a row (different recipients, each
     /// ending `failed`) before the campaign pauses. Transient replies do not
     /// count: they are retried.
@@ -283,6 +287,7 @@ impl Default for RunOptions {
             connect_attempts: 8,
             first_contact_attempts: 3,
             first_contact_wait: Duration::from_secs(2),
+            probe_every: Duration::from_secs(60),
             consecutive_failures: 20,
             ambiguous_in_a_row: 3,
             progress_interval: Duration::from_millis(250),
@@ -359,6 +364,9 @@ struct Run {
     rules: crate::smtp::rules::RuleSet,
     /// Connections the workers may hold: the account's, lowered by a rule.
     connections_allowed: AtomicU32,
+    /// "Fewer connections" replies in a row to the run's only connection as
+    /// it opened: each waits longer (see `worker::act_on_open_rule`).
+    crowded_in_a_row: AtomicU32,
     /// A rule suspended the account until then (store clock, Unix ms).
     suspended_until: Mutex<Option<i64>>,
     /// What the run waits for while no connection opens, for progress:
@@ -388,8 +396,9 @@ impl Run {
     }
 
     /// Pauses the campaign for a reason that is not one recipient's (or,
-    /// when the account cannot log in and another of the campaign's
-    /// accounts can send, hands over to it: see `failover`).
+    /// when the account cannot log in or its server cannot be used, and
+    /// another of the campaign's accounts can send, hands over to it: see
+    /// `failover`).
     fn halt_with(&self, reason: PauseReason) {
         if failover::instead_of_pause(self, &reason) {
             return;
@@ -773,13 +782,17 @@ pub async fn send(
             name: &name,
         },
     )?;
+    // Accounts set aside in this send: their login failed (for good), or
+    // their servers cannot be used (until a probe reaches them).
     let mut blocked = std::collections::HashSet::new();
+    let aside = failover::SetAside::default();
     let mut moved: Option<(usize, i64, AccountChange)> = None;
     let mut control_for_segment = Some(control);
     let mut announced = false;
     loop {
         let suspensions = store.account_suspensions().await?;
-        let Some(choice) = failover::choose(&candidates, &suspensions, &blocked) else {
+        let unusable: std::collections::HashSet<usize> = blocked.iter().copied().chain(aside.now()).collect();
+        let Some(choice) = failover::choose(&candidates, &suspensions, &unusable) else {
             // Unreachable: an account is set aside only when another can send.
             return Err(Error::Internal(
                 "no account of the campaign is left to send on".to_owned(),
@@ -820,6 +833,7 @@ pub async fn send(
             &candidates,
             index,
             &blocked,
+            &aside,
             &suspensions,
             choice.waiting.as_ref().map(|s| s.until),
         );
@@ -844,8 +858,12 @@ pub async fn send(
         match Box::pin(send_on(segment, control)).await? {
             Ended::Finished(report) => return Ok(report),
             Ended::Moved { run_id, why, control } => {
-                if matches!(why, AccountChange::AuthFailed { .. }) {
-                    blocked.insert(index);
+                match why {
+                    AccountChange::AuthFailed { .. } => {
+                        blocked.insert(index);
+                    }
+                    AccountChange::Unreachable { .. } => aside.insert(index),
+                    AccountChange::Suspended { .. } | AccountChange::Resumed | AccountChange::Reachable => {}
                 }
                 moved = Some((index, run_id, why));
                 control_for_segment = Some(control);
@@ -1017,6 +1035,7 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         reached: AtomicBool::new(false),
         rules: crate::smtp::rules::RuleSet::new(settings.preset.as_deref(), &settings.rules),
         connections_allowed: AtomicU32::new(settings.connections.max(1)),
+        crowded_in_a_row: AtomicU32::new(0),
         suspended_until: Mutex::new(suspended_until),
         outage_began: Mutex::new(None),
         server_wait: Mutex::new(None),
@@ -1043,6 +1062,7 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
     let progress = tokio::spawn(report_progress(run.clone()));
     let acknowledge = tokio::spawn(acknowledge_pause(run.clone()));
     let watch = tokio::spawn(failover::watch(run.clone()));
+    let probe = tokio::spawn(failover::probe(run.clone()));
     let mut failure = pool::run(run.clone(), writer).await;
     // Every worker is gone, so the writer's channel is closed: it drains and ends.
     match writer_done.await {
@@ -1057,6 +1077,7 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
     progress.abort();
     acknowledge.abort();
     watch.abort();
+    probe.abort();
     remember_held_rate(&run).await;
 
     let halted = run

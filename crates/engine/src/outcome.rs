@@ -57,8 +57,18 @@ pub enum AccountChange {
     },
     /// The account it sent on could not log in (nothing frees that by itself).
     AuthFailed { failure: Failure },
+    /// The server of the account it sent on, `host:port`, could not be
+    /// used: not reached, refusing, silent, or its certificate failed
+    /// (`failure`, the last try's), before any message was accepted or for
+    /// longer than the account's outage limit. Its server is tried again
+    /// in the background; when it answers, sending moves back
+    /// ([`AccountChange::Reachable`]).
+    Unreachable { failure: Failure, host: String, port: u16 },
     /// An earlier account of the list is no longer suspended: back to it.
     Resumed,
+    /// The server of an earlier account of the list, set aside because it
+    /// could not be reached, answers again: back to it.
+    Reachable,
 }
 
 /// English, for the CLI and the log.
@@ -85,7 +95,11 @@ impl fmt::Display for AccountChange {
                 )
             }
             AccountChange::AuthFailed { failure } => write!(f, "the account could not log in: \"{}\"", failure.text),
+            AccountChange::Unreachable { failure, host, port } => {
+                write!(f, "the account's server {host}:{port} could not be used: {failure}")
+            }
             AccountChange::Resumed => f.write_str("an earlier account is no longer suspended"),
+            AccountChange::Reachable => f.write_str("an earlier account's server can be reached again"),
         }
     }
 }

@@ -202,8 +202,8 @@ export const api = {
     call<RenderedMessage>('send_test_message', { campaign, row, account, to, testId }),
   /** The merge fields a campaign's message may use (`email` among them), before anything is saved. */
   mergeFields: (campaign: number) => call<string[]>('merge_fields', { campaign }),
-  /** What Start would do: how many, through which account, from whom, at what pace, how long. */
-  sendPlan: (campaign: number, account: string | null) => call<SendPlan>('send_plan', { campaign, account }),
+  /** What Start would do on `accounts` in order (none: the campaign's): how many, through which accounts, from whom, at what pace, how long. */
+  sendPlan: (campaign: number, accounts: string[]) => call<SendPlan>('send_plan', { campaign, accounts }),
   /** The account offered first: the last one used, the sandbox on a fresh install. */
   defaultAccount: () => call<string | null>('default_account'),
   listTemplates: () => call<TemplateSummary[]>('list_templates'),
@@ -261,17 +261,20 @@ export const api = {
 
   /** A campaign's start time and send windows (none: it has no schedule). */
   getSchedule: (campaign: number) => call<Schedule | null>('get_schedule', { campaign }),
-  /** `start`: the local date and time chosen ("2026-12-03 09:00"), read in `schedule.time_zone` by the engine. */
-  setSchedule: (campaign: number, start: string | null, schedule: Schedule) =>
-    call<null>('set_schedule', { campaign, start, schedule }),
+  /**
+   * `start`: the local date and time chosen ("2026-12-03 09:00"), read in `schedule.time_zone` by the engine;
+   * `accounts`: the accounts in order the start sends on (one: the schedule's own; several: the campaign's list).
+   */
+  setSchedule: (campaign: number, start: string | null, schedule: Schedule, accounts: string[]) =>
+    call<null>('set_schedule', { campaign, start, schedule, accounts }),
   clearSchedule: (campaign: number) => call<null>('clear_schedule', { campaign }),
   /** Every schedule; `missed`: its start passed while Mailroom was closed. */
   listSchedules: () => call<ScheduledCampaign[]>('list_schedules'),
   /** Takes a scheduled start (it begins now); the account it was to send on. */
   takeScheduledStart: (campaign: number) => call<string | null>('take_scheduled_start', { campaign }),
-  /** How the remaining recipients would go out, per day; `rateHint`: the live rate while sending. */
-  planCampaign: (campaign: number, account: string | null, rateHint: number | null) =>
-    call<Plan>('plan_campaign', { campaign, account, rateHint }),
+  /** How the remaining recipients would go out on `accounts` in order (none: the schedule's or campaign's), per day; `rateHint`: the live rate while sending. */
+  planCampaign: (campaign: number, accounts: string[], rateHint: number | null) =>
+    call<Plan>('plan_campaign', { campaign, accounts, rateHint }),
   localTimeZone: () => call<string>('local_time_zone'),
   timeZones: () => call<string[]>('time_zones'),
 

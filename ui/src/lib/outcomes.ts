@@ -20,6 +20,19 @@ import { formatBytes, formatDuration, formatNumber, formatRate, formatTime, form
 /** Problems whose text is Mailroom's own wording, not the server's or the system's: the label says it all. */
 const OWN_WORDS = new Set<Failure['problem']>(['timed_out', 'no_greeting', 'cancelled']);
 
+/**
+ * A campaign's accounts in the order they send, each quoted: “A”; “A”, then
+ * “B” when “A” is suspended; and so on (the engine's failover decides; this
+ * only says it).
+ */
+export function describeAccounts(names: readonly string[]): string {
+  const [first, second, ...more] = names.map(quote);
+  if (first === undefined) return '';
+  if (second === undefined) return first;
+  if (more.length === 0) return t('accounts.inTurnTwo', { first, second });
+  return t('accounts.inTurnMany', { first, rest: [second, ...more].join(t('accounts.separator')) });
+}
+
 /** A failed SMTP step: what went wrong, the server's code and its own words (quoted, as they came). */
 export function describeFailure(failure: Failure): string {
   const what = t(`failure.${failure.problem}`);
@@ -119,8 +132,12 @@ export function describeAccountChange(why: AccountChange): string {
       return t('failover.whySuspended', { at: formatTime(why.until), reason: describeSuspension(why.reason) });
     case 'auth_failed':
       return t('failover.whyAuthFailed', { failure: describeFailure(why.failure) });
+    case 'unreachable':
+      return t('failover.whyUnreachable', { host: why.host, port: why.port, failure: describeFailure(why.failure) });
     case 'resumed':
       return t('failover.whyResumed');
+    case 'reachable':
+      return t('failover.whyReachable');
   }
 }
 

@@ -95,6 +95,7 @@ const defaults: Record<string, (args: Record<string, unknown>) => unknown> = {
   list_schedules: () => [],
   plan_campaign: () => ({
     remaining: 0,
+    accounts: [],
     rate_per_second: null,
     per_day: null,
     sent_today: 0,

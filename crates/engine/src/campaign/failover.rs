@@ -1,23 +1,52 @@
 //! Several accounts for one campaign (issue 19): the campaign's accounts in
 //! order, and moving between them. The first account that is neither
 //! suspended (a provider rule, its quota: `store/suspensions.rs`, kept
-//! across restarts) nor set aside in this `send` (its login failed) sends.
-//! When it is suspended or cannot log in and another account can send, its
-//! run winds down (messages in flight finish, nothing new starts: the same
-//! path as a pause, without pausing the campaign) and `send` starts a new
-//! run on the other account, so every recipient's run names the account
-//! that sent it. When an earlier account's suspension ends (by time, or a
-//! person's "Resume now"), sending moves back to it. When every account is
-//! suspended, the run waits on the one that frees first
-//! (`CampaignEvent::AccountWait`). Each account keeps its own limits,
-//! connections, rules and quotas: each run is built from its own settings.
+//! across restarts) nor set aside in this `send` (its login failed, or its
+//! server could not be used) sends. When it is suspended, cannot log in or
+//! its server cannot be used, and another account can send, its run winds
+//! down (messages in flight finish, nothing new starts: the same path as a
+//! pause, without pausing the campaign) and `send` starts a new run on the
+//! other account, so every recipient's run names the account that sent it.
+//! When an earlier account's suspension ends (by time, or a person's
+//! "Resume now"), or its server answers again, sending moves back to it.
+//! When every account is suspended, the run waits on the one that frees
+//! first (`CampaignEvent::AccountWait`). When every account is unusable
+//! (the last one's server cannot be used either, or it cannot log in), the
+//! campaign pauses with that account's reason, as with one account. Each
+//! account keeps its own limits, connections, rules and quotas: each run is
+//! built from its own settings.
+//!
+//! # A server that cannot be used
+//!
+//! "Cannot be used" is what pauses a campaign on one account: the server
+//! was not reached, refused, stayed silent or failed its certificate, three
+//! times before it accepted any message of the run, or for longer than the
+//! account's outage limit later (`outage`), or it refused the connection in
+//! a way only a person can fix (a certificate, no STARTTLS). Such an account
+//! is set aside *for this `send`, in memory*, and not suspended in the
+//! store, because an outage is a fact about the network now, not the
+//! provider's decision about the account: a kept suspension would outlive
+//! the outage (after a restart, and for every other campaign sending on the
+//! account, which would wait for it though its server may be back in a
+//! minute), and would show the account as suspended in the SMTP screen,
+//! where nothing about it is wrong. Nor is it given a fixed time after which
+//! sending moves back to find out: that would stop sending at each try (a
+//! run on a server still down takes its three tries, seconds to a minute of
+//! nothing sent). Instead [`probe`] tries its server in the background every
+//! `RunOptions::probe_every` (a minute), one connection logged in as Test
+//! connection does, while the next account keeps sending; when a connection
+//! opens, sending moves back (`AccountChange::Reachable`). A failed login is
+//! set aside for the `send` and not tried again: the password the run has
+//! will not start working by itself.
 //!
 //! The worker asks two things here: [`suspend`] when a rule suspends the
 //! account (the suspension is kept in the store; the recipient that drew the
 //! reply is due at once when another account takes over, else when the
 //! suspension ends), and [`quota_used`] when a quota makes it wait. A failed
-//! login reaches [`instead_of_pause`] through `Run::halt_with`. [`watch`]
-//! runs beside the workers and reads the store's suspensions every second.
+//! login or a server that cannot be used reaches [`instead_of_pause`]
+//! through `Run::halt_with`. [`watch`] runs beside the workers and reads the
+//! store's suspensions every second; [`probe`] beside it tries the servers
+//! of accounts set aside.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -30,14 +59,15 @@ use crate::error::{Error, Result};
 use crate::message::{CompiledMessage, Sender};
 use crate::model::{CampaignId, CampaignSummary};
 use crate::outcome::{AccountChange, PauseReason, SuspensionReason};
+use crate::smtp::client::{Connection, ConnectionSettings};
 use crate::smtp::rules::Rule;
 use crate::smtp::{AccountSettings, Failure, Stage};
 use crate::store::{AccountSuspension, Store};
 
 /// A quota wait at least this long suspends the account (kept, shown on
 /// it, and a reason to move to the next account); a shorter one is waited
-/// out (a per-minute quota, say).
-const QUOTA_SUSPENDS_AFTER_MS: i64 = 60_000;
+/// out (a per-minute quota, say). The plan (`plan.rs`) works the same rule out on paper.
+pub(super) const QUOTA_SUSPENDS_AFTER_MS: i64 = 60_000;
 
 /// How often [`watch`] reads the suspensions.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -100,8 +130,9 @@ pub(super) struct Choice {
     pub waiting: Option<AccountSuspension>,
 }
 
-/// The first account neither suspended nor `blocked`; when every one is
-/// suspended, the one that frees first; `None` when all are blocked.
+/// The first account neither suspended nor `blocked` (set aside: its login
+/// failed, or its server cannot be used); when every one is suspended, the
+/// one that frees first; `None` when all are blocked.
 pub(super) fn choose(
     candidates: &[Candidate],
     suspensions: &HashMap<i64, AccountSuspension>,
@@ -124,14 +155,43 @@ pub(super) fn choose(
         })
 }
 
+/// The accounts of a `send` set aside because their servers could not be
+/// used, by place in the list: shared by `send` (which adds one when a run
+/// hands over for it) and every run's [`probe`] (which takes one out when
+/// its server answers again).
+#[derive(Debug, Clone, Default)]
+pub(super) struct SetAside(std::sync::Arc<Mutex<HashSet<usize>>>);
+
+impl SetAside {
+    pub(super) fn insert(&self, index: usize) {
+        lock(&self.0).insert(index);
+    }
+
+    fn remove(&self, index: usize) {
+        lock(&self.0).remove(&index);
+    }
+
+    /// The accounts set aside now, in the list's order.
+    pub(super) fn now(&self) -> Vec<usize> {
+        let mut aside: Vec<usize> = lock(&self.0).iter().copied().collect();
+        aside.sort_unstable();
+        aside
+    }
+}
+
 /// What a run knows of the campaign's other accounts.
 pub(super) struct Link {
     /// This run's account's place in the list.
     index: usize,
     /// Every account's id, in order.
     profiles: Vec<i64>,
-    /// Accounts set aside in this `send` (their login failed).
+    /// Every account's server, in order, for [`probe`].
+    servers: Vec<std::sync::Arc<ConnectionSettings>>,
+    /// Accounts set aside in this `send` because their login failed.
     blocked: HashSet<usize>,
+    /// Accounts set aside in this `send` because their servers could not
+    /// be used, until [`probe`] reaches them.
+    aside: SetAside,
     /// Another account can send right now (refreshed by [`watch`]).
     other_free: AtomicBool,
     /// The run began waiting for this account's suspension (every account
@@ -149,19 +209,25 @@ impl Link {
         candidates: &[Candidate],
         index: usize,
         blocked: &HashSet<usize>,
+        aside: &SetAside,
         suspensions: &HashMap<i64, AccountSuspension>,
         waiting_until: Option<i64>,
     ) -> Link {
         let link = Link {
             index,
             profiles: candidates.iter().map(|c| c.profile).collect(),
+            servers: candidates
+                .iter()
+                .map(|c| c.settings.connection_settings(c.password.clone()))
+                .collect(),
             blocked: blocked.clone(),
+            aside: aside.clone(),
             other_free: AtomicBool::new(false),
             waiting_until,
             kept_until: Mutex::new(waiting_until),
             handoff: Mutex::new(None),
         };
-        let free = link.free(suspensions).next().is_some();
+        let free = !link.free(suspensions).is_empty();
         link.other_free.store(free, Ordering::SeqCst);
         link
     }
@@ -176,11 +242,17 @@ impl Link {
         lock(&self.handoff).clone()
     }
 
-    /// The accounts that could send now (not this one, not blocked, not suspended).
-    fn free(&self, suspensions: &HashMap<i64, AccountSuspension>) -> impl Iterator<Item = usize> + '_ {
-        let suspended: HashSet<i64> = suspensions.keys().copied().collect();
+    /// The accounts that could send now (not this one, not set aside, not suspended).
+    fn free(&self, suspensions: &HashMap<i64, AccountSuspension>) -> Vec<usize> {
+        let aside = self.aside.now();
         (0..self.profiles.len())
-            .filter(move |&i| i != self.index && !self.blocked.contains(&i) && !suspended.contains(&self.profiles[i]))
+            .filter(|&i| {
+                i != self.index
+                    && !self.blocked.contains(&i)
+                    && !aside.contains(&i)
+                    && !suspensions.contains_key(&self.profiles[i])
+            })
+            .collect()
     }
 }
 
@@ -262,21 +334,109 @@ async fn keep(run: &Run, until: i64, reason: &SuspensionReason) {
 }
 
 /// Instead of pausing the campaign for `reason`: when the account cannot
-/// log in and another account can send, hand over to it. Whether it did.
+/// log in or its server cannot be used, and another account can send, hand
+/// over to it. Whether it did.
 pub(super) fn instead_of_pause(run: &Run, reason: &PauseReason) -> bool {
-    let PauseReason::Server { failure, .. } = reason else {
+    let Some(why) = set_aside_for(reason) else {
         return false;
     };
-    if failure.stage != Stage::Auth || !run.failover.other_free.load(Ordering::SeqCst) {
+    if !run.failover.other_free.load(Ordering::SeqCst) {
         return false;
     }
-    hand_off(
-        run,
-        AccountChange::AuthFailed {
-            failure: failure.clone(),
-        },
-    );
+    hand_off(run, why);
     true
+}
+
+/// Whether `reason`, a pause of the campaign, sets the account aside in
+/// this `send`, and why: a failed login, or a server that cannot be used
+/// (see the module's doc). Other reasons (a rule's advice, failures in a
+/// row, a full disk) are the campaign's or the message's, which another
+/// account would meet too.
+fn set_aside_for(reason: &PauseReason) -> Option<AccountChange> {
+    let unreachable = |failure: &Failure, host: &String, port: &u16| AccountChange::Unreachable {
+        failure: failure.clone(),
+        host: host.clone(),
+        port: *port,
+    };
+    match reason {
+        PauseReason::Server { failure, .. } if failure.stage == Stage::Auth => Some(AccountChange::AuthFailed {
+            failure: failure.clone(),
+        }),
+        // Refused for good as the connection opened, before any envelope:
+        // a certificate, TLS, a name that does not resolve, a greeting or
+        // EHLO that turns this client away.
+        PauseReason::Server { failure, host, port }
+            if matches!(
+                failure.stage,
+                Stage::Dns | Stage::Connect | Stage::Tls | Stage::Greeting | Stage::Ehlo
+            ) =>
+        {
+            Some(unreachable(failure, host, port))
+        }
+        PauseReason::Unreachable {
+            failure, host, port, ..
+        }
+        | PauseReason::OutageTooLong {
+            failure, host, port, ..
+        } => Some(unreachable(failure, host, port)),
+        _ => None,
+    }
+}
+
+/// Beside the workers, every `RunOptions::probe_every`: tries the server of
+/// each account set aside because it could not be used, in the list's
+/// order; one that opens a connection is no longer set aside, and when it
+/// comes before this run's account, sending moves back to it.
+pub(super) async fn probe(run: std::sync::Arc<Run>) {
+    let link = &run.failover;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(run.options.probe_every.max(Duration::from_millis(10))) => {}
+            () = run.stopped() => return,
+        }
+        for index in link.aside.now() {
+            let Some(server) = link.servers.get(index).cloned() else {
+                continue;
+            };
+            let (host, port) = (server.host.clone(), server.port);
+            let opened = tokio::select! {
+                opened = Connection::open(server) => opened,
+                () = run.stopped() => return,
+            };
+            match opened {
+                Ok(connection) => {
+                    connection.quit().await;
+                    link.aside.remove(index);
+                    tracing::info!(campaign = run.campaign, %host, port, "a set-aside account's server answers again");
+                    // Back to an earlier account, unless it is suspended
+                    // meanwhile: then `watch` moves back when that ends.
+                    // A later one may take over again from `watch`'s next look.
+                    if index < link.index && !suspended_now(&run, index).await {
+                        hand_off(&run, AccountChange::Reachable);
+                        return;
+                    }
+                }
+                Err(failure) => {
+                    tracing::debug!(campaign = run.campaign, %host, port, %failure, "a set-aside account's server still cannot be used");
+                }
+            }
+        }
+    }
+}
+
+/// Whether the `index`-th account is suspended in the store now (when the
+/// suspensions cannot be read: not, as far as the run knows).
+async fn suspended_now(run: &Run, index: usize) -> bool {
+    let Some(&profile) = run.failover.profiles.get(index) else {
+        return false;
+    };
+    match run.store.account_suspensions().await {
+        Ok(suspensions) => suspensions.contains_key(&profile),
+        Err(error) => {
+            tracing::warn!(%error, "the accounts' suspensions could not be read");
+            false
+        }
+    }
 }
 
 /// Beside the workers, every second: reads the suspensions, and hands over
@@ -320,7 +480,7 @@ enum Look {
 /// One look at `suspensions` (see [`watch`]).
 fn look(run: &Run, suspensions: &HashMap<i64, AccountSuspension>) -> Option<Look> {
     let link = &run.failover;
-    let free: Vec<usize> = link.free(suspensions).collect();
+    let free = link.free(suspensions);
     link.other_free.store(!free.is_empty(), Ordering::SeqCst);
     if free.iter().any(|&i| i < link.index) {
         return Some(Look::HandOff(AccountChange::Resumed));
@@ -372,4 +532,89 @@ pub async fn accounts(store: &Store, campaign: CampaignId) -> Result<Vec<String>
         return Ok(listed);
     }
     Ok(store.campaign_profile(campaign).await?.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::Problem;
+
+    fn server(stage: Stage, problem: Problem) -> PauseReason {
+        PauseReason::Server {
+            failure: Failure::new(stage, problem, "as the server said"),
+            host: "smtp.example.com".to_owned(),
+            port: 587,
+        }
+    }
+
+    #[test]
+    fn a_failed_login_and_a_server_that_cannot_be_used_set_the_account_aside_and_nothing_else_does() {
+        assert!(matches!(
+            set_aside_for(&server(Stage::Auth, Problem::AuthFailed)),
+            Some(AccountChange::AuthFailed { .. })
+        ));
+        // Refused for good as the connection opened: a certificate, a name.
+        for (stage, problem) in [
+            (Stage::Tls, Problem::CertificateInvalid),
+            (Stage::Dns, Problem::DnsFailed),
+            (Stage::Ehlo, Problem::StarttlsUnavailable),
+        ] {
+            assert!(
+                matches!(
+                    set_aside_for(&server(stage, problem)),
+                    Some(AccountChange::Unreachable { port: 587, .. })
+                ),
+                "{stage:?} {problem:?}"
+            );
+        }
+        // The bounds of `outage`, before any message and later.
+        let refused = Failure::new(Stage::Connect, Problem::Refused, "connection refused");
+        let unreachable = PauseReason::Unreachable {
+            attempts: 3,
+            failure: refused.clone(),
+            host: "smtp.example.com".to_owned(),
+            port: 25,
+        };
+        let too_long = PauseReason::OutageTooLong {
+            attempts: 6,
+            failure: refused.clone(),
+            host: "smtp.example.com".to_owned(),
+            port: 25,
+            limit_ms: 600_000,
+        };
+        for reason in [unreachable, too_long] {
+            assert_eq!(
+                set_aside_for(&reason),
+                Some(AccountChange::Unreachable {
+                    failure: refused.clone(),
+                    host: "smtp.example.com".to_owned(),
+                    port: 25,
+                })
+            );
+        }
+        // The sender refused, a rule's advice, the list going bad, a full
+        // disk: another account would meet them too.
+        assert_eq!(set_aside_for(&server(Stage::Mail, Problem::Rejected)), None);
+        assert_eq!(
+            set_aside_for(&PauseReason::Rule {
+                rule: "qq.content_rejected".to_owned(),
+                advice: "change the message".to_owned(),
+                failure: Failure::new(Stage::Data, Problem::Rejected, "content rejected"),
+            }),
+            None
+        );
+        assert_eq!(set_aside_for(&PauseReason::DiskFull), None);
+        assert_eq!(set_aside_for(&PauseReason::ByYou), None);
+    }
+
+    #[test]
+    fn set_aside_accounts_are_listed_in_the_lists_order_and_one_reached_leaves_it() {
+        let aside = SetAside::default();
+        let shared = aside.clone();
+        aside.insert(2);
+        aside.insert(0);
+        assert_eq!(shared.now(), [0, 2]);
+        shared.remove(0);
+        assert_eq!(aside.now(), [2]);
+    }
 }

@@ -15,6 +15,13 @@
 //!   `outage_limit_ms` (10 minutes unless set) or the run's
 //!   `connect_attempts` are used up; then the campaign pauses with the reason.
 //!
+//! Either pause becomes a move to the campaign's next account when another
+//! of its accounts can send (`failover`: the account is set aside for the
+//! `send`, and its server tried again in the background). A reply that
+//! refuses a connection as it opens is the rules' first (`worker`): a
+//! suspension, or "fewer connections" to the only connection, is a wait,
+//! not a failed try of the server.
+//!
 //! The policy is a pure function of the attempt and the time the outage has
 //! lasted, so the bound is tested without a server (on tokio's paused clock
 //! in `tests`).

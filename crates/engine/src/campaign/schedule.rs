@@ -439,6 +439,8 @@ pub struct ScheduledCampaign {
     pub campaign: CampaignId,
     pub name: String,
     pub schedule: Schedule,
+    /// The accounts a scheduled start sends on, in order (see [`start_accounts`]).
+    pub accounts: Vec<String>,
     /// Its start time passed while no Mailroom was there to start it.
     pub missed: bool,
 }
@@ -462,6 +464,44 @@ pub async fn set(store: &Store, campaign: CampaignId, schedule: &Schedule) -> Re
     store.set_schedule(campaign, schedule, profile).await
 }
 
+/// Sets campaign `campaign`'s schedule to send on `accounts` in order, as
+/// [`set`] does: one account is the schedule's own; several become the
+/// campaign's accounts (`failover::set_accounts`, which a start then sends
+/// on, each in turn); none keeps `schedule.account` as it is.
+pub async fn set_on_accounts(
+    store: &Store,
+    campaign: CampaignId,
+    schedule: &Schedule,
+    accounts: &[&str],
+) -> Result<()> {
+    let names = super::plan::distinct(accounts);
+    // Every account known before anything changes.
+    for name in &names {
+        store.account(name).await?;
+    }
+    let mut wanted = schedule.clone();
+    match names.as_slice() {
+        [] => {}
+        [one] => wanted.account = Some(one.clone()),
+        _ => wanted.account = None,
+    }
+    set(store, campaign, &wanted).await?;
+    if names.len() > 1 {
+        super::failover::set_accounts(store, campaign, accounts).await?;
+    }
+    Ok(())
+}
+
+/// The accounts a scheduled start of campaign `campaign` sends on, in
+/// order: the schedule's own account, else the campaign's accounts (its
+/// list, else the one it last ran on).
+pub async fn start_accounts(store: &Store, campaign: CampaignId, schedule: Option<&Schedule>) -> Result<Vec<String>> {
+    match schedule.and_then(|s| s.account.clone()) {
+        Some(account) => Ok(vec![account]),
+        None => super::failover::accounts(store, campaign).await,
+    }
+}
+
 /// Campaign `campaign`'s schedule, if it has one.
 pub async fn get(store: &Store, campaign: CampaignId) -> Result<Option<Schedule>> {
     store.schedule(campaign).await
@@ -478,6 +518,7 @@ pub async fn list(store: &Store, since: i64) -> Result<Vec<ScheduledCampaign>> {
     let mut all = store.schedules().await?;
     for scheduled in &mut all {
         scheduled.missed = scheduled.schedule.start_at.is_some_and(|at| at <= since);
+        scheduled.accounts = start_accounts(store, scheduled.campaign, Some(&scheduled.schedule)).await?;
     }
     Ok(all)
 }
@@ -830,6 +871,57 @@ mod tests {
         assert_eq!((taken.start_at, taken.windows.len()), (None, 1));
         clear(&store, ids[0]).await.expect("test step");
         assert_eq!(get(&store, ids[0]).await.expect("test step"), None);
+    }
+
+    /// Issue 19: a schedule set on several accounts keeps them, in order,
+    /// as the campaign's list (the start sends on the list); on one, as the
+    /// schedule's own; on none, as it was.
+    #[tokio::test]
+    async fn a_schedule_on_several_accounts_keeps_them_in_order() {
+        let now = ms("2026-12-07 08:00", "Europe/Paris");
+        let (_dir, store, ids) = store_with_campaigns(now, &["spring"]).await;
+        for name in ["zeta", "alpha"] {
+            store
+                .insert_account(&crate::smtp::AccountSettings {
+                    name: name.to_owned(),
+                    host: "192.0.2.1".to_owned(),
+                    ..crate::smtp::AccountSettings::default()
+                })
+                .await
+                .expect("test step");
+        }
+        let schedule = starting_at(now + 3_600_000);
+        set_on_accounts(&store, ids[0], &schedule, &["zeta", "alpha", "zeta"])
+            .await
+            .expect("test step");
+        let kept = get(&store, ids[0]).await.expect("test step").expect("test step");
+        assert_eq!(kept.account, None, "several accounts are the campaign's list");
+        assert_eq!(
+            store.campaign_accounts(ids[0]).await.expect("test step"),
+            ["zeta", "alpha"]
+        );
+        let listed = list(&store, now).await.expect("test step");
+        assert_eq!(listed[0].accounts, ["zeta", "alpha"]);
+        // None given: as the schedule has it.
+        set_on_accounts(&store, ids[0], &kept, &[]).await.expect("test step");
+        assert_eq!(
+            list(&store, now).await.expect("test step")[0].accounts,
+            ["zeta", "alpha"]
+        );
+        // One: the schedule's own, which the start sends on.
+        set_on_accounts(&store, ids[0], &kept, &["alpha"])
+            .await
+            .expect("test step");
+        let kept = get(&store, ids[0]).await.expect("test step").expect("test step");
+        assert_eq!(kept.account.as_deref(), Some("alpha"));
+        assert_eq!(
+            start_accounts(&store, ids[0], Some(&kept)).await.expect("test step"),
+            ["alpha"]
+        );
+        // An unknown account is refused, and nothing changes.
+        let refused = set_on_accounts(&store, ids[0], &kept, &["zeta", "nobody"]).await;
+        assert!(matches!(refused, Err(Error::AccountNotFound(_))), "{refused:?}");
+        assert_eq!(get(&store, ids[0]).await.expect("test step"), Some(kept));
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,17 +1,20 @@
 //! The summary a person reads before a run starts ("1,988 recipients through
-//! Sandbox, from news@example.org, at 5/s: about 7 minutes"): how many
-//! recipients a run would send to, through which account, from which sender,
-//! at what pace, and about how long that takes. Computed here so the window
-//! and the CLI say the same thing. How long is the day plan's finish
-//! (`plan::work_out` on `plan::input_for`'s inputs: the rate the run starts
-//! at, the held rate included, the quotas and what the account already
-//! sent, the send windows), so the summary and the plan never disagree.
-//! Start sends now: a scheduled start time is not waited for here.
+//! Sandbox, from news@example.org, at 5/s: about 7 minutes"; with several
+//! accounts "through "A", then "B" when "A" is suspended"): how many
+//! recipients a run would send to, through which accounts in order, from
+//! which sender, at what pace, and about how long that takes. Computed here
+//! so the window and the CLI say the same thing. How long is the day plan's
+//! finish (`plan::work_out` on `plan::input_for`'s inputs: every account's
+//! starting rate, the held rate included, its quotas, what it already sent
+//! and its kept suspension, the send windows), so the summary and the plan
+//! never disagree. Start sends now: a scheduled start time is not waited for
+//! here.
 
 use std::fmt;
 
 use serde::Serialize;
 
+use super::plan::thousands;
 use crate::error::{Error, Result};
 use crate::model::CampaignId;
 use crate::store::Store;
@@ -24,59 +27,61 @@ pub struct SendPlan {
     /// Recipients the run would send to: pending and waiting to retry.
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub recipients: u64,
-    /// The account it would send through.
-    pub account: String,
-    /// The sender address (none when the account has none yet: the run
-    /// will refuse to start until it is set).
+    /// The accounts it would send through, in order: the first that is not
+    /// suspended sends, the next when it is.
+    pub accounts: Vec<String>,
+    /// The sender address of the account that sends first (none when it
+    /// has none yet: the run will refuse to start until it is set).
     pub from: Option<String>,
-    /// Messages per second at most: the account's rate, or its tightest
-    /// quota spread over its window; none when nothing limits it.
+    /// Messages per second at most on the account that sends first: its
+    /// rate, or its tightest quota spread over its window; none when
+    /// nothing limits it.
     pub per_second: Option<f64>,
-    /// About how long the run takes at that pace; none when unthrottled.
+    /// About how long the run takes, every account in turn; none when unthrottled.
     #[cfg_attr(feature = "ts-bindings", ts(type = "number | null"))]
     pub seconds: Option<u64>,
 }
 
-/// The plan for sending `campaign` through `account`, else the account it
-/// last ran on, else the default account (the last used, the sandbox on a
-/// fresh install).
-pub async fn send_plan(store: &Store, campaign: CampaignId, account: Option<&str>) -> Result<SendPlan> {
+/// The plan for sending `campaign` through `accounts` in order, else the
+/// campaign's accounts (its list, else the one it last ran on), else the
+/// default account (the last used, the sandbox on a fresh install).
+pub async fn send_plan(store: &Store, campaign: CampaignId, accounts: &[&str]) -> Result<SendPlan> {
     let summary = store.campaign_summary(campaign).await?;
-    let account = match account {
-        Some(name) => Some(name.to_owned()),
-        // The first of the campaign's accounts, else the one it last ran on.
-        None => match store
-            .campaign_accounts(campaign)
-            .await?
-            .into_iter()
-            .next()
-            .or(store.campaign_profile(campaign).await?)
-        {
-            Some(name) => Some(name),
-            None => crate::smtp::manage::default_account(store).await?,
-        },
-    };
-    let account = account.ok_or_else(|| Error::CampaignState {
-        campaign: summary.name.clone(),
-        status: summary.status.as_str().to_owned(),
-        action: "add an SMTP account to send with".to_owned(),
-    })?;
-    let (profile, settings) = store.account(&account).await?;
+    let mut names = super::plan::distinct(accounts);
+    if names.is_empty() {
+        names = super::failover::accounts(store, campaign).await?;
+    }
+    if names.is_empty()
+        && let Some(name) = crate::smtp::manage::default_account(store).await?
+    {
+        names.push(name);
+    }
+    if names.is_empty() {
+        return Err(Error::CampaignState {
+            campaign: summary.name.clone(),
+            status: summary.status.as_str().to_owned(),
+            action: "add an SMTP account to send with".to_owned(),
+        });
+    }
     let counts = store.status_counts(campaign).await?;
     let recipients = counts.pending + counts.retry_wait;
-    let held = store.held_rate(profile).await?.map(|held| held.rate);
     // Start sends now, within the campaign's windows.
     let scheduled = store
         .schedule(campaign)
         .await?
         .map(|s| super::schedule::Schedule { start_at: None, ..s });
-    let input = super::plan::input_for(store, scheduled, &account, recipients, None).await?;
+    let input = super::plan::input_for(store, scheduled, &names, recipients, None).await?;
     let plan = super::plan::work_out(&input);
+    // The pace and sender of the account the run starts on.
+    let first = super::plan::sending_now(&input.accounts)
+        .and_then(|i| input.accounts.get(i))
+        .ok_or_else(|| Error::Internal("a plan without accounts".to_owned()))?;
+    let (_, settings) = store.account(&first.name).await?;
     let per_second = [
-        super::throttle::starting_rate(settings.rate_per_second, held),
-        settings.per_minute.map(|n| f64::from(n) / 60.0),
-        settings.per_hour.map(|n| f64::from(n) / 3600.0),
-        settings.per_day.map(|n| f64::from(n) / 86_400.0),
+        first.rate_per_second,
+        first.per_minute.map(|n| f64::from(n) / 60.0),
+        first.per_hour.map(|n| f64::from(n) / 3600.0),
+        first.per_day.map(|n| f64::from(n) / 86_400.0),
     ]
     .into_iter()
     .flatten()
@@ -85,14 +90,16 @@ pub async fn send_plan(store: &Store, campaign: CampaignId, account: Option<&str
     // The plan's finish; with no rate but a quota, the quota's pace.
     let seconds = match (plan.duration_ms, per_second) {
         (Some(ms), _) => Some(ms.div_ceil(1000)),
-        (None, Some(rate)) if input.rate_per_second.is_none() => Some(estimate_seconds(recipients, rate)),
+        (None, Some(rate)) if input.accounts.len() == 1 && first.rate_per_second.is_none() => {
+            Some(estimate_seconds(recipients, rate))
+        }
         (None, _) => None,
     };
     Ok(SendPlan {
         campaign: summary.name,
         recipients,
         from: settings.sender_address(),
-        account,
+        accounts: names,
         per_second,
         seconds,
     })
@@ -109,7 +116,8 @@ fn estimate_seconds(recipients: u64, rate: f64) -> u64 {
     seconds
 }
 
-/// English, for the CLI: "1,988 recipients through "Sandbox", from X, at 5/s: about 7 minutes".
+/// English, for the CLI: "1,988 recipients through "Sandbox", from X, at
+/// 5/s: about 7 minutes"; "through "A", then "B" when "A" is suspended".
 impl fmt::Display for SendPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let noun = if self.recipients == 1 {
@@ -117,7 +125,14 @@ impl fmt::Display for SendPlan {
         } else {
             "recipients"
         };
-        write!(f, "{} {noun} through \"{}\"", thousands(self.recipients), self.account)?;
+        let names: Vec<String> = self.accounts.iter().map(|a| format!("\"{a}\"")).collect();
+        let first = names.first().cloned().unwrap_or_default();
+        write!(
+            f,
+            "{} {noun} through {}",
+            thousands(self.recipients),
+            super::plan::in_turn(&names, &first)
+        )?;
         match &self.from {
             Some(from) => write!(f, ", from {from}")?,
             None => f.write_str(", no sender address set")?,
@@ -127,18 +142,6 @@ impl fmt::Display for SendPlan {
             _ => f.write_str(", as fast as the server takes them"),
         }
     }
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn rate_text(rate: f64) -> String {
@@ -251,13 +254,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&dir.path().join("m.db")).await.expect("open");
         let campaign = campaign_and_accounts(&store).await;
-        let planned = send_plan(&store, campaign, Some("Black hole")).await.expect("plan");
+        let planned = send_plan(&store, campaign, &["Black hole"]).await.expect("plan");
         assert_eq!(
             planned,
             SendPlan {
                 campaign: "spring".to_owned(),
                 recipients: 2,
-                account: "Black hole".to_owned(),
+                accounts: vec!["Black hole".to_owned()],
                 from: Some("news@example.org".to_owned()),
                 // 60 a minute is tighter than 5 a second on average...
                 per_second: Some(1.0),
@@ -267,12 +270,19 @@ mod tests {
             }
         );
         // No account named and none used yet: the sandbox, unthrottled.
-        let planned = send_plan(&store, campaign, None).await.expect("plan");
+        let planned = send_plan(&store, campaign, &[]).await.expect("plan");
         assert_eq!(
             (planned.recipients, planned.per_second, planned.seconds),
             (2, None, None)
         );
-        assert!(store.account(&planned.account).await.expect("account").1.is_sandbox());
+        assert!(
+            store
+                .account(&planned.accounts[0])
+                .await
+                .expect("account")
+                .1
+                .is_sandbox()
+        );
     }
 
     /// Issue 19: the summary before Start and the day plan agree on the
@@ -309,10 +319,10 @@ mod tests {
         )
         .await
         .expect("schedule");
-        let plan = plan_campaign(&store, campaign, Some("Black hole"), None)
+        let plan = plan_campaign(&store, campaign, &["Black hole"], None)
             .await
             .expect("plan");
-        let summary = send_plan(&store, campaign, Some("Black hole")).await.expect("summary");
+        let summary = send_plan(&store, campaign, &["Black hole"]).await.expect("summary");
         // The first goes now; the second, 2 s later at 0.5/s, finds the
         // window closed and goes on Monday at 09:00.
         assert_eq!(plan.rate_per_second, Some(0.5));
@@ -394,7 +404,7 @@ mod tests {
         let plan = SendPlan {
             campaign: "spring".to_owned(),
             recipients: 1988,
-            account: "Sandbox".to_owned(),
+            accounts: vec!["Sandbox".to_owned()],
             from: Some("news@example.org".to_owned()),
             per_second: Some(5.0),
             seconds: Some(estimate_seconds(1988, 5.0)),
@@ -407,11 +417,109 @@ mod tests {
             per_second: None,
             seconds: None,
             recipients: 1,
-            ..plan
+            ..plan.clone()
         };
         assert_eq!(
             unthrottled.to_string(),
             "1 recipient through \"Sandbox\", from news@example.org, as fast as the server takes them"
+        );
+        let two = SendPlan {
+            accounts: vec!["A".to_owned(), "B".to_owned()],
+            ..plan.clone()
+        };
+        assert_eq!(
+            two.to_string(),
+            "1,988 recipients through \"A\", then \"B\" when \"A\" is suspended, from news@example.org, at 5/s: \
+             about 7 minutes"
+        );
+        let three = SendPlan {
+            accounts: vec!["A".to_owned(), "B".to_owned(), "C".to_owned()],
+            ..plan
+        };
+        assert!(
+            three
+                .to_string()
+                .contains("through \"A\", then \"B\", then \"C\", each when the ones before it are suspended, from"),
+            "{three}"
+        );
+    }
+
+    /// Issue 19: with accounts A then B, the summary names both in order,
+    /// starts at the pace of the one that sends first (B while A is
+    /// suspended), and its time is the day plan's over both accounts.
+    #[tokio::test]
+    async fn the_summary_names_every_account_in_order_and_agrees_with_the_plan_over_them() {
+        use crate::campaign::plan::plan_campaign;
+        use crate::outcome::{QuotaWindow, SuspensionReason};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let now = 1_796_634_000_000; // 2026-12-07 09:00 UTC
+        let store = Store::open_with_clock(
+            &dir.path().join("m.db"),
+            std::sync::Arc::new(crate::clock::ManualClock::at(now)),
+        )
+        .await
+        .expect("open");
+        let campaign = campaign_and_accounts(&store).await;
+        store
+            .insert_account(&AccountSettings {
+                name: "Backup".to_owned(),
+                host: "192.0.2.2".to_owned(),
+                from_address: Some("backup@example.org".to_owned()),
+                rate_per_second: Some(0.5),
+                ..AccountSettings::default()
+            })
+            .await
+            .expect("account");
+        let planned = send_plan(&store, campaign, &["Black hole", "Backup", "Black hole"])
+            .await
+            .expect("plan");
+        assert_eq!(planned.accounts, ["Black hole", "Backup"], "in order, each once");
+        assert_eq!(
+            (planned.from.as_deref(), planned.per_second),
+            (Some("news@example.org"), Some(1.0))
+        );
+        assert!(
+            planned
+                .to_string()
+                .starts_with("2 recipients through \"Black hole\", then \"Backup\" when \"Black hole\" is suspended"),
+            "{planned}"
+        );
+        // Black hole suspended for an hour: Backup sends first, at its pace.
+        let (profile, _) = store.account("Black hole").await.expect("account");
+        store
+            .suspend_account(
+                profile,
+                now + 3_600_000,
+                &SuspensionReason::Quota {
+                    window: QuotaWindow::Day,
+                    limit: 500,
+                },
+            )
+            .await
+            .expect("suspend");
+        let planned = send_plan(&store, campaign, &["Black hole", "Backup"])
+            .await
+            .expect("plan");
+        assert_eq!(
+            (planned.from.as_deref(), planned.per_second),
+            (Some("backup@example.org"), Some(0.5))
+        );
+        let plan = plan_campaign(&store, campaign, &["Black hole", "Backup"], None)
+            .await
+            .expect("plan");
+        let counts: Vec<(&str, u64)> = plan.accounts.iter().map(|a| (a.name.as_str(), a.count)).collect();
+        assert_eq!(counts, [("Black hole", 0), ("Backup", 2)]);
+        assert_eq!(plan.accounts[0].suspended_until, Some(now + 3_600_000));
+        // Two at 0.5/s: the second 2 s after the first.
+        assert_eq!(planned.seconds, plan.duration_ms.map(|ms| ms.div_ceil(1000)));
+        assert_eq!(planned.seconds, Some(3));
+        // The live rate while sending is the sending account's.
+        let plan = plan_campaign(&store, campaign, &["Black hole", "Backup"], Some(2.0))
+            .await
+            .expect("plan");
+        assert_eq!(
+            (plan.accounts[0].rate_per_second, plan.accounts[1].rate_per_second),
+            (Some(5.0), Some(2.0))
         );
     }
 

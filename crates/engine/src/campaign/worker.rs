@@ -146,6 +146,7 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
             match open(run).await {
                 Some(Ok(connection)) => {
                     connect_failures = 0;
+                    run.crowded_in_a_row.store(0, Ordering::SeqCst);
                     run.server_back();
                     held = Some(Held { connection, sent: 0 });
                 }
@@ -837,8 +838,15 @@ async fn act_on_open_rule(run: &Run, rule: &Rule, failure: &Failure) -> OpenRule
         }
         RuleAction::FewerConnections => {
             if !take_a_connection(run, rule, failure) {
-                // Down to one already: try it again as after any refusal.
-                return OpenRule::AsUsual;
+                // Down to one already: the account's connections are taken
+                // elsewhere (another program sending on it). The server is
+                // there and answered, so this is no failed try of it (three
+                // of those would pause the campaign as unreachable): the
+                // account waits, longer each time in a row, and tries again.
+                let in_a_row = run.crowded_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+                let wait = i64::try_from(run.backoff(in_a_row).as_millis()).unwrap_or(i64::MAX / 2);
+                run.suspend(run.store.now_ms().saturating_add(wait.max(1)), &rule.id, failure);
+                return OpenRule::Waits;
             }
             // This worker leaves if it is now one too many (the top of its
             // loop); one that stays gives the server a moment first.

@@ -78,6 +78,8 @@ impl Store {
                         windows: windows_from(&r.windows)?,
                         account: r.account,
                     },
+                    // Filled in by `schedule::list`.
+                    accounts: Vec::new(),
                     missed: false,
                 })
             })

@@ -5,4 +5,4 @@ import type { SuspensionReason } from "./SuspensionReason";
 /**
  * Why a campaign's sending moved from one of its accounts to another.
  */
-export type AccountChange = { "kind": "suspended", until: number, reason: SuspensionReason, } | { "kind": "auth_failed", failure: Failure, } | { "kind": "resumed" };
+export type AccountChange = { "kind": "suspended", until: number, reason: SuspensionReason, } | { "kind": "auth_failed", failure: Failure, } | { "kind": "unreachable", failure: Failure, host: string, port: number, } | { "kind": "resumed" } | { "kind": "reachable" };

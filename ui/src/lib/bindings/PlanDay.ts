@@ -10,6 +10,6 @@ export type PlanDay = {
  */
 date: string, weekday: Weekday, 
 /**
- * Messages planned that day.
+ * Messages planned that day, all accounts together.
  */
 count: number, };

@@ -6,6 +6,10 @@ import type { Schedule } from "./Schedule";
  */
 export type ScheduledCampaign = { campaign: number, name: string, schedule: Schedule, 
 /**
+ * The accounts a scheduled start sends on, in order (see [`start_accounts`]).
+ */
+accounts: Array<string>, 
+/**
  * Its start time passed while no Mailroom was there to start it.
  */
 missed: boolean, };

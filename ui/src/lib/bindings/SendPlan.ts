@@ -9,20 +9,22 @@ export type SendPlan = { campaign: string,
  */
 recipients: number, 
 /**
- * The account it would send through.
+ * The accounts it would send through, in order: the first that is not
+ * suspended sends, the next when it is.
  */
-account: string, 
+accounts: Array<string>, 
 /**
- * The sender address (none when the account has none yet: the run
- * will refuse to start until it is set).
+ * The sender address of the account that sends first (none when it
+ * has none yet: the run will refuse to start until it is set).
  */
 from: string | null, 
 /**
- * Messages per second at most: the account's rate, or its tightest
- * quota spread over its window; none when nothing limits it.
+ * Messages per second at most on the account that sends first: its
+ * rate, or its tightest quota spread over its window; none when
+ * nothing limits it.
  */
 per_second: number | null, 
 /**
- * About how long the run takes at that pace; none when unthrottled.
+ * About how long the run takes, every account in turn; none when unthrottled.
  */
 seconds: number | null, };
