@@ -492,7 +492,7 @@ describe('Languages', () => {
   });
 
   test('one recipient and two recipients are said in the form each language gives them', async () => {
-    const plan = (recipients) => ({ campaign: 'spring', recipients, account: 'Sandbox', from: 'news@example.org', per_second: 5, seconds: 398 });
+    const plan = (recipients) => ({ campaign: 'spring', recipients, accounts: ['Sandbox'], from: 'news@example.org', per_second: 5, seconds: 398 });
     for (const [locale, count, said] of [
       ['en-US', 1, /^1 recipient through “Sandbox”, from news@example\.org, at 5\.0\/s: about 7 min\.$/],
       ['en-US', 2, /^2 recipients through “Sandbox”, from news@example\.org, at 5\.0\/s: about 7 min\.$/],
