@@ -80,6 +80,20 @@ impl From<Output> for Run {
     }
 }
 
+/// [`Workspace::mailroom`] from an async test: the CLI is a child process
+/// waited on, so it runs on tokio's blocking threads, and the test's own
+/// servers (on the runtime) keep answering it meanwhile.
+pub async fn mailroom_async(ws: &std::sync::Arc<Workspace>, args: &[&str]) -> Run {
+    let ws = ws.clone();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ws.mailroom(&args)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the CLI's thread: {e}"))
+}
+
 impl Workspace {
     pub fn new() -> Workspace {
         Workspace {

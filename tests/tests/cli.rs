@@ -880,25 +880,28 @@ fn a_crafted_list_cannot_attach_files_from_outside_the_folder_or_mailroom_s_own(
     let check = run.json();
     assert_eq!(check["missing_attachment_count"], 3, "{check}");
     let listed = check["missing_attachments"].as_array().expect("a list");
+    // Each with its reason as data: the problem its message would fail with.
     let reason = |row: u64| {
-        listed
+        let listed = listed
             .iter()
             .find(|m| m["row"] == row)
-            .and_then(|m| m["problem"].as_str())
-            .unwrap_or_else(|| panic!("row {row} is not listed: {check}"))
-            .to_owned()
+            .unwrap_or_else(|| panic!("row {row} is not listed: {check}"));
+        assert_eq!(listed["problem"]["part"], "recipient", "{listed}");
+        assert_eq!(listed["problem"]["problem"]["kind"], "attachment", "{listed}");
+        listed["problem"]["problem"]["problem"].clone()
     };
-    assert!(
-        reason(3).contains("\"../secret.txt\" leads out of the folder"),
-        "{}",
-        reason(3)
+    assert_eq!(
+        reason(3),
+        serde_json::json!({ "kind": "outside_folder", "name": "../secret.txt", "folder": folder })
     );
-    assert!(
-        reason(4).contains("\"/etc/hostname\" leads out of the folder"),
-        "{}",
-        reason(4)
+    assert_eq!(
+        reason(4),
+        serde_json::json!({ "kind": "outside_folder", "name": "/etc/hostname", "folder": folder })
     );
-    assert!(reason(5).contains("(through a link)"), "{}", reason(5));
+    assert_eq!(
+        reason(5),
+        serde_json::json!({ "kind": "link_outside_folder", "path": format!("{folder}/link.txt"), "folder": folder })
+    );
 
     // Each of them fails on its own, as it would when sent; Ann's is attached.
     let ann = ws.mailroom(&["--json", "preview", "1", "--row", "2"]);

@@ -10,21 +10,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mailroom_e2e::Workspace;
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
+use mailroom_e2e::{Workspace, mailroom_async as cli};
 
 const GMAIL_DAILY_LIMIT: &str = "550 5.4.5 Daily user sending limit exceeded. For more information on Gmail sending limits go to https://support.google.com/a/answer/166852";
-
-async fn cli(ws: &Arc<Workspace>, args: &[&str]) -> mailroom_e2e::Run {
-    let ws = ws.clone();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ws.mailroom(&args)
-    })
-    .await
-    .expect("test step")
-}
 
 /// Runs the CLI and insists it succeeds.
 async fn ok(ws: &Arc<Workspace>, args: &[&str]) -> mailroom_e2e::Run {

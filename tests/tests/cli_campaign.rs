@@ -9,23 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
-use mailroom_e2e::{Run, Workspace, mailroom_binary};
+use mailroom_e2e::{Workspace, mailroom_async as cli, mailroom_binary};
 use mailroom_engine::Store;
 use mailroom_engine::campaign;
 use mailroom_engine::model::{CampaignStatus, CampaignSummary};
 
 const CONNECTIONS: usize = 4;
-
-async fn cli(ws: &Arc<Workspace>, args: &[&str]) -> Run {
-    let ws = ws.clone();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ws.mailroom(&args)
-    })
-    .await
-    .expect("test step")
-}
 
 /// Adds account `name`: no TLS, no login, on 127.0.0.1:`port`, with
 /// [`CONNECTIONS`] connections and 5 s timeouts.

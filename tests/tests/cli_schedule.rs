@@ -7,21 +7,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mailroom_e2e::Workspace;
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
+use mailroom_e2e::{Workspace, mailroom_async as cli};
 use mailroom_engine::Store;
 use mailroom_engine::campaign::schedule::{self, Schedule, SendWindow};
-
-async fn cli(ws: &Arc<Workspace>, args: &[&str]) -> mailroom_e2e::Run {
-    let ws = ws.clone();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ws.mailroom(&args)
-    })
-    .await
-    .expect("test step")
-}
 
 /// A workspace with campaign 1 of `n` recipients, its message, and account
 /// "test" on `port` (`account` adds options).

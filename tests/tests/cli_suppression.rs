@@ -7,18 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
-use mailroom_e2e::{Run, Workspace};
-
-async fn cli(ws: &Arc<Workspace>, args: &[&str]) -> Run {
-    let ws = ws.clone();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ws.mailroom(&args)
-    })
-    .await
-    .expect("test step")
-}
+use mailroom_e2e::{Workspace, mailroom_async as cli};
 
 /// (email, reason, source kind) of every entry, from `suppression list --json`.
 async fn listed(ws: &Arc<Workspace>) -> Vec<(String, String, String)> {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
-use mailroom_e2e::{Run, Workspace};
+use mailroom_e2e::{Run, Workspace, mailroom_async as cli};
 use mailroom_engine::Store;
 use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome};
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
@@ -109,17 +109,6 @@ async fn run(fixture: &Fixture) -> campaign::RunReport {
     .await
     .unwrap_or_else(|_| panic!("the campaign hung"))
     .expect("run")
-}
-
-async fn cli(ws: &Arc<Workspace>, args: &[&str]) -> Run {
-    let ws = ws.clone();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ws.mailroom(&args)
-    })
-    .await
-    .expect("test step")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

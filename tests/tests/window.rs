@@ -2300,7 +2300,7 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
     wait_for_text(
         &client,
         "[data-testid=resend-summary]",
-        "1 recipients will be sent again",
+        "1 recipient will be sent again",
     )
     .await;
     // The dialog also holds the account order's buttons: its own Cancel.

@@ -138,7 +138,26 @@ async function walk(page, look) {
     shown = await page.getByTestId('template-problem').textContent();
     await look(`message, template problem ${i + 1}: ${shown}`);
   }
+  // Every kind of file for everyone that cannot be attached.
+  const files = await page.evaluate(() => window.__mailroom.cases.attachmentErrors.length);
+  shown = '';
+  for (let i = 0; i < files; i++) {
+    await page.evaluate((i) => window.__mailroom.fail('save_message', window.__mailroom.cases.attachmentErrors[i]), i);
+    await page.getByTestId('preview').click();
+    await page.waitForFunction(
+      (before) => {
+        const now = document.querySelector('[data-testid=attachment-problem]')?.textContent;
+        return now !== undefined && now !== before;
+      },
+      shown,
+    );
+    shown = await page.getByTestId('attachment-problem').textContent();
+    await look(`message, attachment problem ${i + 1}: ${shown}`);
+  }
   await page.evaluate(() => window.__mailroom.fail('save_message', null));
+  await page.getByTestId('preview').click();
+  await page.getByTestId('missing-attachments').waitFor();
+  await look('message, recipients whose files cannot be attached');
   await page.locator('[data-screen=campaign]').click();
   await page.getByTestId('start').click();
   await page.getByTestId('events').waitFor();

@@ -481,6 +481,61 @@ describe('Languages', () => {
     const { page } = await openApp({ results: baseResults }, 'en-GB');
     assert.equal((await page.locator('[data-screen=results]').textContent())?.trim(), 'Results');
   });
+
+  test('the catalogs write exactly the plural forms each language has', async () => {
+    const { page } = await openApp({ results: baseResults });
+    // en.ts types English's plural messages with `EnglishForms` and Chinese's with `ChineseForms`.
+    const categories = await page.evaluate(() =>
+      ['en', 'zh-CN'].map((locale) => [...new Intl.PluralRules(locale).resolvedOptions().pluralCategories].sort()),
+    );
+    assert.deepEqual(categories, [['one', 'other'], ['other']]);
+  });
+
+  test('one recipient and two recipients are said in the form each language gives them', async () => {
+    const plan = (recipients) => ({ campaign: 'spring', recipients, accounts: ['Sandbox'], from: 'news@example.org', per_second: 5, seconds: 398 });
+    for (const [locale, count, said] of [
+      ['en-US', 1, /^1 recipient through “Sandbox”, from news@example\.org, at 5\.0\/s: about 7 min\.$/],
+      ['en-US', 2, /^2 recipients through “Sandbox”, from news@example\.org, at 5\.0\/s: about 7 min\.$/],
+      ['en-US', 1988, /^1,988 recipients through/],
+      ['zh-CN', 1, /^1 位收件人，通过 “Sandbox”/],
+      ['zh-CN', 2, /^2 位收件人，通过 “Sandbox”/],
+    ]) {
+      const { page, errors } = await openApp({ results: { ...baseResults, list_accounts: [sandboxAccount], send_plan: plan(count) } }, locale);
+      await page.locator('[data-screen=campaign]').click();
+      await page.getByTestId('send-plan').waitFor();
+      assert.match(await page.getByTestId('send-plan').textContent(), said, `${locale}, ${count}`);
+      assert.deepEqual(errors, []);
+    }
+  });
+
+  test('one recipient whose file is missing is one recipient, in each language', async () => {
+    const check = (count) => ({
+      fields: ['email', 'name', 'city'],
+      missing_attachment_count: count,
+      missing_attachments: [{ row: 3, email: 'li@example.cn', path: '/home/ann/invoices/li.pdf', problem: null }],
+      message_bytes: 900,
+    });
+    for (const [locale, count, said] of [
+      ['en-US', 1, "1 recipient's attachment file is not there yet or cannot be attached."],
+      ['en-US', 2, "2 recipients' attachment files are not there yet or cannot be attached."],
+      ['zh-CN', 1, '1 位收件人的附件文件尚不存在或无法附加。'],
+    ]) {
+      const preview_message = {
+        message: { row: 2, to: 'ann@example.com', subject: 'Hi', text: 'Hi', html: null, message_id: '<mailroom.7.2.a@example.org>', attachments: [] },
+        source: null,
+        skipped: null,
+      };
+      const { page, errors } = await openApp(
+        { results: { ...baseResults, list_accounts: [], list_templates: [], get_message: null, save_message: check(count), preview_message } },
+        locale,
+      );
+      await page.locator('[data-screen=message]').click();
+      await page.getByTestId('preview').click();
+      await page.getByTestId('missing-attachments').waitFor();
+      assert.equal(await page.getByTestId('missing-attachments').locator('p').first().textContent(), said);
+      assert.deepEqual(errors, []);
+    }
+  });
 });
 
 describe('Navigation', () => {
@@ -593,6 +648,30 @@ describe('SMTP screen', () => {
     assert.deepEqual(errors, []);
   });
 
+  test('the form warns of a connection others could read, from the same messages as a saved account', async () => {
+    const { page, errors } = await openApp({ results: smtpResults });
+    await page.locator('[data-screen=smtp]').click();
+    await page.getByTestId('add-account').click();
+    const warnings = () => page.locator('p.warning[data-testid^=warning-]').evaluateAll((ps) => ps.map((p) => [p.dataset.testid, p.textContent]));
+    await page.getByTestId('field-host').fill('smtp.example.org');
+    await page.getByTestId('field-security').selectOption('none');
+    assert.deepEqual(await warnings(), [['warning-no_encryption', 'No encryption: the password and every message cross the network in clear text.']]);
+    // This machine, by any of its loopback names, is not the network.
+    for (const host of ['localhost', '127.0.0.1', '127.0.0.2', '::1']) {
+      await page.getByTestId('field-host').fill(host);
+      assert.deepEqual(await warnings(), [], host);
+    }
+    await page.getByTestId('field-host').fill('127.0.0.1.example.org');
+    assert.equal((await warnings()).length, 1, 'a name that starts like an address is not one');
+    await page.locator('details summary', { hasText: 'Limits, timeouts and advanced settings' }).click();
+    await page.getByTestId('field-accept-invalid').check();
+    assert.deepEqual((await warnings()).map(([id]) => id), ['warning-no_encryption', 'warning-certificates_not_checked']);
+    await page.evaluate(() => window.__mailroom.event('menu', 'language:zh-CN'));
+    await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+    assert.deepEqual((await warnings()).map(([, text]) => text), ['未加密：密码和每封邮件都将以明文在网络上传输。', '不检查证书：网络路径上的任何人都可能读取这些邮件。']);
+    assert.deepEqual(errors, []);
+  });
+
   test('a failed test shows the failed stage and translated advice in both languages', async () => {
     const { page, errors } = await openApp({ results: { ...smtpResults, test_account: refusedDiagnosis } });
     await page.locator('[data-screen=smtp]').click();
@@ -667,8 +746,13 @@ describe('Message screen', () => {
         {
           row: 4,
           email: 'bob@example.com',
-          path: '/home/ann/invoices/../secret.txt',
-          problem: 'the file name "../secret.txt" leads out of the folder /home/ann/invoices',
+          path: '../secret.txt',
+          problem: {
+            part: 'recipient',
+            row: null,
+            line: null,
+            problem: { kind: 'attachment', problem: { kind: 'outside_folder', name: '../secret.txt', folder: '/home/ann/invoices' } },
+          },
         },
       ],
       message_bytes: 250000,
@@ -705,9 +789,13 @@ describe('Message screen', () => {
     assert.doesNotMatch(saved.args.draft.html, /Mso|mso-|o:p/);
     assert.match(await page.getByTestId('message-size').textContent(), /250 kB/);
     const missing = await page.getByTestId('missing-attachments').textContent();
+    assert.match(missing, /^2 recipients' attachment files are not there yet/);
     assert.match(missing, /li@example\.cn.*li\.pdf/s);
-    // A refused file says why.
-    assert.match(missing, /bob@example\.com.*leads out of the folder/s);
+    // A refused file says why, from the typed problem.
+    assert.equal(
+      await page.getByTestId('file-problem').textContent(),
+      'the file name “../secret.txt” leads out of the folder “/home/ann/invoices”: a recipient’s file must be inside it',
+    );
     assert.deepEqual(errors, []);
   });
 
@@ -979,7 +1067,7 @@ describe('Suppression screen', () => {
     await dialog.waitFor();
     const text = await dialog.textContent();
     assert.match(text, /Add 9 addresses from unsubscribed\.xlsx\?/);
-    assert.match(text, /12 rows: 9 new, 1 already on the list, 1 repeated, 1 not addresses/);
+    assert.match(text, /12 rows: 9 new, 1 already on the list, 1 repeated, 1 not an address \(left out\)/);
     assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args), [{ path: '/home/ann/lists/unsubscribed.xlsx', save: false }]);
     await page.getByTestId('confirm-ok').click();
     await page.getByTestId('suppression-notice').waitFor();
@@ -2459,8 +2547,11 @@ describe('Results: recipients, histories, runs and Resend', () => {
     await page.getByTestId('campaign-results').waitFor();
     // Uncertain recipients first, with what they mean.
     const notice = page.getByTestId('uncertain-notice');
-    assert.match(await notice.textContent(), /1 uncertain recipients/);
-    assert.match(await notice.textContent(), /may or may not have it/);
+    // One recipient, said as one: "1 uncertain recipient", "1 recipient is uncertain … Resend it".
+    assert.match(await notice.textContent(), /^\s*1 uncertain recipient\s*1 recipient is uncertain: /);
+    assert.doesNotMatch(await notice.textContent(), /recipients|them/);
+    assert.match(await notice.textContent(), /may or may not have it\. Resend it /);
+    assert.deepEqual(await notice.getByRole('button').allTextContents(), ['Show it', 'Resend it', 'Count it as sent']);
     // Chips with counts; choosing one asks the engine for that state.
     assert.match(await page.getByTestId('filter-failed').textContent(), /Failed\s*5/);
     assert.match(await page.getByTestId('filter-suppressed').textContent(), /Suppressed\s*1/);

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use clap::Args;
 use mailroom_engine::campaign::{self, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome};
-use mailroom_engine::message::{self, MessageDraft, Unsubscribe};
+use mailroom_engine::english::{count, is_one};
+use mailroom_engine::message::{self, MessageDraft, TemplateError, TemplateProblem, Unsubscribe};
 use mailroom_engine::{Error, ErrorKind, Store};
 
 use crate::output::Output;
@@ -94,11 +95,15 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
         if check.missing_attachment_count > 0 {
             writeln!(
                 w,
-                "  {} recipients' attachments are missing or cannot be attached:",
-                check.missing_attachment_count
+                "  {} missing or cannot be attached:",
+                count(
+                    check.missing_attachment_count,
+                    "recipient's attachment is",
+                    "recipients' attachments are"
+                )
             )?;
             for missing in &check.missing_attachments {
-                let problem = missing.problem.as_deref().unwrap_or("not there yet");
+                let problem = file_problem(missing.problem.as_ref());
                 writeln!(
                     w,
                     "  row {:>6}  {}  {}  ({problem})",
@@ -111,6 +116,19 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
         Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a recipient's own file cannot be attached, in English: what is wrong
+/// with the file, or with the file name its template made.
+fn file_problem(problem: Option<&TemplateError>) -> String {
+    match problem {
+        None => "not there yet".to_owned(),
+        Some(TemplateError {
+            problem: TemplateProblem::Attachment { problem },
+            ..
+        }) => problem.to_string(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// Which recipient `preview` shows.
@@ -242,11 +260,16 @@ pub async fn send(
         Err(e) => return Err(e),
     };
     if report.counts.uncertain > 0 && !json {
+        let (them, their) = if is_one(&report.counts.uncertain) {
+            ("it", "its")
+        } else {
+            ("them", "their")
+        };
         eprintln!(
-            "{} recipients are uncertain (the server may have their message): \
-             `mailroom uncertain {campaign} --resend` sends them again with the same Message-ID, \
-             `--mark-sent` counts them as sent.",
-            report.counts.uncertain
+            "{} uncertain (the server may have {their} message): \
+             `mailroom uncertain {campaign} --resend` sends {them} again with the same Message-ID, \
+             `--mark-sent` counts {them} as sent.",
+            count(report.counts.uncertain, "recipient is", "recipients are")
         );
     }
     Ok(match report.outcome {
@@ -366,8 +389,9 @@ fn print_event(event: &CampaignEvent, json: bool, live: bool) {
             failure,
         } => writeln!(
             err,
-            "{}The server said {failure} (rule {rule}): sending on {connections} connections from now on.",
-            clear(live)
+            "{}The server said {failure} (rule {rule}): sending on {} from now on.",
+            clear(live),
+            count(*connections, "connection", "connections")
         ),
         CampaignEvent::WindowWait { opens_at, time_zone } => writeln!(
             err,
@@ -438,8 +462,10 @@ pub async fn stop(campaign: &str, db: &Path, out: &Output) -> Result<ExitCode, E
     out.print(&serde_json::json!({ "counts": counts }), |w| {
         writeln!(
             w,
-            "Stopped; {} recipients not sent were cancelled ({} sent).",
-            counts.cancelled, counts.sent
+            "Stopped; {} not sent {} cancelled ({} sent).",
+            count(counts.cancelled, "recipient", "recipients"),
+            if is_one(&counts.cancelled) { "was" } else { "were" },
+            counts.sent
         )
     })?;
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use mailroom_engine::english::count;
 use mailroom_engine::mailbox::diagnose::{MailboxDiagnosis, MailboxStageReport};
 use mailroom_engine::mailbox::manage::{self, MailboxPassword};
 use mailroom_engine::mailbox::scan::ScanReport;
@@ -328,11 +329,11 @@ fn write_verdict(w: &mut dyn Write, diagnosis: &MailboxDiagnosis) -> std::io::Re
 fn write_report(w: &mut dyn Write, r: &ScanReport) -> std::io::Result<()> {
     writeln!(
         w,
-        "{} ({}): {} new messages, {} bounce notices: {} hard, {} soft recorded{}",
+        "{} ({}): {}, {}: {} hard, {} soft recorded{}",
         r.account,
         r.folder,
-        r.messages,
-        r.notices,
+        count(r.messages, "new message", "new messages"),
+        count(r.notices, "bounce notice", "bounce notices"),
         r.hard,
         r.soft,
         if r.already_known > 0 {
@@ -342,10 +343,18 @@ fn write_report(w: &mut dyn Write, r: &ScanReport) -> std::io::Result<()> {
         }
     )?;
     if r.unmatched > 0 {
-        writeln!(w, "  {} notices about mail Mailroom did not send", r.unmatched)?;
+        writeln!(
+            w,
+            "  {} about mail Mailroom did not send",
+            count(r.unmatched, "notice", "notices")
+        )?;
     }
     if r.unsubscribes > 0 {
-        writeln!(w, "  {} unsubscribe replies", r.unsubscribes)?;
+        writeln!(
+            w,
+            "  {}",
+            count(r.unsubscribes, "unsubscribe reply", "unsubscribe replies")
+        )?;
     }
     if r.uid_validity_changed {
         writeln!(

@@ -428,7 +428,12 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
             let id = store.resolve_campaign(&campaign).await?;
             let written = mailroom_engine::export::export_recipients(&store, id, &status, &output).await?;
             out.print(&serde_json::json!({ "written": written, "path": output }), |w| {
-                writeln!(w, "Wrote {written} recipients to {}.", output.display())
+                writeln!(
+                    w,
+                    "Wrote {} to {}.",
+                    mailroom_engine::english::count(written, "recipient", "recipients"),
+                    output.display()
+                )
             })
         }
     }

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use mailroom_engine::Error;
+use mailroom_engine::english::count;
 use mailroom_engine::model::{CampaignSummary, ImportPreview, ImportReport, Recipient};
 use serde::Serialize;
 
@@ -39,8 +40,11 @@ impl Output {
             let c = &report.campaign;
             writeln!(
                 w,
-                "Imported {} rows into campaign {} \"{}\" ({})",
-                report.rows, c.id, c.name, c.status
+                "Imported {} into campaign {} \"{}\" ({})",
+                count(report.rows, "row", "rows"),
+                c.id,
+                c.name,
+                c.status
             )?;
             writeln!(w, "  email column  {}", report.email_column)?;
             writeln!(w, "  valid         {}", report.valid)?;
@@ -153,8 +157,11 @@ impl Output {
 fn write_summary(w: &mut dyn Write, s: &CampaignSummary) -> io::Result<()> {
     writeln!(
         w,
-        "Campaign {} \"{}\": {} ({} recipients)",
-        s.id, s.name, s.status, s.total
+        "Campaign {} \"{}\": {} ({})",
+        s.id,
+        s.name,
+        s.status,
+        count(s.total, "recipient", "recipients")
     )?;
     if let Some(reason) = &s.pause_reason {
         writeln!(w, "  paused: {reason}")?;
@@ -182,4 +189,51 @@ fn write_summary(w: &mut dyn Write, s: &CampaignSummary) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use mailroom_engine::model::{CampaignStatus, StatusCounts};
+
+    use super::*;
+
+    fn summary(total: u64) -> CampaignSummary {
+        CampaignSummary {
+            id: 7,
+            name: "spring".to_owned(),
+            status: CampaignStatus::Draft,
+            pause_reason: None,
+            account: None,
+            source_file: "spring.csv".to_owned(),
+            columns: vec!["email".to_owned()],
+            email_column: "email".to_owned(),
+            created_at: 0,
+            total,
+            counts: StatusCounts {
+                pending: total,
+                ..StatusCounts::default()
+            },
+            sent_by: None,
+            interrupted: false,
+        }
+    }
+
+    fn written(total: u64) -> String {
+        let mut out = Vec::new();
+        write_summary(&mut out, &summary(total)).expect("written to memory");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn a_campaign_of_one_recipient_says_recipient() {
+        assert_eq!(
+            written(1),
+            "Campaign 7 \"spring\": draft (1 recipient)\n  pending     1\n"
+        );
+        assert_eq!(
+            written(2),
+            "Campaign 7 \"spring\": draft (2 recipients)\n  pending     2\n"
+        );
+        assert_eq!(written(0), "Campaign 7 \"spring\": draft (0 recipients)\n");
+    }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
+use mailroom_engine::english::count;
 use mailroom_engine::model::Recipient;
 use mailroom_engine::results::{
     AttemptResult, LeftOutWhy, ReasonClass, RecipientHistory, RecipientQuery, ResendChoice, ResendPlan, RunRecord,
@@ -261,7 +262,12 @@ pub async fn resend_failed(args: ResendArgs, db: &Path, out: &Output) -> Result<
             if plan.to_send == 0 {
                 writeln!(w, "No failed recipients to send again{}.", left_out_text(&plan))
             } else {
-                writeln!(w, "{verb} {} recipients again{}.", plan.to_send, left_out_text(&plan))
+                writeln!(
+                    w,
+                    "{verb} {} again{}.",
+                    count(plan.to_send, "recipient", "recipients"),
+                    left_out_text(&plan)
+                )
             }
         },
     )?;
@@ -312,10 +318,15 @@ pub async fn settle_uncertain(
         if resend {
             writeln!(
                 w,
-                "{changed} uncertain recipients will be sent again by `mailroom resume` (same Message-ID)."
+                "{} be sent again by `mailroom resume` (same Message-ID).",
+                count(changed, "uncertain recipient will", "uncertain recipients will")
             )
         } else {
-            writeln!(w, "{changed} uncertain recipients are now counted as sent.")
+            writeln!(
+                w,
+                "{} now counted as sent.",
+                count(changed, "uncertain recipient is", "uncertain recipients are")
+            )
         }
     })?;
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use mailroom_engine::english::count;
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::account::{self, Account, AccountSettings};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageOutcome, StageReport, format_duration_ms};
@@ -397,7 +398,7 @@ fn write_account(w: &mut dyn Write, account: &Account) -> std::io::Result<()> {
         )?;
     }
     let mut limits = vec![
-        format!("{} connections", s.connections),
+        count(s.connections, "connection", "connections").to_string(),
         format!("{} per connection", s.per_connection),
     ];
     if let Some(rate) = s.rate_per_second {
@@ -539,7 +540,11 @@ pub async fn captured(db: &Path, id: Option<i64>, clear: bool, out: &Output) -> 
     if clear {
         let removed = store.clear_captured().await?;
         out.print(&serde_json::json!({ "removed": removed }), |w| {
-            writeln!(w, "Removed {removed} captured messages.")
+            writeln!(
+                w,
+                "Removed {}.",
+                count(removed, "captured message", "captured messages")
+            )
         })?;
     } else if let Some(id) = id {
         let (summary, raw) = store.captured_message(id).await?;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use mailroom_engine::Error;
+use mailroom_engine::english::count;
 use mailroom_engine::import::ImportOptions;
 use mailroom_engine::suppression::{self, SuppressionImport};
 
@@ -141,7 +142,12 @@ pub async fn suppression(command: SuppressionCommand, db: &Path, out: &Output) -
             let written = mailroom_engine::export::export_suppressions(&store, &output).await?;
             store.close().await;
             out.print(&serde_json::json!({ "written": written, "path": output }), |w| {
-                writeln!(w, "Wrote {written} suppressed addresses to {}.", output.display())
+                writeln!(
+                    w,
+                    "Wrote {} to {}.",
+                    count(written, "suppressed address", "suppressed addresses"),
+                    output.display()
+                )
             })?;
         }
     }
@@ -150,7 +156,7 @@ pub async fn suppression(command: SuppressionCommand, db: &Path, out: &Output) -
 
 fn print_import(w: &mut dyn Write, report: &SuppressionImport) -> std::io::Result<()> {
     let verb = if report.saved { "added" } else { "would add" };
-    writeln!(w, "{}: {} rows", report.file, report.rows)?;
+    writeln!(w, "{}: {}", report.file, count(report.rows, "row", "rows"))?;
     writeln!(w, "  {verb:<15} {}", report.added)?;
     writeln!(w, "  already listed  {}", report.already)?;
     writeln!(w, "  duplicates      {}", report.duplicates)?;
@@ -171,15 +177,16 @@ pub async fn campaign(command: CampaignCommand, db: &Path, out: &Output) -> Resu
                 let stdin = std::io::stdin();
                 if out.is_json() || !stdin.is_terminal() {
                     eprintln!(
-                        "mailroom: deleting campaign \"{}\" removes its {} recipients and their history; \
-                         add --yes to confirm",
-                        summary.name, summary.total
+                        "mailroom: deleting campaign \"{}\" removes its {} and their history; add --yes to confirm",
+                        summary.name,
+                        count(summary.total, "recipient", "recipients")
                     );
                     return Ok(ExitCode::from(2));
                 }
                 eprint!(
-                    "Delete campaign \"{}\" with its {} recipients and their history? This cannot be undone. [y/N] ",
-                    summary.name, summary.total
+                    "Delete campaign \"{}\" with its {} and their history? This cannot be undone. [y/N] ",
+                    summary.name,
+                    count(summary.total, "recipient", "recipients")
                 );
                 let mut answer = String::new();
                 stdin

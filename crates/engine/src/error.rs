@@ -169,11 +169,11 @@ pub enum Error {
     #[error("campaign {0} has no message yet (write one on the Message screen or with `mailroom message`)")]
     NoMessage(String),
 
-    #[error("the attachment {} cannot be read: {}", .path.display(), describe_io(.source))]
+    /// A file for everyone that cannot be attached: typed, for front ends to
+    /// say in their language ([`Error::attachment`]).
+    #[error("{problem}")]
     AttachmentUnreadable {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
+        problem: crate::message::attach::AttachmentProblem,
     },
 
     #[error("the test message was not sent: {0}")]
@@ -386,6 +386,15 @@ impl Error {
     pub fn template(&self) -> Option<&crate::message::TemplateError> {
         match self {
             Error::Template(problem) => Some(problem),
+            _ => None,
+        }
+    }
+
+    /// The typed attachment problem, for a front end to say in its own
+    /// language (the window gets it beside `{kind, message}`).
+    pub fn attachment(&self) -> Option<&crate::message::attach::AttachmentProblem> {
+        match self {
+            Error::AttachmentUnreadable { problem } => Some(problem),
             _ => None,
         }
     }

@@ -46,6 +46,8 @@
 //! - [`outcome`] says what happened as data: why a recipient was skipped,
 //!   failed or is uncertain, why a campaign paused; front ends render them.
 //! - [`error`] is the one error type, with a stable [`ErrorKind`] per variant.
+//! - [`english`] words a count in English ("1 recipient", "2 recipients") for
+//!   everything the engine and the CLI write in English.
 //! - [`bounce`] reads a message from the sender's mailbox: a delivery
 //!   status notification (hard or soft, for which recipient), an automatic
 //!   reply, an unsubscribe request; [`mailbox`] holds the IMAP accounts,
@@ -62,6 +64,7 @@ pub mod bounce;
 pub mod campaign;
 pub mod clock;
 pub mod diagnostics;
+pub mod english;
 pub mod error;
 pub mod export;
 pub mod import;

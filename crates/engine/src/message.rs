@@ -378,12 +378,9 @@ impl CompiledMessage {
         }
         let mut attachments = Vec::with_capacity(draft.attachments.len());
         for path in &draft.attachments {
-            let unreadable = |source| Error::AttachmentUnreadable {
-                path: path.clone(),
-                source,
-            };
-            let real = attach::check_shared_file(path, protected).map_err(unreadable)?;
-            let bytes = attach::read_checked(&real).map_err(unreadable)?;
+            let unusable = |problem| Error::AttachmentUnreadable { problem };
+            let real = attach::check_shared_file(path, protected).map_err(unusable)?;
+            let bytes = attach::read_checked(path, &real).map_err(unusable)?;
             attachments.push(LoadedAttachment {
                 name: file_name(path),
                 content_type: content_type_of(path),
@@ -447,20 +444,21 @@ impl CompiledMessage {
 
     /// The per-recipient attachment's path, when the draft names a column (or
     /// a file name with merge fields) and this recipient's is not empty: a
-    /// path inside the attachment folder, or the reason it cannot be (an
-    /// absolute name, or one that climbs out with `..`). What is on disk
-    /// there is checked by [`CompiledMessage::check_recipient_file`].
-    pub fn recipient_attachment(&self, recipient: &RecipientData<'_>) -> Result<Option<PathBuf>, String> {
-        let Some(name) = self.recipient_file_name(recipient).map_err(|e| e.to_string())? else {
+    /// path inside the attachment folder, or the reason it cannot be (the
+    /// file name template failed for this row, an absolute name, or one that
+    /// climbs out with `..`). What is on disk there is checked by
+    /// [`CompiledMessage::check_recipient_file`].
+    pub fn recipient_attachment(&self, recipient: &RecipientData<'_>) -> Result<Option<PathBuf>, TemplateError> {
+        let Some(name) = self.recipient_file_name(recipient)? else {
             return Ok(None);
         };
         if name.is_empty() {
             return Ok(None);
         }
         let Some(folder) = &self.attachment_folder else {
-            return Err("no folder is chosen for the recipients' files".to_owned());
+            return Err(attachment_error(attach::AttachmentProblem::NoFolder));
         };
-        attach::inside_folder(folder, &name).map(Some)
+        attach::inside_folder(folder, &name).map(Some).map_err(attachment_error)
     }
 
     /// The file name a recipient's row gives (from the column, or the file
@@ -482,9 +480,7 @@ impl CompiledMessage {
     /// regular file, none of Mailroom's own. The path to read.
     pub fn check_recipient_file(&self, path: &Path) -> Result<PathBuf, attach::AttachmentProblem> {
         let Some(folder) = &self.attachment_folder else {
-            return Err(attach::AttachmentProblem::Refused(
-                "no folder is chosen for the recipients' files".to_owned(),
-            ));
+            return Err(attach::AttachmentProblem::NoFolder);
         };
         attach::check_recipient_file(folder, path, &self.protected)
     }
@@ -583,14 +579,11 @@ impl CompiledMessage {
                     .body(attachment.bytes.clone(), attachment.content_type.clone()),
             );
         }
-        let attachment_problem =
-            |detail: String| TemplateError::new(TemplatePart::Recipient, None, TemplateProblem::Attachment { detail });
-        if let Some(path) = self.recipient_attachment(&recipient).map_err(attachment_problem)? {
-            let real = self
+        if let Some(path) = self.recipient_attachment(&recipient)? {
+            let bytes = self
                 .check_recipient_file(&path)
-                .map_err(|problem| attachment_problem(problem.to_string()))?;
-            let bytes = attach::read_checked(&real)
-                .map_err(|e| attachment_problem(format!("the attachment {} cannot be read: {e}", path.display())))?;
+                .and_then(|real| attach::read_checked(&path, &real))
+                .map_err(attachment_error)?;
             let name = file_name(&path);
             names.push(name.clone());
             attachments.push(Attachment::new(name).body(bytes, content_type_of(&path)));
@@ -784,6 +777,12 @@ const GLOBALS: &[&str] = &["range", "loop"];
 
 fn template_error(part: TemplatePart, line: Option<usize>, problem: TemplateProblem) -> Error {
     Error::Template(TemplateError::new(part, line, problem))
+}
+
+/// A recipient's own file that cannot be attached, as the problem its message
+/// cannot be made with.
+fn attachment_error(problem: attach::AttachmentProblem) -> TemplateError {
+    TemplateError::new(TemplatePart::Recipient, None, TemplateProblem::Attachment { problem })
 }
 
 /// A header value on one line: CR and LF (and other controls) become spaces.

@@ -14,6 +14,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::address::InvalidReason;
+use crate::english::{count, is_one};
 use crate::model::{BounceKind, string_enum};
 use crate::smtp::Failure;
 use crate::smtp::failure::describe_duration;
@@ -144,7 +145,7 @@ pub enum RecipientReason {
     /// and in English for the log and exported files.
     Unrenderable {
         detail: String,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "problem_if_readable")]
         problem: Option<crate::message::TemplateError>,
     },
     /// Sent; an earlier attempt got no answer, so it may have arrived twice.
@@ -164,6 +165,18 @@ pub enum RecipientReason {
     },
     /// A reason stored as text before reasons were kept as data.
     Legacy { text: String },
+}
+
+/// A stored reason's template problem, or none when it was kept in a form
+/// this version does not read (a recipient's attachment problem was English
+/// text before it was data): the reason's English `detail` still says what
+/// it was, and the reason itself stays readable.
+fn problem_if_readable<'de, D>(stored: D) -> Result<Option<crate::message::TemplateError>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = serde_json::Value::deserialize(stored)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 impl RecipientReason {
@@ -211,13 +224,28 @@ impl fmt::Display for RecipientReason {
                 Ok(())
             }
             RecipientReason::GaveUp { attempts, last } => {
-                write!(f, "gave up after {attempts} attempts; the last: {last}")
+                let tried = count(*attempts, "attempt", "attempts");
+                if is_one(attempts) {
+                    write!(f, "gave up after {tried}: {last}")
+                } else {
+                    write!(f, "gave up after {tried}; the last: {last}")
+                }
             }
-            RecipientReason::GaveUpMaybeDelivered { attempts, last } => write!(
-                f,
-                "gave up after {attempts} attempts (the last: {last}); an earlier attempt got no answer after its \
-                 content, so the server may have it: send it again (same Message-ID) or count it as sent"
-            ),
+            RecipientReason::GaveUpMaybeDelivered { attempts, last } => {
+                if is_one(attempts) {
+                    write!(
+                        f,
+                        "gave up after 1 attempt ({last}); it got no answer after its content"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "gave up after {attempts} attempts (the last: {last}); an earlier attempt got no answer \
+                         after its content"
+                    )?;
+                }
+                f.write_str(", so the server may have it: send it again (same Message-ID) or count it as sent")
+            }
             RecipientReason::NoAnswerResending { failure } => write!(
                 f,
                 "no answer after the content was sent ({failure}); sending it again with the same Message-ID, so \
@@ -392,11 +420,21 @@ impl fmt::Display for PauseReason {
                 failure,
                 host,
                 port,
-            } => write!(
-                f,
-                "the server could not be reached {attempts} times in a row: {failure}. {}",
-                failure.advice(host, *port)
-            ),
+            } => {
+                if is_one(attempts) {
+                    write!(
+                        f,
+                        "the server could not be reached: {failure}. {}",
+                        failure.advice(host, *port)
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the server could not be reached {attempts} times in a row: {failure}. {}",
+                        failure.advice(host, *port)
+                    )
+                }
+            }
             PauseReason::OutageTooLong {
                 attempts,
                 failure,
@@ -405,14 +443,18 @@ impl fmt::Display for PauseReason {
                 limit_ms,
             } => write!(
                 f,
-                "the server could not be reached for longer than {} ({attempts} tries): {failure}. {} Resume \
-                 when it is back",
+                "the server could not be reached for longer than {} ({}): {failure}. {} Resume when it is back",
                 describe_duration(std::time::Duration::from_millis(*limit_ms)),
+                count(*attempts, "try", "tries"),
                 failure.advice(host, *port)
             ),
             PauseReason::Rule { rule, advice, failure } => {
                 write!(f, "{failure}. {advice} (rule {rule})")
             }
+            PauseReason::FailuresInARow { count: n, last } if is_one(n) => write!(
+                f,
+                "a recipient failed, so the campaign paused to spare your list: {last}"
+            ),
             PauseReason::FailuresInARow { count, last } => write!(
                 f,
                 "{count} recipients failed in a row, so the campaign paused to spare your list; the last: {last}"
@@ -423,17 +465,28 @@ impl fmt::Display for PauseReason {
                 resending,
                 timeout_ms,
             } => {
-                let what = if *resending {
-                    "they are sent again with the same Message-ID, and may arrive twice"
-                } else {
-                    "they are marked uncertain for you to decide"
+                let (what, them) = match (*resending, is_one(count)) {
+                    (true, true) => ("it is sent again with the same Message-ID, and may arrive twice", "it"),
+                    (true, false) => (
+                        "they are sent again with the same Message-ID, and may arrive twice",
+                        "them",
+                    ),
+                    (false, true) => ("it is marked uncertain for you to decide", "it"),
+                    (false, false) => ("they are marked uncertain for you to decide", "them"),
                 };
+                let timeout = describe_duration(std::time::Duration::from_millis(*timeout_ms));
+                if is_one(count) {
+                    write!(f, "a message got no answer after its content ({last})")?;
+                } else {
+                    write!(
+                        f,
+                        "{count} messages in a row got no answer after their content (the last: {last})"
+                    )?;
+                }
                 write!(
                     f,
-                    "{count} messages in a row got no answer after their content (the last: {last}), so the \
-                     campaign paused: the server may have them, and {what}. If the server is slow to accept \
-                     messages, give the account a longer message timeout than {}; then resume",
-                    describe_duration(std::time::Duration::from_millis(*timeout_ms))
+                    ", so the campaign paused: the server may have {them}, and {what}. If the server is slow to \
+                     accept messages, give the account a longer message timeout than {timeout}; then resume"
                 )
             }
             PauseReason::VersionUnavailable { row, version, detail } => write!(
@@ -447,21 +500,43 @@ impl fmt::Display for PauseReason {
             PauseReason::DatabaseUnwritable { detail } => write!(f, "the database could not be written: {detail}"),
             PauseReason::Internal { detail } => write!(f, "Mailroom could not keep going: {detail}"),
             PauseReason::Error { detail, .. } => f.write_str(detail),
+            PauseReason::Uncertain { count: n } if is_one(n) => f.write_str(
+                "1 recipient is uncertain: the message went out and no answer came, so the server may have it. \
+                 Decide for it: send it again (same Message-ID, so most providers drop a duplicate) or count it \
+                 as sent",
+            ),
             PauseReason::Uncertain { count } => write!(
                 f,
                 "{count} recipients are uncertain: their message went out and no answer came, so the server may \
                  have it. Decide for them: send them again (same Message-ID, so most providers drop a duplicate) \
                  or count them as sent"
             ),
-            PauseReason::StillWaiting { count } => {
-                write!(f, "{count} recipients are still waiting; resume to send them")
-            }
-            PauseReason::UncertainToResend { count } => write!(
+            PauseReason::StillWaiting { count: n } => write!(
                 f,
-                "{count} uncertain recipients to send again (same Message-ID); resume to send them"
+                "{} still waiting; resume to send {}",
+                count(*n, "recipient is", "recipients are"),
+                if is_one(n) { "it" } else { "them" }
             ),
-            PauseReason::FailedToResend { count } => write!(f, "{count} failed recipients to send again"),
-            PauseReason::BouncedToResend { count } => write!(f, "{count} bounced recipients to send again"),
+            PauseReason::UncertainToResend { count: n } => write!(
+                f,
+                "{} to send again (same Message-ID); resume to send {}",
+                count(*n, "uncertain recipient", "uncertain recipients"),
+                if is_one(n) { "it" } else { "them" }
+            ),
+            PauseReason::FailedToResend { count: n } => {
+                write!(
+                    f,
+                    "{} to send again",
+                    count(*n, "failed recipient", "failed recipients")
+                )
+            }
+            PauseReason::BouncedToResend { count: n } => {
+                write!(
+                    f,
+                    "{} to send again",
+                    count(*n, "bounced recipient", "bounced recipients")
+                )
+            }
             PauseReason::Interrupted => f.write_str(
                 "interrupted: no Mailroom is sending it any more (it was closed or killed, or could not record its \
                  pause on a full disk); resume continues where it stopped",
@@ -522,6 +597,91 @@ mod tests {
             PauseReason::Legacy {
                 text: "paused by you".to_owned()
             }
+        );
+    }
+
+    #[test]
+    fn an_attachment_problem_is_kept_as_data_and_one_kept_as_text_still_reads() {
+        use crate::message::attach::AttachmentProblem;
+        use crate::message::{TemplateError, TemplatePart, TemplateProblem};
+        let problem = TemplateError {
+            part: TemplatePart::Recipient,
+            row: Some(3),
+            line: None,
+            problem: TemplateProblem::Attachment {
+                problem: AttachmentProblem::TooLarge {
+                    path: "/files/big.pdf".to_owned(),
+                    bytes: 200 << 20,
+                    limit: 100 << 20,
+                },
+            },
+        };
+        let reason = RecipientReason::Unrenderable {
+            detail: problem.to_string(),
+            problem: Some(problem),
+        };
+        assert_eq!(RecipientReason::from_stored(&reason.to_json()), reason);
+
+        // Stored before attachment problems were data: the reason stays
+        // itself, with its English detail, and only the typed problem is gone.
+        let stored = r#"{"kind":"unrenderable","detail":"row 3, recipient: the attachment /files/x.pdf is not a regular file","problem":{"part":"recipient","row":3,"line":null,"problem":{"kind":"attachment","detail":"the attachment /files/x.pdf is not a regular file"}}}"#;
+        assert_eq!(
+            RecipientReason::from_stored(stored),
+            RecipientReason::Unrenderable {
+                detail: "row 3, recipient: the attachment /files/x.pdf is not a regular file".to_owned(),
+                problem: None,
+            }
+        );
+        // Older still: no problem kept at all.
+        assert_eq!(
+            RecipientReason::from_stored(r#"{"kind":"unrenderable","detail":"row 3, subject: undefined value"}"#),
+            RecipientReason::Unrenderable {
+                detail: "row 3, subject: undefined value".to_owned(),
+                problem: None,
+            }
+        );
+    }
+
+    #[test]
+    fn english_says_one_in_the_singular() {
+        let failure = Failure::new(Stage::Rcpt, Problem::Rejected, "5.1.1 no such user");
+        let gave_up = |attempts| RecipientReason::GaveUp {
+            attempts,
+            last: failure.clone(),
+        };
+        assert!(
+            gave_up(1).to_string().starts_with("gave up after 1 attempt: "),
+            "{}",
+            gave_up(1)
+        );
+        assert!(
+            gave_up(3)
+                .to_string()
+                .starts_with("gave up after 3 attempts; the last: "),
+            "{}",
+            gave_up(3)
+        );
+        assert_eq!(
+            PauseReason::StillWaiting { count: 1 }.to_string(),
+            "1 recipient is still waiting; resume to send it"
+        );
+        assert_eq!(
+            PauseReason::StillWaiting { count: 2 }.to_string(),
+            "2 recipients are still waiting; resume to send them"
+        );
+        assert_eq!(
+            PauseReason::FailedToResend { count: 1 }.to_string(),
+            "1 failed recipient to send again"
+        );
+        assert!(
+            PauseReason::Uncertain { count: 1 }
+                .to_string()
+                .starts_with("1 recipient is uncertain")
+        );
+        assert!(
+            PauseReason::Uncertain { count: 5 }
+                .to_string()
+                .starts_with("5 recipients are uncertain")
         );
     }
 

@@ -3,6 +3,7 @@
 // catalogs. Nothing here is kept as text: the Campaign screen keeps the
 // events themselves, so switching the language re-says them all.
 import type { AccountChange } from './bindings/AccountChange';
+import type { AttachmentProblem } from './bindings/AttachmentProblem';
 import type { CampaignEvent } from './bindings/CampaignEvent';
 import type { Failure } from './bindings/Failure';
 import type { PauseReason } from './bindings/PauseReason';
@@ -86,7 +87,7 @@ export function describeRecipientReason(reason: RecipientReason): string {
     }
     case 'gave_up':
     case 'gave_up_maybe_delivered':
-      return t(`recipientReason.${reason.kind}`, { attempts: formatNumber(reason.attempts), failure: describeFailure(reason.last) });
+      return t(`recipientReason.${reason.kind}`, { count: reason.attempts, failure: describeFailure(reason.last) });
     case 'no_answer_resending':
     case 'no_answer':
       return t(`recipientReason.${reason.kind}`, { failure: describeFailure(reason.failure) });
@@ -147,26 +148,26 @@ export function describePause(reason: PauseReason): string {
       return t('pauseReason.server', { failure: describeFailure(reason.failure), advice: adviceFor(reason.failure, reason.host, reason.port) });
     case 'unreachable':
       return t('pauseReason.unreachable', {
-        attempts: formatNumber(reason.attempts),
+        count: reason.attempts,
         failure: describeFailure(reason.failure),
         advice: adviceFor(reason.failure, reason.host, reason.port),
       });
     case 'outage_too_long':
       return t('pauseReason.outage_too_long', {
         limit: formatDuration(reason.limit_ms),
-        attempts: formatNumber(reason.attempts),
+        count: reason.attempts,
         failure: describeFailure(reason.failure),
         advice: adviceFor(reason.failure, reason.host, reason.port),
       });
     case 'rule':
       return t('pauseReason.rule', { failure: describeFailure(reason.failure), advice: quote(reason.advice) });
     case 'failures_in_a_row':
-      return t('pauseReason.failures_in_a_row', { count: formatNumber(reason.count), last: describeRecipientReason(reason.last) });
+      return t('pauseReason.failures_in_a_row', { count: reason.count, last: describeRecipientReason(reason.last) });
     case 'no_answer_in_a_row':
       return t('pauseReason.no_answer_in_a_row', {
-        count: formatNumber(reason.count),
+        count: reason.count,
         failure: describeFailure(reason.last),
-        what: t(reason.resending ? 'pauseReason.resending' : 'pauseReason.markedUncertain'),
+        what: t(reason.resending ? 'pauseReason.resending' : 'pauseReason.markedUncertain', { count: reason.count }),
         timeout: formatDuration(reason.timeout_ms),
       });
     case 'version_unavailable':
@@ -181,7 +182,7 @@ export function describePause(reason: PauseReason): string {
     case 'uncertain_to_resend':
     case 'failed_to_resend':
     case 'bounced_to_resend':
-      return t(`pauseReason.${reason.kind}`, { count: formatNumber(reason.count) });
+      return t(`pauseReason.${reason.kind}`, { count: reason.count });
     case 'moved_to_account':
       return t('pauseReason.moved_to_account', { account: quote(reason.account), why: describeAccountChange(reason.why) });
     case 'legacy':
@@ -212,7 +213,7 @@ export function describeEvent(event: CampaignEvent): string | null {
     case 'started': {
       const started = t('campaign.startedNote', { account: event.account });
       const recovered = Number(event.uncertain_recovered);
-      return recovered > 0 ? `${started} ${t('campaign.recovered', { count: formatNumber(recovered) })}` : started;
+      return recovered > 0 ? `${started} ${t('campaign.recovered', { count: recovered })}` : started;
     }
     case 'recipient':
       return event.reason
@@ -249,7 +250,7 @@ export function describeEvent(event: CampaignEvent): string | null {
         reason: describeSuspension(event.reason),
       });
     case 'connections_reduced':
-      return t('campaign.connectionsReduced', { count: formatNumber(event.connections), rule: event.rule, failure: describeFailure(event.failure) });
+      return t('campaign.connectionsReduced', { count: event.connections, rule: event.rule, failure: describeFailure(event.failure) });
     case 'pausing':
       if (event.reason.kind === 'by_you') return t(event.stopping ? 'campaign.stoppingNote' : 'campaign.pausingNote');
       return t('campaign.pausingBecause', { reason: describePause(event.reason) });
@@ -274,7 +275,7 @@ export function describeStage(detail: StageDetail): string {
       let text = t('stageDetail.encrypted', { protocol: tls.protocol });
       if (tls.subject) text += t('stageDetail.certificate', { subject: tls.subject });
       if (tls.expires && tls.days_left !== null) {
-        text += t('stageDetail.expires', { date: formatDate(tls.expires), days: formatNumber(Number(tls.days_left)) });
+        text += t('stageDetail.expires', { date: formatDate(tls.expires), count: Number(tls.days_left) });
       }
       return text;
     }
@@ -350,7 +351,7 @@ export function describeTemplateProblem(problem: TemplateProblem): string {
     case 'render':
       return t('template.problem.render', { cause: t(`template.cause.${problem.cause}`) });
     case 'attachment':
-      return t('template.problem.attachment', { detail: quote(problem.detail) });
+      return t('template.problem.attachment', { detail: describeAttachmentProblem(problem.problem) });
     default:
       return t(`template.problem.${problem.kind}`);
   }
@@ -364,6 +365,39 @@ const CONSTRUCT_EXAMPLE: Partial<Record<Extract<TemplateProblem, { kind: 'not_av
   concat: '{{ a }} {{ b }}',
   add_text: '{{ a }} {{ b }}',
 };
+
+/** Why a file cannot be attached; its path or name and the system's words quoted as they came. */
+export function describeAttachmentProblem(problem: AttachmentProblem): string {
+  switch (problem.kind) {
+    case 'missing':
+    case 'own_file':
+    case 'not_a_file':
+    case 'permission_denied':
+      return t(`attachment.${problem.kind}`, { path: quote(problem.path) });
+    case 'no_folder':
+      return t('attachment.no_folder');
+    case 'outside_folder':
+      return t('attachment.outside_folder', { name: quote(problem.name), folder: quote(problem.folder) });
+    case 'link_outside_folder':
+      return t('attachment.link_outside_folder', { path: quote(problem.path), folder: quote(problem.folder) });
+    case 'too_large':
+      return t('attachment.too_large', { path: quote(problem.path), size: formatBytes(problem.bytes), limit: formatBytes(problem.limit) });
+    case 'grew_too_large':
+      return t('attachment.grew_too_large', { path: quote(problem.path), limit: formatBytes(problem.limit) });
+    case 'unreadable':
+      return t('attachment.unreadable', { path: quote(problem.path), detail: quote(problem.detail) });
+    case 'folder_unreadable':
+      return t('attachment.folder_unreadable', { folder: quote(problem.folder), detail: quote(problem.detail) });
+  }
+}
+
+/**
+ * Why a recipient's own file cannot be attached, as the Message screen lists
+ * it: what is wrong with the file, or with the file name its template made.
+ */
+export function describeFileProblem(error: TemplateError): string {
+  return error.problem.kind === 'attachment' ? describeAttachmentProblem(error.problem.problem) : describeTemplateError(error);
+}
 
 /** A template problem with where it is: the row it was made for, the part and the line. */
 export function describeTemplateError(error: TemplateError): string {

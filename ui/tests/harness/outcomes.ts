@@ -8,6 +8,7 @@
 // (tests/language.test.mjs).
 import type { Account } from '../../src/lib/bindings/Account';
 import type { AccountSettings } from '../../src/lib/bindings/AccountSettings';
+import type { AttachmentProblem } from '../../src/lib/bindings/AttachmentProblem';
 import type { CampaignSummary } from '../../src/lib/bindings/CampaignSummary';
 import type { CapturedMessage } from '../../src/lib/bindings/CapturedMessage';
 import type { CapturedSummary } from '../../src/lib/bindings/CapturedSummary';
@@ -316,7 +317,29 @@ const exposed: Account = {
   held_rate: null,
 };
 
-const messageCheck: MessageCheck = { fields: ['email', 'name', 'city'], missing_attachment_count: 0, missing_attachments: [], message_bytes: 2048 };
+/** A recipient's file that cannot be attached, as the message would fail with it. */
+const fileProblem = (problem: AttachmentProblem): TemplateError => ({ part: 'recipient', row: null, line: null, problem: { kind: 'attachment', problem } });
+/** Saved, with every kind of recipient's file that cannot be attached listed (and one only not there yet). */
+const messageCheck: MessageCheck = {
+  fields: ['email', 'name', 'city'],
+  missing_attachment_count: 8,
+  missing_attachments: [
+    { row: 2, email: 'ann@example.com', path: '/home/ann/files/ann.pdf', problem: null },
+    { row: 3, email: 'li@example.cn', path: '/home/ann/secret.pdf', problem: fileProblem({ kind: 'outside_folder', name: '/home/ann/secret.pdf', folder: '/home/ann/files' }) },
+    { row: 4, email: 'bo@example.org', path: '/home/ann/files/out.pdf', problem: fileProblem({ kind: 'link_outside_folder', path: '/home/ann/files/out.pdf', folder: '/home/ann/files' }) },
+    { row: 5, email: 'cy@example.org', path: '/home/ann/files/m.db', problem: fileProblem({ kind: 'own_file', path: '/home/ann/files/m.db' }) },
+    { row: 6, email: 'di@example.org', path: '/home/ann/files/pipe', problem: fileProblem({ kind: 'not_a_file', path: '/home/ann/files/pipe' }) },
+    { row: 7, email: 'ed@example.org', path: '/home/ann/files/big.pdf', problem: fileProblem({ kind: 'too_large', path: '/home/ann/files/big.pdf', bytes: 209_715_200, limit: 104_857_600 }) },
+    { row: 8, email: 'fa@example.org', path: '/home/ann/files/locked.pdf', problem: fileProblem({ kind: 'permission_denied', path: '/home/ann/files/locked.pdf' }) },
+    {
+      row: 9,
+      email: 'gu@example.org',
+      path: '/home/ann/files/odd.pdf',
+      problem: fileProblem({ kind: 'unreadable', path: '/home/ann/files/odd.pdf', detail: 'Input/output error (os error 5)' }),
+    },
+  ],
+  message_bytes: 2048,
+};
 const previewed: Preview = {
   message: {
     row: 2,
@@ -365,6 +388,17 @@ const templateErrors: IpcError[] = [
   templateError({ part: 'text', row: 2, line: 1, problem: { kind: 'too_large', made: 'value', bytes: 2_000_000, limit: 1_048_576 } }),
   templateError({ part: 'text', row: 2, line: 1, problem: { kind: 'render', cause: 'out_of_fuel', detail: 'engine ran out of fuel' } }),
   templateError({ part: 'subject', row: 2, line: null, problem: { kind: 'output_too_long', limit: 16_384 } }),
+  // A recipient's own file, made for its row.
+  templateError({ part: 'recipient', row: 4, line: null, problem: { kind: 'attachment', problem: { kind: 'missing', path: '/home/ann/files/bo.pdf' } } }),
+];
+
+/** A file for everyone that cannot be attached: the kind's sentence and the typed problem. */
+const attachmentError = (attachment: AttachmentProblem): IpcError => ({ kind: 'attachment_unreadable', message: 'the English detail, for the log', attachment });
+const attachmentErrors: IpcError[] = [
+  attachmentError({ kind: 'own_file', path: '/home/ann/.local/share/org.mailroom.desktop/mailroom.db' }),
+  attachmentError({ kind: 'grew_too_large', path: '/home/ann/files/growing.log', limit: 104_857_600 }),
+  attachmentError({ kind: 'folder_unreadable', folder: '/home/ann/files', detail: 'Permission denied (os error 13)' }),
+  attachmentError({ kind: 'no_folder' }),
 ];
 
 /** What each command answers; messages sent on a command's channel before it answers. */
@@ -404,5 +438,6 @@ export const outcomesScenario = {
   cases: {
     previewSkipped: previewedSkipped,
     templateErrors,
+    attachmentErrors,
   },
 };

@@ -185,8 +185,8 @@ impl Run<'_> {
                 client::select(settings, &mut session, &settings.folder),
                 |selected| {
                     format!(
-                        "{folder}: {} messages (UIDVALIDITY {})",
-                        selected.exists,
+                        "{folder}: {} (UIDVALIDITY {})",
+                        crate::english::count(selected.exists, "message", "messages"),
                         selected
                             .uid_validity
                             .map_or_else(|| "not given".to_owned(), |v| v.to_string())
@@ -205,7 +205,10 @@ fn describe_tls(summary: &TlsSummary) -> String {
         text.push_str(&format!(", certificate {subject}"));
     }
     if let (Some(expires), Some(days)) = (&summary.expires, summary.days_left) {
-        text.push_str(&format!(", expires {expires} (in {days} days)"));
+        text.push_str(&format!(
+            ", expires {expires} (in {})",
+            crate::english::count(days, "day", "days")
+        ));
     }
     text
 }

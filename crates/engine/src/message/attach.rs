@@ -5,9 +5,13 @@
 //! it, is a regular file, and is none of Mailroom's own files (the database,
 //! the encrypted passwords and their key, the logs). Shared files are chosen
 //! by the person, from anywhere, but never one of Mailroom's own either.
+//! What is wrong with a file is an [`AttachmentProblem`], data the front
+//! ends say in their own words.
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::paths;
 use crate::secrets;
@@ -69,38 +73,126 @@ fn resolved(path: &Path) -> PathBuf {
     }
 }
 
-/// Why a file cannot be attached.
-#[derive(Debug, Clone, PartialEq)]
+/// Why a file cannot be attached, as data: which file (as the person or the
+/// list named it), and what is wrong with it, with the sizes and the
+/// system's own words where they matter. The window says it from its
+/// catalogs (`attachment.` keys), the CLI and the log from the English
+/// `Display` here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 pub enum AttachmentProblem {
     /// Not there (yet: a person may still be copying the files).
-    Missing(PathBuf),
-    /// There, but refused, with the reason.
-    Refused(String),
+    Missing { path: String },
+    /// A recipient's file, but no folder is chosen to take it from.
+    NoFolder,
+    /// The name from the list is absolute or climbs out with `..`.
+    OutsideFolder { name: String, folder: String },
+    /// Inside the folder by name, but a link leads out of it.
+    LinkOutsideFolder { path: String, folder: String },
+    /// The database, the passwords or the logs.
+    OwnFile { path: String },
+    /// A folder, a device or a FIFO (which would never end).
+    NotAFile { path: String },
+    /// Larger than a mail can carry.
+    TooLarge {
+        path: String,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        bytes: u64,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        limit: u64,
+    },
+    /// It grew past the limit while it was read.
+    GrewTooLarge {
+        path: String,
+        #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
+        limit: u64,
+    },
+    /// Mailroom may not read it.
+    PermissionDenied { path: String },
+    /// It cannot be read; `detail` is the system's words.
+    Unreadable { path: String, detail: String },
+    /// The recipients' folder cannot be read; `detail` is the system's words.
+    FolderUnreadable { folder: String, detail: String },
 }
 
+impl AttachmentProblem {
+    /// The problem reading `path` (`folder` when it is the folder) failed with.
+    fn reading(path: &Path, error: &std::io::Error) -> AttachmentProblem {
+        let path = shown(path);
+        match error.kind() {
+            std::io::ErrorKind::NotFound => AttachmentProblem::Missing { path },
+            std::io::ErrorKind::PermissionDenied => AttachmentProblem::PermissionDenied { path },
+            std::io::ErrorKind::IsADirectory => AttachmentProblem::NotAFile { path },
+            _ => AttachmentProblem::Unreadable {
+                path,
+                detail: error.to_string(),
+            },
+        }
+    }
+}
+
+/// A path as a person reads it (any bytes that are not UTF-8 replaced).
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// English, for the CLI and the log.
 impl fmt::Display for AttachmentProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AttachmentProblem::Missing(path) => {
-                write!(f, "the attachment {} cannot be read: it is not there", path.display())
+            AttachmentProblem::Missing { path } => {
+                write!(f, "the attachment {path} cannot be read: it is not there")
             }
-            AttachmentProblem::Refused(reason) => f.write_str(reason),
+            AttachmentProblem::NoFolder => f.write_str("no folder is chosen for the recipients' files"),
+            AttachmentProblem::OutsideFolder { name, folder } => write!(
+                f,
+                "the file name \"{name}\" leads out of the folder {folder}: a recipient's file must be inside it"
+            ),
+            AttachmentProblem::LinkOutsideFolder { path, folder } => write!(
+                f,
+                "the attachment {path} leads out of the folder {folder} (through a link): a recipient's file must \
+                 be inside it"
+            ),
+            AttachmentProblem::OwnFile { path } => write!(
+                f,
+                "{path} is one of Mailroom's own files (its database, passwords or logs), which are never attached"
+            ),
+            AttachmentProblem::NotAFile { path } => write!(f, "the attachment {path} is not a regular file"),
+            AttachmentProblem::TooLarge { path, bytes, limit } => write!(
+                f,
+                "the attachment {path} is {} MB; a mail can carry at most {} MB",
+                bytes.div_ceil(1 << 20),
+                limit >> 20
+            ),
+            AttachmentProblem::GrewTooLarge { path, limit } => {
+                write!(f, "the attachment {path} grew past {} MB while being read", limit >> 20)
+            }
+            AttachmentProblem::PermissionDenied { path } => {
+                write!(f, "the attachment {path} cannot be read: permission denied")
+            }
+            AttachmentProblem::Unreadable { path, detail } => {
+                write!(f, "the attachment {path} cannot be read: {detail}")
+            }
+            AttachmentProblem::FolderUnreadable { folder, detail } => {
+                write!(f, "the folder {folder} cannot be read: {detail}")
+            }
         }
     }
 }
 
 /// A recipient's file name from the list, as a path inside `folder`:
 /// refused when it is absolute or climbs out with `..`, whatever is on disk.
-pub fn inside_folder(folder: &Path, name: &str) -> Result<PathBuf, String> {
+pub fn inside_folder(folder: &Path, name: &str) -> Result<PathBuf, AttachmentProblem> {
     let relative = Path::new(name);
     let escapes = relative
         .components()
         .any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_)));
     if relative.is_absolute() || relative.has_root() || escapes {
-        return Err(format!(
-            "the file name \"{name}\" leads out of the folder {}: a recipient's file must be inside it",
-            folder.display()
-        ));
+        return Err(AttachmentProblem::OutsideFolder {
+            name: name.to_owned(),
+            folder: shown(folder),
+        });
     }
     Ok(folder.join(relative))
 }
@@ -115,69 +207,69 @@ pub fn check_recipient_file(
     protected: &ProtectedFiles,
 ) -> Result<PathBuf, AttachmentProblem> {
     let folder_real = folder.canonicalize().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => AttachmentProblem::Missing(path.to_owned()),
-        _ => AttachmentProblem::Refused(format!("the folder {} cannot be read: {e}", folder.display())),
+        // No folder yet: the files are not there yet either.
+        std::io::ErrorKind::NotFound => AttachmentProblem::Missing { path: shown(path) },
+        _ => AttachmentProblem::FolderUnreadable {
+            folder: shown(folder),
+            detail: e.to_string(),
+        },
     })?;
-    let real = path.canonicalize().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => AttachmentProblem::Missing(path.to_owned()),
-        _ => AttachmentProblem::Refused(format!("the attachment {} cannot be read: {e}", path.display())),
-    })?;
+    let real = path.canonicalize().map_err(|e| AttachmentProblem::reading(path, &e))?;
     if !real.starts_with(&folder_real) {
-        return Err(AttachmentProblem::Refused(format!(
-            "the attachment {} leads out of the folder {} (through a link): a recipient's file must be inside it",
-            path.display(),
-            folder.display()
-        )));
+        return Err(AttachmentProblem::LinkOutsideFolder {
+            path: shown(path),
+            folder: shown(folder),
+        });
     }
-    check_file(path, &real, protected).map_err(AttachmentProblem::Refused)?;
+    check_file(path, &real, protected)?;
     Ok(real)
 }
 
 /// Checks a shared file `path` the person chose: a regular file of a size a
 /// mail can carry, not one of Mailroom's own. The path to read.
-pub fn check_shared_file(path: &Path, protected: &ProtectedFiles) -> std::io::Result<PathBuf> {
-    let real = path.canonicalize()?;
-    check_file(path, &real, protected).map_err(std::io::Error::other)?;
+pub fn check_shared_file(path: &Path, protected: &ProtectedFiles) -> Result<PathBuf, AttachmentProblem> {
+    let real = path.canonicalize().map_err(|e| AttachmentProblem::reading(path, &e))?;
+    check_file(path, &real, protected)?;
     Ok(real)
 }
 
 /// What every attached file must be: a regular file (not a device or a
 /// FIFO, which would never end), at most [`MAX_ATTACHMENT_BYTES`], and not
 /// one of Mailroom's own.
-fn check_file(path: &Path, real: &Path, protected: &ProtectedFiles) -> Result<(), String> {
+fn check_file(path: &Path, real: &Path, protected: &ProtectedFiles) -> Result<(), AttachmentProblem> {
     if protected.holds(real) {
-        return Err(format!(
-            "{} is one of Mailroom's own files (its database, passwords or logs), which are never attached",
-            path.display()
-        ));
+        return Err(AttachmentProblem::OwnFile { path: shown(path) });
     }
-    let meta = std::fs::metadata(real).map_err(|e| format!("the attachment {} cannot be read: {e}", path.display()))?;
+    let meta = std::fs::metadata(real).map_err(|e| AttachmentProblem::reading(path, &e))?;
     if !meta.is_file() {
-        return Err(format!("the attachment {} is not a regular file", path.display()));
+        return Err(AttachmentProblem::NotAFile { path: shown(path) });
     }
     if meta.len() > MAX_ATTACHMENT_BYTES {
-        return Err(format!(
-            "the attachment {} is {} MB; a mail can carry at most {} MB",
-            path.display(),
-            meta.len().div_ceil(1 << 20),
-            MAX_ATTACHMENT_BYTES >> 20
-        ));
+        return Err(AttachmentProblem::TooLarge {
+            path: shown(path),
+            bytes: meta.len(),
+            limit: MAX_ATTACHMENT_BYTES,
+        });
     }
     Ok(())
 }
 
-/// Reads a file [`check_recipient_file`] or [`check_shared_file`] passed,
-/// at most [`MAX_ATTACHMENT_BYTES`] of it even if it grew since.
-pub fn read_checked(real: &Path) -> std::io::Result<Vec<u8>> {
+/// Reads `real`, a file [`check_recipient_file`] or [`check_shared_file`]
+/// passed for `path`, at most [`MAX_ATTACHMENT_BYTES`] of it even if it
+/// grew since.
+pub fn read_checked(path: &Path, real: &Path) -> Result<Vec<u8>, AttachmentProblem> {
     use std::io::Read as _;
-    let file = std::fs::File::open(real)?;
+    let unreadable = |e: std::io::Error| AttachmentProblem::reading(path, &e);
+    let file = std::fs::File::open(real).map_err(unreadable)?;
     let mut bytes = Vec::new();
-    file.take(MAX_ATTACHMENT_BYTES + 1).read_to_end(&mut bytes)?;
+    file.take(MAX_ATTACHMENT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
     if bytes.len() as u64 > MAX_ATTACHMENT_BYTES {
-        return Err(std::io::Error::other(format!(
-            "it grew past {} MB while being read",
-            MAX_ATTACHMENT_BYTES >> 20
-        )));
+        return Err(AttachmentProblem::GrewTooLarge {
+            path: shown(path),
+            limit: MAX_ATTACHMENT_BYTES,
+        });
     }
     Ok(bytes)
 }

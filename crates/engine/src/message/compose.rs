@@ -9,7 +9,10 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::attach::AttachmentProblem;
-use super::{CampaignIdentity, CompiledMessage, MessageDraft, ProtectedFiles, RecipientData, RenderedMessage, Sender};
+use super::{
+    CampaignIdentity, CompiledMessage, MessageDraft, ProtectedFiles, RecipientData, RenderedMessage, Sender,
+    TemplateError,
+};
 use crate::error::{Error, Result};
 use crate::model::CampaignId;
 use crate::outcome::RecipientReason;
@@ -36,9 +39,11 @@ pub struct MissingAttachment {
     /// The file looked for (the name from the list, when no path could be made of it).
     #[cfg_attr(feature = "ts-bindings", ts(type = "string"))]
     pub path: PathBuf,
-    /// Why it cannot be attached (outside the folder, not a regular file,
-    /// one of Mailroom's own); none when it is only not there yet.
-    pub problem: Option<String>,
+    /// Why it cannot be attached, as the recipient's message would fail with
+    /// it (outside the folder, not a regular file, one of Mailroom's own, a
+    /// file name its template cannot make); none when it is only not there
+    /// yet.
+    pub problem: Option<TemplateError>,
 }
 
 /// What saving a draft found.
@@ -86,8 +91,8 @@ pub async fn save_message(store: &Store, campaign: CampaignId, draft: &MessageDr
                 let unusable = match compiled.recipient_attachment(&data) {
                     Ok(Some(path)) => match compiled.check_recipient_file(&path) {
                         Ok(_) => None,
-                        Err(AttachmentProblem::Missing(_)) => Some((path, None)),
-                        Err(AttachmentProblem::Refused(reason)) => Some((path, Some(reason))),
+                        Err(AttachmentProblem::Missing { .. }) => Some((path, None)),
+                        Err(problem) => Some((path, Some(super::attachment_error(problem)))),
                     },
                     Ok(None) => None,
                     // A name that cannot be made into a path inside the folder.

@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::attach::AttachmentProblem;
 use crate::address::InvalidReason;
 
 /// The part of a message a problem is in.
@@ -245,10 +246,9 @@ pub enum TemplateProblem {
         cause: TemplateCause,
         detail: Option<String>,
     },
-    /// The recipient's own file cannot be attached; `detail` names the file
-    /// and the reason (English: the attachment checks are not typed yet).
+    /// The recipient's own file cannot be attached.
     Attachment {
-        detail: String,
+        problem: AttachmentProblem,
     },
 }
 
@@ -368,7 +368,7 @@ impl fmt::Display for TemplateProblem {
                     None => Ok(()),
                 }
             }
-            TemplateProblem::Attachment { detail } => f.write_str(detail),
+            TemplateProblem::Attachment { problem } => write!(f, "{problem}"),
         }
     }
 }

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use mail_parser::{MessageParser, MimeHeaders};
 
+use super::attach::AttachmentProblem;
 use super::*;
 
 fn columns() -> Vec<String> {
@@ -338,14 +339,30 @@ fn attachments_shared_and_per_recipient_and_missing_ones_are_named() {
             values: &missing,
         })
         .expect_err("the test expects an error");
-    assert!(err.to_string().contains("nope.txt"), "{err}");
+    assert_eq!(
+        (err.part, err.row, err.problem),
+        (
+            TemplatePart::Recipient,
+            Some(3),
+            TemplateProblem::Attachment {
+                problem: AttachmentProblem::Missing {
+                    path: folder.path().join("nope.txt").display().to_string()
+                }
+            }
+        )
+    );
 
     let mut gone = with_files;
     gone.attachments = vec![PathBuf::from("/no/such/file.pdf")];
-    assert!(matches!(
-        CompiledMessage::compile(&gone, &columns, &sender(), identity(), &ProtectedFiles::default()),
-        Err(Error::AttachmentUnreadable { .. })
-    ));
+    let err = CompiledMessage::compile(&gone, &columns, &sender(), identity(), &ProtectedFiles::default())
+        .expect_err("a file for everyone that is not there");
+    assert_eq!(err.kind(), crate::ErrorKind::AttachmentUnreadable);
+    assert_eq!(
+        err.attachment(),
+        Some(&AttachmentProblem::Missing {
+            path: "/no/such/file.pdf".to_owned()
+        })
+    );
 }
 
 #[test]
@@ -753,7 +770,7 @@ impl Files {
 
 /// Renders for a recipient whose `Code` is `code`: the names of the files
 /// attached, or why the mail cannot be made.
-fn attached(message: &CompiledMessage, code: &str) -> Result<Vec<String>, String> {
+fn attached(message: &CompiledMessage, code: &str) -> Result<Vec<String>, TemplateError> {
     let mut values = values("Lei");
     values[3] = code.to_owned();
     message
@@ -763,7 +780,18 @@ fn attached(message: &CompiledMessage, code: &str) -> Result<Vec<String>, String
             values: &values,
         })
         .map(|m| m.attachments)
-        .map_err(|e| e.to_string())
+}
+
+/// What [`attached`] found wrong with the recipient's own file.
+fn file_problem(message: &CompiledMessage, code: &str) -> AttachmentProblem {
+    match attached(message, code) {
+        Err(TemplateError {
+            part: TemplatePart::Recipient,
+            problem: TemplateProblem::Attachment { problem },
+            ..
+        }) => problem,
+        other => panic!("{code}: not an attachment problem: {other:?}"),
+    }
 }
 
 #[test]
@@ -773,22 +801,40 @@ fn a_recipients_file_is_only_ever_taken_from_inside_the_chosen_folder() {
     by_column.attachment_column = Some("Code".to_owned());
     let message = files.compile(by_column.clone(), files.folder()).expect("compiles");
 
+    let folder = files.folder().display().to_string();
     assert_eq!(attached(&message, "ok.txt"), Ok(vec!["ok.txt".to_owned()]));
-    for (code, says) in [
-        ("../secret.txt", "leads out of the folder"),
-        ("sub/../../secret.txt", "leads out of the folder"),
-        ("/etc/hostname", "leads out of the folder"),
-    ] {
-        let err = attached(&message, code).expect_err(code);
-        assert!(err.contains(says) && err.contains(code), "{code}: {err}");
+    for code in ["../secret.txt", "sub/../../secret.txt", "/etc/hostname"] {
+        assert_eq!(
+            file_problem(&message, code),
+            AttachmentProblem::OutsideFolder {
+                name: code.to_owned(),
+                folder: folder.clone()
+            }
+        );
     }
+    let outside = file_problem(&message, "../secret.txt");
+    assert!(
+        outside
+            .to_string()
+            .contains("\"../secret.txt\" leads out of the folder"),
+        "{outside}"
+    );
     #[cfg(unix)]
     {
-        let err = attached(&message, "out.txt").expect_err("a link out");
-        assert!(err.contains("(through a link)"), "{err}");
+        assert_eq!(
+            file_problem(&message, "out.txt"),
+            AttachmentProblem::LinkOutsideFolder {
+                path: files.folder().join("out.txt").display().to_string(),
+                folder: folder.clone()
+            }
+        );
         // Refused, not read: reading a FIFO would wait forever.
-        let err = attached(&message, "pipe.txt").expect_err("a FIFO");
-        assert!(err.contains("is not a regular file"), "{err}");
+        assert_eq!(
+            file_problem(&message, "pipe.txt"),
+            AttachmentProblem::NotAFile {
+                path: files.folder().join("pipe.txt").display().to_string()
+            }
+        );
     }
 
     // A file name with merge fields: `{{ code }}` = `../secret`.
@@ -796,8 +842,13 @@ fn a_recipients_file_is_only_ever_taken_from_inside_the_chosen_folder() {
     by_name.attachment_name = Some("{{ code }}.txt".to_owned());
     let message = files.compile(by_name, files.folder()).expect("compiles");
     assert_eq!(attached(&message, "ok"), Ok(vec!["ok.txt".to_owned()]));
-    let err = attached(&message, "../secret").expect_err("climbs out");
-    assert!(err.contains("\"../secret.txt\" leads out of the folder"), "{err}");
+    assert_eq!(
+        file_problem(&message, "../secret"),
+        AttachmentProblem::OutsideFolder {
+            name: "../secret.txt".to_owned(),
+            folder
+        }
+    );
 
     // Without a folder, a column of full paths is no longer a way out.
     let mut no_folder = by_column;
@@ -823,8 +874,12 @@ fn mailroom_s_own_files_are_never_attached() {
         .expect("compiles");
     assert_eq!(attached(&message, "secret.txt"), Ok(vec!["secret.txt".to_owned()]));
     for own in ["data/secrets.key", "data/m.db", "data/./m.db"] {
-        let err = attached(&message, own).expect_err(own);
-        assert!(err.contains("one of Mailroom's own files"), "{own}: {err}");
+        assert_eq!(
+            file_problem(&message, own),
+            AttachmentProblem::OwnFile {
+                path: files.root.path().join(own).display().to_string()
+            }
+        );
     }
 
     // Nor as a file for everyone.
@@ -833,6 +888,12 @@ fn mailroom_s_own_files_are_never_attached() {
     let err =
         CompiledMessage::compile(&shared, &columns(), &sender(), identity(), &files.protected()).expect_err("the key");
     assert_eq!(err.kind(), crate::ErrorKind::AttachmentUnreadable);
+    assert_eq!(
+        err.attachment(),
+        Some(&AttachmentProblem::OwnFile {
+            path: files.root.path().join("data/secrets.key").display().to_string()
+        })
+    );
     assert!(err.to_string().contains("one of Mailroom's own files"), "{err}");
     #[cfg(unix)]
     {

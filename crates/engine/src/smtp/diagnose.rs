@@ -437,7 +437,10 @@ fn describe_tls(tls: Option<&TlsSummary>) -> String {
         text.push_str(&format!(", certificate {subject}"));
     }
     if let (Some(expires), Some(days)) = (&tls.expires, tls.days_left) {
-        text.push_str(&format!(", expires {expires} (in {days} days)"));
+        text.push_str(&format!(
+            ", expires {expires} (in {})",
+            crate::english::count(days, "day", "days")
+        ));
     }
     text
 }

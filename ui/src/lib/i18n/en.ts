@@ -1,5 +1,6 @@
 // English messages: the reference catalog. Every other language must have
-// exactly these keys (zh-CN.ts is typed against this file).
+// exactly these keys (zh-CN.ts is typed against this file), and for a message
+// that depends on a number exactly its language's plural forms.
 import type { BounceKind } from '../bindings/BounceKind';
 import type { ErrorKind } from '../bindings/ErrorKind';
 import type { InvalidReason } from '../bindings/InvalidReason';
@@ -11,6 +12,7 @@ import type { QuotaWindow } from '../bindings/QuotaWindow';
 import type { RecipientReason } from '../bindings/RecipientReason';
 import type { Stage } from '../bindings/Stage';
 import type { AddressRole } from '../bindings/AddressRole';
+import type { AttachmentProblem } from '../bindings/AttachmentProblem';
 import type { ConnectionWarning } from '../bindings/ConnectionWarning';
 import type { Construct } from '../bindings/Construct';
 import type { TemplateCause } from '../bindings/TemplateCause';
@@ -48,7 +50,7 @@ export const en = {
   'recipients.count.duplicates': 'Duplicates',
   'recipients.count.suppressed': 'Suppressed',
   'recipients.preview': 'First rows',
-  'recipients.previewNote': 'The first {shown} of {total} rows, exactly as imported.',
+  'recipients.previewNote': { one: 'The only row, exactly as imported.', other: 'The first {shown} of {count} rows, exactly as imported.' },
   'recipients.problems': 'Rows that will not be sent',
   'recipients.noProblems': 'Every row has a usable, unique address.',
   'recipients.column.row': 'Row',
@@ -105,8 +107,8 @@ export const en = {
   'schedule.missedReschedule': 'Reschedule…',
   'schedule.missedLeave': 'Leave it',
   'plan.title': 'Plan',
-  'plan.perDay': '{count} recipients on {perDay} a day:',
-  'plan.recipients': '{count} recipients:',
+  'plan.perDay': { one: '{count} recipient on {perDay} a day:', other: '{count} recipients on {perDay} a day:' },
+  'plan.recipients': { one: '{count} recipient:', other: '{count} recipients:' },
   'plan.day': '{day} {count}',
   'plan.finishing': 'finishing about {at}',
   'plan.about': 'about {duration}',
@@ -172,8 +174,6 @@ export const en = {
   'smtp.ambiguous': 'When a message got no answer after its content (the server may have it)',
   'smtp.ambiguous.ask': 'Mark the recipient uncertain and let me decide',
   'smtp.ambiguous.retry': 'Send it again with the same Message-ID (it may arrive twice)',
-  'smtp.warning.plain': 'No encryption: the password and every message cross the network in clear text.',
-  'smtp.warning.certs': 'Certificates are not checked: anyone on the network path could read this mail.',
   'smtp.save': 'Save',
   'smtp.remove': 'Delete',
   'smtp.saved': 'Saved.',
@@ -292,7 +292,10 @@ export const en = {
   'message.fields': "Merge fields (click to insert):",
   'message.save': "Save",
   'message.saved': "Saved: every merge field exists.",
-  'message.missingAttachments': "{count} recipients' attachment files are not there yet or cannot be attached.",
+  'message.missingAttachments': {
+    one: "{count} recipient's attachment file is not there yet or cannot be attached.",
+    other: "{count} recipients' attachment files are not there yet or cannot be attached.",
+  },
   'message.row': "Row",
   'message.preview': "Preview",
   'message.previous': "Previous row",
@@ -313,17 +316,23 @@ export const en = {
   'campaign.unlimited': "none",
   'campaign.eta': "about {eta} left",
   'campaign.events': "Latest events",
-  'campaign.recovered': "{count} recipients were being sent when Mailroom stopped; they are marked uncertain.",
+  'campaign.recovered': {
+    one: '{count} recipient was being sent when Mailroom stopped and is marked uncertain.',
+    other: '{count} recipients were being sent when Mailroom stopped and are marked uncertain.',
+  },
   'campaign.rateChanged': "Rate now {rate}: {reason}",
   'campaign.quotaWait': "The account’s {limit}-per-{window} quota is used up; sending resumes at {at}.",
-  'campaign.uncertain': "{count} recipients are uncertain: their message went out but no answer came (a timeout, a lost connection, or Mailroom stopped while sending), so the server may or may not have it. Resend them (the same message and Message-ID let providers drop a duplicate) or count them as sent.",
+  'campaign.uncertain': {
+    one: '{count} recipient is uncertain: the message went out but no answer came (a timeout, a lost connection, or Mailroom stopped while sending), so the server may or may not have it. Resend it (the same message and Message-ID let providers drop a duplicate) or count it as sent.',
+    other: '{count} recipients are uncertain: their message went out but no answer came (a timeout, a lost connection, or Mailroom stopped while sending), so the server may or may not have it. Resend them (the same message and Message-ID let providers drop a duplicate) or count them as sent.',
+  },
   'recipients.maybeTwice': 'May have arrived twice.',
   'campaign.resendUncertain': "Resend them",
   'campaign.markSent': "Count as sent",
   'campaign.completedNotice': "Campaign “{name}” completed.",
   'error.template': "The message has a problem.",
   'error.no_message': "This campaign has no message yet: write one on the Message screen.",
-  'error.attachment_unreadable': "An attachment cannot be read.",
+  'error.attachment_unreadable': "A file cannot be attached.",
   'error.row_not_found': "There is no such row in this campaign.",
   'error.campaign_state': "The campaign cannot do that now.",
   'message.templates': "Templates",
@@ -393,7 +402,7 @@ export const en = {
   "message.orFileName": "or a file name with merge fields",
   "results.exportFailed": "Export failed…",
   "results.exportTitle": "Save the failed recipients (.csv, or .xlsx for Excel)",
-  "results.exported": "Wrote {count} recipients to {path}.",
+  "results.exported": { one: 'Wrote {count} recipient to {path}.', other: 'Wrote {count} recipients to {path}.' },
   "recipients.exportSkipped": "Export these rows…",
   "recipients.exportTitle": "Save the skipped rows (.csv, or .xlsx for Excel)",
   "error.export_failed": "The file could not be written.",
@@ -415,9 +424,9 @@ export const en = {
   "recipients.quotes.literal": "read literally",
   "recipients.readQuotesLiterally": "Read quotes literally",
   "recipients.reading": "Reading the file…",
-  "recipients.progress": "Importing: {rows} rows read ({percent}%)",
+  "recipients.progress": { one: 'Importing: {count} row read ({percent}%)', other: 'Importing: {count} rows read ({percent}%)' },
   "recipients.cancelImport": "Cancel import",
-  "recipients.previewFirst": "The first {shown} rows, as they will be imported.",
+  "recipients.previewFirst": { one: 'The first row, as it will be imported.', other: 'The first {count} rows, as they will be imported.' },
   "recipients.use": "Use these recipients",
   "recipients.table.title": "All recipients",
   "recipients.table.filter": "Show",
@@ -478,9 +487,13 @@ export const en = {
   "mailbox.verdict.failed": "The mailbox cannot be read yet; see the step that failed.",
   "mailbox.scan": "Scan now",
   "mailbox.scanning": "Scanning…",
-  "mailbox.report": "{messages} new messages read: {hard} hard and {soft} soft bounces recorded, {unsubscribes} unsubscribe replies.",
-  "mailbox.reportKnown": "{count} bounces were already recorded.",
-  "mailbox.reportUnmatched": "{count} notices were about mail Mailroom did not send.",
+  "mailbox.report": "{messages} read: {hard} and {soft} recorded, {unsubscribes}.",
+  "mailbox.report.messages": { one: '{count} new message', other: '{count} new messages' },
+  "mailbox.report.hard": { one: '{count} hard bounce', other: '{count} hard bounces' },
+  "mailbox.report.soft": { one: '{count} soft bounce', other: '{count} soft bounces' },
+  "mailbox.report.unsubscribes": { one: '{count} unsubscribe reply', other: '{count} unsubscribe replies' },
+  "mailbox.reportKnown": { one: '{count} bounce was already recorded.', other: '{count} bounces were already recorded.' },
+  "mailbox.reportUnmatched": { one: '{count} notice was about mail Mailroom did not send.', other: '{count} notices were about mail Mailroom did not send.' },
   "mailbox.reportRenumbered": "The folder was renumbered (new UIDVALIDITY): every message was read again, nothing recorded twice.",
   "mailbox.reportFailed": "The scan stopped at “{stage}”; what was read before is kept.",
   "mailbox.suppressed": "Added to the suppression list",
@@ -491,9 +504,12 @@ export const en = {
   "results.exportBounced": "Export bounced…",
   "results.exportBouncedTitle": "Save the bounced recipients with each bounce's diagnostic (.csv, or .xlsx for Excel)",
   "results.includeBounced": "Include the {count} bounced in Resend",
-  "results.bouncedLeftOut": "Resend leaves out the {count} bounced recipients unless you tick this: a hard bounce is an address that takes no mail.",
+  "results.bouncedLeftOut": {
+    one: 'Resend leaves out the {count} bounced recipient unless you tick this: a hard bounce is an address that takes no mail.',
+    other: 'Resend leaves out the {count} bounced recipients unless you tick this: a hard bounce is an address that takes no mail.',
+  },
   "results.resendWithBounced": "Resend {failed} failed and {bounced} bounced",
-  "mailbox.scanProgress": "Read {read} of {total} new messages…",
+  "mailbox.scanProgress": { one: 'Read {read} of {count} new message…', other: 'Read {read} of {count} new messages…' },
   "mailbox.suppressionList": "Suppression list",
   "mailbox.suppressionIntro": "Addresses Mailroom will not write to again: every import and run leaves them out.",
   "mailbox.suppressionEmpty": "Nobody is on the suppression list.",
@@ -594,7 +610,10 @@ export const en = {
   'about.title': 'About Mailroom',
   'about.version': 'Version {version}',
   'about.licence': 'Mailroom is free software: use, change and share it under the MIT licence or the Apache License 2.0, as you prefer.',
-  'about.components': 'It is built from {count} open-source components, each under its own licence:',
+  'about.components': {
+    one: 'It is built from {count} open-source component, under its own licence:',
+    other: 'It is built from {count} open-source components, each under its own licence:',
+  },
   'about.componentsOf': '{licence}: {count}',
   'about.close': 'Close',
   'window.titleSending': 'Mailroom — {percent} % sent',
@@ -634,8 +653,11 @@ export const en = {
   'recipientReason.suppressed': 'On the suppression list',
   'recipientReason.smtp': 'Not sent: {failure}',
   'recipientReason.unansweredBefore': ' (an earlier attempt got no answer after its content and may have delivered it)',
-  'recipientReason.gave_up': 'Gave up after {attempts} attempts; the last: {failure}',
-  'recipientReason.gave_up_maybe_delivered': 'Gave up after {attempts} attempts (the last: {failure}); an earlier attempt got no answer after its content, so the server may have it: send it again or count it as sent',
+  'recipientReason.gave_up': { one: 'Gave up after {count} attempt: {failure}', other: 'Gave up after {count} attempts; the last: {failure}' },
+  'recipientReason.gave_up_maybe_delivered': {
+    one: 'Gave up after {count} attempt ({failure}); it got no answer after its content, so the server may have it: send it again or count it as sent',
+    other: 'Gave up after {count} attempts (the last: {failure}); an earlier attempt got no answer after its content, so the server may have it: send it again or count it as sent',
+  },
   'recipientReason.no_answer_resending': 'No answer after the content was sent ({failure}); sending it again with the same Message-ID, so it may arrive twice',
   'recipientReason.no_answer': 'The server may have it: no answer after the content was sent ({failure}); send it again or count it as sent',
   'recipientReason.in_flight_at_stop': 'Being sent when Mailroom stopped: the server may or may not have it',
@@ -650,21 +672,48 @@ export const en = {
   'recipientReason.legacy': '{text}',
   'pauseReason.by_you': 'Paused by you.',
   'pauseReason.server': 'Paused: {failure}. {advice}',
-  'pauseReason.unreachable': 'Paused: the server could not be reached {attempts} times in a row ({failure}). {advice}',
-  'pauseReason.failures_in_a_row': 'Paused to spare your list: {count} recipients failed in a row. The last: {last}',
-  'pauseReason.no_answer_in_a_row': 'Paused: {count} messages in a row got no answer after their content (the last: {failure}). The server may have them; {what}. If the server is slow to accept messages, give the account a message timeout longer than {timeout}, then resume.',
-  'pauseReason.resending': 'they are sent again with the same Message-ID and may arrive twice',
-  'pauseReason.markedUncertain': 'they are marked uncertain for you to decide',
+  'pauseReason.unreachable': {
+    one: 'Paused: the server could not be reached ({failure}). {advice}',
+    other: 'Paused: the server could not be reached {count} times in a row ({failure}). {advice}',
+  },
+  'pauseReason.failures_in_a_row': {
+    one: 'Paused to spare your list: {count} recipient failed: {last}',
+    other: 'Paused to spare your list: {count} recipients failed in a row. The last: {last}',
+  },
+  'pauseReason.no_answer_in_a_row': {
+    one: 'Paused: {count} message got no answer after its content ({failure}). The server may have it; {what}. If the server is slow to accept messages, give the account a message timeout longer than {timeout}, then resume.',
+    other: 'Paused: {count} messages in a row got no answer after their content (the last: {failure}). The server may have them; {what}. If the server is slow to accept messages, give the account a message timeout longer than {timeout}, then resume.',
+  },
+  'pauseReason.resending': {
+    one: 'it is sent again with the same Message-ID and may arrive twice',
+    other: 'they are sent again with the same Message-ID and may arrive twice',
+  },
+  'pauseReason.markedUncertain': { one: 'it is marked uncertain for you to decide', other: 'they are marked uncertain for you to decide' },
   'pauseReason.version_unavailable': 'Paused: row {row} may already have version {version} of the message, which cannot be made again ({detail}); nothing was sent to it.',
   'pauseReason.disk_full': 'Paused: the disk is full. Free space, then resume.',
   'pauseReason.database_unwritable': 'Paused: the database could not be written ({detail}).',
   'pauseReason.internal': 'Paused: Mailroom could not keep going ({detail}).',
   'pauseReason.error': 'Paused: {error} ({detail})',
-  'pauseReason.uncertain': 'Paused: {count} recipients are uncertain. Their message went out and no answer came, so the server may have it: send them again or count them as sent.',
-  'pauseReason.still_waiting': 'Paused: {count} recipients are still waiting. Resume to send them.',
-  'pauseReason.uncertain_to_resend': 'Paused: {count} uncertain recipients are to be sent again (same Message-ID). Resume to send them.',
-  'pauseReason.failed_to_resend': 'Paused: {count} failed recipients are to be sent again. Resume to send them.',
-  'pauseReason.bounced_to_resend': 'Paused: {count} bounced recipients are to be sent again. Resume to send them.',
+  'pauseReason.uncertain': {
+    one: 'Paused: {count} recipient is uncertain. The message went out and no answer came, so the server may have it: send it again or count it as sent.',
+    other: 'Paused: {count} recipients are uncertain. Their message went out and no answer came, so the server may have it: send them again or count them as sent.',
+  },
+  'pauseReason.still_waiting': {
+    one: 'Paused: {count} recipient is still waiting. Resume to send it.',
+    other: 'Paused: {count} recipients are still waiting. Resume to send them.',
+  },
+  'pauseReason.uncertain_to_resend': {
+    one: 'Paused: {count} uncertain recipient is to be sent again (same Message-ID). Resume to send it.',
+    other: 'Paused: {count} uncertain recipients are to be sent again (same Message-ID). Resume to send them.',
+  },
+  'pauseReason.failed_to_resend': {
+    one: 'Paused: {count} failed recipient is to be sent again. Resume to send it.',
+    other: 'Paused: {count} failed recipients are to be sent again. Resume to send them.',
+  },
+  'pauseReason.bounced_to_resend': {
+    one: 'Paused: {count} bounced recipient is to be sent again. Resume to send it.',
+    other: 'Paused: {count} bounced recipients are to be sent again. Resume to send them.',
+  },
   'pauseReason.interrupted': 'Interrupted: no Mailroom is sending it any more. Resume continues where it stopped.',
   'pauseReason.legacy': '{text}',
   'quotaWindow.minute': 'minute',
@@ -682,7 +731,7 @@ export const en = {
   'stageDetail.encrypted': '{protocol}',
   'stageDetail.encryptedUnknown': 'encrypted',
   'stageDetail.certificate': ', certificate {subject}',
-  'stageDetail.expires': ', expires {date} (in {days} days)',
+  'stageDetail.expires': { one: ', expires {date} (in {count} day)', other: ', expires {date} (in {count} days)' },
   'stageDetail.size': 'messages up to {size}',
   'stageDetail.noExtensions': 'no extensions',
   'stageDetail.starttls_unused': 'the server offers STARTTLS, but this account is set to send unencrypted',
@@ -693,15 +742,20 @@ export const en = {
   // Server outages (issue 19): waiting for a server, and when that ends in a pause.
   'campaign.connectionTrying': 'Cannot connect (try {attempt} of {of}): {failure}. {advice} Trying again in {wait}.',
   'campaign.waitingForServer': 'Waiting for the server — next try in {wait} (try {attempt} of {of}). The last: {failure}',
-  'pauseReason.outage_too_long':
-    'Paused: the server could not be reached for longer than {limit} ({attempts} tries; the last: {failure}). {advice} Resume when it is back.',
+  'pauseReason.outage_too_long': {
+    one: 'Paused: the server could not be reached for longer than {limit} ({count} try: {failure}). {advice} Resume when it is back.',
+    other: 'Paused: the server could not be reached for longer than {limit} ({count} tries; the last: {failure}). {advice} Resume when it is back.',
+  },
   'smtp.outageLimit': 'Wait for a server that went away mid-campaign (minutes, 1–1,440), then pause',
 
   // Provider rules (issue 19): what a server's reply means, shown where it acts.
   'failure.byRule': '{said} (rule {rule})',
   'pauseReason.rule': 'Paused: {failure}. {advice}',
   'campaign.suspended': 'The account waits until {at}: {failure}.',
-  'campaign.connectionsReduced': 'Sending on {count} connections from now on: {failure}.',
+  'campaign.connectionsReduced': {
+    one: 'Sending on {count} connection from now on: {failure}.',
+    other: 'Sending on {count} connections from now on: {failure}.',
+  },
   'rules.title': 'Provider rules ({count})',
   'rules.explain': 'What the server’s replies mean for {name} and what a campaign does about them, in the order they are tried. Change them with `mailroom smtp rules`.',
   'rules.rule': 'Rule',
@@ -778,13 +832,16 @@ export const en = {
   'suppression.removed': '{email} is no longer on the suppression list.',
   'suppression.import': 'Import…',
   'suppression.importTitle': 'Import addresses to suppress',
-  'suppression.importConfirmTitle': 'Add {added} addresses from {file}?',
-  'suppression.importConfirmBody': '{rows} rows: {added} new, {already} already on the list, {duplicates} repeated, {invalid} not addresses (left out). A “reason” column gives each its reason.',
+  'suppression.importConfirmTitle': { one: 'Add {count} address from {file}?', other: 'Add {count} addresses from {file}?' },
+  'suppression.importConfirmBody': '{rows}: {added} new, {already} already on the list, {duplicates} repeated, {invalid} (left out). A “reason” column gives each its reason.',
+  'suppression.importRows': { one: '{count} row', other: '{count} rows' },
+  'suppression.importInvalid': { one: '{count} not an address', other: '{count} not addresses' },
   'suppression.importConfirm': 'Add them',
-  'suppression.imported': 'Added {added} addresses from {file} ({already} were already on the list).',
+  'suppression.imported': { one: 'Added {count} address from {file} ({already}).', other: 'Added {count} addresses from {file} ({already}).' },
+  'suppression.importedAlready': { one: '{count} was already on the list', other: '{count} were already on the list' },
   'suppression.export': 'Export…',
   'suppression.exportTitle': 'Export the suppression list',
-  'suppression.exported': 'Wrote {count} addresses to {path}.',
+  'suppression.exported': { one: 'Wrote {count} address to {path}.', other: 'Wrote {count} addresses to {path}.' },
   'suppression.sourceSend': 'a send (no such user)',
   'suppression.sourceBounce': 'bounce scan of {account}',
   'suppression.sourceUnsubscribe': 'unsubscribe reply to {account}',
@@ -797,7 +854,10 @@ export const en = {
   'deleteCampaign.button': 'Delete',
   'deleteCampaign.label': 'Delete campaign “{name}”',
   'deleteCampaign.title': 'Delete campaign “{name}”?',
-  'deleteCampaign.body': 'Its {count} recipients, every attempt, bounce and its message are deleted. Addresses it put on the suppression list stay there. You can undo for a few seconds.',
+  'deleteCampaign.body': {
+    one: 'Its {count} recipient, every attempt, bounce and its message are deleted. Addresses it put on the suppression list stay there. You can undo for a few seconds.',
+    other: 'Its {count} recipients, every attempt, bounce and its message are deleted. Addresses it put on the suppression list stay there. You can undo for a few seconds.',
+  },
   'deleteCampaign.confirm': 'Delete',
   'deleteCampaign.deleted': 'Campaign “{name}” deleted.',
   'deleteCampaign.undo': 'Undo',
@@ -823,10 +883,10 @@ export const en = {
   'results.column.state': 'State',
   'results.column.reason': 'Reason',
   'results.column.attempts': 'Attempts',
-  'results.uncertainTitle': '{count} uncertain recipients',
-  'results.uncertainResendAll': 'Resend all {count}',
-  'results.uncertainMarkAll': 'Count all as sent',
-  'results.showUncertain': 'Show them',
+  'results.uncertainTitle': { one: '{count} uncertain recipient', other: '{count} uncertain recipients' },
+  'results.uncertainResendAll': { one: 'Resend it', other: 'Resend all {count}' },
+  'results.uncertainMarkAll': { one: 'Count it as sent', other: 'Count all as sent' },
+  'results.showUncertain': { one: 'Show it', other: 'Show them' },
   'results.resend': 'Resend…',
   'results.reason.no_such_user': 'No such user (5.1.x)',
   'results.reason.smtp': 'Refused by the server',
@@ -851,7 +911,7 @@ export const en = {
   'results.resendSuppressed': 'Also the {count} whose address is on the suppression list',
   'results.resendUncertain': 'Also the {count} uncertain (the same message and Message-ID, so providers drop a duplicate)',
   'results.resendBounced': 'Also the {count} bounced',
-  'results.resendSummary': '{count} recipients will be sent again.',
+  'results.resendSummary': { one: '{count} recipient will be sent again.', other: '{count} recipients will be sent again.' },
   'results.leftOut': 'Left out: {list}.',
   'results.leftOut.reason': '{count} {reason}',
   'results.leftOut.suppressed': '{count} on the suppression list',
@@ -921,8 +981,14 @@ export const en = {
   'message.skippedAtImport': 'it was skipped at import',
   'message.sendingTest': 'Sending the test through {account}…',
   'message.testCancelled': 'The test was cancelled; nothing more is sent.',
-  'campaign.plan': '{count} recipients through {account}, from {from}, at {rate}: about {duration}.',
-  'campaign.planUnthrottled': '{count} recipients through {account}, from {from}, as fast as the server takes them.',
+  'campaign.plan': {
+    one: '{count} recipient through {account}, from {from}, at {rate}: about {duration}.',
+    other: '{count} recipients through {account}, from {from}, at {rate}: about {duration}.',
+  },
+  'campaign.planUnthrottled': {
+    one: '{count} recipient through {account}, from {from}, as fast as the server takes it.',
+    other: '{count} recipients through {account}, from {from}, as fast as the server takes them.',
+  },
   'campaign.planNoSender': 'no sender address yet',
   'campaign.sentOf': '{done} / {total} done',
   'campaign.skippedApart': '{count} skipped at import (not sent)',
@@ -985,6 +1051,18 @@ export const en = {
   'template.problem.too_large.value': 'A value would be {bytes}, more than the {limit} a message allows',
   'template.problem.too_large.all_values': 'All the values made for this recipient would be {bytes}, more than the {limit} a message allows',
   'template.problem.attachment': "The recipient's file cannot be attached: {detail}",
+  // Files that cannot be attached (AttachmentProblem): a recipient's own, or one for everyone.
+  'attachment.missing': '{path} is not there',
+  'attachment.no_folder': 'no folder is chosen for the recipients’ files',
+  'attachment.outside_folder': 'the file name {name} leads out of the folder {folder}: a recipient’s file must be inside it',
+  'attachment.link_outside_folder': '{path} leads out of the folder {folder} through a link: a recipient’s file must be inside it',
+  'attachment.own_file': '{path} is one of Mailroom’s own files (its database, passwords or logs), which are never attached',
+  'attachment.not_a_file': '{path} is not a regular file',
+  'attachment.too_large': '{path} is {size}; a mail can carry at most {limit}',
+  'attachment.grew_too_large': '{path} grew past {limit} while it was read',
+  'attachment.permission_denied': 'Mailroom may not read {path}',
+  'attachment.unreadable': '{path} cannot be read: {detail}',
+  'attachment.folder_unreadable': 'the folder {folder} cannot be read: {detail}',
   'template.role.sender': 'The sender address',
   'template.role.reply_to': 'The reply-to address',
   'template.role.unsubscribe': 'The unsubscribe address',
@@ -1019,8 +1097,33 @@ export const en = {
   'accountOrder.suspended': 'suspended until {at}',
 } as const;
 
+/**
+ * A message that depends on how many there are: one wording per plural
+ * category of the language (what `Intl.PluralRules` picks for the number),
+ * `{count}` in it filled with the number as the language writes it.
+ */
+export type Plural<Form extends Intl.LDMLPluralRule> = { readonly [F in Form]: string };
+/**
+ * English says 1 one way and every other number another: "1 recipient", "2
+ * recipients". These are `Intl.PluralRules`' categories for each language,
+ * which the UI tests check.
+ */
+export type EnglishForms = 'one' | 'other';
+/** Chinese has one form for every number: "1 位收件人", "2 位收件人". */
+export type ChineseForms = 'other';
+
 export type MessageKey = keyof typeof en;
-export type Messages = Record<MessageKey, string>;
+/** The messages that depend on a number (`t(key, { count })` picks the form). */
+export type PluralKey = { [K in MessageKey]: (typeof en)[K] extends string ? never : K }[MessageKey];
+/** The messages that do not. */
+export type TextKey = Exclude<MessageKey, PluralKey>;
+/** A language's catalog: every key, a plural message in exactly the language's `Forms`. */
+export type Catalog<Forms extends Intl.LDMLPluralRule> = {
+  readonly [K in MessageKey]: K extends PluralKey ? Plural<Forms> : string;
+};
+
+// Every plural message of the reference catalog has both English forms.
+en satisfies Catalog<EnglishForms>;
 
 // Compile-time proof that every error kind and invalid-address reason the
 // engine can send has a message.
@@ -1029,8 +1132,8 @@ en satisfies Record<`reason.${InvalidReason}`, string>;
 en satisfies Record<`problem.${Problem}`, string>;
 en satisfies Record<`stage.${Stage}`, string>;
 en satisfies Record<`failure.${Problem}`, string>;
-en satisfies Record<`recipientReason.${RecipientReason['kind']}`, string>;
-en satisfies Record<`pauseReason.${PauseReason['kind']}`, string>;
+en satisfies Record<`recipientReason.${RecipientReason['kind']}`, string | Plural<EnglishForms>>;
+en satisfies Record<`pauseReason.${PauseReason['kind']}`, string | Plural<EnglishForms>>;
 en satisfies Record<`quotaWindow.${QuotaWindow}`, string>;
 en satisfies Record<`bounceKind.${BounceKind}`, string>;
 en satisfies Record<`mailboxProblem.${MailboxProblem}`, string>;
@@ -1041,3 +1144,4 @@ en satisfies Record<`template.construct.${Construct}`, string>;
 en satisfies Record<`template.role.${AddressRole}`, string>;
 en satisfies Record<`template.problem.${Exclude<TemplateProblem['kind'], 'too_large' | 'not_available'>}`, string>;
 en satisfies Record<`warning.${ConnectionWarning}`, string>;
+en satisfies Record<`attachment.${AttachmentProblem['kind']}`, string>;

@@ -2,10 +2,10 @@
 // The language follows the OS (the WebView's navigator.languages) until the
 // person picks one; the choice is kept in the engine's settings file
 // (lib/desktop.svelte.ts saves it), which main.ts reads before the first paint.
-import { en, type MessageKey, type Messages } from './en';
+import { en, type Catalog, type ChineseForms, type EnglishForms, type MessageKey, type PluralKey, type TextKey } from './en';
 import { zhCN } from './zh-CN';
 
-export const LOCALES = { en, 'zh-CN': zhCN } as const satisfies Record<string, Messages>;
+export const LOCALES: { en: Catalog<EnglishForms>; 'zh-CN': Catalog<ChineseForms> } = { en, 'zh-CN': zhCN };
 export type Locale = keyof typeof LOCALES;
 export const LOCALE_NAMES: Record<Locale, string> = { en: 'English', 'zh-CN': '简体中文' };
 
@@ -52,17 +52,47 @@ export const i18n = {
   },
 };
 
-/** The message `key` in the current language, with `{name}` placeholders filled. */
-export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
-  const template: string = LOCALES[current][key];
+type Params = Record<string, string | number>;
+
+/** Which plural form a number takes in a language, one rule set a language. */
+const pluralRules = new Map<Locale, Intl.PluralRules>();
+function pluralForm(locale: Locale, count: number): Intl.LDMLPluralRule {
+  let rules = pluralRules.get(locale);
+  if (!rules) {
+    rules = new Intl.PluralRules(locale);
+    pluralRules.set(locale, rules);
+  }
+  return rules.select(count);
+}
+
+/**
+ * The message `key` in the current language, with `{name}` placeholders
+ * filled. A message that depends on a number takes it as `count`: the form
+ * the language uses for it ("1 recipient", "2 recipients"), with `{count}`
+ * written as the language writes numbers.
+ */
+export function t(key: PluralKey, params: Params & { count: number }): string;
+export function t(key: TextKey, params?: Params): string;
+export function t(key: MessageKey, params: Params = {}): string {
+  const entry: string | Partial<Record<Intl.LDMLPluralRule, string>> = LOCALES[current][key];
+  let template: string;
+  if (typeof entry === 'string') {
+    template = entry;
+  } else {
+    const count = Number(params.count);
+    // A catalog has every form its language has (`EnglishForms`,
+    // `ChineseForms`); `other` is in every language's.
+    template = entry[pluralForm(current, count)] ?? entry.other ?? '';
+    params = { ...params, count: formatNumber(count) };
+  }
   return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
     name in params ? String(params[name]) : whole,
   );
 }
 
-/** Whether `key` is in the catalogs (for keys made from data, such as a preset's id). */
-export function isMessageKey(key: string): key is MessageKey {
-  return Object.hasOwn(en, key);
+/** Whether `key` is a message of the catalogs that needs no number (for keys made from data, such as a preset's id). */
+export function isMessageKey(key: string): key is TextKey {
+  return Object.hasOwn(en, key) && typeof en[key as MessageKey] === 'string';
 }
 
 /** A number as people of the current language write it (1,234 / 1,234). */
