@@ -72,6 +72,15 @@ fn settings(name: &str, port: u16, preset: Option<&str>) -> AccountSettings {
     }
 }
 
+impl Fixture {
+    /// Adds an account with no password.
+    async fn add(&self, settings: AccountSettings) {
+        add_account(&self.store, &self.secrets, settings, None)
+            .await
+            .expect("test step");
+    }
+}
+
 /// `n` recipients and a message; the accounts are the test's to add.
 async fn fixture(n: usize) -> Fixture {
     let dir = tempfile::tempdir().expect("test step");
@@ -245,22 +254,8 @@ async fn gmails_daily_limit_moves_the_rest_to_the_second_account_and_back_when_i
     })
     .await;
     let fixture = fixture(40).await;
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("first", first.port(), Some("gmail")),
-        None,
-    )
-    .await
-    .expect("test step");
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("second", second.port(), None),
-        None,
-    )
-    .await
-    .expect("test step");
+    fixture.add(settings("first", first.port(), Some("gmail"))).await;
+    fixture.add(settings("second", second.port(), None)).await;
     let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
 
     let (from, to, why) = moved(&event(&events, |e| matches!(e, CampaignEvent::AccountChanged { .. })).await);
@@ -357,14 +352,7 @@ async fn an_authentication_failure_on_the_first_account_moves_to_the_second() {
     add_account(&fixture.store, &fixture.secrets, wrong, Some("wrong".to_owned()))
         .await
         .expect("test step");
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("second", second.port(), None),
-        None,
-    )
-    .await
-    .expect("test step");
+    fixture.add(settings("second", second.port(), None)).await;
     let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
     let report = finish(run).await;
     assert_eq!(report.outcome, RunOutcome::Completed, "{report:?}");
@@ -415,22 +403,8 @@ async fn a_suspension_outlives_the_run_and_a_new_send_honours_it_until_resumed()
     })
     .await;
     let fixture = fixture(8).await;
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("first", first.port(), Some("gmail")),
-        None,
-    )
-    .await
-    .expect("test step");
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("second", second.port(), None),
-        None,
-    )
-    .await
-    .expect("test step");
+    fixture.add(settings("first", first.port(), Some("gmail"))).await;
+    fixture.add(settings("second", second.port(), None)).await;
 
     // One account: it is suspended, and the person pauses (or the app closes).
     let control = RunControl::default();
@@ -492,14 +466,7 @@ async fn resume_now_ends_a_suspension_a_run_is_waiting_on() {
     .await;
     let unused = ScriptedServer::start(Script::default()).await;
     let fixture = fixture(5).await;
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("first", first.port(), Some("gmail")),
-        None,
-    )
-    .await
-    .expect("test step");
+    fixture.add(settings("first", first.port(), Some("gmail"))).await;
     let (run, events) = start(&fixture, &["first"], RunControl::default());
     event(&events, |e| matches!(e, CampaignEvent::Suspended { .. })).await;
     tokio::time::sleep(Duration::from_millis(1_200)).await;
@@ -554,17 +521,8 @@ async fn an_unreachable_first_account_sends_everything_through_the_second() {
     let second = ScriptedServer::start(Script::default()).await;
     let closed = refused_port().await;
     let fixture = fixture(10).await;
-    add_account(&fixture.store, &fixture.secrets, settings("first", closed, None), None)
-        .await
-        .expect("test step");
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("second", second.port(), None),
-        None,
-    )
-    .await
-    .expect("test step");
+    fixture.add(settings("first", closed, None)).await;
+    fixture.add(settings("second", second.port(), None)).await;
     let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
     let report = finish(run).await;
     assert_eq!(
@@ -621,22 +579,8 @@ async fn an_unreachable_first_account_sends_everything_through_the_second() {
 async fn when_no_accounts_server_can_be_reached_the_campaign_pauses_failing_nobody() {
     let (first_port, second_port) = two_refused_ports().await;
     let fixture = fixture(6).await;
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("first", first_port, None),
-        None,
-    )
-    .await
-    .expect("test step");
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("second", second_port, None),
-        None,
-    )
-    .await
-    .expect("test step");
+    fixture.add(settings("first", first_port, None)).await;
+    fixture.add(settings("second", second_port, None)).await;
     let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
     let report = finish(run).await;
     assert_eq!(report.outcome, RunOutcome::Paused, "{report:?}");
@@ -685,17 +629,8 @@ async fn sending_moves_back_to_the_first_account_when_its_server_answers_again()
     .await;
     let closed = refused_port().await;
     let fixture = fixture(40).await;
-    add_account(&fixture.store, &fixture.secrets, settings("first", closed, None), None)
-        .await
-        .expect("test step");
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("second", second.port(), None),
-        None,
-    )
-    .await
-    .expect("test step");
+    fixture.add(settings("first", closed, None)).await;
+    fixture.add(settings("second", second.port(), None)).await;
     let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
     event(
         &events,
@@ -751,17 +686,8 @@ async fn an_outage_later_in_the_run_that_outlasts_its_limit_moves_the_rest_to_th
     let mut down_later = settings("first", first.port(), None);
     down_later.per_connection = 4;
     down_later.outage_limit_ms = 1_000;
-    add_account(&fixture.store, &fixture.secrets, down_later, None)
-        .await
-        .expect("test step");
-    add_account(
-        &fixture.store,
-        &fixture.secrets,
-        settings("second", second.port(), None),
-        None,
-    )
-    .await
-    .expect("test step");
+    fixture.add(down_later).await;
+    fixture.add(settings("second", second.port(), None)).await;
     let (run, events) = start(&fixture, &["first", "second"], RunControl::default());
     let report = finish(run).await;
     assert_eq!(
