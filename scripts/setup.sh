@@ -26,6 +26,9 @@ TEST_PACKAGES=(
   # a real desktop notification server on a private session bus, for the
   # completion notice
   dbus-daemon dbus-bin dunst
+  # a real tray (a StatusNotifier watcher and host with a bar of icons) for
+  # the keep-running-in-the-tray test; gdbus to ask its watcher
+  haskell-gtk-sni-tray-utils libglib2.0-bin
   # UI tests with mocked IPC; icon rendering
   chromium librsvg2-bin
   # a third-party SMTP server for the SMTP tests
