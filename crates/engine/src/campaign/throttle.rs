@@ -367,6 +367,8 @@ impl AdaptiveRate {
         // shorter than a second, so it allows at most that many a second.
         // Remembered as the rate that drew the reply, the climb back stops
         // just below it instead of overshooting into another reply.
+        // (A run paced near the limit took about its own rate: the lower
+        // of the two is what it remembers, as before.)
         let drew = match (inner.episode, accepted.first()) {
             (None, Some(first)) if now.duration_since(*first) < ESTIMATE_WINDOW => {
                 let at_most =
@@ -815,6 +817,44 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(complain_and_reopen(&rate).await, COOLDOWN);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_reply_far_above_remembers_what_the_server_took_per_second() {
+        // Unthrottled: 15 taken in the first 100 ms, then a reply.
+        let rate = AdaptiveRate::new(None, None);
+        for _ in 0..15 {
+            rate.acquire().await;
+            rate.accepted(Instant::now());
+            tokio::time::advance(Duration::from_millis(7)).await;
+        }
+        rate.throttled("454 Throttling failure", None, Instant::now())
+            .expect("test step");
+        // It climbs back to just below 15/s, not past it.
+        let mut highest: f64 = 0.0;
+        for _ in 0..40 {
+            tokio::time::advance(INCREASE_INTERVAL / 2).await;
+            rate.acquire().await;
+            highest = highest.max(rate.state().effective.expect("test step"));
+        }
+        assert!((highest - 15.0 * MEMORY_MARGIN).abs() < 1e-9, "{highest}");
+
+        // Paced near the limit, an early reply finds about the rate itself.
+        let rate = AdaptiveRate::new(Some(16.0), None);
+        for _ in 0..20 {
+            rate.acquire().await;
+            rate.accepted(Instant::now());
+        }
+        rate.throttled("454 Throttling failure", None, Instant::now())
+            .expect("test step");
+        let mut highest: f64 = 0.0;
+        // 40 s: climbing back, not yet probing above.
+        for _ in 0..20 {
+            tokio::time::advance(INCREASE_INTERVAL).await;
+            rate.acquire().await;
+            highest = highest.max(rate.state().effective.expect("test step"));
+        }
+        assert!((highest - 16.0 * MEMORY_MARGIN).abs() < 1e-9, "{highest}");
     }
 
     #[tokio::test(start_paused = true)]
