@@ -2663,6 +2663,44 @@ async fn a_missed_schedule_is_offered_and_the_plan_shows_before_start() {
     }
 }
 
+/// Campaign 1 of `recipients` on a slow Sandbox, with a message, scheduled
+/// (as the Schedule form sets it: on the Sandbox account) to start `in_ms`
+/// from now. Returns the start (Unix ms).
+async fn scheduled_campaign(ws: &Workspace, recipients: usize, in_ms: i64) -> i64 {
+    use mailroom_engine::campaign::schedule::Schedule;
+    let mut csv = String::from("email,name\n");
+    for i in 0..recipients {
+        csv.push_str(&format!("b{i}@example.org,Person {i}\n"));
+    }
+    let list = ws.file("scheduled.csv", csv);
+    let body = ws.file("body.txt", "Hello {{ name }}.\n");
+    campaign_on_a_slow_sandbox(ws, &list);
+    let run = ws.mailroom(&[
+        "message",
+        "1",
+        "--subject",
+        "Hi {{ name }}",
+        "--text",
+        body.to_str().unwrap_or_default(),
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let store = mailroom_engine::Store::open(&ws.db())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start_at = store.now_ms() + in_ms;
+    let schedule = Schedule {
+        start_at: Some(start_at),
+        time_zone: "UTC".to_owned(),
+        windows: Vec::new(),
+        account: Some("Sandbox".to_owned()),
+    };
+    mailroom_engine::campaign::schedule::set(&store, 1, &schedule)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store.close().await;
+    start_at
+}
+
 /// A real tray: Debian's `gtk-sni-tray-standalone` (haskell-gtk-sni-tray-utils),
 /// a StatusNotifier watcher and host on a private session bus, its bar
 /// across the top of the screen, as a desktop panel shows AppIndicators.
@@ -2740,37 +2778,12 @@ fn screen_screenshot(name: &str) {
 /// not the minimised fallback), and the tray's menu brings it back.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_tray_closing_hides_the_window_there_and_its_menu_brings_it_back() {
-    use mailroom_engine::campaign::schedule::Schedule;
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
     );
     let ws = Workspace::new();
-    let list = ws.file("tray.csv", "email,name\nt0@example.org,Person 0\n");
-    let body = ws.file("body.txt", "Hello {{ name }}.\n");
-    campaign_on_a_slow_sandbox(&ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
-    assert!(run.success(), "{}", run.stderr);
-    let store = mailroom_engine::Store::open(&ws.db())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let schedule = Schedule {
-        start_at: Some(store.now_ms() + 3_600_000),
-        time_zone: "UTC".to_owned(),
-        windows: Vec::new(),
-        account: Some("Sandbox".to_owned()),
-    };
-    mailroom_engine::campaign::schedule::set(&store, 1, &schedule)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    store.close().await;
+    scheduled_campaign(&ws, 1, 3_600_000).await;
 
     let tray = Tray::start();
     let driver = Driver::start_with(&ws, &[("DBUS_SESSION_BUS_ADDRESS", &tray.bus.address)]);
@@ -2825,49 +2838,18 @@ async fn with_a_tray_closing_hides_the_window_there_and_its_menu_brings_it_back(
 
 /// Issue 19: closing the window while a campaign waits for its scheduled
 /// start asks; "keep running" keeps Mailroom alive without its window (here
-/// minimised: no tray host on this session; the tray is the next test's),
-/// the campaign starts on time and finishes,
-/// and Mailroom then quits by itself.
+/// minimised: no tray host on this session; the tray is the test above's),
+/// the campaign starts on time and finishes, and Mailroom then quits by
+/// itself.
 #[tokio::test(flavor = "multi_thread")]
 async fn closed_with_a_scheduled_campaign_it_keeps_running_sends_and_then_quits_by_itself() {
-    use mailroom_engine::campaign::schedule::Schedule;
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the window test needs an X display: run it through scripts/test.sh (Xvfb)"
     );
     let ws = Workspace::new();
-    let mut csv = String::from("email,name\n");
-    for i in 0..5 {
-        csv.push_str(&format!("b{i}@example.org,Person {i}\n"));
-    }
-    let list = ws.file("background.csv", csv);
-    let body = ws.file("body.txt", "Hello {{ name }}.\n");
-    campaign_on_a_slow_sandbox(&ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
-    assert!(run.success(), "{}", run.stderr);
     // Far enough ahead that the app is up and the question answered first.
-    let store = mailroom_engine::Store::open(&ws.db())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let start_at = store.now_ms() + 45_000;
-    let schedule = Schedule {
-        start_at: Some(start_at),
-        time_zone: "UTC".to_owned(),
-        windows: Vec::new(),
-        account: Some("Sandbox".to_owned()),
-    };
-    // As the Schedule form sets it: on the Sandbox account.
-    mailroom_engine::campaign::schedule::set(&store, 1, &schedule)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    store.close().await;
+    let start_at = scheduled_campaign(&ws, 5, 45_000).await;
 
     let driver = Driver::start(&ws);
     let client = connect(&driver).await;
