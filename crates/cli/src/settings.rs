@@ -8,9 +8,8 @@ use std::process::ExitCode;
 use clap::Args;
 use mailroom_engine::diagnostics::{self, Program, Sources};
 use mailroom_engine::logging::LogLevel;
-use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::settings::{SettingsFile, Theme};
-use mailroom_engine::{Error, Store, paths};
+use mailroom_engine::{Error, Session, Store, paths};
 
 use crate::output::Output;
 
@@ -106,7 +105,7 @@ fn theme_name(theme: Theme) -> &'static str {
 /// The report the app's "Copy diagnostics" makes, for the CLI's database.
 pub async fn diagnostics(db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let store = Store::open(db).await;
-    let secrets = SecretStore::open(db.parent().unwrap_or(Path::new("."))).await;
+    let secrets = Session::secrets_for(db).await;
     let level = SettingsFile::default_location()
         .map(|f| f.load().log_level)
         .unwrap_or_default();
