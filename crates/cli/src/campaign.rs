@@ -217,10 +217,7 @@ pub async fn send(
     db: &Path,
     out: &Output,
 ) -> Result<ExitCode, Error> {
-    // A file size limit (RLIMIT_FSIZE) that the database reaches must come
-    // back from SQLite as "disk full", which pauses the campaign, and not as
-    // SIGXFSZ, whose default ends the process mid-send: a listener replaces
-    // that default for the life of the process.
+    // SIGXFSZ is listened for from before the database opens (see `send_in`).
     #[cfg(unix)]
     let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
     let session = Session::open(db).await?;
@@ -238,6 +235,12 @@ pub async fn send_in(
     retry_base: Option<f64>,
     out: &Output,
 ) -> Result<ExitCode, Error> {
+    // A file size limit (RLIMIT_FSIZE) that the database reaches must come
+    // back from SQLite as "disk full", which pauses the campaign, and not as
+    // SIGXFSZ, whose default ends the process mid-send: a listener replaces
+    // that default for the life of the process.
+    #[cfg(unix)]
+    let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
     let id = session.resolve(campaign).await?;
     let control = RunControl::default();
     let on_signal = control.clone();

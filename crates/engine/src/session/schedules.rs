@@ -55,4 +55,34 @@ impl Session {
         let id = self.resolve(campaign).await?;
         plan::plan_campaign(self.store(), id, accounts, rate_hint).await
     }
+
+    /// The campaign's schedule as the schedule list shows it (its name, the
+    /// accounts its start sends on), `schedule` when none is kept.
+    pub async fn scheduled_campaign(
+        &self,
+        campaign: impl Into<CampaignRef<'_>>,
+        schedule: Schedule,
+    ) -> Result<ScheduledCampaign> {
+        let id = self.resolve(campaign).await?;
+        let kept = schedule::get(self.store(), id).await?.unwrap_or(schedule);
+        Ok(ScheduledCampaign {
+            campaign: id,
+            name: self.store().campaign_summary(id).await?.name,
+            accounts: schedule::start_accounts(self.store(), id, Some(&kept)).await?,
+            schedule: kept,
+            missed: false,
+        })
+    }
+
+    /// Takes the campaign's scheduled start if it is still set and due:
+    /// `Some(account)` to start it now (see `schedule::take_due`).
+    pub async fn take_due_start(&self, campaign: impl Into<CampaignRef<'_>>) -> Result<Option<Option<String>>> {
+        let id = self.resolve(campaign).await?;
+        schedule::take_due(self.store(), id).await
+    }
+
+    /// The schedules whose start passed before `since` (Unix ms) unsent.
+    pub async fn missed_schedules(&self, since: i64) -> Result<Vec<ScheduledCampaign>> {
+        schedule::missed(self.store(), since).await
+    }
 }
