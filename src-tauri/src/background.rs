@@ -223,7 +223,7 @@ impl Drop for RunClaim<'_> {
 /// start. A database that cannot be read leaves only what is known without it.
 pub async fn activity<R: Runtime>(app: &AppHandle<R>) -> Activity {
     let state = app.state::<AppState>();
-    let mut ids: Vec<CampaignId> = state.runs.lock().await.keys().copied().collect();
+    let mut ids: Vec<CampaignId> = state.running().await;
     ids.extend(app.state::<Background>().claimed());
     ids.sort_unstable();
     ids.dedup();

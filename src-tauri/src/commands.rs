@@ -1,7 +1,7 @@
-//! The commands the window calls. Each is a thin wrapper over one engine call;
+//! The commands the window calls. Each is a thin wrapper over one call on the
+//! engine `Session` (see `state.rs`), or a stateless engine call;
 //! anything worth testing lives in the engine.
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,13 +17,12 @@ use mailroom_engine::model::{
 };
 use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
-use mailroom_engine::smtp::manage::{self, PasswordChange};
+use mailroom_engine::smtp::manage::PasswordChange;
 use mailroom_engine::smtp::rules::AppliedRule;
-use mailroom_engine::smtp::sandbox::{CapturedMessage, parse_captured};
+use mailroom_engine::smtp::sandbox::CapturedMessage;
 use mailroom_engine::store::{CapturedSummary, TemplateSummary};
 use tauri::State;
 use tauri::ipc::Channel;
-use tokio_util::sync::CancellationToken;
 
 use crate::ipc::IpcResult;
 use crate::launch::OpenedFile;
@@ -106,27 +105,18 @@ pub async fn import_recipients(
         replaces,
         ..import_options(email_column, encoding, delimiter, sheet, literal_quotes)
     };
-    let cancel = CancellationToken::new();
-    state.imports.lock().await.insert(import_id, cancel.clone());
     let mut last_sent: Option<Instant> = None;
     let progress = move |step: ImportProgress| {
         if last_sent.is_none_or(|at| at.elapsed() >= Duration::from_millis(100)) {
             last_sent = Some(Instant::now());
             let _ignored = on_progress.send(step);
         }
-        if cancel.is_cancelled() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
     };
-    let result = async {
-        let source = RecipientSource::open(&path, &options).await?;
-        import::import_with_progress(&state.store().await?, source, &options, progress).await
-    }
-    .await;
-    state.imports.lock().await.remove(&import_id);
-    Ok(result?)
+    Ok(state
+        .session()
+        .await?
+        .import(&path, &options, import_id, progress)
+        .await?)
 }
 
 /// Resend failed with the defaults: the campaign's failed recipients back to
@@ -144,7 +134,7 @@ pub async fn resend_failed(
         ..mailroom_engine::results::ResendChoice::default()
     };
     Ok(state
-        .store()
+        .session()
         .await?
         .requeue_for_resend(campaign, &choice)
         .await?
@@ -154,15 +144,13 @@ pub async fn resend_failed(
 /// Cancels an import in progress; nothing of it is saved.
 #[tauri::command]
 pub async fn cancel_import(state: State<'_, AppState>, import_id: u32) -> IpcResult<()> {
-    if let Some(cancel) = state.imports.lock().await.get(&import_id) {
-        cancel.cancel();
-    }
+    state.session().await?.cancel_import(import_id);
     Ok(())
 }
 
 #[tauri::command]
 pub async fn campaign_summary(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<CampaignSummary> {
-    Ok(campaign::summary(&state.store().await?, campaign).await?)
+    Ok(state.session().await?.campaign_summary(campaign).await?)
 }
 
 /// A page of recipients in file order (those in `status`, or all), for the
@@ -175,18 +163,22 @@ pub async fn list_recipients(
     offset: u64,
     limit: u64,
 ) -> IpcResult<Vec<Recipient>> {
-    Ok(state.store().await?.recipients(campaign, status, offset, limit).await?)
+    Ok(state
+        .session()
+        .await?
+        .recipients(campaign, status, offset, limit)
+        .await?)
 }
 
 #[tauri::command]
 pub async fn list_campaigns(state: State<'_, AppState>) -> IpcResult<Vec<CampaignSummary>> {
-    Ok(campaign::list(&state.store().await?).await?)
+    Ok(state.session().await?.campaigns().await?)
 }
 
 /// Where the database lives, for the status bar.
 #[tauri::command]
 pub async fn database_location(state: State<'_, AppState>) -> IpcResult<String> {
-    Ok(state.store().await?.path().display().to_string())
+    Ok(state.session().await?.path().display().to_string())
 }
 
 /// The file the operating system asked the app to open ("Open with", a
@@ -200,13 +192,13 @@ pub fn take_opened_file(opened: State<'_, OpenedFile>) -> Option<PathBuf> {
 /// Every SMTP account (never with its password).
 #[tauri::command]
 pub async fn list_accounts(state: State<'_, AppState>) -> IpcResult<Vec<Account>> {
-    Ok(manage::list_accounts(&state.store().await?, &state.secrets().await?).await?)
+    Ok(state.session().await?.accounts().await?)
 }
 
 /// The rules that apply to an account, in the order they are tried (issue 19).
 #[tauri::command]
 pub async fn account_rules(state: State<'_, AppState>, name: String) -> IpcResult<Vec<AppliedRule>> {
-    Ok(manage::account_rules(&state.store().await?, &name).await?)
+    Ok(state.session().await?.account_rules(&name).await?)
 }
 
 /// The provider presets, for the SMTP screen's picker.
@@ -226,7 +218,7 @@ pub fn preset_settings(preset: String, name: String, region: Option<String>) -> 
 /// Where passwords are kept, when it is not the system keychain.
 #[tauri::command]
 pub async fn secret_store_notice(state: State<'_, AppState>) -> IpcResult<Option<String>> {
-    Ok(state.secrets().await?.notice())
+    Ok(state.session().await?.secret_store_notice().await)
 }
 
 /// Adds (`id` empty) or updates an account. The password travels only this
@@ -239,33 +231,33 @@ pub async fn save_account(
     password: Option<String>,
     clear_password: bool,
 ) -> IpcResult<Account> {
-    let (store, secrets) = (state.store().await?, state.secrets().await?);
     let change = match (password.filter(|p| !p.is_empty()), clear_password) {
         (Some(p), _) => PasswordChange::Set(p),
         (None, true) => PasswordChange::Clear,
         (None, false) => PasswordChange::Keep,
     };
+    let session = state.session().await?;
     Ok(match id {
-        None => manage::add_account(&store, &secrets, settings, change.into_new()).await?,
-        Some(id) => manage::update_account(&store, &secrets, id, settings, change).await?,
+        None => session.add_account(settings, change.into_new()).await?,
+        Some(id) => session.update_account(id, settings, change).await?,
     })
 }
 
 /// Ends an account's suspension now ("Resume now"); whether it was suspended.
 #[tauri::command]
 pub async fn resume_account(state: State<'_, AppState>, name: String) -> IpcResult<bool> {
-    Ok(manage::resume_account(&state.store().await?, &name).await?)
+    Ok(state.session().await?.resume_account(&name).await?)
 }
 
 /// A campaign's accounts in order (its list, else the one it last ran on).
 #[tauri::command]
 pub async fn campaign_accounts(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<Vec<String>> {
-    Ok(campaign::accounts(&state.store().await?, campaign).await?)
+    Ok(state.session().await?.campaign_accounts(campaign).await?)
 }
 
 #[tauri::command]
 pub async fn remove_account(state: State<'_, AppState>, name: String) -> IpcResult<()> {
-    Ok(manage::remove_account(&state.store().await?, &state.secrets().await?, &name).await?)
+    Ok(state.session().await?.remove_account(&name).await?)
 }
 
 /// Test connection (and optionally a test message). Each stage is sent on
@@ -278,51 +270,43 @@ pub async fn test_account(
     test_id: u32,
     on_stage: Channel<StageReport>,
 ) -> IpcResult<Diagnosis> {
-    let store = state.store().await?;
-    state.keep_sandbox_for(&name).await?;
-    let cancel = CancellationToken::new();
-    state.tests.lock().await.insert(test_id, cancel.clone());
-    let secrets = state.secrets().await?;
-    let result = manage::test_account(&store, &secrets, &name, send_to.as_deref(), cancel, |stage| {
-        let _ignored = on_stage.send(stage.clone());
-    })
-    .await;
-    state.tests.lock().await.remove(&test_id);
-    Ok(result?)
+    let session = state.session().await?;
+    Ok(session
+        .test_account(&name, send_to.as_deref(), test_id, |stage| {
+            let _ignored = on_stage.send(stage.clone());
+        })
+        .await?)
 }
 
 /// Cancels a running test (Test connection, or a test message); a test
 /// connection ends with a "cancelled" stage at once.
 #[tauri::command]
 pub async fn cancel_test(state: State<'_, AppState>, test_id: u32) -> IpcResult<()> {
-    if let Some(cancel) = state.tests.lock().await.get(&test_id) {
-        cancel.cancel();
-    }
+    state.session().await?.cancel_test(test_id);
     Ok(())
 }
 
 /// The sandbox's captured mail, newest first.
 #[tauri::command]
 pub async fn list_captured(state: State<'_, AppState>, offset: i64, limit: i64) -> IpcResult<Vec<CapturedSummary>> {
-    Ok(state.store().await?.captured_messages(offset, limit).await?)
+    Ok(state.session().await?.captured_messages(offset, limit).await?)
 }
 
 /// One captured message, taken apart for the viewer.
 #[tauri::command]
 pub async fn captured_message(state: State<'_, AppState>, id: i64) -> IpcResult<CapturedMessage> {
-    let (summary, raw) = state.store().await?.captured_message(id).await?;
-    Ok(parse_captured(summary, &raw))
+    Ok(state.session().await?.captured_message(id).await?)
 }
 
 #[tauri::command]
 pub async fn clear_captured(state: State<'_, AppState>) -> IpcResult<u64> {
-    Ok(state.store().await?.clear_captured().await?)
+    Ok(state.session().await?.clear_captured().await?)
 }
 
 /// The campaign's saved message, if any.
 #[tauri::command]
 pub async fn get_message(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<Option<MessageDraft>> {
-    Ok(state.store().await?.message_draft(campaign).await?)
+    Ok(state.session().await?.message_draft(campaign).await?)
 }
 
 /// Checks and saves the campaign's message.
@@ -332,7 +316,7 @@ pub async fn save_message(
     campaign: CampaignId,
     draft: MessageDraft,
 ) -> IpcResult<MessageCheck> {
-    Ok(message::save_message(&state.store().await?, campaign, &draft).await?)
+    Ok(state.session().await?.save_message(campaign, &draft).await?)
 }
 
 /// The message as the recipient on `row` gets it, with its raw source.
@@ -344,7 +328,12 @@ pub async fn preview_message(
     account: Option<String>,
 ) -> IpcResult<Preview> {
     Ok(
-        match message::preview_message(&state.store().await?, campaign, row, account.as_deref()).await? {
+        match state
+            .session()
+            .await?
+            .preview_message(campaign, row, account.as_deref())
+            .await?
+        {
             RowPreview::Message(message) => Preview {
                 source: Some(message.source()),
                 message: Some(message),
@@ -362,13 +351,13 @@ pub async fn preview_message(
 /// The merge fields the campaign's message may use (`email` first).
 #[tauri::command]
 pub async fn merge_fields(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<Vec<String>> {
-    Ok(message::merge_fields(&state.store().await?, campaign).await?)
+    Ok(state.session().await?.merge_fields(campaign).await?)
 }
 
 /// The spreadsheet row of the first recipient whose address contains `query`.
 #[tauri::command]
 pub async fn find_recipient_row(state: State<'_, AppState>, campaign: CampaignId, query: String) -> IpcResult<u64> {
-    Ok(message::find_recipient_row(&state.store().await?, campaign, &query).await?)
+    Ok(state.session().await?.find_recipient_row(campaign, &query).await?)
 }
 
 /// Writes the campaign's recipients in `statuses` to a CSV file at `path`.
@@ -379,7 +368,11 @@ pub async fn export_recipients(
     statuses: Vec<RecipientStatus>,
     path: PathBuf,
 ) -> IpcResult<u64> {
-    Ok(mailroom_engine::export::export_recipients(&state.store().await?, campaign, &statuses, &path).await?)
+    Ok(state
+        .session()
+        .await?
+        .export_recipients(campaign, &statuses, &path)
+        .await?)
 }
 
 /// Clipboard HTML (from Word, Google Docs, a web page) cleaned for a mail body.
@@ -401,51 +394,41 @@ pub async fn start_campaign(
     // Mailroom in the background stays until this run has ended and the
     // window has told its end (background.rs).
     let _claim = background.claim(campaign);
-    let store = state.store().await?;
-    // Empty: the campaign's accounts (its list, else the one it last ran on).
-    let names = if accounts.is_empty() {
-        campaign::accounts(&store, campaign).await?
-    } else {
-        accounts.clone()
-    };
-    for name in &names {
-        state.keep_sandbox_for(name).await?;
-    }
-    let control = RunControl::default();
-    state.runs.lock().await.insert(campaign, control.clone());
+    let session = state.session().await?;
     let sink = CoalescingSink::start(Duration::from_millis(100), 20, move |batch| {
         let _ignored = on_events.send(batch);
     });
-    let secrets = state.secrets().await?;
+    // Empty: the campaign's accounts (its list, else the one it last ran on).
+    let names = if accounts.is_empty() {
+        session.campaign_accounts(campaign).await?
+    } else {
+        accounts.clone()
+    };
     let given: Vec<&str> = accounts.iter().map(String::as_str).collect();
-    let report = campaign::send(
-        &store,
-        &secrets,
-        campaign,
-        &given,
-        RunOptions::default(),
-        control,
-        Arc::new(sink),
-    )
-    .await;
-    state.runs.lock().await.remove(&campaign);
+    let report = session
+        .send(
+            campaign,
+            &given,
+            RunOptions::default(),
+            RunControl::default(),
+            Arc::new(sink),
+        )
+        .await?;
     // Bounces come minutes to a day later: the timer scans the account's mailbox.
-    if let (Ok(report), Some(timer)) = (&report, state.scan_timer.get())
+    if let Some(timer) = state.scan_timer.get()
         && report.outcome == campaign::RunOutcome::Completed
     {
         for name in &names {
             timer.campaign_finished(name);
         }
     }
-    Ok(report?)
+    Ok(report)
 }
 
 /// Pauses a running campaign (in-flight messages finish).
 #[tauri::command]
 pub async fn pause_campaign(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<()> {
-    if let Some(control) = state.runs.lock().await.get(&campaign) {
-        control.pause();
-    }
+    state.session().await?.pause(campaign);
     Ok(())
 }
 
@@ -462,11 +445,7 @@ pub async fn pause_all_and_quit(app: tauri::AppHandle, state: State<'_, AppState
 /// are cancelled.
 #[tauri::command]
 pub async fn stop_campaign(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<()> {
-    if let Some(control) = state.runs.lock().await.get(&campaign) {
-        control.stop();
-        return Ok(());
-    }
-    campaign::stop_idle(&state.store().await?, campaign).await?;
+    state.session().await?.stop(campaign).await?;
     Ok(())
 }
 
@@ -479,40 +458,40 @@ pub async fn send_plan(
     accounts: Vec<String>,
 ) -> IpcResult<campaign::SendPlan> {
     let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
-    Ok(campaign::send_plan(&state.store().await?, campaign, &accounts).await?)
+    Ok(state.session().await?.send_plan(campaign, &accounts).await?)
 }
 
 /// The account offered first: the last used, the sandbox on a fresh install.
 #[tauri::command]
 pub async fn default_account(state: State<'_, AppState>) -> IpcResult<Option<String>> {
-    Ok(manage::default_account(&state.store().await?).await?)
+    Ok(state.session().await?.default_account().await?)
 }
 
 /// The person's decision about uncertain recipients: send again, or count as sent.
 #[tauri::command]
 pub async fn settle_uncertain(state: State<'_, AppState>, campaign: CampaignId, resend: bool) -> IpcResult<u64> {
-    Ok(state.store().await?.settle_uncertain(campaign, resend).await?)
+    Ok(state.session().await?.settle_uncertain(campaign, None, resend).await?)
 }
 
 #[tauri::command]
 pub async fn list_templates(state: State<'_, AppState>) -> IpcResult<Vec<TemplateSummary>> {
-    Ok(state.store().await?.templates().await?)
+    Ok(state.session().await?.templates().await?)
 }
 
 /// Saves a message as a template (replacing one of that name).
 #[tauri::command]
 pub async fn save_template(state: State<'_, AppState>, name: String, draft: MessageDraft) -> IpcResult<()> {
-    Ok(state.store().await?.save_template(&name, &draft).await?)
+    Ok(state.session().await?.save_template(&name, &draft).await?)
 }
 
 #[tauri::command]
 pub async fn template_draft(state: State<'_, AppState>, name: String) -> IpcResult<MessageDraft> {
-    Ok(state.store().await?.template(&name).await?)
+    Ok(state.session().await?.template(&name).await?)
 }
 
 #[tauri::command]
 pub async fn delete_template(state: State<'_, AppState>, name: String) -> IpcResult<()> {
-    Ok(state.store().await?.delete_template(&name).await?)
+    Ok(state.session().await?.delete_template(&name).await?)
 }
 
 /// Sends row `row`'s message to `to` through `account`, as a test;
@@ -526,12 +505,9 @@ pub async fn send_test_message(
     to: String,
     test_id: u32,
 ) -> IpcResult<RenderedMessage> {
-    let store = state.store().await?;
-    state.keep_sandbox_for(&account).await?;
-    let cancel = CancellationToken::new();
-    state.tests.lock().await.insert(test_id, cancel.clone());
-    let secrets = state.secrets().await?;
-    let result = message::send_test_message(&store, &secrets, campaign, row, &account, &to, &cancel).await;
-    state.tests.lock().await.remove(&test_id);
-    Ok(result?)
+    Ok(state
+        .session()
+        .await?
+        .send_test_message(campaign, row, &account, &to, test_id)
+        .await?)
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mailroom_engine::mailbox::diagnose::{MailboxDiagnosis, MailboxStageReport};
-use mailroom_engine::mailbox::manage::{self, MailboxPassword};
+use mailroom_engine::mailbox::manage::MailboxPassword;
 use mailroom_engine::mailbox::scan::{ScanProgress, ScanReport};
 use mailroom_engine::mailbox::schedule::{self, ScanTimer};
 use mailroom_engine::mailbox::{Mailbox, MailboxSettings};
@@ -19,13 +19,13 @@ use crate::state::AppState;
 /// Every mailbox (never with its password).
 #[tauri::command]
 pub async fn list_mailboxes(state: State<'_, AppState>) -> IpcResult<Vec<Mailbox>> {
-    Ok(manage::list_mailboxes(&state.store().await?, &state.secrets().await?).await?)
+    Ok(state.session().await?.mailboxes().await?)
 }
 
 /// A new mailbox's settings for `account`, from its provider's preset.
 #[tauri::command]
 pub async fn suggested_mailbox(state: State<'_, AppState>, account: String) -> IpcResult<MailboxSettings> {
-    Ok(manage::suggested_settings(&state.store().await?, &account).await?)
+    Ok(state.session().await?.suggested_mailbox(&account).await?)
 }
 
 /// Adds or updates `account`'s mailbox. The password travels only this way.
@@ -37,23 +37,21 @@ pub async fn save_mailbox(
     password: Option<String>,
     same_as_smtp: bool,
 ) -> IpcResult<Mailbox> {
-    let (store, secrets) = (&state.store().await?, &state.secrets().await?);
     let password = match (same_as_smtp, password.filter(|p| !p.is_empty())) {
         (true, _) => MailboxPassword::SameAsSmtp,
         (false, Some(p)) => MailboxPassword::Set(p),
         (false, None) => MailboxPassword::Keep,
     };
-    let exists = store.mailbox(&account).await.is_ok();
-    Ok(if exists {
-        manage::update_mailbox(store, secrets, &account, settings, password).await?
-    } else {
-        manage::add_mailbox(store, secrets, &account, settings, password).await?
-    })
+    Ok(state
+        .session()
+        .await?
+        .save_mailbox(&account, settings, password)
+        .await?)
 }
 
 #[tauri::command]
 pub async fn remove_mailbox(state: State<'_, AppState>, account: String) -> IpcResult<()> {
-    Ok(manage::remove_mailbox(&state.store().await?, &state.secrets().await?, &account).await?)
+    Ok(state.session().await?.remove_mailbox(&account).await?)
 }
 
 /// Test connection; each step arrives on `on_stage`; `cancel_test(test_id)` stops it.
@@ -64,20 +62,13 @@ pub async fn test_mailbox(
     test_id: u32,
     on_stage: Channel<MailboxStageReport>,
 ) -> IpcResult<MailboxDiagnosis> {
-    let cancel = CancellationToken::new();
-    state.tests.lock().await.insert(test_id, cancel.clone());
-    let result = manage::test_mailbox(
-        &state.store().await?,
-        &state.secrets().await?,
-        &account,
-        cancel,
-        |stage| {
+    Ok(state
+        .session()
+        .await?
+        .test_mailbox(&account, test_id, |stage| {
             let _ignored = on_stage.send(stage.clone());
-        },
-    )
-    .await;
-    state.tests.lock().await.remove(&test_id);
-    Ok(result?)
+        })
+        .await?)
 }
 
 /// Scans `account`'s mailbox now (every mailbox when `None`); how far it
@@ -89,16 +80,13 @@ pub async fn scan_bounces(
     account: Option<String>,
     on_progress: Channel<ScanProgress>,
 ) -> IpcResult<Vec<ScanReport>> {
-    let reports = manage::scan_mailboxes(
-        &state.store().await?,
-        &state.secrets().await?,
-        account.as_deref(),
-        CancellationToken::new(),
-        |_, progress| {
+    let reports = state
+        .session()
+        .await?
+        .scan_mailboxes(account.as_deref(), CancellationToken::new(), |_, progress| {
             let _ignored = on_progress.send(progress);
-        },
-    )
-    .await?;
+        })
+        .await?;
     let _ignored = app.emit("bounces-scanned", ());
     Ok(reports)
 }
@@ -133,10 +121,13 @@ pub fn start_timer(app: &AppHandle) -> ScanTimer {
         let app = scan_app.clone();
         Box::pin(async move {
             let state = app.state::<AppState>();
-            let (Ok(store), Ok(secrets)) = (state.store().await, state.secrets().await) else {
+            let Ok(session) = state.session().await else {
                 return;
             };
-            match manage::scan_mailboxes(&store, &secrets, Some(&account), CancellationToken::new(), |_, _| {}).await {
+            match session
+                .scan_mailboxes(Some(&account), CancellationToken::new(), |_, _| {})
+                .await
+            {
                 Ok(_) => {
                     let _ignored = app.emit("bounces-scanned", ());
                 }

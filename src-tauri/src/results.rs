@@ -1,7 +1,7 @@
 //! The commands of the Results screen: a campaign's recipients page by page
 //! with their filters' counts, one recipient's history, the runs, Resend
 //! failed with its choices, and the decision about uncertain recipients.
-//! Each is one engine call.
+//! Each is one session call.
 
 use mailroom_engine::model::CampaignId;
 use mailroom_engine::results::{
@@ -19,7 +19,7 @@ pub async fn recipient_page(
     campaign: CampaignId,
     query: RecipientQuery,
 ) -> IpcResult<RecipientPage> {
-    Ok(state.store().await?.recipient_page(campaign, &query).await?)
+    Ok(state.session().await?.recipient_page(campaign, &query).await?)
 }
 
 /// The counts by state, and by reason within `filter` (all when null).
@@ -29,7 +29,7 @@ pub async fn recipient_facets(
     campaign: CampaignId,
     filter: Option<StateFilter>,
 ) -> IpcResult<RecipientFacets> {
-    Ok(state.store().await?.recipient_facets(campaign, filter).await?)
+    Ok(state.session().await?.recipient_facets(campaign, filter).await?)
 }
 
 /// Every attempt of the recipient on spreadsheet row `row`, its send and bounces.
@@ -39,13 +39,13 @@ pub async fn recipient_history(
     campaign: CampaignId,
     row: u64,
 ) -> IpcResult<RecipientHistory> {
-    Ok(state.store().await?.recipient_history(campaign, row).await?)
+    Ok(state.session().await?.recipient_history(campaign, row).await?)
 }
 
 /// Each run of the campaign, oldest first.
 #[tauri::command]
 pub async fn campaign_runs(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<Vec<RunRecord>> {
-    Ok(state.store().await?.runs(campaign).await?)
+    Ok(state.session().await?.runs(campaign).await?)
 }
 
 /// What Resend failed with `choice` would send and leave out; nothing changes.
@@ -55,7 +55,7 @@ pub async fn resend_plan(
     campaign: CampaignId,
     choice: ResendChoice,
 ) -> IpcResult<ResendPlan> {
-    Ok(state.store().await?.resend_plan(campaign, &choice).await?)
+    Ok(state.session().await?.resend_plan(campaign, &choice).await?)
 }
 
 /// Resend failed as chosen: those recipients back to pending, ready for
@@ -66,7 +66,7 @@ pub async fn resend_chosen(
     campaign: CampaignId,
     choice: ResendChoice,
 ) -> IpcResult<ResendPlan> {
-    Ok(state.store().await?.requeue_for_resend(campaign, &choice).await?)
+    Ok(state.session().await?.requeue_for_resend(campaign, &choice).await?)
 }
 
 /// The person's decision about the uncertain recipients on `rows` (all
@@ -79,8 +79,8 @@ pub async fn settle_uncertain_rows(
     resend: bool,
 ) -> IpcResult<u64> {
     Ok(state
-        .store()
+        .session()
         .await?
-        .settle_uncertain_rows(campaign, rows.as_deref(), resend)
+        .settle_uncertain(campaign, rows.as_deref(), resend)
         .await?)
 }

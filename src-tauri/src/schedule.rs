@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use mailroom_engine::campaign::plan::{self, Plan};
+use mailroom_engine::campaign::plan::Plan;
 use mailroom_engine::campaign::schedule::{self, Schedule, ScheduledCampaign};
 use mailroom_engine::model::CampaignId;
 use serde::Serialize;
@@ -78,7 +78,7 @@ pub fn start_timer(app: &AppHandle) {
 
 #[tauri::command]
 pub async fn get_schedule(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<Option<Schedule>> {
-    Ok(schedule::get(&state.store().await?, campaign).await?)
+    Ok(state.session().await?.schedule(campaign).await?)
 }
 
 /// Sets a campaign's schedule to send on `accounts` in order (the Campaign
@@ -98,7 +98,11 @@ pub async fn set_schedule(
         .map(|text| schedule::parse_local_time(&text, &schedule.time_zone))
         .transpose()?;
     let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
-    schedule::set_on_accounts(&state.store().await?, campaign, &schedule, &accounts).await?;
+    state
+        .session()
+        .await?
+        .set_schedule(campaign, &schedule, &accounts)
+        .await?;
     schedules.changed.notify_one();
     Ok(())
 }
@@ -109,7 +113,7 @@ pub async fn clear_schedule(
     schedules: State<'_, Schedules>,
     campaign: CampaignId,
 ) -> IpcResult<()> {
-    schedule::clear(&state.store().await?, campaign).await?;
+    state.session().await?.clear_schedule(campaign).await?;
     schedules.changed.notify_one();
     Ok(())
 }
@@ -120,14 +124,14 @@ pub async fn list_schedules(
     state: State<'_, AppState>,
     schedules: State<'_, Schedules>,
 ) -> IpcResult<Vec<ScheduledCampaign>> {
-    let store = state.store().await?;
-    Ok(schedule::list(&store, schedules.since(&store)).await?)
+    let session = state.session().await?;
+    Ok(session.schedules(schedules.since(session.store())).await?)
 }
 
 /// Takes a scheduled start ("send now", for a missed one): returns the account it was to send on.
 #[tauri::command]
 pub async fn take_scheduled_start(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<Option<String>> {
-    Ok(schedule::take_start(&state.store().await?, campaign).await?)
+    Ok(state.session().await?.take_scheduled_start(campaign).await?)
 }
 
 /// How the campaign's remaining recipients would go out on `accounts` in
@@ -140,7 +144,7 @@ pub async fn plan_campaign(
     rate_hint: Option<f64>,
 ) -> IpcResult<Plan> {
     let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
-    Ok(plan::plan_campaign(&state.store().await?, campaign, &accounts, rate_hint).await?)
+    Ok(state.session().await?.plan(campaign, &accounts, rate_hint).await?)
 }
 
 /// This computer's time zone, the schedule form's default.

@@ -68,7 +68,7 @@ pub fn set_log_level(state: State<'_, AppState>, level: LogLevel) -> IpcResult<S
 /// The database in use: where it is and how big.
 #[tauri::command]
 pub async fn database_info(state: State<'_, AppState>) -> IpcResult<DatabaseInfo> {
-    Ok(DatabaseInfo::of(state.store().await?.path()))
+    Ok(DatabaseInfo::of(state.session().await?.path()))
 }
 
 /// Uses the database at `path` from now on (an existing Mailroom database or
@@ -131,8 +131,8 @@ pub fn open_logs_folder(app: AppHandle) -> IpcResult<()> {
 /// FileManager1 D-Bus service), opens the folder instead.
 #[tauri::command]
 pub async fn show_database_folder(app: AppHandle, state: State<'_, AppState>) -> IpcResult<()> {
-    let store = state.store().await?;
-    let path = store.path();
+    let session = state.session().await?;
+    let path = session.path();
     let folder = path.parent().unwrap_or(path);
     app.opener()
         .reveal_item_in_dir(path)

@@ -1,38 +1,22 @@
-//! What the app keeps between commands: the store (opened in the background
-//! as the app starts, see [`open_store_in_background`]) and the secret store
-//! (opened on first use), so a problem is shown in the window rather than
-//! stopping the app, and replaced when another database is chosen in
-//! Settings; the sandbox once started; running connection tests; the
-//! settings file and the log's level control.
+//! What the app keeps between commands: the engine [`Session`] on the chosen
+//! database (opened in the background as the app starts, see
+//! [`open_store_in_background`], so a problem is shown in the window rather
+//! than stopping the app, and replaced when another database is chosen in
+//! Settings), the settings file and the log's level control. What runs (the
+//! sandbox, campaigns, imports, tests) is the session's.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use mailroom_engine::campaign::RunControl;
 use mailroom_engine::logging::LogControl;
-use mailroom_engine::model::CampaignId;
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::settings::SettingsFile;
-use mailroom_engine::smtp::manage;
-use mailroom_engine::smtp::sandbox::Sandbox;
-use mailroom_engine::{Error, Store, paths};
-use tokio::sync::{Mutex, RwLock};
-use tokio_util::sync::CancellationToken;
+use mailroom_engine::{Error, Session, Store, paths};
+use tokio::sync::RwLock;
 
 #[derive(Debug, Default)]
 pub struct AppState {
-    /// The open database (none until first used).
-    store: RwLock<Option<Store>>,
-    /// Where the open database's passwords are (none until first used).
-    secrets: Mutex<Option<SecretStore>>,
-    /// The built-in sandbox, started the first time a sandbox account is used.
-    pub sandbox: Mutex<Option<Sandbox>>,
-    /// Connection tests in progress, by the window's id for them, for Cancel.
-    pub tests: Mutex<HashMap<u32, CancellationToken>>,
-    /// Imports in progress, by the window's id for them, for Cancel.
-    pub imports: Mutex<HashMap<u32, CancellationToken>>,
-    /// Campaigns sending now, for Pause and Stop.
-    pub runs: Mutex<HashMap<CampaignId, RunControl>>,
+    /// The session on the open database (none until first used).
+    session: RwLock<Option<Session>>,
     /// The person's settings (none on a system without a home folder).
     pub settings: Option<SettingsFile>,
     /// The running log's level (none if the log could not be opened).
@@ -53,44 +37,63 @@ impl AppState {
     /// Whether a campaign is sending (when in doubt, yes: the lock is only
     /// held for a moment, and asking once too often beats losing a run).
     pub fn sending(&self) -> bool {
-        self.runs.try_lock().map_or(true, |runs| !runs.is_empty())
+        self.session
+            .try_read()
+            .map_or(true, |session| session.as_ref().is_some_and(Session::sending))
+    }
+
+    /// The campaigns sending now (none before the database is open; this
+    /// does not open it).
+    pub async fn running(&self) -> Vec<mailroom_engine::model::CampaignId> {
+        self.session
+            .read()
+            .await
+            .as_ref()
+            .map(Session::running)
+            .unwrap_or_default()
     }
 
     /// Pauses every running campaign and returns once each has finished its
     /// in-flight messages and recorded them.
     pub async fn pause_all_runs(&self) {
-        for control in self.runs.lock().await.values() {
-            control.pause();
-        }
-        // Each run removes itself when its last message is recorded; a pause
-        // is acknowledged within a second, and in-flight sends are bounded by
-        // the account's timeouts.
-        while !self.runs.lock().await.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let session = self.session.read().await.clone();
+        if let Some(session) = session {
+            session.pause_all().await;
         }
     }
 
-    /// The database (`$MAILROOM_DB`, the file chosen in Settings, or the
-    /// per-user default). Cheap: clones share one connection pool.
+    /// The session on the database (`$MAILROOM_DB`, the file chosen in
+    /// Settings, or the per-user default). Cheap: clones share it.
+    pub async fn session(&self) -> Result<Session, Error> {
+        if let Some(session) = self.session.read().await.as_ref() {
+            return Ok(session.clone());
+        }
+        let mut slot = self.session.write().await;
+        if let Some(session) = slot.as_ref() {
+            return Ok(session.clone());
+        }
+        let session = Session::open(&paths::database_path(None)?).await?;
+        *slot = Some(session.clone());
+        Ok(session)
+    }
+
+    /// The session's database.
     pub async fn store(&self) -> Result<Store, Error> {
-        if let Some(store) = self.store.read().await.as_ref() {
-            return Ok(store.clone());
-        }
-        let mut slot = self.store.write().await;
-        if let Some(store) = slot.as_ref() {
-            return Ok(store.clone());
-        }
-        let store = Store::open(&paths::database_path(None)?).await?;
-        *slot = Some(store.clone());
-        Ok(store)
+        Ok(self.session().await?.store().clone())
+    }
+
+    /// The session's password store.
+    pub async fn secrets(&self) -> Result<SecretStore, Error> {
+        Ok(self.session().await?.secrets().await.clone())
     }
 
     /// Opens `path` as the database from now on (and for the next start):
-    /// refused while a campaign sends from the current one. The sandbox and
-    /// the password store belonged to the old file, so they start afresh.
+    /// refused while a campaign sends from the current one. The old session
+    /// (its sandbox, its password store) ends; commands already running on
+    /// it finish on their clone of it.
     pub async fn choose_database(&self, path: &Path) -> Result<Store, Error> {
-        let mut slot = self.store.write().await;
-        if self.sending() {
+        let mut slot = self.session.write().await;
+        if slot.as_ref().is_some_and(Session::sending) {
             let current = slot.as_ref().map(|s| s.path().to_owned()).unwrap_or_default();
             return Err(Error::DatabaseInUse { path: current });
         }
@@ -102,40 +105,10 @@ impl AppState {
             ),
         })?;
         let store = settings.choose_database(path).await?;
-        // Commands already running keep their clone of the old store and
-        // finish on it; everything from now on uses the new one.
-        *slot = Some(store.clone());
-        drop(slot);
-        *self.secrets.lock().await = None;
-        if let Some(sandbox) = self.sandbox.lock().await.take() {
-            sandbox.stop();
+        if let Some(old) = slot.replace(Session::new(store.clone())) {
+            old.stop_sandboxes().await;
         }
         Ok(store)
-    }
-
-    /// Starts the app's sandbox, once, when `account` is the sandbox account,
-    /// so every command uses one long-lived capture server (a sandbox started
-    /// and stopped per command would leave the port briefly busy for the next).
-    pub async fn keep_sandbox_for(&self, account: &str) -> Result<(), Error> {
-        let store = self.store().await?;
-        let (_, settings) = store.account(account).await?;
-        let mut sandbox = self.sandbox.lock().await;
-        if sandbox.is_none() {
-            *sandbox = manage::ensure_sandbox(&store, &settings).await?;
-        }
-        Ok(())
-    }
-
-    /// Where passwords go: the keychain, or the encrypted file beside the database.
-    pub async fn secrets(&self) -> Result<SecretStore, Error> {
-        let store = self.store().await?;
-        let mut slot = self.secrets.lock().await;
-        if let Some(secrets) = slot.as_ref() {
-            return Ok(secrets.clone());
-        }
-        let secrets = SecretStore::open(store.path().parent().unwrap_or(Path::new("."))).await;
-        *slot = Some(secrets.clone());
-        Ok(secrets)
     }
 }
 
@@ -159,67 +132,92 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use mailroom_engine::campaign::RunControl;
+    use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions};
+    use mailroom_engine::import::{ImportOptions, RecipientSource};
+    use mailroom_engine::message::MessageDraft;
+    use mailroom_engine::smtp::account;
 
     use super::AppState;
 
-    #[tokio::test]
-    async fn pause_all_runs_pauses_every_run_and_returns_once_they_have_ended() {
-        let state = Arc::new(AppState::default());
-        assert!(!state.sending());
-        let controls = [RunControl::default(), RunControl::default()];
-        for (id, control) in controls.iter().enumerate() {
-            state.runs.lock().await.insert(id as i64 + 1, control.clone());
-        }
-        assert!(state.sending());
-        // Each run ends (removes itself) only after it saw its pause.
-        for (id, control) in controls.iter().enumerate() {
-            let (state, control) = (state.clone(), control.clone());
-            tokio::spawn(async move {
-                while !control.pause_requested() {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                state.runs.lock().await.remove(&(id as i64 + 1));
-            });
-        }
-        state.pause_all_runs().await;
-        assert!(controls.iter().all(RunControl::pause_requested));
-        assert!(!state.sending(), "returned before every run had ended");
-    }
-
     /// Another database chosen in Settings: refused while a campaign sends
-    /// (the store stays, nothing is remembered); otherwise every later
-    /// command gets the new store, and the old file's sandbox is stopped.
+    /// (the session stays, nothing is remembered); otherwise every later
+    /// command gets the new database, and the old file's sandbox is stopped.
     #[tokio::test]
-    async fn choosing_a_database_swaps_the_store_unless_a_campaign_sends() {
+    async fn choosing_a_database_swaps_the_session_unless_a_campaign_sends() {
         use mailroom_engine::settings::SettingsFile;
-        use mailroom_engine::smtp::sandbox::Sandbox;
         let dir = tempfile::tempdir().expect("temp dir");
         let settings = SettingsFile::at(dir.path().join("settings.json"));
         let state = AppState::new(Some(settings.clone()), None);
+        assert!(!state.sending());
         let (first, second) = (dir.path().join("first.db"), dir.path().join("second.db"));
         state.choose_database(&first).await.expect("the first database");
-        assert_eq!(state.store().await.expect("a store").path(), first);
-        let sandbox = Sandbox::start(state.store().await.expect("a store"), 0)
-            .await
-            .expect("a sandbox");
-        *state.sandbox.lock().await = Some(sandbox.clone());
+        let session = state.session().await.expect("a session");
+        assert_eq!(session.path(), first);
 
-        state.runs.lock().await.insert(1, RunControl::default());
+        // A campaign sending on the sandbox, slowly enough to be sending
+        // when the other database is asked for.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let sandbox = mailroom_engine::smtp::AccountSettings {
+            port,
+            rate_per_second: Some(2.0),
+            ..account::preset("sandbox").expect("the preset").settings("Local", None)
+        };
+        session.add_account(sandbox, None).await.expect("the account");
+        let list = dir.path().join("list.csv");
+        let rows: String = (0..50).map(|i| format!("p{i}@example.com\n")).collect();
+        std::fs::write(&list, format!("email\n{rows}")).expect("the list");
+        let options = ImportOptions::default();
+        let source = RecipientSource::open(&list, &options).await.expect("the file");
+        let campaign = session
+            .import_source(source, &options)
+            .await
+            .expect("import")
+            .campaign
+            .id;
+        let draft = MessageDraft {
+            subject: "Hello".to_owned(),
+            text: Some("Hi".to_owned()),
+            ..MessageDraft::default()
+        };
+        session.save_message(campaign, &draft).await.expect("the message");
+        let started = Arc::new(tokio::sync::Notify::new());
+        let on_start = started.clone();
+        let sink = Arc::new(move |event: &CampaignEvent| {
+            if matches!(event, CampaignEvent::Started { .. }) {
+                on_start.notify_one();
+            }
+        });
+        let run = tokio::spawn({
+            let session = session.clone();
+            async move {
+                session
+                    .send(campaign, &["Local"], RunOptions::default(), RunControl::default(), sink)
+                    .await
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(30), started.notified())
+            .await
+            .expect("the run started");
+        assert!(state.sending());
+
         let refused = state.choose_database(&second).await.expect_err("refused while sending");
         assert_eq!(refused.kind(), mailroom_engine::ErrorKind::DatabaseInUse);
-        assert_eq!(state.store().await.expect("a store").path(), first);
+        assert_eq!(state.session().await.expect("a session").path(), first);
         assert_eq!(settings.load().database, Some(first.clone()));
-        assert!(state.sandbox.lock().await.is_some(), "the sandbox was stopped");
+        assert_eq!(session.sandbox_addresses().await.len(), 1, "the sandbox was stopped");
 
-        state.runs.lock().await.clear();
+        state.pause_all_runs().await;
+        run.await.expect("the task").expect("the run");
+        assert!(!state.sending());
         state.choose_database(&second).await.expect("the second database");
-        assert_eq!(state.store().await.expect("a store").path(), second);
+        assert_eq!(state.session().await.expect("a session").path(), second);
         assert_eq!(settings.load().database, Some(second.clone()));
-        assert!(state.sandbox.lock().await.is_none());
-        tokio::time::timeout(Duration::from_secs(5), sandbox.stopped())
-            .await
-            .expect("the old database's sandbox stops");
+        assert!(
+            session.sandbox_addresses().await.is_empty(),
+            "the old database's sandbox still listens"
+        );
     }
 }

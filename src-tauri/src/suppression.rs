@@ -1,12 +1,12 @@
 //! The Suppression screen's commands and deleting a campaign: each one
-//! engine call (`mailroom_engine::suppression`, `export`, `campaign::delete`).
+//! session call.
 
 use std::path::PathBuf;
 
 use mailroom_engine::import::ImportOptions;
 use mailroom_engine::model::CampaignId;
 use mailroom_engine::store::SuppressionPage;
-use mailroom_engine::suppression::{self, SuppressionImport};
+use mailroom_engine::suppression::SuppressionImport;
 use tauri::State;
 
 use crate::ipc::IpcResult;
@@ -21,19 +21,23 @@ pub async fn list_suppressions(
     offset: u64,
     limit: u64,
 ) -> IpcResult<SuppressionPage> {
-    Ok(state.store().await?.suppressions(&search, offset, limit).await?)
+    Ok(state.session().await?.suppressions(&search, offset, limit).await?)
 }
 
 /// Puts an address on the list by hand; whether it was new.
 #[tauri::command]
 pub async fn add_suppression(state: State<'_, AppState>, email: String, reason: Option<String>) -> IpcResult<bool> {
-    Ok(suppression::add(&state.store().await?, &email, reason.as_deref()).await?)
+    Ok(state
+        .session()
+        .await?
+        .add_suppression(&email, reason.as_deref())
+        .await?)
 }
 
 /// Takes an address off the list.
 #[tauri::command]
 pub async fn remove_suppression(state: State<'_, AppState>, email: String) -> IpcResult<()> {
-    Ok(suppression::remove(&state.store().await?, &email).await?)
+    Ok(state.session().await?.remove_suppression(&email).await?)
 }
 
 /// Reads a file of addresses with the recipient importer: with `save`
@@ -44,18 +48,23 @@ pub async fn import_suppressions(
     path: PathBuf,
     save: bool,
 ) -> IpcResult<SuppressionImport> {
-    Ok(suppression::import(&state.store().await?, &path, &ImportOptions::default(), save).await?)
+    Ok(state
+        .session()
+        .await?
+        .import_suppressions(&path, &ImportOptions::default(), save)
+        .await?)
 }
 
 /// Writes the whole list to `path` (CSV, or XLSX by its name); how many.
 #[tauri::command]
 pub async fn export_suppressions(state: State<'_, AppState>, path: PathBuf) -> IpcResult<u64> {
-    Ok(mailroom_engine::export::export_suppressions(&state.store().await?, &path).await?)
+    Ok(state.session().await?.export_suppressions(&path).await?)
 }
 
 /// Deletes a campaign and all its data; refused while it is being sent.
 /// The window calls it once its few seconds of Undo have passed.
 #[tauri::command]
 pub async fn delete_campaign(state: State<'_, AppState>, campaign: CampaignId) -> IpcResult<()> {
-    Ok(mailroom_engine::campaign::delete(&state.store().await?, campaign).await?)
+    state.session().await?.delete_campaign(campaign).await?;
+    Ok(())
 }

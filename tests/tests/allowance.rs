@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use mailroom_e2e::mailserver::ThrottlingPostfix;
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
+use mailroom_engine::Session;
 use mailroom_engine::Store;
-use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
+use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::message::{MessageDraft, save_message};
 use mailroom_engine::secrets::SecretStore;
@@ -105,9 +106,7 @@ async fn send(fixture: &Fixture, campaign: i64) -> Measured {
     let started = Instant::now();
     let report = tokio::time::timeout(
         Duration::from_secs(900),
-        campaign::send(
-            &fixture.store,
-            &fixture.secrets,
+        Session::with_secrets(fixture.store.clone(), fixture.secrets.clone()).send(
             campaign,
             &["test"],
             RunOptions::default(),

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
+use mailroom_engine::Session;
 use mailroom_engine::campaign::{
     self, CampaignEvent, PauseReason, ProgressSink, RunControl, RunOptions, RunOutcome, RunReport,
 };
@@ -25,6 +26,9 @@ struct Fixture {
     dir: TempDir,
     store: Store,
     secrets: SecretStore,
+    /// The one session every run of the fixture goes through (runs on one
+    /// account in it share the account's limits, as in the app).
+    session: Session,
     campaign: i64,
 }
 
@@ -77,6 +81,7 @@ async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)
         .await
         .expect("test step");
     Fixture {
+        session: Session::with_secrets(store.clone(), secrets.clone()),
         dir,
         store,
         secrets,
@@ -105,15 +110,9 @@ async fn run_with(
     let sink = Arc::new(move |event: &CampaignEvent| sink_events.lock().expect("test step").push(event.clone()));
     let report = tokio::time::timeout(
         Duration::from_secs(60),
-        campaign::send(
-            &fixture.store,
-            &fixture.secrets,
-            fixture.campaign,
-            &["test"],
-            options,
-            control,
-            sink,
-        ),
+        fixture
+            .session
+            .send(fixture.campaign, &["test"], options, control, sink),
     )
     .await
     .unwrap_or_else(|_| panic!("the campaign hung"));
@@ -738,10 +737,10 @@ async fn two_campaigns_on_one_account_at_once_keep_its_rate_together() {
     };
     save_message(&first.store, second, &draft).await.expect("test step");
 
+    // One session: runs on one account in it share the account's limits.
+    let session = &first.session;
     let run = |campaign| {
-        campaign::send(
-            &first.store,
-            &first.secrets,
+        session.send(
             campaign,
             &["test"],
             quick(),
@@ -788,17 +787,11 @@ async fn send_through(
     control: RunControl,
     sink: Arc<dyn ProgressSink>,
 ) -> RunReport {
-    campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        account.as_slice(),
-        quick(),
-        control,
-        sink,
-    )
-    .await
-    .expect("test step")
+    fixture
+        .session
+        .send(fixture.campaign, account.as_slice(), quick(), control, sink)
+        .await
+        .expect("test step")
 }
 
 /// A control and a sink that pause the run when it starts waiting for a quota.
@@ -933,19 +926,12 @@ async fn a_pause_abandons_open_transactions_without_sending_anything_into_them()
 async fn a_dropped_run_stops_its_workers_and_the_next_run_sends_nobody_twice() {
     let server = slow_server(Duration::from_millis(5)).await;
     let fixture = fixture(150, server.port(), |a| a.connections = 2).await;
-    let (store, secrets, campaign) = (fixture.store.clone(), fixture.secrets.clone(), fixture.campaign);
+    let (session, campaign) = (fixture.session.clone(), fixture.campaign);
     let dropped = tokio::spawn(async move {
         let sink = Arc::new(|_: &CampaignEvent| {});
-        campaign::send(
-            &store,
-            &secrets,
-            campaign,
-            &["test"],
-            quick(),
-            RunControl::default(),
-            sink,
-        )
-        .await
+        session
+            .send(campaign, &["test"], quick(), RunControl::default(), sink)
+            .await
     });
     tokio::time::timeout(Duration::from_secs(30), async {
         while server.received().len() < 10 {
@@ -973,21 +959,13 @@ async fn no_content_goes_out_while_claims_cannot_be_recorded() {
     let fixture = fixture(150, server.port(), |a| a.rate_per_second = Some(50.0)).await;
     let connections = 4;
     let run = {
-        let store = fixture.store.clone();
-        let secrets = fixture.secrets.clone();
+        let session = fixture.session.clone();
         let campaign = fixture.campaign;
         tokio::spawn(async move {
             let sink = Arc::new(|_: &CampaignEvent| {});
-            campaign::send(
-                &store,
-                &secrets,
-                campaign,
-                &["test"],
-                quick(),
-                RunControl::default(),
-                sink,
-            )
-            .await
+            session
+                .send(campaign, &["test"], quick(), RunControl::default(), sink)
+                .await
         })
     };
     while server.received().len() < 10 {
@@ -1150,17 +1128,11 @@ async fn a_quota_is_used_to_the_last_message_when_connections_reset() {
         ambiguous_in_a_row: u32::MAX,
         ..quick()
     };
-    let report = campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        &["test"],
-        options,
-        control,
-        sink,
-    )
-    .await
-    .expect("test step");
+    let report = fixture
+        .session
+        .send(fixture.campaign, &["test"], options, control, sink)
+        .await
+        .expect("test step");
     assert_eq!(report.outcome, RunOutcome::Paused);
     assert!(
         report
@@ -1502,10 +1474,10 @@ async fn run_in_background(
     after: usize,
     control: RunControl,
 ) -> tokio::task::JoinHandle<Result<RunReport, Error>> {
-    let (store, secrets, campaign) = (fixture.store.clone(), fixture.secrets.clone(), fixture.campaign);
+    let (session, campaign) = (fixture.session.clone(), fixture.campaign);
     let running = tokio::spawn(async move {
         let sink = Arc::new(|_: &CampaignEvent| {});
-        campaign::send(&store, &secrets, campaign, &["test"], quick(), control, sink).await
+        session.send(campaign, &["test"], quick(), control, sink).await
     });
     tokio::time::timeout(Duration::from_secs(30), async {
         while server.received().len() < after {
@@ -1551,17 +1523,17 @@ async fn the_account_of_a_running_campaign_cannot_be_deleted_and_a_finished_one_
         .expect("test step");
     assert_eq!((summary.status, summary.account), (CampaignStatus::Paused, None));
     assert_eq!(summary.counts.sent, report.counts.sent);
-    let no_account = campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        &[],
-        quick(),
-        RunControl::default(),
-        Arc::new(|_: &CampaignEvent| {}),
-    )
-    .await
-    .expect_err("no account to resume on");
+    let no_account = fixture
+        .session
+        .send(
+            fixture.campaign,
+            &[],
+            quick(),
+            RunControl::default(),
+            Arc::new(|_: &CampaignEvent| {}),
+        )
+        .await
+        .expect_err("no account to resume on");
     assert!(
         no_account.to_string().contains("choose the SMTP account"),
         "{no_account}"
@@ -1771,6 +1743,7 @@ async fn outside_its_send_window_a_run_waits_for_the_opening_and_then_sends() {
     fixture.store = Store::open_with_clock(&fixture.dir.path().join("mailroom.db"), Arc::new(clock.clone()))
         .await
         .expect("test step");
+    fixture.session = Session::with_secrets(fixture.store.clone(), fixture.secrets.clone());
     let schedule = Schedule {
         start_at: None,
         time_zone: zone.to_owned(),
@@ -1787,17 +1760,11 @@ async fn outside_its_send_window_a_run_waits_for_the_opening_and_then_sends() {
 
     // A pause while it waits: nobody was claimed or sent.
     let (control, sink) = pause_on_window_wait();
-    let report = campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        &["test"],
-        options.clone(),
-        control,
-        sink,
-    )
-    .await
-    .expect("test step");
+    let report = fixture
+        .session
+        .send(fixture.campaign, &["test"], options.clone(), control, sink)
+        .await
+        .expect("test step");
     assert_eq!(report.outcome, RunOutcome::Paused);
     assert_eq!((report.counts.pending, report.counts.sent), (6, 0));
     assert!(server.received().is_empty(), "nothing goes out after hours");
@@ -1815,17 +1782,11 @@ async fn outside_its_send_window_a_run_waits_for_the_opening_and_then_sends() {
         }
         seen.lock().expect("test step").push(event.clone());
     });
-    let report = campaign::send(
-        &fixture.store,
-        &fixture.secrets,
-        fixture.campaign,
-        &[],
-        options,
-        RunControl::default(),
-        sink,
-    )
-    .await
-    .expect("test step");
+    let report = fixture
+        .session
+        .send(fixture.campaign, &[], options, RunControl::default(), sink)
+        .await
+        .expect("test step");
     assert_eq!(report.outcome, RunOutcome::Completed);
     assert_eq!(report.counts.sent, 6);
     assert_eq!(server.received().len(), 6);

@@ -21,8 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
+use mailroom_engine::Session;
 use mailroom_engine::campaign::{
-    self, AccountChange, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome, RunReport, SuspensionReason,
+    AccountChange, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome, RunReport, SuspensionReason,
 };
 use mailroom_engine::clock::ManualClock;
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
@@ -142,7 +143,9 @@ fn start(
     };
     let run = tokio::spawn(async move {
         let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
-        campaign::send(&store, &secrets, campaign, &accounts, options, control, sink).await
+        Session::with_secrets(store.clone(), secrets.clone())
+            .send(campaign, &accounts, options, control, sink)
+            .await
     });
     (run, events)
 }

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailroom_e2e::raw_peer::{Heard, RawPeer, Say, ordinary};
-use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
+use mailroom_engine::Session;
+use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::message::{MessageDraft, save_message};
 use mailroom_engine::model::{Recipient, RecipientStatus};
@@ -670,9 +671,7 @@ async fn run(fixture: &Fixture) -> RunReport {
     };
     tokio::time::timeout(
         Duration::from_secs(60),
-        campaign::send(
-            &fixture.store,
-            &fixture.secrets,
+        Session::with_secrets(fixture.store.clone(), fixture.secrets.clone()).send(
             fixture.campaign,
             &["test"],
             options,

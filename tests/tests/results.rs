@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
 use mailroom_e2e::{Run, Workspace, mailroom_async as cli};
+use mailroom_engine::Session;
 use mailroom_engine::Store;
 use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome};
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
@@ -96,9 +97,7 @@ async fn run(fixture: &Fixture) -> campaign::RunReport {
     let sink = Arc::new(|_: &CampaignEvent| {});
     tokio::time::timeout(
         Duration::from_secs(60),
-        campaign::send(
-            &fixture.store,
-            &fixture.secrets,
+        Session::with_secrets(fixture.store.clone(), fixture.secrets.clone()).send(
             fixture.campaign,
             &["test"],
             options,

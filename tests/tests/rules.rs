@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
-use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
+use mailroom_engine::Session;
+use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
 use mailroom_engine::clock::ManualClock;
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::message::{MessageDraft, save_message};
@@ -113,16 +114,9 @@ fn start(fixture: &Fixture) -> (tokio::task::JoinHandle<Result<RunReport, Error>
         ..RunOptions::default()
     };
     let run = tokio::spawn(async move {
-        campaign::send(
-            &store,
-            &secrets,
-            campaign,
-            &["test"],
-            options,
-            RunControl::default(),
-            sink,
-        )
-        .await
+        Session::with_secrets(store.clone(), secrets.clone())
+            .send(campaign, &["test"], options, RunControl::default(), sink)
+            .await
     });
     (run, events)
 }

@@ -11,10 +11,10 @@ use clap::Args;
 use mailroom_engine::campaign::{self, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome};
 use mailroom_engine::english::{count, is_one};
 use mailroom_engine::message::{self, MessageDraft, TemplateError, TemplateProblem, Unsubscribe};
-use mailroom_engine::{Error, ErrorKind, Store};
+use mailroom_engine::{Error, ErrorKind, Session};
 
 use crate::output::Output;
-use crate::smtp::{secrets_for, shutdown_signal};
+use crate::smtp::shutdown_signal;
 
 /// Exit code of `send`/`resume` when the campaign paused (SPEC: distinct from success).
 pub const EXIT_PAUSED: u8 = 3;
@@ -85,10 +85,10 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
             url: args.unsubscribe_url,
         },
     };
-    let store = Store::open(db).await?;
-    let id = store.resolve_campaign(&args.campaign).await?;
-    let check = message::save_message(&store, id, &draft).await?;
-    store.close().await;
+    let session = Session::open(db).await?;
+    let id = session.resolve(&args.campaign).await?;
+    let check = session.save_message(id, &draft).await?;
+    session.close().await;
     out.print(&check, |w| {
         writeln!(w, "Message saved for campaign {id}.")?;
         writeln!(w, "  merge fields  {}", check.fields.join(", "))?;
@@ -156,26 +156,23 @@ pub async fn preview(
     } else {
         crate::Access::Read
     };
-    let store = crate::open_store(db, access).await?;
-    let id = store.resolve_campaign(campaign).await?;
+    let session = crate::open_session(db, access).await?;
     let row = match row {
         Row::First => None,
         Row::Number(row) => Some(row),
-        Row::Matching(text) => Some(message::find_recipient_row(&store, id, text).await?),
+        Row::Matching(text) => Some(session.find_recipient_row(campaign, text).await?),
     };
     let rendered = match (send_to, account) {
         (Some(to), Some(account)) => {
-            let secrets = secrets_for(db).await;
             // Ctrl-C ends the process; nothing else cancels a test here.
-            let never = tokio_util::sync::CancellationToken::new();
-            let sent = message::send_test_message(&store, &secrets, id, row, account, to, &never).await?;
+            let sent = session.send_test_message(campaign, row, account, to, 0).await?;
             eprintln!("Test message sent to {to} through \"{account}\".");
             sent
         }
-        _ => match message::preview_message(&store, id, row, account).await? {
+        _ => match session.preview_message(campaign, row, account).await? {
             message::RowPreview::Message(rendered) => rendered,
             message::RowPreview::Skipped(skipped) => {
-                store.close().await;
+                session.close().await;
                 let json = serde_json::json!({ "skipped": &skipped });
                 out.print(&json, |w| {
                     let why = skipped.reason.as_ref().map(ToString::to_string);
@@ -191,7 +188,7 @@ pub async fn preview(
             }
         },
     };
-    store.close().await;
+    session.close().await;
     let json = serde_json::json!({ "message": &rendered, "source": rendered.source() });
     out.print(&json, |w| {
         if source {
@@ -220,15 +217,31 @@ pub async fn send(
     db: &Path,
     out: &Output,
 ) -> Result<ExitCode, Error> {
+    // SIGXFSZ is listened for from before the database opens (see `send_in`).
+    #[cfg(unix)]
+    let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
+    let session = Session::open(db).await?;
+    let sent = send_in(&session, campaign, accounts, retry_base, out).await;
+    session.close().await;
+    sent
+}
+
+/// [`send`] in an open session (which `schedule run` shares between the
+/// campaigns it starts, so runs on one account share its limits).
+pub async fn send_in(
+    session: &Session,
+    campaign: &str,
+    accounts: &[String],
+    retry_base: Option<f64>,
+    out: &Output,
+) -> Result<ExitCode, Error> {
     // A file size limit (RLIMIT_FSIZE) that the database reaches must come
     // back from SQLite as "disk full", which pauses the campaign, and not as
     // SIGXFSZ, whose default ends the process mid-send: a listener replaces
     // that default for the life of the process.
     #[cfg(unix)]
     let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
-    let store = Store::open(db).await?;
-    let secrets = secrets_for(db).await;
-    let id = store.resolve_campaign(campaign).await?;
+    let id = session.resolve(campaign).await?;
     let control = RunControl::default();
     let on_signal = control.clone();
     let signals = tokio::spawn(async move {
@@ -245,12 +258,11 @@ pub async fn send(
     // What is about to happen, before anything is sent (on stderr: stdout
     // carries the events with --json).
     let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
-    if !json && let Ok(plan) = campaign::send_plan(&store, id, &accounts).await {
+    if !json && let Ok(plan) = session.send_plan(id, &accounts).await {
         eprintln!("Sending {plan}.");
     }
-    let report = campaign::send(&store, &secrets, id, &accounts, options, control, sink).await;
+    let report = session.send(id, &accounts, options, control, sink).await;
     signals.abort();
-    store.close().await;
     let report = match report {
         Ok(report) => report,
         Err(e) if e.kind() == ErrorKind::DiskFull => {
@@ -455,10 +467,9 @@ fn clear(live: bool) -> &'static str {
 /// `mailroom stop`: stops a paused campaign (a running one stops with
 /// Ctrl-C then this, or from the window); its unsent recipients are cancelled.
 pub async fn stop(campaign: &str, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
-    let id = store.resolve_campaign(campaign).await?;
-    let counts = campaign::stop_idle(&store, id).await?;
-    store.close().await;
+    let session = Session::open(db).await?;
+    let counts = session.stop_idle(campaign).await?;
+    session.close().await;
     out.print(&serde_json::json!({ "counts": counts }), |w| {
         writeln!(
             w,
@@ -495,10 +506,10 @@ pub enum TemplateCommand {
 }
 
 pub async fn template(command: TemplateCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
+    let session = Session::open(db).await?;
     match command {
         TemplateCommand::List => {
-            let templates = store.templates().await?;
+            let templates = session.templates().await?;
             out.print(&templates, |w| {
                 if templates.is_empty() {
                     writeln!(
@@ -513,36 +524,31 @@ pub async fn template(command: TemplateCommand, db: &Path, out: &Output) -> Resu
             })?;
         }
         TemplateCommand::Save { name, campaign } => {
-            let id = store.resolve_campaign(&campaign).await?;
-            let summary = store.campaign_summary(id).await?;
-            let draft = store.message_draft(id).await?.ok_or(Error::NoMessage(summary.name))?;
-            store.save_template(&name, &draft).await?;
+            session.save_template_from(&campaign, &name).await?;
             out.print(&serde_json::json!({ "saved": name }), |w| {
                 writeln!(w, "Template \"{name}\" saved.")
             })?;
         }
         TemplateCommand::Apply { name, campaign } => {
-            let id = store.resolve_campaign(&campaign).await?;
-            let draft = store.template(&name).await?;
-            let check = message::save_message(&store, id, &draft).await?;
+            let id = session.resolve(&campaign).await?;
+            let check = session.apply_template(&name, id).await?;
             out.print(&check, |w| {
                 writeln!(w, "Campaign {id} now has the message of template \"{name}\".")
             })?;
         }
         TemplateCommand::Copy { from, to } => {
-            let draft = store.template(&from).await?;
-            store.save_template(&to, &draft).await?;
+            session.copy_template(&from, &to).await?;
             out.print(&serde_json::json!({ "copied": from, "to": to }), |w| {
                 writeln!(w, "Template \"{from}\" copied to \"{to}\".")
             })?;
         }
         TemplateCommand::Remove { name } => {
-            store.delete_template(&name).await?;
+            session.delete_template(&name).await?;
             out.print(&serde_json::json!({ "removed": name }), |w| {
                 writeln!(w, "Template \"{name}\" deleted.")
             })?;
         }
     }
-    store.close().await;
+    session.close().await;
     Ok(ExitCode::SUCCESS)
 }

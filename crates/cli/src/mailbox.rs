@@ -8,16 +8,15 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use mailroom_engine::english::count;
 use mailroom_engine::mailbox::diagnose::{MailboxDiagnosis, MailboxStageReport};
-use mailroom_engine::mailbox::manage::{self, MailboxPassword};
+use mailroom_engine::mailbox::manage::MailboxPassword;
 use mailroom_engine::mailbox::scan::ScanReport;
 use mailroom_engine::mailbox::{Mailbox, MailboxSettings, ProcessedAction};
 use mailroom_engine::smtp::Security;
 use mailroom_engine::smtp::diagnose::{StageOutcome, format_duration_ms};
-use mailroom_engine::{Error, Store};
+use mailroom_engine::{Error, Session};
 use tokio_util::sync::CancellationToken;
 
 use crate::output::Output;
-use crate::smtp::secrets_for;
 
 #[derive(Debug, Subcommand)]
 pub enum MailboxCommand {
@@ -164,24 +163,25 @@ impl MailboxArgs {
 }
 
 pub async fn mailbox(command: MailboxCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
-    let secrets = secrets_for(db).await;
+    let session = Session::open(db).await?;
     let code = match command {
         MailboxCommand::Add(args) => {
-            let settings = args.apply(manage::suggested_settings(&store, &args.account).await?)?;
-            let mailbox = manage::add_mailbox(&store, &secrets, &args.account, settings, args.password()?).await?;
+            let settings = args.apply(session.suggested_mailbox(&args.account).await?)?;
+            let mailbox = session.add_mailbox(&args.account, settings, args.password()?).await?;
             out.print(&mailbox, |w| write_mailbox(w, &mailbox))?;
             ExitCode::SUCCESS
         }
         MailboxCommand::Edit(args) => {
-            let current = manage::get_mailbox(&store, &secrets, &args.account).await?;
+            let current = session.mailbox(&args.account).await?;
             let settings = args.apply(current.settings)?;
-            let mailbox = manage::update_mailbox(&store, &secrets, &args.account, settings, args.password()?).await?;
+            let mailbox = session
+                .update_mailbox(&args.account, settings, args.password()?)
+                .await?;
             out.print(&mailbox, |w| write_mailbox(w, &mailbox))?;
             ExitCode::SUCCESS
         }
         MailboxCommand::List => {
-            let mailboxes = manage::list_mailboxes(&store, &secrets).await?;
+            let mailboxes = session.mailboxes().await?;
             out.print(&mailboxes, |w| {
                 if mailboxes.is_empty() {
                     writeln!(
@@ -197,21 +197,27 @@ pub async fn mailbox(command: MailboxCommand, db: &Path, out: &Output) -> Result
             ExitCode::SUCCESS
         }
         MailboxCommand::Remove { account } => {
-            manage::remove_mailbox(&store, &secrets, &account).await?;
+            session.remove_mailbox(&account).await?;
             out.print(&serde_json::json!({ "removed": account }), |w| {
                 writeln!(w, "Removed the mailbox of \"{account}\" and its password.")
             })?;
             ExitCode::SUCCESS
         }
         MailboxCommand::Test { account } => {
-            let cancel = cancel_on_ctrl_c();
-            let json = out.is_json();
-            let diagnosis = manage::test_mailbox(&store, &secrets, &account, cancel, |stage| {
-                if !json {
-                    print_stage(stage);
+            let on_ctrl_c = session.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    on_ctrl_c.cancel_test(0);
                 }
-            })
-            .await?;
+            });
+            let json = out.is_json();
+            let diagnosis = session
+                .test_mailbox(&account, 0, |stage| {
+                    if !json {
+                        print_stage(stage);
+                    }
+                })
+                .await?;
             out.print(&diagnosis, |w| write_verdict(w, &diagnosis))?;
             if diagnosis.ok {
                 ExitCode::SUCCESS
@@ -220,17 +226,16 @@ pub async fn mailbox(command: MailboxCommand, db: &Path, out: &Output) -> Result
             }
         }
     };
-    store.close().await;
+    session.close().await;
     Ok(code)
 }
 
 pub async fn bounces(command: BouncesCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
-    let secrets = secrets_for(db).await;
+    let session = Session::open(db).await?;
     let code = match command {
         BouncesCommand::Scan { account } => {
             let cancel = cancel_on_ctrl_c();
-            let reports = manage::scan_mailboxes(&store, &secrets, account.as_deref(), cancel, |_, _| {}).await?;
+            let reports = session.scan_mailboxes(account.as_deref(), cancel, |_, _| {}).await?;
             out.print(&reports, |w| {
                 if reports.is_empty() {
                     writeln!(w, "No mailboxes to scan: `mailroom mailbox add ACCOUNT` adds one.")?;
@@ -247,7 +252,7 @@ pub async fn bounces(command: BouncesCommand, db: &Path, out: &Output) -> Result
             }
         }
         BouncesCommand::Suppressed { limit } => {
-            let list = store.suppressions("", 0, limit).await?.entries;
+            let list = session.suppressions("", 0, limit).await?.entries;
             out.print(&list, |w| {
                 for s in &list {
                     writeln!(w, "{}  {} [{}]", s.email, s.reason, s.source)?;
@@ -257,7 +262,7 @@ pub async fn bounces(command: BouncesCommand, db: &Path, out: &Output) -> Result
             ExitCode::SUCCESS
         }
     };
-    store.close().await;
+    session.close().await;
     Ok(code)
 }
 

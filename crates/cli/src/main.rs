@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mailroom_engine::import::{self, ImportOptions, RecipientSource};
+use mailroom_engine::import::{ImportOptions, RecipientSource};
 use mailroom_engine::model::{CampaignStatus, RecipientStatus};
 use mailroom_engine::settings::SettingsFile;
-use mailroom_engine::{Error, Store, paths};
+use mailroom_engine::{Error, Session, paths};
 
 use crate::output::Output;
 
@@ -256,13 +256,13 @@ pub(crate) enum Access {
     Write,
 }
 
-/// Opens `db` for `access`. Reading opens read-only where the file cannot be
-/// written; a database that does not exist yet is created (only at the
-/// default path: [`run`] refuses a missing path that was given).
-pub(crate) async fn open_store(db: &Path, access: Access) -> Result<Store, Error> {
+/// Opens the session on `db` for `access`. Reading opens read-only where the
+/// file cannot be written; a database that does not exist yet is created (only
+/// at the default path: [`run`] refuses a missing path that was given).
+pub(crate) async fn open_session(db: &Path, access: Access) -> Result<Session, Error> {
     match access {
-        Access::Read if db.exists() => Store::open_to_read(db).await,
-        _ => Store::open(db).await,
+        Access::Read if db.exists() => Session::open_to_read(db).await,
+        _ => Session::open(db).await,
     }
 }
 
@@ -389,12 +389,12 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
                 // Read the header before touching the database: a missing file
                 // or a file without addresses must not create or change anything.
                 let source = RecipientSource::open(&file, &options).await?;
-                let store = Store::open(&db).await?;
+                let session = Session::open(&db).await?;
                 if let Some(old) = replace {
-                    let old = store.resolve_campaign(&old).await?;
+                    let old = session.resolve(&old).await?;
                     // Said before the file is read; the import checks it
                     // again in its own transaction.
-                    let summary = store.campaign_summary(old).await?;
+                    let summary = session.campaign_summary(old).await?;
                     if summary.status != CampaignStatus::Draft {
                         return Err(Error::CampaignState {
                             campaign: summary.name,
@@ -405,28 +405,26 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
                     }
                     options.replaces = Some(old);
                 }
-                let report = import::import(&store, source, &options).await?;
-                store.close().await;
+                let report = session.import_source(source, &options).await?;
+                session.close().await;
                 out.import_report(&report)
             }
         }
         Command::Status { campaign } => {
-            let store = open_store(&db, Access::Read).await?;
-            let id = store.resolve_campaign(&campaign).await?;
-            out.summary(&mailroom_engine::campaign::summary(&store, id).await?)
+            let session = open_session(&db, Access::Read).await?;
+            out.summary(&session.campaign_summary(&campaign).await?)
         }
         Command::Campaigns => {
-            let store = open_store(&db, Access::Read).await?;
-            out.campaigns(&mailroom_engine::campaign::list(&store).await?)
+            let session = open_session(&db, Access::Read).await?;
+            out.campaigns(&session.campaigns().await?)
         }
         Command::Export {
             campaign,
             status,
             output,
         } => {
-            let store = open_store(&db, Access::Read).await?;
-            let id = store.resolve_campaign(&campaign).await?;
-            let written = mailroom_engine::export::export_recipients(&store, id, &status, &output).await?;
+            let session = open_session(&db, Access::Read).await?;
+            let written = session.export_recipients(&campaign, &status, &output).await?;
             out.print(&serde_json::json!({ "written": written, "path": output }), |w| {
                 writeln!(
                     w,

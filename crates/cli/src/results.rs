@@ -13,10 +13,10 @@ use mailroom_engine::results::{
     AttemptResult, LeftOutWhy, ReasonClass, RecipientHistory, RecipientQuery, ResendChoice, ResendPlan, RunRecord,
     StateFilter,
 };
-use mailroom_engine::{Error, Store};
+use mailroom_engine::{Error, Session};
 
 use crate::output::Output;
-use crate::{Access, open_store};
+use crate::{Access, open_session};
 
 /// `mailroom recipients CAMPAIGN ...`.
 #[derive(Debug, Args)]
@@ -52,23 +52,13 @@ pub struct RecipientsArgs {
 
 /// `mailroom recipients`.
 pub async fn recipients(args: RecipientsArgs, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = open_store(db, Access::Read).await?;
-    let id = store.resolve_campaign(&args.campaign).await?;
+    let session = open_session(db, Access::Read).await?;
     if let Some(who) = args.history {
-        let row = match who.trim().parse::<u64>() {
-            Ok(row) => row,
-            Err(_) => store
-                .row_of_address(id, &who)
-                .await?
-                .ok_or_else(|| Error::NoRecipientMatches {
-                    campaign: args.campaign.clone(),
-                    query: who.clone(),
-                })?,
-        };
-        let history = store.recipient_history(id, row).await?;
+        let history = session.recipient_history_of(&args.campaign, &who).await?;
         print_history(out, &history)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let id = session.resolve(&args.campaign).await?;
     let page_size = if args.page.is_some() {
         args.limit.unwrap_or(u64::from(RecipientQuery::DEFAULT_LIMIT))
     } else {
@@ -93,7 +83,7 @@ pub async fn recipients(args: RecipientsArgs, db: &Path, out: &Output) -> Result
             break;
         }
         query.limit = Some(u32::try_from(wanted.min(u64::from(RecipientQuery::MAX_LIMIT))).unwrap_or(1));
-        let page = store.recipient_page(id, &query).await?;
+        let page = session.recipient_page(id, &query).await?;
         shown.extend(page.recipients);
         match page.next {
             Some(next) => {
@@ -161,9 +151,8 @@ fn print_history(out: &Output, history: &RecipientHistory) -> Result<(), Error> 
 /// `mailroom runs CAMPAIGN`: each run with start, end, account, what it did
 /// and why it ended.
 pub async fn runs(campaign: &str, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = open_store(db, Access::Read).await?;
-    let id = store.resolve_campaign(campaign).await?;
-    let runs = store.runs(id).await?;
+    let session = open_session(db, Access::Read).await?;
+    let runs = session.runs(campaign).await?;
     out.print(&runs, |w| {
         if runs.is_empty() {
             writeln!(w, "No runs yet.")?;
@@ -246,14 +235,13 @@ pub async fn resend_failed(args: ResendArgs, db: &Path, out: &Output) -> Result<
         include_uncertain: args.include_uncertain,
         include_bounced: args.include_bounced,
     };
-    let store = Store::open(db).await?;
-    let id = store.resolve_campaign(&args.campaign).await?;
+    let session = Session::open(db).await?;
     let plan = if args.dry_run {
-        store.resend_plan(id, &choice).await?
+        session.resend_plan(&args.campaign, &choice).await?
     } else {
-        store.requeue_for_resend(id, &choice).await?
+        session.requeue_for_resend(&args.campaign, &choice).await?
     };
-    store.close().await;
+    session.close().await;
     // With --json this is the first line of the run's JSON lines.
     out.print(
         &serde_json::json!({ "requeued": if args.dry_run { 0 } else { plan.to_send }, "plan": plan }),
@@ -309,11 +297,10 @@ pub async fn settle_uncertain(
     db: &Path,
     out: &Output,
 ) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
-    let id = store.resolve_campaign(campaign).await?;
+    let session = Session::open(db).await?;
     let rows = (!rows.is_empty()).then_some(rows);
-    let changed = store.settle_uncertain_rows(id, rows, resend).await?;
-    store.close().await;
+    let changed = session.settle_uncertain(campaign, rows, resend).await?;
+    session.close().await;
     out.print(&serde_json::json!({ "changed": changed, "resend": resend }), |w| {
         if resend {
             writeln!(

@@ -10,16 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use mailroom_engine::campaign::plan::{in_turn, plan_campaign};
+use mailroom_engine::campaign::plan::in_turn;
 use mailroom_engine::campaign::schedule::{
     self, Schedule, ScheduledCampaign, SendWindow, describe_time, local_time_zone, parse_local_time,
 };
-use mailroom_engine::{Error, Store};
+use mailroom_engine::{Error, Session, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::output::Output;
 use crate::smtp::shutdown_signal;
-use crate::{Access, open_store};
+use crate::{Access, open_session};
 
 /// `mailroom schedule ...`.
 #[derive(Debug, Subcommand)]
@@ -60,9 +60,9 @@ pub struct ScheduleArgs {
 impl ScheduleArgs {
     /// Sets the schedule on the `--smtp` accounts (`schedule::set_on_accounts`:
     /// one is the schedule's own, several the campaign's list in order).
-    async fn set(&self, store: &Store, id: i64, wanted: &Schedule) -> Result<(), Error> {
+    async fn set(&self, session: &Session, id: i64, wanted: &Schedule) -> Result<(), Error> {
         let names: Vec<&str> = self.smtp.iter().map(String::as_str).collect();
-        schedule::set_on_accounts(store, id, wanted, &names).await
+        session.set_schedule(id, wanted, &names).await
     }
 
     /// The schedule these arguments describe; windows not given are kept
@@ -100,8 +100,8 @@ impl ScheduleArgs {
 pub async fn run(command: ScheduleCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
     match command {
         ScheduleCommand::List => {
-            let store = open_store(db, Access::Read).await?;
-            let all = schedule::list(&store, store.now_ms()).await?;
+            let session = open_session(db, Access::Read).await?;
+            let all = session.schedules(session.store().now_ms()).await?;
             out.print(&all, |w| {
                 if all.is_empty() {
                     return writeln!(w, "No campaign has a schedule.");
@@ -113,25 +113,17 @@ pub async fn run(command: ScheduleCommand, db: &Path, out: &Output) -> Result<Ex
             })?;
         }
         ScheduleCommand::Set(args) => {
-            let store = open_store(db, Access::Write).await?;
-            let id = store.resolve_campaign(&args.campaign).await?;
-            let current = schedule::get(&store, id).await?;
+            let session = open_session(db, Access::Write).await?;
+            let id = session.resolve(&args.campaign).await?;
+            let current = session.schedule(id).await?;
             let wanted = args.to_schedule(current.as_ref())?;
-            args.set(&store, id, &wanted).await?;
-            let kept = schedule::get(&store, id).await?.unwrap_or(wanted);
-            let scheduled = ScheduledCampaign {
-                campaign: id,
-                name: store.campaign_summary(id).await?.name,
-                accounts: schedule::start_accounts(&store, id, Some(&kept)).await?,
-                schedule: kept,
-                missed: false,
-            };
+            args.set(&session, id, &wanted).await?;
+            let scheduled = session.scheduled_campaign(id, wanted).await?;
             out.print(&scheduled, |w| write_scheduled(w, &scheduled))?;
         }
         ScheduleCommand::Clear { campaign } => {
-            let store = open_store(db, Access::Write).await?;
-            let id = store.resolve_campaign(&campaign).await?;
-            schedule::clear(&store, id).await?;
+            let session = open_session(db, Access::Write).await?;
+            let id = session.clear_schedule(&campaign).await?;
             out.print(&serde_json::json!({ "cleared": id }), |w| {
                 writeln!(w, "The schedule of campaign {campaign} is removed.")
             })?;
@@ -169,10 +161,9 @@ fn write_scheduled(w: &mut dyn Write, scheduled: &ScheduledCampaign) -> std::io:
 
 /// `mailroom plan CAMPAIGN`.
 pub async fn plan(campaign: &str, accounts: &[String], db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = open_store(db, Access::Read).await?;
-    let id = store.resolve_campaign(campaign).await?;
+    let session = open_session(db, Access::Read).await?;
     let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
-    let plan = plan_campaign(&store, id, &accounts, None).await?;
+    let plan = session.plan(campaign, &accounts, None).await?;
     out.print(&plan, |w| writeln!(w, "{plan}"))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -182,24 +173,24 @@ pub async fn plan(campaign: &str, accounts: &[String], db: &Path, out: &Output) 
 /// for it, then sends as `send` does. Ctrl-C while waiting leaves it
 /// scheduled.
 pub async fn send_at(args: ScheduleArgs, retry_base: Option<f64>, db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
-    let id = store.resolve_campaign(&args.campaign).await?;
-    let current = schedule::get(&store, id).await?;
+    let session = Session::open(db).await?;
+    let id = session.resolve(&args.campaign).await?;
+    let current = session.schedule(id).await?;
     let wanted = args.to_schedule(current.as_ref())?;
     let Some(at) = wanted.start_at else {
         return Err(Error::InvalidSchedule {
             problem: "--at needs a date and time".to_owned(),
         });
     };
-    args.set(&store, id, &wanted).await?;
-    let wanted = schedule::get(&store, id).await?.unwrap_or(wanted);
+    args.set(&session, id, &wanted).await?;
+    let wanted = session.schedule(id).await?.unwrap_or(wanted);
     if !out.is_json() {
         eprintln!(
             "Scheduled for {} ({}); waiting. Ctrl-C leaves it scheduled (see `mailroom schedule list`).",
             describe_time(at, &wanted.time_zone),
             wanted.time_zone
         );
-        print_plan(&store, id).await;
+        print_plan(&session, id).await;
     }
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
@@ -207,28 +198,29 @@ pub async fn send_at(args: ScheduleArgs, retry_base: Option<f64>, db: &Path, out
         shutdown_signal().await;
         on_signal.cancel();
     });
-    let due = wait_until(&store, at, &cancel).await;
+    let due = wait_until(session.store(), at, &cancel).await;
     signals.abort();
     if !due {
-        store.close().await;
+        session.close().await;
         if !out.is_json() {
             eprintln!("Still scheduled; nothing was sent.");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(taken) = schedule::take_due(&store, id).await? else {
+    let Some(taken) = session.take_due_start(id).await? else {
         // Started, resent or stopped meanwhile (here or in the app), or
         // moved: this start is no longer pending.
-        store.close().await;
+        session.close().await;
         if !out.is_json() {
             eprintln!("The scheduled start was used up or changed elsewhere; nothing was sent here.");
         }
         return Ok(ExitCode::SUCCESS);
     };
     let account = taken.or(wanted.account);
-    store.close().await;
     let accounts: Vec<String> = account.into_iter().collect();
-    crate::campaign::send(&args.campaign, &accounts, retry_base, db, out).await
+    let sent = crate::campaign::send_in(&session, &args.campaign, &accounts, retry_base, out).await;
+    session.close().await;
+    sent
 }
 
 /// Waits until `at` (Unix ms, the store's clock), reading the clock again
@@ -249,8 +241,8 @@ async fn wait_until(store: &Store, at: i64, cancel: &CancellationToken) -> bool 
 }
 
 /// The plan of the accounts the scheduled start sends on.
-async fn print_plan(store: &Store, id: i64) {
-    match plan_campaign(store, id, &[], None).await {
+async fn print_plan(session: &Session, id: i64) {
+    match session.plan(id, &[], None).await {
         Ok(plan) => eprintln!("Plan: {plan}"),
         Err(e) => eprintln!("(no plan: {e})"),
     }
@@ -258,9 +250,10 @@ async fn print_plan(store: &Store, id: i64) {
 
 /// `mailroom schedule run`.
 async fn run_due(db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
+    let session = Session::open(db).await?;
+    let store = session.store();
     let since = store.now_ms();
-    let missed = schedule::missed(&store, since).await?;
+    let missed = session.missed_schedules(since).await?;
     for scheduled in &missed {
         if !out.is_json() {
             let at = scheduled.schedule.start_at.unwrap_or(since);
@@ -282,27 +275,27 @@ async fn run_due(db: &Path, out: &Output) -> Result<ExitCode, Error> {
     });
     let outcome: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
     let failed = outcome.clone();
-    let db_path = db.to_owned();
+    let shared = session.clone();
     let json = out.is_json();
     let result = schedule::run_due(
-        &store,
+        store,
         since,
         true,
         Arc::default(),
         cancel.clone(),
         move |campaign, account| {
-            let db = db_path.clone();
+            let session = shared.clone();
             let failed = failed.clone();
             async move {
                 if !json {
                     eprintln!("Campaign #{campaign} starts (scheduled).");
                 }
                 let out = Output::new(json);
-                if let Err(e) = crate::campaign::send(
+                if let Err(e) = crate::campaign::send_in(
+                    &session,
                     &format!("#{campaign}"),
                     &account.into_iter().collect::<Vec<_>>(),
                     None,
-                    &db,
                     &out,
                 )
                 .await
@@ -318,7 +311,7 @@ async fn run_due(db: &Path, out: &Output) -> Result<ExitCode, Error> {
     )
     .await;
     signals.abort();
-    store.close().await;
+    session.close().await;
     result?;
     if let Some(e) = outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
         return Err(e);

@@ -8,9 +8,8 @@ use std::process::ExitCode;
 use clap::Args;
 use mailroom_engine::diagnostics::{self, Program, Sources};
 use mailroom_engine::logging::LogLevel;
-use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::settings::{SettingsFile, Theme};
-use mailroom_engine::{Error, Store, paths};
+use mailroom_engine::{Error, Session, paths};
 
 use crate::output::Output;
 
@@ -105,8 +104,12 @@ fn theme_name(theme: Theme) -> &'static str {
 
 /// The report the app's "Copy diagnostics" makes, for the CLI's database.
 pub async fn diagnostics(db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await;
-    let secrets = SecretStore::open(db.parent().unwrap_or(Path::new("."))).await;
+    let session = Session::open(db).await;
+    // The report is made also when the database cannot be opened.
+    let secrets = match &session {
+        Ok(session) => session.secrets().await.clone(),
+        Err(_) => Session::secrets_for(db).await,
+    };
     let level = SettingsFile::default_location()
         .map(|f| f.load().log_level)
         .unwrap_or_default();
@@ -119,14 +122,14 @@ pub async fn diagnostics(db: &Path, out: &Output) -> Result<ExitCode, Error> {
             toolkit: None,
         },
         database: db,
-        store: store.as_ref().ok(),
+        store: session.as_ref().ok().map(Session::store),
         log_dir: log_dir.as_deref(),
         log_level: level,
         secrets: Some(&secrets),
     })
     .await;
-    if let Ok(store) = store {
-        store.close().await;
+    if let Ok(session) = session {
+        session.close().await;
     }
     out.print(&report, |w| write!(w, "{}", report.to_text()))?;
     Ok(ExitCode::SUCCESS)

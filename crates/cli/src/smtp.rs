@@ -7,14 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use mailroom_engine::english::count;
-use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::account::{self, Account, AccountSettings};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageOutcome, StageReport, format_duration_ms};
 use mailroom_engine::smtp::manage;
-use mailroom_engine::smtp::sandbox::{self, Sandbox, parse_captured};
+use mailroom_engine::smtp::sandbox;
 use mailroom_engine::smtp::{AuthMethod, Security};
-use mailroom_engine::{Error, Store};
-use tokio_util::sync::CancellationToken;
+use mailroom_engine::{Error, Session};
 
 use crate::output::Output;
 
@@ -242,11 +240,6 @@ fn read_password() -> Result<String, Error> {
     Ok(password.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// The secret store for the database at `db`: beside it, when no keychain.
-pub(crate) async fn secrets_for(db: &Path) -> SecretStore {
-    SecretStore::open(db.parent().unwrap_or(Path::new("."))).await
-}
-
 pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let access = match command {
         SmtpCommand::List
@@ -257,8 +250,7 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
         } => crate::Access::Read,
         _ => crate::Access::Write,
     };
-    let store = crate::open_store(db, access).await?;
-    let secrets = secrets_for(db).await;
+    let session = crate::open_session(db, access).await?;
     match command {
         SmtpCommand::Add(args) => {
             let password = if args.password_stdin {
@@ -266,25 +258,25 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
             } else {
                 None
             };
-            let account = manage::add_account(&store, &secrets, (*args).settings()?, password).await?;
-            if let Some(notice) = secrets.notice().filter(|_| account.has_password) {
+            let account = session.add_account((*args).settings()?, password).await?;
+            if let Some(notice) = session.secret_store_notice().await.filter(|_| account.has_password) {
                 eprintln!("mailroom: note: {notice}");
             }
             out.print(&account, |w| write_account(w, &account))?;
         }
         SmtpCommand::Edit(args) => {
-            let (id, current) = store.account(&args.name).await?;
+            let (id, current) = session.account_settings(&args.name).await?;
             let password = if args.password_stdin {
                 manage::PasswordChange::Set(read_password()?)
             } else {
                 manage::PasswordChange::Keep
             };
             let settings = (*args).edited(current)?;
-            let account = manage::update_account(&store, &secrets, id, settings, password).await?;
+            let account = session.update_account(id, settings, password).await?;
             out.print(&account, |w| write_account(w, &account))?;
         }
         SmtpCommand::List => {
-            let accounts = manage::list_accounts(&store, &secrets).await?;
+            let accounts = session.accounts().await?;
             out.print(&accounts, |w| {
                 for account in &accounts {
                     write_account(w, account)?;
@@ -293,17 +285,17 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
             })?;
         }
         SmtpCommand::Show { name } => {
-            let account = manage::get_account(&store, &secrets, &name).await?;
+            let account = session.account(&name).await?;
             out.print(&account, |w| write_account(w, &account))?;
         }
         SmtpCommand::Remove { name } => {
-            manage::remove_account(&store, &secrets, &name).await?;
+            session.remove_account(&name).await?;
             out.print(&serde_json::json!({ "removed": name }), |w| {
                 writeln!(w, "Removed the account \"{name}\" and its password.")
             })?;
         }
         SmtpCommand::Resume { name } => {
-            let resumed = manage::resume_account(&store, &name).await?;
+            let resumed = session.resume_account(&name).await?;
             out.print(&serde_json::json!({ "account": name, "resumed": resumed }), |w| {
                 if resumed {
                     writeln!(
@@ -320,45 +312,43 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
         }
         SmtpCommand::Rules { name, action } => {
             let applied = match action.unwrap_or(RulesAction::List) {
-                RulesAction::List => manage::account_rules(&store, &name).await?,
+                RulesAction::List => session.account_rules(&name).await?,
                 RulesAction::Add { rule } => {
                     let rule = serde_json::from_str(&rule).map_err(|e| Error::InvalidAccount {
                         field: "rules".to_owned(),
                         problem: format!("the rule is not valid JSON for a rule: {e}"),
                     })?;
-                    manage::change_rules(&store, &name, manage::RuleChange::Add(Box::new(rule))).await?
+                    session
+                        .change_rules(&name, manage::RuleChange::Add(Box::new(rule)))
+                        .await?
                 }
-                RulesAction::Remove { id } => {
-                    manage::change_rules(&store, &name, manage::RuleChange::Remove(id)).await?
-                }
-                RulesAction::Reset => manage::change_rules(&store, &name, manage::RuleChange::Reset).await?,
+                RulesAction::Remove { id } => session.change_rules(&name, manage::RuleChange::Remove(id)).await?,
+                RulesAction::Reset => session.change_rules(&name, manage::RuleChange::Reset).await?,
             };
             out.print(&applied, |w| write_rules(w, &applied))?;
         }
         SmtpCommand::Test { name, send_to } => {
-            let (_, settings) = store.account(&name).await?;
-            let _sandbox = manage::ensure_sandbox(&store, &settings).await?;
-            let cancel = CancellationToken::new();
-            let on_ctrl_c = cancel.clone();
+            let on_ctrl_c = session.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    on_ctrl_c.cancel();
+                    on_ctrl_c.cancel_test(0);
                 }
             });
             let json = out.is_json();
-            let diagnosis = manage::test_account(&store, &secrets, &name, send_to.as_deref(), cancel, |stage| {
-                if !json {
-                    print_stage(stage);
-                }
-            })
-            .await?;
+            let diagnosis = session
+                .test_account(&name, send_to.as_deref(), 0, |stage| {
+                    if !json {
+                        print_stage(stage);
+                    }
+                })
+                .await?;
             out.print(&diagnosis, |w| write_verdict(w, &diagnosis))?;
             if !diagnosis.ok {
                 return Ok(ExitCode::FAILURE);
             }
         }
     }
-    store.close().await;
+    session.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -503,19 +493,17 @@ fn write_verdict(w: &mut dyn Write, diagnosis: &Diagnosis) -> std::io::Result<()
 
 /// `mailroom sandbox`: serves until Ctrl-C or SIGTERM.
 pub async fn serve_sandbox(db: &Path, port: u16, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
-    let sandbox = Sandbox::start(store.clone(), port).await?;
-    out.print(&serde_json::json!({ "listening": sandbox.addr.to_string() }), |w| {
+    let session = Session::open(db).await?;
+    let addr = session.start_sandbox(port).await?;
+    out.print(&serde_json::json!({ "listening": addr.to_string() }), |w| {
         writeln!(
             w,
-            "Sandbox listening on {} (STARTTLS offered, any login accepted). Ctrl-C stops it.",
-            sandbox.addr
+            "Sandbox listening on {addr} (STARTTLS offered, any login accepted). Ctrl-C stops it."
         )?;
         writeln!(w, "Captured mail: `mailroom captured` or the app's Sandbox screen.")
     })?;
     shutdown_signal().await;
-    sandbox.stop();
-    store.close().await;
+    session.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -536,9 +524,9 @@ pub(crate) async fn shutdown_signal() {
 
 /// `mailroom captured [ID] [--clear]`.
 pub async fn captured(db: &Path, id: Option<i64>, clear: bool, out: &Output) -> Result<ExitCode, Error> {
-    let store = Store::open(db).await?;
+    let session = Session::open(db).await?;
     if clear {
-        let removed = store.clear_captured().await?;
+        let removed = session.clear_captured().await?;
         out.print(&serde_json::json!({ "removed": removed }), |w| {
             writeln!(
                 w,
@@ -547,11 +535,10 @@ pub async fn captured(db: &Path, id: Option<i64>, clear: bool, out: &Output) -> 
             )
         })?;
     } else if let Some(id) = id {
-        let (summary, raw) = store.captured_message(id).await?;
-        let message = parse_captured(summary, &raw);
+        let message = session.captured_message(id).await?;
         out.print(&message, |w| w.write_all(message.source.as_bytes()))?;
     } else {
-        let messages = store.captured_messages(0, 1000).await?;
+        let messages = session.captured_messages(0, 1000).await?;
         out.print(&messages, |w| {
             if messages.is_empty() {
                 writeln!(
@@ -573,6 +560,6 @@ pub async fn captured(db: &Path, id: Option<i64>, clear: bool, out: &Output) -> 
             Ok(())
         })?;
     }
-    store.close().await;
+    session.close().await;
     Ok(ExitCode::SUCCESS)
 }

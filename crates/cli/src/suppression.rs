@@ -10,10 +10,10 @@ use clap::Subcommand;
 use mailroom_engine::Error;
 use mailroom_engine::english::count;
 use mailroom_engine::import::ImportOptions;
-use mailroom_engine::suppression::{self, SuppressionImport};
+use mailroom_engine::suppression::SuppressionImport;
 
 use crate::output::Output;
-use crate::{Access, open_store};
+use crate::{Access, open_session};
 
 #[derive(Debug, Subcommand)]
 pub enum SuppressionCommand {
@@ -80,9 +80,9 @@ pub enum CampaignCommand {
 pub async fn suppression(command: SuppressionCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
     match command {
         SuppressionCommand::List { search, offset, limit } => {
-            let store = open_store(db, Access::Read).await?;
-            let page = store.suppressions(&search, offset, limit).await?;
-            store.close().await;
+            let session = open_session(db, Access::Read).await?;
+            let page = session.suppressions(&search, offset, limit).await?;
+            session.close().await;
             out.print(&page, |w| {
                 for s in &page.entries {
                     writeln!(
@@ -98,9 +98,9 @@ pub async fn suppression(command: SuppressionCommand, db: &Path, out: &Output) -
             })?;
         }
         SuppressionCommand::Add { email, reason } => {
-            let store = open_store(db, Access::Write).await?;
-            let added = suppression::add(&store, &email, reason.as_deref()).await?;
-            store.close().await;
+            let session = open_session(db, Access::Write).await?;
+            let added = session.add_suppression(&email, reason.as_deref()).await?;
+            session.close().await;
             out.print(&serde_json::json!({ "email": email.trim(), "added": added }), |w| {
                 if added {
                     writeln!(w, "{} is on the suppression list.", email.trim())
@@ -110,9 +110,9 @@ pub async fn suppression(command: SuppressionCommand, db: &Path, out: &Output) -
             })?;
         }
         SuppressionCommand::Remove { email } => {
-            let store = open_store(db, Access::Write).await?;
-            suppression::remove(&store, &email).await?;
-            store.close().await;
+            let session = open_session(db, Access::Write).await?;
+            session.remove_suppression(&email).await?;
+            session.close().await;
             out.print(&serde_json::json!({ "email": email.trim(), "removed": true }), |w| {
                 writeln!(w, "{} is no longer on the suppression list.", email.trim())
             })?;
@@ -132,15 +132,15 @@ pub async fn suppression(command: SuppressionCommand, db: &Path, out: &Output) -
                 delimiter,
                 ..ImportOptions::default()
             };
-            let store = open_store(db, Access::Write).await?;
-            let report = suppression::import(&store, &file, &options, !dry_run).await?;
-            store.close().await;
+            let session = open_session(db, Access::Write).await?;
+            let report = session.import_suppressions(&file, &options, !dry_run).await?;
+            session.close().await;
             out.print(&report, |w| print_import(w, &report))?;
         }
         SuppressionCommand::Export { output } => {
-            let store = open_store(db, Access::Read).await?;
-            let written = mailroom_engine::export::export_suppressions(&store, &output).await?;
-            store.close().await;
+            let session = open_session(db, Access::Read).await?;
+            let written = session.export_suppressions(&output).await?;
+            session.close().await;
             out.print(&serde_json::json!({ "written": written, "path": output }), |w| {
                 writeln!(
                     w,
@@ -170,9 +170,9 @@ fn print_import(w: &mut dyn Write, report: &SuppressionImport) -> std::io::Resul
 pub async fn campaign(command: CampaignCommand, db: &Path, out: &Output) -> Result<ExitCode, Error> {
     match command {
         CampaignCommand::Delete { campaign, yes } => {
-            let store = open_store(db, Access::Write).await?;
-            let id = store.resolve_campaign(&campaign).await?;
-            let summary = store.campaign_summary(id).await?;
+            let session = open_session(db, Access::Write).await?;
+            let id = session.resolve(&campaign).await?;
+            let summary = session.campaign_summary(id).await?;
             if !yes {
                 let stdin = std::io::stdin();
                 if out.is_json() || !stdin.is_terminal() {
@@ -198,8 +198,8 @@ pub async fn campaign(command: CampaignCommand, db: &Path, out: &Output) -> Resu
                     return Ok(ExitCode::FAILURE);
                 }
             }
-            mailroom_engine::campaign::delete(&store, id).await?;
-            store.close().await;
+            session.delete_campaign(id).await?;
+            session.close().await;
             out.print(&serde_json::json!({ "deleted": id, "name": summary.name }), |w| {
                 writeln!(w, "Deleted campaign \"{}\" and its data.", summary.name)
             })?;

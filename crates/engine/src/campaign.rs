@@ -75,7 +75,6 @@ use crate::model::{CampaignId, CampaignStatus, CampaignSummary, RecipientStatus,
 pub use crate::outcome::{AccountChange, PauseReason, QuotaWindow, RecipientReason, SuspensionReason};
 use crate::secrets::SecretStore;
 use crate::smtp::Failure;
-use crate::smtp::manage::ensure_sandbox;
 use crate::store::Store;
 pub use failover::{accounts, set_accounts};
 pub use send_plan::{SendPlan, send_plan};
@@ -699,21 +698,35 @@ pub fn hold_idle_account(store: &Store, profile: i64, name: &str) -> Result<impl
     })
 }
 
+/// What a run uses that outlives it, owned by the
+/// [`Session`](crate::session::Session) that starts it: the database, the
+/// passwords, and the live limits of its accounts (shared with any other run
+/// on them).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Host<'a> {
+    pub store: &'a Store,
+    pub secrets: &'a SecretStore,
+    pub limits: &'a throttle::LiveLimits,
+}
+
 /// Runs campaign `campaign` on its SMTP accounts until it completes, pauses
 /// or stops. `accounts`, when given, become the campaign's accounts, in
 /// order (the first that is not suspended sends; see `failover`); else the
 /// ones it was given before, else the one it last ran on. A campaign
 /// interrupted by a crash continues: its in-flight recipients become
 /// `uncertain` first.
-pub async fn send(
-    store: &Store,
-    secrets: &SecretStore,
+///
+/// Starts no server: a run on the built-in sandbox finds it listening, started
+/// by the [`Session`](crate::session::Session) that calls this.
+pub(crate) async fn send(
+    host: Host<'_>,
     campaign: CampaignId,
     accounts: &[&str],
     options: RunOptions,
     control: RunControl,
     sink: Arc<dyn ProgressSink>,
 ) -> Result<RunReport> {
+    let Host { store, secrets, limits } = host;
     let summary = store.campaign_summary(campaign).await?;
     let name = summary.name.clone();
     if summary.status == CampaignStatus::Stopped {
@@ -842,6 +855,7 @@ pub async fn send(
         let checked = candidates[index].checked.take();
         let segment = Segment {
             store,
+            limits,
             campaign,
             summary: &summary,
             draft: &draft,
@@ -875,6 +889,7 @@ pub async fn send(
 /// What one run on one of the campaign's accounts needs.
 struct Segment<'a> {
     store: &'a Store,
+    limits: &'a throttle::LiveLimits,
     campaign: CampaignId,
     summary: &'a CampaignSummary,
     draft: &'a crate::message::MessageDraft,
@@ -907,6 +922,7 @@ enum Ended {
 async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
     let Segment {
         store,
+        limits,
         campaign,
         summary,
         draft,
@@ -925,11 +941,9 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
     let settings = candidate.settings.clone();
     let sender = candidate.sender.clone();
     let envelope_from = candidate.envelope_from.clone();
-    // Keeps the built-in sandbox listening for the run when nothing else does.
-    let _sandbox = ensure_sandbox(store, &settings).await?;
     // Where the server's limit was found last time: the run starts there.
     let remembered = store.held_rate(profile).await?.map(|held| held.rate);
-    let (limits, first) = throttle::account_limits(store.path(), profile, || {
+    let (limits, first) = limits.account(profile, || {
         Ok(throttle::AccountLimits {
             sending: lease::take(
                 store.path(),

@@ -7,6 +7,11 @@
 //!
 //! # Layout
 //!
+//! - [`session`] is the one entry point: a session opens a database and owns
+//!   what lives as long as it does (the store, the secret store, the built-in
+//!   sandbox, the accounts' live limits, and the campaigns, imports and tests
+//!   running now). Each front end action is one call on it; nothing below it
+//!   starts a server.
 //! - [`store`] owns the SQLite file: opening it (WAL, foreign keys, busy
 //!   timeout), the embedded migrations, and every query. Nothing else writes SQL.
 //! - [`export`] writes a campaign's failed or skipped recipients to CSV.
@@ -76,10 +81,12 @@ pub mod outcome;
 pub mod paths;
 pub mod results;
 pub mod secrets;
+pub mod session;
 pub mod settings;
 pub mod smtp;
 pub mod store;
 pub mod suppression;
 
 pub use error::{Error, ErrorKind, Result};
+pub use session::{CampaignRef, Session};
 pub use store::Store;

@@ -6,8 +6,8 @@
 //! and two processes sending on one account would each keep the account's
 //! rate and quotas to themselves (twice the promised rate). So one process
 //! sends a campaign at a time, and one process sends on an account at a time;
-//! campaigns in one process share the account (and its limits, see
-//! [`super::throttle::account_limits`]).
+//! campaigns in one session share the account (and its limits, see
+//! [`super::throttle::LiveLimits`]).
 //!
 //! Why file locks and not a row in the database: the OS releases them when a
 //! process ends, however it ends. After `kill -9` the next `resume` may start
@@ -135,7 +135,7 @@ fn locks_folder(database: &Path) -> PathBuf {
 }
 
 /// This process as a person would recognise it: "mailroom (process 4242)".
-pub(super) fn holder() -> String {
+pub(crate) fn holder() -> String {
     let program = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))

@@ -15,15 +15,14 @@
 //! every 24 hours, which a bucket of 500 refilling over a day does not promise
 //! (it allows 500 plus a day's refill).
 //!
-//! An account's rate and quotas are one per process ([`account_limits`]):
+//! An account's rate and quotas are one per session ([`LiveLimits`]):
 //! two campaigns sending on one account at once share them, so together
 //! they keep the account's limits.
 //!
 //! Time is tokio's, so tests run this on a paused clock.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -1284,24 +1283,33 @@ pub struct AccountLimits {
     pub sending: super::lease::Lease,
 }
 
-/// The limits of account `profile` in database `db`: the ones a run on it is
-/// using now, or new ones from `make` when none is (then `true`). (A run that joins takes
-/// the limits as they are, even if the account's settings changed since.)
-pub fn account_limits(
-    db: &Path,
-    profile: i64,
-    make: impl FnOnce() -> crate::error::Result<AccountLimits>,
-) -> crate::error::Result<(Arc<AccountLimits>, bool)> {
-    /// Accounts with a run in progress, by (database file, account id).
-    type Live = HashMap<(PathBuf, i64), Weak<AccountLimits>>;
-    static LIVE: LazyLock<Mutex<Live>> = LazyLock::new(Mutex::default);
-    let mut live = LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    live.retain(|_, limits| limits.strong_count() > 0);
-    let key = (db.to_owned(), profile);
-    if let Some(limits) = live.get(&key).and_then(Weak::upgrade) {
-        return Ok((limits, false));
+/// The live limits of a session's accounts: one [`AccountLimits`] per
+/// account while any run on it holds them, so campaigns sending on one
+/// account at once share its rate and quotas. Owned by the
+/// [`Session`](crate::session::Session) (one per open database) and passed
+/// down to the runs.
+#[derive(Debug, Default)]
+pub struct LiveLimits {
+    /// Accounts with a run in progress, by account id.
+    live: Mutex<HashMap<i64, Weak<AccountLimits>>>,
+}
+
+impl LiveLimits {
+    /// The limits of account `profile`: the ones a run on it is using now,
+    /// or new ones from `make` when none is (then `true`). (A run that joins
+    /// takes the limits as they are, even if the account's settings changed since.)
+    pub fn account(
+        &self,
+        profile: i64,
+        make: impl FnOnce() -> crate::error::Result<AccountLimits>,
+    ) -> crate::error::Result<(Arc<AccountLimits>, bool)> {
+        let mut live = self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        live.retain(|_, limits| limits.strong_count() > 0);
+        if let Some(limits) = live.get(&profile).and_then(Weak::upgrade) {
+            return Ok((limits, false));
+        }
+        let limits = Arc::new(make()?);
+        live.insert(profile, Arc::downgrade(&limits));
+        Ok((limits, true))
     }
-    let limits = Arc::new(make()?);
-    live.insert(key, Arc::downgrade(&limits));
-    Ok((limits, true))
 }

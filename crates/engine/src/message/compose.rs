@@ -18,7 +18,6 @@ use crate::model::CampaignId;
 use crate::outcome::RecipientReason;
 use crate::secrets::SecretStore;
 use crate::smtp::client::Connection;
-use crate::smtp::manage::ensure_sandbox;
 use crate::store::{QueuedRecipient, Store};
 
 /// Stands in for the sender until the campaign has an account.
@@ -191,7 +190,8 @@ pub async fn find_recipient_row(store: &Store, campaign: CampaignId, query: &str
 
 /// Sends row `row`'s message (its merge values) to `to` through `account`,
 /// as "Send a test" on the Message screen does. `{{ email }}` is `to` in it.
-/// Cancelling `cancel` gives up at once (the connection is dropped).
+/// Cancelling `cancel` gives up at once (the connection is dropped). Starts
+/// no server: for the Sandbox account, the `Session` has started it first.
 pub async fn send_test_message(
     store: &Store,
     secrets: &SecretStore,
@@ -209,7 +209,6 @@ pub async fn send_test_message(
         .sender_address()
         .unwrap_or_else(|| PLACEHOLDER_SENDER.to_owned());
     let password = secrets.get(account).await?;
-    let _sandbox = ensure_sandbox(store, &settings).await?;
     let failed =
         |f: crate::smtp::Failure| Error::TestSendFailed(format!("{f}. {}", f.advice(&settings.host, settings.port)));
     let deliver = async {

@@ -6,7 +6,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::account::{Account, AccountSettings};
 use super::diagnose::{self, Diagnosis, StageReport, TestMessage};
-use super::sandbox::Sandbox;
 use crate::error::{Error, Result};
 use crate::secrets::SecretStore;
 use crate::store::Store;
@@ -130,7 +129,8 @@ pub async fn remove_account(store: &Store, secrets: &SecretStore, name: &str) ->
 
 /// Runs Test connection for the account called `name`, optionally sending a
 /// test message to `send_to`. A failed stage is a result, not an error:
-/// errors are for a missing account or an unreadable password.
+/// errors are for a missing account or an unreadable password. Starts no
+/// server: for the Sandbox account, the `Session` has started it first.
 pub async fn test_account(
     store: &Store,
     secrets: &SecretStore,
@@ -160,20 +160,6 @@ pub async fn test_account(
     };
     let connection = settings.connection_settings(password);
     Ok(diagnose::test_connection(connection, message, cancel, on_stage).await)
-}
-
-/// Starts the built-in sandbox when `settings` point at it and nothing else
-/// already listens there. `Ok(None)` when it is not a sandbox account or a
-/// sandbox (another Mailroom) already runs on that port.
-pub async fn ensure_sandbox(store: &Store, settings: &AccountSettings) -> Result<Option<Sandbox>> {
-    if !settings.is_sandbox() {
-        return Ok(None);
-    }
-    match Sandbox::start(store.clone(), settings.port).await {
-        Ok(sandbox) => Ok(Some(sandbox)),
-        Err(Error::SandboxUnavailable { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 async fn account_view(

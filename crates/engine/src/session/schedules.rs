@@ -1,0 +1,88 @@
+//! The session's calls for schedules and plans: a campaign's start time
+//! and send windows, and how its recipients would go out.
+
+use super::{CampaignRef, Session};
+use crate::campaign::plan::{self, Plan};
+use crate::campaign::schedule::{self, Schedule, ScheduledCampaign};
+use crate::error::Result;
+use crate::model::CampaignId;
+
+impl Session {
+    /// The campaign's schedule, if it has one.
+    pub async fn schedule(&self, campaign: impl Into<CampaignRef<'_>>) -> Result<Option<Schedule>> {
+        let id = self.resolve(campaign).await?;
+        schedule::get(self.store(), id).await
+    }
+
+    /// Sets the campaign's schedule to send on `accounts` in order (see
+    /// `schedule::set_on_accounts`).
+    pub async fn set_schedule(
+        &self,
+        campaign: impl Into<CampaignRef<'_>>,
+        schedule: &Schedule,
+        accounts: &[&str],
+    ) -> Result<()> {
+        let id = self.resolve(campaign).await?;
+        schedule::set_on_accounts(self.store(), id, schedule, accounts).await
+    }
+
+    /// Removes the campaign's schedule.
+    pub async fn clear_schedule(&self, campaign: impl Into<CampaignRef<'_>>) -> Result<CampaignId> {
+        let id = self.resolve(campaign).await?;
+        schedule::clear(self.store(), id).await?;
+        Ok(id)
+    }
+
+    /// Every schedule, each saying whether its start was missed before `since` (Unix ms).
+    pub async fn schedules(&self, since: i64) -> Result<Vec<ScheduledCampaign>> {
+        schedule::list(self.store(), since).await
+    }
+
+    /// Takes a scheduled start ("send now", for a missed one): the account it was to send on.
+    pub async fn take_scheduled_start(&self, campaign: impl Into<CampaignRef<'_>>) -> Result<Option<String>> {
+        let id = self.resolve(campaign).await?;
+        schedule::take_start(self.store(), id).await
+    }
+
+    /// How the campaign's remaining recipients would go out on `accounts`
+    /// in order (none: the schedule's, else the campaign's; see `campaign::plan`).
+    pub async fn plan(
+        &self,
+        campaign: impl Into<CampaignRef<'_>>,
+        accounts: &[&str],
+        rate_hint: Option<f64>,
+    ) -> Result<Plan> {
+        let id = self.resolve(campaign).await?;
+        plan::plan_campaign(self.store(), id, accounts, rate_hint).await
+    }
+
+    /// The campaign's schedule as the schedule list shows it (its name, the
+    /// accounts its start sends on), `schedule` when none is kept.
+    pub async fn scheduled_campaign(
+        &self,
+        campaign: impl Into<CampaignRef<'_>>,
+        schedule: Schedule,
+    ) -> Result<ScheduledCampaign> {
+        let id = self.resolve(campaign).await?;
+        let kept = schedule::get(self.store(), id).await?.unwrap_or(schedule);
+        Ok(ScheduledCampaign {
+            campaign: id,
+            name: self.store().campaign_summary(id).await?.name,
+            accounts: schedule::start_accounts(self.store(), id, Some(&kept)).await?,
+            schedule: kept,
+            missed: false,
+        })
+    }
+
+    /// Takes the campaign's scheduled start if it is still set and due:
+    /// `Some(account)` to start it now (see `schedule::take_due`).
+    pub async fn take_due_start(&self, campaign: impl Into<CampaignRef<'_>>) -> Result<Option<Option<String>>> {
+        let id = self.resolve(campaign).await?;
+        schedule::take_due(self.store(), id).await
+    }
+
+    /// The schedules whose start passed before `since` (Unix ms) unsent.
+    pub async fn missed_schedules(&self, since: i64) -> Result<Vec<ScheduledCampaign>> {
+        schedule::missed(self.store(), since).await
+    }
+}
