@@ -118,7 +118,7 @@ impl AppState {
     /// and stopped per command would leave the port briefly busy for the next).
     pub async fn keep_sandbox_for(&self, account: &str) -> Result<(), Error> {
         let store = self.store().await?;
-        let (_, settings) = store.account(account).await?;
+        let (_, settings) = mailroom_engine::smtp::account::load(&store, account).await?;
         let mut sandbox = self.sandbox.lock().await;
         if sandbox.is_none() {
             *sandbox = manage::ensure_sandbox(&store, &settings).await?;

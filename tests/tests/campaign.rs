@@ -1299,7 +1299,9 @@ async fn a_shared_attachment_over_the_size_limit_pauses_the_campaign_and_fails_n
 
 /// The account's settings as stored, changed by `change`, saved back.
 async fn edit_account(fixture: &Fixture, change: impl FnOnce(&mut AccountSettings)) {
-    let (id, mut settings) = fixture.store.account("test").await.expect("test step");
+    let (id, mut settings) = mailroom_engine::smtp::account::load(&fixture.store, "test")
+        .await
+        .expect("test step");
     change(&mut settings);
     update_account(&fixture.store, &fixture.secrets, id, settings, PasswordChange::Keep)
         .await

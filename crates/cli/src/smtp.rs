@@ -273,7 +273,7 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
             out.print(&account, |w| write_account(w, &account))?;
         }
         SmtpCommand::Edit(args) => {
-            let (id, current) = store.account(&args.name).await?;
+            let (id, current) = mailroom_engine::smtp::account::load(&store, &args.name).await?;
             let password = if args.password_stdin {
                 manage::PasswordChange::Set(read_password()?)
             } else {
@@ -336,7 +336,7 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
             out.print(&applied, |w| write_rules(w, &applied))?;
         }
         SmtpCommand::Test { name, send_to } => {
-            let (_, settings) = store.account(&name).await?;
+            let (_, settings) = mailroom_engine::smtp::account::load(&store, &name).await?;
             let _sandbox = manage::ensure_sandbox(&store, &settings).await?;
             let cancel = CancellationToken::new();
             let on_ctrl_c = cancel.clone();

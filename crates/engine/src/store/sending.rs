@@ -10,8 +10,7 @@ use std::str::FromStr;
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::message::MessageDraft;
-use crate::model::{CampaignId, CampaignStatus, RecipientStatus, StatusCounts};
+use crate::model::{CampaignId, CampaignStatus, MessageDraft, RecipientStatus, StatusCounts};
 use crate::outcome::{PauseReason, RecipientReason};
 
 /// A recipient the runner will send to.
