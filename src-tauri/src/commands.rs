@@ -53,35 +53,11 @@ pub fn choose_import(choices: ImportChoices, change: ImportChoice) -> ImportChoi
     choices.choose(change)
 }
 
-/// The options of a preview or an import from the window's choices.
-fn import_options(
-    email_column: Option<String>,
-    encoding: Option<String>,
-    delimiter: Option<String>,
-    sheet: Option<String>,
-    literal_quotes: Option<bool>,
-) -> ImportOptions {
-    ImportOptions::from(ImportChoices {
-        email_column,
-        encoding,
-        delimiter,
-        sheet,
-        literal_quotes: literal_quotes.unwrap_or(false),
-    })
-}
-
-/// How a file would be imported, and its first rows; nothing is saved.
+/// How a file would be imported with the window's choices (none: all
+/// detected), and its first rows; nothing is saved.
 #[tauri::command]
-pub async fn preview_import(
-    path: PathBuf,
-    email_column: Option<String>,
-    encoding: Option<String>,
-    delimiter: Option<String>,
-    sheet: Option<String>,
-    literal_quotes: Option<bool>,
-) -> IpcResult<ImportPreview> {
-    let options = import_options(email_column, encoding, delimiter, sheet, literal_quotes);
-    Ok(RecipientSource::preview(&path, &options).await?)
+pub async fn preview_import(path: PathBuf, choices: Option<ImportChoices>) -> IpcResult<ImportPreview> {
+    Ok(RecipientSource::preview(&path, &choices.unwrap_or_default()).await?)
 }
 
 /// Imports a recipient file chosen in the window as a new draft campaign,
@@ -89,22 +65,18 @@ pub async fn preview_import(
 /// choices). Progress arrives on `on_progress`, at most ten times a second;
 /// `cancel_import(import_id)` cancels it and nothing is saved.
 #[tauri::command]
-#[allow(clippy::too_many_arguments)] // one per choice the window offers
 pub async fn import_recipients(
     state: State<'_, AppState>,
     path: PathBuf,
-    email_column: Option<String>,
-    encoding: Option<String>,
-    delimiter: Option<String>,
-    sheet: Option<String>,
-    literal_quotes: Option<bool>,
+    choices: Option<ImportChoices>,
     replaces: Option<CampaignId>,
     import_id: u32,
     on_progress: Channel<ImportProgress>,
 ) -> IpcResult<ImportReport> {
     let options = ImportOptions {
+        choices: choices.unwrap_or_default(),
         replaces,
-        ..import_options(email_column, encoding, delimiter, sheet, literal_quotes)
+        ..ImportOptions::default()
     };
     let cancel = CancellationToken::new();
     state.imports.lock().await.insert(import_id, cancel.clone());

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use mailroom_engine::Error;
 use mailroom_engine::english::count;
-use mailroom_engine::import::ImportOptions;
+use mailroom_engine::import::{ImportChoices, ImportOptions};
 use mailroom_engine::suppression::{self, SuppressionImport};
 
 use crate::output::Output;
@@ -125,13 +125,13 @@ pub async fn suppression(command: SuppressionCommand, db: &Path, out: &Output) -
             delimiter,
             dry_run,
         } => {
-            let options = ImportOptions {
+            let options = ImportOptions::from(ImportChoices {
                 email_column,
                 sheet,
                 encoding,
                 delimiter,
-                ..ImportOptions::default()
-            };
+                ..ImportChoices::default()
+            });
             let store = open_store(db, Access::Write).await?;
             let report = suppression::import(&store, &file, &options, !dry_run).await?;
             store.close().await;

@@ -88,16 +88,6 @@ export const NO_IMPORT_CHOICES: ImportChoices = {
   literal_quotes: false,
 };
 
-function choiceArgs(choices: ImportChoices) {
-  return {
-    emailColumn: choices.email_column,
-    encoding: choices.encoding,
-    delimiter: choices.delimiter,
-    sheet: choices.sheet,
-    literalQuotes: choices.literal_quotes,
-  };
-}
-
 export { isIpcError };
 export type { IpcError, Settings, Theme, LogLevel, DatabaseInfo };
 
@@ -109,7 +99,7 @@ export const api = {
   chooseImport: (choices: ImportChoices, change: ImportChoice) =>
     call<ImportChoices>('choose_import', { choices, change }),
   previewImport: (path: string, choices: ImportChoices = NO_IMPORT_CHOICES) =>
-    call<ImportPreview>('preview_import', { path, ...choiceArgs(choices) }),
+    call<ImportPreview>('preview_import', { path, choices }),
   /**
    * Imports the file as a new draft campaign, replacing the draft `replaces`
    * (the same file with other choices). `onProgress` sees how far it has got;
@@ -126,7 +116,7 @@ export const api = {
     channel.onmessage = onProgress;
     return call<ImportReport>('import_recipients', {
       path,
-      ...choiceArgs(choices),
+      choices,
       replaces,
       importId,
       onProgress: channel,
