@@ -14,6 +14,7 @@ use serde::Serialize;
 use mailroom_engine::import::{self, ImportChoice, ImportChoices, ImportOptions, RecipientSource};
 use mailroom_engine::model::{
     CampaignId, CampaignSummary, ImportPreview, ImportProgress, ImportReport, Recipient, RecipientStatus,
+    UncertainDecision,
 };
 use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
@@ -462,8 +463,12 @@ pub async fn default_account(state: State<'_, AppState>) -> IpcResult<Option<Str
 
 /// The person's decision about uncertain recipients: send again, or count as sent.
 #[tauri::command]
-pub async fn settle_uncertain(state: State<'_, AppState>, campaign: CampaignId, resend: bool) -> IpcResult<u64> {
-    Ok(state.store().await?.settle_uncertain(campaign, resend).await?)
+pub async fn settle_uncertain(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    decision: UncertainDecision,
+) -> IpcResult<u64> {
+    Ok(state.store().await?.settle_uncertain(campaign, decision).await?)
 }
 
 #[tauri::command]

@@ -14,7 +14,7 @@ use mailroom_engine::campaign::{
 };
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::message::{MessageCheck, MessageDraft, save_message};
-use mailroom_engine::model::{CampaignStatus, Recipient, RecipientStatus};
+use mailroom_engine::model::{CampaignStatus, Recipient, RecipientStatus, UncertainDecision};
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::manage::{PasswordChange, add_account, remove_account, update_account};
 use mailroom_engine::smtp::{AccountSettings, AuthMethod, Problem, Security};
@@ -368,7 +368,7 @@ async fn resets_after_the_content_make_recipients_uncertain_and_nobody_gets_a_se
     // Counting them as sent finishes the campaign.
     let settled = fixture
         .store
-        .settle_uncertain(fixture.campaign, false)
+        .settle_uncertain(fixture.campaign, UncertainDecision::MarkSent)
         .await
         .expect("test step");
     assert_eq!(settled, reset.len() as u64);
@@ -1374,7 +1374,7 @@ async fn answers_later_than_the_message_timeout_make_recipients_uncertain_and_pa
         .collect();
     fixture
         .store
-        .settle_uncertain(fixture.campaign, true)
+        .settle_uncertain(fixture.campaign, UncertainDecision::Resend)
         .await
         .expect("test step");
     let (report, _) = run(&fixture).await;
@@ -1677,7 +1677,7 @@ async fn an_uncertain_recipient_resent_after_an_edit_gets_the_version_it_may_alr
         .expect("test step");
     fixture
         .store
-        .settle_uncertain(fixture.campaign, true)
+        .settle_uncertain(fixture.campaign, UncertainDecision::Resend)
         .await
         .expect("test step");
     let (report, _) = run(&fixture).await;

@@ -2636,8 +2636,8 @@ describe('Results: recipients, histories, runs and Resend', () => {
     await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'settle_uncertain_rows').length === 2);
     const settled = (await calls(page, 'settle_uncertain_rows')).map((c) => c.args);
     assert.deepEqual(settled, [
-      { campaign: 9, rows: [6], resend: true },
-      { campaign: 9, rows: null, resend: false },
+      { campaign: 9, rows: [6], decision: 'resend' },
+      { campaign: 9, rows: null, decision: 'mark_sent' },
     ]);
     assert.deepEqual(errors, []);
   });

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use mailroom_engine::english::count;
-use mailroom_engine::model::Recipient;
+use mailroom_engine::model::{Recipient, UncertainDecision};
 use mailroom_engine::results::{
     AttemptResult, LeftOutWhy, ReasonClass, RecipientHistory, RecipientQuery, ResendChoice, ResendPlan, RunRecord,
     StateFilter,
@@ -312,7 +312,12 @@ pub async fn settle_uncertain(
     let store = Store::open(db).await?;
     let id = store.resolve_campaign(campaign).await?;
     let rows = (!rows.is_empty()).then_some(rows);
-    let changed = store.settle_uncertain_rows(id, rows, resend).await?;
+    let decision = if resend {
+        UncertainDecision::Resend
+    } else {
+        UncertainDecision::MarkSent
+    };
+    let changed = store.settle_uncertain_rows(id, rows, decision).await?;
     store.close().await;
     out.print(&serde_json::json!({ "changed": changed, "resend": resend }), |w| {
         if resend {

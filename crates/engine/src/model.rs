@@ -106,6 +106,18 @@ string_enum! {
 }
 
 string_enum! {
+    /// What a person decided about a campaign's uncertain recipients (their
+    /// message went out and no answer came).
+    UncertainDecision {
+        /// Send them again: `pending`, with the same Message-ID and message
+        /// version, which lets providers drop a duplicate.
+        Resend => "resend",
+        /// Count them as sent.
+        MarkSent => "mark_sent",
+    }
+}
+
+string_enum! {
     /// How a bounce bears on the address (issue 20): hard (5.x.x: no such
     /// user, domain gone) suppresses it at once; soft (4.x.x, mailbox full)
     /// suppresses it after the account's soft-bounce limit.

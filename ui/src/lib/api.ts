@@ -27,6 +27,7 @@ import type { RunReport } from './bindings/RunReport';
 import type { RenderedMessage } from './bindings/RenderedMessage';
 import type { TemplateSummary } from './bindings/TemplateSummary';
 import type { RecipientStatus } from './bindings/RecipientStatus';
+import type { UncertainDecision } from './bindings/UncertainDecision';
 import type { Mailbox } from './bindings/Mailbox';
 import type { MailboxSettings } from './bindings/MailboxSettings';
 import type { MailboxDiagnosis } from './bindings/MailboxDiagnosis';
@@ -200,7 +201,9 @@ export const api = {
   saveTemplate: (name: string, draft: MessageDraft) => call<null>('save_template', { name, draft }),
   templateDraft: (name: string) => call<MessageDraft>('template_draft', { name }),
   deleteTemplate: (name: string) => call<null>('delete_template', { name }),
-  settleUncertain: (campaign: number, resend: boolean) => call<number>('settle_uncertain', { campaign, resend }),
+  /** The decision about the campaign's uncertain recipients: send them again, or count them as sent. */
+  settleUncertain: (campaign: number, decision: UncertainDecision) =>
+    call<number>('settle_uncertain', { campaign, decision }),
 
   /** Results: a page of the campaign's recipients by state, reason and text (by cursor). */
   recipientPage: (campaign: number, query: RecipientQuery) => call<RecipientPage>('recipient_page', { campaign, query }),
@@ -215,8 +218,8 @@ export const api = {
   /** Resend as chosen: those recipients back to pending, ready for startCampaign. */
   resendChosen: (campaign: number, choice: ResendChoice) => call<ResendPlan>('resend_chosen', { campaign, choice }),
   /** The decision about uncertain recipients on `rows` (all when null). */
-  settleUncertainRows: (campaign: number, rows: number[] | null, resend: boolean) =>
-    call<number>('settle_uncertain_rows', { campaign, rows, resend }),
+  settleUncertainRows: (campaign: number, rows: number[] | null, decision: UncertainDecision) =>
+    call<number>('settle_uncertain_rows', { campaign, rows, decision }),
 
   /** Mailboxes (IMAP) of SMTP accounts, for bounces and unsubscribe replies. */
   listMailboxes: () => call<Mailbox[]>('list_mailboxes'),
