@@ -203,20 +203,19 @@ pub async fn secret_store_notice(state: State<'_, AppState>) -> IpcResult<Option
 }
 
 /// Adds (`id` empty) or updates an account. The password travels only this
-/// way, window to engine; `clear_password` forgets the stored one.
+/// way, window to engine, in `password` (keep, set or clear the stored one;
+/// an empty one set keeps it).
 #[tauri::command]
 pub async fn save_account(
     state: State<'_, AppState>,
     id: Option<i64>,
     settings: AccountSettings,
-    password: Option<String>,
-    clear_password: bool,
+    password: PasswordChange,
 ) -> IpcResult<Account> {
     let (store, secrets) = (state.store().await?, state.secrets().await?);
-    let change = match (password.filter(|p| !p.is_empty()), clear_password) {
-        (Some(p), _) => PasswordChange::Set(p),
-        (None, true) => PasswordChange::Clear,
-        (None, false) => PasswordChange::Keep,
+    let change = match password {
+        PasswordChange::Set(p) if p.is_empty() => PasswordChange::Keep,
+        change => change,
     };
     Ok(match id {
         None => manage::add_account(&store, &secrets, settings, change.into_new()).await?,

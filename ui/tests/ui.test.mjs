@@ -637,7 +637,7 @@ describe('SMTP screen', () => {
     assert.deepEqual(presetCalls.at(-1).args, { preset: 'gmail', name: 'Gmail', region: null });
     const [save] = await calls(page, 'save_account');
     assert.equal(save.args.id, null);
-    assert.equal(save.args.password, 'app-pw');
+    assert.deepEqual(save.args.password, { change: 'set', password: 'app-pw' });
     assert.equal(save.args.settings.host, 'smtp.gmail.com');
     assert.equal(save.args.settings.security, 'starttls');
     assert.equal(save.args.settings.per_day, 500);

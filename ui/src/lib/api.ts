@@ -28,6 +28,7 @@ import type { RenderedMessage } from './bindings/RenderedMessage';
 import type { TemplateSummary } from './bindings/TemplateSummary';
 import type { RecipientStatus } from './bindings/RecipientStatus';
 import type { UncertainDecision } from './bindings/UncertainDecision';
+import type { PasswordChange } from './bindings/PasswordChange';
 import type { Mailbox } from './bindings/Mailbox';
 import type { MailboxSettings } from './bindings/MailboxSettings';
 import type { MailboxDiagnosis } from './bindings/MailboxDiagnosis';
@@ -147,8 +148,9 @@ export const api = {
     call<AccountSettings>('preset_settings', { preset, name, region }),
   secretStoreNotice: () => call<string | null>('secret_store_notice'),
   /** `id` null adds; the password only ever travels window → engine. */
-  saveAccount: (id: number | null, settings: AccountSettings, password: string | null, clearPassword = false) =>
-    call<Account>('save_account', { id, settings, password, clearPassword }),
+  /** Adds (`id` null) or updates an account; `password` keeps, sets or clears the stored one. */
+  saveAccount: (id: number | null, settings: AccountSettings, password: PasswordChange) =>
+    call<Account>('save_account', { id, settings, password }),
   removeAccount: (name: string) => call<null>('remove_account', { name }),
   /** Runs Test connection; `onStage` sees each stage as it completes. */
   testAccount: (name: string, sendTo: string | null, testId: number, onStage: (stage: StageReport) => void) => {

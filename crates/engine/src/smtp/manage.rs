@@ -11,8 +11,12 @@ use crate::error::{Error, Result};
 use crate::secrets::SecretStore;
 use crate::store::Store;
 
-/// What to do with the stored password when an account is saved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What to do with the stored password when an account is saved. The
+/// window sends it as `{change: "keep" | "clear"}` or
+/// `{change: "set", password}`: the only way a password travels to the engine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(tag = "change", content = "password", rename_all = "snake_case")]
 pub enum PasswordChange {
     Keep,
     Set(String),
@@ -282,6 +286,20 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::store::HeldRate;
+
+    /// The window sends the password change as a tagged value: keep, clear,
+    /// or set with the password (an unknown change is refused).
+    #[test]
+    fn a_password_change_arrives_from_the_window_as_a_tagged_value() {
+        let read = |json: &str| serde_json::from_str::<PasswordChange>(json).map_err(|_| ());
+        assert_eq!(read(r#"{"change":"keep"}"#), Ok(PasswordChange::Keep));
+        assert_eq!(read(r#"{"change":"clear"}"#), Ok(PasswordChange::Clear));
+        assert_eq!(
+            read(r#"{"change":"set","password":"app-pw"}"#),
+            Ok(PasswordChange::Set("app-pw".to_owned()))
+        );
+        assert_eq!(read(r#"{"change":"forget"}"#), Err(()));
+    }
 
     /// Issue 19: the rate that held on an account is kept per account, replaced
     /// by the next run's, shown with its date, forgotten when the account's
