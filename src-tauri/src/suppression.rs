@@ -36,15 +36,15 @@ pub async fn remove_suppression(state: State<'_, AppState>, email: String) -> Ip
     Ok(suppression::remove(&state.store().await?, &email).await?)
 }
 
-/// Reads a file of addresses with the recipient importer: with `save`
-/// false only counts what it would add (for the person to confirm).
+/// Reads a file of addresses with the recipient importer: `check` only
+/// counts what it would add (for the person to confirm), `save` adds it.
 #[tauri::command]
 pub async fn import_suppressions(
     state: State<'_, AppState>,
     path: PathBuf,
-    save: bool,
+    mode: suppression::ImportMode,
 ) -> IpcResult<SuppressionImport> {
-    Ok(suppression::import(&state.store().await?, &path, &ImportOptions::default(), save).await?)
+    Ok(suppression::import(&state.store().await?, &path, &ImportOptions::default(), mode).await?)
 }
 
 /// Writes the whole list to `path` (CSV, or XLSX by its name); how many.

@@ -1068,10 +1068,10 @@ describe('Suppression screen', () => {
     const text = await dialog.textContent();
     assert.match(text, /Add 9 addresses from unsubscribed\.xlsx\?/);
     assert.match(text, /12 rows: 9 new, 1 already on the list, 1 repeated, 1 not an address \(left out\)/);
-    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args), [{ path: '/home/ann/lists/unsubscribed.xlsx', save: false }]);
+    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args), [{ path: '/home/ann/lists/unsubscribed.xlsx', mode: 'check' }]);
     await page.getByTestId('confirm-ok').click();
     await page.getByTestId('suppression-notice').waitFor();
-    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args.save), [false, true]);
+    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args.mode), ['check', 'save']);
     const [opened] = await calls(page, 'plugin:dialog|open');
     assert.deepEqual(opened.args.options.filters[0].extensions, ['csv', 'tsv', 'txt', 'xlsx', 'xlsm', 'xlsb', 'xls', 'ods']);
 

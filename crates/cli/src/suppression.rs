@@ -133,7 +133,12 @@ pub async fn suppression(command: SuppressionCommand, db: &Path, out: &Output) -
                 ..ImportChoices::default()
             });
             let store = open_store(db, Access::Write).await?;
-            let report = suppression::import(&store, &file, &options, !dry_run).await?;
+            let mode = if dry_run {
+                suppression::ImportMode::Check
+            } else {
+                suppression::ImportMode::Save
+            };
+            let report = suppression::import(&store, &file, &options, mode).await?;
             store.close().await;
             out.print(&report, |w| print_import(w, &report))?;
         }

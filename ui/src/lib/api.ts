@@ -29,6 +29,7 @@ import type { TemplateSummary } from './bindings/TemplateSummary';
 import type { RecipientStatus } from './bindings/RecipientStatus';
 import type { UncertainDecision } from './bindings/UncertainDecision';
 import type { PasswordChange } from './bindings/PasswordChange';
+import type { ImportMode } from './bindings/ImportMode';
 import type { Mailbox } from './bindings/Mailbox';
 import type { MailboxSettings } from './bindings/MailboxSettings';
 import type { MailboxDiagnosis } from './bindings/MailboxDiagnosis';
@@ -249,7 +250,8 @@ export const api = {
   addSuppression: (email: string, reason: string | null) => call<boolean>('add_suppression', { email, reason }),
   removeSuppression: (email: string) => call<null>('remove_suppression', { email }),
   /** Reads a file of addresses with the recipient importer; `save` false only counts. */
-  importSuppressions: (path: string, save: boolean) => call<SuppressionImport>('import_suppressions', { path, save }),
+  /** `check` counts what the file would add (nothing changes); `save` adds it. */
+  importSuppressions: (path: string, mode: ImportMode) => call<SuppressionImport>('import_suppressions', { path, mode }),
   exportSuppressions: (path: string) => call<number>('export_suppressions', { path }),
   /** Deletes a campaign and all its data (the window calls it once Undo has passed). */
   deleteCampaign: (campaign: number) => call<null>('delete_campaign', { campaign }),
