@@ -14,6 +14,7 @@ use serde::Serialize;
 use mailroom_engine::import::{self, ImportChoice, ImportChoices, ImportOptions, RecipientSource};
 use mailroom_engine::model::{
     CampaignId, CampaignSummary, ImportPreview, ImportProgress, ImportReport, Recipient, RecipientStatus,
+    UncertainDecision,
 };
 use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
@@ -52,35 +53,11 @@ pub fn choose_import(choices: ImportChoices, change: ImportChoice) -> ImportChoi
     choices.choose(change)
 }
 
-/// The options of a preview or an import from the window's choices.
-fn import_options(
-    email_column: Option<String>,
-    encoding: Option<String>,
-    delimiter: Option<String>,
-    sheet: Option<String>,
-    literal_quotes: Option<bool>,
-) -> ImportOptions {
-    ImportOptions::from(ImportChoices {
-        email_column,
-        encoding,
-        delimiter,
-        sheet,
-        literal_quotes: literal_quotes.unwrap_or(false),
-    })
-}
-
-/// How a file would be imported, and its first rows; nothing is saved.
+/// How a file would be imported with the window's choices (none: all
+/// detected), and its first rows; nothing is saved.
 #[tauri::command]
-pub async fn preview_import(
-    path: PathBuf,
-    email_column: Option<String>,
-    encoding: Option<String>,
-    delimiter: Option<String>,
-    sheet: Option<String>,
-    literal_quotes: Option<bool>,
-) -> IpcResult<ImportPreview> {
-    let options = import_options(email_column, encoding, delimiter, sheet, literal_quotes);
-    Ok(RecipientSource::preview(&path, &options).await?)
+pub async fn preview_import(path: PathBuf, choices: Option<ImportChoices>) -> IpcResult<ImportPreview> {
+    Ok(RecipientSource::preview(&path, &choices.unwrap_or_default()).await?)
 }
 
 /// Imports a recipient file chosen in the window as a new draft campaign,
@@ -88,22 +65,18 @@ pub async fn preview_import(
 /// choices). Progress arrives on `on_progress`, at most ten times a second;
 /// `cancel_import(import_id)` cancels it and nothing is saved.
 #[tauri::command]
-#[allow(clippy::too_many_arguments)] // one per choice the window offers
 pub async fn import_recipients(
     state: State<'_, AppState>,
     path: PathBuf,
-    email_column: Option<String>,
-    encoding: Option<String>,
-    delimiter: Option<String>,
-    sheet: Option<String>,
-    literal_quotes: Option<bool>,
+    choices: Option<ImportChoices>,
     replaces: Option<CampaignId>,
     import_id: u32,
     on_progress: Channel<ImportProgress>,
 ) -> IpcResult<ImportReport> {
     let options = ImportOptions {
+        choices: choices.unwrap_or_default(),
         replaces,
-        ..import_options(email_column, encoding, delimiter, sheet, literal_quotes)
+        ..ImportOptions::default()
     };
     let mut last_sent: Option<Instant> = None;
     let progress = move |step: ImportProgress| {
@@ -222,19 +195,18 @@ pub async fn secret_store_notice(state: State<'_, AppState>) -> IpcResult<Option
 }
 
 /// Adds (`id` empty) or updates an account. The password travels only this
-/// way, window to engine; `clear_password` forgets the stored one.
+/// way, window to engine, in `password` (keep, set or clear the stored one;
+/// an empty one set keeps it).
 #[tauri::command]
 pub async fn save_account(
     state: State<'_, AppState>,
     id: Option<i64>,
     settings: AccountSettings,
-    password: Option<String>,
-    clear_password: bool,
+    password: PasswordChange,
 ) -> IpcResult<Account> {
-    let change = match (password.filter(|p| !p.is_empty()), clear_password) {
-        (Some(p), _) => PasswordChange::Set(p),
-        (None, true) => PasswordChange::Clear,
-        (None, false) => PasswordChange::Keep,
+    let change = match password {
+        PasswordChange::Set(p) if p.is_empty() => PasswordChange::Keep,
+        change => change,
     };
     let session = state.session().await?;
     Ok(match id {
@@ -469,8 +441,16 @@ pub async fn default_account(state: State<'_, AppState>) -> IpcResult<Option<Str
 
 /// The person's decision about uncertain recipients: send again, or count as sent.
 #[tauri::command]
-pub async fn settle_uncertain(state: State<'_, AppState>, campaign: CampaignId, resend: bool) -> IpcResult<u64> {
-    Ok(state.session().await?.settle_uncertain(campaign, None, resend).await?)
+pub async fn settle_uncertain(
+    state: State<'_, AppState>,
+    campaign: CampaignId,
+    decision: UncertainDecision,
+) -> IpcResult<u64> {
+    Ok(state
+        .session()
+        .await?
+        .settle_uncertain(campaign, None, decision)
+        .await?)
 }
 
 #[tauri::command]

@@ -3,7 +3,7 @@
 //! failed with its choices, and the decision about uncertain recipients.
 //! Each is one session call.
 
-use mailroom_engine::model::CampaignId;
+use mailroom_engine::model::{CampaignId, UncertainDecision};
 use mailroom_engine::results::{
     RecipientFacets, RecipientHistory, RecipientPage, RecipientQuery, ResendChoice, ResendPlan, RunRecord, StateFilter,
 };
@@ -76,11 +76,11 @@ pub async fn settle_uncertain_rows(
     state: State<'_, AppState>,
     campaign: CampaignId,
     rows: Option<Vec<u64>>,
-    resend: bool,
+    decision: UncertainDecision,
 ) -> IpcResult<u64> {
     Ok(state
         .session()
         .await?
-        .settle_uncertain(campaign, rows.as_deref(), resend)
+        .settle_uncertain(campaign, rows.as_deref(), decision)
         .await?)
 }

@@ -40,18 +40,18 @@ pub async fn remove_suppression(state: State<'_, AppState>, email: String) -> Ip
     Ok(state.session().await?.remove_suppression(&email).await?)
 }
 
-/// Reads a file of addresses with the recipient importer: with `save`
-/// false only counts what it would add (for the person to confirm).
+/// Reads a file of addresses with the recipient importer: `check` only
+/// counts what it would add (for the person to confirm), `save` adds it.
 #[tauri::command]
 pub async fn import_suppressions(
     state: State<'_, AppState>,
     path: PathBuf,
-    save: bool,
+    mode: mailroom_engine::suppression::ImportMode,
 ) -> IpcResult<SuppressionImport> {
     Ok(state
         .session()
         .await?
-        .import_suppressions(&path, &ImportOptions::default(), save)
+        .import_suppressions(&path, &ImportOptions::default(), mode)
         .await?)
 }
 

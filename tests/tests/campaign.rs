@@ -15,7 +15,7 @@ use mailroom_engine::campaign::{
 };
 use mailroom_engine::import::{self, ImportOptions, RecipientSource};
 use mailroom_engine::message::{MessageCheck, MessageDraft, save_message};
-use mailroom_engine::model::{CampaignStatus, Recipient, RecipientStatus};
+use mailroom_engine::model::{CampaignStatus, Recipient, RecipientStatus, UncertainDecision};
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::manage::{PasswordChange, add_account, remove_account, update_account};
 use mailroom_engine::smtp::{AccountSettings, AuthMethod, Problem, Security};
@@ -367,7 +367,7 @@ async fn resets_after_the_content_make_recipients_uncertain_and_nobody_gets_a_se
     // Counting them as sent finishes the campaign.
     let settled = fixture
         .store
-        .settle_uncertain(fixture.campaign, false)
+        .settle_uncertain(fixture.campaign, UncertainDecision::MarkSent)
         .await
         .expect("test step");
     assert_eq!(settled, reset.len() as u64);
@@ -1271,7 +1271,9 @@ async fn a_shared_attachment_over_the_size_limit_pauses_the_campaign_and_fails_n
 
 /// The account's settings as stored, changed by `change`, saved back.
 async fn edit_account(fixture: &Fixture, change: impl FnOnce(&mut AccountSettings)) {
-    let (id, mut settings) = fixture.store.account("test").await.expect("test step");
+    let (id, mut settings) = mailroom_engine::smtp::account::load(&fixture.store, "test")
+        .await
+        .expect("test step");
     change(&mut settings);
     update_account(&fixture.store, &fixture.secrets, id, settings, PasswordChange::Keep)
         .await
@@ -1344,7 +1346,7 @@ async fn answers_later_than_the_message_timeout_make_recipients_uncertain_and_pa
         .collect();
     fixture
         .store
-        .settle_uncertain(fixture.campaign, true)
+        .settle_uncertain(fixture.campaign, UncertainDecision::Resend)
         .await
         .expect("test step");
     let (report, _) = run(&fixture).await;
@@ -1647,7 +1649,7 @@ async fn an_uncertain_recipient_resent_after_an_edit_gets_the_version_it_may_alr
         .expect("test step");
     fixture
         .store
-        .settle_uncertain(fixture.campaign, true)
+        .settle_uncertain(fixture.campaign, UncertainDecision::Resend)
         .await
         .expect("test step");
     let (report, _) = run(&fixture).await;

@@ -96,13 +96,13 @@ const baseResults = {
   campaign_accounts: [],
   send_plan: { campaign: 'spring', recipients: 2, accounts: ['Sandbox'], from: 'sender@sandbox.mailroom.local', per_second: null, seconds: null },
 };
-/** The arguments of an import call that say what to import and how. */
-const importArgs = ({ path, emailColumn, encoding, delimiter, sheet, replaces }) => ({
+/** The arguments of an import call that say what to import and how (the choices are one value). */
+const importArgs = ({ path, choices, replaces }) => ({
   path,
-  emailColumn,
-  encoding,
-  delimiter,
-  sheet,
+  emailColumn: choices.email_column,
+  encoding: choices.encoding,
+  delimiter: choices.delimiter,
+  sheet: choices.sheet,
   replaces,
 });
 
@@ -269,7 +269,7 @@ describe('Recipients screen', () => {
     await delimiter.selectOption(';');
     await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'import_recipients').length === 2);
     const previews = await calls(page, 'preview_import');
-    assert.equal(previews[1].args.delimiter, ';');
+    assert.equal(previews[1].args.choices.delimiter, ';');
     const imports = await calls(page, 'import_recipients');
     assert.deepEqual(importArgs(imports[1].args), {
       path: '/home/ann/lists/spring.csv',
@@ -300,9 +300,9 @@ describe('Recipients screen', () => {
     await page.getByTestId('read-quotes-literally').click();
     await page.getByTestId('import-report').waitFor();
     const previews = await calls(page, 'preview_import');
-    assert.equal(previews[1].args.literalQuotes, true);
+    assert.equal(previews[1].args.choices.literal_quotes, true);
     const imports = await calls(page, 'import_recipients');
-    assert.equal(imports[0].args.literalQuotes, true);
+    assert.equal(imports[0].args.choices.literal_quotes, true);
     assert.equal(await page.getByTestId('choice-quotes').count(), 1, 'the choice stays on the screen');
     assert.deepEqual(errors, []);
   });
@@ -335,7 +335,7 @@ describe('Recipients screen', () => {
     // The person takes the only column of Notes as the email column first.
     await page.getByTestId('choice-email-column').selectOption('Spring mailing');
     await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'preview_import').length === 2);
-    assert.equal((await calls(page, 'preview_import'))[1].args.emailColumn, 'Spring mailing');
+    assert.equal((await calls(page, 'preview_import'))[1].args.choices.email_column, 'Spring mailing');
 
     // What the engine answers for another sheet: the chosen column is forgotten.
     await page.evaluate(
@@ -356,8 +356,8 @@ describe('Recipients screen', () => {
       change: { choice: 'sheet', value: 'Customers' },
     });
     const [imported] = await calls(page, 'import_recipients');
-    assert.equal(imported.args.sheet, 'Customers');
-    assert.equal(imported.args.emailColumn, null, 'the new sheet finds its own column');
+    assert.equal(imported.args.choices.sheet, 'Customers');
+    assert.equal(imported.args.choices.email_column, null, 'the new sheet finds its own column');
     assert.equal(await page.getByTestId('choice-email-column').inputValue(), '电子邮件');
     assert.deepEqual(await page.getByTestId('preview').locator('tbody td').allTextContents(), ['王芳', 'wang.fang@example.com']);
     assert.deepEqual(errors, []);
@@ -637,7 +637,7 @@ describe('SMTP screen', () => {
     assert.deepEqual(presetCalls.at(-1).args, { preset: 'gmail', name: 'Gmail', region: null });
     const [save] = await calls(page, 'save_account');
     assert.equal(save.args.id, null);
-    assert.equal(save.args.password, 'app-pw');
+    assert.deepEqual(save.args.password, { change: 'set', password: 'app-pw' });
     assert.equal(save.args.settings.host, 'smtp.gmail.com');
     assert.equal(save.args.settings.security, 'starttls');
     assert.equal(save.args.settings.per_day, 500);
@@ -1068,10 +1068,10 @@ describe('Suppression screen', () => {
     const text = await dialog.textContent();
     assert.match(text, /Add 9 addresses from unsubscribed\.xlsx\?/);
     assert.match(text, /12 rows: 9 new, 1 already on the list, 1 repeated, 1 not an address \(left out\)/);
-    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args), [{ path: '/home/ann/lists/unsubscribed.xlsx', save: false }]);
+    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args), [{ path: '/home/ann/lists/unsubscribed.xlsx', mode: 'check' }]);
     await page.getByTestId('confirm-ok').click();
     await page.getByTestId('suppression-notice').waitFor();
-    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args.save), [false, true]);
+    assert.deepEqual((await calls(page, 'import_suppressions')).map((c) => c.args.mode), ['check', 'save']);
     const [opened] = await calls(page, 'plugin:dialog|open');
     assert.deepEqual(opened.args.options.filters[0].extensions, ['csv', 'tsv', 'txt', 'xlsx', 'xlsm', 'xlsb', 'xls', 'ods']);
 
@@ -2636,8 +2636,8 @@ describe('Results: recipients, histories, runs and Resend', () => {
     await page.waitForFunction(() => window.__mailroom.calls.filter((c) => c.command === 'settle_uncertain_rows').length === 2);
     const settled = (await calls(page, 'settle_uncertain_rows')).map((c) => c.args);
     assert.deepEqual(settled, [
-      { campaign: 9, rows: [6], resend: true },
-      { campaign: 9, rows: null, resend: false },
+      { campaign: 9, rows: [6], decision: 'resend' },
+      { campaign: 9, rows: null, decision: 'mark_sent' },
     ]);
     assert.deepEqual(errors, []);
   });

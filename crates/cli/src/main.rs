@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mailroom_engine::import::{ImportOptions, RecipientSource};
+use mailroom_engine::import::{ImportChoices, ImportOptions, RecipientSource};
 use mailroom_engine::model::{CampaignStatus, RecipientStatus};
 use mailroom_engine::settings::SettingsFile;
 use mailroom_engine::{Error, Session, paths};
@@ -376,15 +376,17 @@ async fn run(cli: Cli, out: &Output) -> Result<ExitCode, Error> {
         } => {
             let mut options = ImportOptions {
                 name,
-                email_column,
-                encoding,
-                delimiter,
-                sheet,
-                literal_quotes,
+                choices: ImportChoices {
+                    email_column,
+                    encoding,
+                    delimiter,
+                    sheet,
+                    literal_quotes,
+                },
                 replaces: None,
             };
             if preview {
-                out.import_preview(&RecipientSource::preview(&file, &options).await?)
+                out.import_preview(&RecipientSource::preview(&file, &options.choices).await?)
             } else {
                 // Read the header before touching the database: a missing file
                 // or a file without addresses must not create or change anything.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use mailroom_engine::english::count;
-use mailroom_engine::model::Recipient;
+use mailroom_engine::model::{Recipient, UncertainDecision};
 use mailroom_engine::results::{
     AttemptResult, LeftOutWhy, ReasonClass, RecipientHistory, RecipientQuery, ResendChoice, ResendPlan, RunRecord,
     StateFilter,
@@ -299,7 +299,12 @@ pub async fn settle_uncertain(
 ) -> Result<ExitCode, Error> {
     let session = Session::open(db).await?;
     let rows = (!rows.is_empty()).then_some(rows);
-    let changed = session.settle_uncertain(campaign, rows, resend).await?;
+    let decision = if resend {
+        UncertainDecision::Resend
+    } else {
+        UncertainDecision::MarkSent
+    };
+    let changed = session.settle_uncertain(campaign, rows, decision).await?;
     session.close().await;
     out.print(&serde_json::json!({ "changed": changed, "resend": resend }), |w| {
         if resend {

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use mailroom_engine::Error;
 use mailroom_engine::english::count;
-use mailroom_engine::import::ImportOptions;
-use mailroom_engine::suppression::SuppressionImport;
+use mailroom_engine::import::{ImportChoices, ImportOptions};
+use mailroom_engine::suppression::{self, SuppressionImport};
 
 use crate::output::Output;
 use crate::{Access, open_session};
@@ -125,15 +125,20 @@ pub async fn suppression(command: SuppressionCommand, db: &Path, out: &Output) -
             delimiter,
             dry_run,
         } => {
-            let options = ImportOptions {
+            let options = ImportOptions::from(ImportChoices {
                 email_column,
                 sheet,
                 encoding,
                 delimiter,
-                ..ImportOptions::default()
+                ..ImportChoices::default()
+            });
+            let mode = if dry_run {
+                suppression::ImportMode::Check
+            } else {
+                suppression::ImportMode::Save
             };
             let session = open_session(db, Access::Write).await?;
-            let report = session.import_suppressions(&file, &options, !dry_run).await?;
+            let report = session.import_suppressions(&file, &options, mode).await?;
             session.close().await;
             out.print(&report, |w| print_import(w, &report))?;
         }

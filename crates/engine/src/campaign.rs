@@ -749,7 +749,7 @@ pub(crate) async fn send(
     };
     let mut candidates = Vec::with_capacity(names.len());
     for account in &names {
-        let (profile, settings) = store.account(account).await?;
+        let (profile, settings) = crate::smtp::account::load(store, account).await?;
         let password = secrets.get(account).await?;
         let envelope_from = settings.sender_address().ok_or_else(|| Error::InvalidAccount {
             field: "from_address".to_owned(),

@@ -81,26 +81,26 @@ impl RecipientSource {
     /// Opens a spreadsheet (by its extension: xlsx, xlsm, xlsb, xls, ods) or a
     /// text file (anything else), reads its header and finds the email column.
     pub async fn open(path: &Path, options: &ImportOptions) -> Result<RecipientSource> {
-        let source = Self::open_for_preview(path, options).await?;
+        let source = Self::open_for_preview(path, &options.choices).await?;
         source.email_index()?;
         Ok(source)
     }
 
     /// Like [`RecipientSource::open`], but a file whose email column cannot
     /// be found still opens, so that its preview can ask which one it is.
-    async fn open_for_preview(path: &Path, options: &ImportOptions) -> Result<RecipientSource> {
+    async fn open_for_preview(path: &Path, choices: &ImportChoices) -> Result<RecipientSource> {
         if sheet::is_spreadsheet(path) {
-            Ok(RecipientSource::Sheet(sheet::SheetSource::open(path, options).await?))
+            Ok(RecipientSource::Sheet(sheet::SheetSource::open(path, choices).await?))
         } else {
-            Ok(RecipientSource::Csv(CsvSource::open(path, options).await?))
+            Ok(RecipientSource::Csv(CsvSource::open(path, choices).await?))
         }
     }
 
     /// How the file would be imported, and its first rows, without saving
     /// anything: what the Recipients screen shows while the person checks
     /// the detected encoding, delimiter, sheet and email column.
-    pub async fn preview(path: &Path, options: &ImportOptions) -> Result<ImportPreview> {
-        let source = Self::open_for_preview(path, options).await?;
+    pub async fn preview(path: &Path, choices: &ImportChoices) -> Result<ImportPreview> {
+        let source = Self::open_for_preview(path, choices).await?;
         let columns = source.columns().to_vec();
         let (sheets, rows, file_bytes) = match &source {
             RecipientSource::Csv(s) => (Vec::new(), s.first_rows(PREVIEW_ROWS), s.file_bytes()),

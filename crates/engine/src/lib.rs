@@ -14,6 +14,8 @@
 //!   starts a server.
 //! - [`store`] owns the SQLite file: opening it (WAL, foreign keys, busy
 //!   timeout), the embedded migrations, and every query. Nothing else writes SQL.
+//!   It persists its own types (an account is an `AccountRecord`, which
+//!   `smtp::account` converts) and imports nothing from `smtp` or `message`.
 //! - [`export`] writes a campaign's failed or skipped recipients to CSV.
 //! - [`results`] is what happened to each recipient of a campaign: pages of
 //!   recipients filtered by state, reason and text, each one's history of
@@ -46,7 +48,8 @@
 //! - [`secrets`] keeps SMTP passwords in the OS keychain, or an encrypted file
 //!   where there is none; never in the database.
 //! - [`model`] holds the types front ends display: campaigns, recipients, counts,
-//!   import reports. They serialise with serde; with the `ts-bindings` feature
+//!   import reports, and the plain data the store keeps for the layers above
+//!   it (an account's security and login, a message draft). They serialise with serde; with the `ts-bindings` feature
 //!   they also describe themselves to TypeScript.
 //! - [`outcome`] says what happened as data: why a recipient was skipped,
 //!   failed or is uncertain, why a campaign paused; front ends render them.

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use lettre::message::header::{self, ContentType, Header, HeaderName, HeaderValue, Headers};
 use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 use minijinja::{Environment, Value};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 
@@ -41,59 +41,12 @@ pub use compose::{
     save_message, send_test_message,
 };
 pub use paste::clean_pasted_html;
+// The draft is plain data the store keeps, so it lives with the store's other plain types.
+pub use crate::model::{MessageDraft, Unsubscribe};
 pub use problem::{AddressRole, Construct, Made, TemplateCause, TemplateError, TemplatePart, TemplateProblem};
 
 /// Width of the plain-text part derived from HTML.
 const TEXT_WIDTH: usize = 78;
-
-/// What a person writes on the Message screen (stored per campaign as JSON).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
-#[serde(default)]
-pub struct MessageDraft {
-    pub subject: String,
-    /// Plain-text body; with `html` too, the two go as multipart/alternative.
-    pub text: Option<String>,
-    /// HTML body; without `text`, a plain-text part is derived from it.
-    pub html: Option<String>,
-    /// Files attached for everyone.
-    #[cfg_attr(feature = "ts-bindings", ts(type = "Array<string>"))]
-    pub attachments: Vec<PathBuf>,
-    /// A column naming a file per recipient, inside `attachment_folder`.
-    pub attachment_column: Option<String>,
-    /// Or a file name with merge fields (`invoice-{{ code }}.pdf`), inside
-    /// `attachment_folder`; instead of a column.
-    pub attachment_name: Option<String>,
-    /// The folder each recipient's file is in; needed with a column or a
-    /// file name, and a recipient's file is never taken from outside it.
-    #[cfg_attr(feature = "ts-bindings", ts(type = "string | null"))]
-    pub attachment_folder: Option<PathBuf>,
-    pub unsubscribe: Unsubscribe,
-}
-
-/// `List-Unsubscribe` (RFC 2369) and one-click `List-Unsubscribe-Post` (RFC 8058).
-/// On by default: large mailbox providers require it of bulk senders.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
-#[serde(default)]
-pub struct Unsubscribe {
-    pub enabled: bool,
-    /// Where unsubscribe mails go; the sender's address when empty.
-    pub mailto: Option<String>,
-    /// An https URL (merge fields allowed, e.g. `?e={{ email | urlencode }}`);
-    /// with it, one-click unsubscribe is offered.
-    pub url: Option<String>,
-}
-
-impl Default for Unsubscribe {
-    fn default() -> Self {
-        Unsubscribe {
-            enabled: true,
-            mailto: None,
-            url: None,
-        }
-    }
-}
 
 /// Who a campaign's mail is from (the SMTP account's sender).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,12 @@
 //! The types front ends display: campaigns, recipients, per-state counts and
-//! import reports. Plain data; serde for the CLI's `--json` and the window.
+//! import reports, and the plain data the store keeps for the layers above it
+//! (an account's security and login, a message draft). Plain data; serde for
+//! the CLI's `--json` and the window.
+
+use std::path::PathBuf;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::address::InvalidReason;
 use crate::outcome::{PauseReason, RecipientReason};
@@ -80,6 +84,40 @@ string_enum! {
 }
 
 string_enum! {
+    /// How the connection is encrypted.
+    Security {
+        /// TLS from the first byte (usually port 465).
+        Tls => "tls",
+        /// Plain text, then STARTTLS before anything else (usually 587);
+        /// a server without STARTTLS is an error, never a silent downgrade.
+        Starttls => "starttls",
+        /// No encryption at all: passwords and mail travel in clear text.
+        None => "none",
+    }
+}
+
+string_enum! {
+    /// How the account logs in.
+    AuthMethod {
+        Plain => "plain",
+        Login => "login",
+        None => "none",
+    }
+}
+
+string_enum! {
+    /// What a person decided about a campaign's uncertain recipients (their
+    /// message went out and no answer came).
+    UncertainDecision {
+        /// Send them again: `pending`, with the same Message-ID and message
+        /// version, which lets providers drop a duplicate.
+        Resend => "resend",
+        /// Count them as sent.
+        MarkSent => "mark_sent",
+    }
+}
+
+string_enum! {
     /// How a bounce bears on the address (issue 20): hard (5.x.x: no such
     /// user, domain gone) suppresses it at once; soft (4.x.x, mailbox full)
     /// suppresses it after the account's soft-bounce limit.
@@ -90,7 +128,7 @@ string_enum! {
 }
 
 /// How many recipients of a campaign are in each state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 pub struct StatusCounts {
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
@@ -357,5 +395,54 @@ mod tests {
         assert_eq!(counts(7, 0, 0, 0, 0, 0).percent_done(), 0);
         // No overflow at the largest counts.
         assert_eq!(counts(u64::MAX / 4, 0, u64::MAX / 4, 0, 0, 0).percent_done(), 50);
+    }
+}
+
+/// What a person writes on the Message screen (stored per campaign as JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(default)]
+pub struct MessageDraft {
+    pub subject: String,
+    /// Plain-text body; with `html` too, the two go as multipart/alternative.
+    pub text: Option<String>,
+    /// HTML body; without `text`, a plain-text part is derived from it.
+    pub html: Option<String>,
+    /// Files attached for everyone.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "Array<string>"))]
+    pub attachments: Vec<PathBuf>,
+    /// A column naming a file per recipient, inside `attachment_folder`.
+    pub attachment_column: Option<String>,
+    /// Or a file name with merge fields (`invoice-{{ code }}.pdf`), inside
+    /// `attachment_folder`; instead of a column.
+    pub attachment_name: Option<String>,
+    /// The folder each recipient's file is in; needed with a column or a
+    /// file name, and a recipient's file is never taken from outside it.
+    #[cfg_attr(feature = "ts-bindings", ts(type = "string | null"))]
+    pub attachment_folder: Option<PathBuf>,
+    pub unsubscribe: Unsubscribe,
+}
+
+/// `List-Unsubscribe` (RFC 2369) and one-click `List-Unsubscribe-Post` (RFC 8058).
+/// On by default: large mailbox providers require it of bulk senders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(default)]
+pub struct Unsubscribe {
+    pub enabled: bool,
+    /// Where unsubscribe mails go; the sender's address when empty.
+    pub mailto: Option<String>,
+    /// An https URL (merge fields allowed, e.g. `?e={{ email | urlencode }}`);
+    /// with it, one-click unsubscribe is offered.
+    pub url: Option<String>,
+}
+
+impl Default for Unsubscribe {
+    fn default() -> Self {
+        Unsubscribe {
+            enabled: true,
+            mailto: None,
+            url: None,
+        }
     }
 }

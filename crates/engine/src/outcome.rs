@@ -203,6 +203,13 @@ impl RecipientReason {
             _ => None,
         }
     }
+
+    /// The server's words with their codes ("550 5.1.1 User unknown") when a
+    /// server's reply is behind it; what a send's "no such user" puts on the
+    /// suppression list.
+    pub fn server_words(&self) -> Option<String> {
+        self.failure().map(Failure::server_words)
+    }
 }
 
 /// English, for the CLI, the log and exported files.

@@ -383,3 +383,94 @@ pub fn reason_class(reason: &RecipientReason) -> ReasonClass {
         RecipientReason::Legacy { .. } => ReasonClass::Legacy,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::smtp::Stage;
+    use crate::smtp::failure::Failure;
+    use crate::smtp::reply::Reply;
+    use crate::store::{NewCampaign, NewRecipient, StateChange, Store};
+
+    /// The reason class the store computes (migration 0008's generated
+    /// column) agrees with the engine's own reading of a failure: "no such
+    /// user" is exactly what `Failure::is_unknown_mailbox` says, so the
+    /// filter and the resend leave out the recipients the send suppressed.
+    #[tokio::test]
+    async fn the_stored_reason_class_agrees_with_the_engines_reading_of_each_reply() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_with_clock(&dir.path().join("m.db"), Arc::new(ManualClock::at(1_700_000_000_000)))
+            .await
+            .expect("open");
+        let replies = [
+            (550, "5.1.1 <x@y>: Recipient address rejected: User unknown"),
+            (550, "5.1.10 RESOLVER.ADR.RecipientNotFound; not found"),
+            (553, "5.1.3 Bad recipient address syntax"),
+            (550, "5.2.1 The email account that you tried to reach is disabled"),
+            (550, "User unknown in virtual mailbox table"),
+            (550, "No Such User Here"),
+            (550, "mailbox does not exist"),
+            (550, "5.7.1 Message rejected as spam"),
+            (554, "5.7.1 Message refused by policy"),
+            (552, "5.2.2 Mailbox full"),
+            (554, "Transaction failed"),
+            (551, "User not local; no such user"),
+            (450, "4.1.1 Recipient address rejected: unverified address"),
+            (421, "4.7.0 Try again later"),
+        ];
+        let columns = vec!["email".to_owned()];
+        let mut writer = store
+            .begin_import(&NewCampaign {
+                name: "c",
+                source_file: "/x.csv",
+                columns: &columns,
+                email_column: "email",
+            })
+            .await
+            .expect("begin");
+        let rows: Vec<NewRecipient> = (2..)
+            .take(replies.len())
+            .map(|row: u64| {
+                let email = format!("u{row}@example.com");
+                NewRecipient::new(row, email.clone(), &[email], RecipientStatus::Pending, None).expect("row")
+            })
+            .collect();
+        writer.write(&rows).await.expect("write");
+        let campaign = writer.commit().await.expect("commit");
+        let mut ids = Vec::new();
+        for row in rows.iter().map(|r| r.row) {
+            let recipient = store.recipient_at(campaign, Some(row)).await.expect("read");
+            ids.push(recipient.expect("imported").id);
+        }
+
+        // Each recipient fails with one reply, as a run records it.
+        let mut expected: HashMap<ReasonClass, u64> = HashMap::new();
+        let mut file = store.state_file(1, 0).expect("state file");
+        for (id, (code, text)) in ids.iter().zip(replies) {
+            let reason = RecipientReason::Smtp {
+                failure: Failure::from_reply(Stage::Rcpt, &Reply::new(code, text)),
+                unanswered_before: false,
+            };
+            *expected.entry(reason_class(&reason)).or_default() += 1;
+            file.apply(&[
+                StateChange::Claim { id: *id, version: 1 },
+                StateChange::Failed {
+                    id: *id,
+                    reason,
+                    attempt: None,
+                    suppress: None,
+                },
+            ])
+            .expect("apply");
+        }
+
+        let facets = store.recipient_facets(campaign, None).await.expect("facets");
+        let stored: HashMap<ReasonClass, u64> = facets.reasons.iter().map(|r| (r.reason, r.count)).collect();
+        assert_eq!(stored, expected);
+        assert_eq!(expected.get(&ReasonClass::NoSuchUser), Some(&7), "{expected:?}");
+    }
+}

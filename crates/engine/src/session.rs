@@ -199,7 +199,7 @@ impl Session {
 
     /// [`Session::sandbox_for`] the account called `name`.
     async fn sandbox_for_account(&self, name: &str) -> Result<()> {
-        let (_, settings) = self.store().account(name).await?;
+        let (_, settings) = crate::smtp::account::load(self.store(), name).await?;
         self.sandbox_for(&settings).await
     }
 

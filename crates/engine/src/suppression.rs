@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::address;
 use crate::error::{Error, Result};
 use crate::import::{ImportOptions, RecipientSource};
-use crate::model::InvalidRow;
+use crate::model::{InvalidRow, string_enum};
 use crate::store::{Store, SuppressionSource};
 
 /// Headers a suppression file's reason column may have (compared ignoring
@@ -69,14 +69,29 @@ pub async fn remove(store: &Store, email: &str) -> Result<()> {
     }
 }
 
+string_enum! {
+    /// What a suppression import does: count what it would add, for a
+    /// person to confirm, or add it to the list.
+    ImportMode {
+        Check => "check",
+        Save => "save",
+    }
+}
+
 /// Reads a file of addresses with the recipient importer (so everything it
 /// reads, and every limit it keeps, holds here too: encodings, delimiters,
 /// sheets, the email column found by its header or its content) and adds
 /// them to the list as imported from the file. A column headed "reason"
 /// gives each address its reason (none otherwise: the source names the file).
-/// With `save` false nothing changes: the counts say what an import would
-/// do, for a person to confirm.
-pub async fn import(store: &Store, path: &Path, options: &ImportOptions, save: bool) -> Result<SuppressionImport> {
+/// With [`ImportMode::Check`] nothing changes: the counts say what an
+/// import would do, for a person to confirm.
+pub async fn import(
+    store: &Store,
+    path: &Path,
+    options: &ImportOptions,
+    mode: ImportMode,
+) -> Result<SuppressionImport> {
+    let save = mode == ImportMode::Save;
     let source = RecipientSource::open(path, options).await?;
     let email_index = source.email_index()?;
     let reason_index = source.columns().iter().position(|c| {
@@ -227,12 +242,12 @@ mod tests {
         );
 
         let copy = store_in(dir.path(), "b.db").await;
-        let check = import(&copy, &file, &ImportOptions::default(), false)
+        let check = import(&copy, &file, &ImportOptions::default(), ImportMode::Check)
             .await
             .expect("check");
         assert_eq!((check.rows, check.added, check.saved), (3, 3, false));
         assert!(entries(&copy).await.is_empty(), "a check changes nothing");
-        let report = import(&copy, &file, &ImportOptions::default(), true)
+        let report = import(&copy, &file, &ImportOptions::default(), ImportMode::Save)
             .await
             .expect("import");
         assert_eq!(
@@ -248,7 +263,7 @@ mod tests {
             }
         );
         // Again: all already there.
-        let again = import(&copy, &file, &ImportOptions::default(), true)
+        let again = import(&copy, &file, &ImportOptions::default(), ImportMode::Save)
             .await
             .expect("again");
         assert_eq!((again.added, again.already), (0, 3));
@@ -263,7 +278,7 @@ mod tests {
             .await
             .expect("export");
         let copy = store_in(dir.path(), "b.db").await;
-        let report = import(&copy, &file, &ImportOptions::default(), true)
+        let report = import(&copy, &file, &ImportOptions::default(), ImportMode::Save)
             .await
             .expect("import");
         assert_eq!((report.rows, report.added), (3, 3));
@@ -278,7 +293,7 @@ mod tests {
         let store = store_in(dir.path(), "m.db").await;
         add(&store, "zoe@example.fr", Some("known")).await.expect("add");
         let workbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/people.xlsx");
-        let report = import(&store, &workbook, &ImportOptions::default(), true)
+        let report = import(&store, &workbook, &ImportOptions::default(), ImportMode::Save)
             .await
             .expect("import");
         assert_eq!(

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use mailroom_engine::import::{self, ImportOptions, RecipientSource};
+use mailroom_engine::import::{self, ImportChoices, ImportOptions, RecipientSource};
 use mailroom_engine::{ErrorKind, Store};
 
 use super::{Context, Target};
@@ -42,10 +42,10 @@ pub fn run(target: Target, context: &mut Context, input: &[u8]) -> Result<(), St
     let path = context.dir.path().join(format!("input.{}", target.extension()));
     std::fs::write(&path, input).map_err(|e| format!("cannot write the input: {e}"))?;
     // Half the CSV inputs with quotes read literally.
-    let options = ImportOptions {
+    let options = ImportOptions::from(ImportChoices {
         literal_quotes: target == Target::Csv && state.round.is_multiple_of(2),
-        ..ImportOptions::default()
-    };
+        ..ImportChoices::default()
+    });
     if state.store.is_none() || state.imports >= IMPORTS_PER_STORE {
         if let Some(store) = state.store.take() {
             context.runtime.block_on(store.close());
@@ -69,7 +69,7 @@ pub fn run(target: Target, context: &mut Context, input: &[u8]) -> Result<(), St
 }
 
 async fn import_file(store: &Store, path: &Path, options: &ImportOptions) -> Result<(), String> {
-    match RecipientSource::preview(path, options).await {
+    match RecipientSource::preview(path, &options.choices).await {
         Ok(preview) => {
             if preview.rows.len() > 20 {
                 return Err(format!("a preview of {} rows", preview.rows.len()));

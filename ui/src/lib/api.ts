@@ -27,6 +27,9 @@ import type { RunReport } from './bindings/RunReport';
 import type { RenderedMessage } from './bindings/RenderedMessage';
 import type { TemplateSummary } from './bindings/TemplateSummary';
 import type { RecipientStatus } from './bindings/RecipientStatus';
+import type { UncertainDecision } from './bindings/UncertainDecision';
+import type { PasswordChange } from './bindings/PasswordChange';
+import type { ImportMode } from './bindings/ImportMode';
 import type { Mailbox } from './bindings/Mailbox';
 import type { MailboxSettings } from './bindings/MailboxSettings';
 import type { MailboxDiagnosis } from './bindings/MailboxDiagnosis';
@@ -88,16 +91,6 @@ export const NO_IMPORT_CHOICES: ImportChoices = {
   literal_quotes: false,
 };
 
-function choiceArgs(choices: ImportChoices) {
-  return {
-    emailColumn: choices.email_column,
-    encoding: choices.encoding,
-    delimiter: choices.delimiter,
-    sheet: choices.sheet,
-    literalQuotes: choices.literal_quotes,
-  };
-}
-
 export { isIpcError };
 export type { IpcError, Settings, Theme, LogLevel, DatabaseInfo };
 
@@ -109,7 +102,7 @@ export const api = {
   chooseImport: (choices: ImportChoices, change: ImportChoice) =>
     call<ImportChoices>('choose_import', { choices, change }),
   previewImport: (path: string, choices: ImportChoices = NO_IMPORT_CHOICES) =>
-    call<ImportPreview>('preview_import', { path, ...choiceArgs(choices) }),
+    call<ImportPreview>('preview_import', { path, choices }),
   /**
    * Imports the file as a new draft campaign, replacing the draft `replaces`
    * (the same file with other choices). `onProgress` sees how far it has got;
@@ -126,7 +119,7 @@ export const api = {
     channel.onmessage = onProgress;
     return call<ImportReport>('import_recipients', {
       path,
-      ...choiceArgs(choices),
+      choices,
       replaces,
       importId,
       onProgress: channel,
@@ -156,8 +149,9 @@ export const api = {
     call<AccountSettings>('preset_settings', { preset, name, region }),
   secretStoreNotice: () => call<string | null>('secret_store_notice'),
   /** `id` null adds; the password only ever travels window → engine. */
-  saveAccount: (id: number | null, settings: AccountSettings, password: string | null, clearPassword = false) =>
-    call<Account>('save_account', { id, settings, password, clearPassword }),
+  /** Adds (`id` null) or updates an account; `password` keeps, sets or clears the stored one. */
+  saveAccount: (id: number | null, settings: AccountSettings, password: PasswordChange) =>
+    call<Account>('save_account', { id, settings, password }),
   removeAccount: (name: string) => call<null>('remove_account', { name }),
   /** Runs Test connection; `onStage` sees each stage as it completes. */
   testAccount: (name: string, sendTo: string | null, testId: number, onStage: (stage: StageReport) => void) => {
@@ -210,7 +204,9 @@ export const api = {
   saveTemplate: (name: string, draft: MessageDraft) => call<null>('save_template', { name, draft }),
   templateDraft: (name: string) => call<MessageDraft>('template_draft', { name }),
   deleteTemplate: (name: string) => call<null>('delete_template', { name }),
-  settleUncertain: (campaign: number, resend: boolean) => call<number>('settle_uncertain', { campaign, resend }),
+  /** The decision about the campaign's uncertain recipients: send them again, or count them as sent. */
+  settleUncertain: (campaign: number, decision: UncertainDecision) =>
+    call<number>('settle_uncertain', { campaign, decision }),
 
   /** Results: a page of the campaign's recipients by state, reason and text (by cursor). */
   recipientPage: (campaign: number, query: RecipientQuery) => call<RecipientPage>('recipient_page', { campaign, query }),
@@ -225,8 +221,8 @@ export const api = {
   /** Resend as chosen: those recipients back to pending, ready for startCampaign. */
   resendChosen: (campaign: number, choice: ResendChoice) => call<ResendPlan>('resend_chosen', { campaign, choice }),
   /** The decision about uncertain recipients on `rows` (all when null). */
-  settleUncertainRows: (campaign: number, rows: number[] | null, resend: boolean) =>
-    call<number>('settle_uncertain_rows', { campaign, rows, resend }),
+  settleUncertainRows: (campaign: number, rows: number[] | null, decision: UncertainDecision) =>
+    call<number>('settle_uncertain_rows', { campaign, rows, decision }),
 
   /** Mailboxes (IMAP) of SMTP accounts, for bounces and unsubscribe replies. */
   listMailboxes: () => call<Mailbox[]>('list_mailboxes'),
@@ -254,7 +250,8 @@ export const api = {
   addSuppression: (email: string, reason: string | null) => call<boolean>('add_suppression', { email, reason }),
   removeSuppression: (email: string) => call<null>('remove_suppression', { email }),
   /** Reads a file of addresses with the recipient importer; `save` false only counts. */
-  importSuppressions: (path: string, save: boolean) => call<SuppressionImport>('import_suppressions', { path, save }),
+  /** `check` counts what the file would add (nothing changes); `save` adds it. */
+  importSuppressions: (path: string, mode: ImportMode) => call<SuppressionImport>('import_suppressions', { path, mode }),
   exportSuppressions: (path: string) => call<number>('export_suppressions', { path }),
   /** Deletes a campaign and all its data (the window calls it once Undo has passed). */
   deleteCampaign: (campaign: number) => call<null>('delete_campaign', { campaign }),

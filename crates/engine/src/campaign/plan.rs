@@ -345,7 +345,7 @@ pub(crate) async fn input_for(
     let suspensions = store.account_suspensions().await?;
     let mut inputs = Vec::with_capacity(accounts.len());
     for name in accounts {
-        let (profile, settings) = store.account(name).await?;
+        let (profile, settings) = crate::smtp::account::load(store, name).await?;
         let sent = store
             .send_counts(profile, now.div_euclid(60_000) - Quotas::LOOKBACK_MINUTES)
             .await?;

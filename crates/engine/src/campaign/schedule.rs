@@ -881,14 +881,16 @@ mod tests {
         let now = ms("2026-12-07 08:00", "Europe/Paris");
         let (_dir, store, ids) = store_with_campaigns(now, &["spring"]).await;
         for name in ["zeta", "alpha"] {
-            store
-                .insert_account(&crate::smtp::AccountSettings {
+            crate::smtp::account::insert(
+                &store,
+                &crate::smtp::AccountSettings {
                     name: name.to_owned(),
                     host: "192.0.2.1".to_owned(),
                     ..crate::smtp::AccountSettings::default()
-                })
-                .await
-                .expect("test step");
+                },
+            )
+            .await
+            .expect("test step");
         }
         let schedule = starting_at(now + 3_600_000);
         set_on_accounts(&store, ids[0], &schedule, &["zeta", "alpha", "zeta"])

@@ -76,7 +76,7 @@ pub async fn send_plan(store: &Store, campaign: CampaignId, accounts: &[&str]) -
     let first = super::plan::sending_now(&input.accounts)
         .and_then(|i| input.accounts.get(i))
         .ok_or_else(|| Error::Internal("a plan without accounts".to_owned()))?;
-    let (_, settings) = store.account(&first.name).await?;
+    let (_, settings) = crate::smtp::account::load(store, &first.name).await?;
     let per_second = [
         first.rate_per_second,
         first.per_minute.map(|n| f64::from(n) / 60.0),
@@ -215,17 +215,19 @@ mod tests {
             .await
             .expect("write");
         let id = writer.commit().await.expect("commit");
-        store
-            .insert_account(&AccountSettings {
+        crate::smtp::account::insert(
+            store,
+            &AccountSettings {
                 name: "Black hole".to_owned(),
                 host: "192.0.2.1".to_owned(),
                 from_address: Some("news@example.org".to_owned()),
                 per_minute: Some(60),
                 rate_per_second: Some(5.0),
                 ..AccountSettings::default()
-            })
-            .await
-            .expect("account");
+            },
+        )
+        .await
+        .expect("account");
         id
     }
 
@@ -235,7 +237,9 @@ mod tests {
         let store = Store::open(&dir.path().join("m.db")).await.expect("open");
         let campaign = campaign_and_accounts(&store).await;
         let sandbox = crate::smtp::manage::default_account(&store).await.expect("default");
-        let (_, settings) = store.account(sandbox.as_deref().expect("one")).await.expect("account");
+        let (_, settings) = crate::smtp::account::load(&store, sandbox.as_deref().expect("one"))
+            .await
+            .expect("account");
         assert!(settings.is_sandbox(), "not the alphabetically first: {sandbox:?}");
 
         let (profile, _) = store.account("Black hole").await.expect("account");
@@ -276,8 +280,7 @@ mod tests {
             (2, None, None)
         );
         assert!(
-            store
-                .account(&planned.accounts[0])
+            crate::smtp::account::load(&store, &planned.accounts[0])
                 .await
                 .expect("account")
                 .1
@@ -460,16 +463,18 @@ mod tests {
         .await
         .expect("open");
         let campaign = campaign_and_accounts(&store).await;
-        store
-            .insert_account(&AccountSettings {
+        crate::smtp::account::insert(
+            &store,
+            &AccountSettings {
                 name: "Backup".to_owned(),
                 host: "192.0.2.2".to_owned(),
                 from_address: Some("backup@example.org".to_owned()),
                 rate_per_second: Some(0.5),
                 ..AccountSettings::default()
-            })
-            .await
-            .expect("account");
+            },
+        )
+        .await
+        .expect("account");
         let planned = send_plan(&store, campaign, &["Black hole", "Backup", "Black hole"])
             .await
             .expect("plan");

@@ -14,7 +14,7 @@ use encoding_rs_io::DecodeReaderBytesBuilder;
 use super::columns::{self, CONTENT_SAMPLE_ROWS};
 use super::file::{Row, open_regular_file};
 use super::limits::excerpt;
-use super::options::ImportOptions;
+use super::options::ImportChoices;
 use super::{dialect, guard, records};
 use crate::error::{Error, Result};
 use crate::model::SourceFormat;
@@ -65,20 +65,20 @@ impl std::fmt::Debug for CsvSource {
 impl CsvSource {
     /// Opens `path`, works out how it is written, reads its header row and
     /// finds the email column.
-    pub async fn open(path: &Path, options: &ImportOptions) -> Result<CsvSource> {
+    pub async fn open(path: &Path, choices: &ImportChoices) -> Result<CsvSource> {
         let path = path.to_owned();
-        let options = options.clone();
+        let choices = choices.clone();
         tokio::task::spawn_blocking(move || {
             let guarded = path.clone();
-            guard::contain(&guarded, || Self::open_blocking(path, &options))
+            guard::contain(&guarded, || Self::open_blocking(path, &choices))
         })
         .await
         .map_err(|e| Error::Internal(format!("import thread: {e}")))?
     }
 
-    fn open_blocking(path: PathBuf, options: &ImportOptions) -> Result<CsvSource> {
+    fn open_blocking(path: PathBuf, choices: &ImportChoices) -> Result<CsvSource> {
         let file = open_regular_file(&path)?;
-        if let Some(sheet) = &options.sheet {
+        if let Some(sheet) = &choices.sheet {
             return Err(Error::ChoiceNotApplicable {
                 path,
                 problem: format!(
@@ -107,13 +107,13 @@ impl CsvSource {
         }
         // NUL bytes outside UTF-16 text: a binary file (a spreadsheet with
         // the wrong extension, a PDF, an image), not a list to guess at.
-        if head.contains(&0) && Encoding::for_bom(head).is_none() && options.encoding.is_none() {
+        if head.contains(&0) && Encoding::for_bom(head).is_none() && choices.encoding.is_none() {
             let utf16 = dialect::detect_encoding(head).name().starts_with("UTF-16");
             if !utf16 {
                 return Err(Error::UnsupportedFormat { path });
             }
         }
-        let encoding = match (Encoding::for_bom(head), &options.encoding) {
+        let encoding = match (Encoding::for_bom(head), &choices.encoding) {
             (Some((from_bom, _)), _) => from_bom,
             (None, Some(label)) => {
                 dialect::encoding_for_label(label).ok_or_else(|| Error::UnknownEncoding { label: excerpt(label) })?
@@ -122,7 +122,7 @@ impl CsvSource {
         };
         // Malformed bytes in the sample only blur detection; rows are checked later.
         let (sample, _) = encoding.decode_with_bom_removal(head);
-        let delimiter = match &options.delimiter {
+        let delimiter = match &choices.delimiter {
             Some(text) => dialect::parse_delimiter(text).ok_or_else(|| Error::BadDelimiter { given: excerpt(text) })?,
             None => dialect::detect_delimiter(&sample),
         };
@@ -163,7 +163,7 @@ impl CsvSource {
             records::Dialect {
                 delimiter,
                 line_end,
-                quoting: !options.literal_quotes,
+                quoting: !choices.literal_quotes,
             },
         );
         let mut source = CsvSource {
@@ -172,7 +172,7 @@ impl CsvSource {
             email_index: None,
             encoding,
             delimiter,
-            literal_quotes: options.literal_quotes,
+            literal_quotes: choices.literal_quotes,
             records,
             record: records::Record::default(),
             lines,
@@ -198,7 +198,7 @@ impl CsvSource {
         source.read_ahead.reverse(); // popped from the end, in file order
         let sample: Vec<&Vec<String>> = source.read_ahead.iter().rev().map(|(_, values)| values).collect();
         source.email_index =
-            columns::resolve_email_column(&source.path, &source.columns, options.email_column.as_deref(), &sample)?;
+            columns::resolve_email_column(&source.path, &source.columns, choices.email_column.as_deref(), &sample)?;
         Ok(source)
     }
 

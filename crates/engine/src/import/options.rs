@@ -7,11 +7,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::CampaignId;
 
-/// How to import a file.
+/// How to import a file: how to read it, and what the import makes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportOptions {
     /// The campaign's name; the file's name without extension by default.
     pub name: Option<String>,
+    /// How to read the file: what a preview shows and the import reads.
+    pub choices: ImportChoices,
+    /// A draft campaign this import supersedes (the same file imported again
+    /// with other choices): in the import's own transaction its message moves
+    /// to the new campaign and it is deleted, if it is still a draft.
+    pub replaces: Option<CampaignId>,
+}
+
+/// How to read a file: the choices a person makes on the preview, as the
+/// window keeps them between previews and both front ends pass to a preview
+/// and an import. Each `None` (or `false`) is left to detection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+pub struct ImportChoices {
     /// The header of the column holding addresses; found by its name otherwise.
     pub email_column: Option<String>,
     /// The file's encoding as a WHATWG label ("utf-8", "gbk", "windows-1252",
@@ -23,22 +37,6 @@ pub struct ImportOptions {
     pub sheet: Option<String>,
     /// Text files: read `"` as a character like any other, not as quoting
     /// (for a file whose quotes are not CSV quoting, such as a stray one).
-    pub literal_quotes: bool,
-    /// A draft campaign this import supersedes (the same file imported again
-    /// with other choices): in the import's own transaction its message moves
-    /// to the new campaign and it is deleted, if it is still a draft.
-    pub replaces: Option<CampaignId>,
-}
-
-/// The choices a person makes on the preview, as the window keeps them
-/// between previews: each `None` (or `false`) is left to detection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
-pub struct ImportChoices {
-    pub email_column: Option<String>,
-    pub encoding: Option<String>,
-    pub delimiter: Option<String>,
-    pub sheet: Option<String>,
     pub literal_quotes: bool,
 }
 
@@ -79,11 +77,7 @@ impl ImportChoices {
 impl From<ImportChoices> for ImportOptions {
     fn from(choices: ImportChoices) -> ImportOptions {
         ImportOptions {
-            email_column: choices.email_column,
-            encoding: choices.encoding,
-            delimiter: choices.delimiter,
-            sheet: choices.sheet,
-            literal_quotes: choices.literal_quotes,
+            choices,
             ..ImportOptions::default()
         }
     }
@@ -127,9 +121,9 @@ mod tests {
     #[test]
     fn choices_become_the_options_of_a_preview_and_an_import() {
         let options = ImportOptions::from(chosen().choose(ImportChoice::Delimiter("tab".to_owned())));
-        assert_eq!(options.email_column, None);
-        assert_eq!(options.sheet.as_deref(), Some("Notes"));
-        assert_eq!(options.delimiter.as_deref(), Some("tab"));
+        assert_eq!(options.choices.email_column, None);
+        assert_eq!(options.choices.sheet.as_deref(), Some("Notes"));
+        assert_eq!(options.choices.delimiter.as_deref(), Some("tab"));
         assert_eq!((options.name, options.replaces), (None, None));
     }
 

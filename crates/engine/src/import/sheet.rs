@@ -26,7 +26,7 @@ use super::container::{self, Format};
 use super::file::{Row, open_regular_file};
 use super::guard;
 use super::limits::{self, column_letters, excerpt, grouped};
-use super::options::ImportOptions;
+use super::options::ImportChoices;
 use crate::error::{Error, Result};
 use crate::model::SourceFormat;
 
@@ -79,23 +79,23 @@ pub struct SheetSource {
 }
 
 impl SheetSource {
-    /// Opens the workbook, picks the sheet (`options.sheet`, or the first),
+    /// Opens the workbook, picks the sheet (`choices.sheet`, or the first),
     /// reads the header row and finds the email column.
-    pub async fn open(path: &Path, options: &ImportOptions) -> Result<SheetSource> {
+    pub async fn open(path: &Path, choices: &ImportChoices) -> Result<SheetSource> {
         let path = path.to_owned();
-        let options = options.clone();
-        tokio::task::spawn_blocking(move || Self::open_blocking(path, &options))
+        let choices = choices.clone();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, &choices))
             .await
             .map_err(|e| Error::Internal(format!("import thread: {e}")))?
     }
 
-    fn open_blocking(path: PathBuf, options: &ImportOptions) -> Result<SheetSource> {
+    fn open_blocking(path: PathBuf, choices: &ImportChoices) -> Result<SheetSource> {
         let file = open_regular_file(&path)?;
         let format = Format::of(&path).ok_or_else(|| Error::UnsupportedFormat { path: path.clone() })?;
         let not_for_sheets = [
-            (options.encoding.is_some(), "an encoding"),
-            (options.delimiter.is_some(), "a delimiter"),
-            (options.literal_quotes, "reading quotes literally"),
+            (choices.encoding.is_some(), "an encoding"),
+            (choices.delimiter.is_some(), "a delimiter"),
+            (choices.literal_quotes, "reading quotes literally"),
         ];
         if let Some((_, choice)) = not_for_sheets.iter().find(|(given, _)| *given) {
             return Err(Error::ChoiceNotApplicable {
@@ -105,7 +105,7 @@ impl SheetSource {
         }
         let (sender, rows) = sync_channel(ROWS_IN_FLIGHT);
         let thread_path = path.clone();
-        let wanted = options.sheet.clone();
+        let wanted = choices.sheet.clone();
         std::thread::Builder::new()
             .name("mailroom-sheet".to_owned())
             .spawn(move || {
@@ -166,7 +166,7 @@ impl SheetSource {
         source.email_index = columns::resolve_email_column(
             &source.path,
             &source.columns,
-            options.email_column.as_deref(),
+            choices.email_column.as_deref(),
             &sample_refs,
         )?;
         Ok(source)

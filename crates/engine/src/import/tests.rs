@@ -29,7 +29,7 @@ impl Fixture {
     }
 
     async fn import(&self, path: &Path, options: &ImportOptions) -> Result<ImportReport> {
-        let source = CsvSource::open(path, options).await?;
+        let source = CsvSource::open(path, &options.choices).await?;
         import(&self.store, source, options).await
     }
 }
@@ -174,8 +174,11 @@ async fn the_email_column_can_be_chosen() {
     assert!(err.to_string().contains("who, where"), "{err}");
 
     let options = ImportOptions {
-        email_column: Some("WHO".into()),
         name: Some("Spring".into()),
+        choices: ImportChoices {
+            email_column: Some("WHO".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
     let report = fx.import(&path, &options).await.expect("import");
@@ -184,7 +187,10 @@ async fn the_email_column_can_be_chosen() {
     assert_eq!(report.rows, 3, "rows read ahead for detection are imported too");
 
     let options = ImportOptions {
-        email_column: Some("mail".into()),
+        choices: ImportChoices {
+            email_column: Some("mail".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
     let err = fx.import(&path, &options).await.expect_err("unknown column");
@@ -270,7 +276,7 @@ async fn a_preview_shows_the_choices_and_first_rows_and_saves_nothing() {
     let (bytes, _, _) = encoding_rs::WINDOWS_1252
         .encode("Name;E-Mail;Betrag\n\nRen\u{e9};rene@example.com;\"1.234,56\"\nZo\u{eb};zoe@example.com;\"7,50\"\n");
     let path = fx.file("kunden.csv", &bytes);
-    let preview = RecipientSource::preview(&path, &ImportOptions::default())
+    let preview = RecipientSource::preview(&path, &ImportChoices::default())
         .await
         .expect("preview");
     assert_eq!(preview.source.format, "csv");
@@ -292,11 +298,14 @@ async fn a_preview_shows_the_choices_and_first_rows_and_saves_nothing() {
     // A choice changes what the preview shows: split on commas, the header
     // is one column and the decimal comma splits each row.
     let chosen = ImportOptions {
-        delimiter: Some(",".into()),
-        email_column: Some("Name;E-Mail;Betrag".into()),
+        choices: ImportChoices {
+            delimiter: Some(",".into()),
+            email_column: Some("Name;E-Mail;Betrag".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
-    let preview = RecipientSource::preview(&path, &chosen).await.expect("preview");
+    let preview = RecipientSource::preview(&path, &chosen.choices).await.expect("preview");
     assert_eq!(preview.columns, ["Name;E-Mail;Betrag"]);
     assert_eq!(preview.rows[0], ["René;rene@example.com;\"1.234", "56\""]);
 }
@@ -305,7 +314,7 @@ async fn a_preview_shows_the_choices_and_first_rows_and_saves_nothing() {
 async fn a_preview_without_an_email_column_asks_for_one() {
     let fx = Fixture::new().await;
     let path = fx.file("phones.csv", b"who,where\nAnn,Oslo\nBob,Rome\n");
-    let preview = RecipientSource::preview(&path, &ImportOptions::default())
+    let preview = RecipientSource::preview(&path, &ImportChoices::default())
         .await
         .expect("preview opens");
     assert_eq!(preview.email_column, None);
@@ -323,7 +332,7 @@ async fn a_spreadsheet_preview_lists_its_sheets_and_shows_the_chosen_one() {
     // Written by LibreOffice (tests/fixtures/make.sh): "Notes" first, then
     // "Customers" with the addresses.
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sheets.xlsx");
-    let first = RecipientSource::preview(&fixture, &ImportOptions::default())
+    let first = RecipientSource::preview(&fixture, &ImportChoices::default())
         .await
         .expect("preview");
     assert_eq!(first.source.format, "xlsx");
@@ -333,10 +342,15 @@ async fn a_spreadsheet_preview_lists_its_sheets_and_shows_the_chosen_one() {
     assert_eq!(first.email_column, None, "the notes sheet has no addresses");
 
     let chosen = ImportOptions {
-        sheet: Some("customers".into()),
+        choices: ImportChoices {
+            sheet: Some("customers".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
-    let second = RecipientSource::preview(&fixture, &chosen).await.expect("preview");
+    let second = RecipientSource::preview(&fixture, &chosen.choices)
+        .await
+        .expect("preview");
     assert_eq!(second.source.sheet.as_deref(), Some("Customers"));
     assert_eq!(second.email_column.as_deref(), Some("电子邮件"));
     assert_eq!(second.rows[0], ["王芳", "wang.fang@example.com", "上海"]);
@@ -546,8 +560,11 @@ async fn the_person_can_choose_encoding_and_delimiter() {
     let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode("email|name\na@example.com|Ren\u{e9}\n");
     let path = fx.file("pipe.txt", &bytes);
     let options = ImportOptions {
-        encoding: Some("latin1".into()),
-        delimiter: Some("|".into()),
+        choices: ImportChoices {
+            encoding: Some("latin1".into()),
+            delimiter: Some("|".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
     let report = fx.import(&path, &options).await.expect("import");
@@ -556,13 +573,19 @@ async fn the_person_can_choose_encoding_and_delimiter() {
     assert_eq!(report.preview[0], ["a@example.com", "René"]);
 
     let unknown = ImportOptions {
-        encoding: Some("klingon".into()),
+        choices: ImportChoices {
+            encoding: Some("klingon".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
     let err = fx.import(&path, &unknown).await.expect_err("unknown label");
     assert_eq!(err.kind(), ErrorKind::UnknownEncoding);
     let bad = ImportOptions {
-        delimiter: Some("ab".into()),
+        choices: ImportChoices {
+            delimiter: Some("ab".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
     let err = fx.import(&path, &bad).await.expect_err("bad delimiter");
@@ -655,16 +678,21 @@ async fn a_stray_quote_is_an_error_before_anything_is_saved_unless_quotes_are_li
     assert!(message.len() < 300, "the value is cut: {message}");
     assert!(fx.store.list_campaigns().await.expect("list").is_empty());
     // The preview says the same.
-    let err = RecipientSource::preview(&path, &ImportOptions::default())
+    let err = RecipientSource::preview(&path, &ImportChoices::default())
         .await
         .expect_err("preview");
     assert_eq!(err.kind(), ErrorKind::UnclosedQuote);
 
     let literal = ImportOptions {
-        literal_quotes: true,
+        choices: ImportChoices {
+            literal_quotes: true,
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
-    let preview = RecipientSource::preview(&path, &literal).await.expect("preview");
+    let preview = RecipientSource::preview(&path, &literal.choices)
+        .await
+        .expect("preview");
     assert_eq!(preview.source.literal_quotes, Some(true));
     assert_eq!(preview.rows.len(), 4);
     let report = fx.import(&path, &literal).await.expect("literal");
@@ -754,7 +782,7 @@ async fn only_regular_files_are_read() {
         err.to_string().ends_with("it is a named pipe (FIFO), not a file"),
         "{err}"
     );
-    let err = RecipientSource::preview(&fifo, &ImportOptions::default())
+    let err = RecipientSource::preview(&fifo, &ImportChoices::default())
         .await
         .expect_err("preview");
     assert_eq!(err.kind(), ErrorKind::FileUnreadable);
@@ -763,15 +791,15 @@ async fn only_regular_files_are_read() {
         .arg(&fifo_sheet)
         .status()
         .expect("mkfifo");
-    let err = RecipientSource::preview(&fifo_sheet, &ImportOptions::default())
+    let err = RecipientSource::preview(&fifo_sheet, &ImportChoices::default())
         .await
         .expect_err("a FIFO named like a sheet");
     assert!(err.to_string().contains("named pipe"), "{err}");
-    let err = RecipientSource::preview(Path::new("/dev/zero"), &ImportOptions::default())
+    let err = RecipientSource::preview(Path::new("/dev/zero"), &ImportChoices::default())
         .await
         .expect_err("a device");
     assert!(err.to_string().ends_with("it is a device, not a file"), "{err}");
-    let err = RecipientSource::preview(fx.dir.path(), &ImportOptions::default())
+    let err = RecipientSource::preview(fx.dir.path(), &ImportChoices::default())
         .await
         .expect_err("a folder");
     assert!(err.to_string().ends_with("it is a folder, not a file"), "{err}");
@@ -783,14 +811,20 @@ async fn choices_that_do_not_apply_are_refused_not_ignored() {
     let path = fx.file("list.csv", b"email\na@example.com\n");
     for delimiter in ["\"", "\\"] {
         let options = ImportOptions {
-            delimiter: Some(delimiter.into()),
+            choices: ImportChoices {
+                delimiter: Some(delimiter.into()),
+                ..ImportChoices::default()
+            },
             ..ImportOptions::default()
         };
         let err = fx.import(&path, &options).await.expect_err("bad delimiter");
         assert_eq!(err.kind(), ErrorKind::BadDelimiter, "{delimiter}");
     }
     let sheet = ImportOptions {
-        sheet: Some("Sheet1".into()),
+        choices: ImportChoices {
+            sheet: Some("Sheet1".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
     let err = fx.import(&path, &sheet).await.expect_err("a sheet of a CSV");
@@ -800,15 +834,20 @@ async fn choices_that_do_not_apply_are_refused_not_ignored() {
             .contains("it is a text file, so it has no sheet \"Sheet1\""),
         "{err}"
     );
-    let err = RecipientSource::preview(&path, &sheet).await.expect_err("preview too");
+    let err = RecipientSource::preview(&path, &sheet.choices)
+        .await
+        .expect_err("preview too");
     assert_eq!(err.kind(), ErrorKind::ChoiceNotApplicable);
 
     let workbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/people.xlsx");
     let encoding = ImportOptions {
-        encoding: Some("gbk".into()),
+        choices: ImportChoices {
+            encoding: Some("gbk".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
-    let err = RecipientSource::preview(&workbook, &encoding)
+    let err = RecipientSource::preview(&workbook, &encoding.choices)
         .await
         .expect_err("encoding of a sheet");
     assert_eq!(err.kind(), ErrorKind::ChoiceNotApplicable);
@@ -840,7 +879,10 @@ async fn a_file_mixing_encodings_is_reported_with_its_rows() {
         "{message}"
     );
     let utf8 = ImportOptions {
-        encoding: Some("utf-8".into()),
+        choices: ImportChoices {
+            encoding: Some("utf-8".into()),
+            ..ImportChoices::default()
+        },
         ..ImportOptions::default()
     };
     let err = fx.import(&path, &utf8).await.expect_err("mixed");
@@ -877,7 +919,7 @@ async fn a_far_off_cell_costs_nothing_and_rows_past_the_last_are_refused() {
     // whole 1,048,576 × 16,384 grid (512 GB) and the process aborted.
     let far = format!(r#"{HEADER_ROWS}<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>"#);
     let path = fx.file("far.xlsx", &xlsx("A1:XFD1048576", &far, ""));
-    let preview = RecipientSource::preview(&path, &ImportOptions::default())
+    let preview = RecipientSource::preview(&path, &ImportChoices::default())
         .await
         .expect("preview");
     assert_eq!(preview.columns, ["email", "name"]);
@@ -894,7 +936,7 @@ async fn a_far_off_cell_costs_nothing_and_rows_past_the_last_are_refused() {
 
     // A reference no sheet has panicked in the dense reader.
     let path = fx.file("badref.xlsx", &xlsx("A1:ZZZZZZZZZZ99999999999", HEADER_ROWS, ""));
-    let result = RecipientSource::preview(&path, &ImportOptions::default()).await;
+    let result = RecipientSource::preview(&path, &ImportChoices::default()).await;
     if let Err(err) = result {
         assert!(
             matches!(err.kind(), ErrorKind::BadSpreadsheet | ErrorKind::DamagedFile),
@@ -936,7 +978,7 @@ async fn a_huge_cell_in_a_small_workbook_is_refused_with_where_it_is() {
     let rows = format!(r#"{HEADER_ROWS}<row r="3"><c r="A3" t="s"><v>0</v></c></row>"#);
     let path = fx.file("huge.xlsx", &xlsx("A1:B3", &rows, &huge));
     assert!(std::fs::metadata(&path).expect("size").len() < 100_000);
-    let err = RecipientSource::preview(&path, &ImportOptions::default())
+    let err = RecipientSource::preview(&path, &ImportChoices::default())
         .await
         .expect_err("huge");
     assert_eq!(err.kind(), ErrorKind::FileTooLarge);
@@ -968,7 +1010,7 @@ async fn a_truncated_xls_is_damaged_not_a_panic() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/people.xls");
     let bytes = std::fs::read(fixture).expect("fixture");
     let path = fx.file("t.xls", &bytes[..5240]);
-    let err = RecipientSource::preview(&path, &ImportOptions::default())
+    let err = RecipientSource::preview(&path, &ImportChoices::default())
         .await
         .expect_err("damaged");
     assert_eq!(err.kind(), ErrorKind::DamagedFile, "{err}");
@@ -979,7 +1021,7 @@ async fn a_truncated_xls_is_damaged_not_a_panic() {
     );
     // The whole file still reads.
     let path = fx.file("people.xls", &bytes);
-    RecipientSource::preview(&path, &ImportOptions::default())
+    RecipientSource::preview(&path, &ImportChoices::default())
         .await
         .expect("whole");
 }
@@ -990,7 +1032,7 @@ async fn a_header_too_wide_for_a_sheet_is_refused_at_once() {
     let mut csv = vec!["a"; 100_000].join(",");
     csv.push_str("\nx@example.com\n");
     let path = fx.file("wide.csv", csv.as_bytes());
-    let err = RecipientSource::preview(&path, &ImportOptions::default())
+    let err = RecipientSource::preview(&path, &ImportChoices::default())
         .await
         .expect_err("wide");
     assert_eq!(err.kind(), ErrorKind::FileTooLarge);

@@ -27,7 +27,7 @@ pub enum MailboxPassword {
 
 /// The settings a new mailbox for `account` starts from (its preset's host).
 pub async fn suggested_settings(store: &Store, account: &str) -> Result<MailboxSettings> {
-    let (_, smtp) = store.account(account).await?;
+    let (_, smtp) = crate::smtp::account::load(store, account).await?;
     Ok(MailboxSettings::for_account(&smtp))
 }
 

@@ -149,7 +149,7 @@ pub async fn scan(
 
 /// The account's own addresses: its mail is never an unsubscribe request.
 async fn own_addresses(store: &Store, mailbox: &StoredMailbox) -> Result<Vec<String>> {
-    let (_, account) = store.account(&mailbox.account).await?;
+    let (_, account) = crate::smtp::account::load(store, &mailbox.account).await?;
     Ok([
         Some(mailbox.settings.username.clone()),
         account.from_address,

@@ -204,7 +204,7 @@ pub async fn send_test_message(
     let (compiled, recipient) = message_for_row(store, campaign, row, Some(account)).await?;
     let to = to.trim();
     let rendered = render_row(&compiled, &recipient, to)?;
-    let (_, settings) = store.account(account).await?;
+    let (_, settings) = crate::smtp::account::load(store, account).await?;
     let from = settings
         .sender_address()
         .unwrap_or_else(|| PLACEHOLDER_SENDER.to_owned());
@@ -276,7 +276,7 @@ async fn compile_for(
     };
     let sender = match account {
         Some(name) => {
-            let (_, settings) = store.account(&name).await?;
+            let (_, settings) = crate::smtp::account::load(store, &name).await?;
             Sender {
                 address: settings
                     .sender_address()

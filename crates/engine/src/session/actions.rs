@@ -17,6 +17,7 @@ use crate::mailbox::diagnose::{MailboxDiagnosis, MailboxStageReport};
 use crate::message::{self, MessageCheck, MessageDraft, RenderedMessage, RowPreview};
 use crate::model::{
     CampaignId, CampaignSummary, ImportProgress, ImportReport, Recipient, RecipientStatus, StatusCounts,
+    UncertainDecision,
 };
 use crate::results::{
     RecipientFacets, RecipientHistory, RecipientPage, RecipientQuery, ResendChoice, ResendPlan, RunRecord, StateFilter,
@@ -305,10 +306,10 @@ impl Session {
         &self,
         campaign: impl Into<CampaignRef<'_>>,
         rows: Option<&[u64]>,
-        resend: bool,
+        decision: UncertainDecision,
     ) -> Result<u64> {
         let id = self.resolve(campaign).await?;
-        self.store().settle_uncertain_rows(id, rows, resend).await
+        self.store().settle_uncertain_rows(id, rows, decision).await
     }
 
     /// Every SMTP account (never with its password).
@@ -338,7 +339,7 @@ impl Session {
 
     /// Account `name`: its id and settings.
     pub async fn account_settings(&self, name: &str) -> Result<(i64, AccountSettings)> {
-        self.store().account(name).await
+        crate::smtp::account::load(self.store(), name).await
     }
 
     /// Account `name` as the front ends show it (never with its password).
@@ -469,9 +470,9 @@ impl Session {
         &self,
         path: &Path,
         options: &ImportOptions,
-        save: bool,
+        mode: suppression::ImportMode,
     ) -> Result<SuppressionImport> {
-        suppression::import(self.store(), path, options, save).await
+        suppression::import(self.store(), path, options, mode).await
     }
 
     /// Writes the suppression list to `path`; how many.

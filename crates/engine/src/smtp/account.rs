@@ -8,11 +8,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::client::ConnectionSettings;
+use super::rules::RuleEdits;
 use super::{AuthMethod, Security};
 use crate::address;
 use crate::error::{Error, Result};
+use crate::store::{AccountRecord, Store};
 
-/// An account's settings as a person enters them (and as stored, minus the id).
+/// An account's settings as a person enters them (the store keeps them as
+/// its own row type, `store::AccountRecord`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
 #[serde(default)]
@@ -60,7 +63,7 @@ pub struct AccountSettings {
     #[cfg_attr(feature = "ts-bindings", ts(type = "number"))]
     pub outage_limit_ms: u64,
     /// The account's changes to the shipped provider rules ([`super::rules`]).
-    pub rules: super::rules::RuleEdits,
+    pub rules: RuleEdits,
 }
 
 impl Default for AccountSettings {
@@ -90,7 +93,7 @@ impl Default for AccountSettings {
             accept_invalid_certs: false,
             retry_ambiguous: false,
             outage_limit_ms: DEFAULT_OUTAGE_LIMIT_MS,
-            rules: super::rules::RuleEdits::default(),
+            rules: RuleEdits::default(),
         }
     }
 }
@@ -430,12 +433,172 @@ impl Preset {
     }
 }
 
+/// The row the store keeps: the settings as they are, the rule edits as JSON
+/// (none without edits).
+impl TryFrom<&AccountSettings> for AccountRecord {
+    type Error = Error;
+
+    fn try_from(settings: &AccountSettings) -> Result<AccountRecord> {
+        let rules = (!settings.rules.is_empty())
+            .then(|| serde_json::to_string(&settings.rules))
+            .transpose()
+            .map_err(|e| Error::Internal(format!("rules: {e}")))?;
+        Ok(AccountRecord {
+            name: settings.name.clone(),
+            preset: settings.preset.clone(),
+            host: settings.host.clone(),
+            port: settings.port,
+            security: settings.security,
+            auth: settings.auth,
+            username: settings.username.clone(),
+            from_address: settings.from_address.clone(),
+            from_name: settings.from_name.clone(),
+            reply_to: settings.reply_to.clone(),
+            helo_name: settings.helo_name.clone(),
+            connect_timeout_ms: settings.connect_timeout_ms,
+            command_timeout_ms: settings.command_timeout_ms,
+            data_timeout_ms: settings.data_timeout_ms,
+            connections: settings.connections,
+            per_connection: settings.per_connection,
+            rate_per_second: settings.rate_per_second,
+            per_minute: settings.per_minute,
+            per_hour: settings.per_hour,
+            per_day: settings.per_day,
+            retries: settings.retries,
+            accept_invalid_certs: settings.accept_invalid_certs,
+            retry_ambiguous: settings.retry_ambiguous,
+            outage_limit_ms: settings.outage_limit_ms,
+            rules,
+        })
+    }
+}
+
+/// The settings read back from the store's row; rule edits that do not
+/// read are a corrupt row, as any other column that does not.
+impl TryFrom<AccountRecord> for AccountSettings {
+    type Error = Error;
+
+    fn try_from(record: AccountRecord) -> Result<AccountSettings> {
+        let rules = match &record.rules {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|_| Error::Internal(format!("account {}: stored rules is not valid", record.name)))?,
+            None => RuleEdits::default(),
+        };
+        Ok(AccountSettings {
+            name: record.name,
+            preset: record.preset,
+            host: record.host,
+            port: record.port,
+            security: record.security,
+            auth: record.auth,
+            username: record.username,
+            from_address: record.from_address,
+            from_name: record.from_name,
+            reply_to: record.reply_to,
+            helo_name: record.helo_name,
+            connect_timeout_ms: record.connect_timeout_ms,
+            command_timeout_ms: record.command_timeout_ms,
+            data_timeout_ms: record.data_timeout_ms,
+            connections: record.connections,
+            per_connection: record.per_connection,
+            rate_per_second: record.rate_per_second,
+            per_minute: record.per_minute,
+            per_hour: record.per_hour,
+            per_day: record.per_day,
+            retries: record.retries,
+            accept_invalid_certs: record.accept_invalid_certs,
+            retry_ambiguous: record.retry_ambiguous,
+            outage_limit_ms: record.outage_limit_ms,
+            rules,
+        })
+    }
+}
+
+/// The account called `name` and its id, with its settings read from the
+/// store's row.
+pub async fn load(store: &Store, name: &str) -> Result<(i64, AccountSettings)> {
+    let (id, record) = store.account(name).await?;
+    Ok((id, record.try_into()?))
+}
+
+/// Every account and its id, by name.
+pub async fn load_all(store: &Store) -> Result<Vec<(i64, AccountSettings)>> {
+    let mut accounts = Vec::new();
+    for (id, record) in store.accounts().await? {
+        accounts.push((id, record.try_into()?));
+    }
+    Ok(accounts)
+}
+
+/// Stores a new account (its name must be new); its id. No validation:
+/// that is [`super::manage::add_account`]'s.
+pub async fn insert(store: &Store, settings: &AccountSettings) -> Result<i64> {
+    store.insert_account(&settings.try_into()?).await
+}
+
+/// Replaces the stored settings of account `id` (its name may change).
+pub async fn save(store: &Store, id: i64, settings: &AccountSettings) -> Result<()> {
+    store.update_account(id, &settings.try_into()?).await
+}
+
 /// The sandbox account a fresh install starts with.
 pub const SANDBOX_ACCOUNT: &str = "Sandbox";
 
 #[cfg(test)]
 mod tests {
+    use super::super::rules::{Rule, shipped};
     use super::*;
+
+    /// The store keeps an account as its own row type: every setting comes
+    /// back as it went in, rule edits included (kept as JSON), and an
+    /// account without edits stores none.
+    #[tokio::test]
+    async fn an_account_reads_back_from_the_store_as_it_was_saved() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("m.db")).await.expect("open");
+        let plain = AccountSettings {
+            name: "plain".into(),
+            host: "smtp.example.com".into(),
+            ..AccountSettings::default()
+        };
+        let record = AccountRecord::try_from(&plain).expect("record");
+        assert_eq!(record.rules, None);
+        let rule = shipped().first().expect("a shipped rule").clone();
+        let edited = AccountSettings {
+            name: "edited".into(),
+            host: "smtp.example.org".into(),
+            port: 465,
+            security: Security::Tls,
+            auth: AuthMethod::Login,
+            username: Some("me@example.org".into()),
+            per_day: Some(500),
+            rate_per_second: Some(2.5),
+            retry_ambiguous: true,
+            rules: RuleEdits {
+                added: vec![Rule {
+                    id: "own.slow".into(),
+                    ..rule.clone()
+                }],
+                removed: vec![rule.id.clone()],
+            },
+            ..AccountSettings::default()
+        };
+        let plain_id = insert(&store, &plain).await.expect("insert");
+        let edited_id = insert(&store, &edited).await.expect("insert");
+        assert_eq!(load(&store, "plain").await.expect("load"), (plain_id, plain.clone()));
+        assert_eq!(load(&store, "edited").await.expect("load"), (edited_id, edited.clone()));
+
+        let renamed = AccountSettings {
+            name: "renamed".into(),
+            rules: RuleEdits::default(),
+            ..edited
+        };
+        save(&store, edited_id, &renamed).await.expect("save");
+        let mut all = load_all(&store).await.expect("load all");
+        // A fresh store holds the built-in sandbox too.
+        all.retain(|(_, account)| account.name != SANDBOX_ACCOUNT);
+        assert_eq!(all, vec![(plain_id, plain), (edited_id, renamed)]);
+    }
 
     #[test]
     fn every_preset_loads_and_makes_valid_settings() {

@@ -98,6 +98,22 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The server's words with their codes ("550 5.1.1 User unknown"), as
+    /// the suppression list keeps them.
+    pub fn server_words(&self) -> String {
+        let mut words = String::new();
+        if let Some(code) = self.code {
+            words.push_str(&code.to_string());
+            words.push(' ');
+        }
+        if let Some(enhanced) = &self.enhanced_code {
+            words.push_str(enhanced);
+            words.push(' ');
+        }
+        words.push_str(&self.text);
+        words.trim().to_owned()
+    }
+
     pub(crate) fn new(stage: Stage, problem: Problem, text: impl Into<String>) -> Failure {
         Failure {
             stage,

@@ -4,14 +4,18 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::account::{Account, AccountSettings};
+use super::account::{self, Account, AccountSettings};
 use super::diagnose::{self, Diagnosis, StageReport, TestMessage};
 use crate::error::{Error, Result};
 use crate::secrets::SecretStore;
 use crate::store::Store;
 
-/// What to do with the stored password when an account is saved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What to do with the stored password when an account is saved. The
+/// window sends it as `{change: "keep" | "clear"}` or
+/// `{change: "set", password}`: the only way a password travels to the engine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "ts-bindings", derive(ts_rs::TS), ts(export))]
+#[serde(tag = "change", content = "password", rename_all = "snake_case")]
 pub enum PasswordChange {
     Keep,
     Set(String),
@@ -37,7 +41,7 @@ pub async fn add_account(
 ) -> Result<Account> {
     let settings = settings.normalised();
     settings.validate()?;
-    let id = store.insert_account(&settings).await?;
+    let id = account::insert(store, &settings).await?;
     if let Some(password) = password.filter(|p| !p.is_empty()) {
         // The account without its password would be half-saved: undo it.
         if let Err(e) = secrets.set(&settings.name, &password).await {
@@ -58,13 +62,12 @@ pub async fn update_account(
 ) -> Result<Account> {
     let settings = settings.normalised();
     settings.validate()?;
-    let previous = store
-        .accounts()
+    let previous = account::load_all(store)
         .await?
         .into_iter()
         .find(|(existing, _)| *existing == id)
         .ok_or_else(|| Error::AccountNotFound(id.to_string()))?;
-    store.update_account(id, &settings).await?;
+    account::save(store, id, &settings).await?;
     if (previous.1.host.as_str(), previous.1.port) != (settings.host.as_str(), settings.port) {
         // Another server: the rate the old one allowed says nothing of it.
         store.clear_held_rate(id).await?;
@@ -88,7 +91,7 @@ pub async fn update_account(
 pub async fn list_accounts(store: &Store, secrets: &SecretStore) -> Result<Vec<Account>> {
     let held = store.held_rates().await?;
     let mut accounts = Vec::new();
-    for (id, settings) in store.accounts().await? {
+    for (id, settings) in account::load_all(store).await? {
         accounts.push(account_view(store, secrets, id, settings, held.get(&id).copied()).await?);
     }
     Ok(accounts)
@@ -102,14 +105,14 @@ pub async fn default_account(store: &Store) -> Result<Option<String>> {
     if let Some(last) = store.last_used_account().await? {
         return Ok(Some(last));
     }
-    let accounts = store.accounts().await?;
+    let accounts = account::load_all(store).await?;
     let sandbox = accounts.iter().find(|(_, settings)| settings.is_sandbox());
     Ok(sandbox.or(accounts.first()).map(|(_, settings)| settings.name.clone()))
 }
 
 /// One account by name.
 pub async fn get_account(store: &Store, secrets: &SecretStore, name: &str) -> Result<Account> {
-    let (id, settings) = store.account(name).await?;
+    let (id, settings) = account::load(store, name).await?;
     let held_rate = store.held_rate(id).await?;
     account_view(store, secrets, id, settings, held_rate).await
 }
@@ -139,7 +142,7 @@ pub async fn test_account(
     cancel: CancellationToken,
     on_stage: impl FnMut(&StageReport) + Send,
 ) -> Result<Diagnosis> {
-    let (_, settings) = store.account(name).await?;
+    let (_, settings) = account::load(store, name).await?;
     let password = secrets.get(name).await?;
     let message = match send_to.map(str::trim).filter(|to| !to.is_empty()) {
         None => None,
@@ -213,7 +216,7 @@ impl AccountSettings {
 /// The rules that apply to account `name`, in the order they are tried:
 /// its own, its provider's, the generic classes (issue 19).
 pub async fn account_rules(store: &Store, name: &str) -> Result<Vec<super::rules::AppliedRule>> {
-    let (_, settings) = store.account(name).await?;
+    let (_, settings) = account::load(store, name).await?;
     Ok(super::rules::applicable(settings.preset.as_deref(), &settings.rules))
 }
 
@@ -232,7 +235,7 @@ pub enum RuleChange {
 
 /// Changes account `name`'s rules; returns the rules that now apply.
 pub async fn change_rules(store: &Store, name: &str, change: RuleChange) -> Result<Vec<super::rules::AppliedRule>> {
-    let (id, mut settings) = store.account(name).await?;
+    let (id, mut settings) = account::load(store, name).await?;
     let edits = &mut settings.rules;
     match change {
         RuleChange::Add(rule) => {
@@ -258,6 +261,99 @@ pub async fn change_rules(store: &Store, name: &str, change: RuleChange) -> Resu
         }
         RuleChange::Reset => *edits = super::rules::RuleEdits::default(),
     }
-    store.update_account(id, &settings).await?;
+    account::save(store, id, &settings).await?;
     Ok(super::rules::applicable(settings.preset.as_deref(), &settings.rules))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::HeldRate;
+
+    /// The window sends the password change as a tagged value: keep, clear,
+    /// or set with the password (an unknown change is refused).
+    #[test]
+    fn a_password_change_arrives_from_the_window_as_a_tagged_value() {
+        let read = |json: &str| serde_json::from_str::<PasswordChange>(json).map_err(|_| ());
+        assert_eq!(read(r#"{"change":"keep"}"#), Ok(PasswordChange::Keep));
+        assert_eq!(read(r#"{"change":"clear"}"#), Ok(PasswordChange::Clear));
+        assert_eq!(
+            read(r#"{"change":"set","password":"app-pw"}"#),
+            Ok(PasswordChange::Set("app-pw".to_owned()))
+        );
+        assert_eq!(read(r#"{"change":"forget"}"#), Err(()));
+    }
+
+    /// Issue 19: the rate that held on an account is kept per account, replaced
+    /// by the next run's, shown with its date, forgotten when the account's
+    /// server changes (through `manage::update_account`) and gone with the
+    /// account.
+    #[tokio::test]
+    async fn the_rate_that_held_is_kept_per_account_and_forgotten_with_its_server() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_with_clock(&dir.path().join("m.db"), Arc::new(ManualClock::at(1_700_000_000_000)))
+            .await
+            .expect("open");
+        let secrets = SecretStore::EncryptedFile {
+            dir: dir.path().to_owned(),
+        };
+        let settings = |name: &str, host: &str| AccountSettings {
+            name: name.to_owned(),
+            host: host.to_owned(),
+            from_address: Some("news@example.com".to_owned()),
+            auth: crate::smtp::AuthMethod::None,
+            ..AccountSettings::default()
+        };
+        let relay = add_account(&store, &secrets, settings("relay", "smtp.example.com"), None)
+            .await
+            .expect("add");
+        let other = add_account(&store, &secrets, settings("other", "smtp.example.net"), None)
+            .await
+            .expect("add");
+        assert_eq!(relay.held_rate, None);
+        store.set_held_rate(relay.id, 12.5).await.expect("set");
+        store.set_held_rate(relay.id, 14.2).await.expect("replace");
+        let held = HeldRate {
+            rate: 14.2,
+            at: 1_700_000_000_000,
+        };
+        assert_eq!(store.held_rate(relay.id).await.expect("read"), Some(held));
+        assert_eq!(held.to_string(), "14.2/s on 14 Nov 2023 (UTC)");
+        let listed = list_accounts(&store, &secrets).await.expect("list");
+        let by_name = |name: &str| listed.iter().find(|a| a.settings.name == name).map(|a| a.held_rate);
+        assert_eq!(by_name("relay"), Some(Some(held)));
+        assert_eq!(by_name("other"), Some(None));
+        assert_eq!(
+            get_account(&store, &secrets, "relay").await.expect("get").held_rate,
+            Some(held)
+        );
+
+        // A change that keeps the server keeps what it allowed.
+        let mut renamed = settings("relay 2", "smtp.example.com");
+        renamed.connections = 2;
+        let kept = update_account(&store, &secrets, relay.id, renamed, PasswordChange::Keep)
+            .await
+            .expect("update");
+        assert_eq!(kept.held_rate, Some(held));
+        // Another server: forgotten.
+        let moved = update_account(
+            &store,
+            &secrets,
+            relay.id,
+            settings("relay 2", "smtp.example.org"),
+            PasswordChange::Keep,
+        )
+        .await
+        .expect("update");
+        assert_eq!(moved.held_rate, None);
+        assert_eq!(store.held_rate(relay.id).await.expect("read"), None);
+
+        // Gone with its account.
+        store.set_held_rate(other.id, 3.0).await.expect("set");
+        store.delete_account("other").await.expect("delete");
+        assert!(store.held_rates().await.expect("read").is_empty());
+    }
 }

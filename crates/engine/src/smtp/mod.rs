@@ -32,26 +32,5 @@ pub mod tls;
 pub use account::{Account, AccountSettings, Preset};
 pub use failure::{Failure, FailureClass, Problem, Stage};
 
-use crate::model::string_enum;
-
-string_enum! {
-    /// How the connection is encrypted.
-    Security {
-        /// TLS from the first byte (usually port 465).
-        Tls => "tls",
-        /// Plain text, then STARTTLS before anything else (usually 587);
-        /// a server without STARTTLS is an error, never a silent downgrade.
-        Starttls => "starttls",
-        /// No encryption at all: passwords and mail travel in clear text.
-        None => "none",
-    }
-}
-
-string_enum! {
-    /// How the account logs in.
-    AuthMethod {
-        Plain => "plain",
-        Login => "login",
-        None => "none",
-    }
-}
+// Stored with each account, so they live with the store's other plain types.
+pub use crate::model::{AuthMethod, Security};

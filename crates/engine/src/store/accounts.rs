@@ -1,12 +1,15 @@
 //! SMTP accounts (without their passwords, which never touch this file) and
 //! the messages the built-in sandbox captured.
+//!
+//! An account is kept as an [`AccountRecord`], the store's own row type:
+//! `smtp::account` converts its `AccountSettings` to and from it (the rule
+//! edits, whose types are the SMTP layer's, travel as the column's JSON).
 
 use serde::Serialize;
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::smtp::account::AccountSettings;
-use crate::smtp::{AuthMethod, Security};
+use crate::model::{AuthMethod, Security};
 
 /// A captured message in the sandbox's list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,6 +58,75 @@ impl std::fmt::Display for HeldRate {
     }
 }
 
+/// An SMTP account's settings as the store keeps them (one `smtp_profiles`
+/// row without its id): each value checked against its column's type as it
+/// is read, the rule edits as the JSON the `rules` column holds (`None`
+/// without edits), which `smtp::account` reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRecord {
+    pub name: String,
+    pub preset: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub auth: AuthMethod,
+    pub username: Option<String>,
+    pub from_address: Option<String>,
+    pub from_name: Option<String>,
+    pub reply_to: Option<String>,
+    pub helo_name: Option<String>,
+    pub connect_timeout_ms: u64,
+    pub command_timeout_ms: u64,
+    pub data_timeout_ms: u64,
+    pub connections: u32,
+    pub per_connection: u32,
+    pub rate_per_second: Option<f64>,
+    pub per_minute: Option<u32>,
+    pub per_hour: Option<u32>,
+    pub per_day: Option<u32>,
+    pub retries: u32,
+    pub accept_invalid_certs: bool,
+    pub retry_ambiguous: bool,
+    pub outage_limit_ms: u64,
+    pub rules: Option<String>,
+}
+
+#[cfg(test)]
+impl AccountRecord {
+    /// An account at `host` with every other value a plain one, for the
+    /// store's own tests (the defaults a person starts from are
+    /// `smtp::AccountSettings`').
+    pub(crate) fn for_tests(name: &str, host: &str) -> AccountRecord {
+        AccountRecord {
+            name: name.to_owned(),
+            preset: None,
+            host: host.to_owned(),
+            port: 587,
+            security: Security::Starttls,
+            auth: AuthMethod::Plain,
+            username: None,
+            from_address: None,
+            from_name: None,
+            reply_to: None,
+            helo_name: None,
+            connect_timeout_ms: 15_000,
+            command_timeout_ms: 30_000,
+            data_timeout_ms: 120_000,
+            connections: 4,
+            per_connection: 100,
+            rate_per_second: None,
+            per_minute: None,
+            per_hour: None,
+            per_day: None,
+            retries: 5,
+            accept_invalid_certs: false,
+            retry_ambiguous: false,
+            outage_limit_ms: 600_000,
+            rules: None,
+        }
+    }
+}
+
 struct AccountRow {
     id: i64,
     name: String,
@@ -85,10 +157,10 @@ struct AccountRow {
 }
 
 impl AccountRow {
-    fn into_settings(self) -> Result<(i64, AccountSettings)> {
+    fn into_record(self) -> Result<(i64, AccountRecord)> {
         let corrupt = |what: &str| Error::Internal(format!("account {}: stored {what} is not valid", self.name));
         let int = |v: i64| u32::try_from(v).ok();
-        let settings = AccountSettings {
+        let record = AccountRecord {
             preset: self.preset.clone(),
             host: self.host.clone(),
             port: u16::try_from(self.port).map_err(|_| corrupt("port"))?,
@@ -112,13 +184,10 @@ impl AccountRow {
             accept_invalid_certs: self.accept_invalid_certs != 0,
             retry_ambiguous: self.retry_ambiguous != 0,
             outage_limit_ms: u64::try_from(self.outage_limit_ms).map_err(|_| corrupt("outage limit"))?,
-            rules: match &self.rules {
-                Some(json) => serde_json::from_str(json).map_err(|_| corrupt("rules"))?,
-                None => crate::smtp::rules::RuleEdits::default(),
-            },
+            rules: self.rules,
             name: self.name,
         };
-        Ok((self.id, settings))
+        Ok((self.id, record))
     }
 }
 
@@ -128,7 +197,7 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 impl Store {
     /// Adds an account; its name must be new.
-    pub async fn insert_account(&self, settings: &AccountSettings) -> Result<i64> {
+    pub async fn insert_account(&self, settings: &AccountRecord) -> Result<i64> {
         let now = self.clock.now_ms();
         let (port, security, auth) = (
             i64::from(settings.port),
@@ -138,10 +207,6 @@ impl Store {
         let (connect, command, data) = timeouts(settings);
         let limits = limits(settings);
         let outage = i64::try_from(settings.outage_limit_ms).unwrap_or(i64::MAX);
-        let rules = (!settings.rules.is_empty())
-            .then(|| serde_json::to_string(&settings.rules))
-            .transpose()
-            .map_err(|e| Error::Internal(format!("rules: {e}")))?;
         let result = sqlx::query_scalar!(
             "INSERT INTO smtp_profiles (name, preset, host, port, security, auth, username, from_address, from_name,
                  reply_to, helo_name, connect_timeout_ms, command_timeout_ms, data_timeout_ms, connections,
@@ -175,7 +240,7 @@ impl Store {
             settings.retry_ambiguous,
             now,
             outage,
-            rules,
+            settings.rules,
         )
         .fetch_one(&self.pool)
         .await;
@@ -187,7 +252,7 @@ impl Store {
     }
 
     /// Replaces the settings of account `id` (its name may change).
-    pub async fn update_account(&self, id: i64, settings: &AccountSettings) -> Result<()> {
+    pub async fn update_account(&self, id: i64, settings: &AccountRecord) -> Result<()> {
         let now = self.clock.now_ms();
         let (port, security, auth) = (
             i64::from(settings.port),
@@ -197,10 +262,6 @@ impl Store {
         let (connect, command, data) = timeouts(settings);
         let limits = limits(settings);
         let outage = i64::try_from(settings.outage_limit_ms).unwrap_or(i64::MAX);
-        let rules = (!settings.rules.is_empty())
-            .then(|| serde_json::to_string(&settings.rules))
-            .transpose()
-            .map_err(|e| Error::Internal(format!("rules: {e}")))?;
         let result = sqlx::query!(
             "UPDATE smtp_profiles SET name = ?2, preset = ?3, host = ?4, port = ?5, security = ?6, auth = ?7,
                  username = ?8, from_address = ?9, from_name = ?10, reply_to = ?11, helo_name = ?12,
@@ -235,7 +296,7 @@ impl Store {
             settings.retry_ambiguous,
             now,
             outage,
-            rules,
+            settings.rules,
         )
         .execute(&self.pool)
         .await;
@@ -302,7 +363,7 @@ impl Store {
     }
 
     /// Every account, by name.
-    pub async fn accounts(&self) -> Result<Vec<(i64, AccountSettings)>> {
+    pub async fn accounts(&self) -> Result<Vec<(i64, AccountRecord)>> {
         let rows = sqlx::query_as!(
             AccountRow,
             "SELECT id AS \"id!\", name, preset, host, port, security, auth, username, from_address, from_name, reply_to,
@@ -313,11 +374,11 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(AccountRow::into_settings).collect()
+        rows.into_iter().map(AccountRow::into_record).collect()
     }
 
     /// The account called `name`.
-    pub async fn account(&self, name: &str) -> Result<(i64, AccountSettings)> {
+    pub async fn account(&self, name: &str) -> Result<(i64, AccountRecord)> {
         let row = sqlx::query_as!(
             AccountRow,
             "SELECT id AS \"id!\", name, preset, host, port, security, auth, username, from_address, from_name, reply_to,
@@ -330,7 +391,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.ok_or_else(|| Error::AccountNotFound(name.to_owned()))?
-            .into_settings()
+            .into_record()
     }
 
     /// Deletes the account called `name`; campaigns that used it keep their results.
@@ -431,7 +492,7 @@ impl Store {
     }
 }
 
-fn timeouts(settings: &AccountSettings) -> (i64, i64, i64) {
+fn timeouts(settings: &AccountRecord) -> (i64, i64, i64) {
     let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     (
         ms(settings.connect_timeout_ms),
@@ -449,7 +510,7 @@ struct Limits {
     retries: i64,
 }
 
-fn limits(settings: &AccountSettings) -> Limits {
+fn limits(settings: &AccountRecord) -> Limits {
     Limits {
         connections: i64::from(settings.connections),
         per_connection: i64::from(settings.per_connection),

@@ -314,7 +314,7 @@ mod tests {
     use super::*;
     use crate::mailbox::MailboxSettings;
     use crate::model::RecipientStatus;
-    use crate::smtp::account::AccountSettings;
+    use crate::store::AccountRecord;
     use crate::store::{NewCampaign, NewRecipient};
 
     /// A campaign whose recipients (one per address) are all sent.
@@ -370,11 +370,9 @@ mod tests {
     async fn the_third_soft_bounce_across_campaigns_suppresses_and_nothing_counts_twice() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&dir.path().join("m.db")).await.expect("open");
-        let account = AccountSettings {
-            name: "work".into(),
-            host: "smtp.example.org".into(),
+        let account = AccountRecord {
             username: Some("me".into()),
-            ..AccountSettings::default()
+            ..AccountRecord::for_tests("work", "smtp.example.org")
         };
         store.insert_account(&account).await.expect("account");
         let mailbox = store

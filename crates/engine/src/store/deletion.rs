@@ -31,8 +31,7 @@ mod tests {
 
     use crate::ErrorKind;
     use crate::clock::ManualClock;
-    use crate::message::MessageDraft;
-    use crate::model::{CampaignId, RecipientStatus};
+    use crate::model::{CampaignId, MessageDraft, RecipientStatus};
     use crate::outcome::RecipientReason;
     use crate::store::{AttemptOutcome, AttemptRecord, AttemptStage, NewCampaign, NewRecipient, StateChange, Store};
 

@@ -16,7 +16,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::model::{BounceKind, CampaignId, CampaignStatus, Recipient, RecipientStatus, StatusCounts};
+use crate::model::{
+    BounceKind, CampaignId, CampaignStatus, Recipient, RecipientStatus, StatusCounts, UncertainDecision,
+};
 use crate::outcome::{PauseReason, RecipientReason};
 use crate::results::{
     AttemptResult, AttemptView, BounceView, LeftOut, LeftOutWhy, ReasonClass, ReasonCount, RecipientFacets,
@@ -532,10 +534,16 @@ impl Store {
 
     /// The person's decision about some uncertain recipients (spreadsheet
     /// `rows`), or all when `rows` is `None`: as [`Store::settle_uncertain`].
-    pub async fn settle_uncertain_rows(&self, campaign: CampaignId, rows: Option<&[u64]>, resend: bool) -> Result<u64> {
+    pub async fn settle_uncertain_rows(
+        &self,
+        campaign: CampaignId,
+        rows: Option<&[u64]>,
+        decision: UncertainDecision,
+    ) -> Result<u64> {
         let Some(rows) = rows else {
-            return self.settle_uncertain(campaign, resend).await;
+            return self.settle_uncertain(campaign, decision).await;
         };
+        let resend = decision == UncertainDecision::Resend;
         let now = self.now_ms();
         let json = serde_json::to_string(rows).map_err(|e| Error::Internal(e.to_string()))?;
         let mut tx = self.pool.begin().await?;

@@ -4,7 +4,7 @@
 use super::Store;
 use crate::error::{Error, Result};
 use crate::mailbox::{MailboxSettings, ProcessedAction, ScanState};
-use crate::smtp::Security;
+use crate::model::Security;
 
 /// A stored mailbox: its id, its SMTP account's name, settings and scan state.
 #[derive(Debug, Clone, PartialEq)]

@@ -27,7 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 
-pub use accounts::{CapturedSummary, HeldRate};
+pub use accounts::{AccountRecord, CapturedSummary, HeldRate};
 pub use bounces::{BounceRecord, BounceTarget, ChunkOutcome, SuppressedAddress};
 pub use campaigns::{ImportWriter, NewCampaign, NewRecipient};
 pub use mailboxes::StoredMailbox;

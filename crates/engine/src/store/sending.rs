@@ -10,8 +10,7 @@ use std::str::FromStr;
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::message::MessageDraft;
-use crate::model::{CampaignId, CampaignStatus, RecipientStatus, StatusCounts};
+use crate::model::{CampaignId, CampaignStatus, MessageDraft, RecipientStatus, StatusCounts, UncertainDecision};
 use crate::outcome::{PauseReason, RecipientReason};
 
 /// A recipient the runner will send to.
@@ -523,7 +522,8 @@ impl Store {
     /// A campaign that ended with only this decision left is completed once
     /// they count as sent; one with them to send again waits, paused, for a
     /// resume (a completed or stopped one too, as [`Store::requeue_failed`]).
-    pub async fn settle_uncertain(&self, campaign: CampaignId, resend: bool) -> Result<u64> {
+    pub async fn settle_uncertain(&self, campaign: CampaignId, decision: UncertainDecision) -> Result<u64> {
+        let resend = decision == UncertainDecision::Resend;
         let now = self.now_ms();
         let mut tx = self.pool.begin().await?;
         let changed = if resend {

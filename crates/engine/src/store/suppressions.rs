@@ -20,7 +20,6 @@ use crate::address::dedup_key;
 use crate::error::Result;
 use crate::model::CampaignId;
 use crate::outcome::RecipientReason;
-use crate::smtp::failure::Failure;
 
 /// What put an address on the list (stored as `source_kind` and
 /// `source_detail`, migration 0009).
@@ -111,24 +110,7 @@ pub(super) const INSERT_SUPPRESSION: &str =
 /// with their codes ("550 5.1.1 User unknown"), whatever recipient reason
 /// carried them.
 pub(super) fn reason_from_send(reason: &RecipientReason) -> String {
-    match reason.failure() {
-        Some(failure) => server_words(failure),
-        None => reason.to_string(),
-    }
-}
-
-fn server_words(failure: &Failure) -> String {
-    let mut words = String::new();
-    if let Some(code) = failure.code {
-        words.push_str(&code.to_string());
-        words.push(' ');
-    }
-    if let Some(enhanced) = &failure.enhanced_code {
-        words.push_str(enhanced);
-        words.push(' ');
-    }
-    words.push_str(&failure.text);
-    words.trim().to_owned()
+    reason.server_words().unwrap_or_else(|| reason.to_string())
 }
 
 /// `value` for a `LIKE` pattern with `\` as its escape character.
@@ -299,7 +281,6 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::model::RecipientStatus;
-    use crate::smtp::failure::{Problem, Stage};
     use crate::store::{NewCampaign, NewRecipient, StateChange};
 
     async fn store(dir: &tempfile::TempDir) -> Store {
@@ -364,18 +345,18 @@ mod tests {
             .fetch_one(&store.pool)
             .await
             .expect("id");
-        let mut refused = Failure::new(Stage::Rcpt, Problem::Rejected, "User unknown");
-        refused.code = Some(550);
-        refused.enhanced_code = Some("5.1.1".to_owned());
+        // The refusal as the engine keeps it (the store holds reasons as this JSON).
+        let refused = RecipientReason::from_stored(
+            r#"{"kind":"smtp","failure":{"stage":"rcpt","problem":"rejected","code":550,"enhanced_code":"5.1.1",
+                "text":"User unknown","after_content":false},"unanswered_before":false}"#,
+        );
+        assert!(matches!(refused, RecipientReason::Smtp { .. }), "{refused:?}");
         let mut file = store.state_file(1, 0).expect("state file");
         file.apply(&[
             StateChange::Claim { id, version: 1 },
             StateChange::Failed {
                 id,
-                reason: RecipientReason::Smtp {
-                    failure: refused,
-                    unanswered_before: false,
-                },
+                reason: refused,
                 attempt: None,
                 suppress: Some("Gone@Example.com".to_owned()),
             },

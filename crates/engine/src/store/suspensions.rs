@@ -147,7 +147,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::outcome::QuotaWindow;
-    use crate::smtp::AccountSettings;
+    use crate::store::AccountRecord;
     use crate::store::NewCampaign;
 
     const NOW: i64 = 1_700_000_000_000;
@@ -160,11 +160,9 @@ mod tests {
     }
 
     async fn account(store: &Store, name: &str) -> i64 {
-        let settings = AccountSettings {
-            name: name.to_owned(),
-            host: "127.0.0.1".to_owned(),
+        let settings = AccountRecord {
             port: 2525,
-            ..AccountSettings::default()
+            ..AccountRecord::for_tests(name, "127.0.0.1")
         };
         store.insert_account(&settings).await.expect("account")
     }

@@ -4,7 +4,8 @@ import type { RuleEdits } from "./RuleEdits";
 import type { Security } from "./Security";
 
 /**
- * An account's settings as a person enters them (and as stored, minus the id).
+ * An account's settings as a person enters them (the store keeps them as
+ * its own row type, `store::AccountRecord`).
  */
 export type AccountSettings = { name: string, 
 /**
