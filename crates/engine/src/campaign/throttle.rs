@@ -44,9 +44,11 @@ const ESTIMATE_HORIZON: Duration = Duration::from_secs(10);
 /// a window from second S through S + 1) is seen whole even when the run
 /// met it in its first moments.
 const ESTIMATE_WINDOW: Duration = Duration::from_secs(2);
-/// After a reply, nothing goes out for this long, so the server's window
-/// can drain: a fixed-window limiter answers every message until its window
-/// ends, whatever the rate. Doubled while the window stays closed.
+/// After a run's first reply, nothing goes out for this long, so the
+/// server's window can drain: a fixed-window limiter answers every message
+/// until its window ends, whatever the rate. Doubled while the window stays
+/// closed; later replies pause as long as proved needed
+/// ([`AdaptiveRate::first_pause`]).
 const COOLDOWN: Duration = Duration::from_secs(1);
 const MAX_COOLDOWN: Duration = Duration::from_secs(64);
 /// The shortest pause: a sliding window admits again about one period
@@ -149,8 +151,8 @@ struct RateInner {
     history: VecDeque<(Instant, f64)>,
     /// When the last message's content went on the wire (or is reserved to).
     last_on_wire: Option<Instant>,
-    /// The shortest first pause known to be enough: twice the longest
-    /// that was not (a fixed window still closed after it), at most
+    /// The shortest first pause worth trying: twice the longest that was
+    /// not enough (a fixed window still closed after it), at most
     /// [`COOLDOWN`].
     cooldown_floor: Duration,
 }
@@ -367,9 +369,13 @@ impl AdaptiveRate {
         // Remembered as the rate that drew the reply, the climb back stops
         // just below it instead of overshooting into another reply.
         // (A run paced near the limit took about its own rate: the lower
-        // of the two is what it remembers, as before.)
+        // of the two is what it remembers, as before.) Only while nothing
+        // is known of the server: a run that starts at a rate that held
+        // and meets a window others filled (a resume, another client on
+        // the account) would otherwise remember a fraction of it for good.
+        let unknown = inner.too_fast.is_none() && inner.held.is_none();
         let drew = match (inner.episode, accepted.first()) {
-            (None, Some(first)) if now.duration_since(*first) < ESTIMATE_WINDOW => {
+            (None, Some(first)) if unknown && now.duration_since(*first) < ESTIMATE_WINDOW => {
                 let at_most =
                     accepted.len() as f64 / now.duration_since(*first).max(Duration::from_secs(1)).as_secs_f64();
                 sending.min(at_most.max(lowered))
@@ -403,7 +409,8 @@ impl AdaptiveRate {
     /// period after it refused, and a whole second of silence at every
     /// reply would cost a tenth of a minute's campaign. A fixed window
     /// still closed after a shorter pause ([`Self::throttled`] doubles it)
-    /// sets the floor, so that server pays that extra reply once.
+    /// sets the floor, so that server pays that extra reply once (or again,
+    /// if twice that is still too short).
     fn first_pause(inner: &RateInner, rate: f64) -> Duration {
         let shortest = Duration::from_secs_f64(f64::from(MIN_COOLDOWN_PERIODS) / rate.max(MIN_RATE))
             .max(MIN_COOLDOWN)
@@ -411,7 +418,9 @@ impl AdaptiveRate {
         match inner.episode {
             None => COOLDOWN,
             Some(last) if last.cooldown == last.first => (last.first / 2).max(shortest).min(COOLDOWN),
-            Some(last) => last.first.max(shortest).min(COOLDOWN),
+            // It took a longer pause (a window of several seconds, or
+            // Postfix's default minute): start one step below what worked.
+            Some(last) => (last.cooldown / 2).max(last.first).max(shortest),
         }
     }
 
@@ -429,15 +438,16 @@ impl AdaptiveRate {
     }
 
     /// How long a recipient the server throttled waits before it is tried
-    /// again: until sending resumes. Its own backoff (tens of seconds)
-    /// would hold the end of a campaign back; the rate is what was wrong.
+    /// again: until sending resumes (at least [`MIN_COOLDOWN`]). Its own
+    /// backoff (tens of seconds) would hold the end of a campaign back; the
+    /// rate is what was wrong.
     pub fn retry_after(&self) -> Duration {
         let now = Instant::now();
         let inner = self.lock();
         inner
             .episode
             .map_or(COOLDOWN, |e| e.resume_at.saturating_duration_since(now))
-            .max(COOLDOWN)
+            .max(MIN_COOLDOWN)
     }
 
     /// The highest rate that held without a throttle reply, when the
@@ -854,6 +864,26 @@ mod tests {
             highest = highest.max(rate.state().effective.expect("test step"));
         }
         assert!((highest - 16.0 * MEMORY_MARGIN).abs() < 1e-9, "{highest}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_at_a_rate_that_held_keeps_it_when_others_filled_the_window() {
+        // Started at 14.2/s, the rate that held last time; the server's
+        // window already holds other messages: refused after 3 in 0.2 s.
+        let rate = AdaptiveRate::new(None, Some(14.2));
+        for _ in 0..3 {
+            rate.acquire().await;
+            rate.accepted(Instant::now());
+        }
+        rate.throttled("454 Throttling failure", None, Instant::now())
+            .expect("test step");
+        // Cut for now, but the memory is still the rate that held, not 3/s.
+        for _ in 0..40 {
+            tokio::time::advance(INCREASE_INTERVAL / 2).await;
+            rate.acquire().await;
+        }
+        let effective = rate.state().effective.expect("test step");
+        assert!((effective - 14.2 * MEMORY_MARGIN).abs() < 1e-9, "{effective}");
     }
 
     #[tokio::test(start_paused = true)]

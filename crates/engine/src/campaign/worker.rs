@@ -63,6 +63,9 @@ struct Opened {
     envelope: std::result::Result<(), Failure>,
     /// When its place in the quotas was taken (see [`Ahead`]).
     slot_at: i64,
+    /// When its rate slot was taken, right before its envelope went out
+    /// with the previous content: what the server's rate limit counted.
+    sent_at: tokio::time::Instant,
 }
 
 /// A recipient taken ahead with its send slot ([`look_ahead`]): `slot_at`
@@ -72,6 +75,7 @@ struct Ahead {
     job: Job,
     rendered: RenderedMessage,
     slot_at: i64,
+    sent_at: tokio::time::Instant,
 }
 
 pub(super) async fn work(run: Arc<Run>, writer: Writer, index: u32) -> Result<()> {
@@ -226,8 +230,14 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
                 job,
                 rendered,
                 envelope,
+                sent_at,
                 ..
-            }) => (job, run.version, run.message.clone(), Some((rendered, envelope))),
+            }) => (
+                job,
+                run.version,
+                run.message.clone(),
+                Some((rendered, envelope, sent_at)),
+            ),
             None => {
                 let Some(job) = unless_waiting(run.dispatch.next(&run.halt), writer, finished).await?? else {
                     break;
@@ -426,17 +436,20 @@ async fn send_one(
     message: &CompiledMessage,
     held: &mut Held,
     claim: PendingClaim,
-    prepared: Option<(RenderedMessage, std::result::Result<(), Failure>)>,
+    prepared: Option<(RenderedMessage, std::result::Result<(), Failure>, tokio::time::Instant)>,
 ) -> Option<(bool, Outcome, Option<Opened>)> {
     let recipient = &job.recipient;
     let attempts = recipient.attempts + 1;
     let started_at = run.store.now_ms();
     let clock = tokio::time::Instant::now();
+    // What the server's rate limit counted: its MAIL, which for a message
+    // opened ahead went out with the previous content, before this call.
+    let sent_at = prepared.as_ref().map_or(clock, |(_, _, at)| *at);
     // Not one byte of the content before the claim is in the file (SPEC
     // invariant 2): a crash must find this recipient `sending`. Both ways
     // wait for `durable` before the content.
     let (rendered, opened) = match prepared {
-        Some((rendered, envelope)) => {
+        Some((rendered, envelope, _)) => {
             claim.durable().await.ok()?;
             (rendered, envelope)
         }
@@ -488,6 +501,7 @@ async fn send_one(
                     job,
                     rendered: next_rendered,
                     slot_at,
+                    sent_at: next_sent_at,
                 }) => {
                     let to = [job.recipient.email.trim()];
                     let envelope = (run.envelope_from.as_str(), &to[..], next_rendered.bytes.len());
@@ -499,6 +513,7 @@ async fn send_one(
                                 rendered: next_rendered,
                                 envelope,
                                 slot_at,
+                                sent_at: next_sent_at,
                             });
                         }
                         None => give_back_with_slot(run, job, slot_at).await,
@@ -513,7 +528,7 @@ async fn send_one(
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     match sent {
         Ok(reply) => {
-            run.limits.rate.accepted(clock);
+            run.limits.rate.accepted(sent_at);
             held.sent += 1;
             // From now on an outage is waited out (up to the account's limit):
             // this server does accept this run's mail.
@@ -571,7 +586,7 @@ async fn send_one(
                     );
                 }
             }
-            let decided = handle_failure(run, job, &failure, attempt, connection_limit, clock).await;
+            let decided = handle_failure(run, job, &failure, attempt, connection_limit, sent_at).await;
             Some((keep && !decided.close, decided.outcome, next))
         }
     }
@@ -660,7 +675,12 @@ async fn look_ahead(run: &Run, held: &Held) -> Option<Ahead> {
         return None;
     }
     match run.message.render(RecipientData::from(&job.recipient)) {
-        Ok(rendered) => Some(Ahead { job, rendered, slot_at }),
+        Ok(rendered) => Some(Ahead {
+            job,
+            rendered,
+            slot_at,
+            sent_at: tokio::time::Instant::now(),
+        }),
         Err(_) => {
             // Rendered again, and failed with its reason, in its own round.
             give_back_with_slot(run, job, slot_at).await;
