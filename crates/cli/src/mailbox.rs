@@ -326,9 +326,24 @@ fn print_stage(stage: &MailboxStageReport) {
     let _ = stdout.flush();
 }
 
+/// It works, or what to try: the failed step's advice (the engine reports
+/// `ok` and the failed step as data; this is the CLI's English for them).
 fn write_verdict(w: &mut dyn Write, diagnosis: &MailboxDiagnosis) -> std::io::Result<()> {
     writeln!(w)?;
-    writeln!(w, "{}", diagnosis.verdict)
+    if diagnosis.ok {
+        return writeln!(w, "Everything works: Mailroom can read this mailbox for bounces.");
+    }
+    let advice = diagnosis
+        .stages
+        .iter()
+        .rev()
+        .find(|s| s.outcome == StageOutcome::Failed)
+        .and_then(|s| s.advice.as_deref());
+    writeln!(
+        w,
+        "{}",
+        advice.unwrap_or("The mailbox cannot be read yet; see the step that failed.")
+    )
 }
 
 fn write_report(w: &mut dyn Write, r: &ScanReport) -> std::io::Result<()> {

@@ -428,7 +428,7 @@ impl std::fmt::Display for StageDetail {
     }
 }
 
-fn describe_tls(tls: Option<&TlsSummary>) -> String {
+pub(crate) fn describe_tls(tls: Option<&TlsSummary>) -> String {
     let Some(tls) = tls else {
         return "encrypted".to_owned();
     };
