@@ -5,8 +5,4 @@ import type { MailboxStageReport } from "./MailboxStageReport";
 /**
  * The whole report.
  */
-export type MailboxDiagnosis = { host: string, port: number, ok: boolean, stages: Array<MailboxStageReport>, problem: MailboxProblem | null, 
-/**
- * One sentence: it works, or what failed and what to try.
- */
-verdict: string, };
+export type MailboxDiagnosis = { host: string, port: number, ok: boolean, stages: Array<MailboxStageReport>, problem: MailboxProblem | null, };
