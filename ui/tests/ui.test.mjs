@@ -693,6 +693,96 @@ describe('SMTP screen', () => {
   });
 });
 
+const mailboxSettings = {
+  host: 'imap.example.com',
+  port: 993,
+  security: 'tls',
+  username: 'bounces@example.com',
+  folder: 'INBOX',
+  connect_timeout_ms: 10000,
+  command_timeout_ms: 30000,
+  accept_invalid_certs: false,
+  processed: 'flag',
+  processed_folder: null,
+  soft_bounce_limit: 3,
+  scan_every_minutes: 0,
+};
+const greeting = '* OK [CAPABILITY IMAP4rev1 SASL-IR] Dovecot ready.';
+/** A Test connection that worked, each step's detail as the engine reports it: data, not sentences. */
+const mailboxWorks = {
+  host: 'imap.example.com',
+  port: 993,
+  ok: true,
+  problem: null,
+  stages: [
+    { stage: 'dns', outcome: 'passed', duration_ms: 3, detail: { kind: 'resolved', host: 'imap.example.com', addresses: ['192.0.2.1', '2001:db8::1'] }, problem: null, advice: null },
+    { stage: 'connect', outcome: 'passed', duration_ms: 20, detail: { kind: 'connected', peer: '192.0.2.1:993' }, problem: null, advice: null },
+    {
+      stage: 'tls',
+      outcome: 'passed',
+      duration_ms: 41,
+      detail: { kind: 'encrypted', tls: { protocol: 'TLSv1.3', subject: 'CN=imap.example.com', issuer: 'CN=Example CA', expires: '2027-03-01', days_left: 89 } },
+      problem: null,
+      advice: null,
+    },
+    { stage: 'greeting', outcome: 'passed', duration_ms: 5, detail: { kind: 'greeting', reply: greeting }, problem: null, advice: null },
+    { stage: 'login', outcome: 'passed', duration_ms: 30, detail: { kind: 'logged_in', user: 'bounces@example.com' }, problem: null, advice: null },
+    { stage: 'select', outcome: 'passed', duration_ms: 8, detail: { kind: 'selected', folder: 'INBOX', messages: 1204, uid_validity: 1700000000 }, problem: null, advice: null },
+  ],
+};
+
+describe('Mailbox screen', () => {
+  test('a Test connection that worked says what each step found in English and in 简体中文, the server’s words verbatim', async () => {
+    const { page, errors } = await openApp({
+      results: {
+        ...smtpResults,
+        list_mailboxes: [{ id: 1, account: 'Sandbox', settings: mailboxSettings, has_password: true, warnings: [], scan: { uid_validity: null, last_uid: 0, last_scan_at: null, last_scan_error: null } }],
+        list_suppressions: { total: 0, entries: [] },
+        test_mailbox: mailboxWorks,
+      },
+    });
+    await page.locator('[data-screen=mailbox]').click();
+    await page.getByTestId('test-mailbox').click();
+    await page.getByTestId('mailbox-verdict').waitFor();
+    assert.equal(await page.getByTestId('mailbox-verdict').getAttribute('data-ok'), 'true');
+    const [run] = await calls(page, 'test_mailbox');
+    assert.equal(run.args.account, 'Sandbox');
+    const details = () => page.locator('[data-testid=mailbox-stage] .detail').allTextContents();
+    assert.deepEqual(await details(), [
+      'imap.example.com → 192.0.2.1, 2001:db8::1',
+      'connected to 192.0.2.1:993',
+      'TLSv1.3, certificate CN=imap.example.com, expires Mar 1, 2027 (in 89 days)',
+      `“${greeting}”`,
+      'logged in as bounces@example.com',
+      'INBOX: 1,204 messages',
+    ]);
+
+    await page.evaluate(() => window.__mailroom.event('menu', 'language:zh-CN'));
+    await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+    const zh = await details();
+    assert.equal(zh[5], 'INBOX：1,204 封邮件', 'the count is written as Chinese writes numbers');
+    // Every step's name and detail, less the data (host, addresses, the
+    // certificate, the account's user and folder), the server's own words
+    // and the protocol's name (TLS, as language.test.mjs allows it), has no
+    // Latin letters left: the window says it all in Chinese.
+    const rows = await page
+      .locator('[data-testid=mailbox-stage]')
+      .evaluateAll((lis) => lis.map((li) => `${li.querySelector('.stage-name')?.textContent ?? ''} ${li.querySelector('.detail')?.textContent ?? ''}`));
+    const data = [greeting, 'CN=imap.example.com', 'imap.example.com', 'TLSv1.3', 'bounces@example.com', 'INBOX', '2001:db8::1', '192.0.2.1'];
+    assert.equal(rows.length, 6);
+    for (const row of rows) {
+      const left = data.reduce((text, d) => text.split(d).join(' '), row).replace(/\bTLS\b/g, ' ');
+      assert.doesNotMatch(left, /[A-Za-z]/, `Latin letters in ${JSON.stringify(row)}`);
+    }
+    assert.match(zh[1], /^已连接到 192\.0\.2\.1:993$/);
+    assert.match(zh[2], /^TLSv1\.3，证书 CN=imap\.example\.com，2027年3月1日 到期（还有 89 天）$/);
+    assert.equal(zh[3], `“${greeting}”`);
+    assert.equal(zh[4], '已以 bounces@example.com 登录');
+    assert.match(await page.getByTestId('mailbox-verdict').textContent(), /一切正常/);
+    assert.deepEqual(errors, []);
+  });
+});
+
 describe('Campaign screen', () => {
   test('a campaign left running by a closed app is offered for resume at start', async () => {
     // As the engine lists a run nobody is sending any more: paused, interrupted.

@@ -6,6 +6,8 @@ import type { AccountChange } from './bindings/AccountChange';
 import type { AttachmentProblem } from './bindings/AttachmentProblem';
 import type { CampaignEvent } from './bindings/CampaignEvent';
 import type { Failure } from './bindings/Failure';
+import type { MailboxFailure } from './bindings/MailboxFailure';
+import type { MailboxStageDetail } from './bindings/MailboxStageDetail';
 import type { PauseReason } from './bindings/PauseReason';
 import type { RecipientReason } from './bindings/RecipientReason';
 import type { RateState } from './bindings/RateState';
@@ -13,6 +15,7 @@ import type { RuleAction } from './bindings/RuleAction';
 import type { ServerWait } from './bindings/ServerWait';
 import type { StageDetail } from './bindings/StageDetail';
 import type { TemplateError } from './bindings/TemplateError';
+import type { TlsSummary } from './bindings/TlsSummary';
 import type { TemplateProblem } from './bindings/TemplateProblem';
 import type { SuspensionReason } from './bindings/SuspensionReason';
 import { formatBytes, formatDuration, formatNumber, formatRate, formatTime, formatWeekdayTime, quote, t } from './i18n/index.svelte';
@@ -269,16 +272,8 @@ export function describeStage(detail: StageDetail): string {
       return t('stageDetail.resolved', { host: detail.host, addresses: detail.addresses.join(', ') });
     case 'connected':
       return detail.peer ? t('stageDetail.connected', { peer: detail.peer }) : t('stageDetail.connectedSomewhere');
-    case 'encrypted': {
-      const tls = detail.tls;
-      if (!tls) return t('stageDetail.encryptedUnknown');
-      let text = t('stageDetail.encrypted', { protocol: tls.protocol });
-      if (tls.subject) text += t('stageDetail.certificate', { subject: tls.subject });
-      if (tls.expires && tls.days_left !== null) {
-        text += t('stageDetail.expires', { date: formatDate(tls.expires), count: Number(tls.days_left) });
-      }
-      return text;
-    }
+    case 'encrypted':
+      return detail.tls ? describeTls(detail.tls) : t('stageDetail.encryptedUnknown');
     case 'greeting':
       return quote(detail.reply);
     case 'extensions': {
@@ -296,6 +291,51 @@ export function describeStage(detail: StageDetail): string {
       return t('stageDetail.sent', { to: detail.to, reply: quote(detail.reply) });
     case 'failed':
       return describeFailure(detail.failure);
+  }
+}
+
+/** An encrypted session: protocol, certificate and when it expires. */
+function describeTls(tls: TlsSummary): string {
+  let text = t('stageDetail.encrypted', { protocol: tls.protocol });
+  if (tls.subject) text += t('stageDetail.certificate', { subject: tls.subject });
+  if (tls.expires && tls.days_left !== null) {
+    text += t('stageDetail.expires', { date: formatDate(tls.expires), count: Number(tls.days_left) });
+  }
+  return text;
+}
+
+/** Mailbox failures whose text is Mailroom's own wording, not the server's or the system's: said in the window's language instead. */
+function mailboxOwnWords(failure: MailboxFailure): string | null {
+  switch (failure.problem) {
+    case 'cancelled':
+      return t('mailboxStageDetail.cancelled');
+    case 'timed_out':
+    case 'no_greeting':
+      return t('mailboxStageDetail.noAnswer');
+    case 'not_imap':
+      return t('mailboxStageDetail.notImap');
+    default:
+      return null;
+  }
+}
+
+/** What a mailbox Test connection step found; the server's words quoted as they came. */
+export function describeMailboxStage(detail: MailboxStageDetail): string {
+  switch (detail.kind) {
+    case 'resolved':
+      return t('stageDetail.resolved', { host: detail.host, addresses: detail.addresses.join(', ') });
+    case 'connected':
+      return detail.peer ? t('stageDetail.connected', { peer: detail.peer }) : t('stageDetail.connectedSomewhere');
+    case 'encrypted':
+      return describeTls(detail.tls);
+    case 'greeting':
+      return quote(detail.reply);
+    case 'logged_in':
+      return t('mailboxStageDetail.logged_in', { user: detail.user });
+    case 'selected':
+      return t('mailboxStageDetail.selected', { folder: detail.folder, count: detail.messages });
+    case 'failed':
+      return mailboxOwnWords(detail.failure) ?? quote(detail.failure.text);
   }
 }
 
