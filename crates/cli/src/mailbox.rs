@@ -204,12 +204,7 @@ pub async fn mailbox(command: MailboxCommand, db: &Path, out: &Output) -> Result
             ExitCode::SUCCESS
         }
         MailboxCommand::Test { account } => {
-            let on_ctrl_c = session.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    on_ctrl_c.cancel_test(0);
-                }
-            });
+            crate::cancel_test_on_ctrl_c(&session);
             let json = out.is_json();
             let diagnosis = session
                 .test_mailbox(&account, 0, |stage| {

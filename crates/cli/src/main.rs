@@ -256,6 +256,17 @@ pub(crate) enum Access {
     Write,
 }
 
+/// Ctrl-C cancels the session's Test connection (the CLI runs one, id 0)
+/// instead of killing the process mid-step: the report says "cancelled".
+pub(crate) fn cancel_test_on_ctrl_c(session: &Session) {
+    let on_ctrl_c = session.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel_test(0);
+        }
+    });
+}
+
 /// Opens the session on `db` for `access`. Reading opens read-only where the
 /// file cannot be written; a database that does not exist yet is created (only
 /// at the default path: [`run`] refuses a missing path that was given).

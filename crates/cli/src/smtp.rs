@@ -328,12 +328,7 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
             out.print(&applied, |w| write_rules(w, &applied))?;
         }
         SmtpCommand::Test { name, send_to } => {
-            let on_ctrl_c = session.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    on_ctrl_c.cancel_test(0);
-                }
-            });
+            crate::cancel_test_on_ctrl_c(&session);
             let json = out.is_json();
             let diagnosis = session
                 .test_account(&name, send_to.as_deref(), 0, |stage| {

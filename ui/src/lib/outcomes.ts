@@ -265,13 +265,22 @@ export function describeEvent(event: CampaignEvent): string | null {
   }
 }
 
+/** The steps both Test connections share: the name looked up, the connection made. */
+function describeReach(
+  detail: Extract<StageDetail | MailboxStageDetail, { kind: 'resolved' | 'connected' }>,
+): string {
+  if (detail.kind === 'resolved') {
+    return t('stageDetail.resolved', { host: detail.host, addresses: detail.addresses.join(', ') });
+  }
+  return detail.peer ? t('stageDetail.connected', { peer: detail.peer }) : t('stageDetail.connectedSomewhere');
+}
+
 /** What a Test connection stage found. */
 export function describeStage(detail: StageDetail): string {
   switch (detail.kind) {
     case 'resolved':
-      return t('stageDetail.resolved', { host: detail.host, addresses: detail.addresses.join(', ') });
     case 'connected':
-      return detail.peer ? t('stageDetail.connected', { peer: detail.peer }) : t('stageDetail.connectedSomewhere');
+      return describeReach(detail);
     case 'encrypted':
       return detail.tls ? describeTls(detail.tls) : t('stageDetail.encryptedUnknown');
     case 'greeting':
@@ -323,9 +332,8 @@ function mailboxOwnWords(failure: MailboxFailure): string | null {
 export function describeMailboxStage(detail: MailboxStageDetail): string {
   switch (detail.kind) {
     case 'resolved':
-      return t('stageDetail.resolved', { host: detail.host, addresses: detail.addresses.join(', ') });
     case 'connected':
-      return detail.peer ? t('stageDetail.connected', { peer: detail.peer }) : t('stageDetail.connectedSomewhere');
+      return describeReach(detail);
     case 'encrypted':
       return describeTls(detail.tls);
     case 'greeting':
