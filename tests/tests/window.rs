@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use mailroom_e2e::{Workspace, app_binary};
 
@@ -61,8 +62,12 @@ impl Driver {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start tauri-driver (is it on PATH?): {e}"));
         let driver = Driver { child, port };
-        wait_until("tauri-driver to listen", || {
+        // tauri-driver listens before the WebKitWebDriver it started does, and
+        // forwards a session request it cannot pass on as a dropped
+        // connection: wait for both.
+        wait_until("tauri-driver and WebKitWebDriver to listen", || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", native_port)).is_ok()
         });
         driver
     }
@@ -168,11 +173,21 @@ async fn connect_to(driver: &Driver, application: &Path, args: &[String]) -> Cli
         "tauri:options".into(),
         serde_json::json!({ "application": application, "args": args }),
     );
-    ClientBuilder::native()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .unwrap_or_else(|e| panic!("cannot open a WebDriver session: {e}"))
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match ClientBuilder::native().capabilities(caps.clone()).connect(&url).await {
+            Ok(client) => return client,
+            // The request never got an answer (seen once in CI, right after
+            // the driver started): no session exists, so ask again.
+            Err(e @ (NewSessionError::Failed(_) | NewSessionError::FailedC(_))) if attempts < 3 => {
+                step(&format!("the WebDriver session request was lost ({e}); asking again"));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => panic!("cannot open a WebDriver session: {e}"),
+        }
+    }
 }
 
 async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
