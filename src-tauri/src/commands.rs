@@ -370,12 +370,6 @@ pub async fn start_campaign(
     let sink = CoalescingSink::start(Duration::from_millis(100), 20, move |batch| {
         let _ignored = on_events.send(batch);
     });
-    // Empty: the campaign's accounts (its list, else the one it last ran on).
-    let names = if accounts.is_empty() {
-        session.campaign_accounts(campaign).await?
-    } else {
-        accounts.clone()
-    };
     let given: Vec<&str> = accounts.iter().map(String::as_str).collect();
     let report = session
         .send(
@@ -390,7 +384,7 @@ pub async fn start_campaign(
     if let Some(timer) = state.scan_timer.get()
         && report.outcome == campaign::RunOutcome::Completed
     {
-        for name in &names {
+        for name in &report.accounts {
             timer.campaign_finished(name);
         }
     }

@@ -279,7 +279,7 @@ const run: EventBatch[] = [
     ],
   },
 ];
-const runReport: RunReport = { outcome: 'paused', reason: campaign.pause_reason, counts };
+const runReport: RunReport = { outcome: 'paused', reason: campaign.pause_reason, counts, accounts: ['Sandbox'] };
 
 const captured: CapturedSummary = { id: 1, received_at: at, mail_from: 'news@example.com', rcpt_to: ['ann@example.com'], subject: 'Spring news', size: 900 };
 const capturedMessage: CapturedMessage = {
