@@ -16,7 +16,8 @@ use mailroom_engine::model::{
     CampaignId, CampaignSummary, ImportPreview, ImportProgress, ImportReport, Recipient, RecipientStatus,
     UncertainDecision,
 };
-use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
+use mailroom_engine::smtp::Security;
+use mailroom_engine::smtp::account::{self, Account, AccountSettings, ConnectionWarning, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
 use mailroom_engine::smtp::manage::PasswordChange;
 use mailroom_engine::smtp::rules::AppliedRule;
@@ -172,6 +173,15 @@ pub async fn list_accounts(state: State<'_, AppState>) -> IpcResult<Vec<Account>
 #[tauri::command]
 pub async fn account_rules(state: State<'_, AppState>, name: String) -> IpcResult<Vec<AppliedRule>> {
     Ok(state.session().await?.account_rules(&name).await?)
+}
+
+/// What a connection being set up would be warned of (unencrypted to
+/// anything but this machine, certificates unchecked): the account and
+/// mailbox forms ask as they are filled in, by the rule a saved one is
+/// listed with.
+#[tauri::command]
+pub fn connection_warnings(security: Security, host: &str, accept_invalid_certs: bool) -> Vec<ConnectionWarning> {
+    ConnectionWarning::for_connection(security, host.trim(), accept_invalid_certs)
 }
 
 /// The provider presets, for the SMTP screen's picker.
