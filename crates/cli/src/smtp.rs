@@ -483,7 +483,7 @@ fn print_stage(stage: &StageReport) {
 
 fn write_verdict(w: &mut dyn Write, diagnosis: &Diagnosis) -> std::io::Result<()> {
     writeln!(w)?;
-    writeln!(w, "{}", diagnosis.verdict)
+    writeln!(w, "{}", diagnosis.verdict())
 }
 
 /// `mailroom sandbox`: serves until Ctrl-C or SIGTERM.

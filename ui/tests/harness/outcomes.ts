@@ -224,7 +224,6 @@ const stages: StageReport[] = [
     problem: null,
     code: null,
     enhanced_code: null,
-    advice: null,
     extensions: [],
   },
   {
@@ -235,7 +234,6 @@ const stages: StageReport[] = [
     problem: 'refused',
     code: null,
     enhanced_code: null,
-    advice: 'Nothing is listening on 127.0.0.1:2526.',
     extensions: [],
   },
 ];
@@ -245,7 +243,6 @@ const diagnosis: Diagnosis = {
   ok: false,
   stages,
   problem: 'refused',
-  verdict: 'Nothing is listening on 127.0.0.1:2526.',
 };
 
 const rate = { configured: 5, effective: 4.9, reason: null };
