@@ -525,7 +525,10 @@ fn every_servers_notice_is_matched_once_over_a_real_imap_server() {
     let report = &failed.json()[0];
     assert_eq!(report["failure"]["problem"], "login_failed", "{report}");
     // The advice is the front end's words for the failure and the server.
-    assert!(report.get("advice").is_none() && report["port"].as_u64().is_some(), "{report}");
+    assert!(
+        report.get("advice").is_none() && report["port"].as_u64().is_some(),
+        "{report}"
+    );
     let human = ws.mailroom(&["bounces", "scan"]);
     assert!(human.stdout.contains("user name or password"), "{}", human.stdout);
     let listed = run_ok(&ws, &["--json", "mailbox", "list"]);

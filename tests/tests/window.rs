@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator};
-use mailroom_e2e::{Workspace, app_binary};
+use mailroom_e2e::{Workspace, app_binary, smtp_add_local};
 
 const DIALOG_TITLE: &str = "Choose a recipient list";
 const WAIT: Duration = Duration::from_secs(60);
@@ -543,17 +543,7 @@ async fn test_connection_through_the_window() {
     // `smtp add` first: it makes the database (with its Sandbox account);
     // `smtp remove` changes only a database that exists.
     for args in [
-        vec![
-            "smtp",
-            "add",
-            "Nowhere",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &refused_port,
-            "--security",
-            "none",
-        ],
+        smtp_add_local("Nowhere", &refused_port),
         vec!["smtp", "remove", "Sandbox"],
         vec!["smtp", "add", "Sandbox", "--preset", "sandbox", "--port", &sandbox_port],
     ] {
@@ -2195,21 +2185,11 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
     let port = server.port().to_string();
     for args in [
         vec!["import", list.to_str().unwrap_or_default(), "--name", "spring"],
-        vec![
-            "smtp",
-            "add",
-            "relay",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--security",
-            "none",
-            "--auth",
-            "none",
-            "--from",
-            "sender@mailroom.test",
-        ],
+        [
+            smtp_add_local("relay", &port),
+            vec!["--auth", "none", "--from", "sender@mailroom.test"],
+        ]
+        .concat(),
         vec![
             "message",
             "spring",
@@ -2400,23 +2380,11 @@ async fn results_filter_history_and_resend_failed_through_the_window() {
     let port = server.port().to_string();
     for args in [
         vec!["import", list.to_str().unwrap_or_default()],
-        vec![
-            "smtp",
-            "add",
-            "Scripted",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--security",
-            "none",
-            "--auth",
-            "none",
-            "--from",
-            "news@example.com",
-            "--retries",
-            "0",
-        ],
+        [
+            smtp_add_local("Scripted", &port),
+            vec!["--auth", "none", "--from", "news@example.com", "--retries", "0"],
+        ]
+        .concat(),
         vec![
             "message",
             "1",
@@ -2998,21 +2966,11 @@ async fn a_server_that_is_not_there_shows_waiting_for_the_server_then_pauses_wit
     for args in [
         vec!["import", list.to_str().unwrap_or_default()],
         vec!["smtp", "remove", "Sandbox"],
-        vec![
-            "smtp",
-            "add",
-            "Down",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--security",
-            "none",
-            "--from",
-            "news@example.com",
-            "--connections",
-            "1",
-        ],
+        [
+            smtp_add_local("Down", &port),
+            vec!["--from", "news@example.com", "--connections", "1"],
+        ]
+        .concat(),
         vec![
             "message",
             "1",
