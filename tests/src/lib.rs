@@ -61,6 +61,19 @@ pub fn smtp_add_local<'a>(name: &'a str, port: &'a str) -> Vec<&'a str> {
     ]
 }
 
+/// The `message` arguments that give campaign `campaign` the subject
+/// `subject` and the text in file `body`.
+pub fn message_args<'a>(campaign: &'a str, subject: &'a str, body: &'a Path) -> Vec<&'a str> {
+    vec![
+        "message",
+        campaign,
+        "--subject",
+        subject,
+        "--text",
+        body.to_str().unwrap_or_default(),
+    ]
+}
+
 /// A scratch directory with its own database, and a way to run the CLI on it.
 #[derive(Debug)]
 pub struct Workspace {

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mailroom_e2e::{Workspace, smtp_add_local};
+use mailroom_e2e::{Workspace, message_args, smtp_add_local};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -164,14 +164,7 @@ fn a_server_echoing_the_login_leaves_the_password_in_no_file_and_no_output() {
     let body = ws.file("body.txt", "Hello.\n");
     for args in [
         vec!["import", list.to_str().unwrap_or_default()],
-        vec![
-            "message",
-            "1",
-            "--subject",
-            "Hi",
-            "--text",
-            body.to_str().unwrap_or_default(),
-        ],
+        message_args("1", "Hi", &body),
     ] {
         let run = ws.mailroom(&args);
         assert!(run.success(), "{args:?}: {}", run.stderr);
@@ -554,14 +547,7 @@ fn send_prints_its_plan_first_and_a_skipped_row_previews_as_skipped() {
     let import = ws.mailroom(&["import", list.to_str().unwrap_or_default()]);
     assert!(import.success(), "{}", import.stderr);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
-    let message = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
+    let message = ws.mailroom(&message_args("1", "Hi", &body));
     assert!(message.success(), "{}", message.stderr);
 
     let skipped = ws.mailroom(&["preview", "1", "--row", "3"]);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator};
-use mailroom_e2e::{Workspace, app_binary, smtp_add_local};
+use mailroom_e2e::{Workspace, app_binary, message_args, smtp_add_local};
 
 const DIALOG_TITLE: &str = "Choose a recipient list";
 const WAIT: Duration = Duration::from_secs(60);
@@ -848,14 +848,7 @@ async fn pause_and_quit_from_the_close_button_loses_and_repeats_nothing() {
     let list = ws.file("quit.csv", csv);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
     campaign_on_a_slow_sandbox(&ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
+    let run = ws.mailroom(&message_args("1", "Hi {{ name }}", &body));
     assert!(run.success(), "{}", run.stderr);
     let driver = Driver::start(&ws);
     let client = connect(&driver).await;
@@ -942,14 +935,7 @@ async fn responsiveness_while_sending_to_a_million() {
         .unwrap_or_else(|e| panic!("cannot start the sink: {e}"));
     for args in [
         vec!["import", list.to_str().unwrap_or_default()],
-        vec![
-            "message",
-            "1",
-            "--subject",
-            "Hello {{ name }}",
-            "--text",
-            body.to_str().unwrap_or_default(),
-        ],
+        message_args("1", "Hello {{ name }}", &body),
         vec!["smtp", "remove", "Sandbox"],
     ] {
         let run = ws.mailroom(&args);
@@ -2117,14 +2103,7 @@ async fn quit_from_the_menu_while_sending_asks_first() {
     let list = ws.file("menu.csv", csv);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
     campaign_on_a_slow_sandbox(&ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
+    let run = ws.mailroom(&message_args("1", "Hi {{ name }}", &body));
     assert!(run.success(), "{}", run.stderr);
     let driver = Driver::start(&ws);
     let client = connect(&driver).await;
@@ -2190,14 +2169,7 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
             vec!["--auth", "none", "--from", "sender@mailroom.test"],
         ]
         .concat(),
-        vec![
-            "message",
-            "spring",
-            "--subject",
-            "Spring",
-            "--text",
-            body.to_str().unwrap_or_default(),
-        ],
+        message_args("spring", "Spring", &body),
         vec!["send", "spring", "--smtp", "relay"],
     ] {
         let run = ws.mailroom(&args);
@@ -2385,14 +2357,7 @@ async fn results_filter_history_and_resend_failed_through_the_window() {
             vec!["--auth", "none", "--from", "news@example.com", "--retries", "0"],
         ]
         .concat(),
-        vec![
-            "message",
-            "1",
-            "--subject",
-            "Hi {{ name }}",
-            "--text",
-            body.to_str().unwrap_or_default(),
-        ],
+        message_args("1", "Hi {{ name }}", &body),
     ] {
         let run = ws.mailroom(&args);
         assert!(run.success(), "{args:?}: {}", run.stderr);
@@ -2658,14 +2623,7 @@ async fn scheduled_campaign(ws: &Workspace, recipients: usize, in_ms: i64) -> i6
     let list = ws.file("scheduled.csv", csv);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
     campaign_on_a_slow_sandbox(ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
+    let run = ws.mailroom(&message_args("1", "Hi {{ name }}", &body));
     assert!(run.success(), "{}", run.stderr);
     let store = mailroom_engine::Store::open(&ws.db())
         .await
@@ -2971,14 +2929,7 @@ async fn a_server_that_is_not_there_shows_waiting_for_the_server_then_pauses_wit
             vec!["--from", "news@example.com", "--connections", "1"],
         ]
         .concat(),
-        vec![
-            "message",
-            "1",
-            "--subject",
-            "Hi {{ name }}",
-            "--text",
-            body.to_str().unwrap_or_default(),
-        ],
+        message_args("1", "Hi {{ name }}", &body),
     ] {
         let run = ws.mailroom(&args);
         assert!(run.success(), "{args:?}: {}", run.stderr);
@@ -3080,14 +3031,7 @@ async fn the_window_from_the_keyboard_alone() {
     let list = ws.file("keys.csv", csv);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
     campaign_on_a_slow_sandbox(&ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
+    let run = ws.mailroom(&message_args("1", "Hi {{ name }}", &body));
     assert!(run.success(), "{}", run.stderr);
     let driver = Driver::start(&ws);
     let client = connect(&driver).await;
