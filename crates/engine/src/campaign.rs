@@ -17,6 +17,9 @@
 //! - `worker` holds one SMTP connection and sends on it: wait for the rate and
 //!   the quotas, claim the recipient (durably), render, send, classify. With a
 //!   pipelining server the next envelope rides with the current content.
+//! - `transport` is what a worker needs from a connection (a [`Connector`]
+//!   opens a `Transport`); SMTP's `Connection` is the real one, and the
+//!   worker's tests (`tests`) drive it with a scripted one on paused time.
 //! - `gate` is the last look before a claim: after every wait for the rate
 //!   or a quota, a pause, a suspension or a closed send window keeps the
 //!   message back.
@@ -56,8 +59,9 @@ mod gate;
 pub(crate) mod lease;
 mod meter;
 mod outage;
-mod pool;
+pub(crate) mod pool;
 mod send_plan;
+pub(crate) mod transport;
 mod worker;
 mod writer;
 
@@ -79,6 +83,7 @@ use crate::store::Store;
 pub use failover::{accounts, set_accounts};
 pub use send_plan::{SendPlan, send_plan};
 use throttle::{AdaptiveRate, Quotas, RateState};
+pub(crate) use transport::Connector;
 
 /// Receives a run's events. Called from the runner's tasks: keep it quick
 /// (forward to a channel, print a line).
@@ -328,6 +333,10 @@ struct Run {
     run_id: i64,
     account: crate::smtp::AccountSettings,
     connection: Arc<crate::smtp::client::ConnectionSettings>,
+    /// Opens the workers' connections (and the probes'): SMTP, or a test's script.
+    connector: Arc<dyn Connector>,
+    /// Where the workers run.
+    workers: pool::Placement,
     envelope_from: String,
     /// The message version this run sends, compiled.
     version: i64,
@@ -707,6 +716,10 @@ pub(crate) struct Host<'a> {
     pub store: &'a Store,
     pub secrets: &'a SecretStore,
     pub limits: &'a throttle::LiveLimits,
+    /// How connections are opened ([`transport::SmtpConnector`] but in tests).
+    pub connector: &'a Arc<dyn Connector>,
+    /// Where the workers run ([`pool::Placement::OwnThread`] but in tests).
+    pub workers: pool::Placement,
 }
 
 /// Runs campaign `campaign` on its SMTP accounts until it completes, pauses
@@ -726,7 +739,13 @@ pub(crate) async fn send(
     control: RunControl,
     sink: Arc<dyn ProgressSink>,
 ) -> Result<RunReport> {
-    let Host { store, secrets, limits } = host;
+    let Host {
+        store,
+        secrets,
+        limits,
+        connector,
+        workers,
+    } = host;
     let summary = store.campaign_summary(campaign).await?;
     let name = summary.name.clone();
     if summary.status == CampaignStatus::Stopped {
@@ -856,6 +875,8 @@ pub(crate) async fn send(
         let segment = Segment {
             store,
             limits,
+            connector,
+            workers,
             campaign,
             summary: &summary,
             draft: &draft,
@@ -890,6 +911,8 @@ pub(crate) async fn send(
 struct Segment<'a> {
     store: &'a Store,
     limits: &'a throttle::LiveLimits,
+    connector: &'a Arc<dyn Connector>,
+    workers: pool::Placement,
     campaign: CampaignId,
     summary: &'a CampaignSummary,
     draft: &'a crate::message::MessageDraft,
@@ -923,6 +946,8 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
     let Segment {
         store,
         limits,
+        connector,
+        workers,
         campaign,
         summary,
         draft,
@@ -1032,6 +1057,8 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         run_id: start.run,
         limits,
         connection,
+        connector: connector.clone(),
+        workers,
         envelope_from,
         version,
         message: Arc::new(message),
