@@ -1,5 +1,6 @@
-//! One sending worker: it holds one SMTP connection for up to "messages per
-//! connection", takes recipients from the dispatcher, and for each waits for
+//! One sending worker: it holds one connection (a
+//! [`Transport`](super::transport::Transport): SMTP, or a test's script) for
+//! up to "messages per connection", takes recipients from the dispatcher, and for each waits for
 //! the rate and the quotas, claims it, renders and opens the transaction
 //! while the claim is committed, sends the content once it is, and
 //! classifies the result by SPEC's error taxonomy.
