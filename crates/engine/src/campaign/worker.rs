@@ -1,9 +1,9 @@
 //! One sending worker: it holds one connection (a
 //! [`Transport`](super::transport::Transport): SMTP, or a test's script) for
-//! up to "messages per connection", takes recipients from the dispatcher, and for each waits for
-//! the rate and the quotas, claims it, renders and opens the transaction
-//! while the claim is committed, sends the content once it is, and
-//! classifies the result by SPEC's error taxonomy.
+//! up to "messages per connection", takes recipients from the dispatcher,
+//! and for each waits for the rate and the quotas, claims it, renders and
+//! opens the transaction while the claim is committed, sends the content
+//! once it is, and classifies the result by SPEC's error taxonomy.
 //!
 //! A message's outcome is held back until the next claim and committed with
 //! it: one `fsync` instead of two per message, and a crash still leaves at
