@@ -468,18 +468,9 @@ impl Still {
 /// How far [`on_paused_clock`] moves the clock at a time.
 const STEP: Duration = Duration::from_millis(2);
 
+/// The run's connector; the test keeps `scripted` to read what it saw.
 fn connector(scripted: &Arc<Scripted>) -> Arc<dyn Connector> {
-    Arc::new(Forward(scripted.clone()))
-}
-
-/// The scripted connector, kept by the test to read what it saw.
-#[derive(Debug)]
-struct Forward(Arc<Scripted>);
-
-impl Connector for Forward {
-    fn open(&self, settings: Arc<ConnectionSettings>) -> BoxFuture<'static, Result<Box<dyn Transport>, Failure>> {
-        self.0.open(settings)
-    }
+    scripted.clone()
 }
 
 fn all(fixture: &Fixture, status: &str) -> bool {
