@@ -673,4 +673,11 @@ async fn a_421_closes_its_connection_only_and_nobody_is_lost_or_sent_twice() {
         seen.contains(&Seen::Opened { connection: 3 }),
         "no new connection: {seen:?}"
     );
+    // Each content went out claimed, with at most one `sending` per connection.
+    for seen in &seen {
+        if let Seen::Content { status, sending, .. } = seen {
+            assert_eq!(status, "sending", "{seen:?}");
+            assert!(*sending <= 2, "{seen:?}");
+        }
+    }
 }
