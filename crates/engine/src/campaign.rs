@@ -1082,26 +1082,7 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         });
     }
 
-    let (writer, writer_done) = writer::start(run.clone())?;
-    let progress = tokio::spawn(report_progress(run.clone()));
-    let acknowledge = tokio::spawn(acknowledge_pause(run.clone()));
-    let watch = tokio::spawn(failover::watch(run.clone()));
-    let probe = tokio::spawn(failover::probe(run.clone()));
-    let mut failure = pool::run(run.clone(), writer).await;
-    // Every worker is gone, so the writer's channel is closed: it drains and ends.
-    match writer_done.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            failure.get_or_insert(e);
-        }
-        Err(e) => {
-            failure.get_or_insert(Error::Internal(format!("writer: {e}")));
-        }
-    }
-    progress.abort();
-    acknowledge.abort();
-    watch.abort();
-    probe.abort();
+    let failure = run_workers(&run).await?;
     remember_held_rate(&run).await;
 
     let halted = run
@@ -1149,6 +1130,34 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         reason,
         counts,
     }))
+}
+
+/// Runs `run`'s workers until each has finished, with the tasks beside them
+/// (the state writer, progress, the pause's acknowledgement, the failover's
+/// watch and probe); the first error met, once the writer has committed
+/// everything.
+async fn run_workers(run: &Arc<Run>) -> Result<Option<Error>> {
+    let (writer, writer_done) = writer::start(run.clone())?;
+    let progress = tokio::spawn(report_progress(run.clone()));
+    let acknowledge = tokio::spawn(acknowledge_pause(run.clone()));
+    let watch = tokio::spawn(failover::watch(run.clone()));
+    let probe = tokio::spawn(failover::probe(run.clone()));
+    let mut failure = pool::run(run.clone(), writer).await;
+    // Every worker is gone, so the writer's channel is closed: it drains and ends.
+    match writer_done.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            failure.get_or_insert(e);
+        }
+        Err(e) => {
+            failure.get_or_insert(Error::Internal(format!("writer: {e}")));
+        }
+    }
+    progress.abort();
+    acknowledge.abort();
+    watch.abort();
+    probe.abort();
+    Ok(failure)
 }
 
 /// How a run that is over ended, from what stopped it (`halted`: the reason
