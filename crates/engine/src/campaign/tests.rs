@@ -453,7 +453,9 @@ async fn on_paused_clock<F: std::future::Future>(work: F) -> F::Output {
 /// whenever the runtime waits) while it lives: a blocking task that runs
 /// until this is dropped does. The store's queries run on threads of their
 /// own, and a jump while one is under way would fire its pool's timeout.
-struct Still(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
+struct Still {
+    _hold: std::sync::mpsc::Sender<()>,
+}
 
 impl Still {
     fn hold() -> Still {
@@ -461,7 +463,7 @@ impl Still {
         tokio::task::spawn_blocking(move || {
             let _ignored = held.recv();
         });
-        Still(hold)
+        Still { _hold: hold }
     }
 }
 
