@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailroom_e2e::fixtures::{campaign_with_message, local_account};
+use mailroom_e2e::fixtures::{address, campaign_with_message, local_account};
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
 use mailroom_e2e::{Run, Workspace, mailroom_async as cli};
 use mailroom_engine::Session;
@@ -22,12 +22,8 @@ use mailroom_engine::results::{
     StateFilter,
 };
 use mailroom_engine::secrets::SecretStore;
-use mailroom_engine::smtp::manage::add_account;
 use mailroom_engine::smtp::AccountSettings;
-
-fn address(i: usize) -> String {
-    format!("user{i:04}@example.org")
-}
+use mailroom_engine::smtp::manage::add_account;
 
 struct Fixture {
     ws: Arc<Workspace>,
