@@ -432,7 +432,12 @@ fn rate_text(rate: f64) -> String {
 /// suspended: Mon 3,000 · Tue 2,400, ...".
 impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} recipients", thousands(self.remaining))?;
+        let noun = if crate::english::is_one(&self.remaining) {
+            "recipient"
+        } else {
+            "recipients"
+        };
+        write!(f, "{} {noun}", thousands(self.remaining))?;
         if let Some(per_day) = self.per_day {
             write!(f, " on {} a day", thousands(u64::from(per_day)))?;
         }
@@ -562,6 +567,12 @@ mod tests {
 
     fn shares(plan: &Plan) -> Vec<(&str, u64)> {
         plan.accounts.iter().map(|a| (a.name.as_str(), a.count)).collect()
+    }
+
+    #[test]
+    fn one_recipient_is_one_recipient() {
+        let plan = work_out(&input(at("2026-12-07 09:00"), 1));
+        assert!(plan.to_string().starts_with("1 recipient at 2/s"), "{plan}");
     }
 
     #[test]
