@@ -266,32 +266,7 @@ impl<P: Policy> Session<P> {
         let verb = verb.to_ascii_uppercase();
         let rest = rest.trim();
         match verb.as_str() {
-            "EHLO" | "HELO" => {
-                let action = without_delay(self.policy.on_event(self.id, &Event::Ehlo { name: rest })).await;
-                if action != Action::Proceed {
-                    return answer(io, action, 250, "").await;
-                }
-                state.ehlo_done = true;
-                state.transaction.mail_from = None;
-                state.transaction.rcpt_to.clear();
-                if verb == "HELO" {
-                    return reply(io, 250, &self.config.hostname).await;
-                }
-                let mut lines = vec![
-                    self.config.hostname.clone(),
-                    "PIPELINING".to_owned(),
-                    "8BITMIME".to_owned(),
-                    "SMTPUTF8".to_owned(),
-                    format!("SIZE {}", self.config.max_message_size),
-                    "ENHANCEDSTATUSCODES".to_owned(),
-                    "AUTH PLAIN LOGIN".to_owned(),
-                ];
-                if self.config.tls.is_some() && !state.tls {
-                    lines.push("STARTTLS".to_owned());
-                }
-                lines.push("HELP".to_owned());
-                reply_lines(io, 250, &lines).await
-            }
+            "EHLO" | "HELO" => self.ehlo(io, state, &verb, rest).await,
             "STARTTLS" if self.config.tls.is_some() && !state.tls => {
                 let action = without_delay(self.policy.on_event(self.id, &Event::Command { line: command })).await;
                 if action != Action::Proceed {
@@ -309,79 +284,9 @@ impl<P: Policy> Session<P> {
                 }
                 self.auth(io, state, rest).await
             }
-            "MAIL" => {
-                let Some(address) = path_argument(rest, "FROM:") else {
-                    return reply(io, 501, "5.5.4 Syntax: MAIL FROM:<address>").await;
-                };
-                let action = without_delay(self.policy.on_event(self.id, &Event::MailFrom { address: &address })).await;
-                if action != Action::Proceed {
-                    return answer(io, action, 250, "").await;
-                }
-                if !state.ehlo_done {
-                    return reply(io, 503, "5.5.1 Say EHLO first").await;
-                }
-                if self.policy.requires_auth() && state.authenticated_as.is_none() {
-                    return reply(io, 530, "5.7.0 Authentication required").await;
-                }
-                if let Some(size) = size_parameter(rest)
-                    && size > self.config.max_message_size
-                {
-                    return reply(io, 552, "5.3.4 Message size exceeds fixed limit").await;
-                }
-                let smtputf8 = has_parameter(rest, "SMTPUTF8");
-                if !smtputf8 && !address.is_ascii() {
-                    return reply(io, 553, "5.6.7 Non-ASCII address needs SMTPUTF8").await;
-                }
-                state.transaction.smtputf8 = smtputf8;
-                state.transaction.mail_from = Some(address);
-                state.transaction.rcpt_to.clear();
-                reply(io, 250, "2.1.0 Ok").await
-            }
-            "RCPT" => {
-                let Some(address) = path_argument(rest, "TO:") else {
-                    return reply(io, 501, "5.5.4 Syntax: RCPT TO:<address>").await;
-                };
-                if state.transaction.mail_from.is_none() {
-                    return reply(io, 503, "5.5.1 Need MAIL before RCPT").await;
-                }
-                if !state.transaction.smtputf8 && !address.is_ascii() {
-                    return reply(io, 553, "5.6.7 Non-ASCII address needs SMTPUTF8").await;
-                }
-                let action = without_delay(self.policy.on_event(self.id, &Event::RcptTo { address: &address })).await;
-                if action != Action::Proceed {
-                    return answer(io, action, 250, "").await;
-                }
-                state.transaction.rcpt_to.push(address);
-                reply(io, 250, "2.1.5 Ok").await
-            }
-            "DATA" => {
-                if state.transaction.rcpt_to.is_empty() {
-                    return reply(io, 554, "5.5.1 No valid recipients").await;
-                }
-                let action = without_delay(self.policy.on_event(self.id, &Event::Data)).await;
-                if action != Action::Proceed {
-                    return answer(io, action, 354, "").await;
-                }
-                if let Flow::End = reply(io, 354, "End data with <CR><LF>.<CR><LF>").await {
-                    return Flow::End;
-                }
-                let Some(data) = read_data(io, self.config.max_message_size).await else {
-                    return Flow::End;
-                };
-                let envelope = Envelope {
-                    session: self.id,
-                    peer: self.peer,
-                    mail_from: state.transaction.mail_from.take().unwrap_or_default(),
-                    rcpt_to: std::mem::take(&mut state.transaction.rcpt_to),
-                    authenticated_as: state.authenticated_as.clone(),
-                    smtputf8: state.transaction.smtputf8,
-                };
-                let Ok(data) = data else {
-                    return reply(io, 552, "5.3.4 Message size exceeds fixed limit").await;
-                };
-                let action = self.policy.deliver(envelope, data).await;
-                answer(io, action, 250, "2.0.0 Ok: queued").await
-            }
+            "MAIL" => self.mail(io, state, rest).await,
+            "RCPT" => self.rcpt(io, state, rest).await,
+            "DATA" => self.data(io, state).await,
             "RSET" => {
                 state.transaction.mail_from = None;
                 state.transaction.rcpt_to.clear();
@@ -402,6 +307,127 @@ impl<P: Policy> Session<P> {
                 reply(io, 502, "5.5.2 Command not recognised").await
             }
         }
+    }
+
+    /// EHLO (the extensions offered) or HELO; either ends a transaction.
+    async fn ehlo<S>(&self, io: &mut BufReader<S>, state: &mut State, verb: &str, rest: &str) -> Flow
+    where
+        S: AsyncRead + AsyncWrite + Unpin + ResetOnDrop,
+    {
+        let action = without_delay(self.policy.on_event(self.id, &Event::Ehlo { name: rest })).await;
+        if action != Action::Proceed {
+            return answer(io, action, 250, "").await;
+        }
+        state.ehlo_done = true;
+        state.transaction.mail_from = None;
+        state.transaction.rcpt_to.clear();
+        if verb == "HELO" {
+            return reply(io, 250, &self.config.hostname).await;
+        }
+        let mut lines = vec![
+            self.config.hostname.clone(),
+            "PIPELINING".to_owned(),
+            "8BITMIME".to_owned(),
+            "SMTPUTF8".to_owned(),
+            format!("SIZE {}", self.config.max_message_size),
+            "ENHANCEDSTATUSCODES".to_owned(),
+            "AUTH PLAIN LOGIN".to_owned(),
+        ];
+        if self.config.tls.is_some() && !state.tls {
+            lines.push("STARTTLS".to_owned());
+        }
+        lines.push("HELP".to_owned());
+        reply_lines(io, 250, &lines).await
+    }
+
+    /// MAIL FROM: checks the order, the login, SIZE and SMTPUTF8, then opens
+    /// a transaction.
+    async fn mail<S>(&self, io: &mut BufReader<S>, state: &mut State, rest: &str) -> Flow
+    where
+        S: AsyncRead + AsyncWrite + Unpin + ResetOnDrop,
+    {
+        let Some(address) = path_argument(rest, "FROM:") else {
+            return reply(io, 501, "5.5.4 Syntax: MAIL FROM:<address>").await;
+        };
+        let action = without_delay(self.policy.on_event(self.id, &Event::MailFrom { address: &address })).await;
+        if action != Action::Proceed {
+            return answer(io, action, 250, "").await;
+        }
+        if !state.ehlo_done {
+            return reply(io, 503, "5.5.1 Say EHLO first").await;
+        }
+        if self.policy.requires_auth() && state.authenticated_as.is_none() {
+            return reply(io, 530, "5.7.0 Authentication required").await;
+        }
+        if let Some(size) = size_parameter(rest)
+            && size > self.config.max_message_size
+        {
+            return reply(io, 552, "5.3.4 Message size exceeds fixed limit").await;
+        }
+        let smtputf8 = has_parameter(rest, "SMTPUTF8");
+        if !smtputf8 && !address.is_ascii() {
+            return reply(io, 553, "5.6.7 Non-ASCII address needs SMTPUTF8").await;
+        }
+        state.transaction.smtputf8 = smtputf8;
+        state.transaction.mail_from = Some(address);
+        state.transaction.rcpt_to.clear();
+        reply(io, 250, "2.1.0 Ok").await
+    }
+
+    /// RCPT TO: one more recipient for the open transaction.
+    async fn rcpt<S>(&self, io: &mut BufReader<S>, state: &mut State, rest: &str) -> Flow
+    where
+        S: AsyncRead + AsyncWrite + Unpin + ResetOnDrop,
+    {
+        let Some(address) = path_argument(rest, "TO:") else {
+            return reply(io, 501, "5.5.4 Syntax: RCPT TO:<address>").await;
+        };
+        if state.transaction.mail_from.is_none() {
+            return reply(io, 503, "5.5.1 Need MAIL before RCPT").await;
+        }
+        if !state.transaction.smtputf8 && !address.is_ascii() {
+            return reply(io, 553, "5.6.7 Non-ASCII address needs SMTPUTF8").await;
+        }
+        let action = without_delay(self.policy.on_event(self.id, &Event::RcptTo { address: &address })).await;
+        if action != Action::Proceed {
+            return answer(io, action, 250, "").await;
+        }
+        state.transaction.rcpt_to.push(address);
+        reply(io, 250, "2.1.5 Ok").await
+    }
+
+    /// DATA: reads the content (bounded by SIZE) and hands it with its
+    /// envelope to the policy, whose answer is the reply.
+    async fn data<S>(&self, io: &mut BufReader<S>, state: &mut State) -> Flow
+    where
+        S: AsyncRead + AsyncWrite + Unpin + ResetOnDrop,
+    {
+        if state.transaction.rcpt_to.is_empty() {
+            return reply(io, 554, "5.5.1 No valid recipients").await;
+        }
+        let action = without_delay(self.policy.on_event(self.id, &Event::Data)).await;
+        if action != Action::Proceed {
+            return answer(io, action, 354, "").await;
+        }
+        if let Flow::End = reply(io, 354, "End data with <CR><LF>.<CR><LF>").await {
+            return Flow::End;
+        }
+        let Some(data) = read_data(io, self.config.max_message_size).await else {
+            return Flow::End;
+        };
+        let envelope = Envelope {
+            session: self.id,
+            peer: self.peer,
+            mail_from: state.transaction.mail_from.take().unwrap_or_default(),
+            rcpt_to: std::mem::take(&mut state.transaction.rcpt_to),
+            authenticated_as: state.authenticated_as.clone(),
+            smtputf8: state.transaction.smtputf8,
+        };
+        let Ok(data) = data else {
+            return reply(io, 552, "5.3.4 Message size exceeds fixed limit").await;
+        };
+        let action = self.policy.deliver(envelope, data).await;
+        answer(io, action, 250, "2.0.0 Ok: queued").await
     }
 
     async fn auth<S>(&self, io: &mut BufReader<S>, state: &mut State, rest: &str) -> Flow
