@@ -223,6 +223,104 @@ const HTML: TemplatePart = TemplatePart::Html;
 const UNSUBSCRIBE_URL: TemplatePart = TemplatePart::UnsubscribeUrl;
 const ATTACHMENT_NAME: TemplatePart = TemplatePart::AttachmentName;
 
+/// The unsubscribe link the draft asks for, if any: an http(s) URL (a
+/// template, checked as one with the other parts).
+fn unsubscribe_url(draft: &MessageDraft) -> Result<Option<&str>> {
+    if !draft.unsubscribe.enabled {
+        return Ok(None);
+    }
+    let url = draft
+        .unsubscribe
+        .url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    if let Some(url) = url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(template_error(
+            UNSUBSCRIBE_URL,
+            None,
+            TemplateProblem::UnsubscribeNotHttps,
+        ));
+    }
+    Ok(url)
+}
+
+/// The headers every recipient's mail shares: From, Reply-To, MIME-Version,
+/// and List-Unsubscribe-Post when there is an unsubscribe link.
+fn fixed_headers(draft: &MessageDraft, sender: &Sender, has_unsubscribe_url: bool) -> Result<String> {
+    let sender_mailbox = mailbox(sender.name.as_deref(), &sender.address, AddressRole::Sender)?;
+    let reply_to = sender
+        .reply_to
+        .as_deref()
+        .map(|r| mailbox(None, r, AddressRole::ReplyTo))
+        .transpose()?;
+    let mut fixed = Headers::new();
+    fixed.set(header::From::from(Mailboxes::from(sender_mailbox)));
+    if let Some(reply_to) = reply_to {
+        fixed.set(header::ReplyTo::from(Mailboxes::from(reply_to)));
+    }
+    fixed.set(header::MIME_VERSION_1_0);
+    if draft.unsubscribe.enabled && has_unsubscribe_url {
+        fixed.set(ListUnsubscribePost);
+    }
+    Ok(fixed.to_string())
+}
+
+/// The `mailto:` of List-Unsubscribe when unsubscribing is on: the draft's
+/// address, else the sender's.
+fn unsubscribe_mailto(draft: &MessageDraft, sender: &Sender) -> Result<Option<String>> {
+    if !draft.unsubscribe.enabled {
+        return Ok(None);
+    }
+    let address = draft
+        .unsubscribe
+        .mailto
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .unwrap_or(&sender.address);
+    mailbox(None, address, AddressRole::Unsubscribe)?;
+    Ok(Some(mailto_uri(address)))
+}
+
+/// The files every recipient gets, read once (never one of `protected`).
+fn shared_attachments(draft: &MessageDraft, protected: &ProtectedFiles) -> Result<Vec<LoadedAttachment>> {
+    let mut attachments = Vec::with_capacity(draft.attachments.len());
+    for path in &draft.attachments {
+        let unusable = |problem| Error::AttachmentUnreadable { problem };
+        let real = attach::check_shared_file(path, protected).map_err(unusable)?;
+        let bytes = attach::read_checked(path, &real).map_err(unusable)?;
+        attachments.push(LoadedAttachment {
+            name: file_name(path),
+            content_type: content_type_of(path),
+            bytes,
+        });
+    }
+    Ok(attachments)
+}
+
+/// The index among `columns` of the column naming each recipient's own
+/// file, when the draft names one.
+fn attachment_column(draft: &MessageDraft, columns: &[String]) -> Result<Option<usize>> {
+    let Some(column) = draft.attachment_column.as_deref().filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let index = columns.iter().position(|c| c == column).ok_or_else(|| {
+        template_error(
+            TemplatePart::AttachmentColumn,
+            None,
+            TemplateProblem::UnknownColumn {
+                name: column.to_owned(),
+                suggestion: problem::nearest(column, columns.iter().map(String::as_str)),
+                columns: columns.to_vec(),
+            },
+        )
+    })?;
+    Ok(Some(index))
+}
+
 impl CompiledMessage {
     /// Checks `draft` against `columns` (syntax, unknown fields, the sender,
     /// shared attachments) and prepares it for rendering. No file among
@@ -247,25 +345,7 @@ impl CompiledMessage {
 
         let mut env = merge::environment();
 
-        let unsubscribe_url = if draft.unsubscribe.enabled {
-            draft
-                .unsubscribe
-                .url
-                .as_deref()
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-        } else {
-            None
-        };
-        if let Some(url) = unsubscribe_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(template_error(
-                UNSUBSCRIBE_URL,
-                None,
-                TemplateProblem::UnsubscribeNotHttps,
-            ));
-        }
+        let unsubscribe_url = unsubscribe_url(draft)?;
         let attachment_name = draft.attachment_name.as_deref().filter(|n| !n.trim().is_empty());
         if attachment_name.is_some() && draft.attachment_column.as_deref().is_some_and(|c| !c.is_empty()) {
             return Err(template_error(
@@ -286,38 +366,8 @@ impl CompiledMessage {
             add_part(&mut env, name, source, &field_names)?;
         }
 
-        let sender_mailbox = mailbox(sender.name.as_deref(), &sender.address, AddressRole::Sender)?;
-        let reply_to = sender
-            .reply_to
-            .as_deref()
-            .map(|r| mailbox(None, r, AddressRole::ReplyTo))
-            .transpose()?;
-        let mut fixed = Headers::new();
-        fixed.set(header::From::from(Mailboxes::from(sender_mailbox)));
-        if let Some(reply_to) = reply_to {
-            fixed.set(header::ReplyTo::from(Mailboxes::from(reply_to)));
-        }
-        fixed.set(header::MIME_VERSION_1_0);
-        if draft.unsubscribe.enabled && unsubscribe_url.is_some() {
-            fixed.set(ListUnsubscribePost);
-        }
-        let unsubscribe_mailto = draft.unsubscribe.enabled.then(|| {
-            draft
-                .unsubscribe
-                .mailto
-                .as_deref()
-                .map(str::trim)
-                .filter(|m| !m.is_empty())
-                .unwrap_or(&sender.address)
-                .to_owned()
-        });
-        let unsubscribe_mailto = match unsubscribe_mailto {
-            Some(address) => {
-                mailbox(None, &address, AddressRole::Unsubscribe)?;
-                Some(mailto_uri(&address))
-            }
-            None => None,
-        };
+        let fixed = fixed_headers(draft, sender, unsubscribe_url.is_some())?;
+        let unsubscribe_mailto = unsubscribe_mailto(draft, sender)?;
 
         let attachment_folder = draft.attachment_folder.clone().filter(|f| !f.as_os_str().is_empty());
         let per_recipient =
@@ -329,31 +379,9 @@ impl CompiledMessage {
                 TemplateProblem::NoAttachmentFolder,
             ));
         }
-        let mut attachments = Vec::with_capacity(draft.attachments.len());
-        for path in &draft.attachments {
-            let unusable = |problem| Error::AttachmentUnreadable { problem };
-            let real = attach::check_shared_file(path, protected).map_err(unusable)?;
-            let bytes = attach::read_checked(path, &real).map_err(unusable)?;
-            attachments.push(LoadedAttachment {
-                name: file_name(path),
-                content_type: content_type_of(path),
-                bytes,
-            });
-        }
-        let attachment_column = match draft.attachment_column.as_deref().filter(|c| !c.is_empty()) {
-            None => None,
-            Some(column) => Some(columns.iter().position(|c| c == column).ok_or_else(|| {
-                template_error(
-                    TemplatePart::AttachmentColumn,
-                    None,
-                    TemplateProblem::UnknownColumn {
-                        name: column.to_owned(),
-                        suggestion: problem::nearest(column, columns.iter().map(String::as_str)),
-                        columns: columns.to_vec(),
-                    },
-                )
-            })?),
-        };
+        let attachments = shared_attachments(draft, protected)?;
+        let attachment_column = attachment_column(draft, columns)?;
+        // The Message-IDs' right side: the sender's domain.
         let domain = sender
             .address
             .trim()
@@ -368,7 +396,7 @@ impl CompiledMessage {
             has_text: text.is_some(),
             has_html: html.is_some(),
             has_unsubscribe_url: unsubscribe_url.is_some(),
-            fixed_headers: fixed.to_string(),
+            fixed_headers: fixed,
             date_line: std::sync::Mutex::new((0, String::new())),
             unsubscribe_mailto,
             attachments,
