@@ -156,73 +156,10 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
                     run.server_back();
                     held = Some(Held { connection, sent: 0 });
                 }
-                Some(Err(failure)) => {
-                    // A reply that refused the connection (at the greeting,
-                    // EHLO or AUTH) is the rules' first: the server is there
-                    // and said what it wants.
-                    let failure = match run.rules.decide(&failure) {
-                        Some(rule) => {
-                            let failure = Failure {
-                                rule: Some(rule.id.clone()),
-                                ..failure
-                            };
-                            match act_on_open_rule(run, rule, &failure).await {
-                                OpenRule::Waits => {
-                                    connect_failures = 0;
-                                    continue;
-                                }
-                                OpenRule::Paused => break,
-                                OpenRule::AsUsual => failure,
-                            }
-                        }
-                        None => failure,
-                    };
-                    if failure.class() == FailureClass::PermanentForCampaign {
-                        run.halt_with(server_pause(&failure, run));
-                        break;
-                    }
-                    connect_failures += 1;
-                    let elapsed = run.outage_began().elapsed();
-                    let reached = run.reached.load(Ordering::SeqCst);
-                    match run.outage_policy().after_failure(connect_failures, elapsed, reached) {
-                        Next::Pause { limit_reached } => {
-                            run.halt_with(if limit_reached {
-                                PauseReason::OutageTooLong {
-                                    attempts: connect_failures,
-                                    failure,
-                                    host: run.account.host.clone(),
-                                    port: run.account.port,
-                                    limit_ms: run.account.outage_limit_ms,
-                                }
-                            } else {
-                                PauseReason::Unreachable {
-                                    attempts: connect_failures,
-                                    failure,
-                                    host: run.account.host.clone(),
-                                    port: run.account.port,
-                                }
-                            });
-                            break;
-                        }
-                        Next::Retry { wait, attempt, of } => {
-                            let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-                            run.waiting_for_server(wait, attempt, of, failure.clone());
-                            run.sink.event(&CampaignEvent::ConnectionTrouble {
-                                failure,
-                                host: run.account.host.clone(),
-                                port: run.account.port,
-                                retry_in_ms,
-                                attempt,
-                                of,
-                            });
-                            tokio::select! {
-                                () = tokio::time::sleep(wait) => {}
-                                () = run.stopped() => break,
-                            }
-                            continue;
-                        }
-                    }
-                }
+                Some(Err(failure)) => match after_open_failure(run, failure, &mut connect_failures).await {
+                    Retry::Again => continue,
+                    Retry::Stop => break,
+                },
                 None => break,
             }
         }
@@ -330,6 +267,87 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
         old.connection.quit().await;
     }
     Ok(())
+}
+
+/// What a worker does after a connection could not be opened.
+enum Retry {
+    /// Try again from the top of the loop (after the wait it needed).
+    Again,
+    /// The run is pausing or stopping.
+    Stop,
+}
+
+/// A connection could not be opened: a rule the refusal matches acts first;
+/// a failure that is the campaign's (a refused login) pauses it; else the
+/// outage policy says whether to wait and try again (telling the window
+/// "waiting for the server") or to pause with Test connection's verdict.
+/// `connect_failures` counts the failures in a row.
+async fn after_open_failure(run: &Run, failure: Failure, connect_failures: &mut u32) -> Retry {
+    // A reply that refused the connection (at the greeting,
+    // EHLO or AUTH) is the rules' first: the server is there
+    // and said what it wants.
+    let failure = match run.rules.decide(&failure) {
+        Some(rule) => {
+            let failure = Failure {
+                rule: Some(rule.id.clone()),
+                ..failure
+            };
+            match act_on_open_rule(run, rule, &failure).await {
+                OpenRule::Waits => {
+                    *connect_failures = 0;
+                    return Retry::Again;
+                }
+                OpenRule::Paused => return Retry::Stop,
+                OpenRule::AsUsual => failure,
+            }
+        }
+        None => failure,
+    };
+    if failure.class() == FailureClass::PermanentForCampaign {
+        run.halt_with(server_pause(&failure, run));
+        return Retry::Stop;
+    }
+    *connect_failures += 1;
+    let elapsed = run.outage_began().elapsed();
+    let reached = run.reached.load(Ordering::SeqCst);
+    match run.outage_policy().after_failure(*connect_failures, elapsed, reached) {
+        Next::Pause { limit_reached } => {
+            run.halt_with(if limit_reached {
+                PauseReason::OutageTooLong {
+                    attempts: *connect_failures,
+                    failure,
+                    host: run.account.host.clone(),
+                    port: run.account.port,
+                    limit_ms: run.account.outage_limit_ms,
+                }
+            } else {
+                PauseReason::Unreachable {
+                    attempts: *connect_failures,
+                    failure,
+                    host: run.account.host.clone(),
+                    port: run.account.port,
+                }
+            });
+            Retry::Stop
+        }
+        Next::Retry { wait, attempt, of } => {
+            let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            run.waiting_for_server(wait, attempt, of, failure.clone());
+            run.sink.event(&CampaignEvent::ConnectionTrouble {
+                failure,
+                host: run.account.host.clone(),
+                port: run.account.port,
+                retry_in_ms,
+                attempt,
+                of,
+            });
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = run.stopped() => return Retry::Stop,
+            }
+            Retry::Again
+        }
+    }
 }
 
 /// Puts a recipient taken with its send slot ([`look_ahead`]) but never
