@@ -53,6 +53,16 @@ if cargo tree -p mailroom-engine --edges normal,build | grep -q tauri; then
   exit 1
 fi
 
+step "The front ends reach the database only through the engine's Session"
+# The CLI and the shell make one Session call per action; the store's own
+# methods (which skip the session's validation and secret handling) are for
+# the engine and the end-to-end tests. A front end naming the Store, or
+# asking a session for it, is a layering break.
+if grep -rnE '\bStore\b|\.store\(\)|mailroom_engine::store::Store' crates/cli/src src-tauri/src; then
+  echo "a front end reaches the store below the Session (see ARCHITECTURE.md, Invariants of the layering)" >&2
+  exit 1
+fi
+
 step "Rust tests (engine, CLI end to end, app; regenerates the TypeScript bindings)"
 # --no-fail-fast: one run names every failing test, not only the first binary's.
 cargo test --workspace --no-fail-fast

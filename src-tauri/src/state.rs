@@ -10,7 +10,7 @@ use std::path::Path;
 use mailroom_engine::logging::LogControl;
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::settings::SettingsFile;
-use mailroom_engine::{Error, Session, Store, paths};
+use mailroom_engine::{Error, Session, paths};
 use tokio::sync::RwLock;
 
 #[derive(Debug, Default)]
@@ -86,7 +86,7 @@ impl AppState {
     /// refused while a campaign sends from the current one. The old session
     /// (its sandbox, its password store) ends; commands already running on
     /// it finish on their clone of it.
-    pub async fn choose_database(&self, path: &Path) -> Result<Store, Error> {
+    pub async fn choose_database(&self, path: &Path) -> Result<Session, Error> {
         let mut slot = self.session.write().await;
         if slot.as_ref().is_some_and(Session::sending) {
             let current = slot.as_ref().map(|s| s.path().to_owned()).unwrap_or_default();
@@ -99,11 +99,11 @@ impl AppState {
                 "there is no home folder to keep settings in",
             ),
         })?;
-        let store = settings.choose_database(path).await?;
-        if let Some(old) = slot.replace(Session::new(store.clone())) {
+        let session = Session::new(settings.choose_database(path).await?);
+        if let Some(old) = slot.replace(session.clone()) {
             old.stop_sandboxes().await;
         }
-        Ok(store)
+        Ok(session)
     }
 }
 
