@@ -82,6 +82,7 @@ pub mod message;
 pub mod model;
 pub mod outcome;
 pub mod paths;
+pub mod progress;
 pub mod results;
 pub mod secrets;
 pub mod session;

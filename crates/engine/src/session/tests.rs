@@ -10,6 +10,7 @@ use crate::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome};
 use crate::error::ErrorKind;
 use crate::import::{ImportOptions, RecipientSource};
 use crate::message::MessageDraft;
+use crate::progress::Ignore;
 use crate::secrets::SecretStore;
 use crate::smtp::account;
 use crate::smtp::{AccountSettings, AuthMethod};
@@ -66,7 +67,7 @@ async fn the_sandbox_starts_once_and_only_for_an_action_on_the_sandbox_account()
     // A real SMTP account: Test connection tries its server, and no
     // sandbox is started for it (nothing listens there, so it fails).
     let diagnosis = session
-        .test_account("Real", None, 1, |_| {})
+        .test_account("Real", None, 1, &Ignore)
         .await
         .expect("a diagnosis");
     assert!(!diagnosis.ok, "{diagnosis:?}");
@@ -79,7 +80,7 @@ async fn the_sandbox_starts_once_and_only_for_an_action_on_the_sandbox_account()
     // keeps it for the next action.
     for test in [2, 3] {
         let diagnosis = session
-            .test_account("Local", None, test, |_| {})
+            .test_account("Local", None, test, &Ignore)
             .await
             .expect("a diagnosis");
         assert!(diagnosis.ok, "{diagnosis:?}");
@@ -95,7 +96,7 @@ async fn closing_the_session_stops_its_sandbox_and_closes_the_database() {
     let session = session(&dir).await;
     let port = add_sandbox(&session, "Local", None).await;
     session
-        .test_account("Local", None, 1, |_| {})
+        .test_account("Local", None, 1, &Ignore)
         .await
         .expect("a diagnosis");
     let sandbox = session
@@ -117,7 +118,7 @@ async fn closing_the_session_stops_its_sandbox_and_closes_the_database() {
     // Dropped without close: the last clone stops the sandbox too.
     let session = self::session(&dir).await;
     session
-        .test_account("Local", None, 1, |_| {})
+        .test_account("Local", None, 1, &Ignore)
         .await
         .expect("a diagnosis");
     let sandbox = session
