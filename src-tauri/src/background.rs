@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mailroom_engine::campaign::{self, schedule};
+use mailroom_engine::campaign::schedule;
 use mailroom_engine::model::CampaignId;
 use serde::{Deserialize, Serialize};
 use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
@@ -227,8 +227,8 @@ pub async fn activity<R: Runtime>(app: &AppHandle<R>) -> Activity {
     ids.extend(app.state::<Background>().claimed());
     ids.sort_unstable();
     ids.dedup();
-    let store = match tokio::time::timeout(Duration::from_secs(5), state.store()).await {
-        Ok(Ok(store)) => store,
+    let session = match tokio::time::timeout(Duration::from_secs(5), state.session()).await {
+        Ok(Ok(session)) => session,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "what is scheduled is not known");
             return Activity {
@@ -246,13 +246,14 @@ pub async fn activity<R: Runtime>(app: &AppHandle<R>) -> Activity {
     };
     let mut sending = Vec::with_capacity(ids.len());
     for id in ids {
-        let name = campaign::summary(&store, id)
+        let name = session
+            .campaign_summary(id)
             .await
             .map_or_else(|_| format!("#{id}"), |summary| summary.name);
         sending.push(name);
     }
-    let since = app.state::<Schedules>().since(&store);
-    let next = match schedule::list(&store, since).await {
+    let since = app.state::<Schedules>().since(&session);
+    let next = match session.schedules(since).await {
         Ok(all) => all
             .into_iter()
             .filter(|s| !s.missed)

@@ -15,7 +15,8 @@ use mailroom_engine::model::{
     UncertainDecision,
 };
 use mailroom_engine::progress::Batch;
-use mailroom_engine::smtp::account::{self, Account, AccountSettings, Preset};
+use mailroom_engine::smtp::Security;
+use mailroom_engine::smtp::account::{self, Account, AccountSettings, ConnectionWarning, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
 use mailroom_engine::smtp::manage::PasswordChange;
 use mailroom_engine::smtp::rules::AppliedRule;
@@ -166,6 +167,15 @@ pub async fn list_accounts(state: State<'_, AppState>) -> IpcResult<Vec<Account>
 #[tauri::command]
 pub async fn account_rules(state: State<'_, AppState>, name: String) -> IpcResult<Vec<AppliedRule>> {
     Ok(state.session().await?.account_rules(&name).await?)
+}
+
+/// What a connection being set up would be warned of (unencrypted to
+/// anything but this machine, certificates unchecked): the account and
+/// mailbox forms ask as they are filled in, by the rule a saved one is
+/// listed with.
+#[tauri::command]
+pub fn connection_warnings(security: Security, host: &str, accept_invalid_certs: bool) -> Vec<ConnectionWarning> {
+    ConnectionWarning::for_connection(security, host.trim(), accept_invalid_certs)
 }
 
 /// The provider presets, for the SMTP screen's picker.
@@ -362,12 +372,6 @@ pub async fn start_campaign(
     let _claim = background.claim(campaign);
     let session = state.session().await?;
     let sink = forward_to(on_events, 20);
-    // Empty: the campaign's accounts (its list, else the one it last ran on).
-    let names = if accounts.is_empty() {
-        session.campaign_accounts(campaign).await?
-    } else {
-        accounts.clone()
-    };
     let given: Vec<&str> = accounts.iter().map(String::as_str).collect();
     let report = session
         .send(
@@ -382,7 +386,7 @@ pub async fn start_campaign(
     if let Some(timer) = state.scan_timer.get()
         && report.outcome == campaign::RunOutcome::Completed
     {
-        for name in &names {
+        for name in &report.accounts {
             timer.campaign_finished(name);
         }
     }

@@ -86,6 +86,7 @@ pub fn run() {
             commands::resend_failed,
             commands::cancel_import,
             commands::import_extensions,
+            commands::connection_warnings,
             commands::choose_import,
             commands::campaign_summary,
             commands::list_recipients,

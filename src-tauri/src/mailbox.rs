@@ -99,10 +99,10 @@ pub fn start_timer(app: &AppHandle) -> ScanTimer {
         let app = list_app.clone();
         Box::pin(async move {
             let state = app.state::<AppState>();
-            let Ok(store) = state.store().await else {
+            let Ok(session) = state.session().await else {
                 return Vec::new();
             };
-            store
+            session
                 .mailboxes()
                 .await
                 .unwrap_or_default()

@@ -27,8 +27,8 @@ pub struct Schedules {
 }
 
 impl Schedules {
-    pub(crate) fn since(&self, store: &mailroom_engine::Store) -> i64 {
-        *self.since.get_or_init(|| store.now_ms())
+    pub(crate) fn since(&self, session: &mailroom_engine::Session) -> i64 {
+        *self.since.get_or_init(|| session.now_ms())
     }
 }
 
@@ -44,32 +44,32 @@ pub fn start_timer(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
-        let Ok(store) = state.store().await else {
+        let Ok(session) = state.session().await else {
             return;
         };
         let schedules = app.state::<Schedules>();
-        let since = schedules.since(&store);
+        let since = schedules.since(&session);
         let changed = schedules.changed.clone();
         let notify = app.clone();
-        let result = schedule::run_due(
-            &store,
-            since,
-            false,
-            changed,
-            CancellationToken::new(),
-            move |campaign, account| {
-                let notify = notify.clone();
-                // Claimed until the window's run of it ends, so Mailroom in
-                // the background does not quit before the run begins.
-                notify.state::<crate::background::Background>().hand_over(campaign);
-                async move {
-                    if let Err(e) = notify.emit("schedule-due", Due { campaign, account }) {
-                        tracing::warn!(error = %e, "could not tell the window a scheduled campaign starts");
+        let result = session
+            .run_due_schedules(
+                since,
+                false,
+                changed,
+                CancellationToken::new(),
+                move |campaign, account| {
+                    let notify = notify.clone();
+                    // Claimed until the window's run of it ends, so Mailroom in
+                    // the background does not quit before the run begins.
+                    notify.state::<crate::background::Background>().hand_over(campaign);
+                    async move {
+                        if let Err(e) = notify.emit("schedule-due", Due { campaign, account }) {
+                            tracing::warn!(error = %e, "could not tell the window a scheduled campaign starts");
+                        }
                     }
-                }
-            },
-        )
-        .await;
+                },
+            )
+            .await;
         if let Err(e) = result {
             tracing::error!(error = %e, "the schedule timer stopped");
         }
@@ -125,7 +125,7 @@ pub async fn list_schedules(
     schedules: State<'_, Schedules>,
 ) -> IpcResult<Vec<ScheduledCampaign>> {
     let session = state.session().await?;
-    Ok(session.schedules(schedules.since(session.store())).await?)
+    Ok(session.schedules(schedules.since(&session)).await?)
 }
 
 /// Takes a scheduled start ("send now", for a missed one): returns the account it was to send on.

@@ -8,11 +8,11 @@
 
 use std::path::PathBuf;
 
-use mailroom_engine::diagnostics::{self, DatabaseInfo, Program, Sources};
+use mailroom_engine::diagnostics::{DatabaseInfo, Program};
 use mailroom_engine::logging::LogLevel;
 use mailroom_engine::paths;
 use mailroom_engine::settings::{Settings, SettingsFile, Theme};
-use mailroom_engine::{Error, Result as EngineResult};
+use mailroom_engine::{Error, Result as EngineResult, Session};
 use tauri::{AppHandle, State};
 use tauri_plugin_opener::OpenerExt as _;
 
@@ -81,27 +81,18 @@ pub async fn choose_database(state: State<'_, AppState>, path: PathBuf) -> IpcRe
 /// "Copy diagnostics": the report as text (the window puts it on the clipboard).
 #[tauri::command]
 pub async fn diagnostics(app: AppHandle, state: State<'_, AppState>) -> IpcResult<String> {
-    let store = state.store().await;
-    let secrets = state.secrets().await.ok();
-    let database = match &store {
-        Ok(store) => store.path().to_owned(),
-        Err(_) => paths::database_path(None)?,
+    let program = Program {
+        name: format!("{} (desktop app)", app.package_info().name),
+        version: app.package_info().version.to_string(),
+        webview: tauri::webview_version().ok().map(|v| format!("{WEBVIEW} {v}")),
+        toolkit: Some(format!("Tauri {}", tauri::VERSION)),
     };
-    let log_dir = paths::log_dir();
-    let report = diagnostics::collect(Sources {
-        program: Program {
-            name: format!("{} (desktop app)", app.package_info().name),
-            version: app.package_info().version.to_string(),
-            webview: tauri::webview_version().ok().map(|v| format!("{WEBVIEW} {v}")),
-            toolkit: Some(format!("Tauri {}", tauri::VERSION)),
-        },
-        database: &database,
-        store: store.as_ref().ok(),
-        log_dir: log_dir.as_deref(),
-        log_level: state.settings.as_ref().map(|f| f.load().log_level).unwrap_or_default(),
-        secrets: secrets.as_ref(),
-    })
-    .await;
+    let level = state.settings.as_ref().map(|f| f.load().log_level).unwrap_or_default();
+    // The report is made also when the database cannot be opened.
+    let report = match state.session().await {
+        Ok(session) => session.diagnostics(program, level).await,
+        Err(_) => Session::diagnostics_without_session(&paths::database_path(None)?, program, level).await,
+    };
     Ok(report.to_text())
 }
 

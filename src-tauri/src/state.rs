@@ -77,11 +77,6 @@ impl AppState {
         Ok(session)
     }
 
-    /// The session's database.
-    pub async fn store(&self) -> Result<Store, Error> {
-        Ok(self.session().await?.store().clone())
-    }
-
     /// The session's password store.
     pub async fn secrets(&self) -> Result<SecretStore, Error> {
         Ok(self.session().await?.secrets().await.clone())
@@ -121,7 +116,7 @@ impl AppState {
 pub fn open_store_in_background(app: tauri::AppHandle) {
     tauri::async_runtime::spawn(async move {
         use tauri::Manager as _;
-        if let Err(e) = app.state::<AppState>().store().await {
+        if let Err(e) = app.state::<AppState>().session().await {
             tracing::warn!(error = %e, "the database could not be opened at start");
         }
     });

@@ -44,6 +44,36 @@ fn binary(env: &str, package: &str, bin: &str) -> PathBuf {
         .to_owned()
 }
 
+/// The `smtp add` arguments of account `name` for a server on
+/// 127.0.0.1:`port` without encryption; a test adds the login, the sender and
+/// what it is about.
+pub fn smtp_add_local<'a>(name: &'a str, port: &'a str) -> Vec<&'a str> {
+    vec![
+        "smtp",
+        "add",
+        name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--security",
+        "none",
+    ]
+}
+
+/// The `message` arguments that give campaign `campaign` the subject
+/// `subject` and the text in file `body`.
+pub fn message_args<'a>(campaign: &'a str, subject: &'a str, body: &'a Path) -> Vec<&'a str> {
+    vec![
+        "message",
+        campaign,
+        "--subject",
+        subject,
+        "--text",
+        body.to_str().unwrap_or_default(),
+    ]
+}
+
 /// A scratch directory with its own database, and a way to run the CLI on it.
 #[derive(Debug)]
 pub struct Workspace {
@@ -132,21 +162,8 @@ impl Workspace {
     /// options. Panics if the CLI refuses.
     pub fn add_local_account(&self, name: &str, port: u16, options: &[&str]) {
         let port = port.to_string();
-        let mut args = vec![
-            "smtp",
-            "add",
-            name,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--security",
-            "none",
-            "--auth",
-            "none",
-            "--from",
-            "news@example.com",
-        ];
+        let mut args = smtp_add_local(name, &port);
+        args.extend_from_slice(&["--auth", "none", "--from", "news@example.com"]);
         args.extend_from_slice(options);
         let run = self.mailroom(&args);
         assert!(run.success(), "{args:?}: {}", run.stderr);

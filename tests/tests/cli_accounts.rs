@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
-use mailroom_e2e::{Workspace, mailroom_async as cli};
+use mailroom_e2e::{Workspace, mailroom_async as cli, message_args};
 
 const GMAIL_DAILY_LIMIT: &str = "550 5.4.5 Daily user sending limit exceeded. For more information on Gmail sending limits go to https://support.google.com/a/answer/166852";
 
@@ -33,18 +33,7 @@ async fn campaign(ws: &Arc<Workspace>, id: u32, prefix: &str, n: usize) {
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
     ok(ws, &["import", list.to_str().expect("test step")]).await;
     let id = id.to_string();
-    ok(
-        ws,
-        &[
-            "message",
-            &id,
-            "--subject",
-            "For {{ name }}",
-            "--text",
-            body.to_str().expect("test step"),
-        ],
-    )
-    .await;
+    ok(ws, &message_args(&id, "For {{ name }}", &body)).await;
 }
 
 /// Adds account `name` on 127.0.0.1:`port` with `options`.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
-use mailroom_e2e::{Workspace, mailroom_async as cli, mailroom_binary};
+use mailroom_e2e::{Workspace, mailroom_async as cli, mailroom_binary, message_args};
 use mailroom_engine::Store;
 use mailroom_engine::campaign;
 use mailroom_engine::model::{CampaignStatus, CampaignSummary};
@@ -57,14 +57,7 @@ async fn campaign(n: usize, port: u16) -> Arc<Workspace> {
     add_account(&ws, "test", port).await;
     for args in [
         vec!["import", list.to_str().expect("test step")],
-        vec![
-            "message",
-            "1",
-            "--subject",
-            "For {{ name }}",
-            "--text",
-            body.to_str().expect("test step"),
-        ],
+        message_args("1", "For {{ name }}", &body),
     ] {
         let run = cli(&ws, &args).await;
         assert!(run.success(), "{args:?}: {}", run.stderr);
@@ -366,14 +359,7 @@ async fn a_campaign_and_its_account_send_from_one_process_at_a_time() {
     let body = ws.file("second.txt", "Hi {{ name }}.\n");
     for args in [
         vec!["import", second.to_str().expect("test step")],
-        vec![
-            "message",
-            "2",
-            "--subject",
-            "Second",
-            "--text",
-            body.to_str().expect("test step"),
-        ],
+        message_args("2", "Second", &body),
     ] {
         let run = cli(&ws, &args).await;
         assert!(run.success(), "{args:?}: {}", run.stderr);
@@ -453,14 +439,7 @@ async fn a_campaign_and_its_account_send_from_one_process_at_a_time() {
     // The account is free once the first run has ended.
     for args in [
         vec!["import", second.to_str().expect("test step")],
-        vec![
-            "message",
-            "3",
-            "--subject",
-            "Third",
-            "--text",
-            body.to_str().expect("test step"),
-        ],
+        message_args("3", "Third", &body),
         vec!["send", "3", "--smtp", "test"],
     ] {
         let run = cli(&ws, &args).await;
@@ -723,18 +702,7 @@ async fn a_sending_campaigns_account_and_message_are_refused_changes_until_it_is
         removed.stderr
     );
     let body = ws.file("changed.txt", "Changed {{ name }}.\n");
-    let changed = cli(
-        &ws,
-        &[
-            "message",
-            "1",
-            "--subject",
-            "Changed",
-            "--text",
-            body.to_str().expect("test step"),
-        ],
-    )
-    .await;
+    let changed = cli(&ws, &message_args("1", "Changed", &body)).await;
     assert_eq!(changed.code, Some(1), "{}", changed.stderr);
     assert!(
         changed.stderr.contains("pause it first, then change its message") && changed.stderr.contains(&holder),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
-use mailroom_e2e::{Workspace, mailroom_async as cli};
+use mailroom_e2e::{Workspace, mailroom_async as cli, message_args};
 use mailroom_engine::Store;
 use mailroom_engine::campaign::schedule::{self, Schedule, SendWindow};
 
@@ -34,14 +34,7 @@ async fn campaign(n: usize, port: u16, account: &[&str]) -> Arc<Workspace> {
     }
     for args in [
         vec!["import", list.to_str().expect("test step")],
-        vec![
-            "message",
-            "1",
-            "--subject",
-            "For {{ name }}",
-            "--text",
-            body.to_str().expect("test step"),
-        ],
+        message_args("1", "For {{ name }}", &body),
     ] {
         let run = cli(&ws, &args).await;
         assert!(run.success(), "{args:?}: {}", run.stderr);

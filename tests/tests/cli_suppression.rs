@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
-use mailroom_e2e::{Workspace, mailroom_async as cli};
+use mailroom_e2e::{Workspace, mailroom_async as cli, message_args};
 
 /// (email, reason, source kind) of every entry, from `suppression list --json`.
 async fn listed(ws: &Arc<Workspace>) -> Vec<(String, String, String)> {
@@ -127,18 +127,7 @@ async fn a_suppressed_address_is_skipped_at_import_and_at_send_with_its_reason()
     let import = cli(&ws, &["--json", "import", list.to_str().expect("test step")]).await;
     assert!(import.success(), "{}", import.stderr);
     assert_eq!(import.json()["suppressed"][0]["reason"], "unsubscribed in 2025");
-    let run = cli(
-        &ws,
-        &[
-            "message",
-            "1",
-            "--subject",
-            "Hi",
-            "--text",
-            body.to_str().expect("test step"),
-        ],
-    )
-    .await;
+    let run = cli(&ws, &message_args("1", "Hi", &body)).await;
     assert!(run.success(), "{}", run.stderr);
     let run = cli(
         &ws,
@@ -187,14 +176,7 @@ async fn campaign_delete_asks_for_yes_and_leaves_no_rows() {
     for args in [
         vec!["import", list.to_str().expect("test step"), "--name", "spring"],
         vec!["import", list.to_str().expect("test step"), "--name", "kept"],
-        vec![
-            "message",
-            "spring",
-            "--subject",
-            "Hi",
-            "--text",
-            body.to_str().expect("test step"),
-        ],
+        message_args("spring", "Hi", &body),
     ] {
         let run = cli(&ws, &args).await;
         assert!(run.success(), "{args:?}: {}", run.stderr);

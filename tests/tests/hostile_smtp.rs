@@ -108,7 +108,7 @@ async fn test_connection_with_send_to_fails_on_an_early_250() {
     let failed = diagnosis.stages.last().unwrap_or_else(|| panic!("no stages"));
     assert_eq!((failed.stage, failed.outcome), (Stage::Data, StageOutcome::Failed));
     assert_eq!(diagnosis.problem.map(|p| p.as_str()), Some("protocol_error"));
-    assert!(diagnosis.verdict.contains("protocol"), "{}", diagnosis.verdict);
+    assert!(diagnosis.verdict().contains("protocol"), "{}", diagnosis.verdict());
 }
 
 #[tokio::test]
@@ -594,9 +594,9 @@ async fn garbage_after_starttls_does_not_advise_choosing_starttls() {
         assert_eq!(failed.stage, Stage::Tls, "{diagnosis:#?}");
         assert_eq!(diagnosis.problem.map(|p| p.as_str()), Some("starttls_failed"));
         assert!(
-            !diagnosis.verdict.contains("Choose \"STARTTLS\""),
+            !diagnosis.verdict().contains("Choose \"STARTTLS\""),
             "the account already uses STARTTLS: {}",
-            diagnosis.verdict
+            diagnosis.verdict()
         );
     }
 }

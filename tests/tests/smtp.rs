@@ -141,11 +141,11 @@ async fn refused_says_nothing_listens_and_names_the_ports() {
     let diagnosis = diagnose(settings(port), None).await;
     assert_eq!(failed_at(&diagnosis), (Stage::Connect, Problem::Refused));
     assert!(
-        diagnosis.verdict.contains(&format!("127.0.0.1:{port}")),
+        diagnosis.verdict().contains(&format!("127.0.0.1:{port}")),
         "{}",
-        diagnosis.verdict
+        diagnosis.verdict()
     );
-    assert!(diagnosis.verdict.contains("465") && diagnosis.verdict.contains("587"));
+    assert!(diagnosis.verdict().contains("465") && diagnosis.verdict().contains("587"));
 }
 
 #[tokio::test]
@@ -164,7 +164,7 @@ async fn a_black_hole_times_out_at_the_greeting_with_tls_advice() {
     )
     .await;
     assert_eq!(failed_at(&diagnosis), (Stage::Greeting, Problem::NoGreeting));
-    assert!(diagnosis.verdict.contains("implicit TLS"), "{}", diagnosis.verdict);
+    assert!(diagnosis.verdict().contains("implicit TLS"), "{}", diagnosis.verdict());
 }
 
 #[tokio::test]
@@ -198,7 +198,7 @@ async fn implicit_tls_on_a_plain_port_is_a_tls_mismatch() {
     )
     .await;
     assert_eq!(failed_at(&diagnosis), (Stage::Tls, Problem::TlsMismatch));
-    assert!(diagnosis.verdict.contains("STARTTLS"), "{}", diagnosis.verdict);
+    assert!(diagnosis.verdict().contains("STARTTLS"), "{}", diagnosis.verdict());
 }
 
 #[tokio::test]
@@ -218,9 +218,9 @@ async fn a_self_signed_certificate_is_refused_unless_the_account_opts_in() {
     .await;
     assert_eq!(failed_at(&strict), (Stage::Tls, Problem::CertificateInvalid));
     assert!(
-        strict.verdict.contains("Accept invalid certificate"),
+        strict.verdict().contains("Accept invalid certificate"),
         "{}",
-        strict.verdict
+        strict.verdict()
     );
 }
 
@@ -272,7 +272,7 @@ async fn mail_without_login_is_530_auth_required() {
     .await;
     let diagnosis = diagnose(settings(server.port()), Some(test_message("a@example.org"))).await;
     assert_eq!(failed_at(&diagnosis), (Stage::Data, Problem::AuthRequired));
-    assert!(diagnosis.verdict.contains("login"), "{}", diagnosis.verdict);
+    assert!(diagnosis.verdict().contains("login"), "{}", diagnosis.verdict());
 }
 
 #[tokio::test]
@@ -403,7 +403,7 @@ async fn dns_failure_is_reported_at_the_dns_stage() {
     )
     .await;
     assert_eq!(failed_at(&diagnosis), (Stage::Dns, Problem::DnsFailed));
-    assert!(diagnosis.verdict.contains("no-such-host.invalid"));
+    assert!(diagnosis.verdict().contains("no-such-host.invalid"));
 }
 
 /// Cancel answers at once, even while a connect would wait a minute. The

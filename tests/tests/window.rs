@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator};
-use mailroom_e2e::{Workspace, app_binary};
+use mailroom_e2e::{Workspace, app_binary, message_args, smtp_add_local};
 
 const DIALOG_TITLE: &str = "Choose a recipient list";
 const WAIT: Duration = Duration::from_secs(60);
@@ -61,8 +62,12 @@ impl Driver {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start tauri-driver (is it on PATH?): {e}"));
         let driver = Driver { child, port };
-        wait_until("tauri-driver to listen", || {
+        // tauri-driver listens before the WebKitWebDriver it started does, and
+        // forwards a session request it cannot pass on as a dropped
+        // connection: wait for both.
+        wait_until("tauri-driver and WebKitWebDriver to listen", || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", native_port)).is_ok()
         });
         driver
     }
@@ -168,11 +173,21 @@ async fn connect_to(driver: &Driver, application: &Path, args: &[String]) -> Cli
         "tauri:options".into(),
         serde_json::json!({ "application": application, "args": args }),
     );
-    ClientBuilder::native()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .unwrap_or_else(|e| panic!("cannot open a WebDriver session: {e}"))
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match ClientBuilder::native().capabilities(caps.clone()).connect(&url).await {
+            Ok(client) => return client,
+            // The request never got an answer (seen once in CI, right after
+            // the driver started): no session exists, so ask again.
+            Err(e @ (NewSessionError::Failed(_) | NewSessionError::FailedC(_))) if attempts < 3 => {
+                step(&format!("the WebDriver session request was lost ({e}); asking again"));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => panic!("cannot open a WebDriver session: {e}"),
+        }
+    }
 }
 
 async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
@@ -528,17 +543,7 @@ async fn test_connection_through_the_window() {
     // `smtp add` first: it makes the database (with its Sandbox account);
     // `smtp remove` changes only a database that exists.
     for args in [
-        vec![
-            "smtp",
-            "add",
-            "Nowhere",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &refused_port,
-            "--security",
-            "none",
-        ],
+        smtp_add_local("Nowhere", &refused_port),
         vec!["smtp", "remove", "Sandbox"],
         vec!["smtp", "add", "Sandbox", "--preset", "sandbox", "--port", &sandbox_port],
     ] {
@@ -843,14 +848,7 @@ async fn pause_and_quit_from_the_close_button_loses_and_repeats_nothing() {
     let list = ws.file("quit.csv", csv);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
     campaign_on_a_slow_sandbox(&ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
+    let run = ws.mailroom(&message_args("1", "Hi {{ name }}", &body));
     assert!(run.success(), "{}", run.stderr);
     let driver = Driver::start(&ws);
     let client = connect(&driver).await;
@@ -937,14 +935,7 @@ async fn responsiveness_while_sending_to_a_million() {
         .unwrap_or_else(|e| panic!("cannot start the sink: {e}"));
     for args in [
         vec!["import", list.to_str().unwrap_or_default()],
-        vec![
-            "message",
-            "1",
-            "--subject",
-            "Hello {{ name }}",
-            "--text",
-            body.to_str().unwrap_or_default(),
-        ],
+        message_args("1", "Hello {{ name }}", &body),
         vec!["smtp", "remove", "Sandbox"],
     ] {
         let run = ws.mailroom(&args);
@@ -2112,14 +2103,7 @@ async fn quit_from_the_menu_while_sending_asks_first() {
     let list = ws.file("menu.csv", csv);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
     campaign_on_a_slow_sandbox(&ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
+    let run = ws.mailroom(&message_args("1", "Hi {{ name }}", &body));
     assert!(run.success(), "{}", run.stderr);
     let driver = Driver::start(&ws);
     let client = connect(&driver).await;
@@ -2180,29 +2164,12 @@ async fn a_mailbox_is_added_tested_and_scanned_and_results_show_the_bounce() {
     let port = server.port().to_string();
     for args in [
         vec!["import", list.to_str().unwrap_or_default(), "--name", "spring"],
-        vec![
-            "smtp",
-            "add",
-            "relay",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--security",
-            "none",
-            "--auth",
-            "none",
-            "--from",
-            "sender@mailroom.test",
-        ],
-        vec![
-            "message",
-            "spring",
-            "--subject",
-            "Spring",
-            "--text",
-            body.to_str().unwrap_or_default(),
-        ],
+        [
+            smtp_add_local("relay", &port),
+            vec!["--auth", "none", "--from", "sender@mailroom.test"],
+        ]
+        .concat(),
+        message_args("spring", "Spring", &body),
         vec!["send", "spring", "--smtp", "relay"],
     ] {
         let run = ws.mailroom(&args);
@@ -2385,31 +2352,12 @@ async fn results_filter_history_and_resend_failed_through_the_window() {
     let port = server.port().to_string();
     for args in [
         vec!["import", list.to_str().unwrap_or_default()],
-        vec![
-            "smtp",
-            "add",
-            "Scripted",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--security",
-            "none",
-            "--auth",
-            "none",
-            "--from",
-            "news@example.com",
-            "--retries",
-            "0",
-        ],
-        vec![
-            "message",
-            "1",
-            "--subject",
-            "Hi {{ name }}",
-            "--text",
-            body.to_str().unwrap_or_default(),
-        ],
+        [
+            smtp_add_local("Scripted", &port),
+            vec!["--auth", "none", "--from", "news@example.com", "--retries", "0"],
+        ]
+        .concat(),
+        message_args("1", "Hi {{ name }}", &body),
     ] {
         let run = ws.mailroom(&args);
         assert!(run.success(), "{args:?}: {}", run.stderr);
@@ -2675,14 +2623,7 @@ async fn scheduled_campaign(ws: &Workspace, recipients: usize, in_ms: i64) -> i6
     let list = ws.file("scheduled.csv", csv);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
     campaign_on_a_slow_sandbox(ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
+    let run = ws.mailroom(&message_args("1", "Hi {{ name }}", &body));
     assert!(run.success(), "{}", run.stderr);
     let store = mailroom_engine::Store::open(&ws.db())
         .await
@@ -2983,29 +2924,12 @@ async fn a_server_that_is_not_there_shows_waiting_for_the_server_then_pauses_wit
     for args in [
         vec!["import", list.to_str().unwrap_or_default()],
         vec!["smtp", "remove", "Sandbox"],
-        vec![
-            "smtp",
-            "add",
-            "Down",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--security",
-            "none",
-            "--from",
-            "news@example.com",
-            "--connections",
-            "1",
-        ],
-        vec![
-            "message",
-            "1",
-            "--subject",
-            "Hi {{ name }}",
-            "--text",
-            body.to_str().unwrap_or_default(),
-        ],
+        [
+            smtp_add_local("Down", &port),
+            vec!["--from", "news@example.com", "--connections", "1"],
+        ]
+        .concat(),
+        message_args("1", "Hi {{ name }}", &body),
     ] {
         let run = ws.mailroom(&args);
         assert!(run.success(), "{args:?}: {}", run.stderr);
@@ -3107,14 +3031,7 @@ async fn the_window_from_the_keyboard_alone() {
     let list = ws.file("keys.csv", csv);
     let body = ws.file("body.txt", "Hello {{ name }}.\n");
     campaign_on_a_slow_sandbox(&ws, &list);
-    let run = ws.mailroom(&[
-        "message",
-        "1",
-        "--subject",
-        "Hi {{ name }}",
-        "--text",
-        body.to_str().unwrap_or_default(),
-    ]);
+    let run = ws.mailroom(&message_args("1", "Hi {{ name }}", &body));
     assert!(run.success(), "{}", run.stderr);
     let driver = Driver::start(&ws);
     let client = connect(&driver).await;

@@ -87,11 +87,10 @@ pub async fn message(args: MessageArgs, db: &Path, out: &Output) -> Result<ExitC
         },
     };
     let session = Session::open(db).await?;
-    let id = session.resolve(&args.campaign).await?;
-    let check = session.save_message(id, &draft).await?;
+    let check = session.save_message(&args.campaign, &draft).await?;
     session.close().await;
     out.print(&check, |w| {
-        writeln!(w, "Message saved for campaign {id}.")?;
+        writeln!(w, "Message saved for campaign \"{}\".", args.campaign)?;
         writeln!(w, "  merge fields  {}", check.fields.join(", "))?;
         if check.missing_attachment_count > 0 {
             writeln!(
@@ -546,10 +545,9 @@ pub async fn template(command: TemplateCommand, db: &Path, out: &Output) -> Resu
             })?;
         }
         TemplateCommand::Apply { name, campaign } => {
-            let id = session.resolve(&campaign).await?;
-            let check = session.apply_template(&name, id).await?;
+            let check = session.apply_template(&name, &campaign).await?;
             out.print(&check, |w| {
-                writeln!(w, "Campaign {id} now has the message of template \"{name}\".")
+                writeln!(w, "Campaign \"{campaign}\" now has the message of template \"{name}\".")
             })?;
         }
         TemplateCommand::Copy { from, to } => {

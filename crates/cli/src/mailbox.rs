@@ -7,12 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use mailroom_engine::english::count;
-use mailroom_engine::mailbox::diagnose::MailboxDiagnosis;
+use mailroom_engine::mailbox::diagnose::{MailboxDiagnosis, MailboxStageDetail};
 use mailroom_engine::mailbox::manage::MailboxPassword;
 use mailroom_engine::mailbox::scan::ScanReport;
 use mailroom_engine::mailbox::{Mailbox, MailboxSettings, ProcessedAction};
 use mailroom_engine::smtp::Security;
-use mailroom_engine::smtp::diagnose::StageOutcome;
 use mailroom_engine::{Error, Session};
 use tokio_util::sync::CancellationToken;
 
@@ -306,16 +305,16 @@ fn write_verdict(w: &mut dyn Write, diagnosis: &MailboxDiagnosis) -> std::io::Re
     if diagnosis.ok {
         return writeln!(w, "Everything works: Mailroom can read this mailbox for bounces.");
     }
-    let advice = diagnosis
-        .stages
-        .iter()
-        .rev()
-        .find(|s| s.outcome == StageOutcome::Failed)
-        .and_then(|s| s.advice.as_deref());
+    let advice = diagnosis.stages.iter().rev().find_map(|s| match &s.detail {
+        MailboxStageDetail::Failed { failure } => Some(failure.advice(&diagnosis.host, diagnosis.port)),
+        _ => None,
+    });
     writeln!(
         w,
         "{}",
-        advice.unwrap_or("The mailbox cannot be read yet; see the step that failed.")
+        advice
+            .as_deref()
+            .unwrap_or("The mailbox cannot be read yet; see the step that failed.")
     )
 }
 
@@ -360,9 +359,7 @@ fn write_report(w: &mut dyn Write, r: &ScanReport) -> std::io::Result<()> {
     }
     if let Some(failure) = &r.failure {
         writeln!(w, "  stopped at {}: {}", failure.stage, failure.text)?;
-        if let Some(advice) = &r.advice {
-            writeln!(w, "  {advice}")?;
-        }
+        writeln!(w, "  {}", failure.advice(&r.host, r.port))?;
     }
     Ok(())
 }

@@ -7,14 +7,13 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use mailroom_engine::campaign::plan::in_turn;
 use mailroom_engine::campaign::schedule::{
-    self, Schedule, ScheduledCampaign, SendWindow, describe_time, local_time_zone, parse_local_time,
+    Schedule, ScheduledCampaign, SendWindow, describe_time, local_time_zone, parse_local_time,
 };
-use mailroom_engine::{Error, Session, Store};
+use mailroom_engine::{Error, Session};
 use tokio_util::sync::CancellationToken;
 
 use crate::output::Output;
@@ -101,7 +100,7 @@ pub async fn run(command: ScheduleCommand, db: &Path, out: &Output) -> Result<Ex
     match command {
         ScheduleCommand::List => {
             let session = open_session(db, Access::Read).await?;
-            let all = session.schedules(session.store().now_ms()).await?;
+            let all = session.schedules(session.now_ms()).await?;
             out.print(&all, |w| {
                 if all.is_empty() {
                     return writeln!(w, "No campaign has a schedule.");
@@ -198,7 +197,7 @@ pub async fn send_at(args: ScheduleArgs, retry_base: Option<f64>, db: &Path, out
         shutdown_signal().await;
         on_signal.cancel();
     });
-    let due = wait_until(session.store(), at, &cancel).await;
+    let due = session.wait_until(at, &cancel).await;
     signals.abort();
     if !due {
         session.close().await;
@@ -223,23 +222,6 @@ pub async fn send_at(args: ScheduleArgs, retry_base: Option<f64>, db: &Path, out
     sent
 }
 
-/// Waits until `at` (Unix ms, the store's clock), reading the clock again
-/// at least every 30 s (tokio's clock stands still while the computer
-/// sleeps). `false` if cancelled first.
-async fn wait_until(store: &Store, at: i64, cancel: &CancellationToken) -> bool {
-    loop {
-        let left = at - store.now_ms();
-        if left <= 0 {
-            return true;
-        }
-        let nap = Duration::from_millis(u64::try_from(left).unwrap_or(0)).min(Duration::from_secs(30));
-        tokio::select! {
-            () = cancel.cancelled() => return false,
-            () = tokio::time::sleep(nap) => {}
-        }
-    }
-}
-
 /// The plan of the accounts the scheduled start sends on.
 async fn print_plan(session: &Session, id: i64) {
     match session.plan(id, &[], None).await {
@@ -251,8 +233,7 @@ async fn print_plan(session: &Session, id: i64) {
 /// `mailroom schedule run`.
 async fn run_due(db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let session = Session::open(db).await?;
-    let store = session.store();
-    let since = store.now_ms();
+    let since = session.now_ms();
     let missed = session.missed_schedules(since).await?;
     for scheduled in &missed {
         if !out.is_json() {
@@ -277,13 +258,8 @@ async fn run_due(db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let failed = outcome.clone();
     let shared = session.clone();
     let json = out.is_json();
-    let result = schedule::run_due(
-        store,
-        since,
-        true,
-        Arc::default(),
-        cancel.clone(),
-        move |campaign, account| {
+    let result = session
+        .run_due_schedules(since, true, Arc::default(), cancel.clone(), move |campaign, account| {
             let session = shared.clone();
             let failed = failed.clone();
             async move {
@@ -307,9 +283,8 @@ async fn run_due(db: &Path, out: &Output) -> Result<ExitCode, Error> {
                         .get_or_insert(e);
                 }
             }
-        },
-    )
-    .await;
+        })
+        .await;
     signals.abort();
     session.close().await;
     result?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use mailroom_engine::diagnostics::{self, Program, Sources};
+use mailroom_engine::diagnostics::Program;
 use mailroom_engine::logging::LogLevel;
 use mailroom_engine::settings::{SettingsFile, Theme};
 use mailroom_engine::{Error, Session, paths};
@@ -104,33 +104,24 @@ fn theme_name(theme: Theme) -> &'static str {
 
 /// The report the app's "Copy diagnostics" makes, for the CLI's database.
 pub async fn diagnostics(db: &Path, out: &Output) -> Result<ExitCode, Error> {
-    let session = Session::open(db).await;
-    // The report is made also when the database cannot be opened.
-    let secrets = match &session {
-        Ok(session) => session.secrets().await.clone(),
-        Err(_) => Session::secrets_for(db).await,
-    };
     let level = SettingsFile::default_location()
         .map(|f| f.load().log_level)
         .unwrap_or_default();
-    let log_dir = paths::log_dir();
-    let report = diagnostics::collect(Sources {
-        program: Program {
-            name: "mailroom (CLI)".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            webview: None,
-            toolkit: None,
-        },
-        database: db,
-        store: session.as_ref().ok().map(Session::store),
-        log_dir: log_dir.as_deref(),
-        log_level: level,
-        secrets: Some(&secrets),
-    })
-    .await;
-    if let Ok(session) = session {
-        session.close().await;
-    }
+    let program = Program {
+        name: "mailroom (CLI)".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        webview: None,
+        toolkit: None,
+    };
+    // The report is made also when the database cannot be opened.
+    let report = match Session::open(db).await {
+        Ok(session) => {
+            let report = session.diagnostics(program, level).await;
+            session.close().await;
+            report
+        }
+        Err(_) => Session::diagnostics_without_session(db, program, level).await,
+    };
     out.print(&report, |w| write!(w, "{}", report.to_text()))?;
     Ok(ExitCode::SUCCESS)
 }

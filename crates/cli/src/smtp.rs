@@ -461,7 +461,7 @@ fn write_rules(w: &mut dyn Write, rules: &[mailroom_engine::smtp::rules::Applied
 
 fn write_verdict(w: &mut dyn Write, diagnosis: &Diagnosis) -> std::io::Result<()> {
     writeln!(w)?;
-    writeln!(w, "{}", diagnosis.verdict)
+    writeln!(w, "{}", diagnosis.verdict())
 }
 
 /// `mailroom sandbox`: serves until Ctrl-C or SIGTERM.

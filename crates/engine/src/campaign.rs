@@ -326,6 +326,9 @@ pub struct RunReport {
     pub outcome: RunOutcome,
     pub reason: Option<PauseReason>,
     pub counts: StatusCounts,
+    /// The accounts the run could send through, in the order it tried them
+    /// (whose mailboxes may see this campaign's bounces).
+    pub accounts: Vec<String>,
 }
 
 /// What every task of one run shares.
@@ -879,7 +882,10 @@ pub(crate) async fn send(
         };
         // Boxed: a run's future is large, and `send`'s would hold it inline.
         match Box::pin(send_on(segment, control)).await? {
-            Ended::Finished(report) => return Ok(report),
+            Ended::Finished(report) => {
+                let accounts = candidates.iter().map(|c| c.name.clone()).collect();
+                return Ok(RunReport { accounts, ..report });
+            }
             Ended::Moved { run_id, why, control } => {
                 match why {
                     AccountChange::AuthFailed { .. } => {
@@ -1178,6 +1184,7 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         outcome,
         reason,
         counts,
+        accounts: vec![run.account.name.clone()],
     }))
 }
 

@@ -26,7 +26,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::campaign::throttle::LiveLimits;
 use crate::campaign::{self, ProgressSink, RunControl, RunOptions, RunReport};
+use crate::diagnostics::{self, Diagnostics, Program, Sources};
 use crate::error::{Error, Result};
+use crate::logging::LogLevel;
 use crate::model::CampaignId;
 use crate::secrets::SecretStore;
 use crate::smtp::AccountSettings;
@@ -131,6 +133,37 @@ impl Session {
     /// cannot be opened; a session locates its own.)
     pub async fn secrets_for(db: &Path) -> SecretStore {
         SecretStore::open(db.parent().unwrap_or(Path::new("."))).await
+    }
+
+    /// The report "Copy diagnostics" makes, by `program`, for this session's
+    /// database, passwords and logs.
+    pub async fn diagnostics(&self, program: Program, log_level: LogLevel) -> Diagnostics {
+        let log_dir = crate::paths::log_dir();
+        diagnostics::collect(Sources {
+            program,
+            database: self.path(),
+            store: Some(self.store()),
+            log_dir: log_dir.as_deref(),
+            log_level,
+            secrets: Some(self.secrets().await),
+        })
+        .await
+    }
+
+    /// [`Session::diagnostics`] for the database at `db` that could not be
+    /// opened (the report says why).
+    pub async fn diagnostics_without_session(db: &Path, program: Program, log_level: LogLevel) -> Diagnostics {
+        let log_dir = crate::paths::log_dir();
+        let secrets = Session::secrets_for(db).await;
+        diagnostics::collect(Sources {
+            program,
+            database: db,
+            store: None,
+            log_dir: log_dir.as_deref(),
+            log_level,
+            secrets: Some(&secrets),
+        })
+        .await
     }
 
     /// Stops the sandbox and closes the database (the WAL checkpointed), after

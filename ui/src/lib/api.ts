@@ -8,6 +8,8 @@ import type { CapturedMessage } from './bindings/CapturedMessage';
 import type { CapturedSummary } from './bindings/CapturedSummary';
 import type { Diagnosis } from './bindings/Diagnosis';
 import type { Preset } from './bindings/Preset';
+import type { ConnectionWarning } from './bindings/ConnectionWarning';
+import type { Security } from './bindings/Security';
 import type { StageReport } from './bindings/StageReport';
 import type { CampaignSummary } from './bindings/CampaignSummary';
 import type { ErrorKind } from './bindings/ErrorKind';
@@ -99,6 +101,9 @@ export const api = {
   /** How the file would be imported and its first rows; saves nothing. */
   /** The extensions of the files Mailroom offers to import, lower-case, without the dot. */
   importExtensions: () => call<string[]>('import_extensions'),
+  /** What a connection being set up would be warned of (the engine's rule). */
+  connectionWarnings: (security: Security, host: string, acceptInvalidCerts: boolean) =>
+    call<ConnectionWarning[]>('connection_warnings', { security, host, acceptInvalidCerts }),
   /** The choices after `change` (another sheet or reading forgets the chosen email column). */
   chooseImport: (choices: ImportChoices, change: ImportChoice) =>
     call<ImportChoices>('choose_import', { choices, change }),

@@ -225,7 +225,6 @@ const stages: StageReport[] = [
     problem: null,
     code: null,
     enhanced_code: null,
-    advice: null,
     extensions: [],
   },
   {
@@ -236,7 +235,6 @@ const stages: StageReport[] = [
     problem: 'refused',
     code: null,
     enhanced_code: null,
-    advice: 'Nothing is listening on 127.0.0.1:2526.',
     extensions: [],
   },
 ];
@@ -246,7 +244,6 @@ const diagnosis: Diagnosis = {
   ok: false,
   stages,
   problem: 'refused',
-  verdict: 'Nothing is listening on 127.0.0.1:2526.',
 };
 
 const rate = { configured: 5, effective: 4.9, reason: null };
@@ -280,7 +277,7 @@ const run: Batch<CampaignEvent>[] = [
     ],
   },
 ];
-const runReport: RunReport = { outcome: 'paused', reason: campaign.pause_reason, counts };
+const runReport: RunReport = { outcome: 'paused', reason: campaign.pause_reason, counts, accounts: ['Sandbox'] };
 
 const captured: CapturedSummary = { id: 1, received_at: at, mail_from: 'news@example.com', rcpt_to: ['ann@example.com'], subject: 'Spring news', size: 900 };
 const capturedMessage: CapturedMessage = {

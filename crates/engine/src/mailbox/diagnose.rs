@@ -27,7 +27,6 @@ pub struct MailboxStageReport {
     /// What the step found, as data; front ends say it in their language.
     pub detail: MailboxStageDetail,
     pub problem: Option<MailboxProblem>,
-    pub advice: Option<String>,
 }
 
 /// What a step found, as data: names, numbers and the server's own words
@@ -147,7 +146,6 @@ impl Run<'_> {
                 duration_ms,
                 detail: describe(value),
                 problem: None,
-                advice: None,
             },
             Err(failure) => MailboxStageReport {
                 stage,
@@ -157,7 +155,6 @@ impl Run<'_> {
                     failure: failure.clone(),
                 },
                 problem: Some(failure.problem),
-                advice: Some(failure.advice(&self.settings.host, self.settings.port)),
             },
         };
         if on_stage.event(&report) == Flow::Stop {

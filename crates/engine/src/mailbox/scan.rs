@@ -51,7 +51,10 @@ pub struct ScanReport {
     pub ok: bool,
     /// Why it stopped, when it did not finish (what was read before is kept).
     pub failure: Option<MailboxFailure>,
-    pub advice: Option<String>,
+    /// The server scanned, which the advice for a failure names
+    /// (`MailboxFailure::advice`).
+    pub host: String,
+    pub port: u16,
     /// The folder's UIDVALIDITY changed since the last scan: every message
     /// was read again (and nothing recorded twice).
     pub uid_validity_changed: bool,
@@ -116,6 +119,8 @@ pub async fn scan(
     let mut report = ScanReport {
         account: account.to_owned(),
         folder: mailbox.settings.folder.clone(),
+        host: settings.host.clone(),
+        port: settings.port,
         ..ScanReport::default()
     };
     let outcome = tokio::select! {
@@ -130,7 +135,6 @@ pub async fn scan(
             store.finish_scan(mailbox.id, None).await?;
         }
         Err(failure) => {
-            report.advice = Some(failure.advice(&settings.host, settings.port));
             store.finish_scan(mailbox.id, Some(&failure.to_string())).await?;
             tracing::warn!(account, %failure, "bounce scan stopped");
             report.failure = Some(failure);

@@ -75,7 +75,6 @@ fn stage(stage: Stage) -> StageReport {
         problem: None,
         code: None,
         enhanced_code: None,
-        advice: None,
         extensions: Vec::new(),
     }
 }

@@ -1,6 +1,12 @@
 //! The session's calls for schedules and plans: a campaign's start time
 //! and send windows, and how its recipients would go out.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
 use super::{CampaignRef, Session};
 use crate::campaign::plan::{self, Plan};
 use crate::campaign::schedule::{self, Schedule, ScheduledCampaign};
@@ -8,6 +14,46 @@ use crate::error::Result;
 use crate::model::CampaignId;
 
 impl Session {
+    /// Now, by the database's clock (Unix ms): what schedules are compared with.
+    pub fn now_ms(&self) -> i64 {
+        self.store().now_ms()
+    }
+
+    /// Starts this database's scheduled campaigns as they come due, until
+    /// `cancel` (see `schedule::run_due`): the app's timer (`until_idle`
+    /// false) and `mailroom schedule run` (true).
+    pub async fn run_due_schedules<F, Fut>(
+        &self,
+        since: i64,
+        until_idle: bool,
+        changed: Arc<tokio::sync::Notify>,
+        cancel: CancellationToken,
+        start: F,
+    ) -> Result<()>
+    where
+        F: Fn(CampaignId, Option<String>) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        schedule::run_due(self.store(), since, until_idle, changed, cancel, start).await
+    }
+
+    /// Waits until `at` (Unix ms, the database's clock), reading the clock
+    /// again at least every 30 s: tokio's clock stands still while the
+    /// computer sleeps, the wall clock does not. `false` if cancelled first.
+    pub async fn wait_until(&self, at: i64, cancel: &CancellationToken) -> bool {
+        loop {
+            let left = at - self.now_ms();
+            if left <= 0 {
+                return true;
+            }
+            let nap = Duration::from_millis(u64::try_from(left).unwrap_or(0)).min(Duration::from_secs(30));
+            tokio::select! {
+                () = cancel.cancelled() => return false,
+                () = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
     /// The campaign's schedule, if it has one.
     pub async fn schedule(&self, campaign: impl Into<CampaignRef<'_>>) -> Result<Option<Schedule>> {
         let id = self.resolve(campaign).await?;

@@ -714,6 +714,35 @@ mod tests {
     }
 
     #[test]
+    fn this_machine_by_any_loopback_name_is_not_the_network() {
+        for host in ["localhost", "127.0.0.1", "127.0.0.2", "127.255.0.9", "::1"] {
+            assert!(
+                ConnectionWarning::for_connection(Security::None, host, false).is_empty(),
+                "{host}"
+            );
+        }
+        // A name that starts like an address is not one; nor is another machine.
+        for host in [
+            "127.0.0.1.example.org",
+            "128.0.0.1",
+            "mail.example.com",
+            "localhost.example.org",
+        ] {
+            assert_eq!(
+                ConnectionWarning::for_connection(Security::None, host, false),
+                vec![ConnectionWarning::NoEncryption],
+                "{host}"
+            );
+        }
+        // Encrypted, nothing to warn of, wherever it goes.
+        assert!(ConnectionWarning::for_connection(Security::Tls, "mail.example.com", false).is_empty());
+        assert_eq!(
+            ConnectionWarning::for_connection(Security::Starttls, "localhost", true),
+            vec![ConnectionWarning::CertificatesNotChecked]
+        );
+    }
+
+    #[test]
     fn unencrypted_remote_accounts_and_unchecked_certificates_warn() {
         let remote = AccountSettings {
             host: "mail.example.com".into(),

@@ -42,7 +42,6 @@ pub struct StageReport {
     pub problem: Option<Problem>,
     pub code: Option<u16>,
     pub enhanced_code: Option<String>,
-    pub advice: Option<String>,
     /// EHLO only: the extensions the server advertised.
     pub extensions: Vec<String>,
 }
@@ -57,8 +56,26 @@ pub struct Diagnosis {
     pub stages: Vec<StageReport>,
     /// The failed stage's problem, when one failed.
     pub problem: Option<Problem>,
-    /// One sentence: "Everything works" or what failed and what to try.
-    pub verdict: String,
+}
+
+impl Diagnosis {
+    /// How the stage that failed failed, when one did.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.stages.iter().rev().find_map(|stage| match &stage.detail {
+            StageDetail::Failed { failure } => Some(failure),
+            _ => None,
+        })
+    }
+
+    /// One English sentence for the CLI: "Everything works", or what failed
+    /// and what to try (the window says it from `ok` and `problem`).
+    pub fn verdict(&self) -> String {
+        match self.failure() {
+            _ if self.ok => "Everything works: Mailroom can send mail with this account.".to_owned(),
+            Some(failure) => failure.advice(&self.host, self.port),
+            None => "The test stopped before it finished.".to_owned(),
+        }
+    }
 }
 
 /// A message to send as the last stage ("Send test message").
@@ -137,17 +154,9 @@ pub async fn test_connection(
         cancel: on_stage.stop_signal().child_token(),
     };
     let result = run.stages(message, on_stage).await;
-    let (ok, problem, verdict) = match result {
-        Ok(()) => (
-            true,
-            None,
-            "Everything works: Mailroom can send mail with this account.".to_owned(),
-        ),
-        Err(failure) => (
-            false,
-            Some(failure.problem),
-            failure.advice(&settings.host, settings.port),
-        ),
+    let (ok, problem) = match result {
+        Ok(()) => (true, None),
+        Err(failure) => (false, Some(failure.problem)),
     };
     Diagnosis {
         host: settings.host.clone(),
@@ -155,7 +164,6 @@ pub async fn test_connection(
         ok,
         stages: run.stages,
         problem,
-        verdict,
     }
 }
 
@@ -193,7 +201,6 @@ impl Run {
                     problem: None,
                     code: None,
                     enhanced_code: None,
-                    advice: None,
                     extensions,
                 }
             }
@@ -207,7 +214,6 @@ impl Run {
                 problem: Some(failure.problem),
                 code: failure.code,
                 enhanced_code: failure.enhanced_code.clone(),
-                advice: Some(failure.advice(&self.settings.host, self.settings.port)),
                 extensions: Vec::new(),
             },
         };

@@ -9,8 +9,4 @@ export type Diagnosis = { host: string, port: number, ok: boolean, stages: Array
 /**
  * The failed stage's problem, when one failed.
  */
-problem: Problem | null, 
-/**
- * One sentence: "Everything works" or what failed and what to try.
- */
-verdict: string, };
+problem: Problem | null, };

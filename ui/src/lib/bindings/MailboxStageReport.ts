@@ -11,4 +11,4 @@ export type MailboxStageReport = { stage: MailboxStage, outcome: StageOutcome, d
 /**
  * What the step found, as data; front ends say it in their language.
  */
-detail: MailboxStageDetail, problem: MailboxProblem | null, advice: string | null, };
+detail: MailboxStageDetail, problem: MailboxProblem | null, };

@@ -6,4 +6,9 @@ import type { StatusCounts } from "./StatusCounts";
 /**
  * How a run ended.
  */
-export type RunReport = { outcome: RunOutcome, reason: PauseReason | null, counts: StatusCounts, };
+export type RunReport = { outcome: RunOutcome, reason: PauseReason | null, counts: StatusCounts, 
+/**
+ * The accounts the run could send through, in the order it tried them
+ * (whose mailboxes may see this campaign's bounces).
+ */
+accounts: Array<string>, };

@@ -17,7 +17,12 @@ ok: boolean,
 /**
  * Why it stopped, when it did not finish (what was read before is kept).
  */
-failure: MailboxFailure | null, advice: string | null, 
+failure: MailboxFailure | null, 
+/**
+ * The server scanned, which the advice for a failure names
+ * (`MailboxFailure::advice`).
+ */
+host: string, port: number, 
 /**
  * The folder's UIDVALIDITY changed since the last scan: every message
  * was read again (and nothing recorded twice).

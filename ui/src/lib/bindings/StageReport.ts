@@ -17,7 +17,7 @@ detail: StageDetail,
 /**
  * On failure: what kind, the server's code, and what to try.
  */
-problem: Problem | null, code: number | null, enhanced_code: string | null, advice: string | null, 
+problem: Problem | null, code: number | null, enhanced_code: string | null, 
 /**
  * EHLO only: the extensions the server advertised.
  */
