@@ -265,6 +265,10 @@ impl<E: Coalesce> Coalescer<E> {
 impl<E: Coalesce> Sink<E> for Coalescer<E> {
     fn event(&self, event: &E) -> Flow {
         let mut p = lock(&self.shared.pending);
+        if p.done {
+            // Nothing goes out after the last event: keep nothing either.
+            return Flow::Go;
+        }
         match event.kind() {
             Kind::Snapshot => p.snapshot = Some(event.clone()),
             Kind::Sample => {
