@@ -5,6 +5,7 @@
 //! [`fuzz`] the fuzz harness (docs/FUZZING.md); [`mailserver`] starts real
 //! Dovecot and Postfix servers for the bounce tests.
 
+pub mod fixtures;
 pub mod fuzz;
 pub mod mailserver;
 pub mod raw_peer;

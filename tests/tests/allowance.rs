@@ -9,16 +9,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mailroom_e2e::fixtures::{campaign_with_message, local_account};
 use mailroom_e2e::mailserver::ThrottlingPostfix;
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
 use mailroom_engine::Session;
 use mailroom_engine::Store;
 use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
-use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::message::{MessageDraft, save_message};
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::manage::{add_account, list_accounts};
-use mailroom_engine::smtp::{AccountSettings, AuthMethod, Security};
+use mailroom_engine::smtp::AccountSettings;
 use tempfile::TempDir;
 
 struct Fixture {
@@ -35,17 +34,16 @@ async fn fixture(port: u16) -> Fixture {
     let secrets = SecretStore::EncryptedFile {
         dir: dir.path().to_owned(),
     };
+    // The engine's own timeouts: a real Postfix is not answering a script.
+    let defaults = AccountSettings::default();
     let settings = AccountSettings {
-        name: "test".to_owned(),
-        host: "127.0.0.1".to_owned(),
-        port,
-        security: Security::None,
-        auth: AuthMethod::None,
-        from_address: Some("news@example.com".to_owned()),
         connections: 4,
         per_connection: 1_000,
         retries: 10,
-        ..AccountSettings::default()
+        connect_timeout_ms: defaults.connect_timeout_ms,
+        command_timeout_ms: defaults.command_timeout_ms,
+        data_timeout_ms: defaults.data_timeout_ms,
+        ..local_account("test", port)
     };
     add_account(&store, &secrets, settings, None).await.expect("test step");
     Fixture {
@@ -62,22 +60,15 @@ async fn campaign_of(fixture: &Fixture, prefix: &str, n: usize) -> i64 {
     for i in 0..n {
         csv.push_str(&format!("{prefix}{i:05}@example.org,Name {i}\n"));
     }
-    let list = fixture._dir.path().join(format!("{prefix}.csv"));
-    std::fs::write(&list, csv).expect("test step");
-    let options = ImportOptions::default();
-    let source = RecipientSource::open(&list, &options).await.expect("test step");
-    let report = import::import(&fixture.store, source, &options)
-        .await
-        .expect("test step");
-    let draft = MessageDraft {
-        subject: "Hello {{ first_name }}".to_owned(),
-        text: Some("Dear {{ first_name }},\nthis is for {{ email }}.\n".to_owned()),
-        ..MessageDraft::default()
-    };
-    save_message(&fixture.store, report.campaign.id, &draft)
-        .await
-        .expect("test step");
-    report.campaign.id
+    campaign_with_message(
+        &fixture.store,
+        fixture._dir.path(),
+        prefix,
+        &csv,
+        "Hello {{ first_name }}",
+        "Dear {{ first_name }},\nthis is for {{ email }}.\n",
+    )
+    .await
 }
 
 /// What one campaign did.

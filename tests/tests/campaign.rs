@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mailroom_e2e::fixtures::{campaign_with_message, local_account};
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
 use mailroom_engine::Session;
 use mailroom_engine::campaign::{
@@ -48,32 +49,20 @@ async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)
     for i in 0..n {
         csv.push_str(&format!("{},Name {i}\n", address(i)));
     }
-    let list = dir.path().join("list.csv");
-    std::fs::write(&list, csv).expect("test step");
-    let options = ImportOptions::default();
-    let source = RecipientSource::open(&list, &options).await.expect("test step");
-    let report = import::import(&store, source, &options).await.expect("test step");
-    let campaign = report.campaign.id;
-    let draft = MessageDraft {
-        subject: "Hello {{ first_name }}".to_owned(),
-        text: Some("Dear {{ first_name }},\nthis is for {{ email }}.\n".to_owned()),
-        ..MessageDraft::default()
-    };
-    save_message(&store, campaign, &draft).await.expect("test step");
+    let campaign = campaign_with_message(
+        &store,
+        dir.path(),
+        "list",
+        &csv,
+        "Hello {{ first_name }}",
+        "Dear {{ first_name }},\nthis is for {{ email }}.\n",
+    )
+    .await;
     let mut settings = AccountSettings {
-        name: "test".to_owned(),
-        host: "127.0.0.1".to_owned(),
-        port,
-        security: Security::None,
-        auth: AuthMethod::None,
-        from_address: Some("news@example.com".to_owned()),
         connections: 4,
         per_connection: 50,
-        connect_timeout_ms: 2_000,
-        command_timeout_ms: 2_000,
-        data_timeout_ms: 2_000,
         retries: 5,
-        ..AccountSettings::default()
+        ..local_account("test", port)
     };
     account(&mut settings);
     let password = settings.username.as_ref().map(|_| "secret".to_owned());

@@ -20,19 +20,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mailroom_e2e::fixtures::{campaign_with_message, local_account};
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
 use mailroom_engine::Session;
 use mailroom_engine::campaign::{
     AccountChange, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome, RunReport, SuspensionReason,
 };
 use mailroom_engine::clock::ManualClock;
-use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::message::{MessageDraft, save_message};
 use mailroom_engine::model::RecipientStatus;
 use mailroom_engine::results::AttemptResult;
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::manage::{add_account, get_account, resume_account};
-use mailroom_engine::smtp::{AccountSettings, AuthMethod, Problem, Security, Stage};
+use mailroom_engine::smtp::{AccountSettings, AuthMethod, Problem, Stage};
 use mailroom_engine::{Error, Store};
 use tempfile::TempDir;
 
@@ -56,20 +55,11 @@ fn address(i: usize) -> String {
 
 fn settings(name: &str, port: u16, preset: Option<&str>) -> AccountSettings {
     AccountSettings {
-        name: name.to_owned(),
         preset: preset.map(str::to_owned),
-        host: "127.0.0.1".to_owned(),
-        port,
-        security: Security::None,
-        auth: AuthMethod::None,
         from_address: Some(format!("news@{name}.example.com")),
-        connections: 1,
         per_connection: 100,
-        connect_timeout_ms: 2_000,
-        command_timeout_ms: 2_000,
-        data_timeout_ms: 2_000,
         retries: 3,
-        ..AccountSettings::default()
+        ..local_account(name, port)
     }
 }
 
@@ -96,21 +86,15 @@ async fn fixture(n: usize) -> Fixture {
     for i in 0..n {
         csv.push_str(&format!("{},Name {i}\n", address(i)));
     }
-    let list = dir.path().join("list.csv");
-    std::fs::write(&list, csv).expect("test step");
-    let options = ImportOptions::default();
-    let source = RecipientSource::open(&list, &options).await.expect("test step");
-    let campaign = import::import(&store, source, &options)
-        .await
-        .expect("test step")
-        .campaign
-        .id;
-    let draft = MessageDraft {
-        subject: "Hello {{ first_name }}".to_owned(),
-        text: Some("Dear {{ first_name }}.\n".to_owned()),
-        ..MessageDraft::default()
-    };
-    save_message(&store, campaign, &draft).await.expect("test step");
+    let campaign = campaign_with_message(
+        &store,
+        dir.path(),
+        "list",
+        &csv,
+        "Hello {{ first_name }}",
+        "Dear {{ first_name }}.\n",
+    )
+    .await;
     Fixture {
         _dir: dir,
         store,

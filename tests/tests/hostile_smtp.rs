@@ -7,11 +7,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mailroom_e2e::fixtures::{campaign_with_message, local_account};
 use mailroom_e2e::raw_peer::{Heard, RawPeer, Say, ordinary};
 use mailroom_engine::Session;
 use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
-use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::message::{MessageDraft, save_message};
 use mailroom_engine::model::{Recipient, RecipientStatus};
 use mailroom_engine::progress::Ignore;
 use mailroom_engine::secrets::SecretStore;
@@ -622,33 +621,20 @@ async fn fixture(addresses: &[String], port: u16) -> Fixture {
     for (i, address) in addresses.iter().enumerate() {
         csv.push_str(&format!("{address},Név {i}\n"));
     }
-    let list = dir.path().join("list.csv");
-    std::fs::write(&list, csv).expect("test step");
-    let options = ImportOptions::default();
-    let source = RecipientSource::open(&list, &options).await.expect("test step");
-    let report = import::import(&store, source, &options).await.expect("test step");
-    let campaign = report.campaign.id;
-    let draft = MessageDraft {
-        subject: "Grüße, {{ name }}".to_owned(),
-        text: Some("Hello {{ name }}.\n".to_owned()),
-        ..MessageDraft::default()
-    };
-    save_message(&store, campaign, &draft).await.expect("test step");
+    let campaign = campaign_with_message(
+        &store,
+        dir.path(),
+        "list",
+        &csv,
+        "Grüße, {{ name }}",
+        "Hello {{ name }}.\n",
+    )
+    .await;
     let settings = AccountSettings {
-        name: "test".to_owned(),
-        host: "127.0.0.1".to_owned(),
-        port,
-        security: Security::None,
-        auth: AuthMethod::None,
-        from_address: Some("news@example.com".to_owned()),
         from_name: Some("Zoë Ñews".to_owned()),
-        connections: 1,
         per_connection: 50,
-        connect_timeout_ms: 2_000,
-        command_timeout_ms: 2_000,
-        data_timeout_ms: 2_000,
         retries: 2,
-        ..AccountSettings::default()
+        ..local_account("test", port)
     };
     add_account(&store, &secrets, settings, None).await.expect("test step");
     Fixture {

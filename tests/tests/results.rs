@@ -10,13 +10,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mailroom_e2e::fixtures::{campaign_with_message, local_account};
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
 use mailroom_e2e::{Run, Workspace, mailroom_async as cli};
 use mailroom_engine::Session;
 use mailroom_engine::Store;
 use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunOutcome};
-use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::message::{MessageDraft, save_message};
 use mailroom_engine::model::RecipientStatus;
 use mailroom_engine::results::{
     AttemptResult, LeftOut, LeftOutWhy, ReasonClass, ReasonCount, RecipientQuery, ResendChoice, RunEnd, RunKind,
@@ -24,7 +23,7 @@ use mailroom_engine::results::{
 };
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::manage::add_account;
-use mailroom_engine::smtp::{AccountSettings, AuthMethod, Security};
+use mailroom_engine::smtp::AccountSettings;
 
 fn address(i: usize) -> String {
     format!("user{i:04}@example.org")
@@ -51,31 +50,13 @@ async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)
     for i in 0..n {
         csv.push_str(&format!("{},City {i}\n", address(i)));
     }
-    let list = ws.file("list.csv", csv);
-    let options = ImportOptions::default();
-    let source = RecipientSource::open(&list, &options).await.expect("test step");
-    let report = import::import(&store, source, &options).await.expect("test step");
-    let campaign = report.campaign.id;
-    let draft = MessageDraft {
-        subject: "Hello".to_owned(),
-        text: Some("Hello from {{ city }}.\n".to_owned()),
-        ..MessageDraft::default()
-    };
-    save_message(&store, campaign, &draft).await.expect("test step");
+    let campaign =
+        campaign_with_message(&store, ws.dir.path(), "list", &csv, "Hello", "Hello from {{ city }}.\n").await;
     let mut settings = AccountSettings {
-        name: "test".to_owned(),
-        host: "127.0.0.1".to_owned(),
-        port,
-        security: Security::None,
-        auth: AuthMethod::None,
-        from_address: Some("news@example.com".to_owned()),
         connections: 2,
         per_connection: 50,
-        connect_timeout_ms: 2_000,
-        command_timeout_ms: 2_000,
-        data_timeout_ms: 2_000,
         retries: 5,
-        ..AccountSettings::default()
+        ..local_account("test", port)
     };
     account(&mut settings);
     add_account(&store, &secrets, settings, None).await.expect("test step");

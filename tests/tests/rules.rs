@@ -10,17 +10,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mailroom_e2e::fixtures::{campaign_with_message, local_account};
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
 use mailroom_engine::Session;
 use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
 use mailroom_engine::clock::ManualClock;
-use mailroom_engine::import::{self, ImportOptions, RecipientSource};
-use mailroom_engine::message::{MessageDraft, save_message};
 use mailroom_engine::model::{Recipient, RecipientStatus};
 use mailroom_engine::outcome::RecipientReason;
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::manage::add_account;
-use mailroom_engine::smtp::{AccountSettings, AuthMethod, Security, Stage};
+use mailroom_engine::smtp::{AccountSettings, AuthMethod, Stage};
 use mailroom_engine::{Error, Store};
 use tempfile::TempDir;
 
@@ -55,36 +54,20 @@ async fn fixture(n: usize, port: u16, preset: Option<&str>, account: impl FnOnce
     for i in 0..n {
         csv.push_str(&format!("{},Name {i}\n", address(i)));
     }
-    let list = dir.path().join("list.csv");
-    std::fs::write(&list, csv).expect("test step");
-    let options = ImportOptions::default();
-    let source = RecipientSource::open(&list, &options).await.expect("test step");
-    let campaign = import::import(&store, source, &options)
-        .await
-        .expect("test step")
-        .campaign
-        .id;
-    let draft = MessageDraft {
-        subject: "Hello {{ first_name }}".to_owned(),
-        text: Some("Dear {{ first_name }}.\n".to_owned()),
-        ..MessageDraft::default()
-    };
-    save_message(&store, campaign, &draft).await.expect("test step");
+    let campaign = campaign_with_message(
+        &store,
+        dir.path(),
+        "list",
+        &csv,
+        "Hello {{ first_name }}",
+        "Dear {{ first_name }}.\n",
+    )
+    .await;
     let mut settings = AccountSettings {
-        name: "test".to_owned(),
         preset: preset.map(str::to_owned),
-        host: "127.0.0.1".to_owned(),
-        port,
-        security: Security::None,
-        auth: AuthMethod::None,
-        from_address: Some("news@example.com".to_owned()),
-        connections: 1,
         per_connection: 100,
-        connect_timeout_ms: 2_000,
-        command_timeout_ms: 2_000,
-        data_timeout_ms: 2_000,
         retries: 3,
-        ..AccountSettings::default()
+        ..local_account("test", port)
     };
     account(&mut settings);
     let password = settings.username.as_ref().map(|_| "secret".to_owned());

@@ -17,6 +17,9 @@
 //! - `worker` holds one SMTP connection and sends on it: wait for the rate and
 //!   the quotas, claim the recipient (durably), render, send, classify. With a
 //!   pipelining server the next envelope rides with the current content.
+//! - `transport` is what a worker needs from a connection (a [`Connector`]
+//!   opens a `Transport`); SMTP's `Connection` is the real one, and the
+//!   worker's tests (`tests`) drive it with a scripted one on paused time.
 //! - `gate` is the last look before a claim: after every wait for the rate
 //!   or a quota, a pause, a suspension or a closed send window keeps the
 //!   message back.
@@ -56,10 +59,14 @@ mod gate;
 pub(crate) mod lease;
 mod meter;
 mod outage;
-mod pool;
+pub(crate) mod pool;
 mod send_plan;
+pub(crate) mod transport;
 mod worker;
 mod writer;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
@@ -79,6 +86,7 @@ use crate::store::Store;
 pub use failover::{accounts, set_accounts};
 pub use send_plan::{SendPlan, send_plan};
 use throttle::{AdaptiveRate, Quotas, RateState};
+pub(crate) use transport::Connector;
 
 /// Receives a run's events: the engine's one progress shape
 /// ([`crate::progress::Sink`]) for campaign events. A run stops through its
@@ -340,6 +348,10 @@ struct Run {
     run_id: i64,
     account: crate::smtp::AccountSettings,
     connection: Arc<crate::smtp::client::ConnectionSettings>,
+    /// Opens the workers' connections (and the probes'): SMTP, or a test's script.
+    connector: Arc<dyn Connector>,
+    /// Where the workers run.
+    workers: pool::Placement,
     envelope_from: String,
     /// The message version this run sends, compiled.
     version: i64,
@@ -719,6 +731,10 @@ pub(crate) struct Host<'a> {
     pub store: &'a Store,
     pub secrets: &'a SecretStore,
     pub limits: &'a throttle::LiveLimits,
+    /// How connections are opened ([`transport::SmtpConnector`] but in tests).
+    pub connector: &'a Arc<dyn Connector>,
+    /// Where the workers run ([`pool::Placement::OwnThread`] but in tests).
+    pub workers: pool::Placement,
 }
 
 /// Runs campaign `campaign` on its SMTP accounts until it completes, pauses
@@ -738,16 +754,16 @@ pub(crate) async fn send(
     control: RunControl,
     sink: Arc<dyn ProgressSink>,
 ) -> Result<RunReport> {
-    let Host { store, secrets, limits } = host;
+    let Host {
+        store,
+        secrets,
+        limits,
+        connector,
+        workers,
+    } = host;
     let summary = store.campaign_summary(campaign).await?;
     let name = summary.name.clone();
-    if summary.status == CampaignStatus::Stopped {
-        return Err(Error::CampaignState {
-            campaign: name,
-            status: "stopped".to_owned(),
-            action: "a stopped campaign sends nothing more (resend its failed recipients instead)".to_owned(),
-        });
-    }
+    refuse_stopped(&summary)?;
     let names = failover::account_names(store, campaign, &summary, accounts).await?;
     // Every account is checked before anything is claimed: its settings,
     // its password, its sender, and the message against its sender.
@@ -759,38 +775,7 @@ pub(crate) async fn send(
         id: campaign,
         created_at: summary.created_at,
     };
-    let mut candidates = Vec::with_capacity(names.len());
-    for account in &names {
-        let (profile, settings) = crate::smtp::account::load(store, account).await?;
-        let password = secrets.get(account).await?;
-        let envelope_from = settings.sender_address().ok_or_else(|| Error::InvalidAccount {
-            field: "from_address".to_owned(),
-            problem: format!("set the sender address of \"{account}\" before sending"),
-        })?;
-        let sender = Sender {
-            address: envelope_from.clone(),
-            name: settings.from_name.clone(),
-            reply_to: settings.reply_to.clone(),
-        };
-        // Checked now; the run sends the message as `begin_run` finds it
-        // (the same, unless it changed in between).
-        let checked = CompiledMessage::compile(
-            &draft,
-            &summary.columns,
-            &sender,
-            identity.clone(),
-            &ProtectedFiles::for_database(store.path()),
-        )?;
-        candidates.push(failover::Candidate {
-            name: account.clone(),
-            profile,
-            settings,
-            password,
-            envelope_from,
-            sender,
-            checked: Some(checked),
-        });
-    }
+    let mut candidates = check_accounts(store, secrets, &names, &summary, &draft, &identity).await?;
     // The send windows, checked before anything is claimed.
     let windows = match store.schedule(campaign).await? {
         Some(schedule) => schedule.windows()?,
@@ -811,7 +796,7 @@ pub(crate) async fn send(
     // their servers cannot be used (until a probe reaches them).
     let mut blocked = std::collections::HashSet::new();
     let aside = failover::SetAside::default();
-    let mut moved: Option<(usize, i64, AccountChange)> = None;
+    let mut moved: Option<Moved> = None;
     let mut control_for_segment = Some(control);
     let mut announced = false;
     loop {
@@ -824,20 +809,8 @@ pub(crate) async fn send(
             ));
         };
         let index = choice.index;
-        if let Some((from, run_id, why)) = moved.take() {
-            let reason = PauseReason::MovedToAccount {
-                account: candidates[index].name.clone(),
-                why: why.clone(),
-            };
-            store
-                .end_run(run_id, crate::results::RunEnd::Paused, Some(&reason))
-                .await?;
-            tracing::info!(campaign, from = %candidates[from].name, to = %candidates[index].name, %why, "sending moves to another account");
-            sink.event(&CampaignEvent::AccountChanged {
-                from: candidates[from].name.clone(),
-                to: candidates[index].name.clone(),
-                why,
-            });
+        if let Some(moved) = moved.take() {
+            end_moved_run(store, campaign, &candidates, moved, index, sink.as_ref()).await?;
         }
         if let Some(suspension) = &choice.waiting {
             sink.event(&CampaignEvent::AccountWait {
@@ -868,6 +841,8 @@ pub(crate) async fn send(
         let segment = Segment {
             store,
             limits,
+            connector,
+            workers,
             campaign,
             summary: &summary,
             draft: &draft,
@@ -901,10 +876,99 @@ pub(crate) async fn send(
     }
 }
 
+/// Checks every account a campaign may send on before anything is claimed:
+/// its settings, its password, its sender, and the message against its
+/// sender. The accounts as the run uses them, in order.
+async fn check_accounts(
+    store: &Store,
+    secrets: &SecretStore,
+    names: &[String],
+    summary: &CampaignSummary,
+    draft: &crate::message::MessageDraft,
+    identity: &CampaignIdentity,
+) -> Result<Vec<failover::Candidate>> {
+    let mut candidates = Vec::with_capacity(names.len());
+    for account in names {
+        let (profile, settings) = crate::smtp::account::load(store, account).await?;
+        let password = secrets.get(account).await?;
+        let envelope_from = settings.sender_address().ok_or_else(|| Error::InvalidAccount {
+            field: "from_address".to_owned(),
+            problem: format!("set the sender address of \"{account}\" before sending"),
+        })?;
+        let sender = Sender {
+            address: envelope_from.clone(),
+            name: settings.from_name.clone(),
+            reply_to: settings.reply_to.clone(),
+        };
+        // Checked now; the run sends the message as `begin_run` finds it
+        // (the same, unless it changed in between).
+        let checked = CompiledMessage::compile(
+            draft,
+            &summary.columns,
+            &sender,
+            identity.clone(),
+            &ProtectedFiles::for_database(store.path()),
+        )?;
+        candidates.push(failover::Candidate {
+            name: account.clone(),
+            profile,
+            settings,
+            password,
+            envelope_from,
+            sender,
+            checked: Some(checked),
+        });
+    }
+    Ok(candidates)
+}
+
+/// A stopped campaign sends nothing more.
+fn refuse_stopped(summary: &CampaignSummary) -> Result<()> {
+    if summary.status == CampaignStatus::Stopped {
+        return Err(Error::CampaignState {
+            campaign: summary.name.clone(),
+            status: "stopped".to_owned(),
+            action: "a stopped campaign sends nothing more (resend its failed recipients instead)".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Where a run moved from: the index of its account, its run, and why.
+type Moved = (usize, i64, AccountChange);
+
+/// Ends the run that moved off account `from` (its run `run_id`) for `why`,
+/// naming account `to`, where sending goes on; says so.
+async fn end_moved_run(
+    store: &Store,
+    campaign: CampaignId,
+    candidates: &[failover::Candidate],
+    (from, run_id, why): Moved,
+    to: usize,
+    sink: &dyn ProgressSink,
+) -> Result<()> {
+    let reason = PauseReason::MovedToAccount {
+        account: candidates[to].name.clone(),
+        why: why.clone(),
+    };
+    store
+        .end_run(run_id, crate::results::RunEnd::Paused, Some(&reason))
+        .await?;
+    tracing::info!(campaign, from = %candidates[from].name, to = %candidates[to].name, %why, "sending moves to another account");
+    sink.event(&CampaignEvent::AccountChanged {
+        from: candidates[from].name.clone(),
+        to: candidates[to].name.clone(),
+        why,
+    });
+    Ok(())
+}
+
 /// What one run on one of the campaign's accounts needs.
 struct Segment<'a> {
     store: &'a Store,
     limits: &'a throttle::LiveLimits,
+    connector: &'a Arc<dyn Connector>,
+    workers: pool::Placement,
     campaign: CampaignId,
     summary: &'a CampaignSummary,
     draft: &'a crate::message::MessageDraft,
@@ -938,6 +1002,8 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
     let Segment {
         store,
         limits,
+        connector,
+        workers,
         campaign,
         summary,
         draft,
@@ -950,41 +1016,12 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         announce_start,
         link,
     } = segment;
-    let name = summary.name.clone();
     let account = candidate.name.clone();
     let profile = candidate.profile;
     let settings = candidate.settings.clone();
     let sender = candidate.sender.clone();
     let envelope_from = candidate.envelope_from.clone();
-    // Where the server's limit was found last time: the run starts there.
-    let remembered = store.held_rate(profile).await?.map(|held| held.rate);
-    let (limits, first) = limits.account(profile, || {
-        Ok(throttle::AccountLimits {
-            sending: lease::take(
-                store.path(),
-                lease::Resource::Account {
-                    id: profile,
-                    name: &account,
-                },
-            )?,
-            rate: AdaptiveRate::new(settings.rate_per_second, remembered),
-            quotas: tokio::sync::Mutex::new(Quotas::new(
-                settings.per_minute,
-                settings.per_hour,
-                settings.per_day,
-                &[],
-            )),
-        })
-    })?;
-    if first {
-        // Counted only now that the account is ours: a process that sent on
-        // it until a moment ago has committed every one of its sends.
-        let mut quotas = limits.quotas.lock().await;
-        let sent_before = store
-            .send_counts(profile, store.now_ms().div_euclid(60_000) - Quotas::LOOKBACK_MINUTES)
-            .await?;
-        *quotas = Quotas::new(settings.per_minute, settings.per_hour, settings.per_day, &sent_before);
-    }
+    let limits = acquire_limits(store, limits, candidate).await?;
     let start = store
         .begin_run(campaign, profile, &account)
         .await
@@ -998,44 +1035,15 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
     let uncertain_recovered = start.uncertain_recovered;
     let (version, message) = match (start.message, checked) {
         (Some((version, sent)), Some(checked)) if sent == *draft => (version, checked),
-        (other, _) => {
-            // Changed (or gone) between the check and the start, or a later
-            // account's run: compile again.
-            let compiled = match other {
-                Some((version, sent)) => CompiledMessage::compile(
-                    &sent,
-                    &summary.columns,
-                    &sender,
-                    identity.clone(),
-                    &ProtectedFiles::for_database(store.path()),
-                )
-                .map(|m| (version, m)),
-                None => Err(Error::NoMessage(name.clone())),
-            };
-            match compiled {
-                Ok(compiled) => compiled,
-                Err(e) => {
-                    let reason = PauseReason::Error {
-                        error: e.kind(),
-                        detail: e.to_string(),
-                    };
-                    store
-                        .end_run(start.run, crate::results::RunEnd::Paused, Some(&reason))
-                        .await?;
-                    store
-                        .set_campaign_status(
-                            campaign,
-                            CampaignStatus::Paused,
-                            Some(&PauseReason::Error {
-                                error: e.kind(),
-                                detail: e.to_string(),
-                            }),
-                        )
-                        .await?;
-                    return Err(e);
-                }
+        // Changed (or gone) between the check and the start, or a later
+        // account's run: compile again.
+        (other, _) => match compile_for_run(store, summary, &sender, identity, other) {
+            Ok(compiled) => compiled,
+            Err(e) => {
+                pause_for_error(store, campaign, start.run, &e).await?;
+                return Err(e);
             }
-        }
+        },
     };
     let counts = store.status_counts(campaign).await?;
     let connection = settings.connection_settings(candidate.password.clone());
@@ -1047,6 +1055,8 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         run_id: start.run,
         limits,
         connection,
+        connector: connector.clone(),
+        workers,
         envelope_from,
         version,
         message: Arc::new(message),
@@ -1087,26 +1097,7 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         });
     }
 
-    let (writer, writer_done) = writer::start(run.clone())?;
-    let progress = tokio::spawn(report_progress(run.clone()));
-    let acknowledge = tokio::spawn(acknowledge_pause(run.clone()));
-    let watch = tokio::spawn(failover::watch(run.clone()));
-    let probe = tokio::spawn(failover::probe(run.clone()));
-    let mut failure = pool::run(run.clone(), writer).await;
-    // Every worker is gone, so the writer's channel is closed: it drains and ends.
-    match writer_done.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            failure.get_or_insert(e);
-        }
-        Err(e) => {
-            failure.get_or_insert(Error::Internal(format!("writer: {e}")));
-        }
-    }
-    progress.abort();
-    acknowledge.abort();
-    watch.abort();
-    probe.abort();
+    let failure = run_workers(&run).await?;
     remember_held_rate(&run).await;
 
     let halted = run
@@ -1127,38 +1118,7 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
             control: run.control.clone(),
         });
     }
-    let (outcome, reason) = if run.control.stop.is_cancelled() {
-        store.cancel_unfinished(campaign).await?;
-        // A stopped campaign sends nothing more: no schedule is left to start it.
-        store.clear_schedule(campaign).await?;
-        (RunOutcome::Stopped, None)
-    } else if let Some(reason) = halted {
-        (RunOutcome::Paused, Some(reason))
-    } else if run.control.pause.is_cancelled() {
-        (RunOutcome::Paused, Some(PauseReason::ByYou))
-    } else {
-        let counts = store.status_counts(campaign).await?;
-        if counts.pending + counts.sending + counts.retry_wait == 0 && counts.uncertain > 0 {
-            // Nothing left to send, but not done: a person decides about these.
-            (
-                RunOutcome::Paused,
-                Some(PauseReason::Uncertain {
-                    count: counts.uncertain,
-                }),
-            )
-        } else if counts.pending + counts.sending + counts.retry_wait == 0 {
-            (RunOutcome::Completed, None)
-        } else {
-            // The dispatcher ran dry while the file says otherwise: never
-            // call that finished.
-            (
-                RunOutcome::Paused,
-                Some(PauseReason::StillWaiting {
-                    count: counts.pending + counts.retry_wait,
-                }),
-            )
-        }
-    };
+    let (outcome, reason) = how_it_ended(&run, halted).await?;
     let status = match outcome {
         RunOutcome::Completed => CampaignStatus::Completed,
         RunOutcome::Paused => CampaignStatus::Paused,
@@ -1186,6 +1146,151 @@ async fn send_on(segment: Segment<'_>, control: RunControl) -> Result<Ended> {
         counts,
         accounts: vec![run.account.name.clone()],
     }))
+}
+
+/// Runs `run`'s workers until each has finished, with the tasks beside them
+/// (the state writer, progress, the pause's acknowledgement, the failover's
+/// watch and probe); the first error met, once the writer has committed
+/// everything.
+async fn run_workers(run: &Arc<Run>) -> Result<Option<Error>> {
+    let (writer, writer_done) = writer::start(run.clone())?;
+    let progress = tokio::spawn(report_progress(run.clone()));
+    let acknowledge = tokio::spawn(acknowledge_pause(run.clone()));
+    let watch = tokio::spawn(failover::watch(run.clone()));
+    let probe = tokio::spawn(failover::probe(run.clone()));
+    let mut failure = pool::run(run.clone(), writer).await;
+    // Every worker is gone, so the writer's channel is closed: it drains and ends.
+    match writer_done.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            failure.get_or_insert(e);
+        }
+        Err(e) => {
+            failure.get_or_insert(Error::Internal(format!("writer: {e}")));
+        }
+    }
+    progress.abort();
+    acknowledge.abort();
+    watch.abort();
+    probe.abort();
+    Ok(failure)
+}
+
+/// How a run that is over ended, from what stopped it (`halted`: the reason
+/// it paused itself) and, when nothing did, from the file's counts: a stop
+/// cancels what is left.
+async fn how_it_ended(run: &Run, halted: Option<PauseReason>) -> Result<(RunOutcome, Option<PauseReason>)> {
+    Ok(if run.control.stop.is_cancelled() {
+        run.store.cancel_unfinished(run.campaign).await?;
+        // A stopped campaign sends nothing more: no schedule is left to start it.
+        run.store.clear_schedule(run.campaign).await?;
+        (RunOutcome::Stopped, None)
+    } else if let Some(reason) = halted {
+        (RunOutcome::Paused, Some(reason))
+    } else if run.control.pause.is_cancelled() {
+        (RunOutcome::Paused, Some(PauseReason::ByYou))
+    } else {
+        let counts = run.store.status_counts(run.campaign).await?;
+        if counts.pending + counts.sending + counts.retry_wait == 0 && counts.uncertain > 0 {
+            // Nothing left to send, but not done: a person decides about these.
+            (
+                RunOutcome::Paused,
+                Some(PauseReason::Uncertain {
+                    count: counts.uncertain,
+                }),
+            )
+        } else if counts.pending + counts.sending + counts.retry_wait == 0 {
+            (RunOutcome::Completed, None)
+        } else {
+            // The dispatcher ran dry while the file says otherwise: never
+            // call that finished.
+            (
+                RunOutcome::Paused,
+                Some(PauseReason::StillWaiting {
+                    count: counts.pending + counts.retry_wait,
+                }),
+            )
+        }
+    })
+}
+
+/// The live limits (rate, quotas, and the hold on the account) a run on
+/// `candidate`'s account sends under: the ones a run on it uses now, or new
+/// ones that start at the rate that held last time and count the account's
+/// recent sends.
+async fn acquire_limits(
+    store: &Store,
+    limits: &throttle::LiveLimits,
+    candidate: &failover::Candidate,
+) -> Result<Arc<throttle::AccountLimits>> {
+    let (account, profile, settings) = (&candidate.name, candidate.profile, &candidate.settings);
+    // Where the server's limit was found last time: the run starts there.
+    let remembered = store.held_rate(profile).await?.map(|held| held.rate);
+    let (limits, first) = limits.account(profile, || {
+        Ok(throttle::AccountLimits {
+            sending: lease::take(
+                store.path(),
+                lease::Resource::Account {
+                    id: profile,
+                    name: account,
+                },
+            )?,
+            rate: AdaptiveRate::new(settings.rate_per_second, remembered),
+            quotas: tokio::sync::Mutex::new(Quotas::new(
+                settings.per_minute,
+                settings.per_hour,
+                settings.per_day,
+                &[],
+            )),
+        })
+    })?;
+    if first {
+        // Counted only now that the account is ours: a process that sent on
+        // it until a moment ago has committed every one of its sends.
+        let mut quotas = limits.quotas.lock().await;
+        let sent_before = store
+            .send_counts(profile, store.now_ms().div_euclid(60_000) - Quotas::LOOKBACK_MINUTES)
+            .await?;
+        *quotas = Quotas::new(settings.per_minute, settings.per_hour, settings.per_day, &sent_before);
+    }
+    Ok(limits)
+}
+
+/// The message version a run sends (as `begin_run` found it), compiled for
+/// the account's `sender`.
+fn compile_for_run(
+    store: &Store,
+    summary: &CampaignSummary,
+    sender: &Sender,
+    identity: &CampaignIdentity,
+    message: Option<(i64, crate::message::MessageDraft)>,
+) -> Result<(i64, CompiledMessage)> {
+    let Some((version, sent)) = message else {
+        return Err(Error::NoMessage(summary.name.clone()));
+    };
+    let compiled = CompiledMessage::compile(
+        &sent,
+        &summary.columns,
+        sender,
+        identity.clone(),
+        &ProtectedFiles::for_database(store.path()),
+    )?;
+    Ok((version, compiled))
+}
+
+/// Ends run `run_id` and pauses the campaign for `error`, met before
+/// anything was sent.
+async fn pause_for_error(store: &Store, campaign: CampaignId, run_id: i64, error: &Error) -> Result<()> {
+    let reason = PauseReason::Error {
+        error: error.kind(),
+        detail: error.to_string(),
+    };
+    store
+        .end_run(run_id, crate::results::RunEnd::Paused, Some(&reason))
+        .await?;
+    store
+        .set_campaign_status(campaign, CampaignStatus::Paused, Some(&reason))
+        .await
 }
 
 /// Keeps the rate that held on the account without throttle replies, when

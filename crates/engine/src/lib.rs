@@ -35,8 +35,9 @@
 //!   and concluding each recipient in the store, pause/stop/resume, and the
 //!   progress a caller's sink receives; also its schedule and send windows
 //!   (`campaign::schedule`), the plans before Start (`campaign::plan`,
-//!   `campaign::send_plan`) and how long it waits for a server it cannot
-//!   reach (`campaign::outage`).
+//!   `campaign::send_plan`), how long it waits for a server it cannot
+//!   reach (`campaign::outage`), and what its workers need from a
+//!   connection (`campaign::transport`: SMTP's, or a test's script).
 //! - [`message`] is a campaign's message: the template with merge fields, its
 //!   versions, attachments, and the MIME message made for each recipient.
 //! - [`address`] decides whether a string is a usable email address and how two

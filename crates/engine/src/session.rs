@@ -58,6 +58,8 @@ struct Inner {
     sandboxes: tokio::sync::Mutex<HashMap<u16, Sandbox>>,
     /// The live rate and quotas of each account a run sends on.
     limits: LiveLimits,
+    /// How runs open their connections: SMTP.
+    connector: Arc<dyn campaign::Connector>,
     /// Campaigns sending now, for Pause and Stop.
     runs: Registry<CampaignId, RunControl>,
     /// Imports in progress, by their front end's id, for Cancel.
@@ -103,6 +105,7 @@ impl Session {
                 secrets,
                 sandboxes: tokio::sync::Mutex::default(),
                 limits: LiveLimits::default(),
+                connector: Arc::new(campaign::transport::SmtpConnector),
                 runs: Registry::default(),
                 imports: Registry::default(),
                 tests: Registry::default(),
@@ -278,6 +281,8 @@ impl Session {
             store: self.store(),
             secrets: self.secrets().await,
             limits: &self.inner.limits,
+            connector: &self.inner.connector,
+            workers: campaign::pool::Placement::OwnThread,
         };
         campaign::send(host, id, accounts, options, control, sink).await
     }

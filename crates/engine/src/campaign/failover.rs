@@ -59,7 +59,7 @@ use crate::error::{Error, Result};
 use crate::message::{CompiledMessage, Sender};
 use crate::model::{CampaignId, CampaignSummary};
 use crate::outcome::{AccountChange, PauseReason, SuspensionReason};
-use crate::smtp::client::{Connection, ConnectionSettings};
+use crate::smtp::client::ConnectionSettings;
 use crate::smtp::rules::Rule;
 use crate::smtp::{AccountSettings, Failure, Stage};
 use crate::store::{AccountSuspension, Store};
@@ -400,7 +400,7 @@ pub(super) async fn probe(run: std::sync::Arc<Run>) {
             };
             let (host, port) = (server.host.clone(), server.port);
             let opened = tokio::select! {
-                opened = Connection::open(server) => opened,
+                opened = run.connector.open(server) => opened,
                 () = run.stopped() => return,
             };
             match opened {

@@ -21,6 +21,17 @@ use super::writer::Writer;
 use crate::error::Error;
 use crate::outcome::PauseReason;
 
+/// Where a run's workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// On a thread of their own (see the module's docs): how runs send.
+    OwnThread,
+    /// On the caller's runtime, so that they share its clock: the worker's
+    /// tests, whose scripted transport waits on tokio's paused time.
+    #[cfg(test)]
+    CallersRuntime,
+}
+
 /// Runs the workers until each has finished; returns the first error one
 /// met (each has also halted the run with its reason).
 ///
@@ -28,6 +39,16 @@ use crate::outcome::PauseReason;
 /// workers finish the messages in hand and stop, as on a pause, instead of
 /// sending on with nobody watching.
 pub(super) async fn run(run: Arc<Run>, writer: Writer) -> Option<Error> {
+    match run.workers {
+        Placement::OwnThread => {}
+        #[cfg(test)]
+        Placement::CallersRuntime => {
+            let halt_if_dropped = run.halt.clone().drop_guard();
+            let result = join_workers(run, writer).await;
+            halt_if_dropped.disarm();
+            return result;
+        }
+    }
     let (done, finished) = oneshot::channel();
     let thread_run = run.clone();
     let spawned = std::thread::Builder::new()

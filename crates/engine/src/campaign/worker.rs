@@ -1,8 +1,9 @@
-//! One sending worker: it holds one SMTP connection for up to "messages per
-//! connection", takes recipients from the dispatcher, and for each waits for
-//! the rate and the quotas, claims it, renders and opens the transaction
-//! while the claim is committed, sends the content once it is, and
-//! classifies the result by SPEC's error taxonomy.
+//! One sending worker: it holds one connection (a
+//! [`Transport`](super::transport::Transport): SMTP, or a test's script) for
+//! up to "messages per connection", takes recipients from the dispatcher,
+//! and for each waits for the rate and the quotas, claims it, renders and
+//! opens the transaction while the claim is committed, sends the content
+//! once it is, and classifies the result by SPEC's error taxonomy.
 //!
 //! A message's outcome is held back until the next claim and committed with
 //! it: one `fsync` instead of two per message, and a crash still leaves at
@@ -35,26 +36,27 @@ use std::time::Duration;
 use super::dispatch::Job;
 use super::gate::{Blocked, Gate};
 use super::outage::Next;
-use super::writer::{Outcome, PendingClaim, Writer};
+use super::transport::{Envelope, FinishedAndBegun, Transport};
+use super::writer::{Outcome, PendingClaim, Refused, Writer};
 use super::{CampaignEvent, Run, count_ambiguous, count_failure};
 use crate::error::Result;
 use crate::message::{CompiledMessage, RecipientData, RenderedMessage};
 use crate::model::RecipientStatus;
 use crate::outcome::{PauseReason, RecipientReason};
-use crate::smtp::client::Connection;
+use crate::smtp::reply::Reply;
 use crate::smtp::rules::{Rule, RuleAction};
 use crate::smtp::{Failure, FailureClass, Problem, Stage};
 use crate::store::{AttemptOutcome, AttemptRecord, AttemptStage, StateChange};
 
 /// An open connection and how many messages it carried.
 struct Held {
-    connection: Connection,
+    connection: Box<dyn Transport>,
     sent: u32,
 }
 
 /// The next recipient, whose transaction is already open on the held
 /// connection: its envelope went out in the same write as the previous
-/// message's content ([`Connection::finish_and_begin`]), and `envelope` is
+/// message's content ([`Transport::finish_and_begin`]), and `envelope` is
 /// the server's answer. Its send slot (rate, quotas) is used; it is not
 /// claimed yet, and nothing of its content has been sent.
 struct Opened {
@@ -236,7 +238,11 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
                 job,
                 run.version,
                 run.message.clone(),
-                Some((rendered, envelope, sent_at)),
+                Some(Begun {
+                    rendered,
+                    envelope,
+                    sent_at,
+                }),
             ),
             None => {
                 let Some(job) = unless_waiting(run.dispatch.next(&run.halt), writer, finished).await?? else {
@@ -276,7 +282,12 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
             }
             continue;
         };
-        let Some((keep, outcome, next)) = send_one(run, &job, &message, current, claim, prepared).await else {
+        let Ok(Attempted {
+            outcome,
+            connection,
+            next,
+        }) = send_one(run, &job, &message, current, claim, prepared).await
+        else {
             // The claim is not in the file (the run pauses: the file cannot
             // be written), so nothing of the message went out. An envelope
             // may be open on the connection: drop it, as on a pause.
@@ -285,25 +296,27 @@ async fn send_all(run: &Run, writer: &Writer, index: u32, finished: &mut Option<
         };
         *finished = Some(outcome);
         if let Some(next) = next {
-            if keep {
-                opened = Some(next);
-            } else {
-                give_back_with_slot(run, next.job, next.slot_at).await;
+            match connection {
+                Afterwards::Reusable => opened = Some(next),
+                Afterwards::Closes => give_back_with_slot(run, next.job, next.slot_at).await,
             }
         }
-        if !keep {
-            if let Some(old) = held.take() {
+        match connection {
+            Afterwards::Closes => {
                 // A connection after a failure is closed without ceremony;
                 // QUIT could wait on a server that is already gone.
-                drop(old);
+                drop(held.take());
             }
-        } else if opened.is_none()
-            && held
-                .as_ref()
-                .is_some_and(|h| h.sent >= run.per_connection.load(Ordering::SeqCst))
-            && let Some(old) = held.take()
-        {
-            old.connection.quit().await;
+            Afterwards::Reusable => {
+                if opened.is_none()
+                    && held
+                        .as_ref()
+                        .is_some_and(|h| h.sent >= run.per_connection.load(Ordering::SeqCst))
+                    && let Some(old) = held.take()
+                {
+                    old.connection.quit().await;
+                }
+            }
         }
     }
     if let Some(Opened { job, slot_at, .. }) = opened.take() {
@@ -351,9 +364,9 @@ fn hand_over(writer: &Writer, finished: &mut Option<Outcome>) -> Result<()> {
 }
 
 /// Opens a connection, unless the run stops first (`None`).
-async fn open(run: &Run) -> Option<Result<Connection, Failure>> {
+async fn open(run: &Run) -> Option<Result<Box<dyn Transport>, Failure>> {
     tokio::select! {
-        opened = Connection::open(run.connection.clone()) => Some(opened),
+        opened = run.connector.open(run.connection.clone()) => Some(opened),
         () = run.stopped() => None,
     }
 }
@@ -417,11 +430,49 @@ async fn wait_for_slot(run: &Run) -> std::result::Result<i64, Blocked> {
     gate.wait_for_slot().await
 }
 
+/// What sending one message came to ([`send_one`]).
+struct Attempted {
+    /// The recipient's outcome, to record (with the next claim).
+    outcome: Outcome,
+    /// Whether the connection can carry the next message.
+    connection: Afterwards,
+    /// The next recipient, when its envelope went out with this content.
+    next: Option<Opened>,
+}
+
+/// What becomes of the connection after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Afterwards {
+    /// It is in step with the server and may carry the next message.
+    Reusable,
+    /// It is lost, closing, out of step, or a rule wants it closed.
+    Closes,
+}
+
+/// A message whose envelope is open, or was refused, on the held
+/// connection: the content follows once the claim is in the file.
+struct Begun {
+    rendered: RenderedMessage,
+    /// The server's answer to the envelope.
+    envelope: std::result::Result<(), Failure>,
+    /// When its rate slot was taken: what the server's rate limit counted.
+    sent_at: tokio::time::Instant,
+}
+
+/// When a message's attempt began (store clock, ms), how long it took, and
+/// when its rate slot was taken (what the server's rate limit counted).
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    started_at: i64,
+    duration_ms: i64,
+    sent_at: tokio::time::Instant,
+}
+
 /// Renders `message` for one recipient whose claim is on its way into the
-/// file, and sends it. Returns whether the connection is still good for the
-/// next message, the outcome to record, and the next recipient when its
-/// envelope went out with this content; `None` if the claim could not be
-/// recorded (then nothing of the message was sent, and the run is pausing).
+/// file, and sends it: [`begin`] (render, envelope) → [`transmit`] (the
+/// content, with the next envelope when it can ride along) → [`conclude`]
+/// (the outcome). `Err` if the claim could not be recorded: then nothing
+/// of the message was sent, and the run is pausing.
 ///
 /// The claim's commit (a disk sync) runs while the message is made and its
 /// envelope (MAIL, RCPT, DATA) goes out; only the content waits for it (and
@@ -436,97 +487,171 @@ async fn send_one(
     message: &CompiledMessage,
     held: &mut Held,
     claim: PendingClaim,
-    prepared: Option<(RenderedMessage, std::result::Result<(), Failure>, tokio::time::Instant)>,
-) -> Option<(bool, Outcome, Option<Opened>)> {
-    let recipient = &job.recipient;
-    let attempts = recipient.attempts + 1;
+    prepared: Option<Begun>,
+) -> std::result::Result<Attempted, Refused> {
     let started_at = run.store.now_ms();
     let clock = tokio::time::Instant::now();
-    // What the server's rate limit counted: its MAIL, which for a message
-    // opened ahead went out with the previous content, before this call.
-    let sent_at = prepared.as_ref().map_or(clock, |(_, _, at)| *at);
     // Not one byte of the content before the claim is in the file (SPEC
     // invariant 2): a crash must find this recipient `sending`. Both ways
     // wait for `durable` before the content.
-    let (rendered, opened) = match prepared {
-        Some((rendered, envelope, _)) => {
-            claim.durable().await.ok()?;
-            (rendered, envelope)
+    let begun = match prepared {
+        Some(begun) => {
+            claim.durable().await?;
+            begun
         }
-        None => {
-            let rendered = match message.render(RecipientData::from(recipient)) {
-                Ok(rendered) => rendered,
-                Err(problem) => {
-                    // The row is the recipient's own, shown beside it.
-                    let problem = crate::message::TemplateError { row: None, ..problem };
-                    let reason = RecipientReason::Unrenderable {
-                        detail: problem.to_string(),
-                        problem: Some(problem.clone()),
-                    };
-                    let attempt = AttemptRecord {
-                        started_at,
-                        duration_ms: 0,
-                        outcome: AttemptOutcome::Permanent,
-                        stage: AttemptStage::Render,
-                        code: None,
-                        enhanced_code: None,
-                        text: problem.to_string(),
-                    };
-                    claim.durable().await.ok()?;
-                    count_failure(run, &reason);
-                    return Some((true, fail(job, reason, attempt), None));
-                }
-            };
-            let to = [recipient.email.trim()];
-            let (durable, opened) = tokio::join!(
-                claim.durable(),
-                held.connection.begin(&run.envelope_from, &to, rendered.bytes.len())
-            );
-            durable.ok()?;
-            (rendered, opened)
-        }
+        None => match begin(run, job, message, held, claim, started_at, clock).await? {
+            Ok(begun) => begun,
+            Err(unrenderable) => return Ok(unrenderable),
+        },
     };
-    let mut next = None;
+    let Begun {
+        rendered,
+        envelope,
+        sent_at,
+    } = begun;
     // From here on the content goes out: a failure without the server's
     // answer may leave the server with the message (ambiguous).
-    let content_sent = opened.is_ok();
-    let sent = match opened {
-        Ok(()) => {
-            // The content is what the server counts, so that is what is
-            // spaced: a claim's commit can take longer for one message than
-            // the next, and must not bunch them.
-            run.limits.rate.before_wire().await;
-            match look_ahead(run, held).await {
-                Some(Ahead {
-                    job,
-                    rendered: next_rendered,
-                    slot_at,
-                    sent_at: next_sent_at,
-                }) => {
-                    let to = [job.recipient.email.trim()];
-                    let envelope = (run.envelope_from.as_str(), &to[..], next_rendered.bytes.len());
-                    let (sent, answered) = held.connection.finish_and_begin(&rendered.bytes, envelope).await;
-                    match answered {
-                        Some(envelope) => {
-                            next = Some(Opened {
-                                job,
-                                rendered: next_rendered,
-                                envelope,
-                                slot_at,
-                                sent_at: next_sent_at,
-                            });
-                        }
-                        None => give_back_with_slot(run, job, slot_at).await,
-                    }
-                    sent
-                }
-                None => held.connection.finish(&rendered.bytes).await,
-            }
-        }
-        Err(failure) => Err(failure),
+    let content_sent = envelope.is_ok();
+    let (answer, next) = match envelope {
+        Ok(()) => transmit(run, held, &rendered).await,
+        Err(failure) => (Err(failure), None),
     };
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
-    match sent {
+    let timing = Timing {
+        started_at,
+        duration_ms,
+        sent_at,
+    };
+    let (outcome, connection) = conclude(run, job, held, answer, content_sent, timing).await;
+    Ok(Attempted {
+        outcome,
+        connection,
+        next,
+    })
+}
+
+/// Renders the message for `job` and opens its transaction on the held
+/// connection while its claim commits; waits for the commit. `Ok(Err(_))`
+/// when the message cannot be made for this recipient: it fails (nothing
+/// was sent, and the connection is untouched).
+async fn begin(
+    run: &Run,
+    job: &Job,
+    message: &CompiledMessage,
+    held: &mut Held,
+    claim: PendingClaim,
+    started_at: i64,
+    clock: tokio::time::Instant,
+) -> std::result::Result<std::result::Result<Begun, Attempted>, Refused> {
+    let recipient = &job.recipient;
+    let rendered = match message.render(RecipientData::from(recipient)) {
+        Ok(rendered) => rendered,
+        Err(problem) => {
+            // The row is the recipient's own, shown beside it.
+            let problem = crate::message::TemplateError { row: None, ..problem };
+            let reason = RecipientReason::Unrenderable {
+                detail: problem.to_string(),
+                problem: Some(problem.clone()),
+            };
+            let attempt = AttemptRecord {
+                started_at,
+                duration_ms: 0,
+                outcome: AttemptOutcome::Permanent,
+                stage: AttemptStage::Render,
+                code: None,
+                enhanced_code: None,
+                text: problem.to_string(),
+            };
+            claim.durable().await?;
+            count_failure(run, &reason);
+            return Ok(Err(Attempted {
+                outcome: fail(job, reason, attempt),
+                connection: Afterwards::Reusable,
+                next: None,
+            }));
+        }
+    };
+    let to = [recipient.email.trim()];
+    let envelope = Envelope {
+        from: &run.envelope_from,
+        to: &to,
+        size: rendered.bytes.len(),
+    };
+    let (durable, envelope) = tokio::join!(claim.durable(), held.connection.begin(envelope));
+    durable?;
+    Ok(Ok(Begun {
+        rendered,
+        envelope,
+        sent_at: clock,
+    }))
+}
+
+/// Sends the open transaction's content, paced by the rate, and with it the
+/// envelope of this connection's next recipient when one can ride along
+/// ([`look_ahead`]). Returns the server's answer to the content, and the
+/// next recipient when its envelope was answered (one taken ahead whose
+/// envelope got no answer goes back, with its quota slot).
+async fn transmit(
+    run: &Run,
+    held: &mut Held,
+    rendered: &RenderedMessage,
+) -> (std::result::Result<Reply, Failure>, Option<Opened>) {
+    // The content is what the server counts, so that is what is
+    // spaced: a claim's commit can take longer for one message than
+    // the next, and must not bunch them.
+    run.limits.rate.before_wire().await;
+    let Some(Ahead {
+        job,
+        rendered: next_rendered,
+        slot_at,
+        sent_at,
+    }) = look_ahead(run, held).await
+    else {
+        return (held.connection.finish(&rendered.bytes).await, None);
+    };
+    let to = [job.recipient.email.trim()];
+    let envelope = Envelope {
+        from: &run.envelope_from,
+        to: &to,
+        size: next_rendered.bytes.len(),
+    };
+    let FinishedAndBegun { finished, next } = held.connection.finish_and_begin(&rendered.bytes, envelope).await;
+    match next {
+        Some(envelope) => (
+            finished,
+            Some(Opened {
+                job,
+                rendered: next_rendered,
+                envelope,
+                slot_at,
+                sent_at,
+            }),
+        ),
+        None => {
+            give_back_with_slot(run, job, slot_at).await;
+            (finished, None)
+        }
+    }
+}
+
+/// The outcome of a message from the server's answer to it (or the failure
+/// before it), and whether its connection carries on.
+async fn conclude(
+    run: &Run,
+    job: &Job,
+    held: &mut Held,
+    answer: std::result::Result<Reply, Failure>,
+    content_sent: bool,
+    timing: Timing,
+) -> (Outcome, Afterwards) {
+    let Timing {
+        started_at,
+        duration_ms,
+        sent_at,
+    } = timing;
+    let recipient = &job.recipient;
+    let attempts = recipient.attempts + 1;
+    let failure = match answer {
         Ok(reply) => {
             run.limits.rate.accepted(sent_at);
             held.sent += 1;
@@ -550,46 +675,49 @@ async fn send_one(
                 note,
                 attempts,
             );
-            Some((true, sent, next))
+            return (sent, Afterwards::Reusable);
         }
-        Err(failure) => {
-            let ambiguous = is_ambiguous(&failure, content_sent);
-            let attempt = AttemptRecord {
-                started_at,
-                duration_ms,
-                outcome: attempt_outcome(&failure, content_sent),
-                stage: attempt_stage(&failure),
-                code: failure.code,
-                enhanced_code: failure.enhanced_code.clone(),
-                text: failure.text.clone(),
-            };
-            if ambiguous {
-                // Nothing more is read on a connection whose last answer is
-                // missing: the next reply could be this one's, late.
-                return Some((false, handle_ambiguous(run, job, &failure, attempt), next));
-            }
-            if content_sent {
-                // The server answered the content: it is not adrift.
-                run.ambiguous_in_a_row.store(0, Ordering::SeqCst);
-            }
-            let keep = connection_survives(&failure);
-            // "421 too many messages" on a connection that already carried
-            // some is a per-connection limit, not a rate: open fresh
-            // connections sooner instead of slowing down.
-            let connection_limit = failure.code == Some(421) && failure.stage == Stage::Mail && held.sent > 0;
-            if connection_limit {
-                let previous = run.per_connection.fetch_min(held.sent, Ordering::SeqCst);
-                if held.sent < previous {
-                    tracing::info!(
-                        messages = held.sent,
-                        "the server limits messages per connection; following it"
-                    );
-                }
-            }
-            let decided = handle_failure(run, job, &failure, attempt, connection_limit, sent_at).await;
-            Some((keep && !decided.close, decided.outcome, next))
+        Err(failure) => failure,
+    };
+    let attempt = AttemptRecord {
+        started_at,
+        duration_ms,
+        outcome: attempt_outcome(&failure, content_sent),
+        stage: attempt_stage(&failure),
+        code: failure.code,
+        enhanced_code: failure.enhanced_code.clone(),
+        text: failure.text.clone(),
+    };
+    if is_ambiguous(&failure, content_sent) {
+        // Nothing more is read on a connection whose last answer is
+        // missing: the next reply could be this one's, late.
+        return (handle_ambiguous(run, job, &failure, attempt), Afterwards::Closes);
+    }
+    if content_sent {
+        // The server answered the content: it is not adrift.
+        run.ambiguous_in_a_row.store(0, Ordering::SeqCst);
+    }
+    let keep = connection_survives(&failure);
+    // "421 too many messages" on a connection that already carried
+    // some is a per-connection limit, not a rate: open fresh
+    // connections sooner instead of slowing down.
+    let connection_limit = failure.code == Some(421) && failure.stage == Stage::Mail && held.sent > 0;
+    if connection_limit {
+        let previous = run.per_connection.fetch_min(held.sent, Ordering::SeqCst);
+        if held.sent < previous {
+            tracing::info!(
+                messages = held.sent,
+                "the server limits messages per connection; following it"
+            );
         }
     }
+    let decided = handle_failure(run, job, &failure, attempt, connection_limit, sent_at).await;
+    let connection = if keep && !decided.close {
+        Afterwards::Reusable
+    } else {
+        Afterwards::Closes
+    };
+    (decided.outcome, connection)
 }
 
 /// The content went out and no answer came: the server may have the
