@@ -16,8 +16,8 @@ use mailroom_engine::Session;
 use mailroom_engine::Store;
 use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
 use mailroom_engine::secrets::SecretStore;
-use mailroom_engine::smtp::manage::{add_account, list_accounts};
 use mailroom_engine::smtp::AccountSettings;
+use mailroom_engine::smtp::manage::{add_account, list_accounts};
 use tempfile::TempDir;
 
 struct Fixture {

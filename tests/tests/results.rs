@@ -22,8 +22,8 @@ use mailroom_engine::results::{
     StateFilter,
 };
 use mailroom_engine::secrets::SecretStore;
-use mailroom_engine::smtp::manage::add_account;
 use mailroom_engine::smtp::AccountSettings;
+use mailroom_engine::smtp::manage::add_account;
 
 fn address(i: usize) -> String {
     format!("user{i:04}@example.org")
