@@ -2,8 +2,6 @@
 //! connection, Scan now with its progress; and the
 //! bounce scan timer: started here, timed by the engine (`mailbox::schedule`).
 
-use std::time::Duration;
-
 use mailroom_engine::mailbox::diagnose::{MailboxDiagnosis, MailboxStageReport};
 use mailroom_engine::mailbox::manage::MailboxPassword;
 use mailroom_engine::mailbox::scan::{ScanProgress, ScanReport};
@@ -99,22 +97,14 @@ pub fn start_timer(app: &AppHandle) -> ScanTimer {
         let app = list_app.clone();
         Box::pin(async move {
             let state = app.state::<AppState>();
-            let Ok(session) = state.session().await else {
-                return Vec::new();
-            };
-            session
-                .mailboxes()
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .map(|m| {
-                    let every = m.settings.scan_every_minutes;
-                    (
-                        m.account,
-                        (every > 0).then(|| Duration::from_secs(u64::from(every) * 60)),
-                    )
-                })
-                .collect()
+            let session = state.session().await.ok()?;
+            match session.scan_intervals().await {
+                Ok(intervals) => Some(intervals),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the mailboxes to scan could not be read; asking again in a minute");
+                    None
+                }
+            }
         })
     });
     let scan: schedule::ScanOne = Box::new(move |account| {

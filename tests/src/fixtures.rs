@@ -61,3 +61,19 @@ pub async fn campaign_with_message(
         .unwrap_or_else(|e| panic!("save the message: {e}"));
     campaign
 }
+
+/// The `i`-th recipient's address in the numbered campaigns.
+pub fn address(i: usize) -> String {
+    format!("user{i:04}@example.org")
+}
+
+/// A campaign of `n` numbered recipients ([`address`], first names
+/// "Name 0", "Name 1", ...) with the subject "Hello {{ first_name }}" and
+/// `text`: its id.
+pub async fn numbered_campaign(store: &Store, dir: &Path, n: usize, text: &str) -> CampaignId {
+    let mut csv = String::from("email,first_name\n");
+    for i in 0..n {
+        csv.push_str(&format!("{},Name {i}\n", address(i)));
+    }
+    campaign_with_message(store, dir, "list", &csv, "Hello {{ first_name }}", text).await
+}

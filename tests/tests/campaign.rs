@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailroom_e2e::fixtures::{campaign_with_message, local_account};
+use mailroom_e2e::fixtures::{address, local_account, numbered_campaign};
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
 use mailroom_engine::Session;
 use mailroom_engine::campaign::{
@@ -33,10 +33,6 @@ struct Fixture {
     campaign: i64,
 }
 
-fn address(i: usize) -> String {
-    format!("user{i:04}@example.org")
-}
-
 /// A campaign of `n` recipients with a message, and an account "test" on
 /// `port` shaped by `account`.
 async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)) -> Fixture {
@@ -45,16 +41,10 @@ async fn fixture(n: usize, port: u16, account: impl FnOnce(&mut AccountSettings)
     let secrets = SecretStore::EncryptedFile {
         dir: dir.path().to_owned(),
     };
-    let mut csv = String::from("email,first_name\n");
-    for i in 0..n {
-        csv.push_str(&format!("{},Name {i}\n", address(i)));
-    }
-    let campaign = campaign_with_message(
+    let campaign = numbered_campaign(
         &store,
         dir.path(),
-        "list",
-        &csv,
-        "Hello {{ first_name }}",
+        n,
         "Dear {{ first_name }},\nthis is for {{ email }}.\n",
     )
     .await;

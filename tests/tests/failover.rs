@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailroom_e2e::fixtures::{campaign_with_message, local_account};
+use mailroom_e2e::fixtures::{address, local_account, numbered_campaign};
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer, refused_port};
 use mailroom_engine::Session;
 use mailroom_engine::campaign::{
@@ -47,10 +47,6 @@ struct Fixture {
     clock: ManualClock,
     campaign: i64,
     n: usize,
-}
-
-fn address(i: usize) -> String {
-    format!("user{i:04}@example.org")
 }
 
 fn settings(name: &str, port: u16, preset: Option<&str>) -> AccountSettings {
@@ -82,19 +78,7 @@ async fn fixture(n: usize) -> Fixture {
     let secrets = SecretStore::EncryptedFile {
         dir: dir.path().to_owned(),
     };
-    let mut csv = String::from("email,first_name\n");
-    for i in 0..n {
-        csv.push_str(&format!("{},Name {i}\n", address(i)));
-    }
-    let campaign = campaign_with_message(
-        &store,
-        dir.path(),
-        "list",
-        &csv,
-        "Hello {{ first_name }}",
-        "Dear {{ first_name }}.\n",
-    )
-    .await;
+    let campaign = numbered_campaign(&store, dir.path(), n, "Dear {{ first_name }}.\n").await;
     Fixture {
         _dir: dir,
         store,

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailroom_e2e::fixtures::{campaign_with_message, local_account};
+use mailroom_e2e::fixtures::{address, campaign_with_message, local_account};
 use mailroom_e2e::smtp_server::{Script, ScriptedServer};
 use mailroom_e2e::{Run, Workspace, mailroom_async as cli};
 use mailroom_engine::Session;
@@ -24,10 +24,6 @@ use mailroom_engine::results::{
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::AccountSettings;
 use mailroom_engine::smtp::manage::add_account;
-
-fn address(i: usize) -> String {
-    format!("user{i:04}@example.org")
-}
 
 struct Fixture {
     ws: Arc<Workspace>,

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailroom_e2e::fixtures::{campaign_with_message, local_account};
+use mailroom_e2e::fixtures::{address, local_account, numbered_campaign};
 use mailroom_e2e::smtp_server::{Received, Script, ScriptedServer};
 use mailroom_engine::Session;
 use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
@@ -35,10 +35,6 @@ struct Fixture {
     campaign: i64,
 }
 
-fn address(i: usize) -> String {
-    format!("user{i:04}@example.org")
-}
-
 /// `n` recipients, a message, and an account "test" made from `preset` on
 /// the scripted server's `port`.
 async fn fixture(n: usize, port: u16, preset: Option<&str>, account: impl FnOnce(&mut AccountSettings)) -> Fixture {
@@ -50,19 +46,7 @@ async fn fixture(n: usize, port: u16, preset: Option<&str>, account: impl FnOnce
     let secrets = SecretStore::EncryptedFile {
         dir: dir.path().to_owned(),
     };
-    let mut csv = String::from("email,first_name\n");
-    for i in 0..n {
-        csv.push_str(&format!("{},Name {i}\n", address(i)));
-    }
-    let campaign = campaign_with_message(
-        &store,
-        dir.path(),
-        "list",
-        &csv,
-        "Hello {{ first_name }}",
-        "Dear {{ first_name }}.\n",
-    )
-    .await;
+    let campaign = numbered_campaign(&store, dir.path(), n, "Dear {{ first_name }}.\n").await;
     let mut settings = AccountSettings {
         preset: preset.map(str::to_owned),
         per_connection: 100,

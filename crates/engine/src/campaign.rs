@@ -334,8 +334,8 @@ pub struct RunReport {
     pub outcome: RunOutcome,
     pub reason: Option<PauseReason>,
     pub counts: StatusCounts,
-    /// The accounts the run could send through, in the order it tried them
-    /// (whose mailboxes may see this campaign's bounces).
+    /// The campaign's accounts for this send, in their order, whether or not
+    /// the run needed each (whose mailboxes may see its bounces).
     pub accounts: Vec<String>,
 }
 

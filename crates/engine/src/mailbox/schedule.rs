@@ -47,7 +47,9 @@ impl ScanTimer {
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// The mailboxes to scan and each one's interval (`None`: no periodic scans).
-pub type ListMailboxes = Box<dyn Fn() -> BoxFuture<Vec<(String, Option<Duration>)>> + Send + Sync>;
+/// `None` when they cannot be read now (the database is busy or gone): the
+/// timer keeps what it knew and asks again a minute later.
+pub type ListMailboxes = Box<dyn Fn() -> BoxFuture<Option<Vec<(String, Option<Duration>)>>> + Send + Sync>;
 /// Scans one account's mailbox (its outcome is the scanner's business).
 pub type ScanOne = Box<dyn Fn(String) -> BoxFuture<()> + Send + Sync>;
 
@@ -63,11 +65,16 @@ pub async fn run(
     let mut periodic: HashMap<String, Instant> = HashMap::new();
     let mut intervals: HashMap<String, Option<Duration>> = HashMap::new();
     let mut after_campaign: Vec<(Instant, String)> = Vec::new();
-    refresh(&list, &mut intervals, &mut periodic, start + FIRST_SCAN).await;
+    // When to read the mailboxes again because the last read failed.
+    let mut list_again: Option<Instant> = None;
+    if !refresh(&list, &mut intervals, &mut periodic, start + FIRST_SCAN).await {
+        list_again = Some(start + FIRST_SCAN);
+    }
     loop {
         let next = periodic
             .values()
             .chain(after_campaign.iter().map(|(at, _)| at))
+            .chain(list_again.iter())
             .min()
             .copied();
         let sleep = async {
@@ -98,7 +105,10 @@ pub async fn run(
                 due.sort();
                 due.dedup();
                 // Mailboxes added, removed or retimed since the last look.
-                refresh(&list, &mut intervals, &mut periodic, now + FIRST_SCAN).await;
+                list_again = None;
+                if !refresh(&list, &mut intervals, &mut periodic, now + FIRST_SCAN).await {
+                    list_again = Some(now + FIRST_SCAN);
+                }
                 for account in due {
                     if cancel.is_cancelled() {
                         return;
@@ -123,14 +133,18 @@ pub async fn run(
 }
 
 /// Re-reads the mailboxes: new ones get their first periodic scan at
-/// `first`, removed ones are dropped, changed intervals take effect.
+/// `first`, removed ones are dropped, changed intervals take effect. A read
+/// that failed changes nothing (a failure is not "no mailboxes"): `false`.
 async fn refresh(
     list: &ListMailboxes,
     intervals: &mut HashMap<String, Option<Duration>>,
     periodic: &mut HashMap<String, Instant>,
     first: Instant,
-) {
-    let current: HashMap<String, Option<Duration>> = list().await.into_iter().collect();
+) -> bool {
+    let Some(listed) = list().await else {
+        return false;
+    };
+    let current: HashMap<String, Option<Duration>> = listed.into_iter().collect();
     periodic.retain(|account, _| current.get(account).is_some_and(Option::is_some));
     for (account, every) in &current {
         if every.is_some() && !periodic.contains_key(account) {
@@ -138,6 +152,7 @@ async fn refresh(
         }
     }
     *intervals = current;
+    true
 }
 
 #[cfg(test)]
@@ -155,7 +170,7 @@ mod tests {
         let origin = Instant::now();
         let list: ListMailboxes = Box::new(move || {
             let mailboxes = mailboxes.clone();
-            Box::pin(async move { mailboxes })
+            Box::pin(async move { Some(mailboxes) })
         });
         let log = seen.clone();
         let scan: ScanOne = Box::new(move |account| {
@@ -194,6 +209,68 @@ mod tests {
                 ("work".into(), 182)
             ]
         );
+        cancel.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_list_that_cannot_be_read_keeps_the_scans_and_is_asked_again() {
+        let (_timer, rx) = ScanTimer::new();
+        let seen: Seen = Arc::default();
+        let origin = Instant::now();
+        let asked = Arc::new(Mutex::new(0_u32));
+        let counter = asked.clone();
+        // Readable the first time, then not for a while, then again.
+        let list: ListMailboxes = Box::new(move || {
+            let n = {
+                let mut asked = counter.lock().expect("asked");
+                *asked += 1;
+                *asked
+            };
+            Box::pin(
+                async move { (n == 1 || n > 3).then(|| vec![("work".to_owned(), Some(Duration::from_secs(3600)))]) },
+            )
+        });
+        let log = seen.clone();
+        let scan: ScanOne = Box::new(move |account| {
+            let log = log.clone();
+            Box::pin(async move {
+                log.lock()
+                    .expect("log")
+                    .push((account, (Instant::now() - origin).as_secs() / 60));
+            })
+        });
+        let cancel = CancellationToken::new();
+        tokio::spawn(run(rx, list, scan, cancel.clone()));
+        advance(2 * 60 + 5).await;
+        // The reads at minutes 1 and 61 failed: the hourly scan went on all the same.
+        assert_eq!(
+            seen.lock().expect("seen").clone(),
+            vec![("work".into(), 1), ("work".into(), 61), ("work".into(), 121)]
+        );
+        cancel.cancel();
+
+        // Unreadable from the start: asked again a minute later, then scanned.
+        let (_timer, rx) = ScanTimer::new();
+        let first = Arc::new(Mutex::new(true));
+        let list: ListMailboxes = Box::new(move || {
+            let failing = std::mem::replace(&mut *first.lock().expect("first"), false);
+            Box::pin(async move { (!failing).then(|| vec![("work".to_owned(), Some(Duration::from_secs(3600)))]) })
+        });
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        let origin = Instant::now();
+        let scan: ScanOne = Box::new(move |account| {
+            let log = log.clone();
+            Box::pin(async move {
+                log.lock()
+                    .expect("log")
+                    .push((account, (Instant::now() - origin).as_secs() / 60));
+            })
+        });
+        let cancel = CancellationToken::new();
+        tokio::spawn(run(rx, list, scan, cancel.clone()));
+        advance(5).await;
+        assert_eq!(seen.lock().expect("seen").clone(), vec![("work".into(), 2)]);
         cancel.cancel();
     }
 

@@ -1,6 +1,8 @@
 //! The session's calls for the sender's mailboxes (IMAP): their settings and
 //! passwords, and the bounce scan.
 
+use std::time::Duration;
+
 use tokio_util::sync::CancellationToken;
 
 use super::Session;
@@ -13,6 +15,25 @@ impl Session {
     /// Every mailbox (never with its password).
     pub async fn mailboxes(&self) -> Result<Vec<Mailbox>> {
         manage::list_mailboxes(self.store(), self.secrets().await).await
+    }
+
+    /// How often each mailbox is scanned (`None`: by hand), read from the
+    /// database alone: the background timer asks this often, and must not
+    /// touch the keychain for it.
+    pub async fn scan_intervals(&self) -> Result<Vec<(String, Option<Duration>)>> {
+        Ok(self
+            .store()
+            .mailboxes()
+            .await?
+            .into_iter()
+            .map(|m| {
+                let every = m.settings.scan_every_minutes;
+                (
+                    m.account,
+                    (every > 0).then(|| Duration::from_secs(u64::from(every) * 60)),
+                )
+            })
+            .collect())
     }
 
     /// SMTP account `account`'s mailbox.
