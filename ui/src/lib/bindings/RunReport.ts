@@ -8,7 +8,7 @@ import type { StatusCounts } from "./StatusCounts";
  */
 export type RunReport = { outcome: RunOutcome, reason: PauseReason | null, counts: StatusCounts, 
 /**
- * The accounts the run could send through, in the order it tried them
- * (whose mailboxes may see this campaign's bounces).
+ * The campaign's accounts for this send, in their order, whether or not
+ * the run needed each (whose mailboxes may see its bounces).
  */
 accounts: Array<string>, };
