@@ -4,10 +4,8 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use mailroom_engine::campaign::coalesce::{CoalescingSink, EventBatch};
-use mailroom_engine::campaign::{self, RunControl, RunOptions, RunReport};
+use mailroom_engine::campaign::{self, CampaignEvent, RunControl, RunOptions, RunReport};
 use mailroom_engine::message::{self, MessageCheck, MessageDraft, RenderedMessage, RowPreview, SkippedRow};
 use serde::Serialize;
 
@@ -16,6 +14,7 @@ use mailroom_engine::model::{
     CampaignId, CampaignSummary, ImportPreview, ImportProgress, ImportReport, Recipient, RecipientStatus,
     UncertainDecision,
 };
+use mailroom_engine::progress::Batch;
 use mailroom_engine::smtp::Security;
 use mailroom_engine::smtp::account::{self, Account, AccountSettings, ConnectionWarning, Preset};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageReport};
@@ -26,7 +25,7 @@ use mailroom_engine::store::{CapturedSummary, TemplateSummary};
 use tauri::State;
 use tauri::ipc::Channel;
 
-use crate::ipc::IpcResult;
+use crate::ipc::{IpcResult, forward_to};
 use crate::launch::OpenedFile;
 use crate::state::AppState;
 
@@ -63,8 +62,9 @@ pub async fn preview_import(path: PathBuf, choices: Option<ImportChoices>) -> Ip
 
 /// Imports a recipient file chosen in the window as a new draft campaign,
 /// replacing the draft `replaces` (the same file imported with other
-/// choices). Progress arrives on `on_progress`, at most ten times a second;
-/// `cancel_import(import_id)` cancels it and nothing is saved.
+/// choices). Progress arrives on `on_progress`, coalesced by the engine to
+/// at most ten batches a second; `cancel_import(import_id)` cancels it and
+/// nothing is saved.
 #[tauri::command]
 pub async fn import_recipients(
     state: State<'_, AppState>,
@@ -72,25 +72,19 @@ pub async fn import_recipients(
     choices: Option<ImportChoices>,
     replaces: Option<CampaignId>,
     import_id: u32,
-    on_progress: Channel<ImportProgress>,
+    on_progress: Channel<Batch<ImportProgress>>,
 ) -> IpcResult<ImportReport> {
     let options = ImportOptions {
         choices: choices.unwrap_or_default(),
         replaces,
         ..ImportOptions::default()
     };
-    let mut last_sent: Option<Instant> = None;
-    let progress = move |step: ImportProgress| {
-        if last_sent.is_none_or(|at| at.elapsed() >= Duration::from_millis(100)) {
-            last_sent = Some(Instant::now());
-            let _ignored = on_progress.send(step);
-        }
-    };
-    Ok(state
-        .session()
-        .await?
-        .import(&path, &options, import_id, progress)
-        .await?)
+    let session = state.session().await?;
+    let sink = forward_to(on_progress, 0);
+    let report = session.import(&path, &options, import_id, &sink).await;
+    // The last step reaches the window before the report.
+    sink.finish();
+    Ok(report?)
 }
 
 /// Resend failed with the defaults: the campaign's failed recipients back to
@@ -243,21 +237,21 @@ pub async fn remove_account(state: State<'_, AppState>, name: String) -> IpcResu
 }
 
 /// Test connection (and optionally a test message). Each stage is sent on
-/// `on_stage` as it completes; `test_id` lets [`cancel_test`] stop it.
+/// `on_stage` as it completes (batched by the engine when they come faster
+/// than ten a second); `test_id` lets [`cancel_test`] stop it.
 #[tauri::command]
 pub async fn test_account(
     state: State<'_, AppState>,
     name: String,
     send_to: Option<String>,
     test_id: u32,
-    on_stage: Channel<StageReport>,
+    on_stage: Channel<Batch<StageReport>>,
 ) -> IpcResult<Diagnosis> {
     let session = state.session().await?;
-    Ok(session
-        .test_account(&name, send_to.as_deref(), test_id, |stage| {
-            let _ignored = on_stage.send(stage.clone());
-        })
-        .await?)
+    let sink = forward_to(on_stage, 0);
+    let diagnosis = session.test_account(&name, send_to.as_deref(), test_id, &sink).await;
+    sink.finish();
+    Ok(diagnosis?)
 }
 
 /// Cancels a running test (Test connection, or a test message); a test
@@ -364,22 +358,20 @@ pub fn clean_pasted_html(html: &str) -> String {
 }
 
 /// Runs the campaign until it completes, pauses or stops; events arrive on
-/// `on_events`, at most ten batches a second.
+/// `on_events`, coalesced by the engine to at most ten batches a second.
 #[tauri::command]
 pub async fn start_campaign(
     state: State<'_, AppState>,
     background: State<'_, crate::background::Background>,
     campaign: CampaignId,
     accounts: Vec<String>,
-    on_events: Channel<EventBatch>,
+    on_events: Channel<Batch<CampaignEvent>>,
 ) -> IpcResult<RunReport> {
     // Mailroom in the background stays until this run has ended and the
     // window has told its end (background.rs).
     let _claim = background.claim(campaign);
     let session = state.session().await?;
-    let sink = CoalescingSink::start(Duration::from_millis(100), 20, move |batch| {
-        let _ignored = on_events.send(batch);
-    });
+    let sink = forward_to(on_events, 20);
     let given: Vec<&str> = accounts.iter().map(String::as_str).collect();
     let report = session
         .send(

@@ -7,11 +7,12 @@ use mailroom_engine::mailbox::manage::MailboxPassword;
 use mailroom_engine::mailbox::scan::{ScanProgress, ScanReport};
 use mailroom_engine::mailbox::schedule::{self, ScanTimer};
 use mailroom_engine::mailbox::{Mailbox, MailboxSettings};
+use mailroom_engine::progress::Batch;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager, State};
 use tokio_util::sync::CancellationToken;
 
-use crate::ipc::IpcResult;
+use crate::ipc::{IpcResult, forward_to};
 use crate::state::AppState;
 
 /// Every mailbox (never with its password).
@@ -52,21 +53,20 @@ pub async fn remove_mailbox(state: State<'_, AppState>, account: String) -> IpcR
     Ok(state.session().await?.remove_mailbox(&account).await?)
 }
 
-/// Test connection; each step arrives on `on_stage`; `cancel_test(test_id)` stops it.
+/// Test connection; each step arrives on `on_stage` (batched by the engine when
+/// they come faster than ten a second); `cancel_test(test_id)` stops it.
 #[tauri::command]
 pub async fn test_mailbox(
     state: State<'_, AppState>,
     account: String,
     test_id: u32,
-    on_stage: Channel<MailboxStageReport>,
+    on_stage: Channel<Batch<MailboxStageReport>>,
 ) -> IpcResult<MailboxDiagnosis> {
-    Ok(state
-        .session()
-        .await?
-        .test_mailbox(&account, test_id, |stage| {
-            let _ignored = on_stage.send(stage.clone());
-        })
-        .await?)
+    let session = state.session().await?;
+    let sink = forward_to(on_stage, 0);
+    let diagnosis = session.test_mailbox(&account, test_id, &sink).await;
+    sink.finish();
+    Ok(diagnosis?)
 }
 
 /// Scans `account`'s mailbox now (every mailbox when `None`); how far it

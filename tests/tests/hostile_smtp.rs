@@ -12,6 +12,7 @@ use mailroom_e2e::raw_peer::{Heard, RawPeer, Say, ordinary};
 use mailroom_engine::Session;
 use mailroom_engine::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome, RunReport};
 use mailroom_engine::model::{Recipient, RecipientStatus};
+use mailroom_engine::progress::Ignore;
 use mailroom_engine::secrets::SecretStore;
 use mailroom_engine::smtp::client::{Connection, ConnectionSettings};
 use mailroom_engine::smtp::diagnose::{Diagnosis, StageOutcome, TestMessage, test_connection};
@@ -19,7 +20,6 @@ use mailroom_engine::smtp::manage::add_account;
 use mailroom_engine::smtp::{AccountSettings, AuthMethod, Failure, Security, Stage};
 use mailroom_engine::{Error, Store};
 use tempfile::TempDir;
-use tokio_util::sync::CancellationToken;
 
 fn settings(port: u16) -> ConnectionSettings {
     ConnectionSettings {
@@ -63,7 +63,7 @@ fn expect_failure(result: Result<u16, Failure>) -> Failure {
 }
 
 async fn diagnose(settings: ConnectionSettings, message: Option<TestMessage>) -> Diagnosis {
-    test_connection(Arc::new(settings), message, CancellationToken::new(), |_| {}).await
+    test_connection(Arc::new(settings), message, &Ignore).await
 }
 
 /// A server that answers DATA with its 354 and, at once, a 250 nobody asked

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailroom_e2e::smtp_server::{Script, ScriptedServer, refused_port};
+use mailroom_engine::progress::{Cancellable, Ignore};
 use mailroom_engine::smtp::client::{Connection, ConnectionSettings};
-use mailroom_engine::smtp::diagnose::{Diagnosis, StageDetail, StageOutcome, TestMessage, test_connection};
+use mailroom_engine::smtp::diagnose::{
+    Diagnosis, StageDetail, StageOutcome, StageReport, TestMessage, test_connection,
+};
 use mailroom_engine::smtp::{AuthMethod, FailureClass, Problem, Security, Stage};
-use tokio_util::sync::CancellationToken;
 
 fn settings(port: u16) -> ConnectionSettings {
     ConnectionSettings {
@@ -29,7 +31,7 @@ fn settings(port: u16) -> ConnectionSettings {
 }
 
 async fn diagnose(settings: ConnectionSettings, message: Option<TestMessage>) -> Diagnosis {
-    test_connection(Arc::new(settings), message, CancellationToken::new(), |_| {}).await
+    test_connection(Arc::new(settings), message, &Ignore).await
 }
 
 /// The stage that failed, and its problem.
@@ -414,7 +416,10 @@ async fn cancel_ends_a_stalled_test_within_a_second() {
         ..Script::default()
     })
     .await;
-    let cancel = CancellationToken::new();
+    // The window's Cancel: the session's token on a sink that would go on.
+    let quiet = |_: &StageReport| {};
+    let sink = Cancellable::new(&quiet);
+    let cancel = sink.token();
     let slow = ConnectionSettings {
         connect_timeout: Duration::from_secs(60),
         command_timeout: Duration::from_secs(60),
@@ -426,7 +431,7 @@ async fn cancel_ends_a_stalled_test_within_a_second() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         canceller.cancel();
     });
-    let diagnosis = test_connection(Arc::new(slow), None, cancel, |_| {}).await;
+    let diagnosis = test_connection(Arc::new(slow), None, &sink).await;
     let elapsed = started.elapsed();
     assert_eq!(failed_at(&diagnosis).1, Problem::Cancelled);
     assert!(elapsed < Duration::from_secs(1), "cancel took {elapsed:?}");

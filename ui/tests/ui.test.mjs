@@ -367,7 +367,7 @@ describe('Recipients screen', () => {
     const { page, errors } = await openApp({
       results: baseResults,
       held: ['import_recipients'],
-      messages: { import_recipients: [{ rows: 120000, fraction: 0.45 }] },
+      messages: { import_recipients: [{ events: [{ rows: 120000, fraction: 0.45 }], omitted: 0 }] },
     });
     await page.getByTestId('choose-file').click();
     const progress = page.getByTestId('import-progress');

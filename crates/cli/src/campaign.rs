@@ -11,6 +11,7 @@ use clap::Args;
 use mailroom_engine::campaign::{self, CampaignEvent, PauseReason, RunControl, RunOptions, RunOutcome};
 use mailroom_engine::english::{count, is_one};
 use mailroom_engine::message::{self, MessageDraft, TemplateError, TemplateProblem, Unsubscribe};
+use mailroom_engine::progress::{Flow, Sink};
 use mailroom_engine::{Error, ErrorKind, Session};
 
 use crate::output::Output;
@@ -253,7 +254,7 @@ pub async fn send_in(
     }
     let json = out.is_json();
     let live = !json && std::io::stderr().is_terminal();
-    let sink: Arc<dyn campaign::ProgressSink> = Arc::new(move |event: &CampaignEvent| print_event(event, json, live));
+    let sink: Arc<dyn campaign::ProgressSink> = Arc::new(EventLines { json, live });
     // What is about to happen, before anything is sent (on stderr: stdout
     // carries the events with --json).
     let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
@@ -288,6 +289,21 @@ pub async fn send_in(
         RunOutcome::Paused => ExitCode::from(EXIT_PAUSED),
         RunOutcome::Stopped => ExitCode::from(EXIT_STOPPED),
     })
+}
+
+/// A run's events on the terminal: JSON lines with `--json`, else a line
+/// each (progress redrawn in place when stderr is a terminal). Pause and
+/// Stop go through the run's `RunControl` (Ctrl-C), so it never stops the run.
+struct EventLines {
+    json: bool,
+    live: bool,
+}
+
+impl Sink<CampaignEvent> for EventLines {
+    fn event(&self, event: &CampaignEvent) -> Flow {
+        print_event(event, self.json, self.live);
+        Flow::Go
+    }
 }
 
 /// One JSON line per event with `--json`; otherwise a live status line on a

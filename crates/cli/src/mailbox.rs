@@ -7,16 +7,16 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use mailroom_engine::english::count;
-use mailroom_engine::mailbox::diagnose::{MailboxDiagnosis, MailboxStageDetail, MailboxStageReport};
+use mailroom_engine::mailbox::diagnose::{MailboxDiagnosis, MailboxStageDetail};
 use mailroom_engine::mailbox::manage::MailboxPassword;
 use mailroom_engine::mailbox::scan::ScanReport;
 use mailroom_engine::mailbox::{Mailbox, MailboxSettings, ProcessedAction};
 use mailroom_engine::smtp::Security;
-use mailroom_engine::smtp::diagnose::{StageOutcome, format_duration_ms};
 use mailroom_engine::{Error, Session};
 use tokio_util::sync::CancellationToken;
 
 use crate::output::Output;
+use crate::progress::StageLines;
 
 #[derive(Debug, Subcommand)]
 pub enum MailboxCommand {
@@ -205,14 +205,8 @@ pub async fn mailbox(command: MailboxCommand, db: &Path, out: &Output) -> Result
         }
         MailboxCommand::Test { account } => {
             crate::cancel_test_on_ctrl_c(&session);
-            let json = out.is_json();
-            let diagnosis = session
-                .test_mailbox(&account, 0, |stage| {
-                    if !json {
-                        print_stage(stage);
-                    }
-                })
-                .await?;
+            let lines = StageLines { quiet: out.is_json() };
+            let diagnosis = session.test_mailbox(&account, 0, &lines).await?;
             out.print(&diagnosis, |w| write_verdict(w, &diagnosis))?;
             if diagnosis.ok {
                 ExitCode::SUCCESS
@@ -302,23 +296,6 @@ fn write_mailbox(w: &mut dyn Write, mailbox: &Mailbox) -> std::io::Result<()> {
         writeln!(w, "  warning: {warning}")?;
     }
     Ok(())
-}
-
-fn print_stage(stage: &MailboxStageReport) {
-    let mark = match stage.outcome {
-        StageOutcome::Passed => "ok  ",
-        StageOutcome::Warning => "warn",
-        StageOutcome::Failed => "FAIL",
-    };
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(
-        stdout,
-        "{mark}  {:<8} {:>7}  {}",
-        stage.stage.as_str(),
-        format_duration_ms(stage.duration_ms),
-        stage.detail
-    );
-    let _ = stdout.flush();
 }
 
 /// It works, or what to try: the failed step's advice (the engine reports

@@ -5,6 +5,7 @@
 mod campaign;
 mod mailbox;
 mod output;
+mod progress;
 mod results;
 mod schedule;
 mod settings;

@@ -8,13 +8,14 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use mailroom_engine::english::count;
 use mailroom_engine::smtp::account::{self, Account, AccountSettings};
-use mailroom_engine::smtp::diagnose::{Diagnosis, StageOutcome, StageReport, format_duration_ms};
+use mailroom_engine::smtp::diagnose::Diagnosis;
 use mailroom_engine::smtp::manage;
 use mailroom_engine::smtp::sandbox;
 use mailroom_engine::smtp::{AuthMethod, Security};
 use mailroom_engine::{Error, Session};
 
 use crate::output::Output;
+use crate::progress::StageLines;
 
 #[derive(Debug, Subcommand)]
 pub enum SmtpCommand {
@@ -329,14 +330,8 @@ pub async fn run(command: SmtpCommand, db: &Path, out: &Output) -> Result<ExitCo
         }
         SmtpCommand::Test { name, send_to } => {
             crate::cancel_test_on_ctrl_c(&session);
-            let json = out.is_json();
-            let diagnosis = session
-                .test_account(&name, send_to.as_deref(), 0, |stage| {
-                    if !json {
-                        print_stage(stage);
-                    }
-                })
-                .await?;
+            let lines = StageLines { quiet: out.is_json() };
+            let diagnosis = session.test_account(&name, send_to.as_deref(), 0, &lines).await?;
             out.print(&diagnosis, |w| write_verdict(w, &diagnosis))?;
             if !diagnosis.ok {
                 return Ok(ExitCode::FAILURE);
@@ -462,23 +457,6 @@ fn write_rules(w: &mut dyn Write, rules: &[mailroom_engine::smtp::rules::Applied
         }
     }
     Ok(())
-}
-
-fn print_stage(stage: &StageReport) {
-    let mark = match stage.outcome {
-        StageOutcome::Passed => "ok  ",
-        StageOutcome::Warning => "warn",
-        StageOutcome::Failed => "FAIL",
-    };
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(
-        stdout,
-        "{mark}  {:<8} {:>7}  {}",
-        stage.stage.as_str(),
-        format_duration_ms(stage.duration_ms),
-        stage.detail
-    );
-    let _ = stdout.flush();
 }
 
 fn write_verdict(w: &mut dyn Write, diagnosis: &Diagnosis) -> std::io::Result<()> {

@@ -24,7 +24,8 @@
 //!   or a quota, a pause, a suspension or a closed send window keeps the
 //!   message back.
 //! - [`throttle`] owns the rate (an even pacer, adaptive) and the quotas.
-//! - [`coalesce`] batches events for a window: ≤ 10 deliveries a second at any rate.
+//! - Events go to a [`crate::progress::Sink`]; `crate::progress::Coalescer`
+//!   batches them for a window (≤ 10 deliveries a second at any rate).
 //! - `awake` keeps the computer from sleeping while a run sends.
 //!
 //! # Invariants
@@ -47,7 +48,6 @@
 //! - Every recipient's record names the message version it was sent; a
 //!   running campaign's message cannot be changed (pause it first).
 
-pub mod coalesce;
 pub(crate) mod failover;
 pub mod plan;
 pub mod schedule;
@@ -88,15 +88,24 @@ pub use send_plan::{SendPlan, send_plan};
 use throttle::{AdaptiveRate, Quotas, RateState};
 pub(crate) use transport::Connector;
 
-/// Receives a run's events. Called from the runner's tasks: keep it quick
-/// (forward to a channel, print a line).
-pub trait ProgressSink: Send + Sync {
-    fn event(&self, event: &CampaignEvent);
-}
+/// Receives a run's events: the engine's one progress shape
+/// ([`crate::progress::Sink`]) for campaign events. A run stops through its
+/// [`RunControl`], not through the sink's answer.
+pub trait ProgressSink: crate::progress::Sink<CampaignEvent> {}
 
-impl<F: Fn(&CampaignEvent) + Send + Sync> ProgressSink for F {
-    fn event(&self, event: &CampaignEvent) {
-        self(event);
+impl<S: crate::progress::Sink<CampaignEvent> + ?Sized> ProgressSink for S {}
+
+/// How the coalescer treats each event: the newest progress snapshot, the
+/// newest few recipient events, every other event, and the end.
+impl crate::progress::Coalesce for CampaignEvent {
+    fn kind(&self) -> crate::progress::Kind {
+        use crate::progress::Kind;
+        match self {
+            CampaignEvent::Progress { .. } => Kind::Snapshot,
+            CampaignEvent::Recipient { .. } => Kind::Sample,
+            CampaignEvent::Finished { .. } => Kind::Last,
+            _ => Kind::Notable,
+        }
     }
 }
 

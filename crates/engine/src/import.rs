@@ -13,13 +13,13 @@
 //! nothing behind (SPEC invariant 7).
 
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::path::Path;
 
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::model::{ImportPreview, ImportProgress, ImportReport, SourceFormat};
+use crate::progress::{Coalesce, Flow, Ignore, Kind, Sink};
 use crate::store::{NewCampaign, NewRecipient, Store};
 
 /// Rows per insert statement: big enough to amortise the statement, small
@@ -192,17 +192,18 @@ pub async fn import(
     source: impl Into<RecipientSource>,
     options: &ImportOptions,
 ) -> Result<ImportReport> {
-    import_with_progress(store, source, options, |_| ControlFlow::Continue(())).await
+    import_with_progress(store, source, options, &Ignore).await
 }
 
 /// [`import`], telling `progress` how far it has got after each batch of
-/// rows is written. `progress` returning `Break` cancels the import: nothing
-/// of it is saved, and the result is [`Error::ImportCancelled`].
+/// rows is written. `progress` answering [`Flow::Stop`] (or its stop signal
+/// cancelled) cancels the import: nothing of it is saved, and the result is
+/// [`Error::ImportCancelled`].
 pub async fn import_with_progress(
     store: &Store,
     source: impl Into<RecipientSource>,
     options: &ImportOptions,
-    mut progress: impl FnMut(ImportProgress) -> ControlFlow<()> + Send,
+    progress: &dyn Sink<ImportProgress>,
 ) -> Result<ImportReport> {
     let source = source.into();
     let email_index = source.email_index()?;
@@ -231,6 +232,7 @@ pub async fn import_with_progress(
         .await?;
 
     let path = source.path().to_owned();
+    let stop = progress.stop_signal();
     let (batches, mut received) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
     let parser = tokio::task::spawn_blocking(move || parse_rows(source, email_index, &suppressed, &batches));
     let mut write_result = Ok(());
@@ -239,7 +241,7 @@ pub async fn import_with_progress(
             write_result = Err(e);
             break;
         }
-        if progress(batch.progress).is_break() {
+        if progress.event(&batch.progress) == Flow::Stop || stop.is_cancelled() {
             write_result = Err(Error::ImportCancelled { path: path.clone() });
             break;
         }
@@ -337,3 +339,10 @@ fn parse_rows(
 
 #[cfg(test)]
 mod tests;
+
+/// Each step is a snapshot: a window needs only the newest.
+impl Coalesce for ImportProgress {
+    fn kind(&self) -> Kind {
+        Kind::Snapshot
+    }
+}

@@ -52,6 +52,10 @@
 //!   import reports, and the plain data the store keeps for the layers above
 //!   it (an account's security and login, a message draft). They serialise with serde; with the `ts-bindings` feature
 //!   they also describe themselves to TypeScript.
+//! - [`progress`] is the one shape of progress: imports, Test connections and
+//!   campaigns push their events into a caller's [`progress::Sink`], whose
+//!   answer can stop the work, and [`progress::Coalescer`] batches any of
+//!   them for a window (at most ten deliveries a second).
 //! - [`outcome`] says what happened as data: why a recipient was skipped,
 //!   failed or is uncertain, why a campaign paused; front ends render them.
 //! - [`error`] is the one error type, with a stable [`ErrorKind`] per variant.
@@ -83,6 +87,7 @@ pub mod message;
 pub mod model;
 pub mod outcome;
 pub mod paths;
+pub mod progress;
 pub mod results;
 pub mod secrets;
 pub mod session;

@@ -20,7 +20,8 @@ import type { ImportPreview } from './bindings/ImportPreview';
 import type { ImportProgress } from './bindings/ImportProgress';
 import type { IpcError } from './bindings/IpcError';
 import type { Recipient } from './bindings/Recipient';
-import type { EventBatch } from './bindings/EventBatch';
+import type { Batch } from './bindings/Batch';
+import type { CampaignEvent } from './bindings/CampaignEvent';
 import type { MessageCheck } from './bindings/MessageCheck';
 import type { MessageDraft } from './bindings/MessageDraft';
 import type { Preview } from './bindings/Preview';
@@ -120,8 +121,8 @@ export const api = {
     importId = 0,
     onProgress: (progress: ImportProgress) => void = () => {},
   ) => {
-    const channel = new Channel<ImportProgress>();
-    channel.onmessage = onProgress;
+    const channel = new Channel<Batch<ImportProgress>>();
+    channel.onmessage = (batch) => batch.events.forEach(onProgress);
     return call<ImportReport>('import_recipients', {
       path,
       choices,
@@ -160,8 +161,8 @@ export const api = {
   removeAccount: (name: string) => call<null>('remove_account', { name }),
   /** Runs Test connection; `onStage` sees each stage as it completes. */
   testAccount: (name: string, sendTo: string | null, testId: number, onStage: (stage: StageReport) => void) => {
-    const channel = new Channel<StageReport>();
-    channel.onmessage = onStage;
+    const channel = new Channel<Batch<StageReport>>();
+    channel.onmessage = (batch) => batch.events.forEach(onStage);
     return call<Diagnosis>('test_account', { name, sendTo, testId, onStage: channel });
   },
   cancelTest: (testId: number) => call<null>('cancel_test', { testId }),
@@ -175,8 +176,8 @@ export const api = {
     call<Preview>('preview_message', { campaign, row, account }),
   /** Runs the campaign to its end on `accounts`, in order (empty: the
    * campaign's own); `onEvents` gets at most ten batches a second. */
-  startCampaign: (campaign: number, accounts: string[], onEvents: (batch: EventBatch) => void) => {
-    const channel = new Channel<EventBatch>();
+  startCampaign: (campaign: number, accounts: string[], onEvents: (batch: Batch<CampaignEvent>) => void) => {
+    const channel = new Channel<Batch<CampaignEvent>>();
     channel.onmessage = onEvents;
     return call<RunReport>('start_campaign', { campaign, accounts, onEvents: channel });
   },
@@ -238,8 +239,8 @@ export const api = {
   removeMailbox: (account: string) => call<null>('remove_mailbox', { account }),
   /** Test connection; `onStage` sees each step; `cancelTest(testId)` stops it. */
   testMailbox: (account: string, testId: number, onStage: (stage: MailboxStageReport) => void) => {
-    const channel = new Channel<MailboxStageReport>();
-    channel.onmessage = onStage;
+    const channel = new Channel<Batch<MailboxStageReport>>();
+    channel.onmessage = (batch) => batch.events.forEach(onStage);
     return call<MailboxDiagnosis>('test_mailbox', { account, testId, onStage: channel });
   },
   /** Scans the account's mailbox now (every mailbox when null); `onProgress` sees how far it read. */

@@ -4,7 +4,7 @@
 // every figure arrives from the engine, already committed.
 import { api, type IpcError } from './api';
 import type { CampaignEvent } from './bindings/CampaignEvent';
-import type { EventBatch } from './bindings/EventBatch';
+import type { Batch } from './bindings/Batch';
 import type { RateState } from './bindings/RateState';
 import type { ServerWait } from './bindings/ServerWait';
 import { describeEvent } from './outcomes';
@@ -119,7 +119,7 @@ export async function start(campaignId: number, accounts: string[], name: string
   live.error = null;
   let told: Promise<unknown> = Promise.resolve();
   try {
-    const report = await api.startCampaign(campaignId, accounts, (batch: EventBatch) => batch.events.forEach(apply));
+    const report = await api.startCampaign(campaignId, accounts, (batch: Batch<CampaignEvent>) => batch.events.forEach(apply));
     live.counts = report.counts;
     live.outcome = report.outcome;
     if (report.outcome === 'completed') {

@@ -14,7 +14,8 @@ import type { CapturedMessage } from '../../src/lib/bindings/CapturedMessage';
 import type { CapturedSummary } from '../../src/lib/bindings/CapturedSummary';
 import type { DatabaseInfo } from '../../src/lib/bindings/DatabaseInfo';
 import type { Diagnosis } from '../../src/lib/bindings/Diagnosis';
-import type { EventBatch } from '../../src/lib/bindings/EventBatch';
+import type { Batch } from '../../src/lib/bindings/Batch';
+import type { CampaignEvent } from '../../src/lib/bindings/CampaignEvent';
 import type { Failure } from '../../src/lib/bindings/Failure';
 import type { IpcError } from '../../src/lib/bindings/IpcError';
 import type { MessageCheck } from '../../src/lib/bindings/MessageCheck';
@@ -246,7 +247,7 @@ const diagnosis: Diagnosis = {
 };
 
 const rate = { configured: 5, effective: 4.9, reason: null };
-const run: EventBatch[] = [
+const run: Batch<CampaignEvent>[] = [
   {
     omitted: 0,
     events: [
@@ -428,7 +429,8 @@ export const outcomesScenario = {
     list_suppressions: suppressions,
   } satisfies Record<string, unknown>,
   messages: {
-    test_account: stages,
+    // The engine's coalescer sends the steps in one batch when they come at once.
+    test_account: [{ events: stages, omitted: 0 }] satisfies Batch<StageReport>[],
     start_campaign: run,
   } satisfies Record<string, unknown[]>,
   /** What a test walks through one after another (`answer`, `fail`). */

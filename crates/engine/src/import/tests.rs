@@ -9,6 +9,7 @@ use super::*;
 use crate::ErrorKind;
 use crate::address::InvalidReason;
 use crate::model::{CampaignStatus, DuplicateRow, InvalidRow, RecipientStatus, SuppressedRow};
+use crate::progress::Cancellable;
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -368,13 +369,12 @@ async fn progress_is_reported_as_batches_are_written_and_reaches_the_end() {
     let path = fx.file("big.csv", csv.as_bytes());
     let options = ImportOptions::default();
     let source = RecipientSource::open(&path, &options).await.expect("open");
-    let mut steps = Vec::new();
-    let report = import_with_progress(&fx.store, source, &options, |step| {
-        steps.push(step);
-        ControlFlow::Continue(())
-    })
-    .await
-    .expect("import");
+    let steps = std::sync::Mutex::new(Vec::new());
+    let record = |step: &ImportProgress| steps.lock().expect("test step").push(*step);
+    let report = import_with_progress(&fx.store, source, &options, &record)
+        .await
+        .expect("import");
+    let steps = steps.into_inner().expect("test step");
     assert_eq!(report.valid, rows as u64);
     let counts: Vec<u64> = steps.iter().map(|s| s.rows).collect();
     assert_eq!(
@@ -402,17 +402,9 @@ async fn a_cancelled_import_saves_nothing() {
     let options = ImportOptions::default();
     let source = RecipientSource::open(&path, &options).await.expect("open");
     // Cancelled deep enough that SQLite has spilled pages to the WAL.
-    let mut batches = 0;
-    let err = import_with_progress(&fx.store, source, &options, |_| {
-        batches += 1;
-        if batches < 30 {
-            ControlFlow::Continue(())
-        } else {
-            ControlFlow::Break(())
-        }
-    })
-    .await
-    .expect_err("cancelled");
+    let err = import_with_progress(&fx.store, source, &options, &StopAfter::new(30))
+        .await
+        .expect_err("cancelled");
     assert_eq!(err.kind(), ErrorKind::ImportCancelled);
     assert!(err.to_string().contains("nothing was saved"), "{err}");
     assert!(fx.store.list_campaigns().await.expect("list").is_empty());
@@ -1041,4 +1033,48 @@ async fn a_header_too_wide_for_a_sheet_is_refused_at_once() {
             .ends_with("wide.csv, row 1: the row has more than 16,384 values"),
         "{err}"
     );
+}
+
+/// A sink that answers Stop at its `n`th step.
+struct StopAfter {
+    n: u32,
+    seen: std::sync::atomic::AtomicU32,
+}
+
+impl StopAfter {
+    fn new(n: u32) -> Self {
+        StopAfter {
+            n,
+            seen: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+}
+
+impl Sink<ImportProgress> for StopAfter {
+    fn event(&self, _step: &ImportProgress) -> Flow {
+        let seen = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if seen < self.n { Flow::Go } else { Flow::Stop }
+    }
+}
+
+#[tokio::test]
+async fn an_import_whose_sink_signals_stop_is_cancelled_and_saves_nothing() {
+    let fx = Fixture::new().await;
+    let mut csv = String::from("email\n");
+    for i in 0..BATCH_ROWS * 3 {
+        csv.push_str(&format!("user{i}@example.com\n"));
+    }
+    let path = fx.file("big.csv", csv.as_bytes());
+    let options = ImportOptions::default();
+    let source = RecipientSource::open(&path, &options).await.expect("open");
+    // The window's Cancel: a front end's sink that would go on, stopped by
+    // the token the session registers.
+    let quiet = |_: &ImportProgress| {};
+    let sink = Cancellable::new(&quiet);
+    sink.token().cancel();
+    let err = import_with_progress(&fx.store, source, &options, &sink)
+        .await
+        .expect_err("cancelled");
+    assert_eq!(err.kind(), ErrorKind::ImportCancelled);
+    assert!(fx.store.list_campaigns().await.expect("list").is_empty());
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{self, ImapSettings};
 use super::failure::{MailboxFailure, MailboxProblem, MailboxStage};
+use crate::progress::{Coalesce, Flow, Kind, Sink};
 use crate::smtp::Security;
 use crate::smtp::diagnose::{StageOutcome, describe_tls};
 use crate::smtp::tls::TlsSummary;
@@ -94,18 +95,16 @@ pub struct MailboxDiagnosis {
     pub problem: Option<MailboxProblem>,
 }
 
-/// Runs every step in order; `on_stage` sees each report as it completes.
-pub async fn test_connection(
-    settings: &ImapSettings,
-    cancel: CancellationToken,
-    mut on_stage: impl FnMut(&MailboxStageReport) + Send,
-) -> MailboxDiagnosis {
+/// Runs every step in order; `on_stage` is pushed each report as it
+/// completes. Its stop signal cancels the step under way (which ends the
+/// run as a "cancelled" step); its [`Flow::Stop`] cancels the next.
+pub async fn test_connection(settings: &ImapSettings, on_stage: &dyn Sink<MailboxStageReport>) -> MailboxDiagnosis {
     let mut run = Run {
         settings,
         stages: Vec::new(),
-        cancel,
+        cancel: on_stage.stop_signal().child_token(),
     };
-    let result = run.steps(&mut on_stage).await;
+    let result = run.steps(on_stage).await;
     let (ok, problem) = match result {
         Ok(()) => (true, None),
         Err(failure) => (false, Some(failure.problem)),
@@ -129,7 +128,7 @@ impl Run<'_> {
     async fn stage<T>(
         &mut self,
         stage: MailboxStage,
-        on_stage: &mut (impl FnMut(&MailboxStageReport) + Send),
+        on_stage: &dyn Sink<MailboxStageReport>,
         step: impl Future<Output = Result<T, MailboxFailure>>,
         describe: impl FnOnce(&T) -> MailboxStageDetail,
     ) -> Result<T, MailboxFailure> {
@@ -158,12 +157,14 @@ impl Run<'_> {
                 problem: Some(failure.problem),
             },
         };
-        on_stage(&report);
+        if on_stage.event(&report) == Flow::Stop {
+            self.cancel.cancel();
+        }
         self.stages.push(report);
         result
     }
 
-    async fn steps(&mut self, on_stage: &mut (impl FnMut(&MailboxStageReport) + Send)) -> Result<(), MailboxFailure> {
+    async fn steps(&mut self, on_stage: &dyn Sink<MailboxStageReport>) -> Result<(), MailboxFailure> {
         let settings = self.settings;
         let addrs = self
             .stage(MailboxStage::Dns, on_stage, client::resolve(settings), |addrs| {
@@ -235,6 +236,13 @@ impl Run<'_> {
             .await;
         client::logout(settings, &mut session).await;
         selected.map(|_| ())
+    }
+}
+
+/// Every step is worth showing: a window gets each, in order.
+impl Coalesce for MailboxStageReport {
+    fn kind(&self) -> Kind {
+        Kind::Notable
     }
 }
 

@@ -8,6 +8,7 @@ use super::diagnose::{self, MailboxDiagnosis, MailboxStageReport};
 use super::scan::{self, ScanProgress, ScanReport};
 use super::{Mailbox, MailboxSettings};
 use crate::error::{Error, Result};
+use crate::progress::Sink;
 use crate::secrets::{SecretKind, SecretStore};
 use crate::store::{Store, StoredMailbox};
 
@@ -101,18 +102,18 @@ pub async fn remove_mailbox(store: &Store, secrets: &SecretStore, account: &str)
     secrets.delete_kind(SecretKind::Mailbox, account).await
 }
 
-/// Test connection for `account`'s mailbox. A failed step is a result.
+/// Test connection for `account`'s mailbox, each step pushed to `on_stage`
+/// (whose stop signal cancels it). A failed step is a result.
 pub async fn test_mailbox(
     store: &Store,
     secrets: &SecretStore,
     account: &str,
-    cancel: CancellationToken,
-    on_stage: impl FnMut(&MailboxStageReport) + Send,
+    on_stage: &dyn Sink<MailboxStageReport>,
 ) -> Result<MailboxDiagnosis> {
     let mailbox = store.mailbox(account).await?;
     let password = secrets.get_kind(SecretKind::Mailbox, account).await?;
     let settings = scan::imap_settings(&mailbox, password);
-    Ok(diagnose::test_connection(&settings, cancel, on_stage).await)
+    Ok(diagnose::test_connection(&settings, on_stage).await)
 }
 
 /// Scans `account`'s mailbox, or every mailbox when `None` (one report each).

@@ -3,7 +3,6 @@
 //! `#N` from the command line) and makes the engine call on the session's
 //! store, secret store and sandbox.
 
-use std::ops::ControlFlow;
 use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
@@ -19,6 +18,7 @@ use crate::model::{
     CampaignId, CampaignSummary, ImportProgress, ImportReport, Recipient, RecipientStatus, StatusCounts,
     UncertainDecision,
 };
+use crate::progress::{Cancellable, Sink};
 use crate::results::{
     RecipientFacets, RecipientHistory, RecipientPage, RecipientQuery, ResendChoice, ResendPlan, RunRecord, StateFilter,
 };
@@ -68,27 +68,20 @@ impl Session {
     }
 
     /// Imports a recipient file as a new draft campaign (replacing the draft
-    /// `options.replaces`). `progress` hears how far it got after each batch;
+    /// `options.replaces`). `progress` is pushed how far it got after each
+    /// batch; its [`Flow::Stop`](crate::progress::Flow) or
     /// [`Session::cancel_import`]`(import)` cancels it and nothing is saved.
     pub async fn import(
         &self,
         path: &Path,
         options: &ImportOptions,
         import: u32,
-        mut progress: impl FnMut(ImportProgress) + Send,
+        progress: &dyn Sink<ImportProgress>,
     ) -> Result<ImportReport> {
-        let cancel = CancellationToken::new();
-        let _running = self.inner.imports.insert(import, cancel.clone());
+        let sink = Cancellable::new(progress);
+        let _running = self.inner.imports.insert(import, sink.token());
         let source = RecipientSource::open(path, options).await?;
-        import::import_with_progress(self.store(), source, options, |step| {
-            progress(step);
-            if cancel.is_cancelled() {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-        .await
+        import::import_with_progress(self.store(), source, options, &sink).await
     }
 
     /// Imports an opened recipient file (read before the database is
@@ -98,32 +91,32 @@ impl Session {
     }
 
     /// Test connection for account `name` (and a test message to `send_to`),
-    /// each stage told to `on_stage` as it completes; the sandbox is started
+    /// each stage pushed to `on_stage` as it completes; the sandbox is started
     /// first for the Sandbox account. [`Session::cancel_test`]`(test)` stops it.
     pub async fn test_account(
         &self,
         name: &str,
         send_to: Option<&str>,
         test: u32,
-        on_stage: impl FnMut(&StageReport) + Send,
+        on_stage: &dyn Sink<StageReport>,
     ) -> Result<Diagnosis> {
         self.sandbox_for_account(name).await?;
-        let cancel = CancellationToken::new();
-        let _running = self.inner.tests.insert(test, cancel.clone());
-        manage::test_account(self.store(), self.secrets().await, name, send_to, cancel, on_stage).await
+        let sink = Cancellable::new(on_stage);
+        let _running = self.inner.tests.insert(test, sink.token());
+        manage::test_account(self.store(), self.secrets().await, name, send_to, &sink).await
     }
 
     /// Test connection for mailbox (IMAP) `account`, each step told to
-    /// `on_stage`; [`Session::cancel_test`]`(test)` stops it.
+    /// `on_stage`; its stop or [`Session::cancel_test`]`(test)` stops it.
     pub async fn test_mailbox(
         &self,
         account: &str,
         test: u32,
-        on_stage: impl FnMut(&MailboxStageReport) + Send,
+        on_stage: &dyn Sink<MailboxStageReport>,
     ) -> Result<MailboxDiagnosis> {
-        let cancel = CancellationToken::new();
-        let _running = self.inner.tests.insert(test, cancel.clone());
-        crate::mailbox::manage::test_mailbox(self.store(), self.secrets().await, account, cancel, on_stage).await
+        let sink = Cancellable::new(on_stage);
+        let _running = self.inner.tests.insert(test, sink.token());
+        crate::mailbox::manage::test_mailbox(self.store(), self.secrets().await, account, &sink).await
     }
 
     /// Sends row `row`'s message to `to` through `account`, as "Send a test"

@@ -1,6 +1,7 @@
 //! The session's own promises: the sandbox starts once and only for an
 //! action that needs it, a campaign runs once at a time, and closing (or
-//! dropping) the session stops what it started.
+//! dropping) the session stops what it started; an import reports through
+//! the engine's coalescer and its registry cancels it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use crate::campaign::{CampaignEvent, RunControl, RunOptions, RunOutcome};
 use crate::error::ErrorKind;
 use crate::import::{ImportOptions, RecipientSource};
 use crate::message::MessageDraft;
+use crate::model::ImportProgress;
+use crate::progress::Ignore;
 use crate::secrets::SecretStore;
 use crate::smtp::account;
 use crate::smtp::{AccountSettings, AuthMethod};
@@ -66,7 +69,7 @@ async fn the_sandbox_starts_once_and_only_for_an_action_on_the_sandbox_account()
     // A real SMTP account: Test connection tries its server, and no
     // sandbox is started for it (nothing listens there, so it fails).
     let diagnosis = session
-        .test_account("Real", None, 1, |_| {})
+        .test_account("Real", None, 1, &Ignore)
         .await
         .expect("a diagnosis");
     assert!(!diagnosis.ok, "{diagnosis:?}");
@@ -79,7 +82,7 @@ async fn the_sandbox_starts_once_and_only_for_an_action_on_the_sandbox_account()
     // keeps it for the next action.
     for test in [2, 3] {
         let diagnosis = session
-            .test_account("Local", None, test, |_| {})
+            .test_account("Local", None, test, &Ignore)
             .await
             .expect("a diagnosis");
         assert!(diagnosis.ok, "{diagnosis:?}");
@@ -95,7 +98,7 @@ async fn closing_the_session_stops_its_sandbox_and_closes_the_database() {
     let session = session(&dir).await;
     let port = add_sandbox(&session, "Local", None).await;
     session
-        .test_account("Local", None, 1, |_| {})
+        .test_account("Local", None, 1, &Ignore)
         .await
         .expect("a diagnosis");
     let sandbox = session
@@ -117,7 +120,7 @@ async fn closing_the_session_stops_its_sandbox_and_closes_the_database() {
     // Dropped without close: the last clone stops the sandbox too.
     let session = self::session(&dir).await;
     session
-        .test_account("Local", None, 1, |_| {})
+        .test_account("Local", None, 1, &Ignore)
         .await
         .expect("a diagnosis");
     let sandbox = session
@@ -231,4 +234,65 @@ async fn pause_all_pauses_every_run_and_returns_once_they_have_ended() {
     session.pause_all().await;
     assert!(controls.iter().all(RunControl::pause_requested));
     assert!(!session.sending(), "returned before every run had ended");
+}
+
+/// A recipient file of `rows` addresses in `dir`.
+fn big_csv(dir: &tempfile::TempDir, rows: usize) -> std::path::PathBuf {
+    let mut csv = String::from("email\n");
+    for i in 0..rows {
+        csv.push_str(&format!("user{i}@example.com\n"));
+    }
+    let path = dir.path().join("big.csv");
+    std::fs::write(&path, csv).expect("write the file");
+    path
+}
+
+#[tokio::test]
+async fn an_import_reports_through_the_engines_coalescer_and_its_last_step_comes_before_the_report() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = session(&dir).await;
+    let path = big_csv(&dir, 5_000);
+    let delivered = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = delivered.clone();
+    // What the shell does: the engine's coalescer, each batch to the window.
+    let sink = crate::progress::Coalescer::for_window(0, move |batch: crate::progress::Batch<ImportProgress>| {
+        into.lock().expect("test step").push(batch);
+    });
+    let report = session
+        .import(&path, &ImportOptions::default(), 1, &sink)
+        .await
+        .expect("import");
+    sink.finish();
+    assert_eq!(report.valid, 5_000);
+    let batches = delivered.lock().expect("test step");
+    assert!(!batches.is_empty() && batches.len() <= 3, "{batches:?}");
+    assert!(
+        batches.iter().all(|b| b.events.len() == 1),
+        "one snapshot a batch: {batches:?}"
+    );
+    let last = batches.last().and_then(|b| b.events.last()).expect("a step");
+    assert_eq!(last.rows, 5_000);
+    assert!((last.fraction - 1.0).abs() < f64::EPSILON, "{last:?}");
+}
+
+#[tokio::test]
+async fn cancel_import_stops_an_import_through_its_sink_and_nothing_is_saved() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = session(&dir).await;
+    let path = big_csv(&dir, 10_000);
+    // Cancel pressed while the first batch is reported; the sink itself
+    // would go on.
+    let cancel_on_first = |_: &ImportProgress| session.cancel_import(7);
+    let err = session
+        .import(&path, &ImportOptions::default(), 7, &cancel_on_first)
+        .await
+        .expect_err("cancelled");
+    assert_eq!(err.kind(), ErrorKind::ImportCancelled);
+    assert!(session.campaigns().await.expect("list").is_empty());
+    // The id is free again: the next import under it runs to the end.
+    let report = session
+        .import(&path, &ImportOptions::default(), 7, &Ignore)
+        .await
+        .expect("import");
+    assert_eq!(report.valid, 10_000);
 }

@@ -13,6 +13,7 @@ use super::client::{self, Connection, ConnectionSettings};
 use super::failure::{Failure, Problem, Stage, describe_duration};
 use super::tls::TlsSummary;
 use super::{AuthMethod, Security};
+use crate::progress::{Coalesce, Flow, Kind, Sink};
 
 /// How one stage went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -139,19 +140,20 @@ impl TestMessage {
     }
 }
 
-/// Runs every stage in order; `on_stage` sees each report as it completes.
+/// Runs every stage in order; `on_stage` is pushed each report as it
+/// completes. Its stop signal cancels the stage under way (which ends the
+/// run as a "cancelled" stage); its [`Flow::Stop`] cancels the next.
 pub async fn test_connection(
     settings: Arc<ConnectionSettings>,
     message: Option<TestMessage>,
-    cancel: CancellationToken,
-    mut on_stage: impl FnMut(&StageReport) + Send,
+    on_stage: &dyn Sink<StageReport>,
 ) -> Diagnosis {
     let mut run = Run {
         settings: settings.clone(),
         stages: Vec::new(),
-        cancel,
+        cancel: on_stage.stop_signal().child_token(),
     };
-    let result = run.stages(message, &mut on_stage).await;
+    let result = run.stages(message, on_stage).await;
     let (ok, problem) = match result {
         Ok(()) => (true, None),
         Err(failure) => (false, Some(failure.problem)),
@@ -177,7 +179,7 @@ impl Run {
     async fn stage<T>(
         &mut self,
         stage: Stage,
-        on_stage: &mut (impl FnMut(&StageReport) + Send),
+        on_stage: &dyn Sink<StageReport>,
         step: impl Future<Output = Result<T, Failure>>,
         describe: impl FnOnce(&T) -> (StageOutcome, StageDetail, Vec<String>),
     ) -> Result<T, Failure> {
@@ -215,16 +217,14 @@ impl Run {
                 extensions: Vec::new(),
             },
         };
-        on_stage(&report);
+        if on_stage.event(&report) == Flow::Stop {
+            self.cancel.cancel();
+        }
         self.stages.push(report);
         result
     }
 
-    async fn stages(
-        &mut self,
-        message: Option<TestMessage>,
-        on_stage: &mut (impl FnMut(&StageReport) + Send),
-    ) -> Result<(), Failure> {
+    async fn stages(&mut self, message: Option<TestMessage>, on_stage: &dyn Sink<StageReport>) -> Result<(), Failure> {
         let settings = self.settings.clone();
         let addrs = self
             .stage(
@@ -472,6 +472,13 @@ fn summarise_extensions(extensions: &super::client::Extensions) -> StageDetail {
 /// "2.1 s" for a report line.
 pub fn format_duration_ms(ms: u64) -> String {
     describe_duration(std::time::Duration::from_millis(ms))
+}
+
+/// Every step is worth showing: a window gets each, in order.
+impl Coalesce for StageReport {
+    fn kind(&self) -> Kind {
+        Kind::Notable
+    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,10 @@
 //! as the calls both front ends make. Settings go to the store, passwords to
 //! the secret store, and nothing returned here carries a password.
 
-use tokio_util::sync::CancellationToken;
-
 use super::account::{self, Account, AccountSettings};
 use super::diagnose::{self, Diagnosis, StageReport, TestMessage};
 use crate::error::{Error, Result};
+use crate::progress::Sink;
 use crate::secrets::SecretStore;
 use crate::store::Store;
 
@@ -131,7 +130,8 @@ pub async fn remove_account(store: &Store, secrets: &SecretStore, name: &str) ->
 }
 
 /// Runs Test connection for the account called `name`, optionally sending a
-/// test message to `send_to`. A failed stage is a result, not an error:
+/// test message to `send_to`, each stage pushed to `on_stage` (whose stop
+/// signal cancels it). A failed stage is a result, not an error:
 /// errors are for a missing account or an unreadable password. Starts no
 /// server: for the Sandbox account, the `Session` has started it first.
 pub async fn test_account(
@@ -139,8 +139,7 @@ pub async fn test_account(
     secrets: &SecretStore,
     name: &str,
     send_to: Option<&str>,
-    cancel: CancellationToken,
-    on_stage: impl FnMut(&StageReport) + Send,
+    on_stage: &dyn Sink<StageReport>,
 ) -> Result<Diagnosis> {
     let (_, settings) = account::load(store, name).await?;
     let password = secrets.get(name).await?;
@@ -162,7 +161,7 @@ pub async fn test_account(
         }
     };
     let connection = settings.connection_settings(password);
-    Ok(diagnose::test_connection(connection, message, cancel, on_stage).await)
+    Ok(diagnose::test_connection(connection, message, on_stage).await)
 }
 
 async fn account_view(
