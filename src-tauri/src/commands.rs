@@ -208,15 +208,7 @@ pub async fn save_account(
     settings: AccountSettings,
     password: PasswordChange,
 ) -> IpcResult<Account> {
-    let change = match password {
-        PasswordChange::Set(p) if p.is_empty() => PasswordChange::Keep,
-        change => change,
-    };
-    let session = state.session().await?;
-    Ok(match id {
-        None => session.add_account(settings, change.into_new()).await?,
-        Some(id) => session.update_account(id, settings, change).await?,
-    })
+    Ok(state.session().await?.save_account(id, settings, password).await?)
 }
 
 /// Ends an account's suspension now ("Resume now"); whether it was suspended.

@@ -10,9 +10,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use mailroom_engine::campaign::plan::in_turn;
-use mailroom_engine::campaign::schedule::{
-    Schedule, ScheduledCampaign, SendWindow, describe_time, local_time_zone, parse_local_time,
-};
+use mailroom_engine::campaign::schedule::{ScheduleChange, ScheduledCampaign, describe_time};
 use mailroom_engine::{Error, Session};
 use tokio_util::sync::CancellationToken;
 
@@ -57,41 +55,18 @@ pub struct ScheduleArgs {
 }
 
 impl ScheduleArgs {
-    /// Sets the schedule on the `--smtp` accounts (`schedule::set_on_accounts`:
-    /// one is the schedule's own, several the campaign's list in order).
-    async fn set(&self, session: &Session, id: i64, wanted: &Schedule) -> Result<(), Error> {
-        let names: Vec<&str> = self.smtp.iter().map(String::as_str).collect();
-        session.set_schedule(id, wanted, &names).await
+    /// The change these arguments ask for (the engine keeps what they leave out).
+    fn change(&self) -> ScheduleChange {
+        ScheduleChange {
+            at: self.at.clone(),
+            time_zone: self.tz.clone(),
+            windows: self.window.clone(),
+        }
     }
 
-    /// The schedule these arguments describe; windows not given are kept
-    /// from `current`, and so is its zone when none is given; the account
-    /// is `current`'s until `set` chooses from `--smtp`.
-    fn to_schedule(&self, current: Option<&Schedule>) -> Result<Schedule, Error> {
-        let time_zone = self
-            .tz
-            .clone()
-            .or_else(|| current.map(|c| c.time_zone.clone()))
-            .unwrap_or_else(local_time_zone);
-        let windows = if self.window.is_empty() {
-            current.map(|c| c.windows.clone()).unwrap_or_default()
-        } else {
-            self.window
-                .iter()
-                .map(|w| SendWindow::parse(w))
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        let start_at = self
-            .at
-            .as_deref()
-            .map(|at| parse_local_time(at, &time_zone))
-            .transpose()?;
-        Ok(Schedule {
-            start_at,
-            time_zone,
-            windows,
-            account: current.and_then(|c| c.account.clone()),
-        })
+    /// The `--smtp` accounts, in order.
+    fn accounts(&self) -> Vec<&str> {
+        self.smtp.iter().map(String::as_str).collect()
     }
 }
 
@@ -113,11 +88,9 @@ pub async fn run(command: ScheduleCommand, db: &Path, out: &Output) -> Result<Ex
         }
         ScheduleCommand::Set(args) => {
             let session = open_session(db, Access::Write).await?;
-            let id = session.resolve(&args.campaign).await?;
-            let current = session.schedule(id).await?;
-            let wanted = args.to_schedule(current.as_ref())?;
-            args.set(&session, id, &wanted).await?;
-            let scheduled = session.scheduled_campaign(id, wanted).await?;
+            let scheduled = session
+                .change_schedule(&args.campaign, &args.change(), &args.accounts())
+                .await?;
             out.print(&scheduled, |w| write_scheduled(w, &scheduled))?;
         }
         ScheduleCommand::Clear { campaign } => {
@@ -173,16 +146,18 @@ pub async fn plan(campaign: &str, accounts: &[String], db: &Path, out: &Output) 
 /// scheduled.
 pub async fn send_at(args: ScheduleArgs, retry_base: Option<f64>, db: &Path, out: &Output) -> Result<ExitCode, Error> {
     let session = Session::open(db).await?;
-    let id = session.resolve(&args.campaign).await?;
-    let current = session.schedule(id).await?;
-    let wanted = args.to_schedule(current.as_ref())?;
-    let Some(at) = wanted.start_at else {
+    if args.at.is_none() {
         return Err(Error::InvalidSchedule {
             problem: "--at needs a date and time".to_owned(),
         });
+    }
+    let scheduled = session
+        .change_schedule(&args.campaign, &args.change(), &args.accounts())
+        .await?;
+    let (id, wanted) = (scheduled.campaign, scheduled.schedule);
+    let Some(at) = wanted.start_at else {
+        return Err(Error::Internal("a schedule set with --at has no start time".to_owned()));
     };
-    args.set(&session, id, &wanted).await?;
-    let wanted = session.schedule(id).await?.unwrap_or(wanted);
     if !out.is_json() {
         eprintln!(
             "Scheduled for {} ({}); waiting. Ctrl-C leaves it scheduled (see `mailroom schedule list`).",

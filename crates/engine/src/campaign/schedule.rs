@@ -316,6 +316,52 @@ pub struct Schedule {
     pub account: Option<String>,
 }
 
+/// A change to a campaign's schedule as a person types it (`mailroom
+/// schedule set`, `send --at`): what it leaves out is kept from the
+/// schedule the campaign has.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScheduleChange {
+    /// When to start, as "2026-12-03 09:00" in the zone; none: no start
+    /// time (only the windows apply).
+    pub at: Option<String>,
+    /// The IANA zone of `at` and the windows; none: the current schedule's,
+    /// else this computer's.
+    pub time_zone: Option<String>,
+    /// Send windows as "Mon-Fri 09:00-17:00"; empty: the current ones.
+    pub windows: Vec<String>,
+}
+
+impl ScheduleChange {
+    /// The schedule this change makes of `current`. The account a start
+    /// sends on is `current`'s until the accounts are set with it.
+    pub fn apply(&self, current: Option<&Schedule>) -> Result<Schedule> {
+        let time_zone = self
+            .time_zone
+            .clone()
+            .or_else(|| current.map(|c| c.time_zone.clone()))
+            .unwrap_or_else(local_time_zone);
+        let windows = if self.windows.is_empty() {
+            current.map(|c| c.windows.clone()).unwrap_or_default()
+        } else {
+            self.windows
+                .iter()
+                .map(|w| SendWindow::parse(w))
+                .collect::<Result<Vec<_>>>()?
+        };
+        let start_at = self
+            .at
+            .as_deref()
+            .map(|at| parse_local_time(at, &time_zone))
+            .transpose()?;
+        Ok(Schedule {
+            start_at,
+            time_zone,
+            windows,
+            account: current.and_then(|c| c.account.clone()),
+        })
+    }
+}
+
 impl Schedule {
     /// Whether the zone and every window can be used.
     pub fn check(&self) -> Result<()> {
@@ -666,6 +712,51 @@ mod tests {
 
     fn ms(text: &str, zone: &str) -> i64 {
         parse_local_time(text, zone).expect("test step")
+    }
+
+    #[test]
+    fn a_schedule_change_keeps_what_it_leaves_out() {
+        let current = Schedule {
+            start_at: Some(ms("2026-12-03 09:00", "Asia/Shanghai")),
+            time_zone: "Asia/Shanghai".to_owned(),
+            windows: vec![SendWindow::parse("Mon-Fri 09:00-17:00").expect("test step")],
+            account: Some("A".to_owned()),
+        };
+        // Only a new start: the zone, windows and account stay, the time is read in that zone.
+        let changed = ScheduleChange {
+            at: Some("2026-12-04 10:30".to_owned()),
+            ..ScheduleChange::default()
+        }
+        .apply(Some(&current))
+        .expect("test step");
+        assert_eq!(
+            changed,
+            Schedule {
+                start_at: Some(ms("2026-12-04 10:30", "Asia/Shanghai")),
+                ..current.clone()
+            }
+        );
+        // Windows and zone given: they replace the current ones; no --at: no start time.
+        let changed = ScheduleChange {
+            at: None,
+            time_zone: Some("Europe/Paris".to_owned()),
+            windows: vec!["sat 10:00-12:00".to_owned()],
+        }
+        .apply(Some(&current))
+        .expect("test step");
+        assert_eq!(changed.start_at, None);
+        assert_eq!(changed.time_zone, "Europe/Paris");
+        assert_eq!(
+            changed.windows,
+            vec![SendWindow::parse("sat 10:00-12:00").expect("test step")]
+        );
+        assert_eq!(changed.account.as_deref(), Some("A"));
+        // A window nobody can read is refused, as is a zone.
+        let bad = ScheduleChange {
+            windows: vec!["someday".to_owned()],
+            ..ScheduleChange::default()
+        };
+        assert!(bad.apply(None).is_err());
     }
 
     #[test]

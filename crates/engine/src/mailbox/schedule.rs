@@ -165,21 +165,26 @@ mod tests {
     type Seen = Arc<Mutex<Vec<(String, u64)>>>;
 
     fn start(mailboxes: Vec<(String, Option<Duration>)>) -> (ScanTimer, Seen, CancellationToken) {
-        let (timer, rx) = ScanTimer::new();
-        let seen: Seen = Arc::default();
-        let origin = Instant::now();
         let list: ListMailboxes = Box::new(move || {
             let mailboxes = mailboxes.clone();
             Box::pin(async move { Some(mailboxes) })
         });
+        // A scan takes a while; the timer waits for it.
+        start_listing(list, Duration::from_secs(30))
+    }
+
+    /// Runs the timer over `list`, each scan taking `scan_takes`.
+    fn start_listing(list: ListMailboxes, scan_takes: Duration) -> (ScanTimer, Seen, CancellationToken) {
+        let (timer, rx) = ScanTimer::new();
+        let seen: Seen = Arc::default();
+        let origin = Instant::now();
         let log = seen.clone();
         let scan: ScanOne = Box::new(move |account| {
             let log = log.clone();
             Box::pin(async move {
                 let minutes = (Instant::now() - origin).as_secs() / 60;
                 log.lock().expect("log").push((account, minutes));
-                // A scan takes a while; the timer waits for it.
-                tokio::time::sleep(Duration::from_secs(30)).await;
+                tokio::time::sleep(scan_takes).await;
             })
         });
         let cancel = CancellationToken::new();
@@ -214,33 +219,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_list_that_cannot_be_read_keeps_the_scans_and_is_asked_again() {
-        let (_timer, rx) = ScanTimer::new();
-        let seen: Seen = Arc::default();
-        let origin = Instant::now();
-        let asked = Arc::new(Mutex::new(0_u32));
-        let counter = asked.clone();
+        let hourly = || Some(vec![("work".to_owned(), Some(Duration::from_secs(3600)))]);
         // Readable the first time, then not for a while, then again.
+        let asked = Arc::new(Mutex::new(0_u32));
         let list: ListMailboxes = Box::new(move || {
             let n = {
-                let mut asked = counter.lock().expect("asked");
+                let mut asked = asked.lock().expect("asked");
                 *asked += 1;
                 *asked
             };
-            Box::pin(
-                async move { (n == 1 || n > 3).then(|| vec![("work".to_owned(), Some(Duration::from_secs(3600)))]) },
-            )
+            Box::pin(async move { if n == 1 || n > 3 { hourly() } else { None } })
         });
-        let log = seen.clone();
-        let scan: ScanOne = Box::new(move |account| {
-            let log = log.clone();
-            Box::pin(async move {
-                log.lock()
-                    .expect("log")
-                    .push((account, (Instant::now() - origin).as_secs() / 60));
-            })
-        });
-        let cancel = CancellationToken::new();
-        tokio::spawn(run(rx, list, scan, cancel.clone()));
+        let (_timer, seen, cancel) = start_listing(list, Duration::ZERO);
         advance(2 * 60 + 5).await;
         // The reads at minutes 1 and 61 failed: the hourly scan went on all the same.
         assert_eq!(
@@ -250,25 +240,12 @@ mod tests {
         cancel.cancel();
 
         // Unreadable from the start: asked again a minute later, then scanned.
-        let (_timer, rx) = ScanTimer::new();
         let first = Arc::new(Mutex::new(true));
         let list: ListMailboxes = Box::new(move || {
             let failing = std::mem::replace(&mut *first.lock().expect("first"), false);
-            Box::pin(async move { (!failing).then(|| vec![("work".to_owned(), Some(Duration::from_secs(3600)))]) })
+            Box::pin(async move { if failing { None } else { hourly() } })
         });
-        let seen: Seen = Arc::default();
-        let log = seen.clone();
-        let origin = Instant::now();
-        let scan: ScanOne = Box::new(move |account| {
-            let log = log.clone();
-            Box::pin(async move {
-                log.lock()
-                    .expect("log")
-                    .push((account, (Instant::now() - origin).as_secs() / 60));
-            })
-        });
-        let cancel = CancellationToken::new();
-        tokio::spawn(run(rx, list, scan, cancel.clone()));
+        let (_timer, seen, cancel) = start_listing(list, Duration::ZERO);
         advance(5).await;
         assert_eq!(seen.lock().expect("seen").clone(), vec![("work".into(), 2)]);
         cancel.cancel();

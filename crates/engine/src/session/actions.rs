@@ -330,6 +330,26 @@ impl Session {
         manage::update_account(self.store(), self.secrets().await, id, settings, password).await
     }
 
+    /// The account form's Save: adds the account (`id` none) or changes
+    /// account `id`. An empty password typed into the form means "keep the
+    /// one stored" (the field shows a stored one as empty), never "set an
+    /// empty one".
+    pub async fn save_account(
+        &self,
+        id: Option<i64>,
+        settings: AccountSettings,
+        password: manage::PasswordChange,
+    ) -> Result<Account> {
+        let password = match password {
+            manage::PasswordChange::Set(typed) if typed.is_empty() => manage::PasswordChange::Keep,
+            change => change,
+        };
+        match id {
+            None => self.add_account(settings, password.into_new()).await,
+            Some(id) => self.update_account(id, settings, password).await,
+        }
+    }
+
     /// Account `name`: its id and settings.
     pub async fn account_settings(&self, name: &str) -> Result<(i64, AccountSettings)> {
         crate::smtp::account::load(self.store(), name).await

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CampaignRef, Session};
 use crate::campaign::plan::{self, Plan};
-use crate::campaign::schedule::{self, Schedule, ScheduledCampaign};
+use crate::campaign::schedule::{self, Schedule, ScheduleChange, ScheduledCampaign};
 use crate::error::Result;
 use crate::model::CampaignId;
 
@@ -70,6 +70,22 @@ impl Session {
     ) -> Result<()> {
         let id = self.resolve(campaign).await?;
         schedule::set_on_accounts(self.store(), id, schedule, accounts).await
+    }
+
+    /// Changes the campaign's schedule as `change` says (what it leaves out
+    /// is kept), to send on `accounts` in order (none: as before); the
+    /// schedule as the list shows it.
+    pub async fn change_schedule(
+        &self,
+        campaign: impl Into<CampaignRef<'_>>,
+        change: &ScheduleChange,
+        accounts: &[&str],
+    ) -> Result<ScheduledCampaign> {
+        let id = self.resolve(campaign).await?;
+        let current = schedule::get(self.store(), id).await?;
+        let wanted = change.apply(current.as_ref())?;
+        schedule::set_on_accounts(self.store(), id, &wanted, accounts).await?;
+        self.scheduled_campaign(id, wanted).await
     }
 
     /// Removes the campaign's schedule.

@@ -15,6 +15,7 @@ use crate::model::ImportProgress;
 use crate::progress::Ignore;
 use crate::secrets::SecretStore;
 use crate::smtp::account;
+use crate::smtp::manage::PasswordChange;
 use crate::smtp::{AccountSettings, AuthMethod};
 use crate::store::Store;
 
@@ -295,4 +296,36 @@ async fn cancel_import_stops_an_import_through_its_sink_and_nothing_is_saved() {
         .await
         .expect("import");
     assert_eq!(report.valid, 10_000);
+}
+
+#[tokio::test]
+async fn the_account_forms_save_adds_then_changes_and_an_empty_password_keeps_the_stored_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = session(&dir).await;
+    let settings = AccountSettings {
+        host: "smtp.example.com".to_owned(),
+        auth: AuthMethod::Plain,
+        username: Some("me@example.com".to_owned()),
+        ..account::preset("custom").expect("the preset").settings("Work", None)
+    };
+    let added = session
+        .save_account(None, settings.clone(), PasswordChange::Set("app-pw".to_owned()))
+        .await
+        .expect("added");
+    let stored = || async { session.secrets().await.get("Work").await.expect("readable") };
+    assert_eq!(stored().await.as_deref(), Some("app-pw"));
+    // Saved again with the password field left empty: the stored one stays.
+    let changed = AccountSettings { port: 2587, ..settings };
+    let saved = session
+        .save_account(Some(added.id), changed.clone(), PasswordChange::Set(String::new()))
+        .await
+        .expect("changed");
+    assert_eq!((saved.id, saved.settings.port), (added.id, 2587));
+    assert_eq!(stored().await.as_deref(), Some("app-pw"));
+    // Clear means clear.
+    session
+        .save_account(Some(added.id), changed, PasswordChange::Clear)
+        .await
+        .expect("cleared");
+    assert_eq!(stored().await, None);
 }
