@@ -3,22 +3,22 @@
 //! arrived, in order. It puts a distant server's round trip in front of the
 //! local sink, for benchmarks that measure what round trips cost (this
 //! machine has no `netem`).
+//!
+//! Plain threads that sleep until each chunk is due, not tokio's timer:
+//! tokio rounds every sleep up to its next millisecond tick, which made a
+//! 20 ms round trip 22.3 ms here and held every client below a limit it was
+//! measured against. A thread's sleep ends within tens of microseconds.
 
-use std::net::Ipv4Addr;
-use std::time::Duration;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::time::Instant;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 fn arg(index: usize) -> Option<u64> {
     std::env::args().nth(index)?.parse().ok()
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let (Some(listen), Some(target), Some(one_way)) = (arg(1), arg(2), arg(3)) else {
         eprintln!("usage: latency-proxy LISTEN_PORT TARGET_PORT ONE_WAY_MS");
         return std::process::ExitCode::FAILURE;
@@ -28,53 +28,52 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     };
     let delay = Duration::from_millis(one_way);
-    let listener = match TcpListener::bind((Ipv4Addr::LOCALHOST, listen)).await {
+    let listener = match TcpListener::bind((Ipv4Addr::LOCALHOST, listen)) {
         Ok(listener) => listener,
         Err(e) => {
             eprintln!("latency-proxy: cannot listen on 127.0.0.1:{listen}: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    loop {
-        let Ok((client, _)) = listener.accept().await else {
+    for client in listener.incoming() {
+        let Ok(client) = client else { continue };
+        let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, target)) else {
             continue;
         };
-        tokio::spawn(async move {
-            let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, target)).await else {
-                return;
-            };
-            let _ = client.set_nodelay(true);
-            let _ = server.set_nodelay(true);
-            let (client_read, client_write) = client.into_split();
-            let (server_read, server_write) = server.into_split();
-            tokio::join!(
-                relay(client_read, server_write, delay),
-                relay(server_read, client_write, delay)
-            );
-        });
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        let (Ok(client_back), Ok(server_back)) = (client.try_clone(), server.try_clone()) else {
+            continue;
+        };
+        relay(client, server, delay);
+        relay(server_back, client_back, delay);
     }
+    std::process::ExitCode::SUCCESS
 }
 
-/// Copies `from` to `to`, each chunk `delay` after it was read. Reading goes
-/// on meanwhile, so the delay adds latency, not a limit on throughput.
-async fn relay(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, delay: Duration) {
-    let (chunks, mut pending) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
-    let reader = async move {
+/// Copies `from` to `to` on two threads, each chunk `delay` after it was
+/// read. Reading goes on meanwhile, so the delay adds latency, not a limit
+/// on throughput.
+fn relay(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    let (chunks, pending) = mpsc::channel::<(Instant, Vec<u8>)>();
+    std::thread::spawn(move || {
         let mut buffer = vec![0_u8; 64 * 1024];
-        while let Ok(n) = from.read(&mut buffer).await {
+        while let Ok(n) = from.read(&mut buffer) {
             if n == 0 || chunks.send((Instant::now() + delay, buffer[..n].to_vec())).is_err() {
                 break;
             }
         }
-    };
-    let writer = async move {
-        while let Some((due, chunk)) = pending.recv().await {
-            tokio::time::sleep_until(due).await;
-            if to.write_all(&chunk).await.is_err() {
+    });
+    std::thread::spawn(move || {
+        while let Ok((due, chunk)) = pending.recv() {
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            if to.write_all(&chunk).is_err() {
                 break;
             }
         }
-        let _ = to.shutdown().await;
-    };
-    tokio::join!(reader, writer);
+        let _ = to.shutdown(Shutdown::Write);
+    });
 }
