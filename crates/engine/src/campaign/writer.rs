@@ -47,6 +47,12 @@ enum Op {
         version: i64,
         from: RecipientStatus,
         committed: oneshot::Sender<bool>,
+        /// The connection's previous outcome, sent in the same message as
+        /// the claim so that the writer cannot take it alone: sent apart,
+        /// the first woke an idle writer, which committed it by itself, and
+        /// the claim then waited for that sync and its own (two syncs before
+        /// every content on a distant server; docs/BENCHMARKS.md).
+        previous: Option<Box<Outcome>>,
     },
     // Boxed: an outcome is several times the size of a claim.
     Outcome(Box<Outcome>),
@@ -67,9 +73,6 @@ impl Writer {
     /// both (see [`super::worker`]).
     /// `version` is the message version it is sent.
     pub fn claim(&self, job: &Job, version: i64, previous: Option<Outcome>) -> Result<PendingClaim> {
-        if let Some(previous) = previous {
-            self.record(previous)?;
-        }
         let (committed, ack) = oneshot::channel();
         self.ops
             .send(Op::Claim {
@@ -77,6 +80,7 @@ impl Writer {
                 version,
                 from: job.from,
                 committed,
+                previous: previous.map(Box::new),
             })
             .map_err(|_| Error::Internal("the state writer has stopped".to_owned()))?;
         Ok(PendingClaim(ack))
@@ -126,6 +130,7 @@ pub(super) fn start(run: Arc<Run>) -> Result<(Writer, oneshot::Receiver<Result<(
 }
 
 fn write(run: &Run, mut file: StateFile, mut receiver: mpsc::UnboundedReceiver<Op>) -> Result<()> {
+    let mut received = Vec::with_capacity(BATCH);
     let mut ops = Vec::with_capacity(BATCH);
     let mut changes = Vec::with_capacity(BATCH);
     // For the log: how well group commit shares each fsync.
@@ -134,7 +139,7 @@ fn write(run: &Run, mut file: StateFile, mut receiver: mpsc::UnboundedReceiver<O
     // The first error that stopped a batch; from then on claims are refused.
     let mut failed: Option<Error> = None;
     loop {
-        if receiver.blocking_recv_many(&mut ops, BATCH) == 0 {
+        if receiver.blocking_recv_many(&mut received, BATCH) == 0 {
             let busy_ms = u64::try_from(busy.as_millis()).unwrap_or(u64::MAX);
             tracing::info!(commits, changes = committed, busy_ms, "state writer finished");
             return match failed {
@@ -143,6 +148,30 @@ fn write(run: &Run, mut file: StateFile, mut receiver: mpsc::UnboundedReceiver<O
                 Some(e) => Err(e),
                 None => Ok(()),
             };
+        }
+        // A claim's previous outcome goes first, as its own op.
+        for op in received.drain(..) {
+            match op {
+                Op::Claim {
+                    id,
+                    version,
+                    from,
+                    committed,
+                    previous,
+                } => {
+                    if let Some(previous) = previous {
+                        ops.push(Op::Outcome(previous));
+                    }
+                    ops.push(Op::Claim {
+                        id,
+                        version,
+                        from,
+                        committed,
+                        previous: None,
+                    });
+                }
+                outcome @ Op::Outcome(_) => ops.push(outcome),
+            }
         }
         if failed.is_some() {
             refuse_claims(&mut ops);
