@@ -26,7 +26,8 @@ use crate::model::RecipientStatus;
 use crate::outcome::{PauseReason, RecipientReason};
 use crate::store::{StateChange, StateFile};
 
-/// Changes committed per transaction at most.
+/// Messages to the writer taken per transaction at most (a claim may carry
+/// its connection's previous outcome, so up to twice as many changes).
 const BATCH: usize = 4096;
 
 /// A recipient's state change with what to report once it is committed.
